@@ -1,0 +1,380 @@
+//! The block: seven fields in the original's key order, the genesis block, and the
+//! readers and writers of blocks and chains as JSON.
+
+use std::fmt;
+
+use super::json::{Dialect, FieldError, Json, JsonError, JsonErrorKind, Parser, describe, write_separator, write_string};
+use super::pow::Difficulty;
+
+/// Most decimal digits a nonce may have. The original accepts any integer; minichain
+/// reads nonces below 10^40 (2^128 included), which is wide enough for the miner's
+/// one-compression-per-attempt layout (at most about 30 digits).
+pub const MAX_NONCE_DIGITS: usize = 40;
+
+/// A nonce: a non-negative integer in canonical decimal (no leading zeros).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Nonce(Box<str>);
+
+/// Why a nonce is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NonceError {
+    /// Not canonical decimal digits.
+    #[error("nonce must be a non-negative integer, found {0:?}")]
+    NotAnInteger(String),
+    /// Too many digits.
+    #[error("nonce has {0} digits; minichain accepts at most {MAX_NONCE_DIGITS}")]
+    TooLong(usize),
+}
+
+impl Nonce {
+    /// The nonce from canonical decimal digits.
+    ///
+    /// # Errors
+    /// [`NonceError`] for anything but canonical digits, or more than 40 of them.
+    pub fn from_digits(digits: &str) -> Result<Nonce, NonceError> {
+        let canonical = !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && (digits == "0" || !digits.starts_with('0'));
+        if !canonical {
+            return Err(NonceError::NotAnInteger(digits.to_owned()));
+        }
+        if digits.len() > MAX_NONCE_DIGITS {
+            return Err(NonceError::TooLong(digits.len()));
+        }
+        Ok(Nonce(digits.into()))
+    }
+
+    /// The decimal digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<u128> for Nonce {
+    fn from(n: u128) -> Nonce {
+        Nonce(n.to_string().into())
+    }
+}
+
+impl fmt::Display for Nonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One block, as the original's nodes exchange it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    /// Height; genesis is 0.
+    pub block_no: u64,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: u64,
+    /// The previous block's `hash` (genesis: `"0x0000"`).
+    pub prev_hash: String,
+    /// The payload, kept as the JSON it arrived as.
+    pub data: Json,
+    /// The hash the block claims (64 lowercase hex digits when honest).
+    pub hash: String,
+    /// The proof-of-work nonce.
+    pub nonce: Nonce,
+    /// Leading zero bits the hash must have.
+    pub difficulty: Difficulty,
+}
+
+/// The genesis block's hash: a constant, not the hash of its fields.
+pub const GENESIS_HASH: &str = "1dd327f2d4772295a8ec7a96e0338fef7291c1652976ccc498dbd9849b01f5e9";
+
+/// The hard-coded genesis block every chain starts with.
+pub fn genesis() -> Block {
+    Block {
+        block_no: 0,
+        timestamp: 1000,
+        prev_hash: "0x0000".into(),
+        data: Json::Array(Vec::new()),
+        hash: GENESIS_HASH.into(),
+        nonce: Nonce("0".into()),
+        difficulty: Difficulty(4),
+    }
+}
+
+/// The seven keys in the original's order.
+pub const FIELDS: [&str; 7] = ["block_no", "timestamp", "prev_hash", "data", "hash", "nonce", "difficulty"];
+
+impl Block {
+    /// Appends the block as a JSON object with the keys in the original's order.
+    pub fn write(&self, dialect: Dialect, out: &mut Vec<u8>) {
+        let mut buf = itoa_buf();
+        out.push(b'{');
+        for (i, key) in FIELDS.iter().enumerate() {
+            if i > 0 {
+                write_separator(b',', dialect, out);
+            }
+            out.push(b'"');
+            out.extend_from_slice(key.as_bytes());
+            out.push(b'"');
+            write_separator(b':', dialect, out);
+            match i {
+                0 => out.extend_from_slice(fmt_u64(&mut buf, self.block_no)),
+                1 => out.extend_from_slice(fmt_u64(&mut buf, self.timestamp)),
+                2 => write_string(&self.prev_hash, dialect, out),
+                3 => self.data.write(dialect, out),
+                4 => write_string(&self.hash, dialect, out),
+                5 => out.extend_from_slice(self.nonce.as_str().as_bytes()),
+                _ => out.extend_from_slice(fmt_u64(&mut buf, u64::from(self.difficulty.0))),
+            }
+        }
+        out.push(b'}');
+    }
+
+    /// The block as compact JSON (the original's HTTP form).
+    pub fn to_json_string(&self) -> String {
+        let mut out = Vec::new();
+        self.write(Dialect::Compact, &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Parses one block object from a whole text.
+    ///
+    /// # Errors
+    /// [`JsonError`] with the position, for malformed JSON or a block of the wrong shape.
+    pub fn parse(text: &str) -> Result<Block, JsonError> {
+        let mut p = Parser::new(text);
+        let block = read_block(&mut p, None, true)?;
+        p.finish()?;
+        Ok(block)
+    }
+}
+
+/// Appends a chain as a JSON array of blocks.
+pub fn write_chain(blocks: &[Block], dialect: Dialect, out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, block) in blocks.iter().enumerate() {
+        if i > 0 {
+            write_separator(b',', dialect, out);
+        }
+        block.write(dialect, out);
+    }
+    out.push(b']');
+}
+
+/// Parses a chain: a JSON array of blocks, or `{"chain": [...]}` as `GET /api/blocks`
+/// answers.
+///
+/// # Errors
+/// [`JsonError`] with the position of the first problem.
+pub fn parse_chain(text: &str) -> Result<Vec<Block>, JsonError> {
+    let mut p = Parser::new(text);
+    p.skip_ws();
+    let blocks = match p.peek() {
+        Some(b'{') => {
+            p.expect(b'{', "'{'")?;
+            let at = p.offset();
+            let key = p.key()?;
+            if key != "chain" {
+                return Err(p.error_at(at, shape(format!("expected the key \"chain\", found {key:?}"))));
+            }
+            p.expect(b':', "':'")?;
+            let blocks = read_blocks(&mut p, true)?;
+            p.expect(b'}', "'}' (only the key \"chain\" is allowed)")?;
+            blocks
+        }
+        _ => read_blocks(&mut p, true)?,
+    };
+    p.finish()?;
+    Ok(blocks)
+}
+
+/// Parses one block or an array of blocks (for `minichain hash`), where `hash` may be
+/// left out.
+///
+/// # Errors
+/// [`JsonError`] with the position of the first problem.
+pub fn parse_blocks_lenient(text: &str) -> Result<Vec<Block>, JsonError> {
+    let mut p = Parser::new(text);
+    p.skip_ws();
+    let blocks = if p.peek() == Some(b'[') {
+        read_blocks(&mut p, false)?
+    } else {
+        vec![read_block(&mut p, None, false)?]
+    };
+    p.finish()?;
+    Ok(blocks)
+}
+
+fn shape(msg: String) -> JsonErrorKind {
+    JsonErrorKind::Shape(msg)
+}
+
+fn read_blocks(p: &mut Parser<'_>, require_hash: bool) -> Result<Vec<Block>, JsonError> {
+    p.expect(b'[', "'[' (a chain is an array of blocks)")?;
+    let mut blocks = Vec::new();
+    if !p.eat_close(b']') {
+        loop {
+            blocks.push(read_block(p, Some(blocks.len()), require_hash)?);
+            if !p.comma_or(b']', "',' or ']'")? {
+                break;
+            }
+        }
+    }
+    Ok(blocks)
+}
+
+/// Reads one block object; `index` names it in errors.
+fn read_block(p: &mut Parser<'_>, index: Option<usize>, require_hash: bool) -> Result<Block, JsonError> {
+    let which = index.map_or_else(|| "block".to_owned(), |i| format!("block {i}"));
+    p.skip_ws();
+    if p.peek() != Some(b'{') {
+        let at = p.offset();
+        let found = p.value().map(|v| describe(&v)).unwrap_or_else(|_| "malformed JSON".into());
+        return Err(p.error_at(at, shape(format!("{which}: expected a block object, found {found}"))));
+    }
+    p.expect(b'{', "'{'")?;
+    let start = p.offset();
+    let mut block_no = None;
+    let mut timestamp = None;
+    let mut prev_hash = None;
+    let mut data = None;
+    let mut hash = None;
+    let mut nonce = None;
+    let mut difficulty = None;
+    if !p.eat_close(b'}') {
+        loop {
+            let key_at = p.offset();
+            let key = p.key()?;
+            p.expect(b':', "':'")?;
+            p.skip_ws();
+            let at = p.offset();
+            let field_err = |p: &Parser<'_>, e: FieldError, want: &str| -> JsonError {
+                match e {
+                    FieldError::Json(e) => e,
+                    FieldError::NotInteger(at, found) => {
+                        p.error_at(at, shape(format!("{which}: field {key:?}: expected {want}, found {found}")))
+                    }
+                    FieldError::Negative(n) | FieldError::OutOfRange(n) => {
+                        p.error_at(at, shape(format!("{which}: field {key:?}: expected {want}, found {n}")))
+                    }
+                }
+            };
+            let duplicate = match key.as_str() {
+                "block_no" => {
+                    let v = p.u64_field().map_err(|e| field_err(p, e, "an integer 0..2^64"))?;
+                    block_no.replace(v).is_some()
+                }
+                "timestamp" => {
+                    let v = p.u64_field().map_err(|e| field_err(p, e, "milliseconds 0..2^64"))?;
+                    timestamp.replace(v).is_some()
+                }
+                "difficulty" => {
+                    let want = "an integer 0..2^32";
+                    let v = p.u64_field().map_err(|e| field_err(p, e, want))?;
+                    let v = u32::try_from(v).map_err(|_| field_err(p, FieldError::OutOfRange(v.to_string()), want))?;
+                    difficulty.replace(Difficulty(v)).is_some()
+                }
+                "nonce" => {
+                    let digits = p.field_integer().map_err(|e| field_err(p, e, "a non-negative integer"))?;
+                    let n = Nonce::from_digits(&digits).map_err(|e| p.error_at(at, shape(format!("{which}: {e}"))))?;
+                    nonce.replace(n).is_some()
+                }
+                "prev_hash" | "hash" => {
+                    let v = p.value()?;
+                    let Json::String(s) = v else {
+                        let found = describe(&v);
+                        return Err(p.error_at(at, shape(format!("{which}: field {key:?}: expected a string, found {found}"))));
+                    };
+                    let slot = if key == "hash" { &mut hash } else { &mut prev_hash };
+                    slot.replace(String::from(s)).is_some()
+                }
+                "data" => {
+                    let v = p.value()?;
+                    data.replace(v).is_some()
+                }
+                _ => {
+                    let all = FIELDS.join(", ");
+                    return Err(p.error_at(key_at, shape(format!("{which}: unknown field {key:?} (a block has exactly: {all})"))));
+                }
+            };
+            if duplicate {
+                return Err(p.error_at(key_at, shape(format!("{which}: field {key:?} appears twice"))));
+            }
+            if !p.comma_or(b'}', "',' or '}'")? {
+                break;
+            }
+        }
+    }
+    let missing = |name: &str| p.error_at(start, shape(format!("{which}: missing field {name:?}")));
+    let hash = match hash {
+        Some(h) => h,
+        None if !require_hash => String::new(),
+        None => return Err(missing("hash")),
+    };
+    Ok(Block {
+        block_no: block_no.ok_or_else(|| missing("block_no"))?,
+        timestamp: timestamp.ok_or_else(|| missing("timestamp"))?,
+        prev_hash: prev_hash.ok_or_else(|| missing("prev_hash"))?,
+        data: data.ok_or_else(|| missing("data"))?,
+        hash,
+        nonce: nonce.ok_or_else(|| missing("nonce"))?,
+        difficulty: difficulty.ok_or_else(|| missing("difficulty"))?,
+    })
+}
+
+fn itoa_buf() -> [u8; 20] {
+    [0; 20]
+}
+
+/// Formats `n` in decimal into `buf`, returning the digits.
+fn fmt_u64(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn genesis_round_trips_in_key_order() {
+        let text = genesis().to_json_string();
+        assert!(text.starts_with(r#"{"block_no":0,"timestamp":1000,"prev_hash":"0x0000","data":[],"hash":"1dd3"#));
+        assert_eq!(Block::parse(&text).ok(), Some(genesis()));
+    }
+
+    #[test]
+    fn nonce_accepts_canonical_integers_up_to_40_digits() {
+        let two_128 = "340282366920938463463374607431768211456";
+        let text = genesis().to_json_string().replace(r#""nonce":0"#, &format!(r#""nonce":{two_128}"#));
+        assert_eq!(Block::parse(&text).map(|b| b.nonce.to_string()).ok().as_deref(), Some(two_128));
+        for bad in ["-1", "1.5", "\"5\"", "1e3", &"9".repeat(41)] {
+            let text = genesis().to_json_string().replace(r#""nonce":0"#, &format!(r#""nonce":{bad}"#));
+            let err = Block::parse(&text).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("nonce"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn shape_errors_name_the_block_and_field() {
+        let chain = format!("[{}, {{\"block_no\": 1}}]", genesis().to_json_string());
+        let err = parse_chain(&chain).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("block 1: missing field"), "{err}");
+        let extra = genesis().to_json_string().replace("{\"block_no\"", "{\"x\":1,\"block_no\"");
+        let err = Block::parse(&extra).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("unknown field \"x\""), "{err}");
+        let err = parse_chain("[1]").err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(err, "line 1, column 2: block 0: expected a block object, found the number 1");
+    }
+
+    #[test]
+    fn chain_accepts_array_or_wrapped_object() {
+        let g = genesis().to_json_string();
+        assert_eq!(parse_chain(&format!("[{g}]")).map(|c| c.len()).ok(), Some(1));
+        assert_eq!(parse_chain(&format!("{{\"chain\": [{g}]}}")).map(|c| c.len()).ok(), Some(1));
+        assert!(parse_chain(&format!("{{\"blocks\": [{g}]}}")).is_err());
+    }
+}

@@ -1,0 +1,68 @@
+//! The block hash: SHA-256 of the original's Python-`str()` preimage. The only place
+//! that knows how a preimage is laid out.
+
+use sha2::{Digest, Sha256};
+
+use super::block::Block;
+use super::json::Json;
+use super::pow::BlockHash;
+use super::pyrepr::write_str;
+
+/// Appends the part of the preimage before the nonce:
+/// `str(block_no) + str(timestamp) + str(data) + prev_hash`.
+///
+/// The miner absorbs this once per job; the nonce and `str(difficulty)` follow it.
+pub fn write_preimage_prefix(block_no: u64, timestamp: u64, data: &Json, prev_hash: &str, out: &mut Vec<u8>) {
+    use std::io::Write;
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{block_no}{timestamp}");
+    write_str(data, out);
+    out.extend_from_slice(prev_hash.as_bytes());
+}
+
+/// Appends a block's whole preimage: the prefix, `str(nonce)`, `str(difficulty)`.
+pub fn write_preimage(block: &Block, out: &mut Vec<u8>) {
+    use std::io::Write;
+    write_preimage_prefix(block.block_no, block.timestamp, &block.data, &block.prev_hash, out);
+    out.extend_from_slice(block.nonce.as_str().as_bytes());
+    let _ = write!(out, "{}", block.difficulty.0);
+}
+
+/// A block's preimage as text (what `minichain hash --preimage` prints).
+pub fn preimage_string(block: &Block) -> String {
+    let mut out = Vec::new();
+    write_preimage(block, &mut out);
+    // The preimage is built from `str`s and ASCII digits, so it is UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// SHA-256 of a byte string, as a [`BlockHash`].
+pub fn sha256(bytes: &[u8]) -> BlockHash {
+    BlockHash(Sha256::digest(bytes).into())
+}
+
+/// Hashes blocks through one reusable preimage buffer (no allocation per block once
+/// the buffer has grown).
+#[derive(Debug, Default)]
+pub struct BlockHasher {
+    buf: Vec<u8>,
+}
+
+impl BlockHasher {
+    /// A hasher with an empty buffer.
+    pub fn new() -> Self {
+        BlockHasher::default()
+    }
+
+    /// The hash of `block`'s own fields (its `hash` field is ignored).
+    pub fn hash(&mut self, block: &Block) -> BlockHash {
+        self.buf.clear();
+        write_preimage(block, &mut self.buf);
+        sha256(&self.buf)
+    }
+}
+
+/// The hash of `block`'s own fields.
+pub fn block_hash(block: &Block) -> BlockHash {
+    BlockHasher::new().hash(block)
+}

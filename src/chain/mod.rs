@@ -1,0 +1,25 @@
+//! The chain: what a block is, how it hashes, and which chains are valid and win.
+//!
+//! - [`json`]: JSON as Python nodes read and write it (values kept as they arrived).
+//! - [`pyrepr`]: Python's `str()`/`repr()` of those values, the heart of the preimage.
+//! - [`block`]: the seven fields, genesis, chain readers and writers.
+//! - [`hash`]: the preimage and the block hash.
+//! - [`pow`]: [`BlockHash`], [`Difficulty`], [`Work`].
+//! - [`difficulty`]: the next block's difficulty under a [`DifficultyPolicy`].
+//! - [`validate`]: the rules, [`ValidationError`], [`ValidChain`] and fork choice.
+
+pub mod block;
+pub mod difficulty;
+pub mod hash;
+pub mod json;
+mod printable_table;
+pub mod pow;
+pub mod pyrepr;
+pub mod validate;
+
+pub use block::{Block, Nonce, genesis};
+pub use difficulty::{DifficultyPolicy, PolicyKind, next_difficulty};
+pub use hash::{BlockHasher, block_hash};
+pub use json::Json;
+pub use pow::{BlockHash, Difficulty, Work};
+pub use validate::{ForkChoice, RuleSet, ValidChain, ValidationError};

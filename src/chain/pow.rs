@@ -1,0 +1,139 @@
+//! Proof of work: block hashes, difficulty as leading zero bits, and chain work.
+
+use std::fmt;
+
+use primitive_types::U512;
+
+/// A SHA-256 block hash as computed (32 bytes; written as 64 lowercase hex digits).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlockHash(pub [u8; 32]);
+
+impl BlockHash {
+    /// Number of leading zero bits of the hash read as a big-endian 256-bit number.
+    pub fn leading_zero_bits(&self) -> u32 {
+        let mut bits = 0;
+        for chunk in self.0.chunks_exact(8) {
+            let word = u64::from_be_bytes(chunk.try_into().unwrap_or([0; 8]));
+            bits += word.leading_zeros();
+            if word != 0 {
+                break;
+            }
+        }
+        bits
+    }
+
+    /// The hash as 64 lowercase hex digits, as blocks carry it.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Whether `text` is this hash's hex form (what the original compares).
+    pub fn matches_hex(&self, text: &str) -> bool {
+        let mut buf = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut buf).is_ok() && buf == text.as_bytes()
+    }
+}
+
+impl fmt::Display for BlockHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for BlockHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlockHash({self})")
+    }
+}
+
+/// A block's difficulty: the number of leading zero bits its hash must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Difficulty(pub u32);
+
+impl Difficulty {
+    /// Whether `hash` has at least this many leading zero bits.
+    pub fn is_met_by(self, hash: &BlockHash) -> bool {
+        hash.leading_zero_bits() >= self.0
+    }
+
+    /// The expected number of attempts to meet this difficulty: 2^difficulty.
+    pub fn work(self) -> Work {
+        Work::of_difficulty(self)
+    }
+}
+
+impl fmt::Display for Difficulty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Cumulative work of a chain: the sum of 2^difficulty over its blocks.
+///
+/// Held in 512 bits, so that a chain of any practical length at any difficulty a hash
+/// can meet (≤ 256) is exact; a difficulty of 512 or more (possible only under the
+/// original's rules, which never check the hash against it) saturates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Work(U512);
+
+impl Work {
+    /// No work.
+    pub const ZERO: Work = Work(U512::zero());
+
+    /// 2^difficulty.
+    pub fn of_difficulty(d: Difficulty) -> Work {
+        if d.0 >= 512 {
+            Work(U512::MAX)
+        } else {
+            Work(U512::one() << d.0 as usize)
+        }
+    }
+
+    /// Adds, saturating.
+    pub fn saturating_add(self, other: Work) -> Work {
+        Work(self.0.saturating_add(other.0))
+    }
+}
+
+impl fmt::Display for Work {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::iter::Sum for Work {
+    fn sum<I: Iterator<Item = Work>>(iter: I) -> Work {
+        iter.fold(Work::ZERO, Work::saturating_add)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leading_zero_bits_counts_across_words() {
+        let mut h = [0u8; 32];
+        h[0] = 0x10;
+        assert_eq!(BlockHash(h).leading_zero_bits(), 3);
+        let mut h = [0u8; 32];
+        h[9] = 0x01;
+        assert_eq!(BlockHash(h).leading_zero_bits(), 79);
+        assert_eq!(BlockHash([0; 32]).leading_zero_bits(), 256);
+        assert!(Difficulty(79).is_met_by(&BlockHash(h)) && !Difficulty(80).is_met_by(&BlockHash(h)));
+    }
+
+    #[test]
+    fn work_sums_powers_of_two() {
+        let w: Work = [3, 4, 4].into_iter().map(|d| Difficulty(d).work()).sum();
+        assert_eq!(w.to_string(), "40");
+        assert!(Difficulty(300).work() > Difficulty(299).work());
+        assert_eq!(Difficulty(600).work().saturating_add(Difficulty(1).work()), Difficulty(600).work());
+    }
+
+    #[test]
+    fn hex_roundtrip() {
+        let h = BlockHash([0xab; 32]);
+        assert!(h.matches_hex(&"ab".repeat(32)) && !h.matches_hex(&"AB".repeat(32)) && !h.matches_hex("ab"));
+    }
+}

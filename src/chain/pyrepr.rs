@@ -1,0 +1,275 @@
+//! Python's `str()` and `repr()` of the values `json.loads` produces.
+//!
+//! The original hashes `str(data)`, so every rule of CPython's rendering matters here:
+//! `True`/`False`/`None`, the shortest round-trip float repr with its switch to
+//! exponent notation, exact big integers, quote choice and escapes for strings inside
+//! containers, and Python 3.13's (Unicode 15.1) idea of a printable character.
+
+use super::json::{Json, NumberValue};
+use super::printable_table::NON_PRINTABLE;
+
+/// Appends Python's `str(value)` as UTF-8.
+pub fn write_str(value: &Json, out: &mut Vec<u8>) {
+    match value {
+        Json::String(s) => out.extend_from_slice(s.as_bytes()),
+        other => write_repr(other, out),
+    }
+}
+
+/// Appends Python's `repr(value)` as UTF-8 (the rendering used inside containers).
+pub fn write_repr(value: &Json, out: &mut Vec<u8>) {
+    match value {
+        Json::Null => out.extend_from_slice(b"None"),
+        Json::Bool(true) => out.extend_from_slice(b"True"),
+        Json::Bool(false) => out.extend_from_slice(b"False"),
+        Json::Number(n) => match n.value() {
+            NumberValue::Int(digits) => write_int(digits, out),
+            NumberValue::Float(f) => write_float_repr(f, out),
+        },
+        Json::String(s) => write_string_repr(s, out),
+        Json::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                write_repr(item, out);
+            }
+            out.push(b']');
+        }
+        Json::Object(members) => {
+            out.push(b'{');
+            let mut first = true;
+            for_each_python_member(members, |key, value| {
+                if !first {
+                    out.extend_from_slice(b", ");
+                }
+                first = false;
+                write_string_repr(key, out);
+                out.extend_from_slice(b": ");
+                write_repr(value, out);
+            });
+            out.push(b'}');
+        }
+    }
+}
+
+/// Visits an object's members as a Python `dict` holds them: a repeated key keeps the
+/// place of its first occurrence and the value of its last.
+fn for_each_python_member<'a>(members: &'a [(Box<str>, Json)], mut f: impl FnMut(&'a str, &'a Json)) {
+    // Small objects (the usual case) are scanned; large ones get an index so hostile
+    // input cannot make rendering quadratic.
+    const SCAN_LIMIT: usize = 16;
+    if members.len() <= SCAN_LIMIT {
+        for (i, (key, value)) in members.iter().enumerate() {
+            if members[..i].iter().any(|(k, _)| k == key) {
+                continue; // already visited at its first place
+            }
+            let last = members[i + 1..].iter().rev().find(|(k, _)| k == key);
+            f(key, last.map_or(value, |(_, v)| v));
+        }
+        return;
+    }
+    let mut last_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(members.len());
+    for (i, (key, _)) in members.iter().enumerate() {
+        last_of.insert(key, i);
+    }
+    let mut seen = std::collections::HashSet::with_capacity(members.len());
+    for (key, _) in members {
+        if seen.insert(&**key) {
+            let last = last_of.get(&**key).map_or(0, |&i| i);
+            f(key, &members[last].1);
+        }
+    }
+}
+
+/// An integer literal as Python prints it: `-0` reads as `0`; others are canonical.
+fn write_int(digits: &str, out: &mut Vec<u8>) {
+    if digits == "-0" {
+        out.push(b'0');
+    } else {
+        out.extend_from_slice(digits.as_bytes());
+    }
+}
+
+/// Python's `repr(float)`: the shortest digits that round-trip, in fixed notation
+/// when the decimal exponent is in `-4..16`, else `d.ddde±XX`; `inf`, `-inf`, `nan`.
+pub fn write_float_repr(f: f64, out: &mut Vec<u8>) {
+    if f.is_nan() {
+        out.extend_from_slice(b"nan");
+        return;
+    }
+    if f.is_infinite() {
+        out.extend_from_slice(if f > 0.0 { b"inf" } else { b"-inf" });
+        return;
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits, as Python's repr does.
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: Vec<u8> = mantissa.bytes().filter(|b| b.is_ascii_digit()).collect();
+    // Python's decpt: the value is 0.d1d2... × 10^decpt.
+    let decpt = exp + 1;
+    if negative {
+        out.push(b'-');
+    }
+    let n = digits.len() as i32;
+    if decpt <= -4 || decpt > 16 {
+        out.push(digits[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        let e = decpt - 1;
+        out.push(b'e');
+        out.push(if e < 0 { b'-' } else { b'+' });
+        let e = e.unsigned_abs();
+        if e < 10 {
+            out.push(b'0');
+        }
+        out.extend_from_slice(e.to_string().as_bytes());
+    } else if decpt <= 0 {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', decpt.unsigned_abs() as usize));
+        out.extend_from_slice(&digits);
+    } else if decpt < n {
+        let p = decpt as usize;
+        out.extend_from_slice(&digits[..p]);
+        out.push(b'.');
+        out.extend_from_slice(&digits[p..]);
+    } else {
+        out.extend_from_slice(&digits);
+        out.extend(std::iter::repeat_n(b'0', (decpt - n) as usize));
+        out.extend_from_slice(b".0");
+    }
+}
+
+/// Python's `repr(str)`: single quotes unless the text holds `'` and no `"`; escapes
+/// for the backslash, the chosen quote, `\t \n \r`, and `\xhh`/`\uhhhh`/`\Uhhhhhhhh`
+/// for characters `str.isprintable()` rejects.
+pub fn write_string_repr(s: &str, out: &mut Vec<u8>) {
+    let quote = if s.contains('\'') && !s.contains('"') { b'"' } else { b'\'' };
+    out.push(quote);
+    let bytes = s.as_bytes();
+    let mut plain_from = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            let needs_escape = b == quote || b == b'\\' || b < 0x20 || b == 0x7f;
+            if needs_escape {
+                out.extend_from_slice(&bytes[plain_from..i]);
+                match b {
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    b'\t' => out.extend_from_slice(b"\\t"),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    b'\'' | b'"' => out.extend_from_slice(&[b'\\', b]),
+                    _ => write_hex_escape(u32::from(b), out),
+                }
+                plain_from = i + 1;
+            }
+            i += 1;
+        } else {
+            let ch = s[i..].chars().next().unwrap_or('\u{fffd}');
+            let len = ch.len_utf8();
+            if !is_printable(ch) {
+                out.extend_from_slice(&bytes[plain_from..i]);
+                write_hex_escape(u32::from(ch), out);
+                plain_from = i + len;
+            }
+            i += len;
+        }
+    }
+    out.extend_from_slice(&bytes[plain_from..]);
+    out.push(quote);
+}
+
+/// `\xhh`, `\uhhhh` or `\Uhhhhhhhh`, as CPython's `unicode_repr` picks by size.
+fn write_hex_escape(cp: u32, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let (tag, width) = match cp {
+        0..=0xff => (b'x', 2),
+        0x100..=0xffff => (b'u', 4),
+        _ => (b'U', 8),
+    };
+    out.push(b'\\');
+    out.push(tag);
+    for k in (0..width).rev() {
+        out.push(HEX[((cp >> (4 * k)) & 0xf) as usize]);
+    }
+}
+
+/// Python 3.13's `str.isprintable()` for one character (Unicode 15.1).
+pub fn is_printable(ch: char) -> bool {
+    let cp = u32::from(ch);
+    if (0x20..0x7f).contains(&cp) {
+        return true;
+    }
+    let idx = NON_PRINTABLE.partition_point(|&(_, last)| last < cp);
+    !NON_PRINTABLE.get(idx).is_some_and(|&(first, _)| first <= cp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn str_of(text: &str) -> String {
+        let mut out = Vec::new();
+        if let Ok(v) = Json::parse(text) {
+            write_str(&v, &mut out);
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    #[test]
+    fn floats_follow_python_repr() {
+        for (text, want) in [
+            ("1.0", "1.0"),
+            ("0.1", "0.1"),
+            ("-0.0", "-0.0"),
+            ("0.00001", "1e-05"),
+            ("0.0001", "0.0001"),
+            ("1e15", "1000000000000000.0"),
+            ("1e16", "1e+16"),
+            ("123456789.123", "123456789.123"),
+            ("5e-324", "5e-324"),
+            ("1.7976931348623157e308", "1.7976931348623157e+308"),
+            ("1E400", "inf"),
+            ("-1E400", "-inf"),
+            ("NaN", "nan"),
+            ("2.5e-07", "2.5e-07"),
+            ("1.50", "1.5"),
+            ("12345.678e3", "12345678.0"),
+        ] {
+            assert_eq!(str_of(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn strings_pick_quotes_and_escape() {
+        assert_eq!(str_of(r#"["it's"]"#), r#"["it's"]"#);
+        assert_eq!(str_of(r#"["it's \"x\""]"#), r#"['it\'s "x"']"#);
+        assert_eq!(str_of(r#"["a\\b\u0000\u007f\u00a0é\u2028"]"#), r"['a\\b\x00\x7f\xa0é\u2028']");
+        assert_eq!(str_of(r#"["\udb80\udc00"]"#), r"['\U000f0000']");
+    }
+
+    #[test]
+    fn containers_keep_python_dict_semantics() {
+        assert_eq!(str_of(r#"{"a": 1, "b": 2, "a": 3}"#), "{'a': 3, 'b': 2}");
+        assert_eq!(str_of("[true, false, null, -0, {}]"), "[True, False, None, 0, {}]");
+    }
+
+    #[test]
+    fn printable_follows_unicode_15_1() {
+        assert!(is_printable(' ') && is_printable('é') && is_printable('中'));
+        assert!(!is_printable('\u{a0}') && !is_printable('\u{200b}') && !is_printable('\u{2028}'));
+        // CJK Extension I, new in Unicode 15.1.
+        assert!(is_printable('\u{2EBF0}'));
+        assert!(!is_printable('\u{F0000}'));
+    }
+}

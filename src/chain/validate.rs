@@ -1,0 +1,410 @@
+//! Chain validation and fork choice.
+//!
+//! Two rule sets:
+//! - [`RuleSet::Seed`]: the original's four checks (genesis, links, hash recompute,
+//!   difficulty moves by at most one). It accepts a block whose hash does not meet its
+//!   difficulty, so a chain of any length can be forged with no work at all.
+//! - [`RuleSet::Strict`] (minichain's default): those four plus: the hash meets its
+//!   difficulty, `block_no` equals the index, difficulty ≥ 1, and no timestamp more
+//!   than two hours ahead of the local clock.
+//!
+//! Hashes are recomputed in parallel on rayon's pool: hashing dominates validation.
+
+use std::fmt;
+
+use rayon::prelude::*;
+
+use super::block::{Block, genesis};
+use super::hash::BlockHasher;
+use super::pow::{BlockHash, Work};
+
+/// How far ahead of the local clock a block's timestamp may be (as Bitcoin's
+/// `MAX_FUTURE_BLOCK_TIME`): two hours.
+pub const MAX_FUTURE_MS: u64 = 2 * 60 * 60 * 1000;
+
+/// Which checks a chain must pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuleSet {
+    /// minichain's rules: the original's four plus proof of work, block numbers,
+    /// difficulty ≥ 1 and no far-future timestamps.
+    #[default]
+    Strict,
+    /// The original's four rules only.
+    Seed,
+}
+
+/// A rule a block broke, with what was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// The chain has no blocks at all.
+    Empty,
+    /// Block 0 differs from the hard-coded genesis in this field.
+    Genesis(&'static str),
+    /// `prev_hash` is not the previous block's `hash`.
+    Link {
+        /// The previous block's hash.
+        expected: String,
+        /// This block's `prev_hash`.
+        found: String,
+    },
+    /// The block's fields do not hash to its `hash`.
+    Hash {
+        /// What the fields hash to.
+        computed: BlockHash,
+        /// What the block claims.
+        claimed: String,
+    },
+    /// Difficulty moved by more than one from the previous block.
+    DifficultyStep {
+        /// The previous block's difficulty.
+        prev: u32,
+        /// This block's.
+        this: u32,
+    },
+    /// (strict) The hash has fewer leading zero bits than the difficulty.
+    ProofOfWork {
+        /// Leading zero bits of the hash.
+        bits: u32,
+        /// The block's difficulty.
+        difficulty: u32,
+    },
+    /// (strict) `block_no` is not the block's index.
+    BlockNumber {
+        /// The index.
+        expected: u64,
+        /// The field.
+        found: u64,
+    },
+    /// (strict) Difficulty 0.
+    MinDifficulty,
+    /// (strict) Timestamp more than [`MAX_FUTURE_MS`] ahead of the local clock.
+    FutureTimestamp {
+        /// The block's timestamp, ms.
+        timestamp: u64,
+        /// The latest allowed, ms.
+        limit: u64,
+    },
+}
+
+impl Rule {
+    /// The rule's short name, as `minichain validate` prints it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rule::Empty => "empty",
+            Rule::Genesis(_) => "genesis",
+            Rule::Link { .. } => "link",
+            Rule::Hash { .. } => "hash",
+            Rule::DifficultyStep { .. } => "difficulty-step",
+            Rule::ProofOfWork { .. } => "pow",
+            Rule::BlockNumber { .. } => "block-no",
+            Rule::MinDifficulty => "min-difficulty",
+            Rule::FutureTimestamp { .. } => "future-timestamp",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.name())?;
+        match self {
+            Rule::Empty => write!(f, "a chain holds at least the genesis block"),
+            Rule::Genesis(field) => write!(f, "field {field} differs from the genesis block"),
+            Rule::Link { expected, found } => {
+                write!(f, "prev_hash {found:?} is not the previous block's hash {expected:?}")
+            }
+            Rule::Hash { computed, claimed } => {
+                write!(f, "fields hash to {computed}, but the block claims {claimed:?}")
+            }
+            Rule::DifficultyStep { prev, this } => {
+                write!(f, "difficulty moves from {prev} to {this}, more than 1")
+            }
+            Rule::ProofOfWork { bits, difficulty } => {
+                write!(f, "hash has {bits} leading zero bits, difficulty {difficulty} needs more")
+            }
+            Rule::BlockNumber { expected, found } => write!(f, "block_no is {found}, expected {expected}"),
+            Rule::MinDifficulty => write!(f, "difficulty 0 is below the minimum of 1"),
+            Rule::FutureTimestamp { timestamp, limit } => write!(
+                f,
+                "timestamp {timestamp} is more than 2 hours ahead of the local clock (limit {limit})"
+            ),
+        }
+    }
+}
+
+/// Why a chain is invalid: the first (lowest-index) block that breaks a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid at block {index}: {rule}")]
+pub struct ValidationError {
+    /// Index of the offending block in the chain.
+    pub index: usize,
+    /// The rule it breaks.
+    pub rule: Rule,
+}
+
+/// A chain that passed validation. Only [`ValidChain::validate`] (and the genesis
+/// constructor) build one, so an unchecked chain can never replace ours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidChain {
+    blocks: Vec<Block>,
+    work: Work,
+}
+
+impl ValidChain {
+    /// The chain holding only the genesis block.
+    pub fn genesis() -> ValidChain {
+        let g = genesis();
+        ValidChain {
+            work: g.difficulty.work(),
+            blocks: vec![g],
+        }
+    }
+
+    /// Validates `blocks` under `rules`, with `now_ms` as the local clock.
+    ///
+    /// # Errors
+    /// The lowest-index [`ValidationError`].
+    pub fn validate(blocks: Vec<Block>, rules: RuleSet, now_ms: u64) -> Result<ValidChain, ValidationError> {
+        check_chain(&blocks, rules, now_ms)?;
+        let work = blocks.iter().map(|b| b.difficulty.work()).sum();
+        Ok(ValidChain { blocks, work })
+    }
+
+    /// Appends `block` after checking it against the tip under `rules`.
+    ///
+    /// # Errors
+    /// The [`ValidationError`] for the new block's index; the chain is unchanged.
+    pub fn push(&mut self, block: Block, rules: RuleSet, now_ms: u64) -> Result<(), ValidationError> {
+        let index = self.blocks.len();
+        let prev = self.tip();
+        check_block(&mut BlockHasher::new(), prev, &block, index, rules, now_ms)
+            .map_err(|rule| ValidationError { index, rule })?;
+        self.work = self.work.saturating_add(block.difficulty.work());
+        self.blocks.push(block);
+        Ok(())
+    }
+
+    /// The blocks, genesis first.
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// The last block.
+    pub fn tip(&self) -> &Block {
+        // A ValidChain always holds at least genesis (Rule::Empty rejects []).
+        &self.blocks[self.blocks.len() - 1]
+    }
+
+    /// Number of blocks, genesis included.
+    pub fn len(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Always false: a valid chain holds at least genesis.
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty()
+    }
+
+    /// Cumulative work: the sum of 2^difficulty over all blocks.
+    pub fn work(&self) -> Work {
+        self.work
+    }
+
+    /// The blocks, giving up the proof of validity.
+    pub fn into_blocks(self) -> Vec<Block> {
+        self.blocks
+    }
+}
+
+/// Checks a whole chain; hashes are recomputed in parallel.
+///
+/// # Errors
+/// The lowest-index [`ValidationError`].
+pub fn check_chain(blocks: &[Block], rules: RuleSet, now_ms: u64) -> Result<(), ValidationError> {
+    let Some(first) = blocks.first() else {
+        return Err(ValidationError {
+            index: 0,
+            rule: Rule::Empty,
+        });
+    };
+    check_genesis(first).map_err(|rule| ValidationError { index: 0, rule })?;
+    let failure = (1..blocks.len())
+        .into_par_iter()
+        .with_min_len(256)
+        .map_init(BlockHasher::new, |hasher, i| {
+            check_block(hasher, &blocks[i - 1], &blocks[i], i, rules, now_ms).map_err(|rule| ValidationError { index: i, rule })
+        })
+        .find_map_first(Result::err);
+    failure.map_or(Ok(()), Err)
+}
+
+/// Block 0 must equal the hard-coded genesis, field by field.
+fn check_genesis(block: &Block) -> Result<(), Rule> {
+    let g = genesis();
+    let differs = [
+        ("block_no", block.block_no != g.block_no),
+        ("timestamp", block.timestamp != g.timestamp),
+        ("prev_hash", block.prev_hash != g.prev_hash),
+        ("data", block.data != g.data),
+        ("hash", block.hash != g.hash),
+        ("nonce", block.nonce != g.nonce),
+        ("difficulty", block.difficulty != g.difficulty),
+    ];
+    match differs.iter().find(|(_, d)| *d) {
+        Some((field, _)) => Err(Rule::Genesis(field)),
+        None => Ok(()),
+    }
+}
+
+/// Checks block `index` against its parent: the original's rules in its order, then
+/// minichain's stricter ones.
+fn check_block(
+    hasher: &mut BlockHasher,
+    prev: &Block,
+    block: &Block,
+    index: usize,
+    rules: RuleSet,
+    now_ms: u64,
+) -> Result<(), Rule> {
+    if block.prev_hash != prev.hash {
+        return Err(Rule::Link {
+            expected: prev.hash.clone(),
+            found: block.prev_hash.clone(),
+        });
+    }
+    let computed = hasher.hash(block);
+    if !computed.matches_hex(&block.hash) {
+        return Err(Rule::Hash {
+            computed,
+            claimed: block.hash.clone(),
+        });
+    }
+    if block.difficulty.0.abs_diff(prev.difficulty.0) > 1 {
+        return Err(Rule::DifficultyStep {
+            prev: prev.difficulty.0,
+            this: block.difficulty.0,
+        });
+    }
+    if rules == RuleSet::Seed {
+        return Ok(());
+    }
+    if block.block_no != index as u64 {
+        return Err(Rule::BlockNumber {
+            expected: index as u64,
+            found: block.block_no,
+        });
+    }
+    if block.difficulty.0 == 0 {
+        return Err(Rule::MinDifficulty);
+    }
+    if !block.difficulty.is_met_by(&computed) {
+        return Err(Rule::ProofOfWork {
+            bits: computed.leading_zero_bits(),
+            difficulty: block.difficulty.0,
+        });
+    }
+    let limit = now_ms.saturating_add(MAX_FUTURE_MS);
+    if block.timestamp > limit {
+        return Err(Rule::FutureTimestamp {
+            timestamp: block.timestamp,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// Which of two valid chains a node keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ForkChoice {
+    /// minichain's default: the chain with more cumulative work (sum of
+    /// 2^difficulty); on equal work the current chain stays. A longer chain of easy
+    /// blocks cannot displace a shorter chain that cost more to make.
+    #[default]
+    Work,
+    /// The original's rule: a strictly longer chain wins, whatever its blocks cost.
+    Length,
+}
+
+impl ForkChoice {
+    /// Whether `candidate` should replace `current`.
+    pub fn prefers(self, current: &ValidChain, candidate: &ValidChain) -> bool {
+        match self {
+            ForkChoice::Work => candidate.work() > current.work(),
+            ForkChoice::Length => candidate.len() > current.len(),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch by the local clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::Difficulty;
+    use crate::chain::json::Json;
+    use crate::miner::reference::mine_reference;
+
+    fn chain_of(difficulties: &[u32]) -> ValidChain {
+        let mut chain = ValidChain::genesis();
+        for &d in difficulties {
+            let tip = chain.tip().clone();
+            let block = mine_reference(&tip, Json::String("x".into()), tip.timestamp + 1, Difficulty(d));
+            chain.push(block, RuleSet::Strict, now_ms()).ok();
+        }
+        chain
+    }
+
+    #[test]
+    fn empty_chain_is_invalid() {
+        let err = ValidChain::validate(Vec::new(), RuleSet::Seed, 0).err();
+        assert_eq!(err.map(|e| e.rule), Some(Rule::Empty));
+    }
+
+    #[test]
+    fn fork_choice_by_work_and_by_length() {
+        let long_easy = chain_of(&[3, 2, 1, 1]);
+        let short_hard = chain_of(&[3, 4, 5]);
+        assert_eq!(long_easy.len(), 5);
+        assert_eq!(short_hard.len(), 4);
+        assert!(ForkChoice::Work.prefers(&long_easy, &short_hard));
+        assert!(!ForkChoice::Work.prefers(&short_hard, &long_easy));
+        assert!(ForkChoice::Length.prefers(&short_hard, &long_easy));
+        assert!(!ForkChoice::Length.prefers(&long_easy, &short_hard));
+        // Equal work: the current chain stays.
+        assert!(!ForkChoice::Work.prefers(&short_hard, &short_hard.clone()));
+    }
+
+    #[test]
+    fn push_rejects_a_bad_block_and_keeps_the_chain() {
+        let mut chain = chain_of(&[3]);
+        let mut bad = chain.tip().clone();
+        bad.block_no = 2;
+        bad.prev_hash = chain.tip().hash.clone();
+        let err = chain.push(bad, RuleSet::Strict, now_ms()).err();
+        assert_eq!(err.map(|e| (e.index, e.rule.name())), Some((2, "hash")));
+        assert_eq!(chain.len(), 2);
+    }
+
+    #[test]
+    fn strict_rules_catch_what_seed_allows() {
+        let mut chain = chain_of(&[3]).into_blocks();
+        let tip = chain[1].clone();
+        let far = now_ms() + MAX_FUTURE_MS + 60_000;
+        let mut b = mine_reference(&tip, Json::Null, far, Difficulty(4));
+        chain.push(b.clone());
+        assert!(check_chain(&chain, RuleSet::Seed, now_ms()).is_ok());
+        let err = check_chain(&chain, RuleSet::Strict, now_ms()).err();
+        assert_eq!(err.map(|e| (e.index, e.rule.name())), Some((2, "future-timestamp")));
+        chain.pop();
+        b = mine_reference(&tip, Json::Null, tip.timestamp + 1, Difficulty(2));
+        b.block_no = 7;
+        b.hash = crate::chain::block_hash(&b).to_hex();
+        chain.push(b);
+        let err = check_chain(&chain, RuleSet::Strict, now_ms()).err();
+        assert_eq!(err.map(|e| e.rule.name()), Some("block-no"));
+    }
+}
