@@ -1,0 +1,29 @@
+//! The cancel token a running search checks between chunks of attempts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A shared flag: the node (or a test, or the CLI's Ctrl-C) cancels, every mining
+/// worker sees it within one chunk of attempts (well under a millisecond) and the
+/// search returns [`MineOutcome::Cancelled`](super::MineOutcome::Cancelled).
+///
+/// One token per job: cloning shares the flag; a new job takes a new token.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token not yet cancelled.
+    pub fn new() -> Self {
+        CancelToken::default()
+    }
+
+    /// Asks every search holding this token to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}

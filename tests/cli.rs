@@ -1,0 +1,139 @@
+//! The `minichain` binary end to end: exit codes, output lines and error messages of
+//! `hash`, `validate` and `mine`, on the vector files and on bad input.
+//!
+//! Run with `cargo test --test cli`.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::vectors_dir;
+use minichain::chain::block::parse_chain;
+use minichain::chain::{Block, block_hash};
+
+fn minichain(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minichain"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run minichain");
+    let mut pipe = child.stdin.take().expect("stdin");
+    pipe.write_all(stdin.as_bytes()).expect("write stdin");
+    drop(pipe);
+    child.wait_with_output().expect("wait")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn chain_path(name: &str) -> String {
+    vectors_dir().join("chains").join(name).to_string_lossy().into_owned()
+}
+
+/// A valid chain: exit 0 and the one summary line.
+#[test]
+fn validate_valid_chain() {
+    let o = minichain(&["validate", &chain_path("valid.json")], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("valid: 30 blocks, tip 000007e4a0c8"), "{out}");
+    assert!(out.trim_end().ends_with(", work 10485768"), "{out}");
+}
+
+/// An invalid chain: exit 1, `invalid at block I: <rule>: <detail>`; `--rules seed`
+/// accepts what only minichain's strict rules reject.
+#[test]
+fn validate_invalid_chain_names_block_and_rule() {
+    let o = minichain(&["validate", &chain_path("difficulty_jump.json")], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).starts_with("invalid at block 29: difficulty-step: "), "{}", stdout(&o));
+    let o = minichain(&["validate", &chain_path("seed_accepts_no_pow.json")], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).starts_with("invalid at block 30: pow: "), "{}", stdout(&o));
+    let o = minichain(&["validate", "--rules", "seed", &chain_path("seed_accepts_no_pow.json")], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+/// Standard input and the `{"chain": [...]}` wrapper work too.
+#[test]
+fn validate_reads_stdin_and_wrapped_chain() {
+    let text = std::fs::read_to_string(chain_path("valid.json")).expect("read");
+    let o = minichain(&["validate", "-"], &format!("{{\"chain\": {text}}}"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// Unreadable or malformed input: exit 2 and one line naming the position.
+#[test]
+fn validate_bad_input_exits_2_with_position() {
+    let o = minichain(&["validate", "-"], "[\n  {\"block_no\": 0,,}]");
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("line 2, column 18"), "{err}");
+    let o = minichain(&["validate", "/nonexistent/chain.json"], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot read /nonexistent/chain.json"), "{}", stderr(&o));
+    let o = minichain(&["validate", "-"], "[{\"block_no\": \"0\"}]");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("block 0: field \"block_no\": expected"), "{}", stderr(&o));
+    let o = minichain(&["validate", "--rules", "loose", "-"], "[]");
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// `hash` prints one hash per block and `--preimage` the exact preimage.
+#[test]
+fn hash_prints_hashes_and_preimages() {
+    let text = std::fs::read_to_string(chain_path("valid.json")).expect("read");
+    let blocks = parse_chain(&text).expect("parse");
+    let o = minichain(&["hash"], &text);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines: Vec<String> = stdout(&o).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), blocks.len());
+    // Genesis's hash is a constant, not the hash of its fields; the others recompute.
+    assert_eq!(lines[5], blocks[5].hash);
+    let o = minichain(&["hash", "--preimage"], r#"{"block_no": 1, "timestamp": 5, "prev_hash": "p", "data": {"k": [1.50, null]}, "nonce": 7, "difficulty": 3}"#);
+    assert_eq!(stdout(&o), "\"15{'k': [1.5, None]}p73\"\n");
+    let o = minichain(&["hash"], "{\"block_no\": 1}");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("missing field"), "{}", stderr(&o));
+}
+
+/// `mine` mines a valid block on genesis, or on a chain file's tip.
+#[test]
+fn mine_on_genesis_and_on_a_chain() {
+    let o = minichain(&["mine", "--data", r#"{"tx": [1, 2]}"#], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let block = Block::parse(stdout(&o).trim()).expect("a block");
+    assert_eq!(block.block_no, 1);
+    assert!(block_hash(&block).matches_hex(&block.hash));
+    assert!(block.difficulty.is_met_by(&block_hash(&block)));
+    assert_eq!(block.data.to_compact_string(), r#"{"tx":[1,2]}"#);
+
+    let o = minichain(&["mine", "--chain", &chain_path("valid.json"), "--difficulty", "6"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let block = Block::parse(stdout(&o).trim()).expect("a block");
+    assert_eq!((block.block_no, block.difficulty.0), (30, 6));
+    assert_eq!(block.prev_hash, "000007e4a0c80440e94a1f768d06fb7fac2415965dbc0016510c7bf95a936316");
+    assert!(block.difficulty.is_met_by(&block_hash(&block)));
+}
+
+/// `mine` refuses what Python nodes cannot take, and bad flags, with exit 2.
+#[test]
+fn mine_refuses_bad_data() {
+    for (data, needle) in [("NaN", "NaN or an infinite"), ("[1E400]", "NaN or an infinite"), ("{bad", "--data is not JSON"), ("\"\\ud800\"", "lone surrogate")] {
+        let o = minichain(&["mine", "--data", data], "");
+        assert_eq!(o.status.code(), Some(2), "{data}");
+        assert!(stderr(&o).contains(needle), "{data}: {}", stderr(&o));
+    }
+    let o = minichain(&["mine", "--chain", &chain_path("bad_hash.json")], "");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("invalid at block 29: hash"), "{}", stderr(&o));
+}

@@ -1,0 +1,189 @@
+//! Differential test of the preimage renderer against CPython itself: thousands of
+//! generated JSON texts, each rendered by minichain's `str()` and by
+//! `str(json.loads(text))` in one long-running `python3` process, compared byte for
+//! byte.
+//!
+//! The local `python3` may be older than Python 3.13 (whose Unicode 15.1 tables
+//! minichain follows): characters whose printability differs between the two are kept
+//! out of the generated strings, and the test checks that every such difference is a
+//! character newly assigned after the local Python's Unicode version.
+//!
+//! Run with `cargo test --test python_differential` (needs `python3` on PATH).
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use minichain::chain::Json;
+use minichain::chain::json::{Dialect, write_string};
+use minichain::chain::pyrepr::{is_printable, write_str};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestRunner};
+
+const CASES: usize = 4000;
+
+/// Reads `str(json.loads(line))` for each JSON-string-encoded line; the first output
+/// line lists the code points the local Python finds printable, as ranges.
+const PYTHON: &str = r#"
+import json, sys
+out = sys.stdout
+ranges, start = [], None
+for cp in range(0x110001):
+    p = cp < 0x110000 and chr(cp).isprintable()
+    if p and start is None: start = cp
+    elif not p and start is not None: ranges.append((start, cp - 1)); start = None
+out.write(json.dumps(ranges) + "\n"); out.flush()
+for line in sys.stdin:
+    text = json.loads(line)
+    try:
+        r = str(json.loads(text))
+        out.write(json.dumps(r, ensure_ascii=True) + "\n")
+    except Exception as e:
+        out.write(json.dumps("ERROR " + type(e).__name__) + "\n")
+    out.flush()
+"#;
+
+/// Characters strings are drawn from: every class the renderer treats differently.
+fn char_strategy(excluded: &'static HashSet<u32>) -> impl Strategy<Value = char> {
+    prop_oneof![
+        4 => proptest::char::range(' ', '~'),
+        2 => prop::sample::select(vec!['\'', '"', '\\', '\n', '\r', '\t', '\u{0}', '\u{7f}', '\u{1f}', '\u{a0}', '\u{ad}', '\u{2028}', '\u{200b}', '\u{feff}', 'é', '中', '😀', '\u{f0000}', '\u{e000}', '\u{1d173}']),
+        2 => proptest::char::range('\u{80}', '\u{ffff}'),
+        1 => proptest::char::range('\u{10000}', '\u{10ffff}'),
+    ]
+    .prop_map(move |c| if excluded.contains(&u32::from(c)) { '?' } else { c })
+}
+
+fn string_strategy(excluded: &'static HashSet<u32>) -> impl Strategy<Value = String> {
+    prop::collection::vec(char_strategy(excluded), 0..12).prop_map(|cs| cs.into_iter().collect())
+}
+
+/// Number literals in many spellings: integers of any size, floats near every
+/// repr boundary, exponents that overflow or underflow, Python's tokens.
+fn number_strategy() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        "-?[1-9][0-9]{18,60}".prop_map(|s| s),
+        Just("-0".to_owned()),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| format!("{f:?}")),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| format!("{f:e}")),
+        (-30i32..30, 1u32..99999, 0u32..9).prop_map(|(e, m, z)| format!("{m}.{}E{e:+}", "0".repeat(z as usize))),
+        (1u64..99999999, -330i32..330).prop_map(|(m, e)| format!("{m}e{e}")),
+        "-?(0|[1-9][0-9]{0,5})\\.[0-9]{1,20}".prop_map(|s| s),
+        prop::sample::select(vec!["NaN", "Infinity", "-Infinity", "1E400", "-1e999", "1e-400", "0.0", "-0.0"]).prop_map(str::to_owned),
+    ]
+}
+
+/// JSON texts: nested arrays and objects (with repeated keys), written with random
+/// whitespace, escapes and raw characters.
+fn json_text_strategy(excluded: &'static HashSet<u32>) -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        Just("true".to_owned()),
+        Just("false".to_owned()),
+        number_strategy(),
+        (string_strategy(excluded), any::<bool>()).prop_map(|(s, ascii)| encode_string(&s, ascii)),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            (prop::collection::vec(inner.clone(), 0..6), any::<bool>()).prop_map(|(items, spaced)| {
+                let sep = if spaced { ", " } else { "," };
+                format!("[{}]", items.join(sep))
+            }),
+            (
+                prop::collection::vec((prop_oneof![string_strategy(excluded), Just("a".to_owned())], inner), 0..6),
+                any::<bool>()
+            )
+                .prop_map(|(members, ascii)| {
+                    let body: Vec<String> =
+                        members.iter().map(|(k, v)| format!("{}: {v}", encode_string(k, ascii))).collect();
+                    format!("{{ {} }}", body.join(" ,"))
+                }),
+        ]
+    })
+}
+
+/// A JSON string literal: `ascii` escapes all non-ASCII (as Python's `json.dumps` does).
+fn encode_string(s: &str, ascii: bool) -> String {
+    let mut out = Vec::new();
+    write_string(s, if ascii { Dialect::Python } else { Dialect::Compact }, &mut out);
+    String::from_utf8(out).expect("utf-8")
+}
+
+fn minichain_str(text: &str) -> String {
+    match Json::parse(text) {
+        Ok(v) => {
+            let mut out = Vec::new();
+            write_str(&v, &mut out);
+            String::from_utf8(out).expect("utf-8")
+        }
+        Err(e) => format!("PARSE ERROR {e}"),
+    }
+}
+
+/// Generated JSON renders exactly as CPython's `str(json.loads(text))`.
+#[test]
+fn renderer_matches_cpython() {
+    let mut python = Command::new("python3")
+        .args(["-c", PYTHON])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 must be on PATH (scripts/test installs it)");
+    let mut stdin = python.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(python.stdout.take().expect("stdout"));
+
+    // Printability: local Python versus minichain's Unicode 15.1 table.
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("ranges");
+    let ranges: Vec<(u32, u32)> = serde_json::from_str(&line).expect("ranges json");
+    let mut py_printable = vec![false; 0x110000];
+    for (a, b) in ranges {
+        for cp in a..=b {
+            py_printable[cp as usize] = true;
+        }
+    }
+    let mut differ = HashSet::new();
+    for cp in 0..0x110000u32 {
+        if let Some(c) = char::from_u32(cp) {
+            if is_printable(c) != py_printable[cp as usize] {
+                // Only characters assigned after the local Python's Unicode version
+                // may differ: printable for us, unassigned (Cn) for it.
+                assert!(is_printable(c), "U+{cp:04X}: python finds it printable, minichain does not");
+                differ.insert(cp);
+            }
+        }
+    }
+    let excluded: &'static HashSet<u32> = Box::leak(Box::new(differ));
+
+    let mut runner = TestRunner::new(Config::default());
+    let strategy = json_text_strategy(excluded);
+    let texts: Vec<String> = (0..CASES)
+        .map(|_| strategy.new_tree(&mut runner).expect("generate").current())
+        .collect();
+    let writer = std::thread::spawn({
+        let texts = texts.clone();
+        move || {
+            for t in &texts {
+                writeln!(stdin, "{}", serde_json::to_string(t).expect("encode")).expect("write to python");
+            }
+        }
+    });
+    let mut mismatches = Vec::new();
+    for text in &texts {
+        line.clear();
+        stdout.read_line(&mut line).expect("python answer");
+        let expected: String = serde_json::from_str(&line).expect("python json");
+        let ours = minichain_str(text);
+        if expected.starts_with("ERROR ") {
+            // Python refuses it (e.g. an int over 4300 digits); so must we.
+            assert!(ours.starts_with("PARSE ERROR"), "python refused {text:?} ({expected}), minichain gave {ours:?}");
+        } else if ours != expected {
+            mismatches.push(format!("{text:?}\n  python:    {expected:?}\n  minichain: {ours:?}"));
+        }
+    }
+    writer.join().expect("writer");
+    let _ = python.wait();
+    assert!(mismatches.is_empty(), "{} of {CASES} differ:\n{}", mismatches.len(), mismatches.iter().take(10).cloned().collect::<Vec<_>>().join("\n"));
+}
