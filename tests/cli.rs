@@ -35,7 +35,11 @@ fn stderr(o: &Output) -> String {
 }
 
 fn chain_path(name: &str) -> String {
-    vectors_dir().join("chains").join(name).to_string_lossy().into_owned()
+    vectors_dir()
+        .join("chains")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// A valid chain: exit 0 and the one summary line.
@@ -44,7 +48,10 @@ fn validate_valid_chain() {
     let o = minichain(&["validate", &chain_path("valid.json")], "");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.starts_with("valid: 30 blocks, tip 000007e4a0c8"), "{out}");
+    assert!(
+        out.starts_with("valid: 30 blocks, tip 000007e4a0c8"),
+        "{out}"
+    );
     assert!(out.trim_end().ends_with(", work 10485768"), "{out}");
 }
 
@@ -54,11 +61,27 @@ fn validate_valid_chain() {
 fn validate_invalid_chain_names_block_and_rule() {
     let o = minichain(&["validate", &chain_path("difficulty_jump.json")], "");
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).starts_with("invalid at block 29: difficulty-step: "), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("invalid at block 29: difficulty-step: "),
+        "{}",
+        stdout(&o)
+    );
     let o = minichain(&["validate", &chain_path("seed_accepts_no_pow.json")], "");
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).starts_with("invalid at block 30: pow: "), "{}", stdout(&o));
-    let o = minichain(&["validate", "--rules", "seed", &chain_path("seed_accepts_no_pow.json")], "");
+    assert!(
+        stdout(&o).starts_with("invalid at block 30: pow: "),
+        "{}",
+        stdout(&o)
+    );
+    let o = minichain(
+        &[
+            "validate",
+            "--rules",
+            "seed",
+            &chain_path("seed_accepts_no_pow.json"),
+        ],
+        "",
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
 
@@ -80,10 +103,18 @@ fn validate_bad_input_exits_2_with_position() {
     assert!(err.contains("line 2, column 18"), "{err}");
     let o = minichain(&["validate", "/nonexistent/chain.json"], "");
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("cannot read /nonexistent/chain.json"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot read /nonexistent/chain.json"),
+        "{}",
+        stderr(&o)
+    );
     let o = minichain(&["validate", "-"], "[{\"block_no\": \"0\"}]");
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("block 0: field \"block_no\": expected"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("block 0: field \"block_no\": expected"),
+        "{}",
+        stderr(&o)
+    );
     let o = minichain(&["validate", "--rules", "loose", "-"], "[]");
     assert_eq!(o.status.code(), Some(2));
 }
@@ -99,7 +130,10 @@ fn hash_prints_hashes_and_preimages() {
     assert_eq!(lines.len(), blocks.len());
     // Genesis's hash is a constant, not the hash of its fields; the others recompute.
     assert_eq!(lines[5], blocks[5].hash);
-    let o = minichain(&["hash", "--preimage"], r#"{"block_no": 1, "timestamp": 5, "prev_hash": "p", "data": {"k": [1.50, null]}, "nonce": 7, "difficulty": 3}"#);
+    let o = minichain(
+        &["hash", "--preimage"],
+        r#"{"block_no": 1, "timestamp": 5, "prev_hash": "p", "data": {"k": [1.50, null]}, "nonce": 7, "difficulty": 3}"#,
+    );
     assert_eq!(stdout(&o), "\"15{'k': [1.5, None]}p73\"\n");
     let o = minichain(&["hash"], "{\"block_no\": 1}");
     assert_eq!(o.status.code(), Some(2));
@@ -117,23 +151,44 @@ fn mine_on_genesis_and_on_a_chain() {
     assert!(block.difficulty.is_met_by(&block_hash(&block)));
     assert_eq!(block.data.to_compact_string(), r#"{"tx":[1,2]}"#);
 
-    let o = minichain(&["mine", "--chain", &chain_path("valid.json"), "--difficulty", "6"], "");
+    let o = minichain(
+        &[
+            "mine",
+            "--chain",
+            &chain_path("valid.json"),
+            "--difficulty",
+            "6",
+        ],
+        "",
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let block = Block::parse(stdout(&o).trim()).expect("a block");
     assert_eq!((block.block_no, block.difficulty.0), (30, 6));
-    assert_eq!(block.prev_hash, "000007e4a0c80440e94a1f768d06fb7fac2415965dbc0016510c7bf95a936316");
+    assert_eq!(
+        block.prev_hash,
+        "000007e4a0c80440e94a1f768d06fb7fac2415965dbc0016510c7bf95a936316"
+    );
     assert!(block.difficulty.is_met_by(&block_hash(&block)));
 }
 
 /// `mine` refuses what Python nodes cannot take, and bad flags, with exit 2.
 #[test]
 fn mine_refuses_bad_data() {
-    for (data, needle) in [("NaN", "NaN or an infinite"), ("[1E400]", "NaN or an infinite"), ("{bad", "--data is not JSON"), ("\"\\ud800\"", "lone surrogate")] {
+    for (data, needle) in [
+        ("NaN", "NaN or an infinite"),
+        ("[1E400]", "NaN or an infinite"),
+        ("{bad", "--data is not JSON"),
+        ("\"\\ud800\"", "lone surrogate"),
+    ] {
         let o = minichain(&["mine", "--data", data], "");
         assert_eq!(o.status.code(), Some(2), "{data}");
         assert!(stderr(&o).contains(needle), "{data}: {}", stderr(&o));
     }
     let o = minichain(&["mine", "--chain", &chain_path("bad_hash.json")], "");
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("invalid at block 29: hash"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("invalid at block 29: hash"),
+        "{}",
+        stderr(&o)
+    );
 }

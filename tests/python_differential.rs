@@ -66,12 +66,27 @@ fn number_strategy() -> impl Strategy<Value = String> {
         any::<i64>().prop_map(|n| n.to_string()),
         "-?[1-9][0-9]{18,60}".prop_map(|s| s),
         Just("-0".to_owned()),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| format!("{f:?}")),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| format!("{f:e}")),
-        (-30i32..30, 1u32..99999, 0u32..9).prop_map(|(e, m, z)| format!("{m}.{}E{e:+}", "0".repeat(z as usize))),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:?}")),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| format!("{f:e}")),
+        (-30i32..30, 1u32..99999, 0u32..9)
+            .prop_map(|(e, m, z)| format!("{m}.{}E{e:+}", "0".repeat(z as usize))),
         (1u64..99999999, -330i32..330).prop_map(|(m, e)| format!("{m}e{e}")),
         "-?(0|[1-9][0-9]{0,5})\\.[0-9]{1,20}".prop_map(|s| s),
-        prop::sample::select(vec!["NaN", "Infinity", "-Infinity", "1E400", "-1e999", "1e-400", "0.0", "-0.0"]).prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "1E400",
+            "-1e999",
+            "1e-400",
+            "0.0",
+            "-0.0"
+        ])
+        .prop_map(str::to_owned),
     ]
 }
 
@@ -87,17 +102,27 @@ fn json_text_strategy(excluded: &'static HashSet<u32>) -> impl Strategy<Value = 
     ];
     leaf.prop_recursive(4, 48, 6, move |inner| {
         prop_oneof![
-            (prop::collection::vec(inner.clone(), 0..6), any::<bool>()).prop_map(|(items, spaced)| {
-                let sep = if spaced { ", " } else { "," };
-                format!("[{}]", items.join(sep))
-            }),
+            (prop::collection::vec(inner.clone(), 0..6), any::<bool>()).prop_map(
+                |(items, spaced)| {
+                    let sep = if spaced { ", " } else { "," };
+                    format!("[{}]", items.join(sep))
+                }
+            ),
             (
-                prop::collection::vec((prop_oneof![string_strategy(excluded), Just("a".to_owned())], inner), 0..6),
+                prop::collection::vec(
+                    (
+                        prop_oneof![string_strategy(excluded), Just("a".to_owned())],
+                        inner
+                    ),
+                    0..6
+                ),
                 any::<bool>()
             )
                 .prop_map(|(members, ascii)| {
-                    let body: Vec<String> =
-                        members.iter().map(|(k, v)| format!("{}: {v}", encode_string(k, ascii))).collect();
+                    let body: Vec<String> = members
+                        .iter()
+                        .map(|(k, v)| format!("{}: {v}", encode_string(k, ascii)))
+                        .collect();
                     format!("{{ {} }}", body.join(" ,"))
                 }),
         ]
@@ -107,7 +132,15 @@ fn json_text_strategy(excluded: &'static HashSet<u32>) -> impl Strategy<Value = 
 /// A JSON string literal: `ascii` escapes all non-ASCII (as Python's `json.dumps` does).
 fn encode_string(s: &str, ascii: bool) -> String {
     let mut out = Vec::new();
-    write_string(s, if ascii { Dialect::Python } else { Dialect::Compact }, &mut out);
+    write_string(
+        s,
+        if ascii {
+            Dialect::Python
+        } else {
+            Dialect::Compact
+        },
+        &mut out,
+    );
     String::from_utf8(out).expect("utf-8")
 }
 
@@ -146,13 +179,16 @@ fn renderer_matches_cpython() {
     }
     let mut differ = HashSet::new();
     for cp in 0..0x110000u32 {
-        if let Some(c) = char::from_u32(cp) {
-            if is_printable(c) != py_printable[cp as usize] {
-                // Only characters assigned after the local Python's Unicode version
-                // may differ: printable for us, unassigned (Cn) for it.
-                assert!(is_printable(c), "U+{cp:04X}: python finds it printable, minichain does not");
-                differ.insert(cp);
-            }
+        if let Some(c) = char::from_u32(cp)
+            && is_printable(c) != py_printable[cp as usize]
+        {
+            // Only characters assigned after the local Python's Unicode version
+            // may differ: printable for us, unassigned (Cn) for it.
+            assert!(
+                is_printable(c),
+                "U+{cp:04X}: python finds it printable, minichain does not"
+            );
+            differ.insert(cp);
         }
     }
     let excluded: &'static HashSet<u32> = Box::leak(Box::new(differ));
@@ -166,7 +202,8 @@ fn renderer_matches_cpython() {
         let texts = texts.clone();
         move || {
             for t in &texts {
-                writeln!(stdin, "{}", serde_json::to_string(t).expect("encode")).expect("write to python");
+                writeln!(stdin, "{}", serde_json::to_string(t).expect("encode"))
+                    .expect("write to python");
             }
         }
     });
@@ -178,12 +215,27 @@ fn renderer_matches_cpython() {
         let ours = minichain_str(text);
         if expected.starts_with("ERROR ") {
             // Python refuses it (e.g. an int over 4300 digits); so must we.
-            assert!(ours.starts_with("PARSE ERROR"), "python refused {text:?} ({expected}), minichain gave {ours:?}");
+            assert!(
+                ours.starts_with("PARSE ERROR"),
+                "python refused {text:?} ({expected}), minichain gave {ours:?}"
+            );
         } else if ours != expected {
-            mismatches.push(format!("{text:?}\n  python:    {expected:?}\n  minichain: {ours:?}"));
+            mismatches.push(format!(
+                "{text:?}\n  python:    {expected:?}\n  minichain: {ours:?}"
+            ));
         }
     }
     writer.join().expect("writer");
     let _ = python.wait();
-    assert!(mismatches.is_empty(), "{} of {CASES} differ:\n{}", mismatches.len(), mismatches.iter().take(10).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} of {CASES} differ:\n{}",
+        mismatches.len(),
+        mismatches
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

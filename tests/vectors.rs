@@ -10,7 +10,8 @@ use minichain::chain::block::parse_chain;
 use minichain::chain::hash::{preimage_string, write_preimage};
 use minichain::chain::validate::{check_chain, now_ms};
 use minichain::chain::{
-    Block, Difficulty, DifficultyPolicy, Json, Nonce, PolicyKind, RuleSet, ValidChain, block_hash, next_difficulty,
+    Block, Difficulty, DifficultyPolicy, Json, Nonce, PolicyKind, RuleSet, ValidChain, block_hash,
+    next_difficulty,
 };
 
 /// A block from a vector case: the seven fields, with `data` read from `data_json`
@@ -22,11 +23,19 @@ fn block_from_case(case: &Json) -> Block {
         None => case.get("data").cloned().expect("data"),
     };
     Block {
-        block_no: int_field(case, "block_no").parse().expect("block_no fits u64"),
-        timestamp: int_field(case, "timestamp").parse().expect("timestamp fits u64"),
+        block_no: int_field(case, "block_no")
+            .parse()
+            .expect("block_no fits u64"),
+        timestamp: int_field(case, "timestamp")
+            .parse()
+            .expect("timestamp fits u64"),
         prev_hash: str_field(case, "prev_hash").to_owned(),
         data,
-        hash: case.get("hash").and_then(Json::as_str).unwrap_or_default().to_owned(),
+        hash: case
+            .get("hash")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned(),
         nonce: Nonce::from_digits(&int_field(case, "nonce")).expect("nonce"),
         difficulty: Difficulty(int_field(case, "difficulty").parse().expect("difficulty")),
     }
@@ -40,7 +49,11 @@ fn seed_hash_vectors_match_preimage_and_hash() {
     for case in items(&cases) {
         let name = str_field(case, "name");
         let block = block_from_case(case);
-        assert_eq!(preimage_string(&block), str_field(case, "preimage"), "preimage of {name}");
+        assert_eq!(
+            preimage_string(&block),
+            str_field(case, "preimage"),
+            "preimage of {name}"
+        );
         let hash = block_hash(&block);
         assert_eq!(hash.to_hex(), str_field(case, "hash"), "hash of {name}");
         let bits: u32 = int_field(case, "leading_zero_bits").parse().expect("bits");
@@ -70,7 +83,10 @@ fn rewritten_data_keeps_its_hash() {
             continue;
         }
         let text = block.to_json_string();
-        assert!(!text.contains("Infinity") && !text.contains("NaN"), "{text}");
+        assert!(
+            !text.contains("Infinity") && !text.contains("NaN"),
+            "{text}"
+        );
         let back = Block::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
         assert_eq!(block_hash(&back), block_hash(&block), "{text}");
     }
@@ -103,7 +119,8 @@ fn seed_mined_blocks_verify() {
 
 /// The verdicts table of `chains/README.md`: file name → whether the original accepts.
 fn readme_verdicts() -> Vec<(String, bool)> {
-    let readme = std::fs::read_to_string(vectors_dir().join("chains/README.md")).expect("chains/README.md");
+    let readme =
+        std::fs::read_to_string(vectors_dir().join("chains/README.md")).expect("chains/README.md");
     readme
         .lines()
         .filter_map(|line| {
@@ -128,13 +145,22 @@ fn chain_files_get_the_right_verdict_and_rule() {
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n.ends_with(".json"))
         .collect();
-    assert_eq!(files.len(), verdicts.len(), "every chain file has a verdict in the README");
+    assert_eq!(
+        files.len(),
+        verdicts.len(),
+        "every chain file has a verdict in the README"
+    );
     for (file, original_accepts) in &verdicts {
-        let text = std::fs::read_to_string(vectors_dir().join("chains").join(file)).expect("chain file");
+        let text =
+            std::fs::read_to_string(vectors_dir().join("chains").join(file)).expect("chain file");
         let blocks = parse_chain(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
         let last = blocks.len() - 1;
         let seed = check_chain(&blocks, RuleSet::Seed, now_ms());
-        assert_eq!(seed.is_ok(), *original_accepts, "seed verdict for {file}: {seed:?}");
+        assert_eq!(
+            seed.is_ok(),
+            *original_accepts,
+            "seed verdict for {file}: {seed:?}"
+        );
         let strict = check_chain(&blocks, RuleSet::Strict, now_ms()).err();
         let expected = match file.as_str() {
             "valid.json" => None,
@@ -147,12 +173,20 @@ fn chain_files_get_the_right_verdict_and_rule() {
             "seed_accepts_future_timestamp.json" => Some((last, "future-timestamp")),
             other => panic!("a chain file this test does not know: {other}"),
         };
-        assert_eq!(strict.as_ref().map(|e| (e.index, e.rule.name())), expected, "strict verdict for {file}");
-        if let Some((index, rule)) = expected {
-            if !original_accepts {
-                let seed_err = seed.err().expect("seed rejects");
-                assert_eq!((seed_err.index, seed_err.rule.name()), (index, rule), "seed rule for {file}");
-            }
+        assert_eq!(
+            strict.as_ref().map(|e| (e.index, e.rule.name())),
+            expected,
+            "strict verdict for {file}"
+        );
+        if let Some((index, rule)) = expected
+            && !original_accepts
+        {
+            let seed_err = seed.expect_err("seed rejects");
+            assert_eq!(
+                (seed_err.index, seed_err.rule.name()),
+                (index, rule),
+                "seed rule for {file}"
+            );
         }
     }
 }
@@ -160,7 +194,8 @@ fn chain_files_get_the_right_verdict_and_rule() {
 /// `valid.json` becomes a [`ValidChain`] whose work is the sum of 2^difficulty.
 #[test]
 fn valid_chain_work_is_the_sum_of_powers() {
-    let text = std::fs::read_to_string(vectors_dir().join("chains/valid.json")).expect("valid.json");
+    let text =
+        std::fs::read_to_string(vectors_dir().join("chains/valid.json")).expect("valid.json");
     let blocks = parse_chain(&text).expect("parse");
     let expected: u128 = blocks.iter().map(|b| 1u128 << b.difficulty.0).sum();
     let chain = ValidChain::validate(blocks, RuleSet::Strict, now_ms()).expect("valid");

@@ -3,7 +3,10 @@
 
 use std::fmt;
 
-use super::json::{Dialect, FieldError, Json, JsonError, JsonErrorKind, Parser, describe, write_separator, write_string};
+use super::json::{
+    Dialect, FieldError, Json, JsonError, JsonErrorKind, Parser, describe, write_separator,
+    write_string,
+};
 use super::pow::Difficulty;
 
 /// Most decimal digits a nonce may have. The original accepts any integer; minichain
@@ -98,7 +101,15 @@ pub fn genesis() -> Block {
 }
 
 /// The seven keys in the original's order.
-pub const FIELDS: [&str; 7] = ["block_no", "timestamp", "prev_hash", "data", "hash", "nonce", "difficulty"];
+pub const FIELDS: [&str; 7] = [
+    "block_no",
+    "timestamp",
+    "prev_hash",
+    "data",
+    "hash",
+    "nonce",
+    "difficulty",
+];
 
 impl Block {
     /// Appends the block as a JSON object with the keys in the original's order.
@@ -171,7 +182,10 @@ pub fn parse_chain(text: &str) -> Result<Vec<Block>, JsonError> {
             let at = p.offset();
             let key = p.key()?;
             if key != "chain" {
-                return Err(p.error_at(at, shape(format!("expected the key \"chain\", found {key:?}"))));
+                return Err(p.error_at(
+                    at,
+                    shape(format!("expected the key \"chain\", found {key:?}")),
+                ));
             }
             p.expect(b':', "':'")?;
             let blocks = read_blocks(&mut p, true)?;
@@ -220,13 +234,23 @@ fn read_blocks(p: &mut Parser<'_>, require_hash: bool) -> Result<Vec<Block>, Jso
 }
 
 /// Reads one block object; `index` names it in errors.
-fn read_block(p: &mut Parser<'_>, index: Option<usize>, require_hash: bool) -> Result<Block, JsonError> {
+fn read_block(
+    p: &mut Parser<'_>,
+    index: Option<usize>,
+    require_hash: bool,
+) -> Result<Block, JsonError> {
     let which = index.map_or_else(|| "block".to_owned(), |i| format!("block {i}"));
     p.skip_ws();
     if p.peek() != Some(b'{') {
         let at = p.offset();
-        let found = p.value().map(|v| describe(&v)).unwrap_or_else(|_| "malformed JSON".into());
-        return Err(p.error_at(at, shape(format!("{which}: expected a block object, found {found}"))));
+        let found = p
+            .value()
+            .map(|v| describe(&v))
+            .unwrap_or_else(|_| "malformed JSON".into());
+        return Err(p.error_at(
+            at,
+            shape(format!("{which}: expected a block object, found {found}")),
+        ));
     }
     p.expect(b'{', "'{'")?;
     let start = p.offset();
@@ -247,41 +271,64 @@ fn read_block(p: &mut Parser<'_>, index: Option<usize>, require_hash: bool) -> R
             let field_err = |p: &Parser<'_>, e: FieldError, want: &str| -> JsonError {
                 match e {
                     FieldError::Json(e) => e,
-                    FieldError::NotInteger(at, found) => {
-                        p.error_at(at, shape(format!("{which}: field {key:?}: expected {want}, found {found}")))
-                    }
-                    FieldError::Negative(n) | FieldError::OutOfRange(n) => {
-                        p.error_at(at, shape(format!("{which}: field {key:?}: expected {want}, found {n}")))
-                    }
+                    FieldError::NotInteger(at, found) => p.error_at(
+                        at,
+                        shape(format!(
+                            "{which}: field {key:?}: expected {want}, found {found}"
+                        )),
+                    ),
+                    FieldError::Negative(n) | FieldError::OutOfRange(n) => p.error_at(
+                        at,
+                        shape(format!(
+                            "{which}: field {key:?}: expected {want}, found {n}"
+                        )),
+                    ),
                 }
             };
             let duplicate = match key.as_str() {
                 "block_no" => {
-                    let v = p.u64_field().map_err(|e| field_err(p, e, "an integer 0..2^64"))?;
+                    let v = p
+                        .u64_field()
+                        .map_err(|e| field_err(p, e, "an integer 0..2^64"))?;
                     block_no.replace(v).is_some()
                 }
                 "timestamp" => {
-                    let v = p.u64_field().map_err(|e| field_err(p, e, "milliseconds 0..2^64"))?;
+                    let v = p
+                        .u64_field()
+                        .map_err(|e| field_err(p, e, "milliseconds 0..2^64"))?;
                     timestamp.replace(v).is_some()
                 }
                 "difficulty" => {
                     let want = "an integer 0..2^32";
                     let v = p.u64_field().map_err(|e| field_err(p, e, want))?;
-                    let v = u32::try_from(v).map_err(|_| field_err(p, FieldError::OutOfRange(v.to_string()), want))?;
+                    let v = u32::try_from(v)
+                        .map_err(|_| field_err(p, FieldError::OutOfRange(v.to_string()), want))?;
                     difficulty.replace(Difficulty(v)).is_some()
                 }
                 "nonce" => {
-                    let digits = p.field_integer().map_err(|e| field_err(p, e, "a non-negative integer"))?;
-                    let n = Nonce::from_digits(&digits).map_err(|e| p.error_at(at, shape(format!("{which}: {e}"))))?;
+                    let digits = p
+                        .field_integer()
+                        .map_err(|e| field_err(p, e, "a non-negative integer"))?;
+                    let n = Nonce::from_digits(&digits)
+                        .map_err(|e| p.error_at(at, shape(format!("{which}: {e}"))))?;
                     nonce.replace(n).is_some()
                 }
                 "prev_hash" | "hash" => {
                     let v = p.value()?;
                     let Json::String(s) = v else {
                         let found = describe(&v);
-                        return Err(p.error_at(at, shape(format!("{which}: field {key:?}: expected a string, found {found}"))));
+                        return Err(p.error_at(
+                            at,
+                            shape(format!(
+                                "{which}: field {key:?}: expected a string, found {found}"
+                            )),
+                        ));
                     };
-                    let slot = if key == "hash" { &mut hash } else { &mut prev_hash };
+                    let slot = if key == "hash" {
+                        &mut hash
+                    } else {
+                        &mut prev_hash
+                    };
                     slot.replace(String::from(s)).is_some()
                 }
                 "data" => {
@@ -290,11 +337,19 @@ fn read_block(p: &mut Parser<'_>, index: Option<usize>, require_hash: bool) -> R
                 }
                 _ => {
                     let all = FIELDS.join(", ");
-                    return Err(p.error_at(key_at, shape(format!("{which}: unknown field {key:?} (a block has exactly: {all})"))));
+                    return Err(p.error_at(
+                        key_at,
+                        shape(format!(
+                            "{which}: unknown field {key:?} (a block has exactly: {all})"
+                        )),
+                    ));
                 }
             };
             if duplicate {
-                return Err(p.error_at(key_at, shape(format!("{which}: field {key:?} appears twice"))));
+                return Err(p.error_at(
+                    key_at,
+                    shape(format!("{which}: field {key:?} appears twice")),
+                ));
             }
             if !p.comma_or(b'}', "',' or '}'")? {
                 break;
@@ -342,18 +397,33 @@ mod tests {
     #[test]
     fn genesis_round_trips_in_key_order() {
         let text = genesis().to_json_string();
-        assert!(text.starts_with(r#"{"block_no":0,"timestamp":1000,"prev_hash":"0x0000","data":[],"hash":"1dd3"#));
+        assert!(text.starts_with(
+            r#"{"block_no":0,"timestamp":1000,"prev_hash":"0x0000","data":[],"hash":"1dd3"#
+        ));
         assert_eq!(Block::parse(&text).ok(), Some(genesis()));
     }
 
     #[test]
     fn nonce_accepts_canonical_integers_up_to_40_digits() {
         let two_128 = "340282366920938463463374607431768211456";
-        let text = genesis().to_json_string().replace(r#""nonce":0"#, &format!(r#""nonce":{two_128}"#));
-        assert_eq!(Block::parse(&text).map(|b| b.nonce.to_string()).ok().as_deref(), Some(two_128));
+        let text = genesis()
+            .to_json_string()
+            .replace(r#""nonce":0"#, &format!(r#""nonce":{two_128}"#));
+        assert_eq!(
+            Block::parse(&text)
+                .map(|b| b.nonce.to_string())
+                .ok()
+                .as_deref(),
+            Some(two_128)
+        );
         for bad in ["-1", "1.5", "\"5\"", "1e3", &"9".repeat(41)] {
-            let text = genesis().to_json_string().replace(r#""nonce":0"#, &format!(r#""nonce":{bad}"#));
-            let err = Block::parse(&text).err().map(|e| e.to_string()).unwrap_or_default();
+            let text = genesis()
+                .to_json_string()
+                .replace(r#""nonce":0"#, &format!(r#""nonce":{bad}"#));
+            let err = Block::parse(&text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.contains("nonce"), "{bad}: {err}");
         }
     }
@@ -361,20 +431,42 @@ mod tests {
     #[test]
     fn shape_errors_name_the_block_and_field() {
         let chain = format!("[{}, {{\"block_no\": 1}}]", genesis().to_json_string());
-        let err = parse_chain(&chain).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = parse_chain(&chain)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("block 1: missing field"), "{err}");
-        let extra = genesis().to_json_string().replace("{\"block_no\"", "{\"x\":1,\"block_no\"");
-        let err = Block::parse(&extra).err().map(|e| e.to_string()).unwrap_or_default();
+        let extra = genesis()
+            .to_json_string()
+            .replace("{\"block_no\"", "{\"x\":1,\"block_no\"");
+        let err = Block::parse(&extra)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("unknown field \"x\""), "{err}");
-        let err = parse_chain("[1]").err().map(|e| e.to_string()).unwrap_or_default();
-        assert_eq!(err, "line 1, column 2: block 0: expected a block object, found the number 1");
+        let err = parse_chain("[1]")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            "line 1, column 2: block 0: expected a block object, found the number 1"
+        );
     }
 
     #[test]
     fn chain_accepts_array_or_wrapped_object() {
         let g = genesis().to_json_string();
-        assert_eq!(parse_chain(&format!("[{g}]")).map(|c| c.len()).ok(), Some(1));
-        assert_eq!(parse_chain(&format!("{{\"chain\": [{g}]}}")).map(|c| c.len()).ok(), Some(1));
+        assert_eq!(
+            parse_chain(&format!("[{g}]")).map(|c| c.len()).ok(),
+            Some(1)
+        );
+        assert_eq!(
+            parse_chain(&format!("{{\"chain\": [{g}]}}"))
+                .map(|c| c.len())
+                .ok(),
+            Some(1)
+        );
         assert!(parse_chain(&format!("{{\"blocks\": [{g}]}}")).is_err());
     }
 }

@@ -59,7 +59,10 @@ mod tests {
     use super::*;
 
     fn next(kind: PolicyKind, d: u32, elapsed: u64) -> u32 {
-        let policy = DifficultyPolicy { kind, mine_rate_ms: 2000 };
+        let policy = DifficultyPolicy {
+            kind,
+            mine_rate_ms: 2000,
+        };
         next_difficulty(Difficulty(d), 1000, 1000 + elapsed, &policy).0
     }
 
@@ -84,6 +87,9 @@ mod tests {
     #[test]
     fn clock_going_backwards_counts_as_fast() {
         let policy = DifficultyPolicy::default();
-        assert_eq!(next_difficulty(Difficulty(5), 10_000, 1_000, &policy), Difficulty(6));
+        assert_eq!(
+            next_difficulty(Difficulty(5), 10_000, 1_000, &policy),
+            Difficulty(6)
+        );
     }
 }

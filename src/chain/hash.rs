@@ -12,7 +12,13 @@ use super::pyrepr::write_str;
 /// `str(block_no) + str(timestamp) + str(data) + prev_hash`.
 ///
 /// The miner absorbs this once per job; the nonce and `str(difficulty)` follow it.
-pub fn write_preimage_prefix(block_no: u64, timestamp: u64, data: &Json, prev_hash: &str, out: &mut Vec<u8>) {
+pub fn write_preimage_prefix(
+    block_no: u64,
+    timestamp: u64,
+    data: &Json,
+    prev_hash: &str,
+    out: &mut Vec<u8>,
+) {
     use std::io::Write;
     // Writing into a Vec cannot fail.
     let _ = write!(out, "{block_no}{timestamp}");
@@ -23,7 +29,13 @@ pub fn write_preimage_prefix(block_no: u64, timestamp: u64, data: &Json, prev_ha
 /// Appends a block's whole preimage: the prefix, `str(nonce)`, `str(difficulty)`.
 pub fn write_preimage(block: &Block, out: &mut Vec<u8>) {
     use std::io::Write;
-    write_preimage_prefix(block.block_no, block.timestamp, &block.data, &block.prev_hash, out);
+    write_preimage_prefix(
+        block.block_no,
+        block.timestamp,
+        &block.data,
+        &block.prev_hash,
+        out,
+    );
     out.extend_from_slice(block.nonce.as_str().as_bytes());
     let _ = write!(out, "{}", block.difficulty.0);
 }

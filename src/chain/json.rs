@@ -61,7 +61,10 @@ impl Number {
 
     /// Whether Python reads this literal as an `int` (no fraction, no exponent).
     pub fn is_integer(&self) -> bool {
-        !self.0.bytes().any(|b| matches!(b, b'.' | b'e' | b'E' | b'N' | b'I'))
+        !self
+            .0
+            .bytes()
+            .any(|b| matches!(b, b'.' | b'e' | b'E' | b'N' | b'I'))
     }
 
     /// The value Python's `json.loads` gives this literal.
@@ -170,7 +173,11 @@ impl Json {
     /// repeated keys); `None` for a missing key or a non-object.
     pub fn get(&self, key: &str) -> Option<&Json> {
         match self {
-            Json::Object(members) => members.iter().rev().find(|(k, _)| &**k == key).map(|(_, v)| v),
+            Json::Object(members) => members
+                .iter()
+                .rev()
+                .find(|(k, _)| &**k == key)
+                .map(|(_, v)| v),
             _ => None,
         }
     }
@@ -649,7 +656,9 @@ impl<'a> Parser<'a> {
                 Err(self.error_at(esc_at, JsonErrorKind::LoneSurrogate(unit)))
             }
             0xdc00..=0xdfff => Err(self.error_at(esc_at, JsonErrorKind::LoneSurrogate(unit))),
-            _ => char::from_u32(unit).ok_or_else(|| self.error_at(esc_at, JsonErrorKind::BadEscape)),
+            _ => {
+                char::from_u32(unit).ok_or_else(|| self.error_at(esc_at, JsonErrorKind::BadEscape))
+            }
         }
     }
 
@@ -781,12 +790,17 @@ mod tests {
     use super::*;
 
     fn compact(text: &str) -> String {
-        Json::parse(text).map(|j| j.to_compact_string()).unwrap_or_else(|e| e.to_string())
+        Json::parse(text)
+            .map(|j| j.to_compact_string())
+            .unwrap_or_else(|e| e.to_string())
     }
 
     #[test]
     fn keeps_spelling_order_and_repeated_keys() {
-        assert_eq!(compact(r#" { "b" : 1.50, "a":-0, "b": 1E+2 } "#), r#"{"b":1.50,"a":-0,"b":1E+2}"#);
+        assert_eq!(
+            compact(r#" { "b" : 1.50, "a":-0, "b": 1E+2 } "#),
+            r#"{"b":1.50,"a":-0,"b":1E+2}"#
+        );
     }
 
     #[test]
@@ -818,7 +832,10 @@ mod tests {
         assert_eq!(e, Some(JsonErrorKind::LoneSurrogate(0xd800)));
         let e = Json::parse("\"a\u{1}\"").err().map(|e| e.kind);
         assert_eq!(e, Some(JsonErrorKind::ControlCharacter(1)));
-        assert!(matches!(Json::parse("[1] x").err().map(|e| e.kind), Some(JsonErrorKind::Trailing)));
+        assert!(matches!(
+            Json::parse("[1] x").err().map(|e| e.kind),
+            Some(JsonErrorKind::Trailing)
+        ));
         assert!(Json::parse("01").is_err());
         assert!(Json::parse("1.").is_err());
         assert!(Json::parse("-").is_err());
@@ -828,7 +845,10 @@ mod tests {
     #[test]
     fn limits_depth_and_integer_length() {
         let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
-        assert_eq!(Json::parse(&deep).err().map(|e| e.kind), Some(JsonErrorKind::TooDeep));
+        assert_eq!(
+            Json::parse(&deep).err().map(|e| e.kind),
+            Some(JsonErrorKind::TooDeep)
+        );
         let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
         assert!(Json::parse(&ok).is_ok());
         let long = "9".repeat(MAX_INT_DIGITS + 1);
@@ -843,6 +863,9 @@ mod tests {
 
     #[test]
     fn surrogate_pairs_combine() {
-        assert_eq!(Json::parse(r#""\ud83d\ude00""#).ok(), Some(Json::String("😀".into())));
+        assert_eq!(
+            Json::parse(r#""\ud83d\ude00""#).ok(),
+            Some(Json::String("😀".into()))
+        );
     }
 }

@@ -12,8 +12,8 @@ pub mod block;
 pub mod difficulty;
 pub mod hash;
 pub mod json;
-mod printable_table;
 pub mod pow;
+mod printable_table;
 pub mod pyrepr;
 pub mod validate;
 

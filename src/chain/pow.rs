@@ -120,7 +120,9 @@ mod tests {
         h[9] = 0x01;
         assert_eq!(BlockHash(h).leading_zero_bits(), 79);
         assert_eq!(BlockHash([0; 32]).leading_zero_bits(), 256);
-        assert!(Difficulty(79).is_met_by(&BlockHash(h)) && !Difficulty(80).is_met_by(&BlockHash(h)));
+        assert!(
+            Difficulty(79).is_met_by(&BlockHash(h)) && !Difficulty(80).is_met_by(&BlockHash(h))
+        );
     }
 
     #[test]
@@ -128,12 +130,19 @@ mod tests {
         let w: Work = [3, 4, 4].into_iter().map(|d| Difficulty(d).work()).sum();
         assert_eq!(w.to_string(), "40");
         assert!(Difficulty(300).work() > Difficulty(299).work());
-        assert_eq!(Difficulty(600).work().saturating_add(Difficulty(1).work()), Difficulty(600).work());
+        assert_eq!(
+            Difficulty(600).work().saturating_add(Difficulty(1).work()),
+            Difficulty(600).work()
+        );
     }
 
     #[test]
     fn hex_roundtrip() {
         let h = BlockHash([0xab; 32]);
-        assert!(h.matches_hex(&"ab".repeat(32)) && !h.matches_hex(&"AB".repeat(32)) && !h.matches_hex("ab"));
+        assert!(
+            h.matches_hex(&"ab".repeat(32))
+                && !h.matches_hex(&"AB".repeat(32))
+                && !h.matches_hex("ab")
+        );
     }
 }

@@ -56,7 +56,10 @@ pub fn write_repr(value: &Json, out: &mut Vec<u8>) {
 
 /// Visits an object's members as a Python `dict` holds them: a repeated key keeps the
 /// place of its first occurrence and the value of its last.
-fn for_each_python_member<'a>(members: &'a [(Box<str>, Json)], mut f: impl FnMut(&'a str, &'a Json)) {
+fn for_each_python_member<'a>(
+    members: &'a [(Box<str>, Json)],
+    mut f: impl FnMut(&'a str, &'a Json),
+) {
     // Small objects (the usual case) are scanned; large ones get an index so hostile
     // input cannot make rendering quadratic.
     const SCAN_LIMIT: usize = 16;
@@ -70,7 +73,8 @@ fn for_each_python_member<'a>(members: &'a [(Box<str>, Json)], mut f: impl FnMut
         }
         return;
     }
-    let mut last_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(members.len());
+    let mut last_of: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(members.len());
     for (i, (key, _)) in members.iter().enumerate() {
         last_of.insert(key, i);
     }
@@ -152,7 +156,11 @@ pub fn write_float_repr(f: f64, out: &mut Vec<u8>) {
 /// for the backslash, the chosen quote, `\t \n \r`, and `\xhh`/`\uhhhh`/`\Uhhhhhhhh`
 /// for characters `str.isprintable()` rejects.
 pub fn write_string_repr(s: &str, out: &mut Vec<u8>) {
-    let quote = if s.contains('\'') && !s.contains('"') { b'"' } else { b'\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        b'"'
+    } else {
+        b'\''
+    };
     out.push(quote);
     let bytes = s.as_bytes();
     let mut plain_from = 0;
@@ -211,7 +219,7 @@ pub fn is_printable(ch: char) -> bool {
         return true;
     }
     let idx = NON_PRINTABLE.partition_point(|&(_, last)| last < cp);
-    !NON_PRINTABLE.get(idx).is_some_and(|&(first, _)| first <= cp)
+    NON_PRINTABLE.get(idx).is_none_or(|&(first, _)| first > cp)
 }
 
 #[cfg(test)]
@@ -254,14 +262,20 @@ mod tests {
     fn strings_pick_quotes_and_escape() {
         assert_eq!(str_of(r#"["it's"]"#), r#"["it's"]"#);
         assert_eq!(str_of(r#"["it's \"x\""]"#), r#"['it\'s "x"']"#);
-        assert_eq!(str_of(r#"["a\\b\u0000\u007f\u00a0é\u2028"]"#), r"['a\\b\x00\x7f\xa0é\u2028']");
+        assert_eq!(
+            str_of(r#"["a\\b\u0000\u007f\u00a0é\u2028"]"#),
+            r"['a\\b\x00\x7f\xa0é\u2028']"
+        );
         assert_eq!(str_of(r#"["\udb80\udc00"]"#), r"['\U000f0000']");
     }
 
     #[test]
     fn containers_keep_python_dict_semantics() {
         assert_eq!(str_of(r#"{"a": 1, "b": 2, "a": 3}"#), "{'a': 3, 'b': 2}");
-        assert_eq!(str_of("[true, false, null, -0, {}]"), "[True, False, None, 0, {}]");
+        assert_eq!(
+            str_of("[true, false, null, -0, {}]"),
+            "[True, False, None, 0, {}]"
+        );
     }
 
     #[test]

@@ -110,18 +110,29 @@ impl fmt::Display for Rule {
             Rule::Empty => write!(f, "a chain holds at least the genesis block"),
             Rule::Genesis(field) => write!(f, "field {field} differs from the genesis block"),
             Rule::Link { expected, found } => {
-                write!(f, "prev_hash {found:?} is not the previous block's hash {expected:?}")
+                write!(
+                    f,
+                    "prev_hash {found:?} is not the previous block's hash {expected:?}"
+                )
             }
             Rule::Hash { computed, claimed } => {
-                write!(f, "fields hash to {computed}, but the block claims {claimed:?}")
+                write!(
+                    f,
+                    "fields hash to {computed}, but the block claims {claimed:?}"
+                )
             }
             Rule::DifficultyStep { prev, this } => {
                 write!(f, "difficulty moves from {prev} to {this}, more than 1")
             }
             Rule::ProofOfWork { bits, difficulty } => {
-                write!(f, "hash has {bits} leading zero bits, difficulty {difficulty} needs more")
+                write!(
+                    f,
+                    "hash has {bits} leading zero bits, difficulty {difficulty} needs more"
+                )
             }
-            Rule::BlockNumber { expected, found } => write!(f, "block_no is {found}, expected {expected}"),
+            Rule::BlockNumber { expected, found } => {
+                write!(f, "block_no is {found}, expected {expected}")
+            }
             Rule::MinDifficulty => write!(f, "difficulty 0 is below the minimum of 1"),
             Rule::FutureTimestamp { timestamp, limit } => write!(
                 f,
@@ -163,7 +174,11 @@ impl ValidChain {
     ///
     /// # Errors
     /// The lowest-index [`ValidationError`].
-    pub fn validate(blocks: Vec<Block>, rules: RuleSet, now_ms: u64) -> Result<ValidChain, ValidationError> {
+    pub fn validate(
+        blocks: Vec<Block>,
+        rules: RuleSet,
+        now_ms: u64,
+    ) -> Result<ValidChain, ValidationError> {
         check_chain(&blocks, rules, now_ms)?;
         let work = blocks.iter().map(|b| b.difficulty.work()).sum();
         Ok(ValidChain { blocks, work })
@@ -173,7 +188,12 @@ impl ValidChain {
     ///
     /// # Errors
     /// The [`ValidationError`] for the new block's index; the chain is unchanged.
-    pub fn push(&mut self, block: Block, rules: RuleSet, now_ms: u64) -> Result<(), ValidationError> {
+    pub fn push(
+        &mut self,
+        block: Block,
+        rules: RuleSet,
+        now_ms: u64,
+    ) -> Result<(), ValidationError> {
         let index = self.blocks.len();
         let prev = self.tip();
         check_block(&mut BlockHasher::new(), prev, &block, index, rules, now_ms)
@@ -231,7 +251,8 @@ pub fn check_chain(blocks: &[Block], rules: RuleSet, now_ms: u64) -> Result<(), 
         .into_par_iter()
         .with_min_len(256)
         .map_init(BlockHasher::new, |hasher, i| {
-            check_block(hasher, &blocks[i - 1], &blocks[i], i, rules, now_ms).map_err(|rule| ValidationError { index: i, rule })
+            check_block(hasher, &blocks[i - 1], &blocks[i], i, rules, now_ms)
+                .map_err(|rule| ValidationError { index: i, rule })
         })
         .find_map_first(Result::err);
     failure.map_or(Ok(()), Err)
@@ -352,7 +373,12 @@ mod tests {
         let mut chain = ValidChain::genesis();
         for &d in difficulties {
             let tip = chain.tip().clone();
-            let block = mine_reference(&tip, Json::String("x".into()), tip.timestamp + 1, Difficulty(d));
+            let block = mine_reference(
+                &tip,
+                Json::String("x".into()),
+                tip.timestamp + 1,
+                Difficulty(d),
+            );
             chain.push(block, RuleSet::Strict, now_ms()).ok();
         }
         chain
@@ -398,7 +424,10 @@ mod tests {
         chain.push(b.clone());
         assert!(check_chain(&chain, RuleSet::Seed, now_ms()).is_ok());
         let err = check_chain(&chain, RuleSet::Strict, now_ms()).err();
-        assert_eq!(err.map(|e| (e.index, e.rule.name())), Some((2, "future-timestamp")));
+        assert_eq!(
+            err.map(|e| (e.index, e.rule.name())),
+            Some((2, "future-timestamp"))
+        );
         chain.pop();
         b = mine_reference(&tip, Json::Null, tip.timestamp + 1, Difficulty(2));
         b.block_no = 7;

@@ -32,7 +32,11 @@ pub fn run(args: &HashArgs) -> anyhow::Result<ExitCode> {
         if args.preimage {
             preimage.clear();
             write_preimage(block, &mut preimage);
-            write_string(&String::from_utf8_lossy(&preimage), Dialect::Compact, &mut out);
+            write_string(
+                &String::from_utf8_lossy(&preimage),
+                Dialect::Compact,
+                &mut out,
+            );
             out.push(b'\n');
         } else {
             writeln!(out, "{}", hasher.hash(block))?;

@@ -58,7 +58,13 @@ pub fn run(args: &MineArgs) -> anyhow::Result<ExitCode> {
         mine_rate_ms: args.mine_rate_ms,
         ..DifficultyPolicy::default()
     };
-    let block = mine_like_original(chain.tip(), data, &policy, args.difficulty.map(Difficulty), now_ms);
+    let block = mine_like_original(
+        chain.tip(),
+        data,
+        &policy,
+        args.difficulty.map(Difficulty),
+        now_ms,
+    );
     println!("{}", block.to_json_string());
     Ok(ExitCode::SUCCESS)
 }

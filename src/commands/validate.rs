@@ -46,11 +46,20 @@ impl From<Rules> for RuleSet {
 /// Runs `minichain validate`.
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let text = super::read_input(&args.file)?;
-    let name = if args.file == "-" { "standard input" } else { &args.file };
+    let name = if args.file == "-" {
+        "standard input"
+    } else {
+        &args.file
+    };
     let blocks = parse_chain(&text).with_context(|| name.to_owned())?;
     match ValidChain::validate(blocks, args.rules.into(), now_ms()) {
         Ok(chain) => {
-            println!("valid: {} blocks, tip {}, work {}", chain.len(), chain.tip().hash, chain.work());
+            println!(
+                "valid: {} blocks, tip {}, work {}",
+                chain.len(),
+                chain.tip().hash,
+                chain.work()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => {

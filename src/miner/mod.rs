@@ -83,7 +83,9 @@ impl Miner {
     /// [`MinerError`] for zero threads, an unavailable kernel, or a pool that fails to
     /// start.
     pub fn new(config: MinerConfig) -> Result<Miner, MinerError> {
-        let threads = config.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let threads = config
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         if threads == 0 {
             return Err(MinerError::NoThreads);
         }

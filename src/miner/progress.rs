@@ -35,12 +35,18 @@ impl Progress {
 
     /// Attempts made by every worker since the miner was built.
     pub fn total_attempts(&self) -> u64 {
-        self.workers.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
+        self.workers
+            .iter()
+            .map(|c| c.0.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Attempts made by each worker.
     pub fn per_worker_attempts(&self) -> Vec<u64> {
-        self.workers.iter().map(|c| c.0.load(Ordering::Relaxed)).collect()
+        self.workers
+            .iter()
+            .map(|c| c.0.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// Whether a search is running now.
@@ -59,7 +65,10 @@ pub struct RateMeter {
 impl RateMeter {
     /// A meter starting now from `attempts`.
     pub fn new(attempts: u64) -> Self {
-        RateMeter { at: Instant::now(), attempts }
+        RateMeter {
+            at: Instant::now(),
+            attempts,
+        }
     }
 
     /// Attempts per second since the last call (or since `new`), and restart from here.

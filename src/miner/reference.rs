@@ -29,7 +29,9 @@ pub fn mine_like_original(
         nonce += 1;
         block.nonce = Nonce::from(nonce);
         block.timestamp = clock_ms();
-        block.difficulty = fixed.unwrap_or_else(|| next_difficulty(prev.difficulty, prev.timestamp, block.timestamp, policy));
+        block.difficulty = fixed.unwrap_or_else(|| {
+            next_difficulty(prev.difficulty, prev.timestamp, block.timestamp, policy)
+        });
         let hash = hasher.hash(&block);
         if block.difficulty.is_met_by(&hash) {
             block.hash = hash.to_hex();
@@ -40,7 +42,13 @@ pub fn mine_like_original(
 
 /// Mines a block on `prev` with a fixed timestamp and difficulty (tests and vectors).
 pub fn mine_reference(prev: &Block, data: Json, timestamp: u64, difficulty: Difficulty) -> Block {
-    mine_like_original(prev, data, &DifficultyPolicy::default(), Some(difficulty), || timestamp)
+    mine_like_original(
+        prev,
+        data,
+        &DifficultyPolicy::default(),
+        Some(difficulty),
+        || timestamp,
+    )
 }
 
 #[cfg(test)]

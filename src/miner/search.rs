@@ -31,7 +31,12 @@ pub(crate) fn run(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> MineOut
         }
         let timestamp = now_ms();
         let difficulty = job.fixed_difficulty.unwrap_or_else(|| {
-            next_difficulty(job.prev.difficulty, job.prev.timestamp, timestamp, &job.policy)
+            next_difficulty(
+                job.prev.difficulty,
+                job.prev.timestamp,
+                timestamp,
+                &job.policy,
+            )
         });
         prefix.clear();
         let block_no = job.prev.block_no + 1;
@@ -98,7 +103,9 @@ fn search_epoch(
             if stop.load(Ordering::Relaxed) || cancel.is_cancelled() || Instant::now() >= deadline {
                 return None;
             }
-            let start = next_chunk.fetch_add(1, Ordering::Relaxed).saturating_mul(CHUNK);
+            let start = next_chunk
+                .fetch_add(1, Ordering::Relaxed)
+                .saturating_mul(CHUNK);
             if start >= limit {
                 return None;
             }

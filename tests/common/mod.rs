@@ -13,7 +13,8 @@ pub fn vectors_dir() -> PathBuf {
 /// Reads and parses a JSON file of the vectors (which hold integers past 2^64).
 pub fn read_vector_json(name: &str) -> Json {
     let path = vectors_dir().join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     Json::parse(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
@@ -27,7 +28,9 @@ pub fn items(v: &Json) -> &[Json] {
 
 /// A string field.
 pub fn str_field<'a>(v: &'a Json, key: &str) -> &'a str {
-    v.get(key).and_then(Json::as_str).unwrap_or_else(|| panic!("no string {key:?} in {v}"))
+    v.get(key)
+        .and_then(Json::as_str)
+        .unwrap_or_else(|| panic!("no string {key:?} in {v}"))
 }
 
 /// An integer field's literal.

@@ -1,0 +1,242 @@
+//! Per-job facts every kernel shares (safe code): where the digits sit in the final block's
+//! words, the lookup tables for the four fastest digits, the constant rounds, and the
+//! scalar check used to confirm a hit past the first state word.
+//!
+//! A counter `c` splits into `hi = c / 10^4` and `inner = c % 10^4`. The four inner digits
+//! end the low digits, so they touch at most two message words (`w_a`, `w_b`), both late
+//! in the block when the digits are. Everything else in the block, and so every SHA-256
+//! round before `w_a` and every schedule word that does not depend on `w_a`/`w_b`, is
+//! constant for `10^4` consecutive counters: a kernel recomputes it once per `hi` (see
+//! [`HiBlock`]) and spends per attempt only the work that really varies.
+
+// Off x86-64 only the portable kernel exists, and it needs little of this.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+
+use sha2::block_api::compress256;
+
+use crate::miner::layout::{MiningTemplate, write_digits};
+
+/// SHA-256 round constants.
+pub(crate) const K: [u32; 64] = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+];
+
+/// How many trailing digits the kernels step through with table look-ups.
+pub(crate) const INNER_DIGITS: usize = 4;
+/// `10^INNER_DIGITS`: divisible by every lane count used (2, 4, 8, 16).
+pub(crate) const INNER_SPAN: u64 = 10_000;
+
+/// The per-job geometry shared by the kernels.
+#[derive(Debug, Clone)]
+pub(crate) struct Geometry {
+    pub(crate) midstate: [u32; 8],
+    /// The final block with every low digit `'0'`.
+    pub(crate) block: [u8; 64],
+    pub(crate) digits_at: usize,
+    pub(crate) digits_len: usize,
+    pub(crate) limit: u64,
+    pub(crate) difficulty: u32,
+    /// The first message word an inner digit touches.
+    pub(crate) w_a: usize,
+    /// The last message word an inner digit touches (`w_a` or `w_a + 1`).
+    pub(crate) w_b: usize,
+    /// Inner digits' bytes in word `w_a`, by inner value (other bytes zero).
+    pub(crate) table_a: Box<[u32]>,
+    /// Inner digits' bytes in word `w_b` when it differs from `w_a`, else all zero.
+    pub(crate) table_b: Box<[u32]>,
+    /// Bit `t` set when schedule word `t` depends on an inner digit.
+    pub(crate) varying_schedule: u64,
+    /// Bit `t` (`t >= 16`) set when `sigma0(W[t-15]) + W[t-16]` does not.
+    pub(crate) constant_low_terms: u64,
+}
+
+/// What is constant for one `hi` (10^4 consecutive counters).
+#[derive(Debug, Clone)]
+pub(crate) struct HiBlock {
+    /// Message words with the `hi` digits written and the inner digits' bytes zeroed.
+    pub(crate) words: [u32; 16],
+    /// Every schedule word as if the inner digits' bytes were zero: right for those not
+    /// in `varying_schedule`, meaningless for the others.
+    pub(crate) schedule: [u32; 64],
+    /// `sigma0(W[t-15]) + W[t-16]` from `schedule`, for `t >= 16` (right where
+    /// `constant_low_terms` says so).
+    pub(crate) low_terms: [u32; 64],
+    /// Working variables `a..h` after the first `rounds_done` rounds.
+    pub(crate) state: [u32; 8],
+}
+
+impl Geometry {
+    pub(crate) fn new(template: &MiningTemplate, difficulty: u32) -> Self {
+        let digits_at = template.digits_at();
+        let digits_len = template.digits_len();
+        assert!(
+            digits_len >= INNER_DIGITS,
+            "templates have at least {INNER_DIGITS} low digits"
+        );
+        let inner_at = digits_at + digits_len - INNER_DIGITS;
+        let w_a = inner_at / 4;
+        let w_b = (inner_at + INNER_DIGITS - 1) / 4;
+        let mut table_a = vec![0u32; INNER_SPAN as usize].into_boxed_slice();
+        let mut table_b = vec![0u32; INNER_SPAN as usize].into_boxed_slice();
+        let mut digits = [0u8; INNER_DIGITS];
+        for inner in 0..INNER_SPAN {
+            write_digits(inner, &mut digits);
+            for (i, &digit) in digits.iter().enumerate() {
+                let pos = inner_at + i;
+                let bits = u32::from(digit) << (8 * (3 - pos % 4));
+                if pos / 4 == w_a {
+                    table_a[inner as usize] |= bits;
+                } else {
+                    table_b[inner as usize] |= bits;
+                }
+            }
+        }
+        let mut varying: u64 = (1 << w_a) | (1 << w_b);
+        for t in 16..64 {
+            let deps = [t - 2, t - 7, t - 15, t - 16];
+            if deps.iter().any(|&d| varying & (1 << d) != 0) {
+                varying |= 1 << t;
+            }
+        }
+        let mut constant_low_terms = 0;
+        for t in 16..64 {
+            if varying & ((1 << (t - 15)) | (1 << (t - 16))) == 0 {
+                constant_low_terms |= 1 << t;
+            }
+        }
+        Self {
+            midstate: template.midstate(),
+            block: *template.last_block(),
+            digits_at,
+            digits_len,
+            limit: template.counter_limit(),
+            difficulty,
+            w_a,
+            w_b,
+            table_a,
+            table_b,
+            varying_schedule: varying,
+            constant_low_terms,
+        }
+    }
+
+    /// The block for counter `hi * 10^4` with the inner digits' bytes zeroed.
+    fn hi_words(&self, hi: u64) -> [u32; 16] {
+        let mut block = self.block;
+        let hi_len = self.digits_len - INNER_DIGITS;
+        let at = self.digits_at;
+        write_digits(hi, &mut block[at..at + hi_len]);
+        block[at + hi_len..at + self.digits_len].fill(0);
+        words_of(&block)
+    }
+
+    /// Constant work for one `hi`: rounds before `rounds_done` (at most `w_a`), and the
+    /// schedule words that do not depend on the inner digits.
+    pub(crate) fn hi_block(&self, hi: u64, rounds_done: usize) -> HiBlock {
+        debug_assert!(rounds_done <= self.w_a);
+        let words = self.hi_words(hi);
+        let mut schedule = [0u32; 64];
+        schedule[..16].copy_from_slice(&words);
+        for t in 16..64 {
+            schedule[t] = small_sigma1(schedule[t - 2])
+                .wrapping_add(schedule[t - 7])
+                .wrapping_add(small_sigma0(schedule[t - 15]))
+                .wrapping_add(schedule[t - 16]);
+        }
+        let mut low_terms = [0u32; 64];
+        for t in 16..64 {
+            low_terms[t] = small_sigma0(schedule[t - 15]).wrapping_add(schedule[t - 16]);
+        }
+        let mut state = self.midstate;
+        for (t, &w) in schedule.iter().enumerate().take(rounds_done) {
+            round(&mut state, K[t].wrapping_add(w));
+        }
+        HiBlock {
+            words,
+            schedule,
+            low_terms,
+            state,
+        }
+    }
+
+    /// The full final block for `counter`.
+    pub(crate) fn block_for(&self, counter: u64) -> [u8; 64] {
+        let mut block = self.block;
+        let at = self.digits_at;
+        write_digits(counter, &mut block[at..at + self.digits_len]);
+        block
+    }
+
+    /// Whether `counter`'s hash meets the job's difficulty (one full compression).
+    pub(crate) fn meets(&self, counter: u64) -> bool {
+        let mut state = self.midstate;
+        compress256(&mut state, &[self.block_for(counter)]);
+        leading_zero_bits(&state) >= self.difficulty
+    }
+
+    /// The largest first state word (feed-forward added) that can still meet the
+    /// difficulty; a hit on it is final when `difficulty <= 32`.
+    pub(crate) fn first_word_max(&self) -> u32 {
+        if self.difficulty >= 32 {
+            0
+        } else {
+            u32::MAX >> self.difficulty
+        }
+    }
+
+    /// Whether a first-word hit needs the full check.
+    pub(crate) fn needs_full_check(&self) -> bool {
+        self.difficulty > 32
+    }
+}
+
+/// Leading zero bits of a hash given as its eight big-endian state words.
+pub(crate) fn leading_zero_bits(state: &[u32; 8]) -> u32 {
+    let mut bits = 0;
+    for &word in state {
+        bits += word.leading_zeros();
+        if word != 0 {
+            break;
+        }
+    }
+    bits
+}
+
+/// The block's sixteen big-endian message words.
+pub(crate) fn words_of(block: &[u8; 64]) -> [u32; 16] {
+    core::array::from_fn(|i| {
+        u32::from_be_bytes([
+            block[4 * i],
+            block[4 * i + 1],
+            block[4 * i + 2],
+            block[4 * i + 3],
+        ])
+    })
+}
+
+pub(crate) fn small_sigma0(x: u32) -> u32 {
+    x.rotate_right(7) ^ x.rotate_right(18) ^ (x >> 3)
+}
+
+pub(crate) fn small_sigma1(x: u32) -> u32 {
+    x.rotate_right(17) ^ x.rotate_right(19) ^ (x >> 10)
+}
+
+/// One SHA-256 round on `[a, b, c, d, e, f, g, h]` with `kw = K[t] + W[t]`.
+pub(crate) fn round(s: &mut [u32; 8], kw: u32) {
+    let [a, b, c, d, e, f, g, h] = *s;
+    let big_sigma1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+    let ch = (e & f) ^ (!e & g);
+    let t1 = h.wrapping_add(big_sigma1).wrapping_add(ch).wrapping_add(kw);
+    let big_sigma0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+    let maj = (a & b) ^ (a & c) ^ (b & c);
+    let t2 = big_sigma0.wrapping_add(maj);
+    *s = [t1.wrapping_add(t2), a, b, c, d.wrapping_add(t1), e, f, g];
+}

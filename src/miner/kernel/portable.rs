@@ -1,0 +1,47 @@
+//! The portable kernel: `sha2`'s own `compress256` on a copy of the midstate per attempt.
+//! It runs everywhere and is the fallback when no vector unit is usable.
+
+use sha2::block_api::compress256;
+
+use super::geometry::{Geometry, leading_zero_bits};
+
+/// A job for the portable kernel.
+#[derive(Debug, Clone)]
+pub(crate) struct PortableJob {
+    geometry: Geometry,
+}
+
+impl PortableJob {
+    pub(crate) fn new(geometry: Geometry) -> Self {
+        Self { geometry }
+    }
+
+    pub(crate) fn search(&self, start: u64, end: u64) -> Option<u64> {
+        let geometry = &self.geometry;
+        let digits = geometry.digits_at..geometry.digits_at + geometry.digits_len;
+        // Formatted once; every attempt after that is an in-place decimal increment.
+        let mut block = geometry.block_for(start);
+        for counter in start..end {
+            let mut state = geometry.midstate;
+            compress256(&mut state, core::slice::from_ref(&block));
+            if leading_zero_bits(&state) >= geometry.difficulty {
+                return Some(counter);
+            }
+            increment_decimal(&mut block[digits.clone()]);
+        }
+        None
+    }
+}
+
+/// Adds one to the ASCII decimal number in `digits`, carrying leftwards (wrapping to all
+/// zeros past all nines).
+pub(crate) fn increment_decimal(digits: &mut [u8]) {
+    for digit in digits.iter_mut().rev() {
+        if *digit == b'9' {
+            *digit = b'0';
+        } else {
+            *digit += 1;
+            return;
+        }
+    }
+}

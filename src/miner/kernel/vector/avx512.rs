@@ -1,0 +1,136 @@
+//! AVX-512 lane helpers: 16 attempts per 512-bit vector; rotates are `vprord` and
+//! Ch/Maj/the three-way xors are single `vpternlogd`s.
+
+use core::arch::x86_64::*;
+
+use super::super::geometry::{Geometry, INNER_SPAN};
+use super::{K_BLOCKS, define_vector_search, eight_rounds, sha_round};
+
+type V = __m512i;
+const LANES: usize = 16;
+
+/// Whether this CPU can run the kernel.
+pub(crate) fn is_available() -> bool {
+    is_x86_feature_detected!("avx512f")
+}
+
+/// A job for the AVX-512 kernel.
+#[derive(Debug, Clone)]
+pub(crate) struct Avx512Job {
+    geometry: Geometry,
+}
+
+impl Avx512Job {
+    /// # Panics
+    ///
+    /// When the CPU lacks AVX-512F (callers check [`is_available`] first).
+    pub(crate) fn new(geometry: Geometry) -> Self {
+        assert!(
+            is_available(),
+            "AVX-512 kernel needs the avx512f CPU feature"
+        );
+        Self { geometry }
+    }
+
+    pub(crate) fn search(&self, start: u64, end: u64) -> Option<u64> {
+        // SAFETY: `new` checked that the CPU has avx512f, the only feature `search_lanes`
+        // is compiled for, and an `Avx512Job` only exists after `new`.
+        unsafe { search_lanes(&self.geometry, start, end) }
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn splat(x: u32) -> V {
+    _mm512_set1_epi32(x as i32)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn add(a: V, b: V) -> V {
+    _mm512_add_epi32(a, b)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn or(a: V, b: V) -> V {
+    _mm512_or_si512(a, b)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn bsig0(x: V) -> V {
+    let (r2, r13, r22) = (
+        _mm512_ror_epi32::<2>(x),
+        _mm512_ror_epi32::<13>(x),
+        _mm512_ror_epi32::<22>(x),
+    );
+    _mm512_ternarylogic_epi32::<0x96>(r2, r13, r22)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn bsig1(x: V) -> V {
+    let (r6, r11, r25) = (
+        _mm512_ror_epi32::<6>(x),
+        _mm512_ror_epi32::<11>(x),
+        _mm512_ror_epi32::<25>(x),
+    );
+    _mm512_ternarylogic_epi32::<0x96>(r6, r11, r25)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn ssig0(x: V) -> V {
+    let (r7, r18, s3) = (
+        _mm512_ror_epi32::<7>(x),
+        _mm512_ror_epi32::<18>(x),
+        _mm512_srli_epi32::<3>(x),
+    );
+    _mm512_ternarylogic_epi32::<0x96>(r7, r18, s3)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn ssig1(x: V) -> V {
+    let (r17, r19, s10) = (
+        _mm512_ror_epi32::<17>(x),
+        _mm512_ror_epi32::<19>(x),
+        _mm512_srli_epi32::<10>(x),
+    );
+    _mm512_ternarylogic_epi32::<0x96>(r17, r19, s10)
+}
+
+/// `e ? f : g`, bitwise.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn ch(e: V, f: V, g: V) -> V {
+    _mm512_ternarylogic_epi32::<0xCA>(e, f, g)
+}
+
+/// Majority of `a`, `b`, `c`, bitwise.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn maj(a: V, b: V, c: V) -> V {
+    _mm512_ternarylogic_epi32::<0xE8>(a, b, c)
+}
+
+/// The first `LANES` words of `words`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn load(words: &[u32]) -> V {
+    let words: &[u32; LANES] = words[..LANES]
+        .try_into()
+        .expect("a slice of LANES words is an array of LANES words");
+    // SAFETY: `words` is 64 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm512_loadu_si512(words.as_ptr().cast()) }
+}
+
+/// Bit `i` set when lane `i` of `x` is at most `max` (unsigned).
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn hit_mask(x: V, max: V) -> u32 {
+    u32::from(_mm512_cmple_epu32_mask(x, max))
+}
+
+define_vector_search!("avx512f");

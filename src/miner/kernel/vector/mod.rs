@@ -1,0 +1,266 @@
+//! The software-SHA-256 vector kernels (AVX2: 8 lanes, AVX-512: 16 lanes), one attempt
+//! per lane, sharing one search loop written once as a macro over each module's lane
+//! helpers (`splat`, `add`, `or`, the sigmas, `ch`, `maj`, `load`, `hit_mask`).
+//!
+//! Per `hi` block (10^4 counters, see `geometry`):
+//! - the rounds before the first inner-digit word `w_a` run once, in scalar code;
+//! - every schedule word that does not depend on the inner digits is computed once and
+//!   broadcast, and so is the `sigma0(W[t-15]) + W[t-16]` half of those that do, where
+//!   that half does not;
+//! - per batch of lanes, the inner digits' words are an `or` of a broadcast base and a
+//!   vector load from the digit tables (lane `i` holds counter `batch + i`), the
+//!   dependent schedule words are computed, and the rounds start at `w_a`.
+//!
+//! The rounds run in blocks of eight with the working variables renamed, not moved; the
+//! first block is entered at round `w_a % 8` by loading the variables pre-rotated and
+//! skipping that block's first rounds. Only the first state word is needed for the hit
+//! test, so the last rounds' unused outputs are dropped by the compiler.
+
+pub(crate) mod avx2;
+pub(crate) mod avx512;
+
+/// One SHA-256 round on renamed working variables.
+macro_rules! sha_round {
+    ($a:ident, $b:ident, $c:ident, $d:ident, $e:ident, $f:ident, $g:ident, $h:ident, $kw:expr) => {
+        let t1 = add(add($h, bsig1($e)), add(ch($e, $f, $g), $kw));
+        $d = add($d, t1);
+        $h = add(t1, add(bsig0($a), maj($a, $b, $c)));
+    };
+}
+
+/// Rounds `8 * block + i` for the `i` in `0..8` that `$run(i)` allows.
+macro_rules! eight_rounds {
+    ([$v0:ident, $v1:ident, $v2:ident, $v3:ident, $v4:ident, $v5:ident, $v6:ident, $v7:ident],
+     $sched:expr, $k:expr, $run:expr) => {{
+        let sched: &[V; 8] = $sched;
+        let k: &[u32; 8] = $k;
+        let run = $run;
+        if run(0) {
+            sha_round!(
+                $v0,
+                $v1,
+                $v2,
+                $v3,
+                $v4,
+                $v5,
+                $v6,
+                $v7,
+                add(sched[0], splat(k[0]))
+            );
+        }
+        if run(1) {
+            sha_round!(
+                $v7,
+                $v0,
+                $v1,
+                $v2,
+                $v3,
+                $v4,
+                $v5,
+                $v6,
+                add(sched[1], splat(k[1]))
+            );
+        }
+        if run(2) {
+            sha_round!(
+                $v6,
+                $v7,
+                $v0,
+                $v1,
+                $v2,
+                $v3,
+                $v4,
+                $v5,
+                add(sched[2], splat(k[2]))
+            );
+        }
+        if run(3) {
+            sha_round!(
+                $v5,
+                $v6,
+                $v7,
+                $v0,
+                $v1,
+                $v2,
+                $v3,
+                $v4,
+                add(sched[3], splat(k[3]))
+            );
+        }
+        if run(4) {
+            sha_round!(
+                $v4,
+                $v5,
+                $v6,
+                $v7,
+                $v0,
+                $v1,
+                $v2,
+                $v3,
+                add(sched[4], splat(k[4]))
+            );
+        }
+        if run(5) {
+            sha_round!(
+                $v3,
+                $v4,
+                $v5,
+                $v6,
+                $v7,
+                $v0,
+                $v1,
+                $v2,
+                add(sched[5], splat(k[5]))
+            );
+        }
+        if run(6) {
+            sha_round!(
+                $v2,
+                $v3,
+                $v4,
+                $v5,
+                $v6,
+                $v7,
+                $v0,
+                $v1,
+                add(sched[6], splat(k[6]))
+            );
+        }
+        if run(7) {
+            sha_round!(
+                $v1,
+                $v2,
+                $v3,
+                $v4,
+                $v5,
+                $v6,
+                $v7,
+                $v0,
+                add(sched[7], splat(k[7]))
+            );
+        }
+    }};
+}
+
+/// The search loop, compiled for `$features` with the enclosing module's helpers.
+macro_rules! define_vector_search {
+    ($features:literal) => {
+        // The last round's new `e` is never read: only `a` feeds the hit test.
+        #[allow(unused_assignments)]
+        #[target_feature(enable = $features)]
+        fn search_lanes(geometry: &Geometry, start: u64, end: u64) -> Option<u64> {
+            let w_a = geometry.w_a;
+            let w_b = geometry.w_b;
+            let varying = geometry.varying_schedule;
+            let constant_low = geometry.constant_low_terms;
+            let first_block = w_a / 8;
+            let skip = w_a % 8;
+            let max_first_word = splat(geometry.first_word_max());
+            let mid0 = splat(geometry.midstate[0]);
+            let full_check = geometry.needs_full_check();
+            let k_blocks: &[[u32; 8]; 8] = &K_BLOCKS;
+            let mut sched = [splat(0); 64];
+            let mut low_terms = [splat(0); 64];
+
+            let mut counter = start;
+            while counter < end {
+                let hi = counter / INNER_SPAN;
+                let hi_base = hi * INNER_SPAN;
+                let hi_end = end.min(hi_base + INNER_SPAN);
+                let fixed = geometry.hi_block(hi, w_a);
+                for (lanes, &word) in sched.iter_mut().zip(fixed.schedule.iter()) {
+                    *lanes = splat(word);
+                }
+                for (lanes, &sum) in low_terms.iter_mut().zip(fixed.low_terms.iter()) {
+                    *lanes = splat(sum);
+                }
+                let base_a = splat(fixed.words[w_a]);
+                let base_b = splat(fixed.words[w_b]);
+                // Variable `v[j]` plays role `(j + skip) % 8` (a = 0) at round `w_a`.
+                let mut entry = [splat(0); 8];
+                for (role, &value) in fixed.state.iter().enumerate() {
+                    entry[(8 - skip + role) % 8] = splat(value);
+                }
+
+                let mut inner = (counter - hi_base) as usize / LANES * LANES;
+                let inner_end = (hi_end - hi_base) as usize;
+                while inner < inner_end {
+                    sched[w_b] = or(base_b, load(&geometry.table_b[inner..]));
+                    sched[w_a] = or(base_a, load(&geometry.table_a[inner..]));
+                    for t in 16..64 {
+                        if varying & (1 << t) != 0 {
+                            let low = if constant_low & (1 << t) != 0 {
+                                low_terms[t]
+                            } else {
+                                add(ssig0(sched[t - 15]), sched[t - 16])
+                            };
+                            sched[t] = add(add(ssig1(sched[t - 2]), sched[t - 7]), low);
+                        }
+                    }
+                    let [
+                        mut v0,
+                        mut v1,
+                        mut v2,
+                        mut v3,
+                        mut v4,
+                        mut v5,
+                        mut v6,
+                        mut v7,
+                    ] = entry;
+                    let blocks: &[[V; 8]] = sched.as_chunks::<8>().0;
+                    eight_rounds!(
+                        [v0, v1, v2, v3, v4, v5, v6, v7],
+                        &blocks[first_block],
+                        &k_blocks[first_block],
+                        |i: usize| i >= skip
+                    );
+                    for block in first_block + 1..7 {
+                        eight_rounds!(
+                            [v0, v1, v2, v3, v4, v5, v6, v7],
+                            &blocks[block],
+                            &k_blocks[block],
+                            |_: usize| true
+                        );
+                    }
+                    eight_rounds!(
+                        [v0, v1, v2, v3, v4, v5, v6, v7],
+                        &blocks[7],
+                        &k_blocks[7],
+                        |_: usize| true
+                    );
+                    let first_word = add(v0, mid0);
+                    let mut hits = hit_mask(first_word, max_first_word);
+                    while hits != 0 {
+                        let lane = hits.trailing_zeros() as usize;
+                        hits &= hits - 1;
+                        let candidate = hi_base + (inner + lane) as u64;
+                        if candidate >= counter
+                            && candidate < hi_end
+                            && (!full_check || geometry.meets(candidate))
+                        {
+                            return Some(candidate);
+                        }
+                    }
+                    inner += LANES;
+                }
+                counter = hi_end;
+            }
+            None
+        }
+    };
+}
+
+/// The round constants in blocks of eight.
+const K_BLOCKS: [[u32; 8]; 8] = {
+    let mut blocks = [[0u32; 8]; 8];
+    let mut t = 0;
+    while t < 64 {
+        blocks[t / 8][t % 8] = super::geometry::K[t];
+        t += 1;
+    }
+    blocks
+};
+
+use define_vector_search;
+use eight_rounds;
+use sha_round;

@@ -1,0 +1,332 @@
+//! Where the nonce's digits sit in the preimage, so that one attempt costs exactly one
+//! SHA-256 compression, whatever the prefix length.
+//!
+//! A block's preimage is `prefix ++ nonce ++ suffix` (see PROTOCOL.md, "Block hash"), where
+//! the nonce is written in canonical decimal. SHA-256 eats the preimage in 64-byte blocks,
+//! so everything before the last 64-byte boundary that the varying digits do not touch can
+//! be absorbed once into a *midstate*, and each attempt then costs a single compression
+//! of the final block.
+//!
+//! # The layout
+//!
+//! The nonce is `head ++ low`:
+//!
+//! - `low` is [`DIGITS_LEN`] digits, zero-padded: the counter the kernels step through.
+//! - `head` is the shortest run of digits, first digit nonzero (so the nonce is canonical),
+//!   that (a) encodes the template's `variant` and (b) pushes the low digits far enough
+//!   that they, the suffix and the SHA-256 padding (`0x80`, zeros, the 64-bit bit length)
+//!   all fit in one final 64-byte block. When the prefix already leaves room, the head is a
+//!   single digit; when it does not, the head fills the prefix's block up to the boundary
+//!   and may spill a few digits into the final block.
+//!
+//! With `H` head digits the head's value is `10^(H-1) + variant`, and `H` is the smallest
+//! length that both holds the variant (`variant < 9 * 10^(H-1)`) and satisfies the block
+//! rule. The low-digit count is the same for every variant, so two templates on the same
+//! prefix and suffix either have heads of different lengths (different nonce lengths, so
+//! different numbers) or different head values: distinct `(variant, counter)` pairs never
+//! give the same nonce. The nonce never exceeds [`MAX_NONCE_DIGITS`] digits;
+//! [`MiningTemplate::new`] refuses a variant that would need more.
+//!
+//! # The midstate contract
+//!
+//! A SHA-256 midstate exists only at a 64-byte boundary: it is the chaining value after
+//! whole blocks, and nothing of a partial block can be folded into it. So
+//! [`MiningTemplate::midstate`] is the state after the first `k * 64` bytes of
+//! `prefix ++ head`, and [`MiningTemplate::last_block`] holds everything after that: the
+//! prefix's and head's tail, the low digits, the suffix and the padding.
+
+use sha2::block_api::compress256;
+use thiserror::Error;
+
+/// How many low (varying) digits a template has: the counter space is `10^DIGITS_LEN`.
+///
+/// Nine digits keep the nonce short while giving a billion attempts per template; the
+/// search moves to the next variant when they run out.
+pub const DIGITS_LEN: usize = 9;
+
+/// The longest nonce a template may produce, in decimal digits (nonces stay below `10^40`).
+pub const MAX_NONCE_DIGITS: usize = 40;
+
+/// The longest suffix (the difficulty's decimal digits) a template accepts.
+pub const MAX_SUFFIX_LEN: usize = 3;
+
+/// SHA-256's initial hash value.
+const SHA256_IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// Bytes of message a final block can hold: 64 less the `0x80` marker and the 8-byte length.
+const LAST_BLOCK_PAYLOAD: usize = 64 - 1 - 8;
+
+/// Why a mining template cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LayoutError {
+    /// The suffix is not 1 to 3 ASCII decimal digits.
+    #[error(
+        "suffix must be 1 to {MAX_SUFFIX_LEN} ASCII decimal digits, got {len} bytes {suffix:?}"
+    )]
+    InvalidSuffix {
+        /// Length of the rejected suffix.
+        len: usize,
+        /// The rejected suffix, lossily decoded.
+        suffix: String,
+    },
+    /// The variant needs a head so long that the nonce would exceed 40 digits.
+    #[error(
+        "variant {variant} would need a {digits}-digit nonce, more than the {MAX_NONCE_DIGITS} allowed; use a smaller variant"
+    )]
+    VariantTooLarge {
+        /// The rejected variant.
+        variant: u64,
+        /// The nonce length it would need.
+        digits: usize,
+    },
+}
+
+/// A block's preimage laid out for mining: the midstate, the pre-padded final block and
+/// where the varying digits sit in it. See the module docs for why it looks like this.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MiningTemplate {
+    prefix: Vec<u8>,
+    suffix: Vec<u8>,
+    variant: u64,
+    /// The head digits (first digit nonzero).
+    head: Vec<u8>,
+    midstate: [u32; 8],
+    last_block: [u8; 64],
+    digits_at: usize,
+}
+
+impl MiningTemplate {
+    /// Lays out `prefix ++ nonce ++ suffix` for mining, with `variant` encoded in the
+    /// nonce's head digits.
+    ///
+    /// # Errors
+    ///
+    /// [`LayoutError::InvalidSuffix`] when `suffix` is not 1 to 3 ASCII digits;
+    /// [`LayoutError::VariantTooLarge`] when the nonce would need more than 40 digits.
+    pub fn new(prefix: &[u8], suffix: &[u8], variant: u64) -> Result<Self, LayoutError> {
+        if suffix.is_empty()
+            || suffix.len() > MAX_SUFFIX_LEN
+            || !suffix.iter().all(u8::is_ascii_digit)
+        {
+            return Err(LayoutError::InvalidSuffix {
+                len: suffix.len(),
+                suffix: String::from_utf8_lossy(suffix).into_owned(),
+            });
+        }
+        let head_len = head_len(prefix.len(), suffix.len(), variant);
+        let nonce_len = head_len + DIGITS_LEN;
+        if nonce_len > MAX_NONCE_DIGITS {
+            return Err(LayoutError::VariantTooLarge {
+                variant,
+                digits: nonce_len,
+            });
+        }
+        // head_len <= 31 here, so 10^(head_len - 1) + variant < 10^31 fits a u128.
+        let head_value = 10u128.pow((head_len - 1) as u32) + u128::from(variant);
+        let head = head_value.to_string().into_bytes();
+        debug_assert_eq!(head.len(), head_len);
+
+        // Absorb every whole block of prefix ++ head; the rest starts the final block.
+        let fixed_len = prefix.len() + head_len;
+        let absorbed_len = fixed_len / 64 * 64;
+        let mut midstate = SHA256_IV;
+        let mut block = [0u8; 64];
+        let mut filled = 0;
+        for &byte in prefix.iter().chain(head.iter()).take(absorbed_len) {
+            block[filled] = byte;
+            filled += 1;
+            if filled == 64 {
+                compress256(&mut midstate, &[block]);
+                filled = 0;
+            }
+        }
+
+        let mut last_block = [0u8; 64];
+        let mut at = 0;
+        for &byte in prefix.iter().chain(head.iter()).skip(absorbed_len) {
+            last_block[at] = byte;
+            at += 1;
+        }
+        let digits_at = at;
+        last_block[at..at + DIGITS_LEN].fill(b'0');
+        at += DIGITS_LEN;
+        last_block[at..at + suffix.len()].copy_from_slice(suffix);
+        at += suffix.len();
+        last_block[at] = 0x80;
+        let bit_len = ((fixed_len + DIGITS_LEN + suffix.len()) as u64) * 8;
+        last_block[56..].copy_from_slice(&bit_len.to_be_bytes());
+
+        Ok(Self {
+            prefix: prefix.to_vec(),
+            suffix: suffix.to_vec(),
+            variant,
+            head,
+            midstate,
+            last_block,
+            digits_at,
+        })
+    }
+
+    /// The SHA-256 state after every whole 64-byte block before the final one. It exists
+    /// only at a 64-byte boundary: the final block's bytes are not in it.
+    pub fn midstate(&self) -> [u32; 8] {
+        self.midstate
+    }
+
+    /// The final 64-byte block, already padded, with every low digit `'0'` (counter 0).
+    pub fn last_block(&self) -> &[u8; 64] {
+        &self.last_block
+    }
+
+    /// Offset of the first low digit inside [`Self::last_block`].
+    pub fn digits_at(&self) -> usize {
+        self.digits_at
+    }
+
+    /// How many low digits vary (`L`, always [`DIGITS_LEN`]).
+    pub fn digits_len(&self) -> usize {
+        DIGITS_LEN
+    }
+
+    /// The number of counters this template offers: `10^L`. Counters run `0..limit`.
+    pub fn counter_limit(&self) -> u64 {
+        10u64.pow(DIGITS_LEN as u32)
+    }
+
+    /// The variant this template encodes in its head.
+    pub fn variant(&self) -> u64 {
+        self.variant
+    }
+
+    /// The prefix the template was built from.
+    pub fn prefix(&self) -> &[u8] {
+        &self.prefix
+    }
+
+    /// The suffix (difficulty digits) the template was built from.
+    pub fn suffix(&self) -> &[u8] {
+        &self.suffix
+    }
+
+    /// Appends the full canonical decimal nonce for `counter` to `out`.
+    ///
+    /// # Panics
+    ///
+    /// When `counter >= self.counter_limit()`.
+    pub fn nonce_digits(&self, counter: u64, out: &mut Vec<u8>) {
+        assert!(
+            counter < self.counter_limit(),
+            "counter {counter} out of range 0..{}",
+            self.counter_limit()
+        );
+        out.extend_from_slice(&self.head);
+        let start = out.len();
+        out.resize(start + DIGITS_LEN, b'0');
+        write_digits(counter, &mut out[start..]);
+    }
+
+    /// The full canonical decimal nonce for `counter`.
+    ///
+    /// # Panics
+    ///
+    /// When `counter >= self.counter_limit()`.
+    pub fn nonce_string(&self, counter: u64) -> String {
+        let mut digits = Vec::with_capacity(MAX_NONCE_DIGITS);
+        self.nonce_digits(counter, &mut digits);
+        String::from_utf8(digits).expect("decimal digits are ASCII")
+    }
+
+    /// The whole preimage `prefix ++ nonce ++ suffix` for `counter` (for tests and
+    /// verification; the kernels never build it).
+    ///
+    /// # Panics
+    ///
+    /// When `counter >= self.counter_limit()`.
+    pub fn preimage(&self, counter: u64) -> Vec<u8> {
+        let mut preimage =
+            Vec::with_capacity(self.prefix.len() + MAX_NONCE_DIGITS + self.suffix.len());
+        preimage.extend_from_slice(&self.prefix);
+        self.nonce_digits(counter, &mut preimage);
+        preimage.extend_from_slice(&self.suffix);
+        preimage
+    }
+}
+
+/// Writes `value` zero-padded into `out` (ASCII digits), most significant first; the
+/// value must fit `out.len()` digits.
+pub(crate) fn write_digits(mut value: u64, out: &mut [u8]) {
+    for digit in out.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    debug_assert_eq!(value, 0, "value wider than the digit field");
+}
+
+/// The shortest head length that holds `variant` and puts the low digits, suffix and
+/// padding into one final block.
+fn head_len(prefix_len: usize, suffix_len: usize, variant: u64) -> usize {
+    // Largest offset of the first low digit inside the final block.
+    let max_digits_at = LAST_BLOCK_PAYLOAD - DIGITS_LEN - suffix_len;
+    let mut len = 1;
+    while u128::from(variant) >= 9 * 10u128.pow(len as u32 - 1) {
+        len += 1;
+    }
+    while (prefix_len + len) % 64 > max_digits_at {
+        len += 1;
+    }
+    len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A short prefix needs a one-digit head and no absorbed block.
+    #[test]
+    fn short_prefix_has_one_digit_head() {
+        let template = MiningTemplate::new(b"abc", b"5", 0).expect("valid");
+        assert_eq!(template.nonce_string(0), "1000000000");
+        assert_eq!(template.nonce_string(42), "1000000042");
+        assert_eq!(template.digits_at(), 4);
+        assert_eq!(template.midstate(), SHA256_IV);
+    }
+
+    /// A prefix ending near a block boundary gets a head that reaches the boundary.
+    #[test]
+    fn long_prefix_head_reaches_boundary() {
+        let prefix = [b'x'; 60];
+        let template = MiningTemplate::new(&prefix, b"123", 0).expect("valid");
+        assert_eq!(template.digits_at(), 0);
+        assert_eq!(template.nonce_string(7).len(), 4 + DIGITS_LEN);
+    }
+
+    /// Each error variant.
+    #[test]
+    fn rejects_bad_suffix_and_huge_variant() {
+        assert!(matches!(
+            MiningTemplate::new(b"", b"", 0),
+            Err(LayoutError::InvalidSuffix { .. })
+        ));
+        assert!(matches!(
+            MiningTemplate::new(b"", b"12a", 0),
+            Err(LayoutError::InvalidSuffix { .. })
+        ));
+        assert!(matches!(
+            MiningTemplate::new(b"", b"1234", 0),
+            Err(LayoutError::InvalidSuffix { .. })
+        ));
+        assert!(matches!(
+            MiningTemplate::new(&[b'x'; 26], b"1", u64::MAX),
+            Err(LayoutError::VariantTooLarge { .. })
+        ));
+    }
+}

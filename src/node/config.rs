@@ -1,0 +1,91 @@
+//! The node's settings, validated once: the CLI's flags become a [`NodeConfig`], and the
+//! node never looks at raw flags again.
+
+use std::time::Duration;
+
+use crate::chain::{Difficulty, DifficultyPolicy, ForkChoice};
+
+/// The Redis channel the original's nodes publish whole chains on.
+pub const CHANNEL: &str = "BLOCKCHAIN";
+
+/// Default cap on one Redis message or start-up chain: Redis drops a pub/sub client
+/// whose unsent output reaches 32 MB, so a larger chain could not travel anyway.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Default cap on a request body: a block's data travels in one `POST /api/mineblock`,
+/// and 1 MiB is far more than any honest block holds.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Largest page `GET /api/blocks?from=N&limit=M` serves.
+pub const MAX_PAGE: usize = 1000;
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// Address to listen on (a host name or IP).
+    pub host: String,
+    /// Port to listen on; 0 picks a free one (tests).
+    pub port: u16,
+    /// Redis URL, or `None` to run without the network (a lone node).
+    pub redis_url: Option<String>,
+    /// The root node asked for its chain at start-up, or `None` to skip.
+    pub root: Option<String>,
+    /// Mining threads; `None` means one per CPU.
+    pub threads: Option<usize>,
+    /// Which of two valid chains wins.
+    pub fork_choice: ForkChoice,
+    /// How the difficulty follows the clock.
+    pub policy: DifficultyPolicy,
+    /// Pins the difficulty of mined blocks (benchmarks and tests); `None` follows the
+    /// policy, as a real network must.
+    pub fixed_difficulty: Option<Difficulty>,
+    /// Largest Redis message (or start-up chain) read; larger ones are dropped.
+    pub max_message_bytes: usize,
+    /// Largest request body; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// How long the start-up sync waits for the root.
+    pub root_timeout: Duration,
+    /// Longest wait between two Redis reconnect attempts (the backoff doubles up to it).
+    pub redis_backoff_max: Duration,
+    /// How often the subscriber pings Redis to find a half-dead connection.
+    pub redis_ping_interval: Duration,
+    /// Niceness of the mining threads (Linux): above 0 lets the HTTP workers preempt the
+    /// miner, so GETs answer promptly while every core mines.
+    pub miner_nice: i32,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            host: "127.0.0.1".into(),
+            port: 8000,
+            redis_url: Some("redis://127.0.0.1:6379".into()),
+            root: Some("http://127.0.0.1:8000".into()),
+            threads: None,
+            fork_choice: ForkChoice::Work,
+            policy: DifficultyPolicy::default(),
+            fixed_difficulty: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            root_timeout: Duration::from_secs(5),
+            redis_backoff_max: Duration::from_secs(5),
+            redis_ping_interval: Duration::from_secs(5),
+            miner_nice: 10,
+        }
+    }
+}
+
+impl NodeConfig {
+    /// The fork-choice rule's name as `/api/status` and `--fork-choice` spell it.
+    pub fn fork_choice_name(&self) -> &'static str {
+        fork_choice_name(self.fork_choice)
+    }
+}
+
+/// `work` or `length`.
+pub fn fork_choice_name(choice: ForkChoice) -> &'static str {
+    match choice {
+        ForkChoice::Work => "work",
+        ForkChoice::Length => "length",
+    }
+}

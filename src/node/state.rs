@@ -1,0 +1,330 @@
+//! The node's chain: one writer thread owns it, readers take a snapshot.
+//!
+//! Why this shape:
+//! - **One writer.** Mined blocks and adopted chains all go through one thread, in
+//!   order, so the fork-choice decision and the swap are one step and two updates can
+//!   never interleave. It is a plain thread because its work (cloning and extending a
+//!   chain, serializing it) is CPU work that must not sit on a tokio worker.
+//! - **Snapshots.** Each change publishes an immutable [`Snapshot`] through a
+//!   `tokio::sync::watch` channel. A reader clones the `Arc` (a few nanoseconds under
+//!   the channel's lock, never while the writer works) and then reads at leisure.
+//! - **Cached bodies.** The snapshot carries `GET /api/blocks`'s body (compact) and the
+//!   Redis message (Python's dialect), serialized once per change, so serving the chain
+//!   is a reference-count bump, and publishing it costs no serialization.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+
+use super::mining::{JobSlot, RestartCause};
+use crate::chain::json::Dialect;
+use crate::chain::validate::now_ms;
+use crate::chain::{Block, ForkChoice, RuleSet, ValidChain, ValidationError};
+
+/// One version of the chain with its two serialized forms.
+#[derive(Debug)]
+pub struct Snapshot {
+    chain: ValidChain,
+    body: Bytes,
+    message: Bytes,
+    version: u64,
+}
+
+impl Snapshot {
+    /// Serializes `chain` in both forms (the slow path: a whole new chain).
+    pub fn of_chain(chain: ValidChain) -> Snapshot {
+        let blocks = chain.blocks();
+        let mut body = Vec::with_capacity(blocks.len() * 300 + 16);
+        body.extend_from_slice(b"{\"chain\":");
+        crate::chain::block::write_chain(blocks, Dialect::Compact, &mut body);
+        body.push(b'}');
+        let mut message = Vec::with_capacity(body.len() + blocks.len() * 16);
+        crate::chain::block::write_chain(blocks, Dialect::Python, &mut message);
+        Snapshot {
+            chain,
+            body: body.into(),
+            message: message.into(),
+            version: 0,
+        }
+    }
+
+    /// The snapshot of `chain`, which must start with this snapshot's blocks: only the
+    /// new blocks are serialized, appended to copies of this snapshot's bodies.
+    pub fn extended_to(&self, chain: ValidChain) -> Snapshot {
+        let tail = chain.blocks().get(self.chain.len()..).unwrap_or_default();
+        // `{"chain":[...]}`: drop the closing `]}` and append.
+        let body_prefix = &self.body[..self.body.len().saturating_sub(2)];
+        let mut body = Vec::with_capacity(self.body.len() + tail.len() * 400);
+        body.extend_from_slice(body_prefix);
+        // `[...]`: drop the closing `]` and append.
+        let message_prefix = &self.message[..self.message.len().saturating_sub(1)];
+        let mut message = Vec::with_capacity(self.message.len() + tail.len() * 420);
+        message.extend_from_slice(message_prefix);
+        for block in tail {
+            body.push(b',');
+            block.write(Dialect::Compact, &mut body);
+            message.extend_from_slice(b", ");
+            block.write(Dialect::Python, &mut message);
+        }
+        body.extend_from_slice(b"]}");
+        message.push(b']');
+        Snapshot {
+            chain,
+            body: body.into(),
+            message: message.into(),
+            version: 0,
+        }
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &ValidChain {
+        &self.chain
+    }
+
+    /// `GET /api/blocks`'s body: `{"chain":[...]}`, compact, as the original answers.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The Redis message: the bare array in Python's `json.dumps` dialect.
+    pub fn message(&self) -> &Bytes {
+        &self.message
+    }
+
+    /// Counts changes since start (0 is the genesis chain).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+/// A validated chain on its way to the writer, with its bodies already built (by the
+/// intake, off the writer) and timings for `/api/status`.
+#[derive(Debug)]
+pub struct Candidate {
+    /// The chain and its serialized forms.
+    pub snapshot: Snapshot,
+    /// When its message arrived.
+    pub received_at: Instant,
+    /// How long parsing and validation took.
+    pub validate_time: Duration,
+}
+
+/// What the writer did with a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdoptOutcome {
+    /// It replaced our chain.
+    Adopted,
+    /// Our chain is at least as good by the fork-choice rule.
+    NotPreferred,
+}
+
+/// Why a mined block was not added.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The tip moved while the block was mined (a longer chain came): mine again.
+    #[error("the chain tip moved while the block was mined")]
+    Stale,
+    /// The block broke a rule (a miner bug: it is re-verified before it is returned).
+    #[error("mined block rejected: {0}")]
+    Invalid(#[from] ValidationError),
+    /// The writer has stopped (the node is shutting down).
+    #[error("the node is shutting down")]
+    Closed,
+}
+
+enum WriteCommand {
+    Mined {
+        block: Block,
+        reply: oneshot::Sender<Result<Arc<Snapshot>, CommitError>>,
+    },
+    Adopt {
+        candidate: Box<Candidate>,
+        reply: oneshot::Sender<AdoptOutcome>,
+    },
+}
+
+/// The handle every producer of chain changes holds; the writer thread stops when the
+/// last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct ChainWriter {
+    tx: mpsc::Sender<WriteCommand>,
+}
+
+impl std::fmt::Debug for WriteCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteCommand::Mined { block, .. } => write!(f, "Mined(#{})", block.block_no),
+            WriteCommand::Adopt { candidate, .. } => write!(f, "Adopt({} blocks)", candidate.snapshot.chain.len()),
+        }
+    }
+}
+
+impl ChainWriter {
+    /// Adds a block the miner found on the tip (blocking: called from the mining thread).
+    ///
+    /// # Errors
+    /// [`CommitError::Stale`] when the tip moved meanwhile.
+    pub fn commit_mined_blocking(&self, block: Block) -> Result<Arc<Snapshot>, CommitError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .blocking_send(WriteCommand::Mined { block, reply })
+            .map_err(|_| CommitError::Closed)?;
+        rx.blocking_recv().map_err(|_| CommitError::Closed)?
+    }
+
+    /// Offers a validated chain; the writer adopts it if the fork-choice rule prefers
+    /// it to the chain it holds at that moment.
+    pub async fn adopt(&self, candidate: Candidate) -> AdoptOutcome {
+        let (reply, rx) = oneshot::channel();
+        let command = WriteCommand::Adopt {
+            candidate: Box::new(candidate),
+            reply,
+        };
+        if self.tx.send(command).await.is_err() {
+            return AdoptOutcome::NotPreferred;
+        }
+        rx.await.unwrap_or(AdoptOutcome::NotPreferred)
+    }
+}
+
+/// Starts the writer thread on `initial`; returns its handle, the snapshot receiver
+/// readers clone, and the thread.
+///
+/// # Errors
+/// The OS error when the thread cannot start.
+pub fn spawn_writer(
+    initial: ValidChain,
+    fork_choice: ForkChoice,
+    jobs: Arc<JobSlot>,
+    publish: Arc<Notify>,
+) -> std::io::Result<(ChainWriter, watch::Receiver<Arc<Snapshot>>, JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel(64);
+    let (snapshots, readers) = watch::channel(Arc::new(Snapshot::of_chain(initial)));
+    let writer = Writer {
+        snapshots,
+        fork_choice,
+        jobs,
+        publish,
+        version: 0,
+    };
+    let thread = std::thread::Builder::new()
+        .name("chain-writer".into())
+        .spawn(move || writer.run(rx))?;
+    Ok((ChainWriter { tx }, readers, thread))
+}
+
+struct Writer {
+    snapshots: watch::Sender<Arc<Snapshot>>,
+    fork_choice: ForkChoice,
+    jobs: Arc<JobSlot>,
+    publish: Arc<Notify>,
+    version: u64,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<WriteCommand>) {
+        while let Some(command) = rx.blocking_recv() {
+            match command {
+                WriteCommand::Mined { block, reply } => {
+                    let result = self.commit_mined(block);
+                    // The miner may have gone (shutdown): nothing to tell then.
+                    let _ = reply.send(result);
+                }
+                WriteCommand::Adopt { candidate, reply } => {
+                    let outcome = self.adopt(*candidate);
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
+        tracing::debug!("chain writer stopped");
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.snapshots.borrow())
+    }
+
+    fn commit_mined(&mut self, block: Block) -> Result<Arc<Snapshot>, CommitError> {
+        let current = self.current();
+        let tip = current.chain.tip();
+        if block.prev_hash != tip.hash || block.block_no != tip.block_no + 1 {
+            return Err(CommitError::Stale);
+        }
+        let mut chain = current.chain.clone();
+        chain.push(block, RuleSet::Strict, now_ms())?;
+        let snapshot = current.extended_to(chain);
+        let snapshot = self.install(snapshot, None);
+        // The original publishes after every mined block.
+        self.publish.notify_one();
+        tracing::info!(
+            height = snapshot.chain.tip().block_no,
+            difficulty = snapshot.chain.tip().difficulty.0,
+            hash = %snapshot.chain.tip().hash,
+            "mined a block"
+        );
+        Ok(snapshot)
+    }
+
+    fn adopt(&mut self, candidate: Candidate) -> AdoptOutcome {
+        let current = self.current();
+        if !self.fork_choice.prefers(&current.chain, &candidate.snapshot.chain) {
+            return AdoptOutcome::NotPreferred;
+        }
+        let cause = RestartCause {
+            received_at: candidate.received_at,
+            validate_time: candidate.validate_time,
+        };
+        let snapshot = self.install(candidate.snapshot, Some(cause));
+        tracing::info!(
+            height = snapshot.chain.tip().block_no,
+            blocks = snapshot.chain.len(),
+            hash = %snapshot.chain.tip().hash,
+            "adopted a chain"
+        );
+        AdoptOutcome::Adopted
+    }
+
+    /// Publishes `snapshot` to readers and cancels a search that is now on a stale tip.
+    fn install(&mut self, mut snapshot: Snapshot, cause: Option<RestartCause>) -> Arc<Snapshot> {
+        self.version += 1;
+        snapshot.version = self.version;
+        let snapshot = Arc::new(snapshot);
+        self.snapshots.send_replace(Arc::clone(&snapshot));
+        self.jobs.on_new_tip(&snapshot.chain.tip().hash, cause);
+        snapshot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::{Difficulty, Json};
+    use crate::miner::reference::mine_reference;
+
+    fn chain_of(n: usize) -> ValidChain {
+        let mut chain = ValidChain::genesis();
+        for i in 0..n {
+            let tip = chain.tip().clone();
+            let data = Json::parse(&format!(r#"{{"i": {i}, "s": "é"}}"#)).expect("literal JSON");
+            let block = mine_reference(&tip, data, tip.timestamp + 1, Difficulty(3));
+            chain.push(block, RuleSet::Strict, now_ms()).expect("valid block");
+        }
+        chain
+    }
+
+    /// The incremental bodies equal a full serialization of the same chain.
+    #[test]
+    fn extended_bodies_equal_full_serialization() {
+        let short = Snapshot::of_chain(chain_of(2));
+        let long = chain_of(5);
+        let full = Snapshot::of_chain(long.clone());
+        let extended = short.extended_to(long);
+        assert_eq!(extended.body, full.body);
+        assert_eq!(extended.message, full.message);
+        assert!(full.body.starts_with(b"{\"chain\":[{\"block_no\":0,"));
+        assert!(full.message.starts_with(b"[{\"block_no\": 0, "));
+        assert!(full.message.windows(6).any(|w| w == b"\\u00e9"));
+    }
+}
