@@ -176,26 +176,101 @@ pub fn write_chain(blocks: &[Block], dialect: Dialect, out: &mut Vec<u8>) {
 pub fn parse_chain(text: &str) -> Result<Vec<Block>, JsonError> {
     let mut p = Parser::new(text);
     p.skip_ws();
-    let blocks = match p.peek() {
-        Some(b'{') => {
-            p.expect(b'{', "'{'")?;
-            let at = p.offset();
-            let key = p.key()?;
-            if key != "chain" {
-                return Err(p.error_at(
-                    at,
-                    shape(format!("expected the key \"chain\", found {key:?}")),
-                ));
-            }
-            p.expect(b':', "':'")?;
-            let blocks = read_blocks(&mut p, true)?;
-            p.expect(b'}', "'}' (only the key \"chain\" is allowed)")?;
+    let wrapped = p.peek() == Some(b'{');
+    if wrapped {
+        p.expect(b'{', "'{'")?;
+        let at = p.offset();
+        let key = p.key()?;
+        if key != "chain" {
+            return Err(p.error_at(
+                at,
+                shape(format!("expected the key \"chain\", found {key:?}")),
+            ));
+        }
+        p.expect(b':', "':'")?;
+    }
+    p.expect(b'[', "'[' (a chain is an array of blocks)")?;
+    let blocks = match parse_blocks_parallel(text, p.offset()) {
+        Some((blocks, end)) => {
+            p = Parser::at(text, end);
             blocks
         }
-        _ => read_blocks(&mut p, true)?,
+        // Small input, or a guess that did not hold: the serial parser also gives the
+        // exact error position.
+        None => read_block_items(&mut p, true)?,
     };
+    if wrapped {
+        p.expect(b'}', "'}' (only the key \"chain\" is allowed)")?;
+    }
     p.finish()?;
     Ok(blocks)
+}
+
+/// Below this size a chain is parsed on one thread.
+const PARALLEL_PARSE_MIN_BYTES: usize = 1 << 20;
+
+/// Parses the blocks of a large chain on all of rayon's threads.
+///
+/// The text after the opening `[` (at `body_start`) is cut into one part per thread at
+/// guessed block boundaries: the first `{"block_no"` after each cut, preceded by a
+/// comma. A guess can be wrong (that text may sit inside a string), so part `k - 1`
+/// must end exactly at part `k`'s start: part 0 starts at a true boundary, so by
+/// induction every part does. Returns the blocks and the offset after the closing `]`,
+/// or `None` when the text is small, a guess fails or anything is malformed; the
+/// caller then parses serially.
+fn parse_blocks_parallel(text: &str, body_start: usize) -> Option<(Vec<Block>, usize)> {
+    use rayon::prelude::*;
+    let parts = rayon::current_num_threads().min(text.len() / PARALLEL_PARSE_MIN_BYTES);
+    if parts < 2 {
+        return None;
+    }
+    let mut starts = vec![body_start];
+    for i in 1..parts {
+        let from = (text.len() / parts * i).max(starts[starts.len() - 1] + 1);
+        let pos = from + text.get(from..)?.find("{\"block_no\"")?;
+        if !text[..pos].trim_end().ends_with(',') {
+            return None;
+        }
+        starts.push(pos);
+    }
+    let segments: Vec<Option<(Vec<Block>, usize)>> = (0..starts.len())
+        .into_par_iter()
+        .map(|k| parse_segment(text, starts[k], starts.get(k + 1).copied()))
+        .collect();
+    let mut blocks = Vec::new();
+    let mut end = 0;
+    for segment in segments {
+        let (mut part, part_end) = segment?;
+        blocks.append(&mut part);
+        end = part_end;
+    }
+    Some((blocks, end))
+}
+
+/// Parses blocks from `start` until the comma before `stop` (which must be followed by
+/// exactly `stop`), or with no `stop` until the closing `]`. Returns the blocks and the
+/// offset where parsing ended.
+fn parse_segment(text: &str, start: usize, stop: Option<usize>) -> Option<(Vec<Block>, usize)> {
+    let mut p = Parser::at(text, start);
+    let mut blocks = Vec::new();
+    loop {
+        blocks.push(read_block(&mut p, None, true).ok()?);
+        let more = p.comma_or(b']', "',' or ']'").ok()?;
+        match (more, stop) {
+            (false, None) => return Some((blocks, p.offset())),
+            (true, Some(stop)) => {
+                p.skip_ws();
+                if p.offset() == stop {
+                    return Some((blocks, stop));
+                }
+                if p.offset() > stop {
+                    return None;
+                }
+            }
+            (true, None) => {}
+            (false, Some(_)) => return None,
+        }
+    }
 }
 
 /// Parses one block or an array of blocks (for `minichain hash`), where `hash` may be
@@ -221,6 +296,11 @@ fn shape(msg: String) -> JsonErrorKind {
 
 fn read_blocks(p: &mut Parser<'_>, require_hash: bool) -> Result<Vec<Block>, JsonError> {
     p.expect(b'[', "'[' (a chain is an array of blocks)")?;
+    read_block_items(p, require_hash)
+}
+
+/// Reads blocks after an opening `[`, through the closing `]`.
+fn read_block_items(p: &mut Parser<'_>, require_hash: bool) -> Result<Vec<Block>, JsonError> {
     let mut blocks = Vec::new();
     if !p.eat_close(b']') {
         loop {
@@ -239,7 +319,7 @@ fn read_block(
     index: Option<usize>,
     require_hash: bool,
 ) -> Result<Block, JsonError> {
-    let which = index.map_or_else(|| "block".to_owned(), |i| format!("block {i}"));
+    let which = Which(index);
     p.skip_ws();
     if p.peek() != Some(b'{') {
         let at = p.offset();
@@ -285,7 +365,7 @@ fn read_block(
                     ),
                 }
             };
-            let duplicate = match key.as_str() {
+            let duplicate = match key.as_ref() {
                 "block_no" => {
                     let v = p
                         .u64_field()
@@ -314,22 +394,22 @@ fn read_block(
                     nonce.replace(n).is_some()
                 }
                 "prev_hash" | "hash" => {
-                    let v = p.value()?;
-                    let Json::String(s) = v else {
-                        let found = describe(&v);
+                    if p.peek() != Some(b'"') {
+                        let found = describe(&p.value()?);
                         return Err(p.error_at(
                             at,
                             shape(format!(
                                 "{which}: field {key:?}: expected a string, found {found}"
                             )),
                         ));
-                    };
+                    }
+                    let text = p.string()?.into_owned();
                     let slot = if key == "hash" {
                         &mut hash
                     } else {
                         &mut prev_hash
                     };
-                    slot.replace(String::from(s)).is_some()
+                    slot.replace(text).is_some()
                 }
                 "data" => {
                     let v = p.value()?;
@@ -373,6 +453,20 @@ fn read_block(
     })
 }
 
+/// Names a block in error messages ("block 3", or "block" when it stands alone),
+/// formatted only when an error is built.
+#[derive(Clone, Copy)]
+struct Which(Option<usize>);
+
+impl fmt::Display for Which {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(i) => write!(f, "block {i}"),
+            None => f.write_str("block"),
+        }
+    }
+}
+
 fn itoa_buf() -> [u8; 20] {
     [0; 20]
 }
@@ -393,6 +487,7 @@ fn fmt_u64(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::json::Number;
 
     #[test]
     fn genesis_round_trips_in_key_order() {
@@ -468,5 +563,74 @@ mod tests {
             Some(1)
         );
         assert!(parse_chain(&format!("{{\"blocks\": [{g}]}}")).is_err());
+    }
+
+    /// A chain text of more than `PARALLEL_PARSE_MIN_BYTES`. With `tricky`, every
+    /// block's data holds an object with a `block_no` key after a comma, the very text
+    /// the parallel parser guesses block boundaries by (a string cannot hold it: its
+    /// quotes would be escaped).
+    fn big_chain_text(tricky: bool) -> (String, Vec<Block>) {
+        let mut blocks = Vec::new();
+        for i in 0..12000u64 {
+            let mut b = genesis();
+            b.block_no = i;
+            let pad = Json::String(format!("block {i} {}", "pad ".repeat(40)).into());
+            b.data = if tricky {
+                let inner = vec![(
+                    "block_no".into(),
+                    Json::Number(Number::from_u128(u128::from(i))),
+                )];
+                Json::Array(vec![pad, Json::Object(inner)])
+            } else {
+                Json::Array(vec![pad, Json::Null])
+            };
+            blocks.push(b);
+        }
+        let mut out = Vec::new();
+        write_chain(&blocks, Dialect::Python, &mut out);
+        (String::from_utf8(out).unwrap_or_default(), blocks)
+    }
+
+    #[test]
+    fn parallel_parse_equals_serial_even_when_guesses_fail() {
+        for tricky in [false, true] {
+            let (text, blocks) = big_chain_text(tricky);
+            assert!(text.len() > 2 * PARALLEL_PARSE_MIN_BYTES);
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build();
+            let Ok(pool) = pool else { panic!("pool") };
+            // The fast path is taken for the plain chain and refused for the tricky one.
+            let fast = pool.install(|| parse_blocks_parallel(&text, 1));
+            assert_eq!(
+                fast.map(|(b, end)| (b.len(), end)),
+                (!tricky).then_some((blocks.len(), text.len()))
+            );
+            let parsed = pool.install(|| parse_chain(&text));
+            assert_eq!(parsed.ok().as_ref(), Some(&blocks));
+            let wrapped = format!("{{\"chain\": {text}}}");
+            let parsed = pool.install(|| parse_chain(&wrapped));
+            assert_eq!(parsed.ok().map(|b| b.len()), Some(blocks.len()));
+        }
+    }
+
+    #[test]
+    fn parallel_parse_reports_the_serial_error() {
+        let (text, _) = big_chain_text(false);
+        let at = text.len() * 3 / 4;
+        let cut = at + text[at..].find("\"nonce\": 0").unwrap_or(0);
+        let broken = format!("{}\"nonce\": -1{}", &text[..cut], &text[cut + 10..]);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build();
+        let Ok(pool) = pool else { panic!("pool") };
+        assert!(pool.install(|| parse_blocks_parallel(&broken, 1)).is_none());
+        let err = pool.install(|| parse_chain(&broken)).err();
+        let msg = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            msg.contains("field \"nonce\": expected a non-negative integer, found -1"),
+            "{msg}"
+        );
+        let index = msg
+            .split("block ")
+            .nth(1)
+            .and_then(|r| r.split(':').next()?.parse::<usize>().ok());
+        assert!(index.is_some_and(|i| i > 6000), "{msg}");
     }
 }

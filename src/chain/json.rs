@@ -12,6 +12,7 @@
 //! spelling of every number), so that re-serializing it and hashing it agree with a
 //! Python node. [`Json::write`] always writes valid JSON (see [`Dialect`]).
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Deepest nesting of arrays and objects accepted. Python's own decoder gives up near
@@ -83,6 +84,15 @@ impl Number {
     /// Whether Python reads this literal as `inf`, `-inf` or `nan`.
     pub fn is_nonfinite(&self) -> bool {
         matches!(self.value(), NumberValue::Float(f) if !f.is_finite())
+    }
+
+    /// A number from a literal in JSON grammar (or Python's `NaN`, `Infinity`,
+    /// `-Infinity`); `None` for anything else.
+    pub fn from_literal(text: &str) -> Option<Self> {
+        match Json::parse(text) {
+            Ok(Json::Number(n)) => Some(n),
+            _ => None,
+        }
     }
 
     /// Builds a number from an integer.
@@ -347,6 +357,15 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A parser positioned at byte `offset` of `text` (for parsing a known part of a
+    /// larger text; error positions stay those of the whole text).
+    pub fn at(text: &'a str, offset: usize) -> Self {
+        Parser {
+            pos: offset.min(text.len()),
+            ..Parser::new(text)
+        }
+    }
+
     /// Current byte offset.
     pub fn offset(&self) -> usize {
         self.pos
@@ -461,7 +480,7 @@ impl<'a> Parser<'a> {
             None => Err(self.error(JsonErrorKind::UnexpectedEnd)),
             Some(b'{') => self.object(),
             Some(b'[') => self.array(),
-            Some(b'"') => Ok(Json::String(self.string()?.into())),
+            Some(b'"') => Ok(Json::String(Box::from(&*self.string()?))),
             Some(b't') => self.keyword("true", Json::Bool(true)),
             Some(b'f') => self.keyword("false", Json::Bool(false)),
             Some(b'n') => self.keyword("null", Json::Null),
@@ -527,7 +546,7 @@ impl<'a> Parser<'a> {
                 let key = self.key()?;
                 self.expect(b':', "':'")?;
                 let value = self.value()?;
-                members.push((key.into(), value));
+                members.push((Box::from(&*key), value));
                 if !self.comma_or(b'}', "',' or '}'")? {
                     break;
                 }
@@ -541,7 +560,7 @@ impl<'a> Parser<'a> {
     ///
     /// # Errors
     /// When no string is next, or the string is malformed.
-    pub fn key(&mut self) -> Result<String, JsonError> {
+    pub fn key(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.skip_ws();
         if self.peek() != Some(b'"') {
             return Err(self.unexpected("a string key"));
@@ -553,16 +572,16 @@ impl<'a> Parser<'a> {
     ///
     /// # Errors
     /// Raw control characters, bad escapes, lone surrogates, a missing closing quote.
-    pub fn string(&mut self) -> Result<String, JsonError> {
+    pub fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.pos += 1;
         let start = self.pos;
         // Fast path: no escapes.
         while let Some(&b) = self.bytes.get(self.pos) {
             match b {
                 b'"' => {
-                    let s = self.text[start..self.pos].to_owned();
+                    let s = &self.text[start..self.pos];
                     self.pos += 1;
-                    return Ok(s);
+                    return Ok(Cow::Borrowed(s));
                 }
                 b'\\' => break,
                 0..=0x1f => return Err(self.error(JsonErrorKind::ControlCharacter(u32::from(b)))),
@@ -577,7 +596,7 @@ impl<'a> Parser<'a> {
             match b {
                 b'"' => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(Cow::Owned(out));
                 }
                 b'\\' => {
                     let esc_at = self.pos;
@@ -667,6 +686,14 @@ impl<'a> Parser<'a> {
     /// # Errors
     /// [`JsonErrorKind::BadNumber`], [`JsonErrorKind::IntegerTooLong`].
     pub fn number(&mut self) -> Result<Number, JsonError> {
+        self.number_literal().map(|s| Number(s.into()))
+    }
+
+    /// Parses a number literal in JSON grammar and returns its text.
+    ///
+    /// # Errors
+    /// [`JsonErrorKind::BadNumber`], [`JsonErrorKind::IntegerTooLong`].
+    pub fn number_literal(&mut self) -> Result<&'a str, JsonError> {
         let start = self.pos;
         let b = self.bytes;
         let mut i = self.pos;
@@ -708,7 +735,7 @@ impl<'a> Parser<'a> {
             }
         }
         self.pos = i;
-        Ok(Number(self.text[start..i].into()))
+        Ok(&self.text[start..i])
     }
 
     /// Parses a non-negative integer that fits `u64` (block fields such as
@@ -718,29 +745,30 @@ impl<'a> Parser<'a> {
     /// A message for the caller to wrap with the field's name.
     pub fn u64_field(&mut self) -> Result<u64, FieldError> {
         let n = self.field_integer()?;
-        n.parse().map_err(|_| FieldError::OutOfRange(n))
+        n.parse().map_err(|_| FieldError::OutOfRange(n.to_owned()))
     }
 
     /// Parses a non-negative integer literal and returns its digits.
     ///
     /// # Errors
     /// [`FieldError`] when the value is not a non-negative integer.
-    pub fn field_integer(&mut self) -> Result<String, FieldError> {
+    pub fn field_integer(&mut self) -> Result<&'a str, FieldError> {
         self.skip_ws();
         let at = self.pos;
-        let v = self.value().map_err(FieldError::Json)?;
-        match v {
-            Json::Number(n) if n.is_integer() => {
-                let s = n.as_str();
-                if s == "-0" {
-                    Ok("0".into())
-                } else if s.starts_with('-') {
-                    Err(FieldError::Negative(s.into()))
-                } else {
-                    Ok(s.into())
-                }
-            }
-            other => Err(FieldError::NotInteger(at, describe(&other))),
+        let is_number = matches!(self.peek(), Some(b'-' | b'0'..=b'9'))
+            && !self.bytes[at..].starts_with(b"-Infinity");
+        if !is_number {
+            let v = self.value().map_err(FieldError::Json)?;
+            return Err(FieldError::NotInteger(at, describe(&v)));
+        }
+        let s = self.number_literal().map_err(FieldError::Json)?;
+        if s.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+            return Err(FieldError::NotInteger(at, format!("the number {s}")));
+        }
+        match s {
+            "-0" => Ok("0"),
+            _ if s.starts_with('-') => Err(FieldError::Negative(s.into())),
+            _ => Ok(s),
         }
     }
 }

@@ -108,14 +108,28 @@ pub fn write_float_repr(f: f64, out: &mut Vec<u8>) {
         return;
     }
     // Rust's `{:e}` gives the shortest round-trip digits, as Python's repr does.
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    // Formatted on the stack: "-d.ddddddddddddddddde-308" fits in 32 bytes.
+    let mut buf = [0u8; 32];
+    let len = {
+        use std::io::Write;
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        let _ = write!(cursor, "{f:e}");
+        cursor.position() as usize
+    };
+    let sci = std::str::from_utf8(&buf[..len]).unwrap_or("0e0");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let (negative, mantissa) = match mantissa.strip_prefix('-') {
         Some(m) => (true, m),
         None => (false, mantissa),
     };
-    let digits: Vec<u8> = mantissa.bytes().filter(|b| b.is_ascii_digit()).collect();
+    let mut digit_buf = [0u8; 24];
+    let mut n_digits = 0;
+    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+        digit_buf[n_digits] = b;
+        n_digits += 1;
+    }
+    let digits = &digit_buf[..n_digits];
     // Python's decpt: the value is 0.d1d2... × 10^decpt.
     let decpt = exp + 1;
     if negative {
@@ -135,7 +149,13 @@ pub fn write_float_repr(f: f64, out: &mut Vec<u8>) {
         if e < 10 {
             out.push(b'0');
         }
-        out.extend_from_slice(e.to_string().as_bytes());
+        if e >= 100 {
+            out.push(b'0' + (e / 100) as u8);
+        }
+        if e >= 10 {
+            out.push(b'0' + (e / 10 % 10) as u8);
+        }
+        out.push(b'0' + (e % 10) as u8);
     } else if decpt <= 0 {
         out.extend_from_slice(b"0.");
         out.extend(std::iter::repeat_n(b'0', decpt.unsigned_abs() as usize));

@@ -60,6 +60,9 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 chain.tip().hash,
                 chain.work()
             );
+            // The process ends here: skip freeing every block one by one (about a tenth
+            // of the run time on a 100,000-block chain).
+            std::mem::forget(chain);
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => {

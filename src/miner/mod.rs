@@ -3,7 +3,8 @@
 //! - [`Miner::mine`]: proof of work over all cores on a dedicated rayon pool, one SHA-256
 //!   compression per attempt ([`layout`] + [`kernel`]), timestamps refreshed every
 //!   100 ms as the original does, cancellable within a millisecond ([`CancelToken`]).
-//! - [`reference`]: the single-threaded oracle.
+//! - [`reference`]: the single-threaded oracle; [`synthetic`]: long valid chains for
+//!   benchmarks and tests.
 //! - [`progress`]: lock-free attempt counters for hash rates.
 
 pub mod cancel;
@@ -12,6 +13,7 @@ pub mod layout;
 pub mod progress;
 pub mod reference;
 mod search;
+pub mod synthetic;
 
 use std::sync::Arc;
 
