@@ -15,13 +15,13 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use minichain::chain::Json;
-use minichain::chain::json::{Dialect, write_string};
-use minichain::chain::pyrepr::{is_printable, write_str};
+use minichain::chain::json::{Dialect, RawJson, write_string};
+use minichain::chain::pyrepr::{is_printable, write_raw_str, write_str};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 
-const CASES: usize = 4000;
+const CASES: usize = 8000;
 
 /// Reads `str(json.loads(line))` for each JSON-string-encoded line; the first output
 /// line lists the code points the local Python finds printable, as ranges.
@@ -144,15 +144,27 @@ fn encode_string(s: &str, ascii: bool) -> String {
     String::from_utf8(out).expect("utf-8")
 }
 
+/// minichain's `str()` of a JSON text, rendered both ways it can be: from the tree
+/// ([`Json`]) and straight from the text ([`RawJson`], as blocks hash their data).
+/// They must agree before either is compared with Python.
 fn minichain_str(text: &str) -> String {
-    match Json::parse(text) {
+    let tree = match Json::parse(text) {
         Ok(v) => {
             let mut out = Vec::new();
             write_str(&v, &mut out);
             String::from_utf8(out).expect("utf-8")
         }
-        Err(e) => format!("PARSE ERROR {e}"),
-    }
+        Err(e) => return format!("PARSE ERROR {e}"),
+    };
+    let raw = RawJson::parse(text).expect("RawJson reads what Json reads");
+    let mut out = Vec::new();
+    write_raw_str(&raw, &mut out);
+    let streamed = String::from_utf8(out).expect("utf-8");
+    assert_eq!(
+        streamed, tree,
+        "streamed and tree renderings differ for {text:?}"
+    );
+    tree
 }
 
 /// Generated JSON renders exactly as CPython's `str(json.loads(text))`.

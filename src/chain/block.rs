@@ -4,8 +4,8 @@
 use std::fmt;
 
 use super::json::{
-    Dialect, FieldError, Json, JsonError, JsonErrorKind, Parser, describe, write_separator,
-    write_string,
+    Dialect, FieldError, Json, JsonError, JsonErrorKind, Parser, RawJson, describe,
+    write_separator, write_string,
 };
 use super::pow::Difficulty;
 
@@ -74,8 +74,8 @@ pub struct Block {
     pub timestamp: u64,
     /// The previous block's `hash` (genesis: `"0x0000"`).
     pub prev_hash: String,
-    /// The payload, kept as the JSON it arrived as.
-    pub data: Json,
+    /// The payload, kept as the JSON text it arrived as.
+    pub data: RawJson,
     /// The hash the block claims (64 lowercase hex digits when honest).
     pub hash: String,
     /// The proof-of-work nonce.
@@ -93,7 +93,7 @@ pub fn genesis() -> Block {
         block_no: 0,
         timestamp: 1000,
         prev_hash: "0x0000".into(),
-        data: Json::Array(Vec::new()),
+        data: RawJson::from(Json::Array(Vec::new())),
         hash: GENESIS_HASH.into(),
         nonce: Nonce("0".into()),
         difficulty: Difficulty(4),
@@ -389,7 +389,7 @@ fn read_block(
                     let digits = p
                         .field_integer()
                         .map_err(|e| field_err(p, e, "a non-negative integer"))?;
-                    let n = Nonce::from_digits(&digits)
+                    let n = Nonce::from_digits(digits)
                         .map_err(|e| p.error_at(at, shape(format!("{which}: {e}"))))?;
                     nonce.replace(n).is_some()
                 }
@@ -412,7 +412,7 @@ fn read_block(
                     slot.replace(text).is_some()
                 }
                 "data" => {
-                    let v = p.value()?;
+                    let v = p.raw_value()?;
                     data.replace(v).is_some()
                 }
                 _ => {
@@ -575,7 +575,7 @@ mod tests {
             let mut b = genesis();
             b.block_no = i;
             let pad = Json::String(format!("block {i} {}", "pad ".repeat(40)).into());
-            b.data = if tricky {
+            b.data = RawJson::from(if tricky {
                 let inner = vec![(
                     "block_no".into(),
                     Json::Number(Number::from_u128(u128::from(i))),
@@ -583,7 +583,7 @@ mod tests {
                 Json::Array(vec![pad, Json::Object(inner)])
             } else {
                 Json::Array(vec![pad, Json::Null])
-            };
+            });
             blocks.push(b);
         }
         let mut out = Vec::new();

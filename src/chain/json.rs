@@ -15,6 +15,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use super::pyrepr::{StreamRepr, write_str};
+
 /// Deepest nesting of arrays and objects accepted. Python's own decoder gives up near
 /// 1000 levels (`RecursionError`); a lower bound keeps hostile input off our stack.
 pub const MAX_DEPTH: usize = 512;
@@ -70,11 +72,19 @@ impl Number {
 
     /// The value Python's `json.loads` gives this literal.
     pub fn value(&self) -> NumberValue<'_> {
-        match &*self.0 {
+        Number::value_of(&self.0)
+    }
+
+    /// The value Python's `json.loads` gives a number literal.
+    pub fn value_of(literal: &str) -> NumberValue<'_> {
+        let is_integer = !literal
+            .bytes()
+            .any(|b| matches!(b, b'.' | b'e' | b'E' | b'N' | b'I'));
+        match literal {
             "NaN" => NumberValue::Float(f64::NAN),
             "Infinity" => NumberValue::Float(f64::INFINITY),
             "-Infinity" => NumberValue::Float(f64::NEG_INFINITY),
-            s if self.is_integer() => NumberValue::Int(s),
+            s if is_integer => NumberValue::Int(s),
             // Rust's parse is correctly rounded, as Python's float() is; overflow gives
             // an infinity, as in Python.
             s => NumberValue::Float(s.parse().unwrap_or(f64::NAN)),
@@ -278,6 +288,193 @@ impl Json {
 }
 
 impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_compact_string())
+    }
+}
+
+/// Two visitors fed by one walk.
+impl<'a, A: Visit<'a>, B: Visit<'a>> Visit<'a> for (A, B) {
+    fn scalar(&mut self, scalar: Scalar<'a>) {
+        self.0.scalar(scalar.clone());
+        self.1.scalar(scalar);
+    }
+
+    fn begin(&mut self, object: bool) {
+        self.0.begin(object);
+        self.1.begin(object);
+    }
+
+    fn key(&mut self, key: Cow<'a, str>) {
+        self.0.key(key.clone());
+        self.1.key(key);
+    }
+
+    fn end(&mut self, object: bool) {
+        self.0.end(object);
+        self.1.end(object);
+    }
+}
+
+/// A leaf value met by [`Parser::walk`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar<'a> {
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// A number literal (or `NaN`, `Infinity`, `-Infinity`).
+    Number(&'a str),
+    /// A string, unescaped.
+    String(Cow<'a, str>),
+}
+
+/// Receives the pieces of a value from [`Parser::walk`], in document order.
+pub trait Visit<'a> {
+    /// A leaf value (an array item, an object member's value, or the whole value).
+    fn scalar(&mut self, scalar: Scalar<'a>);
+    /// An array (`object == false`) or object starts.
+    fn begin(&mut self, object: bool);
+    /// An object member's key; its value follows.
+    fn key(&mut self, key: Cow<'a, str>);
+    /// The innermost open container ends.
+    fn end(&mut self, object: bool);
+}
+
+/// Notes whether any object repeats a key (Python keeps the first key's place and the
+/// last value, which a streaming renderer cannot do).
+#[derive(Default)]
+struct DuplicateKeys<'a> {
+    open: Vec<Vec<Cow<'a, str>>>,
+    found: bool,
+}
+
+impl<'a> Visit<'a> for DuplicateKeys<'a> {
+    fn scalar(&mut self, _: Scalar<'a>) {}
+
+    fn begin(&mut self, object: bool) {
+        if object {
+            self.open.push(Vec::new());
+        }
+    }
+
+    fn key(&mut self, key: Cow<'a, str>) {
+        if let Some(keys) = self.open.last_mut() {
+            // Objects are small: a scan beats hashing. A huge object with a repeated
+            // key is only marked (and then rendered through the tree).
+            if !self.found && keys.len() < 64 && keys.contains(&key) {
+                self.found = true;
+            }
+            if keys.len() >= 64 {
+                self.found = true; // too many to check cheaply: take the safe path
+            } else {
+                keys.push(key);
+            }
+        }
+    }
+
+    fn end(&mut self, object: bool) {
+        if object {
+            self.open.pop();
+        }
+    }
+}
+
+/// A JSON value kept as the exact text it arrived as, checked to be JSON that a Python
+/// node reads. Blocks hold their `data` this way: one allocation instead of a tree,
+/// hashed by rendering Python's `str()` straight from the text.
+#[derive(Debug, Clone)]
+pub struct RawJson {
+    text: Box<str>,
+    /// Python's `str()` of the value, rendered once when the text was read: the part
+    /// of every preimage that depends on `data`.
+    python_str: Box<str>,
+}
+
+impl RawJson {
+    /// Checks `text` (Python's dialect) and keeps it as it is.
+    ///
+    /// # Errors
+    /// [`JsonError`] with the position of the first problem.
+    pub fn parse(text: &str) -> Result<RawJson, JsonError> {
+        let mut p = Parser::new(text);
+        let raw = p.raw_value()?;
+        p.finish()?;
+        Ok(raw)
+    }
+
+    /// The text as it arrived.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Python's `str()` of the value (what the block preimage holds).
+    pub fn python_str(&self) -> &str {
+        &self.python_str
+    }
+
+    /// The value as a tree.
+    pub fn to_json(&self) -> Json {
+        // The text was checked when this was built, so parsing cannot fail.
+        Json::parse(&self.text).unwrap_or(Json::Null)
+    }
+
+    /// See [`Json::write`].
+    pub fn write(&self, dialect: Dialect, out: &mut Vec<u8>) {
+        self.to_json().write(dialect, out);
+    }
+
+    /// See [`Json::to_compact_string`].
+    pub fn to_compact_string(&self) -> String {
+        self.to_json().to_compact_string()
+    }
+
+    /// See [`Json::has_nonfinite`].
+    pub fn has_nonfinite(&self) -> bool {
+        self.to_json().has_nonfinite()
+    }
+
+    /// See [`Json::has_nan`].
+    pub fn has_nan(&self) -> bool {
+        self.to_json().has_nan()
+    }
+}
+
+impl From<&Json> for RawJson {
+    fn from(value: &Json) -> RawJson {
+        // Compact text of a tree is valid JSON; repeated keys survive in it.
+        let text = value.to_compact_string();
+        RawJson::parse(&text).unwrap_or_else(|_| {
+            let mut python_str = Vec::new();
+            write_str(value, &mut python_str);
+            RawJson {
+                text: text.into(),
+                python_str: String::from_utf8(python_str).unwrap_or_default().into(),
+            }
+        })
+    }
+}
+
+impl From<Json> for RawJson {
+    fn from(value: Json) -> RawJson {
+        RawJson::from(&value)
+    }
+}
+
+/// Equal when the values are (number spellings and key order count, whitespace not).
+impl PartialEq for RawJson {
+    fn eq(&self, other: &RawJson) -> bool {
+        self.text == other.text || self.to_json() == other.to_json()
+    }
+}
+
+impl PartialEq<Json> for RawJson {
+    fn eq(&self, other: &Json) -> bool {
+        self.to_json() == *other
+    }
+}
+
+impl fmt::Display for RawJson {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_compact_string())
     }
@@ -493,6 +690,115 @@ impl<'a> Parser<'a> {
             Some(b'-' | b'0'..=b'9') => Ok(Json::Number(self.number()?)),
             Some(_) => Err(self.unexpected("a JSON value")),
         }
+    }
+
+    /// Walks one value (after optional whitespace) without building it, reporting
+    /// each piece to `visit`. Checks exactly what [`Parser::value`] checks.
+    ///
+    /// # Errors
+    /// Any [`JsonErrorKind`].
+    pub fn walk<V: Visit<'a>>(&mut self, visit: &mut V) -> Result<(), JsonError> {
+        self.skip_ws();
+        match self.peek() {
+            None => Err(self.error(JsonErrorKind::UnexpectedEnd)),
+            Some(b'{') => {
+                self.enter()?;
+                self.pos += 1;
+                visit.begin(true);
+                if !self.eat_close(b'}') {
+                    loop {
+                        let key = self.key()?;
+                        visit.key(key);
+                        self.expect(b':', "':'")?;
+                        self.walk(visit)?;
+                        if !self.comma_or(b'}', "',' or '}'")? {
+                            break;
+                        }
+                    }
+                }
+                visit.end(true);
+                self.leave();
+                Ok(())
+            }
+            Some(b'[') => {
+                self.enter()?;
+                self.pos += 1;
+                visit.begin(false);
+                if !self.eat_close(b']') {
+                    loop {
+                        self.walk(visit)?;
+                        if !self.comma_or(b']', "',' or ']'")? {
+                            break;
+                        }
+                    }
+                }
+                visit.end(false);
+                self.leave();
+                Ok(())
+            }
+            Some(b'"') => {
+                let s = self.string()?;
+                visit.scalar(Scalar::String(s));
+                Ok(())
+            }
+            Some(b't') => self.walk_keyword("true", Scalar::Bool(true), visit),
+            Some(b'f') => self.walk_keyword("false", Scalar::Bool(false), visit),
+            Some(b'n') => self.walk_keyword("null", Scalar::Null, visit),
+            Some(b'N') => self.walk_keyword("NaN", Scalar::Number("NaN"), visit),
+            Some(b'I') => self.walk_keyword("Infinity", Scalar::Number("Infinity"), visit),
+            Some(b'-') if self.bytes[self.pos..].starts_with(b"-Infinity") => {
+                self.walk_keyword("-Infinity", Scalar::Number("-Infinity"), visit)
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let n = self.number_literal()?;
+                visit.scalar(Scalar::Number(n));
+                Ok(())
+            }
+            Some(_) => Err(self.unexpected("a JSON value")),
+        }
+    }
+
+    fn walk_keyword<V: Visit<'a>>(
+        &mut self,
+        word: &'static str,
+        scalar: Scalar<'a>,
+        visit: &mut V,
+    ) -> Result<(), JsonError> {
+        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            visit.scalar(scalar);
+            Ok(())
+        } else {
+            Err(self.unexpected("a JSON value"))
+        }
+    }
+
+    /// Checks one value and returns it as a [`RawJson`] holding its exact text.
+    ///
+    /// # Errors
+    /// Any [`JsonErrorKind`].
+    pub fn raw_value(&mut self) -> Result<RawJson, JsonError> {
+        self.skip_ws();
+        let start = self.pos;
+        // One walk checks the text, looks for repeated keys and renders `str()`.
+        let mut visit = (DuplicateKeys::default(), StreamRepr::default());
+        self.walk(&mut visit)?;
+        let text = &self.text[start..self.pos];
+        let (keys, render) = visit;
+        let python_str = if keys.found {
+            // Python keeps a repeated key's first place and last value: render from
+            // the tree, which knows the whole object.
+            let mut out = Vec::new();
+            write_str(&Json::parse(text)?, &mut out);
+            out
+        } else {
+            render.into_bytes()
+        };
+        Ok(RawJson {
+            text: text.into(),
+            // Rendered from `str`s and ASCII, so it is UTF-8.
+            python_str: String::from_utf8(python_str).unwrap_or_default().into(),
+        })
     }
 
     fn keyword(&mut self, word: &'static str, value: Json) -> Result<Json, JsonError> {

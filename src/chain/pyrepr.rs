@@ -5,7 +5,9 @@
 //! exponent notation, exact big integers, quote choice and escapes for strings inside
 //! containers, and Python 3.13's (Unicode 15.1) idea of a printable character.
 
-use super::json::{Json, NumberValue};
+use std::borrow::Cow;
+
+use super::json::{Json, Number, NumberValue, RawJson, Scalar, Visit};
 use super::printable_table::NON_PRINTABLE;
 
 /// Appends Python's `str(value)` as UTF-8.
@@ -16,16 +18,92 @@ pub fn write_str(value: &Json, out: &mut Vec<u8>) {
     }
 }
 
+/// Appends Python's `str(value)` for a value kept as text (rendered when it was read).
+pub fn write_raw_str(value: &RawJson, out: &mut Vec<u8>) {
+    out.extend_from_slice(value.python_str().as_bytes());
+}
+
+/// Renders Python's `str()` of a value from the pieces [`Parser::walk`] reports, with
+/// no tree. It cannot handle an object that repeats a key (Python keeps the first
+/// key's place and the last value); the caller checks for those.
+#[derive(Debug, Default)]
+pub(crate) struct StreamRepr {
+    out: Vec<u8>,
+    /// For each open container: whether an item was written (a separator is due).
+    open: Vec<bool>,
+    /// An object member's key was just written: its value needs no separator.
+    key_written: bool,
+}
+
+impl StreamRepr {
+    /// The rendered text.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.out
+    }
+
+    /// Writes `, ` before every item but the first of its container, and nothing
+    /// before a member's value.
+    fn separate(&mut self) {
+        if std::mem::take(&mut self.key_written) {
+            return;
+        }
+        if let Some(written) = self.open.last_mut() {
+            if *written {
+                self.out.extend_from_slice(b", ");
+            }
+            *written = true;
+        }
+    }
+}
+
+impl<'a> Visit<'a> for StreamRepr {
+    fn scalar(&mut self, scalar: Scalar<'a>) {
+        self.separate();
+        match scalar {
+            Scalar::Null => self.out.extend_from_slice(b"None"),
+            Scalar::Bool(true) => self.out.extend_from_slice(b"True"),
+            Scalar::Bool(false) => self.out.extend_from_slice(b"False"),
+            Scalar::Number(n) => write_number(n, &mut self.out),
+            // str() of a string is itself; inside a container it is its repr().
+            Scalar::String(s) if self.open.is_empty() => self.out.extend_from_slice(s.as_bytes()),
+            Scalar::String(s) => write_string_repr(&s, &mut self.out),
+        }
+    }
+
+    fn begin(&mut self, object: bool) {
+        self.separate();
+        self.out.push(if object { b'{' } else { b'[' });
+        self.open.push(false);
+    }
+
+    fn key(&mut self, key: Cow<'a, str>) {
+        self.separate();
+        write_string_repr(&key, &mut self.out);
+        self.out.extend_from_slice(b": ");
+        self.key_written = true;
+    }
+
+    fn end(&mut self, object: bool) {
+        self.open.pop();
+        self.out.push(if object { b'}' } else { b']' });
+    }
+}
+
+/// A number literal as Python's `str()` prints the value it reads as.
+fn write_number(literal: &str, out: &mut Vec<u8>) {
+    match Number::value_of(literal) {
+        NumberValue::Int(digits) => write_int(digits, out),
+        NumberValue::Float(f) => write_float_repr(f, out),
+    }
+}
+
 /// Appends Python's `repr(value)` as UTF-8 (the rendering used inside containers).
 pub fn write_repr(value: &Json, out: &mut Vec<u8>) {
     match value {
         Json::Null => out.extend_from_slice(b"None"),
         Json::Bool(true) => out.extend_from_slice(b"True"),
         Json::Bool(false) => out.extend_from_slice(b"False"),
-        Json::Number(n) => match n.value() {
-            NumberValue::Int(digits) => write_int(digits, out),
-            NumberValue::Float(f) => write_float_repr(f, out),
-        },
+        Json::Number(n) => write_number(n.as_str(), out),
         Json::String(s) => write_string_repr(s, out),
         Json::Array(items) => {
             out.push(b'[');
@@ -107,31 +185,13 @@ pub fn write_float_repr(f: f64, out: &mut Vec<u8>) {
         out.extend_from_slice(if f > 0.0 { b"inf" } else { b"-inf" });
         return;
     }
-    // Rust's `{:e}` gives the shortest round-trip digits, as Python's repr does.
-    // Formatted on the stack: "-d.ddddddddddddddddde-308" fits in 32 bytes.
-    let mut buf = [0u8; 32];
-    let len = {
-        use std::io::Write;
-        let mut cursor = std::io::Cursor::new(&mut buf[..]);
-        let _ = write!(cursor, "{f:e}");
-        cursor.position() as usize
-    };
-    let sci = std::str::from_utf8(&buf[..len]).unwrap_or("0e0");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (negative, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
-    let mut digit_buf = [0u8; 24];
-    let mut n_digits = 0;
-    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
-        digit_buf[n_digits] = b;
-        n_digits += 1;
-    }
-    let digits = &digit_buf[..n_digits];
+    // Ryu gives the shortest digits that round-trip, and on an exact tie between two
+    // such strings rounds half to even, as CPython's dtoa does (Rust's own `{:e}` rounds
+    // half up: 1.1192039882735312e14 would come out ...13).
+    let mut ryu_buf = ryu::Buffer::new();
     // Python's decpt: the value is 0.d1d2... × 10^decpt.
-    let decpt = exp + 1;
+    let (negative, digit_buf, n_digits, decpt) = shortest_digits(ryu_buf.format_finite(f));
+    let digits = &digit_buf[..n_digits];
     if negative {
         out.push(b'-');
     }
@@ -159,17 +219,50 @@ pub fn write_float_repr(f: f64, out: &mut Vec<u8>) {
     } else if decpt <= 0 {
         out.extend_from_slice(b"0.");
         out.extend(std::iter::repeat_n(b'0', decpt.unsigned_abs() as usize));
-        out.extend_from_slice(&digits);
+        out.extend_from_slice(digits);
     } else if decpt < n {
         let p = decpt as usize;
         out.extend_from_slice(&digits[..p]);
         out.push(b'.');
         out.extend_from_slice(&digits[p..]);
     } else {
-        out.extend_from_slice(&digits);
+        out.extend_from_slice(digits);
         out.extend(std::iter::repeat_n(b'0', (decpt - n) as usize));
         out.extend_from_slice(b".0");
     }
+}
+
+/// Splits a finite number's text (Ryu's: `1.5e-7`, `123.0`, `0.001`, `-0.0`) into its
+/// sign, significant digits without leading or trailing zeros (at least one), how many
+/// there are, and the decimal point's position `decpt` (value = 0.d1d2… × 10^decpt).
+fn shortest_digits(text: &str) -> (bool, [u8; 24], usize, i32) {
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(t) => (true, t),
+        None => (false, text),
+    };
+    let (mantissa, exp) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let point = mantissa.find('.').unwrap_or(mantissa.len()) as i32;
+    let mut digits = [0u8; 24];
+    let mut n = 0;
+    let mut leading_zeros = 0;
+    for b in mantissa.bytes().filter(u8::is_ascii_digit) {
+        if n == 0 && b == b'0' {
+            leading_zeros += 1;
+        } else if n < digits.len() {
+            digits[n] = b;
+            n += 1;
+        }
+    }
+    while n > 1 && digits[n - 1] == b'0' {
+        n -= 1;
+    }
+    if n == 0 {
+        // Zero: one digit, "0.0" in fixed notation.
+        digits[0] = b'0';
+        return (negative, digits, 1, 1);
+    }
+    (negative, digits, n, point - leading_zeros + exp)
 }
 
 /// Python's `repr(str)`: single quotes unless the text holds `'` and no `"`; escapes
@@ -273,6 +366,12 @@ mod tests {
             ("2.5e-07", "2.5e-07"),
             ("1.50", "1.5"),
             ("12345.678e3", "12345678.0"),
+            // An exact tie between two shortest strings: half to even, as CPython.
+            ("1.1192039882735313e14", "111920398827353.12"),
+            ("123.0", "123.0"),
+            ("0.001", "0.001"),
+            ("1e22", "1e+22"),
+            ("1e-7", "1e-07"),
         ] {
             assert_eq!(str_of(text), want, "{text}");
         }

@@ -19,7 +19,7 @@ pub fn mine_like_original(
         block_no: prev.block_no + 1,
         timestamp: 0,
         prev_hash: prev.hash.clone(),
-        data,
+        data: data.into(),
         hash: String::new(),
         nonce: Nonce::from(0),
         difficulty: Difficulty(0),
