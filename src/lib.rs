@@ -7,7 +7,10 @@
 //!   difficulty, validation and fork choice. Knows nothing of mining or the node.
 //! - [`miner`]: the reference miner (the oracle) and the parallel miner with its
 //!   SHA-256 kernels and cancel token.
-//! - [`cli`]: the command-line front end's library half (what `main.rs` calls).
+//! - [`node`]: the node: the HTTP API on axum, Redis sync with the original's
+//!   network, the one chain writer and its snapshots, and the mining queue.
+//! - [`node`]: the HTTP API, Redis sync, mining queue and chain state of a running node.
 
 pub mod chain;
 pub mod miner;
+pub mod node;

@@ -25,6 +25,8 @@ enum Command {
     Hash(commands::hash::HashArgs),
     Validate(commands::validate::ValidateArgs),
     Mine(commands::mine::MineArgs),
+    Bench(commands::bench::BenchArgs),
+    Node(commands::node::NodeArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,8 @@ fn main() -> ExitCode {
         Command::Hash(args) => commands::hash::run(&args),
         Command::Validate(args) => commands::validate::run(&args),
         Command::Mine(args) => commands::mine::run(&args),
+        Command::Bench(args) => commands::bench::run(&args),
+        Command::Node(args) => commands::node::run(&args),
     };
     match result {
         Ok(code) => code,

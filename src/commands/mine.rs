@@ -1,13 +1,19 @@
-//! `minichain mine`: mine one block on the tip of a chain and print it.
+//! `minichain mine`: mine one block on the tip of a chain with the parallel miner and
+//! print it; a live hash rate goes to stderr while it runs, when stderr is a terminal.
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
 use minichain::chain::block::parse_chain;
 use minichain::chain::validate::now_ms;
 use minichain::chain::{Difficulty, DifficultyPolicy, Json, RuleSet, ValidChain};
-use minichain::miner::reference::mine_like_original;
+use minichain::miner::{
+    CancelToken, KernelKind, MineJob, MineOutcome, Miner, MinerConfig, Progress, RateMeter,
+};
 
 /// Mine one block on the tip of a chain (default: the genesis block) and print it as
 /// JSON. The difficulty follows the chain (one more than the tip when blocks come
@@ -27,6 +33,13 @@ pub struct MineArgs {
     /// Target block time in milliseconds for the difficulty rule.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     mine_rate_ms: u64,
+    /// Mining threads (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// SHA-256 kernel: portable, sha-ni, avx2 or avx512 (default: the fastest here,
+    /// picked by a short calibration).
+    #[arg(long, value_name = "NAME")]
+    kernel: Option<KernelKind>,
 }
 
 /// Runs `minichain mine`.
@@ -54,17 +67,84 @@ pub fn run(args: &MineArgs) -> anyhow::Result<ExitCode> {
     if args.difficulty.is_some_and(|d| d > 256) {
         bail!("--difficulty must be at most 256 (a SHA-256 hash has 256 bits)");
     }
-    let policy = DifficultyPolicy {
-        mine_rate_ms: args.mine_rate_ms,
-        ..DifficultyPolicy::default()
-    };
-    let block = mine_like_original(
-        chain.tip(),
+    let miner = Miner::new(MinerConfig {
+        threads: args.threads,
+        kernel: args.kernel,
+    })
+    .context("cannot start the miner")?;
+    let job = MineJob {
+        prev: chain.tip().clone(),
         data,
-        &policy,
-        args.difficulty.map(Difficulty),
-        now_ms,
+        policy: DifficultyPolicy {
+            mine_rate_ms: args.mine_rate_ms,
+            ..DifficultyPolicy::default()
+        },
+        fixed_difficulty: args.difficulty.map(Difficulty),
+    };
+    let label = format!(
+        "mining block {} ({} threads, {})",
+        job.prev.block_no + 1,
+        miner.threads(),
+        miner.kernel()
     );
-    println!("{}", block.to_json_string());
-    Ok(ExitCode::SUCCESS)
+    // Nothing cancels this token: the command mines until it finds the block.
+    let outcome = with_live_rate(&miner.progress(), &label, || {
+        miner.mine(&job, &CancelToken::new())
+    });
+    match outcome {
+        MineOutcome::Found(block) => {
+            println!("{}", block.to_json_string());
+            Ok(ExitCode::SUCCESS)
+        }
+        MineOutcome::Cancelled => bail!("mining was cancelled"),
+    }
+}
+
+/// How often the live line is redrawn.
+const LIVE_REFRESH: Duration = Duration::from_millis(250);
+
+/// Runs `work`, and meanwhile, when stderr is a terminal, redraws one stderr line with
+/// `label`, the hash rate from `progress` and the epoch's difficulty; the line is erased
+/// when `work` returns. Shared by `mine` and `bench`.
+pub(crate) fn with_live_rate<T>(progress: &Progress, label: &str, work: impl FnOnce() -> T) -> T {
+    if !std::io::stderr().is_terminal() {
+        return work();
+    }
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut meter = RateMeter::new(progress.total_attempts());
+            // Ends when `done_tx` is dropped, at once, not after the next tick.
+            while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(LIVE_REFRESH) {
+                let rate = meter.rate(progress.total_attempts());
+                let mut err = std::io::stderr().lock();
+                // A failed write to the terminal is not worth stopping the work for.
+                let _ = write!(
+                    err,
+                    "\r\x1b[K{label}: {} at difficulty {}",
+                    format_rate(rate),
+                    progress.epoch().difficulty
+                );
+                let _ = err.flush();
+            }
+            let _ = write!(std::io::stderr(), "\r\x1b[K");
+        });
+        let result = work();
+        drop(done_tx);
+        result
+    })
+}
+
+/// An attempt (hash) rate with an SI prefix: `61.93 MH/s`, `1.24 GH/s`.
+pub(crate) fn format_rate(per_s: f64) -> String {
+    let (value, prefix) = if per_s >= 1e9 {
+        (per_s / 1e9, "G")
+    } else if per_s >= 1e6 {
+        (per_s / 1e6, "M")
+    } else if per_s >= 1e3 {
+        (per_s / 1e3, "k")
+    } else {
+        (per_s, "")
+    };
+    format!("{value:.2} {prefix}H/s")
 }

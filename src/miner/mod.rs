@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 pub use cancel::CancelToken;
 pub use kernel::KernelKind;
-pub use progress::{Progress, RateMeter};
+pub use progress::{EpochStatus, Progress, RateMeter};
 
 use crate::chain::{Block, Difficulty, DifficultyPolicy, Json};
 

@@ -1,6 +1,7 @@
-//! Attempt counters the workers bump and anyone may read without a lock.
+//! Attempt counters the workers bump and anyone may read without a lock: the CLI's live
+//! hash rate now, the node's status, metrics and live events later.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
 use std::time::Instant;
 
 /// One counter per worker, each on its own cache line so that workers never contend.
@@ -8,11 +9,20 @@ use std::time::Instant;
 #[derive(Debug, Default)]
 struct PaddedCounter(AtomicU64);
 
-/// Progress of a [`Miner`](super::Miner): attempts per worker, and whether a job runs.
+/// Progress of a [`Miner`](super::Miner): attempts per worker, whether a job runs, and
+/// the epoch being searched (its timestamp and difficulty), all plain atomics.
+///
+/// Readers see each value on its own (a reader may see a new timestamp with the previous
+/// difficulty for an instant); that is fine for rates and status lines.
 #[derive(Debug)]
 pub struct Progress {
     workers: Vec<PaddedCounter>,
     mining: AtomicBool,
+    /// Twice the epochs started, plus one while an epoch's values change.
+    epoch_seq: AtomicU64,
+    epoch_timestamp_ms: AtomicU64,
+    epoch_difficulty: AtomicU32,
+    blocks_found: AtomicU64,
 }
 
 impl Progress {
@@ -20,6 +30,10 @@ impl Progress {
         Progress {
             workers: (0..workers).map(|_| PaddedCounter::default()).collect(),
             mining: AtomicBool::new(false),
+            epoch_seq: AtomicU64::new(0),
+            epoch_timestamp_ms: AtomicU64::new(0),
+            epoch_difficulty: AtomicU32::new(0),
+            blocks_found: AtomicU64::new(0),
         }
     }
 
@@ -31,6 +45,24 @@ impl Progress {
 
     pub(crate) fn set_mining(&self, on: bool) {
         self.mining.store(on, Ordering::Relaxed);
+    }
+
+    /// Records the start of an epoch: the timestamp and difficulty every attempt in it
+    /// uses. A sequence lock (the search thread is the only writer): the sequence is odd
+    /// while the two values change, so [`Progress::epoch`] never pairs one epoch's
+    /// timestamp with another's difficulty.
+    pub(crate) fn start_epoch(&self, timestamp_ms: u64, difficulty: u32) {
+        let seq = self.epoch_seq.load(Ordering::Relaxed);
+        self.epoch_seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        self.epoch_timestamp_ms
+            .store(timestamp_ms, Ordering::Relaxed);
+        self.epoch_difficulty.store(difficulty, Ordering::Relaxed);
+        self.epoch_seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    pub(crate) fn block_found(&self) {
+        self.blocks_found.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Attempts made by every worker since the miner was built.
@@ -53,6 +85,48 @@ impl Progress {
     pub fn is_mining(&self) -> bool {
         self.mining.load(Ordering::Relaxed)
     }
+
+    /// Epochs started since the miner was built: each has a fresh timestamp and a
+    /// difficulty re-evaluated from the policy.
+    pub fn epochs(&self) -> u64 {
+        self.epoch_seq.load(Ordering::Acquire) / 2
+    }
+
+    /// The latest epoch: its number, timestamp and difficulty, read consistently
+    /// without a lock, so a node can show what it mines at.
+    pub fn epoch(&self) -> EpochStatus {
+        loop {
+            let before = self.epoch_seq.load(Ordering::Acquire);
+            let timestamp_ms = self.epoch_timestamp_ms.load(Ordering::Relaxed);
+            let difficulty = self.epoch_difficulty.load(Ordering::Relaxed);
+            fence(Ordering::Acquire);
+            let after = self.epoch_seq.load(Ordering::Relaxed);
+            if before == after && before.is_multiple_of(2) {
+                return EpochStatus {
+                    number: before / 2,
+                    timestamp_ms,
+                    difficulty,
+                };
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Blocks this miner has found (and returned) since it was built.
+    pub fn blocks_found(&self) -> u64 {
+        self.blocks_found.load(Ordering::Relaxed)
+    }
+}
+
+/// A consistent snapshot of the epoch being searched (see [`Progress::epoch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochStatus {
+    /// How many epochs had started (this one included); 0 before the first.
+    pub number: u64,
+    /// The epoch's block timestamp, ms since the Unix epoch (0 before the first).
+    pub timestamp_ms: u64,
+    /// The epoch's difficulty, leading zero bits (0 before the first).
+    pub difficulty: u32,
 }
 
 /// Turns successive reads of [`Progress::total_attempts`] into a rate.
@@ -79,5 +153,39 @@ impl RateMeter {
         self.at = now;
         self.attempts = attempts;
         if secs > 0.0 { delta as f64 / secs } else { 0.0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counters add up per worker; an out-of-range worker index is ignored.
+    #[test]
+    fn counters_add_per_worker() {
+        let progress = Progress::new(2);
+        progress.add(0, 5);
+        progress.add(1, 7);
+        progress.add(9, 100);
+        assert_eq!(progress.per_worker_attempts(), vec![5, 7]);
+        assert_eq!(progress.total_attempts(), 12);
+    }
+
+    /// An epoch's timestamp and difficulty are readable once its count is.
+    #[test]
+    fn epochs_record_timestamp_and_difficulty() {
+        let progress = Progress::new(1);
+        assert_eq!(progress.epochs(), 0);
+        progress.start_epoch(1_700_000_000_000, 19);
+        assert_eq!(progress.epochs(), 1);
+        let epoch = progress.epoch();
+        assert_eq!(
+            epoch,
+            EpochStatus {
+                number: 1,
+                timestamp_ms: 1_700_000_000_000,
+                difficulty: 19
+            }
+        );
     }
 }

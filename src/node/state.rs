@@ -157,7 +157,9 @@ impl std::fmt::Debug for WriteCommand {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             WriteCommand::Mined { block, .. } => write!(f, "Mined(#{})", block.block_no),
-            WriteCommand::Adopt { candidate, .. } => write!(f, "Adopt({} blocks)", candidate.snapshot.chain.len()),
+            WriteCommand::Adopt { candidate, .. } => {
+                write!(f, "Adopt({} blocks)", candidate.snapshot.chain.len())
+            }
         }
     }
 }
@@ -175,18 +177,19 @@ impl ChainWriter {
         rx.blocking_recv().map_err(|_| CommitError::Closed)?
     }
 
-    /// Offers a validated chain; the writer adopts it if the fork-choice rule prefers
-    /// it to the chain it holds at that moment.
-    pub async fn adopt(&self, candidate: Candidate) -> AdoptOutcome {
+    /// Offers a validated chain (blocking: called from the intake's blocking task);
+    /// the writer adopts it if the fork-choice rule prefers it to the chain it holds at
+    /// that moment.
+    pub fn adopt_blocking(&self, candidate: Candidate) -> AdoptOutcome {
         let (reply, rx) = oneshot::channel();
         let command = WriteCommand::Adopt {
             candidate: Box::new(candidate),
             reply,
         };
-        if self.tx.send(command).await.is_err() {
+        if self.tx.blocking_send(command).is_err() {
             return AdoptOutcome::NotPreferred;
         }
-        rx.await.unwrap_or(AdoptOutcome::NotPreferred)
+        rx.blocking_recv().unwrap_or(AdoptOutcome::NotPreferred)
     }
 }
 
@@ -269,7 +272,10 @@ impl Writer {
 
     fn adopt(&mut self, candidate: Candidate) -> AdoptOutcome {
         let current = self.current();
-        if !self.fork_choice.prefers(&current.chain, &candidate.snapshot.chain) {
+        if !self
+            .fork_choice
+            .prefers(&current.chain, &candidate.snapshot.chain)
+        {
             return AdoptOutcome::NotPreferred;
         }
         let cause = RestartCause {
@@ -309,7 +315,9 @@ mod tests {
             let tip = chain.tip().clone();
             let data = Json::parse(&format!(r#"{{"i": {i}, "s": "é"}}"#)).expect("literal JSON");
             let block = mine_reference(&tip, data, tip.timestamp + 1, Difficulty(3));
-            chain.push(block, RuleSet::Strict, now_ms()).expect("valid block");
+            chain
+                .push(block, RuleSet::Strict, now_ms())
+                .expect("valid block");
         }
         chain
     }

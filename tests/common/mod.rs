@@ -40,3 +40,6 @@ pub fn int_field(v: &Json, key: &str) -> String {
         other => panic!("no integer {key:?}: {other:?}"),
     }
 }
+
+pub mod node;
+pub mod redis;

@@ -1,0 +1,188 @@
+//! `minichain node`: run a node (HTTP API, Redis sync, mining) until SIGINT/SIGTERM.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use minichain::chain::{Difficulty, DifficultyPolicy, ForkChoice};
+use minichain::node::{self, NodeConfig, config};
+
+/// Run a node: the original's HTTP API (`GET /api/blocks`, `POST /api/mineblock`) plus
+/// `/api/blocks/{n}`, pages, `/api/status` and `/healthz`; sync over Redis with the
+/// original's Python nodes; mine on every core. Stops cleanly on Ctrl-C or SIGTERM.
+/// Logs go to stderr; set the level with RUST_LOG (e.g. `RUST_LOG=minichain=debug`).
+#[derive(Args, Debug)]
+pub struct NodeArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, value_name = "PORT", default_value_t = 8000)]
+    port: u16,
+    /// Redis server whose BLOCKCHAIN channel the network shares, or `none` to run
+    /// alone. If Redis is down the node still serves and mines, and reconnects.
+    #[arg(
+        long,
+        value_name = "URL|none",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    redis: String,
+    /// Node to copy the chain from at start (`GET {root}/api/blocks`), or `none`. A
+    /// root that is this node itself is skipped; an unreachable one is only logged.
+    #[arg(long, value_name = "URL|none", default_value = "http://127.0.0.1:8000")]
+    root: String,
+    /// Mining threads (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Which chain wins: `work` (most cumulative work, minichain's default) or
+    /// `length` (strictly longer, the original's rule).
+    #[arg(long, value_enum, default_value_t = ForkChoiceArg::Work)]
+    fork_choice: ForkChoiceArg,
+    /// Target block time in milliseconds: a block mined faster raises the difficulty
+    /// by one, a slower one lowers it.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    mine_rate_ms: u64,
+    /// Largest Redis message (or root chain) read, in bytes; larger ones are dropped
+    /// and counted.
+    #[arg(long, value_name = "BYTES", default_value_t = config::DEFAULT_MAX_MESSAGE_BYTES)]
+    max_message_bytes: usize,
+    /// Largest request body, in bytes; larger ones get 413.
+    #[arg(long, value_name = "BYTES", default_value_t = config::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// How long the start-up sync waits for the root, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    root_timeout_ms: u64,
+    /// Longest wait between Redis reconnect attempts, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    redis_backoff_max_ms: u64,
+    /// Niceness of the mining threads (Linux; 0 to leave them as they are): above 0,
+    /// HTTP requests preempt mining.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        allow_negative_numbers = true
+    )]
+    miner_nice: i32,
+    /// Pin the difficulty of mined blocks (benchmarks only: a network follows the
+    /// mine rate).
+    #[arg(long, value_name = "D", hide = true)]
+    difficulty: Option<u32>,
+}
+
+/// `--fork-choice`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ForkChoiceArg {
+    /// Most cumulative work.
+    Work,
+    /// Strictly longer.
+    Length,
+}
+
+impl NodeArgs {
+    /// Checks the flags and turns them into a [`NodeConfig`].
+    fn to_config(&self) -> anyhow::Result<NodeConfig> {
+        if self.threads == Some(0) {
+            bail!("--threads must be at least 1");
+        }
+        if self.difficulty.is_some_and(|d| d == 0 || d > 256) {
+            bail!("--difficulty must be between 1 and 256 (a SHA-256 hash has 256 bits)");
+        }
+        if self.max_message_bytes == 0 || self.max_body_bytes == 0 {
+            bail!("--max-message-bytes and --max-body-bytes must be above 0");
+        }
+        let optional = |s: &str| (!s.eq_ignore_ascii_case("none")).then(|| s.to_owned());
+        Ok(NodeConfig {
+            host: self.host.clone(),
+            port: self.port,
+            redis_url: optional(&self.redis),
+            root: optional(&self.root),
+            threads: self.threads,
+            fork_choice: match self.fork_choice {
+                ForkChoiceArg::Work => ForkChoice::Work,
+                ForkChoiceArg::Length => ForkChoice::Length,
+            },
+            policy: DifficultyPolicy {
+                mine_rate_ms: self.mine_rate_ms,
+                ..DifficultyPolicy::default()
+            },
+            fixed_difficulty: self.difficulty.map(Difficulty),
+            max_message_bytes: self.max_message_bytes,
+            max_body_bytes: self.max_body_bytes,
+            root_timeout: Duration::from_millis(self.root_timeout_ms),
+            redis_backoff_max: Duration::from_millis(self.redis_backoff_max_ms.max(1)),
+            miner_nice: self.miner_nice,
+            ..NodeConfig::default()
+        })
+    }
+}
+
+/// Runs `minichain node` until SIGINT or SIGTERM; exit 0 after a clean stop.
+pub fn run(args: &NodeArgs) -> anyhow::Result<ExitCode> {
+    let config = args.to_config()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("node")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        // Handlers go in before the node starts: a signal that came before its first
+        // poll would otherwise kill the process the default way.
+        let signals = Signals::install().context("cannot listen for SIGINT/SIGTERM")?;
+        node::run(config, signals.first()).await?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM listeners, installed up front.
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers (inside the runtime).
+    fn install() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// Completes on the first SIGINT or SIGTERM.
+    async fn first(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => tracing::info!("SIGINT received"),
+            _ = self.terminate.recv() => tracing::info!("SIGTERM received"),
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => tracing::info!("Ctrl-C received"),
+                // No way to hear Ctrl-C: run until killed rather than stop at once.
+                Err(_) => std::future::pending::<()>().await,
+            }
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! The HTTP API: the original's two endpoints, byte-compatible, and minichain's own
+//! (single blocks, pages, status, health), each failing with `{"error": "..."}` and a
+//! status code that says what went wrong.
+//!
+//! Every handler reads a [`Snapshot`] and never waits for the writer or the miner
+//! (except `POST /api/mineblock`, which waits for its own block on a queue). The
+//! `GET /api/blocks` body is the snapshot's cached bytes: no serialization per request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use tokio::sync::watch;
+use tower_http::timeout::TimeoutLayer;
+
+use super::config::{MAX_PAGE, fork_choice_name};
+use super::intake::SyncStats;
+use super::mining::{MineError, MiningHandle};
+use super::state::Snapshot;
+use crate::chain::json::{Dialect, MAX_DEPTH};
+use crate::chain::{DifficultyPolicy, validate::now_ms};
+use crate::chain::{ForkChoice, Json, next_difficulty};
+
+/// How long a GET may take before it gets 408 (none comes near; this bounds a stuck
+/// client's hold on a worker).
+const GET_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Deepest `data` accepted: a block's data sits three levels down in
+/// `{"chain": [{"data": ...}]}`, and every node (this one too) refuses JSON nested
+/// deeper than [`MAX_DEPTH`], so deeper data would make our own chain unreadable.
+pub const MAX_DATA_DEPTH: usize = MAX_DEPTH - 3;
+
+/// What every handler shares; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The current chain.
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// The mining queue.
+    pub mining: MiningHandle,
+    /// Sync message counters.
+    pub sync: Arc<SyncStats>,
+    /// Redis connection state.
+    pub redis: Arc<super::sync::RedisStats>,
+    /// The fork-choice rule.
+    pub fork_choice: ForkChoice,
+    /// The difficulty policy (for the next block's difficulty in the status).
+    pub policy: DifficultyPolicy,
+    /// The request body limit.
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.snapshots.borrow())
+    }
+}
+
+/// Builds the router over `state` (tests call it without a socket).
+pub fn router(state: AppState) -> Router {
+    let limit = state.max_body_bytes;
+    let reads = Router::new()
+        .route("/api/blocks", get(get_blocks))
+        .route("/api/blocks/{n}", get(get_block))
+        .route("/api/status", get(get_status))
+        .route("/healthz", get(healthz))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            GET_TIMEOUT,
+        ));
+    // No timeout on mining: a block takes as long as the proof of work takes.
+    let writes = Router::new().route("/api/mineblock", post(mine_block));
+    reads
+        .merge(writes)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// An API failure: a status code and `{"error": "..."}`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A malformed path or query (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such block or route (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// A method the route does not take (405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// A body over the limit (413).
+    #[error("request body is over the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    /// A body that is not a mining request a Python node could take (422).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The node cannot take the request now (503).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug (500).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.to_string() });
+        (self.status(), axum::Json(body)).into_response()
+    }
+}
+
+impl From<MineError> for ApiError {
+    fn from(err: MineError) -> ApiError {
+        match err {
+            MineError::ShuttingDown | MineError::QueueFull => {
+                ApiError::Unavailable(err.to_string())
+            }
+            MineError::Failed(why) => ApiError::Internal(why),
+        }
+    }
+}
+
+fn json_bytes(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `GET /api/blocks`: the whole chain from the cache, or a page with `from`/`limit`.
+async fn get_blocks(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let snapshot = state.snapshot();
+    if !query.contains_key("from") && !query.contains_key("limit") {
+        return Ok(json_bytes(snapshot.body().clone()));
+    }
+    let from = parse_param(&query, "from")?.unwrap_or(0);
+    let limit = parse_param(&query, "limit")?.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE as u64 {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_PAGE}, found {limit}"
+        )));
+    }
+    let blocks = snapshot.chain().blocks();
+    let total = blocks.len();
+    if from > total as u64 {
+        return Err(ApiError::NotFound(format!(
+            "from={from} is past the end of the chain ({total} blocks)"
+        )));
+    }
+    let start = usize::try_from(from).unwrap_or(total);
+    let end = start
+        .saturating_add(usize::try_from(limit).unwrap_or(MAX_PAGE))
+        .min(total);
+    let mut out = Vec::with_capacity((end - start) * 300 + 64);
+    out.extend_from_slice(
+        format!("{{\"from\":{start},\"limit\":{limit},\"total\":{total},\"chain\":").as_bytes(),
+    );
+    crate::chain::block::write_chain(&blocks[start..end], Dialect::Compact, &mut out);
+    out.push(b'}');
+    Ok(json_bytes(out.into()))
+}
+
+fn parse_param(query: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
+    match query.get(name) {
+        None => Ok(None),
+        Some(text) => text.parse::<u64>().map(Some).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "{name} must be a non-negative integer, found {text:?}"
+            ))
+        }),
+    }
+}
+
+/// `GET /api/blocks/{n}`: one block.
+async fn get_block(
+    State(state): State<AppState>,
+    Path(n): Path<String>,
+) -> Result<Response, ApiError> {
+    let index: u64 = n.parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "block number must be a non-negative integer, found {n:?}"
+        ))
+    })?;
+    let snapshot = state.snapshot();
+    let blocks = snapshot.chain().blocks();
+    let block = usize::try_from(index)
+        .ok()
+        .and_then(|i| blocks.get(i))
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no block {index}: the chain has {} blocks (0 to {})",
+                blocks.len(),
+                blocks.len() - 1
+            ))
+        })?;
+    let mut out = Vec::with_capacity(512);
+    block.write(Dialect::Compact, &mut out);
+    Ok(json_bytes(out.into()))
+}
+
+/// `/api/status`'s body.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// The tip's `block_no`.
+    pub height: u64,
+    /// Blocks, genesis included.
+    pub length: usize,
+    /// The tip's hash.
+    pub tip_hash: String,
+    /// The tip's difficulty.
+    pub difficulty: u32,
+    /// The difficulty a block mined now would get (unless pinned).
+    pub next_difficulty: u32,
+    /// Cumulative work (sum of 2^difficulty), in decimal.
+    pub work: String,
+    /// `work` or `length`.
+    pub fork_choice: &'static str,
+    /// Chain changes since start.
+    pub version: u64,
+    /// The miner.
+    pub mining: MiningStatus,
+    /// The Redis link.
+    pub redis: RedisStatus,
+    /// Chains received from the network.
+    pub sync: SyncStatus,
+}
+
+/// The miner's part of [`Status`].
+#[derive(Debug, Serialize)]
+pub struct MiningStatus {
+    /// Whether a search runs now.
+    pub active: bool,
+    /// Attempts per second over the last second.
+    pub hash_rate: f64,
+    /// Requests waiting, the one being mined included.
+    pub queue: usize,
+    /// Mining threads.
+    pub threads: usize,
+    /// SHA-256 kernel.
+    pub kernel: &'static str,
+    /// Blocks mined since start.
+    pub blocks_mined: u64,
+    /// Searches restarted on a new tip.
+    pub restarts: u64,
+    /// The pinned difficulty (benchmarks), if any.
+    pub pinned_difficulty: Option<u32>,
+    /// The last restart's latency.
+    pub last_restart: Option<RestartStatus>,
+}
+
+/// A restart's latency.
+#[derive(Debug, Serialize)]
+pub struct RestartStatus {
+    /// From the message's arrival to the new search, µs.
+    pub received_to_restart_us: u64,
+    /// Of that, parsing and validation, µs.
+    pub validate_us: u64,
+    /// From the cancel to the new search, µs.
+    pub cancel_to_restart_us: u64,
+    /// When the new search started, µs since the Unix epoch.
+    pub restarted_at_unix_us: u64,
+}
+
+/// The Redis part of [`Status`].
+#[derive(Debug, Serialize)]
+pub struct RedisStatus {
+    /// Whether the node uses Redis.
+    pub enabled: bool,
+    /// Whether the subscription is up.
+    pub connected: bool,
+    /// Resubscriptions after a lost connection.
+    pub reconnects: u64,
+    /// Chains published.
+    pub published: u64,
+    /// Publishes that failed.
+    pub publish_errors: u64,
+}
+
+/// The sync part of [`Status`].
+#[derive(Debug, Serialize)]
+pub struct SyncStatus {
+    /// Chains adopted.
+    pub accepted: u64,
+    /// Messages that were exactly our chain (our own, echoed).
+    pub current: u64,
+    /// Refused messages by reason.
+    pub rejected: std::collections::BTreeMap<&'static str, u64>,
+    /// The last refusal's reason, in words.
+    pub last_rejection: Option<String>,
+}
+
+/// Assembles `/api/status` from the snapshot and the counters.
+pub fn status(state: &AppState) -> Status {
+    let snapshot = state.snapshot();
+    let chain = snapshot.chain();
+    let tip = chain.tip();
+    let mining = &state.mining;
+    let stats = mining.stats();
+    Status {
+        height: tip.block_no,
+        length: chain.len(),
+        tip_hash: tip.hash.clone(),
+        difficulty: tip.difficulty.0,
+        next_difficulty: mining
+            .pinned_difficulty()
+            .unwrap_or_else(|| {
+                next_difficulty(tip.difficulty, tip.timestamp, now_ms(), &state.policy)
+            })
+            .0,
+        work: chain.work().to_string(),
+        fork_choice: fork_choice_name(state.fork_choice),
+        version: snapshot.version(),
+        mining: MiningStatus {
+            active: mining.is_mining(),
+            hash_rate: stats.hash_rate(),
+            queue: stats.queue_len(),
+            threads: mining.threads(),
+            kernel: mining.kernel(),
+            blocks_mined: stats.blocks_mined(),
+            restarts: stats.restarts(),
+            pinned_difficulty: mining.pinned_difficulty().map(|d| d.0),
+            last_restart: stats.last_restart().map(|t| RestartStatus {
+                received_to_restart_us: t.received_to_restart_us,
+                validate_us: t.validate_us,
+                cancel_to_restart_us: t.cancel_to_restart_us,
+                restarted_at_unix_us: t.restarted_at_unix_us,
+            }),
+        },
+        redis: RedisStatus {
+            enabled: state.redis.enabled(),
+            connected: state.redis.connected(),
+            reconnects: state.redis.reconnects(),
+            published: state.redis.published(),
+            publish_errors: state.redis.publish_errors(),
+        },
+        sync: SyncStatus {
+            accepted: state.sync.accepted(),
+            current: state.sync.current(),
+            rejected: state.sync.rejected(),
+            last_rejection: state.sync.last_rejection(),
+        },
+    }
+}
+
+async fn get_status(State(state): State<AppState>) -> axum::Json<Status> {
+    axum::Json(status(&state))
+}
+
+async fn healthz() -> Response {
+    json_bytes(Bytes::from_static(b"{\"status\":\"ok\"}"))
+}
+
+/// `POST /api/mineblock`: mines one block with the body's `data` (missing: `""`) and
+/// answers the chain holding it.
+async fn mine_block(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(state.max_body_bytes)
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    })?;
+    let data = mining_data(&body)?;
+    let chain = state.mining.mine(data).await?;
+    Ok(json_bytes(chain))
+}
+
+/// The `data` of a mining request, refused when a Python node could not take the block.
+///
+/// # Errors
+/// [`ApiError::Unprocessable`] saying why.
+pub fn mining_data(body: &[u8]) -> Result<Json, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::Unprocessable(format!("body is not UTF-8: {e}")))?;
+    let request = Json::parse(text).map_err(|e| {
+        ApiError::Unprocessable(format!("body is not JSON a Python node can read: {e}"))
+    })?;
+    if !matches!(request, Json::Object(_)) {
+        return Err(ApiError::Unprocessable(format!(
+            "body must be a JSON object like {{\"data\": ...}}, found {}",
+            crate::chain::json::describe(&request)
+        )));
+    }
+    let data = request
+        .get("data")
+        .cloned()
+        .unwrap_or_else(|| Json::String("".into()));
+    if data.has_nonfinite() {
+        return Err(ApiError::Unprocessable(
+            "data holds NaN or an infinite number (such as 1e999): Python nodes accept such a block and then answer 500 to every request, so minichain does not mine it".into(),
+        ));
+    }
+    let depth = json_depth(&data);
+    if depth > MAX_DATA_DEPTH {
+        return Err(ApiError::Unprocessable(format!(
+            "data is nested {depth} levels deep; at most {MAX_DATA_DEPTH} keep the chain that holds it within the {MAX_DEPTH} levels every node reads"
+        )));
+    }
+    Ok(data)
+}
+
+/// Nesting depth of arrays and objects (a scalar is 0). Recursion is bounded: the
+/// parser refused anything deeper than [`MAX_DEPTH`].
+fn json_depth(value: &Json) -> usize {
+    match value {
+        Json::Array(items) => 1 + items.iter().map(json_depth).max().unwrap_or(0),
+        Json::Object(members) => {
+            1 + members
+                .iter()
+                .map(|(_, v)| json_depth(v))
+                .max()
+                .unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unprocessable(body: &str) -> String {
+        match mining_data(body.as_bytes()) {
+            Err(ApiError::Unprocessable(why)) => why,
+            other => panic!("expected 422 for {body}, got {other:?}"),
+        }
+    }
+
+    /// Every kind of data a Python node cannot take is refused with its reason.
+    #[test]
+    fn refuses_what_python_cannot_take() {
+        assert!(unprocessable(r#"{"data": NaN}"#).contains("NaN"));
+        assert!(unprocessable(r#"{"data": [1e999]}"#).contains("infinite"));
+        assert!(unprocessable(r#"{"data": -Infinity}"#).contains("infinite"));
+        assert!(unprocessable(r#"{"data": "\ud800"}"#).contains("surrogate"));
+        assert!(unprocessable(&format!(r#"{{"data": {}}}"#, "9".repeat(4301))).contains("4300"));
+        assert!(unprocessable("[1]").contains("object"));
+        assert!(unprocessable("{").contains("JSON"));
+        let deep = format!(
+            r#"{{"data": {}{}}}"#,
+            "[".repeat(MAX_DATA_DEPTH + 1),
+            "]".repeat(MAX_DATA_DEPTH + 1)
+        );
+        assert!(unprocessable(&deep).contains("nested"));
+    }
+
+    /// A missing `data` mines `""`; anything else is kept as it arrived.
+    #[test]
+    fn data_defaults_to_empty_string() {
+        assert_eq!(mining_data(b"{}").ok(), Some(Json::String("".into())));
+        assert_eq!(
+            mining_data(br#"{"data": 1.50}"#)
+                .ok()
+                .map(|d| d.to_compact_string()),
+            Some("1.50".into())
+        );
+        let deep = format!(
+            r#"{{"data": {}{}}}"#,
+            "[".repeat(MAX_DATA_DEPTH),
+            "]".repeat(MAX_DATA_DEPTH)
+        );
+        assert!(mining_data(deep.as_bytes()).is_ok());
+    }
+
+    /// Each error variant maps to its status.
+    #[test]
+    fn error_statuses() {
+        assert_eq!(ApiError::BadRequest(String::new()).status(), 400);
+        assert_eq!(ApiError::NotFound(String::new()).status(), 404);
+        assert_eq!(ApiError::MethodNotAllowed(String::new()).status(), 405);
+        assert_eq!(ApiError::PayloadTooLarge(1).status(), 413);
+        assert_eq!(ApiError::Unprocessable(String::new()).status(), 422);
+        assert_eq!(ApiError::Unavailable(String::new()).status(), 503);
+        assert_eq!(ApiError::Internal(String::new()).status(), 500);
+    }
+}

@@ -1,0 +1,495 @@
+//! The mining queue: `POST /api/mineblock` requests wait in order, one coordinator
+//! thread mines them one block each on the miner's rayon pool, and a longer chain
+//! cancels the running search, which restarts on the new tip with the same data.
+//!
+//! Why a plain thread: [`Miner::mine`] blocks until a block is found or the search is
+//! cancelled, and tokio's workers must stay free to answer GETs meanwhile. The
+//! coordinator thread only waits; the miner's own pool does the hashing.
+//!
+//! Cancellation goes through [`JobSlot`]: the coordinator registers the tip it mines on
+//! and its [`CancelToken`] under one lock; the chain writer, after each change, cancels
+//! the token if the tip moved. Reading the tip and registering under the same lock
+//! closes the race where the tip moves between the two.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::config::NodeConfig;
+use super::state::{ChainWriter, CommitError, Snapshot};
+use crate::chain::{Difficulty, DifficultyPolicy, Json};
+use crate::miner::{
+    CancelToken, MineJob, MineOutcome, Miner, MinerConfig, MinerError, Progress, RateMeter,
+};
+
+/// Most requests waiting to be mined; more get 503 rather than an unbounded queue.
+pub const MAX_QUEUE: usize = 1024;
+
+/// Why a longer chain cancelled a search: kept to report the restart latency.
+#[derive(Debug, Clone, Copy)]
+pub struct RestartCause {
+    /// When the chain's message arrived.
+    pub received_at: Instant,
+    /// How long parsing and validating it took.
+    pub validate_time: Duration,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    /// The tip hash the running search mines on, and its token.
+    job: Option<(String, CancelToken)>,
+    /// A cancel caused by an adopted chain, not yet followed by a restart.
+    pending: Option<(RestartCause, Instant)>,
+    shutting_down: bool,
+}
+
+/// Where the running search registers, so that a new tip or shutdown can cancel it.
+#[derive(Debug, Default)]
+pub struct JobSlot {
+    state: Mutex<SlotState>,
+}
+
+/// A search about to start: the snapshot it mines on and its token.
+struct JobStart {
+    snapshot: Arc<Snapshot>,
+    token: CancelToken,
+    restart: Option<(RestartCause, Instant)>,
+}
+
+impl JobSlot {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        // A panic while holding this lock leaves plain data behind: still usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Called by the chain writer after every change: cancels a search that mines on
+    /// another tip, remembering `cause` for the restart latency.
+    pub fn on_new_tip(&self, tip_hash: &str, cause: Option<RestartCause>) {
+        let mut state = self.lock();
+        let stale = state.job.as_ref().is_some_and(|(hash, _)| hash != tip_hash);
+        if stale {
+            if let Some((_, token)) = &state.job {
+                token.cancel();
+            }
+            if let Some(cause) = cause {
+                state.pending = Some((cause, Instant::now()));
+            }
+        }
+    }
+
+    /// Cancels the running search and refuses new ones.
+    pub fn shut_down(&self) {
+        let mut state = self.lock();
+        state.shutting_down = true;
+        if let Some((_, token)) = &state.job {
+            token.cancel();
+        }
+    }
+
+    /// Registers a search on the current tip; `None` once shutting down.
+    fn begin(&self, snapshots: &watch::Receiver<Arc<Snapshot>>) -> Option<JobStart> {
+        let mut state = self.lock();
+        if state.shutting_down {
+            return None;
+        }
+        let snapshot = Arc::clone(&snapshots.borrow());
+        let token = CancelToken::new();
+        state.job = Some((snapshot.chain().tip().hash.clone(), token.clone()));
+        Some(JobStart {
+            snapshot,
+            token,
+            restart: state.pending.take(),
+        })
+    }
+
+    fn end(&self) {
+        self.lock().job = None;
+    }
+}
+
+/// How long the last restart took, for `/api/status` and the restart benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartTiming {
+    /// From the longer chain's message arriving to the search running on its tip.
+    pub received_to_restart_us: u64,
+    /// Of that, parsing and validating the chain.
+    pub validate_us: u64,
+    /// From the cancel to the new search.
+    pub cancel_to_restart_us: u64,
+    /// When the new search started, µs since the Unix epoch (to compare with a
+    /// client's clock on the same machine).
+    pub restarted_at_unix_us: u64,
+}
+
+/// Counters of the mining queue, read by `/api/status`.
+#[derive(Debug, Default)]
+pub struct MiningStats {
+    queue_len: AtomicUsize,
+    blocks_mined: AtomicU64,
+    restarts: AtomicU64,
+    hash_rate_bits: AtomicU64,
+    last_restart: Mutex<Option<RestartTiming>>,
+}
+
+impl MiningStats {
+    /// Requests waiting, the one being mined included.
+    pub fn queue_len(&self) -> usize {
+        self.queue_len.load(Ordering::Relaxed)
+    }
+
+    /// Blocks mined and added to the chain since start.
+    pub fn blocks_mined(&self) -> u64 {
+        self.blocks_mined.load(Ordering::Relaxed)
+    }
+
+    /// Searches restarted on a new tip.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+
+    /// Attempts per second over the last second.
+    pub fn hash_rate(&self) -> f64 {
+        f64::from_bits(self.hash_rate_bits.load(Ordering::Relaxed))
+    }
+
+    /// The last restart's timing.
+    pub fn last_restart(&self) -> Option<RestartTiming> {
+        *self
+            .last_restart
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record_restart(&self, cause: RestartCause, cancelled_at: Instant) {
+        let now = Instant::now();
+        let timing = RestartTiming {
+            received_to_restart_us: micros(now.duration_since(cause.received_at)),
+            validate_us: micros(cause.validate_time),
+            cancel_to_restart_us: micros(now.duration_since(cancelled_at)),
+            restarted_at_unix_us: unix_us(),
+        };
+        *self
+            .last_restart
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(timing);
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn unix_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, micros)
+}
+
+/// Why a mining request got no block.
+#[derive(Debug, thiserror::Error)]
+pub enum MineError {
+    /// The node is shutting down.
+    #[error("the node is shutting down")]
+    ShuttingDown,
+    /// Too many requests wait already.
+    #[error("{MAX_QUEUE} mining requests are already queued; try again later")]
+    QueueFull,
+    /// The miner found a block the chain refused (a bug).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Why the mining thread cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum MiningSetupError {
+    /// The miner refused its configuration.
+    #[error(transparent)]
+    Miner(#[from] MinerError),
+    /// The OS refused a thread.
+    #[error("cannot start the mining thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+struct MineRequest {
+    data: Json,
+    reply: oneshot::Sender<Result<Bytes, MineError>>,
+}
+
+/// Sentinel in the pinned-difficulty cell: no pin.
+const NO_PIN: u32 = u32::MAX;
+
+/// The HTTP side's handle on the mining queue (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct MiningHandle {
+    tx: mpsc::Sender<MineRequest>,
+    stats: Arc<MiningStats>,
+    progress: Arc<Progress>,
+    jobs: Arc<JobSlot>,
+    pinned: Arc<AtomicU32>,
+    threads: usize,
+    kernel: &'static str,
+}
+
+impl std::fmt::Debug for MineRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MineRequest({})", self.data)
+    }
+}
+
+impl MiningHandle {
+    /// Queues `data` and waits for its block; answers the chain body holding it.
+    ///
+    /// # Errors
+    /// [`MineError`] when the queue is full or the node shuts down first.
+    pub async fn mine(&self, data: Json) -> Result<Bytes, MineError> {
+        let (reply, rx) = oneshot::channel();
+        self.stats.queue_len.fetch_add(1, Ordering::Relaxed);
+        if let Err(err) = self.tx.try_send(MineRequest { data, reply }) {
+            self.stats.queue_len.fetch_sub(1, Ordering::Relaxed);
+            return Err(match err {
+                mpsc::error::TrySendError::Full(_) => MineError::QueueFull,
+                mpsc::error::TrySendError::Closed(_) => MineError::ShuttingDown,
+            });
+        }
+        rx.await.unwrap_or(Err(MineError::ShuttingDown))
+    }
+
+    /// The queue's counters.
+    pub fn stats(&self) -> &MiningStats {
+        &self.stats
+    }
+
+    /// Whether a search runs now.
+    pub fn is_mining(&self) -> bool {
+        self.progress.is_mining()
+    }
+
+    /// Mining threads.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// The SHA-256 kernel in use.
+    pub fn kernel(&self) -> &'static str {
+        self.kernel
+    }
+
+    /// The pinned difficulty, if any.
+    pub fn pinned_difficulty(&self) -> Option<Difficulty> {
+        match self.pinned.load(Ordering::Relaxed) {
+            NO_PIN => None,
+            d => Some(Difficulty(d)),
+        }
+    }
+
+    /// Pins (or unpins) the difficulty of the next search (benchmarks and tests: a
+    /// search that lasts as long as they need). The running search keeps its own until
+    /// it restarts.
+    pub fn pin_difficulty(&self, difficulty: Option<Difficulty>) {
+        self.pinned.store(
+            difficulty.map_or(NO_PIN, |d| d.0.min(NO_PIN - 1)),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Cancels the running search and answers every queued request with
+    /// [`MineError::ShuttingDown`].
+    pub fn shut_down(&self) {
+        self.jobs.shut_down();
+    }
+
+    /// Samples the attempt counters once a second into [`MiningStats::hash_rate`]
+    /// until `shutdown` fires.
+    pub async fn meter_hash_rate(&self, mut shutdown: watch::Receiver<bool>) {
+        let mut meter = RateMeter::new(self.progress.total_attempts());
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let rate = meter.rate(self.progress.total_attempts());
+                    self.stats.hash_rate_bits.store(rate.to_bits(), Ordering::Relaxed);
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+/// Builds the miner and starts the coordinator thread.
+///
+/// # Errors
+/// [`MiningSetupError`] when the miner or its thread cannot start.
+pub fn spawn_miner(
+    config: &NodeConfig,
+    writer: ChainWriter,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    jobs: Arc<JobSlot>,
+) -> Result<(MiningHandle, JoinHandle<()>), MiningSetupError> {
+    let (tx, rx) = mpsc::channel(MAX_QUEUE);
+    let stats = Arc::new(MiningStats::default());
+    let pinned = Arc::new(AtomicU32::new(
+        config
+            .fixed_difficulty
+            .map_or(NO_PIN, |d| d.0.min(NO_PIN - 1)),
+    ));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let miner_config = MinerConfig {
+        threads: config.threads,
+        kernel: None,
+    };
+    let nice = config.miner_nice;
+    let coordinator = Coordinator {
+        writer,
+        snapshots,
+        jobs: Arc::clone(&jobs),
+        stats: Arc::clone(&stats),
+        pinned: Arc::clone(&pinned),
+        policy: config.policy,
+    };
+    let thread =
+        std::thread::Builder::new()
+            .name("mining".into())
+            .spawn(move || match build_miner(miner_config, nice) {
+                Ok(miner) => {
+                    let ready = (miner.progress(), miner.threads(), miner.kernel().name());
+                    if ready_tx.send(Ok(ready)).is_ok() {
+                        coordinator.run(&miner, rx);
+                    }
+                }
+                Err(err) => {
+                    let _ = ready_tx.send(Err(err));
+                }
+            })?;
+    let (progress, threads, kernel) = match ready_rx.recv() {
+        Ok(Ok(ready)) => ready,
+        Ok(Err(err)) => return Err(err.into()),
+        Err(_) => {
+            return Err(std::io::Error::other("the mining thread died while starting").into());
+        }
+    };
+    let handle = MiningHandle {
+        tx,
+        stats,
+        progress,
+        jobs,
+        pinned,
+        threads,
+        kernel,
+    };
+    Ok((handle, thread))
+}
+
+/// Builds the miner from a short-lived thread at niceness `nice`: threads inherit
+/// their creator's niceness, so every pool worker yields to the HTTP workers, while
+/// the coordinator (which must react to a cancel at once) keeps the normal priority.
+fn build_miner(config: MinerConfig, nice: i32) -> Result<Miner, MinerError> {
+    let builder = std::thread::Builder::new().name("mining-setup".into());
+    let built = builder.spawn(move || {
+        lower_priority(nice);
+        Miner::new(config)
+    });
+    match built.map(std::thread::JoinHandle::join) {
+        Ok(Ok(result)) => result,
+        // No thread to lower: build here at normal priority rather than fail.
+        Ok(Err(_)) | Err(_) => Miner::new(config),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn lower_priority(nice: i32) {
+    if nice == 0 {
+        return;
+    }
+    // On Linux the nice value is per thread, and PRIO_PROCESS with no pid means the
+    // calling thread.
+    if let Err(err) = rustix::process::setpriority_process(None, nice) {
+        tracing::warn!(%err, nice, "cannot lower the mining threads' priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_nice: i32) {}
+
+struct Coordinator {
+    writer: ChainWriter,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    jobs: Arc<JobSlot>,
+    stats: Arc<MiningStats>,
+    pinned: Arc<AtomicU32>,
+    policy: DifficultyPolicy,
+}
+
+impl Coordinator {
+    fn run(&self, miner: &Miner, mut rx: mpsc::Receiver<MineRequest>) {
+        while let Some(request) = rx.blocking_recv() {
+            if request.reply.is_closed() {
+                tracing::debug!("mining request dropped: its client went away");
+            } else {
+                let result = self.mine_one(miner, &request.data);
+                let _ = request.reply.send(result);
+            }
+            self.stats.queue_len.fetch_sub(1, Ordering::Relaxed);
+        }
+        tracing::debug!("mining coordinator stopped");
+    }
+
+    /// Mines one block with `data`, restarting on every new tip, until it is on the
+    /// chain.
+    fn mine_one(&self, miner: &Miner, data: &Json) -> Result<Bytes, MineError> {
+        let mut first = true;
+        loop {
+            let start = self
+                .jobs
+                .begin(&self.snapshots)
+                .ok_or(MineError::ShuttingDown)?;
+            if let Some((cause, cancelled_at)) = start.restart {
+                self.stats.restarts.fetch_add(1, Ordering::Relaxed);
+                self.stats.record_restart(cause, cancelled_at);
+            }
+            let prev = start.snapshot.chain().tip().clone();
+            if !std::mem::replace(&mut first, false) {
+                tracing::info!(height = prev.block_no + 1, "mining restarts on the new tip");
+            }
+            let job = MineJob {
+                prev,
+                data: data.clone(),
+                policy: self.policy,
+                fixed_difficulty: match self.pinned.load(Ordering::Relaxed) {
+                    NO_PIN => None,
+                    d => Some(Difficulty(d)),
+                },
+            };
+            // A panic in a mining worker comes back here through the pool; catching it
+            // fails this request instead of killing the queue for every later one.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                miner.mine(&job, &start.token)
+            }));
+            self.jobs.end();
+            let Ok(outcome) = outcome else {
+                tracing::error!("the miner panicked; the request fails and the queue goes on");
+                return Err(MineError::Failed(
+                    "the miner failed (see the node's log)".into(),
+                ));
+            };
+            match outcome {
+                MineOutcome::Found(block) => match self.writer.commit_mined_blocking(block) {
+                    Ok(snapshot) => {
+                        self.stats.blocks_mined.fetch_add(1, Ordering::Relaxed);
+                        return Ok(snapshot.body().clone());
+                    }
+                    Err(CommitError::Stale) => continue,
+                    Err(CommitError::Closed) => return Err(MineError::ShuttingDown),
+                    Err(err @ CommitError::Invalid(_)) => {
+                        tracing::error!(%err, "the chain refused a mined block");
+                        return Err(MineError::Failed(err.to_string()));
+                    }
+                },
+                MineOutcome::Cancelled => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! The node: the original's HTTP API (and more) on axum, Redis sync with the original's
+//! network, and a mining queue whose searches restart when a longer chain arrives.
+//!
+//! - [`config`]: [`NodeConfig`], the validated settings.
+//! - [`state`]: the one writer, the snapshots readers take, the cached bodies.
+//! - [`intake`]: chains from the network → validated candidates or counted rejections.
+//! - [`mining`]: the request queue and the coordinator thread over the miner.
+//! - [`sync`]: Redis subscribe / publish / reconnect, and the start-up sync.
+//! - [`http`]: [`router`](http::router), the handlers and [`ApiError`](http::ApiError).
+//!
+//! Data flows one way: HTTP/Redis → intake (validate) → writer (fork choice) →
+//! snapshot → cache/publish, and the writer cancels a search on a stale tip.
+
+pub mod config;
+pub mod http;
+pub mod intake;
+pub mod mining;
+pub mod state;
+pub mod sync;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::NodeConfig;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use self::http::AppState;
+use self::intake::SyncStats;
+use self::mining::{JobSlot, MiningHandle};
+use self::state::Snapshot;
+use self::sync::{RedisSettings, RedisStats};
+use crate::chain::{Difficulty, ValidChain};
+
+/// How long shutdown waits for open connections and threads before giving up on them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Why a node cannot start (or stop cleanly).
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The listen address is taken or not ours.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// What we tried.
+        addr: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The Redis URL does not parse.
+    #[error("invalid Redis URL {url:?}: {source}")]
+    RedisUrl {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: redis::RedisError,
+    },
+    /// The miner could not start.
+    #[error(transparent)]
+    Mining(#[from] mining::MiningSetupError),
+    /// A thread could not start.
+    #[error("cannot start the chain writer: {0}")]
+    Thread(std::io::Error),
+    /// The HTTP server failed.
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A running node. Dropping it without [`NodeHandle::shutdown`] leaves its tasks
+/// running until the runtime ends.
+#[derive(Debug)]
+pub struct NodeHandle {
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    tasks: Vec<JoinHandle<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl NodeHandle {
+    /// The address the HTTP server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The current chain.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.state.snapshots.borrow())
+    }
+
+    /// The mining queue (tests and benchmarks pin the difficulty through it).
+    pub fn mining(&self) -> &MiningHandle {
+        &self.state.mining
+    }
+
+    /// Pins (or unpins) the difficulty of the next search.
+    pub fn pin_difficulty(&self, difficulty: Option<Difficulty>) {
+        self.state.mining.pin_difficulty(difficulty);
+    }
+
+    /// A router over this node's state, for requests without a socket.
+    pub fn router(&self) -> axum::Router {
+        http::router(self.state.clone())
+    }
+
+    /// Stops the node: stops accepting, cancels mining (queued requests get 503),
+    /// closes the Redis tasks, and waits for connections and threads to finish.
+    ///
+    /// # Errors
+    /// [`NodeError::Serve`] when the HTTP server failed.
+    pub async fn shutdown(self) -> Result<(), NodeError> {
+        let NodeHandle {
+            state,
+            shutdown,
+            server,
+            tasks,
+            threads,
+            ..
+        } = self;
+        tracing::info!("shutting down");
+        state.mining.shut_down();
+        let _ = shutdown.send(true);
+        drop(state);
+        let served = match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+            Ok(Ok(result)) => result.map_err(NodeError::Serve),
+            Ok(Err(join)) => Err(NodeError::Serve(std::io::Error::other(join))),
+            Err(_) => {
+                tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; leaving them");
+                Ok(())
+            }
+        };
+        for task in tasks {
+            task.abort();
+        }
+        // The threads end once every handle on them is gone (the server's state was
+        // the last); joining them off the runtime.
+        let joined = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        });
+        if tokio::time::timeout(SHUTDOWN_GRACE, joined).await.is_err() {
+            tracing::warn!("background threads did not stop in {SHUTDOWN_GRACE:?}");
+        }
+        tracing::info!("stopped");
+        served
+    }
+}
+
+/// Starts a node and returns once it listens (the start-up sync runs in the
+/// background).
+///
+/// # Errors
+/// [`NodeError`] when the address cannot be bound, the Redis URL is invalid, or the
+/// miner or a thread cannot start.
+pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
+    let addr_text = format!("{}:{}", config.host, config.port);
+    let listener = tokio::net::TcpListener::bind(&addr_text)
+        .await
+        .map_err(|source| NodeError::Bind {
+            addr: addr_text.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| NodeError::Bind {
+        addr: addr_text,
+        source,
+    })?;
+    let redis_client = match &config.redis_url {
+        Some(url) => {
+            Some(
+                redis::Client::open(url.as_str()).map_err(|source| NodeError::RedisUrl {
+                    url: url.clone(),
+                    source,
+                })?,
+            )
+        }
+        None => None,
+    };
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let jobs = Arc::new(JobSlot::default());
+    let publish = Arc::new(Notify::new());
+    let (writer, snapshots, writer_thread) = state::spawn_writer(
+        ValidChain::genesis(),
+        config.fork_choice,
+        Arc::clone(&jobs),
+        Arc::clone(&publish),
+    )
+    .map_err(NodeError::Thread)?;
+    let (mining, mining_thread) =
+        mining::spawn_miner(&config, writer.clone(), snapshots.clone(), jobs)?;
+    let sync_stats = Arc::new(SyncStats::default());
+    let redis_stats = Arc::new(RedisStats::default());
+    let (intake, intake_task) = intake::spawn_intake(
+        snapshots.clone(),
+        writer,
+        Arc::clone(&sync_stats),
+        Arc::clone(&publish),
+        config.fork_choice,
+        config.max_message_bytes,
+    );
+
+    let mut tasks = vec![intake_task];
+    {
+        let mining = mining.clone();
+        let shutdown = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            mining.meter_hash_rate(shutdown).await
+        }));
+    }
+    if let Some(client) = redis_client {
+        let settings = RedisSettings {
+            client,
+            backoff_max: config.redis_backoff_max,
+            ping_interval: config.redis_ping_interval,
+        };
+        tasks.push(tokio::spawn(sync::subscribe_loop(
+            settings.clone(),
+            intake.clone(),
+            Arc::clone(&publish),
+            Arc::clone(&redis_stats),
+            shutdown_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(sync::publish_loop(
+            settings,
+            snapshots.clone(),
+            Arc::clone(&publish),
+            Arc::clone(&redis_stats),
+            shutdown_rx.clone(),
+        )));
+    }
+    match &config.root {
+        Some(root) if sync::is_self(root, addr) => {
+            tracing::info!(%root, "start-up sync skipped: the root is this node");
+        }
+        Some(root) => {
+            let root = root.clone();
+            let timeout = config.root_timeout;
+            let publish = Arc::clone(&publish);
+            tasks.push(tokio::spawn(async move {
+                sync::sync_from_root(&root, timeout, &intake).await;
+                // The original publishes once at start, after its start-up sync.
+                publish.notify_one();
+            }));
+        }
+        None => {}
+    }
+
+    let state = AppState {
+        snapshots,
+        mining,
+        sync: sync_stats,
+        redis: redis_stats,
+        fork_choice: config.fork_choice,
+        policy: config.policy,
+        max_body_bytes: config.max_body_bytes,
+    };
+    let app = http::router(state.clone());
+    let mut server_shutdown = shutdown_rx;
+    let listener = axum::serve::ListenerExt::tap_io(listener, tune_socket);
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_shutdown.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tracing::info!(%addr, fork_choice = config.fork_choice_name(), threads = state.mining.threads(), kernel = state.mining.kernel(), "node listening");
+    Ok(NodeHandle {
+        addr,
+        state,
+        shutdown: shutdown_tx,
+        server,
+        tasks,
+        threads: vec![writer_thread, mining_thread],
+    })
+}
+
+/// Send buffer for client connections: a whole `GET /api/blocks` body of a
+/// thousand-block chain (about 300 KB) fits, so hyper hands it to the kernel in one
+/// write instead of waiting for the client to drain 16 KB at a time.
+const SEND_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Per-connection socket options: no Nagle delay on small answers, a large send
+/// buffer for the chain. Failures only cost speed, so they are ignored.
+fn tune_socket(stream: &mut tokio::net::TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let _ = socket2::SockRef::from(&*stream).set_send_buffer_size(SEND_BUFFER_BYTES);
+}
+
+/// Runs a node until `shutdown` completes, then stops it gracefully.
+///
+/// # Errors
+/// [`NodeError`] when the node cannot start or its server fails.
+pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+    let node = start(config).await?;
+    shutdown.await;
+    node.shutdown().await
+}

@@ -1,0 +1,346 @@
+//! Sync with the original's network: the Redis `BLOCKCHAIN` channel (subscribe,
+//! publish, reconnect) and the start-up sync from the root node over HTTP.
+//!
+//! Why our own reconnect loop: redis-rs's pub/sub connection never reconnects; when the
+//! socket dies its stream just ends, and a half-dead TCP connection can hang with no
+//! error at all. So the subscriber pings on a timer, and on any failure reconnects with
+//! a doubling backoff, resubscribes, and asks the publisher to republish our chain
+//! (pub/sub delivers at most once: whatever was published while we were away is lost,
+//! and our peers may have missed our blocks too).
+//!
+//! The listener stays trivial (size check, copy, hand over): Redis disconnects a
+//! subscriber whose unread output passes its buffer limit, so parsing and validation
+//! happen in the intake, never here.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::{Notify, watch};
+
+use super::config::CHANNEL;
+use super::intake::{IntakeSender, Source, Verdict};
+use super::state::Snapshot;
+
+/// First wait before reconnecting; it doubles up to the configured maximum.
+const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Longest wait for a connection, a subscription or a publish.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The Redis side's state, read by `/api/status`.
+#[derive(Debug, Default)]
+pub struct RedisStats {
+    enabled: AtomicBool,
+    connected: AtomicBool,
+    reconnects: AtomicU64,
+    published: AtomicU64,
+    publish_errors: AtomicU64,
+}
+
+impl RedisStats {
+    /// Whether the node uses Redis at all.
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    /// Whether the subscription is up now.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Successful subscriptions after the first.
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// Chains published.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+
+    /// Publishes that failed.
+    pub fn publish_errors(&self) -> u64 {
+        self.publish_errors.load(Ordering::Relaxed)
+    }
+}
+
+/// The settings the Redis tasks need.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// The client (holds the parsed URL).
+    pub client: redis::Client,
+    /// Longest backoff between reconnects.
+    pub backoff_max: Duration,
+    /// How often to ping the subscription.
+    pub ping_interval: Duration,
+}
+
+/// Subscribes to the channel and feeds every message to the intake, reconnecting for
+/// as long as the node runs.
+pub async fn subscribe_loop(
+    settings: RedisSettings,
+    intake: IntakeSender,
+    publish: Arc<Notify>,
+    stats: Arc<RedisStats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    stats.enabled.store(true, Ordering::Relaxed);
+    let mut backoff = INITIAL_BACKOFF;
+    let mut subscribed_before = false;
+    loop {
+        let connected = tokio::select! {
+            result = connect_subscriber(&settings.client) => result,
+            _ = shutdown.changed() => return,
+        };
+        match connected {
+            Ok(pubsub) => {
+                stats.connected.store(true, Ordering::Relaxed);
+                if subscribed_before {
+                    stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!("redis: resubscribed to {CHANNEL}");
+                } else {
+                    tracing::info!("redis: subscribed to {CHANNEL}");
+                }
+                subscribed_before = true;
+                backoff = INITIAL_BACKOFF;
+                // Peers may have missed our chain while we were away.
+                publish.notify_one();
+                let lost = listen(pubsub, &intake, settings.ping_interval, &mut shutdown).await;
+                stats.connected.store(false, Ordering::Relaxed);
+                match lost {
+                    Lost::Shutdown => return,
+                    Lost::Because(why) => {
+                        tracing::warn!("redis: subscription lost ({why}); reconnecting")
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%err, retry_in_ms = backoff.as_millis(), "redis: cannot subscribe")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return,
+        }
+        backoff = (backoff * 2).min(settings.backoff_max);
+    }
+}
+
+async fn connect_subscriber(client: &redis::Client) -> redis::RedisResult<redis::aio::PubSub> {
+    let attempt = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(CHANNEL).await?;
+        Ok(pubsub)
+    };
+    match tokio::time::timeout(REDIS_TIMEOUT, attempt).await {
+        Ok(result) => result,
+        Err(_) => Err(redis::RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "timed out connecting to redis",
+        ))),
+    }
+}
+
+enum Lost {
+    Shutdown,
+    Because(String),
+}
+
+async fn listen(
+    pubsub: redis::aio::PubSub,
+    intake: &IntakeSender,
+    ping_interval: Duration,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Lost {
+    let (mut sink, mut stream) = pubsub.split();
+    let mut ping = tokio::time::interval(ping_interval);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            message = stream.next() => match message {
+                Some(message) => {
+                    if message.get_channel_name() == CHANNEL {
+                        intake.offer_payload(message.get_payload_bytes(), Source::Redis, Instant::now());
+                    }
+                }
+                None => return Lost::Because("connection closed".into()),
+            },
+            _ = ping.tick() => {
+                match tokio::time::timeout(ping_interval.max(Duration::from_secs(1)), sink.ping::<redis::Value>()).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(err)) => return Lost::Because(format!("ping failed: {err}")),
+                    Err(_) => return Lost::Because("ping timed out".into()),
+                }
+            }
+            _ = shutdown.changed() => return Lost::Shutdown,
+        }
+    }
+}
+
+/// Publishes our chain whenever asked (after a mined block, at start, after each
+/// resubscribe); requests that come while one publish runs fold into the next.
+pub async fn publish_loop(
+    settings: RedisSettings,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    publish: Arc<Notify>,
+    stats: Arc<RedisStats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connection: Option<redis::aio::MultiplexedConnection> = None;
+    loop {
+        tokio::select! {
+            _ = publish.notified() => {}
+            _ = shutdown.changed() => return,
+        }
+        let message = snapshots.borrow().message().clone();
+        // One retry on a fresh connection; if Redis is down, the subscriber's
+        // reconnect asks for a republish anyway.
+        for _ in 0..2 {
+            let Some(conn) = ensure_connection(&settings.client, &mut connection).await else {
+                stats.publish_errors.fetch_add(1, Ordering::Relaxed);
+                break;
+            };
+            let mut command = redis::cmd("PUBLISH");
+            command.arg(CHANNEL).arg(message.as_ref());
+            let publish = command.query_async::<i64>(conn);
+            match tokio::time::timeout(REDIS_TIMEOUT, publish).await {
+                Ok(Ok(receivers)) => {
+                    stats.published.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(
+                        receivers,
+                        bytes = message.len(),
+                        "redis: published our chain"
+                    );
+                    break;
+                }
+                Ok(Err(err)) => tracing::warn!(%err, "redis: publish failed"),
+                Err(_) => tracing::warn!("redis: publish timed out"),
+            }
+            stats.publish_errors.fetch_add(1, Ordering::Relaxed);
+            connection = None;
+        }
+    }
+}
+
+async fn ensure_connection<'a>(
+    client: &redis::Client,
+    connection: &'a mut Option<redis::aio::MultiplexedConnection>,
+) -> Option<&'a mut redis::aio::MultiplexedConnection> {
+    if connection.is_none() {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT));
+        match client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+        {
+            Ok(conn) => *connection = Some(conn),
+            Err(err) => {
+                tracing::debug!(%err, "redis: cannot connect to publish");
+                return None;
+            }
+        }
+    }
+    connection.as_mut()
+}
+
+/// Asks the root for its chain and offers it to the intake; an unreachable root is
+/// logged, not fatal.
+pub async fn sync_from_root(root: &str, timeout: Duration, intake: &IntakeSender) {
+    let url = format!("{}/api/blocks", root.trim_end_matches('/'));
+    let client = match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(client) => client,
+        Err(err) => {
+            tracing::warn!(%err, "start-up sync: cannot build an HTTP client");
+            return;
+        }
+    };
+    let body = match fetch_limited(&client, &url, intake.max_bytes()).await {
+        Ok(body) => body,
+        Err(why) => {
+            tracing::warn!(%url, "start-up sync: root unreachable or unusable ({why}); starting from our own chain");
+            return;
+        }
+    };
+    match intake.submit(body, Source::Root).await {
+        Some(Verdict::Adopted) => tracing::info!(%url, "start-up sync: adopted the root's chain"),
+        Some(Verdict::Current) => tracing::info!(%url, "start-up sync: the root has our chain"),
+        Some(Verdict::Rejected(why)) => {
+            tracing::info!(%url, "start-up sync: kept our chain: {why}")
+        }
+        None => {}
+    }
+}
+
+async fn fetch_limited(
+    client: &reqwest::Client,
+    url: &str,
+    max_bytes: usize,
+) -> Result<Bytes, String> {
+    let mut response = client.get(url).send().await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("status {}", response.status()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(format!("body over the limit of {max_bytes} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.into())
+}
+
+/// Whether `root` names this node itself (it then skips the start-up sync).
+pub fn is_self(root: &str, bound: SocketAddr) -> bool {
+    let Ok(url) = reqwest::Url::parse(root) else {
+        return false;
+    };
+    if url.port_or_known_default() != Some(bound.port()) {
+        return false;
+    }
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        Ok(ip) => same_host(ip, bound.ip()),
+        Err(_) => host.eq_ignore_ascii_case("localhost") && bound_is_local(bound.ip()),
+    }
+}
+
+fn bound_is_local(ip: IpAddr) -> bool {
+    ip.is_loopback() || ip.is_unspecified()
+}
+
+fn same_host(root: IpAddr, bound: IpAddr) -> bool {
+    root == bound
+        || (bound.is_unspecified() && root.is_loopback())
+        || (root.is_loopback() && bound.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A root on our own port and a loopback host is ourselves; other ports are not.
+    #[test]
+    fn recognizes_itself() {
+        let bound: SocketAddr = "127.0.0.1:8000".parse().expect("addr");
+        assert!(is_self("http://127.0.0.1:8000", bound));
+        assert!(is_self("http://localhost:8000/", bound));
+        assert!(!is_self("http://127.0.0.1:8001", bound));
+        assert!(!is_self("http://10.0.0.1:8000", bound));
+        assert!(!is_self("not a url", bound));
+        let any: SocketAddr = "0.0.0.0:80".parse().expect("addr");
+        assert!(is_self("http://127.0.0.1", any));
+    }
+}

@@ -1,0 +1,148 @@
+//! `minichain node` as a process: its help, and a graceful stop on SIGTERM and SIGINT
+//! (stop accepting, cancel mining, answer the waiting POST, exit 0).
+//!
+//! Run with `cargo test --test node_cli`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::node::{post, wait_until};
+
+fn minichain() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_minichain"))
+}
+
+/// Starts a lone node on a free port mining at a pinned, unreachable difficulty;
+/// returns the child and its base URL (read from its "node listening" log line).
+fn start_node() -> (Child, String) {
+    let mut child = minichain()
+        .args([
+            "node",
+            "--port",
+            "0",
+            "--redis",
+            "none",
+            "--root",
+            "none",
+            "--threads",
+            "1",
+            "--difficulty",
+            "60",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start minichain node");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the node logs before it exits")
+            .expect("a log line");
+        if let Some(rest) = line.split("node listening addr=").nth(1) {
+            break rest
+                .split_whitespace()
+                .next()
+                .expect("an address")
+                .to_owned();
+        }
+    };
+    // Keep draining the log so the node never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, format!("http://{addr}"))
+}
+
+fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node did not exit within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+async fn stop_while_mining(signal: &str) {
+    let (mut child, base) = start_node();
+    let client = reqwest::Client::new();
+    let pending = {
+        let (client, base) = (client.clone(), base.clone());
+        tokio::spawn(async move { post(&client, &base, r#"{"data": "never found"}"#).await })
+    };
+    wait_until("the node mines", Duration::from_secs(10), || async {
+        let Ok(response) = client.get(format!("{base}/api/status")).send().await else {
+            return false;
+        };
+        let status: serde_json::Value = response.json().await.unwrap_or_default();
+        status["mining"]["active"] == true
+    })
+    .await;
+    let killed = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let (code, body) = pending.await.expect("task");
+    assert_eq!(code, 503, "{body}");
+    let status =
+        tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(10)))
+            .await
+            .expect("join");
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        client.get(format!("{base}/healthz")).send().await.is_err(),
+        "stopped accepting"
+    );
+}
+
+/// SIGTERM while mining: the POST gets 503, the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_gracefully() {
+    stop_while_mining("-TERM").await;
+}
+
+/// SIGINT (Ctrl-C) likewise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_stops_gracefully() {
+    stop_while_mining("-INT").await;
+}
+
+/// `--help` explains every flag.
+#[test]
+fn help_lists_every_flag() {
+    let output = minichain().args(["node", "--help"]).output().expect("run");
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in [
+        "--host",
+        "--port",
+        "--redis",
+        "--root",
+        "--threads",
+        "--fork-choice",
+        "--mine-rate-ms",
+        "--max-message-bytes",
+        "--max-body-bytes",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+    assert!(
+        !help.contains("--difficulty"),
+        "the benchmark pin stays hidden"
+    );
+    let output = minichain()
+        .args(["node", "--threads", "0"])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--threads"));
+}

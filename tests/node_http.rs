@@ -1,0 +1,304 @@
+//! The node's HTTP API on a lone node (no Redis): the original's two endpoints byte for
+//! byte, every new endpoint and error status, the mining queue, GETs while mining, and
+//! graceful shutdown.
+//!
+//! Run with `cargo test --test node_http`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::node::{TestNode, config, post, wait_until};
+use minichain::chain::block::{GENESIS_HASH, parse_chain};
+use minichain::chain::validate::now_ms;
+use minichain::chain::{Difficulty, Json, RuleSet, ValidChain, genesis};
+use tower::ServiceExt;
+
+fn error_of(body: &str) -> String {
+    let v: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    v["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error field: {body}"))
+        .to_owned()
+}
+
+/// `GET /api/blocks` and `POST /api/mineblock` answer as the original does: compact
+/// `{"chain":[...]}`, application/json, data kept as sent, missing data mines `""`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn original_api_is_byte_compatible() {
+    let node = TestNode::start(config(None)).await;
+    let (code, content_type, body) = node.get("/api/blocks").await;
+    assert_eq!((code, content_type.as_str()), (200, "application/json"));
+    let mut expected = b"{\"chain\":[".to_vec();
+    genesis().write(minichain::chain::json::Dialect::Compact, &mut expected);
+    expected.extend_from_slice(b"]}");
+    assert_eq!(body.as_bytes(), expected.as_slice());
+    assert!(body.contains(GENESIS_HASH));
+
+    let (code, body) = node
+        .mine(r#"{"data": {"tx": [1, 2.50, "é"], "k": null}}"#)
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.starts_with(
+            r#"{"chain":[{"block_no":0,"timestamp":1000,"prev_hash":"0x0000","data":[],"hash":""#
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#""data":{"tx":[1,2.50,"é"],"k":null}"#),
+        "{body}"
+    );
+    let (code, body) = node.mine("{}").await;
+    assert_eq!(code, 200, "{body}");
+    let blocks = parse_chain(&body).expect("chain");
+    assert_eq!(blocks.len(), 3);
+    assert_eq!(blocks[2].data, Json::String("".into()));
+    ValidChain::validate(blocks.clone(), RuleSet::Strict, now_ms()).expect("a valid chain");
+    // The cache serves the same chain the POST answered.
+    assert_eq!(node.get("/api/blocks").await.2, body);
+    node.stop().await;
+}
+
+/// Every new endpoint, and each error status with its `{"error": ...}` body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_endpoints_and_error_statuses() {
+    let mut cfg = config(None);
+    cfg.max_body_bytes = 8192;
+    let node = TestNode::start(cfg).await;
+    for data in ["\"a\"", "2", "[3]"] {
+        assert_eq!(node.mine(&format!(r#"{{"data": {data}}}"#)).await.0, 200);
+    }
+    // Single blocks.
+    let (code, content_type, body) = node.get("/api/blocks/0").await;
+    assert_eq!((code, content_type.as_str()), (200, "application/json"));
+    assert_eq!(body, genesis().to_json_string());
+    let (code, _, body) = node.get("/api/blocks/2").await;
+    assert_eq!(code, 200);
+    assert!(
+        body.contains(r#""block_no":2"#) && body.contains(r#""data":2"#),
+        "{body}"
+    );
+    let (code, _, body) = node.get("/api/blocks/4").await;
+    assert_eq!(code, 404);
+    assert!(error_of(&body).contains("no block 4"), "{body}");
+    let (code, _, body) = node.get("/api/blocks/-1").await;
+    assert_eq!(code, 400);
+    assert!(error_of(&body).contains("non-negative integer"));
+    // Pages.
+    let (code, _, body) = node.get("/api/blocks?from=1&limit=2").await;
+    assert_eq!(code, 200);
+    let page: serde_json::Value = serde_json::from_str(&body).expect("page JSON");
+    assert_eq!(
+        (
+            page["from"].as_u64(),
+            page["limit"].as_u64(),
+            page["total"].as_u64()
+        ),
+        (Some(1), Some(2), Some(4))
+    );
+    let blocks =
+        parse_chain(&serde_json::to_string(&page["chain"]).expect("json")).expect("blocks");
+    assert_eq!(
+        blocks.iter().map(|b| b.block_no).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    let (code, _, body) = node.get("/api/blocks?from=3").await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains(r#""block_no":3"#));
+    assert_eq!(node.get("/api/blocks?from=4").await.0, 200);
+    for (query, status) in [
+        ("from=x", 400),
+        ("limit=0", 400),
+        ("limit=1001", 400),
+        ("from=5", 404),
+        ("from=1&limit=-2", 400),
+    ] {
+        let (code, _, body) = node.get(&format!("/api/blocks?{query}")).await;
+        assert_eq!(code, status, "{query}: {body}");
+        assert!(!error_of(&body).is_empty());
+    }
+    // Status and health.
+    let status = node.status().await;
+    assert_eq!(status["height"], 3);
+    assert_eq!(status["length"], 4);
+    assert_eq!(status["fork_choice"], "work");
+    assert_eq!(
+        status["tip_hash"].as_str(),
+        Some(node.chain().await[3].hash.as_str())
+    );
+    assert!(status["difficulty"].as_u64().is_some() && status["work"].as_str().is_some());
+    assert_eq!(status["mining"]["active"], false);
+    assert_eq!(status["mining"]["queue"], 0);
+    assert_eq!(status["mining"]["blocks_mined"], 3);
+    assert!(status["mining"]["hash_rate"].as_f64().is_some());
+    assert_eq!(status["redis"]["enabled"], false);
+    assert_eq!(status["redis"]["connected"], false);
+    assert_eq!(status["sync"]["rejected"]["not_json"], 0);
+    let (code, _, body) = node.get("/healthz").await;
+    assert_eq!((code, body.as_str()), (200, r#"{"status":"ok"}"#));
+    // Unknown routes and methods.
+    let (code, _, body) = node.get("/api/nothing").await;
+    assert_eq!(code, 404);
+    assert!(error_of(&body).contains("/api/nothing"));
+    let (code, _, body) = node.get("/api/mineblock").await;
+    assert_eq!(code, 405);
+    assert!(error_of(&body).contains("GET"));
+    // Bodies: too large (413), and what a Python node cannot take (422).
+    let (code, body) = node
+        .mine(&format!(r#"{{"data": "{}"}}"#, "x".repeat(9000)))
+        .await;
+    assert_eq!(code, 413, "{body}");
+    assert!(error_of(&body).contains("8192"));
+    for (data, why) in [
+        ("NaN", "NaN"),
+        ("1E400", "infinite"),
+        ("[Infinity]", "infinite"),
+        (r#""\ud800""#, "surrogate"),
+        (&"7".repeat(4301), "4300"),
+    ] {
+        let (code, body) = node.mine(&format!(r#"{{"data": {data}}}"#)).await;
+        let shown = &data[..data.len().min(20)];
+        assert_eq!(code, 422, "{shown}: {body}");
+        assert!(error_of(&body).contains(why), "{shown}: {body}");
+    }
+    for bad in ["", "not json", "[1]", "\"data\""] {
+        let (code, body) = node.mine(bad).await;
+        assert_eq!(code, 422, "{bad:?}: {body}");
+    }
+    assert_eq!(node.len().await, 4, "refused requests mine nothing");
+    node.stop().await;
+}
+
+/// The router works without a socket (`oneshot`), as the handlers' unit harness.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn router_answers_oneshot_requests() {
+    let node = TestNode::start(config(None)).await;
+    let response = node
+        .handle
+        .router()
+        .oneshot(
+            Request::builder()
+                .uri("/api/blocks/0")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = node
+        .handle
+        .router()
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri("/api/mineblock")
+                .body(Body::from(r#"{"data": NaN}"#))
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    node.stop().await;
+}
+
+/// Data nested as deep as allowed is mined, and the chain holding it still reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deepest_data_keeps_the_chain_readable() {
+    let node = TestNode::start(config(None)).await;
+    let depth = minichain::node::http::MAX_DATA_DEPTH;
+    let data = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let (code, body) = node.mine(&format!(r#"{{"data": {data}}}"#)).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(node.chain().await.len(), 2);
+    let deeper = format!("[{data}]");
+    let (code, body) = node.mine(&format!(r#"{{"data": {deeper}}}"#)).await;
+    assert_eq!(code, 422, "{body}");
+    node.stop().await;
+}
+
+/// Concurrent POSTs queue in order and get one block each; each answer holds its
+/// own block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_posts_get_one_block_each() {
+    let node = TestNode::start(config(None)).await;
+    let posts = (0..8).map(|i| {
+        let client = node.client.clone();
+        let base = node.url();
+        tokio::spawn(async move {
+            (
+                i,
+                post(&client, &base, &format!(r#"{{"data": {{"post": {i}}}}}"#)).await,
+            )
+        })
+    });
+    for handle in posts {
+        let (i, (code, body)) = handle.await.expect("task");
+        assert_eq!(code, 200, "{body}");
+        let blocks = parse_chain(&body).expect("chain");
+        let mine = Json::parse(&format!(r#"{{"post": {i}}}"#)).expect("json");
+        assert_eq!(
+            blocks.iter().filter(|b| b.data == mine).count(),
+            1,
+            "post {i}'s answer holds its block"
+        );
+    }
+    let chain = node.chain().await;
+    assert_eq!(chain.len(), 9);
+    for i in 0..8 {
+        let mine = Json::parse(&format!(r#"{{"post": {i}}}"#)).expect("json");
+        assert_eq!(
+            chain.iter().filter(|b| b.data == mine).count(),
+            1,
+            "post {i} mined once"
+        );
+    }
+    ValidChain::validate(chain, RuleSet::Strict, now_ms()).expect("valid");
+    node.stop().await;
+}
+
+/// While a block is being mined, GETs answer promptly; shutdown cancels the search and
+/// the waiting POST gets 503, and the node stops cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gets_answer_while_mining_and_shutdown_cancels() {
+    let mut cfg = config(None);
+    cfg.fixed_difficulty = Some(Difficulty(60));
+    let node = TestNode::start(cfg).await;
+    let client = node.client.clone();
+    let base = node.url();
+    let pending = tokio::spawn(async move { post(&client, &base, r#"{"data": "never"}"#).await });
+    let queued = {
+        let client = node.client.clone();
+        let base = node.url();
+        tokio::spawn(async move { post(&client, &base, r#"{"data": "queued"}"#).await })
+    };
+    wait_until(
+        "the node mines with one more request queued",
+        Duration::from_secs(10),
+        || async {
+            let s = node.status().await;
+            s["mining"]["active"] == true && s["mining"]["queue"] == 2
+        },
+    )
+    .await;
+    let mut slowest = Duration::ZERO;
+    for _ in 0..50 {
+        let started = Instant::now();
+        let (code, _, _) = node.get("/api/blocks").await;
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(code, 200);
+    }
+    assert!(
+        slowest < Duration::from_millis(500),
+        "a GET took {slowest:?} while mining"
+    );
+    assert_eq!(node.status().await["mining"]["pinned_difficulty"], 60);
+    node.stop().await;
+    let (code, body) = pending.await.expect("task");
+    assert_eq!(code, 503, "{body}");
+    assert!(error_of(&body).contains("shutting down"));
+    assert_eq!(queued.await.expect("task").0, 503);
+}
