@@ -9,7 +9,6 @@
 //!   SHA-256 kernels and cancel token.
 //! - [`node`]: the node: the HTTP API on axum, Redis sync with the original's
 //!   network, the one chain writer and its snapshots, and the mining queue.
-//! - [`node`]: the HTTP API, Redis sync, mining queue and chain state of a running node.
 
 pub mod chain;
 pub mod miner;

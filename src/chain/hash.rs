@@ -4,31 +4,15 @@
 use sha2::{Digest, Sha256};
 
 use super::block::Block;
-use super::json::{Json, RawJson};
+use super::json::RawJson;
 use super::pow::BlockHash;
-use super::pyrepr::{write_raw_str, write_str};
+use super::pyrepr::write_raw_str;
 
 /// Appends the part of the preimage before the nonce:
 /// `str(block_no) + str(timestamp) + str(data) + prev_hash`.
 ///
 /// The miner absorbs this once per job; the nonce and `str(difficulty)` follow it.
 pub fn write_preimage_prefix(
-    block_no: u64,
-    timestamp: u64,
-    data: &Json,
-    prev_hash: &str,
-    out: &mut Vec<u8>,
-) {
-    use std::io::Write;
-    // Writing into a Vec cannot fail.
-    let _ = write!(out, "{block_no}{timestamp}");
-    write_str(data, out);
-    out.extend_from_slice(prev_hash.as_bytes());
-}
-
-/// [`write_preimage_prefix`] for data kept as text (as blocks hold it): renders the
-/// same bytes straight from the text.
-pub fn write_raw_preimage_prefix(
     block_no: u64,
     timestamp: u64,
     data: &RawJson,
@@ -44,7 +28,7 @@ pub fn write_raw_preimage_prefix(
 /// Appends a block's whole preimage: the prefix, `str(nonce)`, `str(difficulty)`.
 pub fn write_preimage(block: &Block, out: &mut Vec<u8>) {
     use std::io::Write;
-    write_raw_preimage_prefix(
+    write_preimage_prefix(
         block.block_no,
         block.timestamp,
         &block.data,

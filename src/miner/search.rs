@@ -75,6 +75,8 @@ pub(crate) fn run(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> MineOut
 struct EpochPlanner<'a> {
     job: &'a MineJob,
     block_no: u64,
+    /// The job's data as blocks hold it, its `str()` rendered once per job.
+    data: RawJson,
     prefix: Vec<u8>,
     next_variant: u64,
 }
@@ -84,6 +86,7 @@ struct EpochPlanner<'a> {
 struct Epoch<'a> {
     job: &'a MineJob,
     block_no: u64,
+    data: RawJson,
     timestamp: u64,
     difficulty: Difficulty,
     /// `None` when there is nothing to search: a difficulty no hash meets, or (after
@@ -96,6 +99,7 @@ impl<'a> EpochPlanner<'a> {
         EpochPlanner {
             job,
             block_no: job.prev.block_no + 1,
+            data: RawJson::from(&job.data),
             prefix: Vec::with_capacity(256),
             next_variant: 0,
         }
@@ -116,7 +120,7 @@ impl<'a> EpochPlanner<'a> {
         write_preimage_prefix(
             self.block_no,
             timestamp,
-            &job.data,
+            &self.data,
             &job.prev.hash,
             &mut self.prefix,
         );
@@ -133,6 +137,7 @@ impl<'a> EpochPlanner<'a> {
         Epoch {
             job,
             block_no: self.block_no,
+            data: self.data.clone(),
             timestamp,
             difficulty,
             template,
@@ -152,7 +157,7 @@ impl Epoch<'_> {
             block_no: self.block_no,
             timestamp: self.timestamp,
             prev_hash: self.job.prev.hash.clone(),
-            data: RawJson::from(&self.job.data),
+            data: self.data.clone(),
             hash: String::new(),
             nonce,
             difficulty: self.difficulty,
