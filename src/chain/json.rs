@@ -246,12 +246,7 @@ impl Json {
             Json::Null => out.extend_from_slice(b"null"),
             Json::Bool(true) => out.extend_from_slice(b"true"),
             Json::Bool(false) => out.extend_from_slice(b"false"),
-            Json::Number(n) => match n.as_str() {
-                "NaN" => out.extend_from_slice(b"null"),
-                "Infinity" => out.extend_from_slice(b"1e999"),
-                "-Infinity" => out.extend_from_slice(b"-1e999"),
-                s => out.extend_from_slice(s.as_bytes()),
-            },
+            Json::Number(n) => write_number_literal(n.as_str(), out),
             Json::String(s) => write_string(s, dialect, out),
             Json::Array(items) => {
                 out.push(b'[');
@@ -291,6 +286,73 @@ impl fmt::Display for Json {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_compact_string())
     }
+}
+
+/// Writes JSON in a [`Dialect`] from the pieces [`Parser::walk`] reports, exactly as
+/// [`Json::write`] writes the tree.
+struct StreamJson<'o> {
+    dialect: Dialect,
+    out: &'o mut Vec<u8>,
+    /// For each open container: whether an item was written (a separator is due).
+    open: Vec<bool>,
+    /// An object member's key was just written: its value needs no separator.
+    key_written: bool,
+}
+
+impl StreamJson<'_> {
+    fn separate(&mut self) {
+        if std::mem::take(&mut self.key_written) {
+            return;
+        }
+        if let Some(written) = self.open.last_mut() {
+            if *written {
+                write_separator(b',', self.dialect, self.out);
+            }
+            *written = true;
+        }
+    }
+}
+
+impl<'a> Visit<'a> for StreamJson<'_> {
+    fn scalar(&mut self, scalar: Scalar<'a>) {
+        self.separate();
+        match scalar {
+            Scalar::Null => self.out.extend_from_slice(b"null"),
+            Scalar::Bool(true) => self.out.extend_from_slice(b"true"),
+            Scalar::Bool(false) => self.out.extend_from_slice(b"false"),
+            Scalar::Number(n) => write_number_literal(n, self.out),
+            Scalar::String(s) => write_string(&s, self.dialect, self.out),
+        }
+    }
+
+    fn begin(&mut self, object: bool) {
+        self.separate();
+        self.out.push(if object { b'{' } else { b'[' });
+        self.open.push(false);
+    }
+
+    fn key(&mut self, key: Cow<'a, str>) {
+        self.separate();
+        write_string(&key, self.dialect, self.out);
+        write_separator(b':', self.dialect, self.out);
+        self.key_written = true;
+    }
+
+    fn end(&mut self, object: bool) {
+        self.open.pop();
+        self.out.push(if object { b'}' } else { b']' });
+    }
+}
+
+/// A number literal as minichain writes it: as spelled, with Python's non-finite
+/// tokens replaced by valid JSON (see [`Json::write`]).
+fn write_number_literal(literal: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(match literal {
+        "NaN" => b"null",
+        "Infinity" => b"1e999",
+        "-Infinity" => b"-1e999",
+        s => s.as_bytes(),
+    });
 }
 
 /// Two visitors fed by one walk.
@@ -419,9 +481,19 @@ impl RawJson {
         Json::parse(&self.text).unwrap_or(Json::Null)
     }
 
-    /// See [`Json::write`].
+    /// Writes the value as [`Json::write`] does, straight from the text (no tree):
+    /// serving a long chain re-writes every block's data.
     pub fn write(&self, dialect: Dialect, out: &mut Vec<u8>) {
-        self.to_json().write(dialect, out);
+        let mut writer = StreamJson {
+            dialect,
+            out,
+            open: Vec::new(),
+            key_written: false,
+        };
+        // The text was checked when this was built, so the walk cannot fail.
+        if Parser::new(&self.text).walk(&mut writer).is_err() {
+            self.to_json().write(dialect, out);
+        }
     }
 
     /// See [`Json::to_compact_string`].
@@ -1201,5 +1273,29 @@ mod tests {
             Json::parse(r#""\ud83d\ude00""#).ok(),
             Some(Json::String("😀".into()))
         );
+    }
+
+    #[test]
+    fn raw_json_writes_what_the_tree_writes() {
+        for text in [
+            r#" { "b" : 1.50, "a":-0, "b": [ NaN, Infinity, -Infinity, 1E+2 ] } "#,
+            r#"["é\u00e9\ud83d\ude00", {"k\"": {"": []}}, true, false, null, "\u007f\t"]"#,
+            r#""top""#,
+            "-12.5e-3",
+            "{}",
+        ] {
+            let raw = RawJson::parse(text).expect("valid");
+            let tree = Json::parse(text).expect("valid");
+            for dialect in [Dialect::Compact, Dialect::Python] {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                raw.write(dialect, &mut a);
+                tree.write(dialect, &mut b);
+                assert_eq!(
+                    String::from_utf8_lossy(&a),
+                    String::from_utf8_lossy(&b),
+                    "{text}"
+                );
+            }
+        }
     }
 }
