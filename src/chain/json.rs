@@ -293,23 +293,58 @@ impl fmt::Display for Json {
 struct StreamJson<'o> {
     dialect: Dialect,
     out: &'o mut Vec<u8>,
-    /// For each open container: whether an item was written (a separator is due).
+    nesting: Nesting,
+}
+
+impl StreamJson<'_> {
+    fn separate(&mut self) {
+        if self.nesting.separator_due() {
+            write_separator(b',', self.dialect, self.out);
+        }
+    }
+}
+
+/// Where a streaming writer stands among open containers: whether a separator is due
+/// before the next item. Shared by the JSON writer and the `str()` renderer.
+#[derive(Debug, Default)]
+pub(crate) struct Nesting {
+    /// For each open container: whether an item was written.
     open: Vec<bool>,
     /// An object member's key was just written: its value needs no separator.
     key_written: bool,
 }
 
-impl StreamJson<'_> {
-    fn separate(&mut self) {
+impl Nesting {
+    /// Called before each item, key or container: whether a separator must precede it
+    /// (not before the first item of a container, nor before a member's value).
+    pub(crate) fn separator_due(&mut self) -> bool {
         if std::mem::take(&mut self.key_written) {
-            return;
+            return false;
         }
-        if let Some(written) = self.open.last_mut() {
-            if *written {
-                write_separator(b',', self.dialect, self.out);
-            }
-            *written = true;
+        match self.open.last_mut() {
+            Some(written) => std::mem::replace(written, true),
+            None => false,
         }
+    }
+
+    /// A container opens.
+    pub(crate) fn open(&mut self) {
+        self.open.push(false);
+    }
+
+    /// The innermost container closes.
+    pub(crate) fn close(&mut self) {
+        self.open.pop();
+    }
+
+    /// A member's key was written; its value follows.
+    pub(crate) fn key_written(&mut self) {
+        self.key_written = true;
+    }
+
+    /// Whether no container is open (the next piece is the whole value).
+    pub(crate) fn at_top(&self) -> bool {
+        self.open.is_empty()
     }
 }
 
@@ -328,18 +363,18 @@ impl<'a> Visit<'a> for StreamJson<'_> {
     fn begin(&mut self, object: bool) {
         self.separate();
         self.out.push(if object { b'{' } else { b'[' });
-        self.open.push(false);
+        self.nesting.open();
     }
 
     fn key(&mut self, key: Cow<'a, str>) {
         self.separate();
         write_string(&key, self.dialect, self.out);
         write_separator(b':', self.dialect, self.out);
-        self.key_written = true;
+        self.nesting.key_written();
     }
 
     fn end(&mut self, object: bool) {
-        self.open.pop();
+        self.nesting.close();
         self.out.push(if object { b'}' } else { b']' });
     }
 }
@@ -487,8 +522,7 @@ impl RawJson {
         let mut writer = StreamJson {
             dialect,
             out,
-            open: Vec::new(),
-            key_written: false,
+            nesting: Nesting::default(),
         };
         // The text was checked when this was built, so the walk cannot fail.
         if Parser::new(&self.text).walk(&mut writer).is_err() {

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::json::{Json, Number, NumberValue, RawJson, Scalar, Visit};
+use super::json::{Json, Nesting, Number, NumberValue, RawJson, Scalar, Visit};
 use super::printable_table::NON_PRINTABLE;
 
 /// Appends Python's `str(value)` as UTF-8.
@@ -29,10 +29,7 @@ pub fn write_raw_str(value: &RawJson, out: &mut Vec<u8>) {
 #[derive(Debug, Default)]
 pub(crate) struct StreamRepr {
     out: Vec<u8>,
-    /// For each open container: whether an item was written (a separator is due).
-    open: Vec<bool>,
-    /// An object member's key was just written: its value needs no separator.
-    key_written: bool,
+    nesting: Nesting,
 }
 
 impl StreamRepr {
@@ -44,14 +41,8 @@ impl StreamRepr {
     /// Writes `, ` before every item but the first of its container, and nothing
     /// before a member's value.
     fn separate(&mut self) {
-        if std::mem::take(&mut self.key_written) {
-            return;
-        }
-        if let Some(written) = self.open.last_mut() {
-            if *written {
-                self.out.extend_from_slice(b", ");
-            }
-            *written = true;
+        if self.nesting.separator_due() {
+            self.out.extend_from_slice(b", ");
         }
     }
 }
@@ -65,7 +56,7 @@ impl<'a> Visit<'a> for StreamRepr {
             Scalar::Bool(false) => self.out.extend_from_slice(b"False"),
             Scalar::Number(n) => write_number(n, &mut self.out),
             // str() of a string is itself; inside a container it is its repr().
-            Scalar::String(s) if self.open.is_empty() => self.out.extend_from_slice(s.as_bytes()),
+            Scalar::String(s) if self.nesting.at_top() => self.out.extend_from_slice(s.as_bytes()),
             Scalar::String(s) => write_string_repr(&s, &mut self.out),
         }
     }
@@ -73,18 +64,18 @@ impl<'a> Visit<'a> for StreamRepr {
     fn begin(&mut self, object: bool) {
         self.separate();
         self.out.push(if object { b'{' } else { b'[' });
-        self.open.push(false);
+        self.nesting.open();
     }
 
     fn key(&mut self, key: Cow<'a, str>) {
         self.separate();
         write_string_repr(&key, &mut self.out);
         self.out.extend_from_slice(b": ");
-        self.key_written = true;
+        self.nesting.key_written();
     }
 
     fn end(&mut self, object: bool) {
-        self.open.pop();
+        self.nesting.close();
         self.out.push(if object { b'}' } else { b']' });
     }
 }
