@@ -242,11 +242,17 @@ impl Json {
     /// spelling and is written as `null`: callers that must keep hashes intact refuse
     /// NaN first ([`Json::has_nan`]).
     pub fn write(&self, dialect: Dialect, out: &mut Vec<u8>) {
+        self.write_numbers(dialect, write_number_literal, out);
+    }
+
+    /// [`Json::write`] with the number writer given: valid JSON, or (for
+    /// [`RawJson`]'s own text) every literal as it arrived, Python's tokens included.
+    fn write_numbers(&self, dialect: Dialect, number: fn(&str, &mut Vec<u8>), out: &mut Vec<u8>) {
         match self {
             Json::Null => out.extend_from_slice(b"null"),
             Json::Bool(true) => out.extend_from_slice(b"true"),
             Json::Bool(false) => out.extend_from_slice(b"false"),
-            Json::Number(n) => write_number_literal(n.as_str(), out),
+            Json::Number(n) => number(n.as_str(), out),
             Json::String(s) => write_string(s, dialect, out),
             Json::Array(items) => {
                 out.push(b'[');
@@ -254,7 +260,7 @@ impl Json {
                     if i > 0 {
                         write_separator(b',', dialect, out);
                     }
-                    item.write(dialect, out);
+                    item.write_numbers(dialect, number, out);
                 }
                 out.push(b']');
             }
@@ -266,7 +272,7 @@ impl Json {
                     }
                     write_string(k, dialect, out);
                     write_separator(b':', dialect, out);
-                    v.write(dialect, out);
+                    v.write_numbers(dialect, number, out);
                 }
                 out.push(b'}');
             }
@@ -390,6 +396,31 @@ fn write_number_literal(literal: &str, out: &mut Vec<u8>) {
     });
 }
 
+/// Notes whether a value holds a number Python reads as NaN, or as an infinity, so
+/// that [`RawJson::has_nan`] and [`RawJson::has_nonfinite`] need no second parse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct NonFinite {
+    nan: bool,
+    infinite: bool,
+}
+
+impl<'a> Visit<'a> for NonFinite {
+    fn scalar(&mut self, scalar: Scalar<'a>) {
+        if let Scalar::Number(literal) = scalar
+            && let NumberValue::Float(f) = Number::value_of(literal)
+        {
+            self.nan |= f.is_nan();
+            self.infinite |= f.is_infinite();
+        }
+    }
+
+    fn begin(&mut self, _: bool) {}
+
+    fn key(&mut self, _: Cow<'a, str>) {}
+
+    fn end(&mut self, _: bool) {}
+}
+
 /// Two visitors fed by one walk.
 impl<'a, A: Visit<'a>, B: Visit<'a>> Visit<'a> for (A, B) {
     fn scalar(&mut self, scalar: Scalar<'a>) {
@@ -486,6 +517,8 @@ pub struct RawJson {
     /// Python's `str()` of the value, rendered once when the text was read: the part
     /// of every preimage that depends on `data`.
     python_str: Box<str>,
+    /// Which non-finite numbers it holds, noted when the text was read.
+    nonfinite: NonFinite,
 }
 
 impl RawJson {
@@ -537,25 +570,36 @@ impl RawJson {
 
     /// See [`Json::has_nonfinite`].
     pub fn has_nonfinite(&self) -> bool {
-        self.to_json().has_nonfinite()
+        self.nonfinite.nan || self.nonfinite.infinite
     }
 
     /// See [`Json::has_nan`].
     pub fn has_nan(&self) -> bool {
-        self.to_json().has_nan()
+        self.nonfinite.nan
     }
 }
 
 impl From<&Json> for RawJson {
     fn from(value: &Json) -> RawJson {
-        // Compact text of a tree is valid JSON; repeated keys survive in it.
-        let text = value.to_compact_string();
+        // Compact text with every number literal as it is (NaN and Infinity included,
+        // so the value and its hash survive); repeated keys survive too.
+        let mut out = Vec::new();
+        value.write_numbers(
+            Dialect::Compact,
+            |n, out| out.extend_from_slice(n.as_bytes()),
+            &mut out,
+        );
+        let text = String::from_utf8(out).unwrap_or_default();
         RawJson::parse(&text).unwrap_or_else(|_| {
             let mut python_str = Vec::new();
             write_str(value, &mut python_str);
             RawJson {
                 text: text.into(),
                 python_str: String::from_utf8(python_str).unwrap_or_default().into(),
+                nonfinite: NonFinite {
+                    nan: value.has_nan(),
+                    infinite: value.has_nonfinite() && !value.has_nan(),
+                },
             }
         })
     }
@@ -886,11 +930,15 @@ impl<'a> Parser<'a> {
     pub fn raw_value(&mut self) -> Result<RawJson, JsonError> {
         self.skip_ws();
         let start = self.pos;
-        // One walk checks the text, looks for repeated keys and renders `str()`.
-        let mut visit = (DuplicateKeys::default(), StreamRepr::default());
+        // One walk checks the text, looks for repeated keys and non-finite numbers, and
+        // renders `str()`.
+        let mut visit = (
+            DuplicateKeys::default(),
+            (NonFinite::default(), StreamRepr::default()),
+        );
         self.walk(&mut visit)?;
         let text = &self.text[start..self.pos];
-        let (keys, render) = visit;
+        let (keys, (nonfinite, render)) = visit;
         let python_str = if keys.found {
             // Python keeps a repeated key's first place and last value: render from
             // the tree, which knows the whole object.
@@ -904,6 +952,7 @@ impl<'a> Parser<'a> {
             text: text.into(),
             // Rendered from `str`s and ASCII, so it is UTF-8.
             python_str: String::from_utf8(python_str).unwrap_or_default().into(),
+            nonfinite,
         })
     }
 
@@ -1249,6 +1298,22 @@ mod tests {
         assert!(Json::parse("[1, NaN]").is_ok_and(|j| j.has_nan() && j.has_nonfinite()));
         assert!(Json::parse("1E400").is_ok_and(|j| j.has_nonfinite() && !j.has_nan()));
         assert!(Json::parse("1.5").is_ok_and(|j| !j.has_nonfinite()));
+        for (text, nan, nonfinite) in [
+            ("[1, {\"a\": NaN}]", true, true),
+            ("[1E400]", false, true),
+            ("[-Infinity]", false, true),
+            ("{\"NaN\": \"Infinity\", \"x\": 1e308}", false, false),
+        ] {
+            let raw = RawJson::parse(text).ok();
+            let from_tree = Json::parse(text).ok().map(RawJson::from);
+            for r in [raw, from_tree] {
+                assert_eq!(
+                    r.map(|r| (r.has_nan(), r.has_nonfinite())),
+                    Some((nan, nonfinite)),
+                    "{text}"
+                );
+            }
+        }
     }
 
     #[test]
