@@ -396,6 +396,60 @@ fn write_number_literal(literal: &str, out: &mut Vec<u8>) {
     });
 }
 
+/// Builds a [`Json`] tree from the pieces [`Parser::walk`] reports.
+#[derive(Default)]
+struct TreeBuilder {
+    /// Open containers, innermost last; an object's entry holds the key whose value
+    /// comes next.
+    open: Vec<(Json, Option<Box<str>>)>,
+    root: Option<Json>,
+}
+
+impl TreeBuilder {
+    /// Puts a finished value into its container, or makes it the root.
+    fn place(&mut self, value: Json) {
+        match self.open.last_mut() {
+            Some((Json::Array(items), _)) => items.push(value),
+            Some((Json::Object(members), key)) => {
+                members.push((key.take().unwrap_or_default(), value));
+            }
+            _ => self.root = Some(value),
+        }
+    }
+}
+
+impl<'a> Visit<'a> for TreeBuilder {
+    fn scalar(&mut self, scalar: Scalar<'a>) {
+        self.place(match scalar {
+            Scalar::Null => Json::Null,
+            Scalar::Bool(b) => Json::Bool(b),
+            Scalar::Number(n) => Json::Number(Number(n.into())),
+            Scalar::String(s) => Json::String(Box::from(&*s)),
+        });
+    }
+
+    fn begin(&mut self, object: bool) {
+        let container = if object {
+            Json::Object(Vec::new())
+        } else {
+            Json::Array(Vec::new())
+        };
+        self.open.push((container, None));
+    }
+
+    fn key(&mut self, key: Cow<'a, str>) {
+        if let Some((_, pending)) = self.open.last_mut() {
+            *pending = Some(Box::from(&*key));
+        }
+    }
+
+    fn end(&mut self, _: bool) {
+        if let Some((container, _)) = self.open.pop() {
+            self.place(container);
+        }
+    }
+}
+
 /// Notes whether a value holds a number Python reads as NaN, or as an infinity, so
 /// that [`RawJson::has_nan`] and [`RawJson::has_nonfinite`] need no second parse.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -817,33 +871,18 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Parses one value (after optional whitespace).
+    /// Parses one value (after optional whitespace) into a tree.
     ///
     /// # Errors
     /// Any [`JsonErrorKind`].
     pub fn value(&mut self) -> Result<Json, JsonError> {
-        self.skip_ws();
-        match self.peek() {
-            None => Err(self.error(JsonErrorKind::UnexpectedEnd)),
-            Some(b'{') => self.object(),
-            Some(b'[') => self.array(),
-            Some(b'"') => Ok(Json::String(Box::from(&*self.string()?))),
-            Some(b't') => self.keyword("true", Json::Bool(true)),
-            Some(b'f') => self.keyword("false", Json::Bool(false)),
-            Some(b'n') => self.keyword("null", Json::Null),
-            Some(b'N') => self.keyword("NaN", Json::Number(Number("NaN".into()))),
-            Some(b'I') => self.keyword("Infinity", Json::Number(Number("Infinity".into()))),
-            Some(b'-') if self.bytes[self.pos..].starts_with(b"-Infinity") => {
-                self.pos += "-Infinity".len();
-                Ok(Json::Number(Number("-Infinity".into())))
-            }
-            Some(b'-' | b'0'..=b'9') => Ok(Json::Number(self.number()?)),
-            Some(_) => Err(self.unexpected("a JSON value")),
-        }
+        let mut tree = TreeBuilder::default();
+        self.walk(&mut tree)?;
+        Ok(tree.root.unwrap_or(Json::Null))
     }
 
     /// Walks one value (after optional whitespace) without building it, reporting
-    /// each piece to `visit`. Checks exactly what [`Parser::value`] checks.
+    /// each piece to `visit` (the one grammar every reader here shares).
     ///
     /// # Errors
     /// Any [`JsonErrorKind`].
@@ -956,15 +995,6 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn keyword(&mut self, word: &'static str, value: Json) -> Result<Json, JsonError> {
-        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
-            self.pos += word.len();
-            Ok(value)
-        } else {
-            Err(self.unexpected("a JSON value"))
-        }
-    }
-
     /// Enters a container; fails past [`MAX_DEPTH`].
     ///
     /// # Errors
@@ -980,41 +1010,6 @@ impl<'a> Parser<'a> {
     /// Leaves a container entered with [`Parser::enter`].
     pub fn leave(&mut self) {
         self.depth -= 1;
-    }
-
-    fn array(&mut self) -> Result<Json, JsonError> {
-        self.enter()?;
-        self.pos += 1;
-        let mut items = Vec::new();
-        if !self.eat_close(b']') {
-            loop {
-                items.push(self.value()?);
-                if !self.comma_or(b']', "',' or ']'")? {
-                    break;
-                }
-            }
-        }
-        self.leave();
-        Ok(Json::Array(items))
-    }
-
-    fn object(&mut self) -> Result<Json, JsonError> {
-        self.enter()?;
-        self.pos += 1;
-        let mut members = Vec::new();
-        if !self.eat_close(b'}') {
-            loop {
-                let key = self.key()?;
-                self.expect(b':', "':'")?;
-                let value = self.value()?;
-                members.push((Box::from(&*key), value));
-                if !self.comma_or(b'}', "',' or '}'")? {
-                    break;
-                }
-            }
-        }
-        self.leave();
-        Ok(Json::Object(members))
     }
 
     /// Parses an object key (after whitespace).
@@ -1140,14 +1135,6 @@ impl<'a> Parser<'a> {
                 char::from_u32(unit).ok_or_else(|| self.error_at(esc_at, JsonErrorKind::BadEscape))
             }
         }
-    }
-
-    /// Parses a number literal in JSON grammar.
-    ///
-    /// # Errors
-    /// [`JsonErrorKind::BadNumber`], [`JsonErrorKind::IntegerTooLong`].
-    pub fn number(&mut self) -> Result<Number, JsonError> {
-        self.number_literal().map(|s| Number(s.into()))
     }
 
     /// Parses a number literal in JSON grammar and returns its text.
