@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::node::{TestNode, config, post, wait_until};
+use common::node::{TestNode, body, config, extend, message, post, wait_until};
 use minichain::chain::block::{GENESIS_HASH, parse_chain};
 use minichain::chain::validate::now_ms;
 use minichain::chain::{Difficulty, Json, RuleSet, ValidChain, genesis};
@@ -170,6 +170,74 @@ async fn new_endpoints_and_error_statuses() {
         assert_eq!(code, 422, "{bad:?}: {body}");
     }
     assert_eq!(node.len().await, 4, "refused requests mine nothing");
+    node.stop().await;
+}
+
+/// `POST /api/chain` on a lone node: each verdict has its status and is counted like
+/// a Redis message; the body may be `{"chain": [...]}` or a bare array in either
+/// dialect, and it may be as large as a Redis message (not just a mining request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_chains_get_a_status_per_verdict() {
+    let mut cfg = config(None);
+    cfg.max_body_bytes = 1024;
+    cfg.max_message_bytes = 64 * 1024;
+    let node = TestNode::start(cfg).await;
+    assert_eq!(node.mine(r#"{"data": "ours"}"#).await.0, 200);
+    let ours = node.chain().await;
+    let answer = |text: &str| -> serde_json::Value {
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    };
+
+    // Our own chain, in either form: 200, current.
+    for same in [body(&ours), message(&ours)] {
+        let (code, text) = node.push(same).await;
+        assert_eq!(code, 200, "{text}");
+        assert_eq!(answer(&text)["result"], "current");
+    }
+    // A longer chain (bigger than a mining request may be), as a bare Python-dialect
+    // array: adopted.
+    let longer = extend(&ours, 8, &"long data ".repeat(20));
+    assert!(message(&longer).len() > 1024);
+    let (code, text) = node.push(message(&longer)).await;
+    assert_eq!(code, 200, "{text}");
+    let text = answer(&text);
+    assert_eq!(text["result"], "adopted");
+    assert_eq!(text["length"], 10);
+    assert_eq!(text["tip_hash"].as_str(), Some(longer[9].hash.as_str()));
+    assert_eq!(node.chain().await, longer);
+
+    let mut forged = extend(&longer, 1, "forged");
+    forged[10].data = Json::String("changed after mining".into()).into();
+    let cases: Vec<(&str, u16, Vec<u8>)> = vec![
+        ("not_preferred", 409, body(&ours)),
+        ("invalid", 422, body(&forged)),
+        ("not_a_chain", 422, br#"{"chain": 5}"#.to_vec()),
+        ("not_a_chain", 422, b"[1, 2]".to_vec()),
+        ("not_json", 400, b"{\"chain\": [".to_vec()),
+        ("not_utf8", 400, b"[\xff]".to_vec()),
+        ("too_deep", 400, "[".repeat(10_000).into_bytes()),
+        ("too_large", 413, vec![b' '; 64 * 1024 + 1]),
+    ];
+    for (reason, status, payload) in cases {
+        let (code, text) = node.push(payload).await;
+        assert_eq!(code, status, "{reason}: {text}");
+        assert!(!error_of(&text).is_empty(), "{reason}");
+        if reason != "too_large" {
+            // axum refuses an oversized body before the intake sees it.
+            assert!(
+                node.status().await["sync"]["rejected"][reason].as_u64() >= Some(1),
+                "{reason} is counted"
+            );
+        }
+    }
+    let status = node.status().await;
+    assert_eq!(status["sync"]["accepted"], 1);
+    assert_eq!(status["sync"]["current"], 2);
+    assert_eq!(
+        node.chain().await,
+        longer,
+        "no refused push changed the chain"
+    );
     node.stop().await;
 }
 

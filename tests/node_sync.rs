@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::node::{TestNode, config, extend, message, post, wait_until};
+use common::node::{TestNode, body, config, extend, message, post, wait_until};
 use common::redis::RedisServer;
 use minichain::chain::block::parse_chain;
 use minichain::chain::validate::now_ms;
@@ -130,6 +130,53 @@ async fn a_longer_chain_restarts_the_running_search() {
         "{restart}"
     );
     node.stop().await;
+}
+
+/// A longer chain pushed with `POST /api/chain` does what one from Redis does: the
+/// running search restarts on it (the mining POST returns its block on the pushed
+/// tip), and the node publishes it, so its Redis peers get it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_pushed_over_http_restarts_the_search_and_reaches_peers() {
+    let redis = RedisServer::start();
+    let mut cfg = config(Some(&redis));
+    cfg.fixed_difficulty = Some(Difficulty(40));
+    let a = TestNode::start(cfg).await;
+    let b = TestNode::start(config(Some(&redis))).await;
+    wait_until("both nodes subscribe", WAIT, || async {
+        redis.subscribers() == 2
+    })
+    .await;
+    let client = a.client.clone();
+    let base = a.url();
+    let pending = tokio::spawn(async move { post(&client, &base, r#"{"data": "pushed"}"#).await });
+    wait_until("the search runs", WAIT, || async {
+        a.status().await["mining"]["active"] == true
+    })
+    .await;
+    a.handle.pin_difficulty(None);
+    let remote = extend(&[genesis()], 3, "over http");
+    let (code, answer) = a.push(body(&remote)).await;
+    assert_eq!(code, 200, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+    assert_eq!(answer["result"], "adopted");
+    let (code, mined) = tokio::time::timeout(WAIT, pending)
+        .await
+        .expect("the mining POST answers")
+        .expect("task");
+    assert_eq!(code, 200, "{mined}");
+    let mined = parse_chain(&mined).expect("chain");
+    assert_eq!(&mined[..4], remote.as_slice());
+    assert_eq!(mined[4].data, Json::String("pushed".into()));
+    assert_eq!(a.status().await["mining"]["restarts"], 1);
+    wait_until(
+        "b gets the pushed chain and a's block on it",
+        WAIT,
+        || async { b.len().await == 5 },
+    )
+    .await;
+    assert_eq!(b.chain().await, mined);
+    a.stop().await;
+    b.stop().await;
 }
 
 /// Each kind of bad message is logged, counted by reason, and leaves the node serving

@@ -1,9 +1,10 @@
 //! The HTTP API: the original's two endpoints, byte-compatible, and minichain's own
-//! (single blocks, pages, status, health), each failing with `{"error": "..."}` and a
-//! status code that says what went wrong.
+//! (single blocks, pages, status, health, pushing a chain), each failing with
+//! `{"error": "..."}` and a status code that says what went wrong.
 //!
 //! Every handler reads a [`Snapshot`] and never waits for the writer or the miner
-//! (except `POST /api/mineblock`, which waits for its own block on a queue). The
+//! (except `POST /api/mineblock`, which waits for its own block on a queue, and
+//! `POST /api/chain`, which waits for its chain's verdict from the intake). The
 //! `GET /api/blocks` body is the snapshot's cached bytes: no serialization per request.
 
 use std::collections::HashMap;
@@ -22,7 +23,7 @@ use tokio::sync::watch;
 use tower_http::timeout::TimeoutLayer;
 
 use super::config::{MAX_PAGE, fork_choice_name};
-use super::intake::SyncStats;
+use super::intake::{IntakeSender, Rejection, Source, SyncStats, Verdict};
 use super::mining::{MineError, MiningHandle};
 use super::state::Snapshot;
 use crate::chain::json::{Dialect, MAX_DEPTH};
@@ -55,6 +56,9 @@ pub struct AppState {
     pub policy: DifficultyPolicy,
     /// The request body limit.
     pub max_body_bytes: usize,
+    /// Where pushed chains go to be validated (its size limit is the Redis message
+    /// limit, which `POST /api/chain` shares).
+    pub intake: IntakeSender,
 }
 
 impl AppState {
@@ -77,8 +81,13 @@ pub fn router(state: AppState) -> Router {
         ));
     // No timeout on mining: a block takes as long as the proof of work takes.
     let writes = Router::new().route("/api/mineblock", post(mine_block));
+    // A pushed chain may be as large as a Redis message, not just a request body.
+    let pushes = Router::new()
+        .route("/api/chain", post(push_chain))
+        .layer(DefaultBodyLimit::max(state.intake.max_bytes()));
     reads
         .merge(writes)
+        .merge(pushes)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -98,6 +107,9 @@ pub enum ApiError {
     /// A method the route does not take (405).
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// A chain that loses to ours by the fork-choice rule (409).
+    #[error("{0}")]
+    Conflict(String),
     /// A body over the limit (413).
     #[error("request body is over the limit of {0} bytes")]
     PayloadTooLarge(usize),
@@ -119,6 +131,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -141,6 +154,23 @@ impl From<MineError> for ApiError {
                 ApiError::Unavailable(err.to_string())
             }
             MineError::Failed(why) => ApiError::Internal(why),
+        }
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> ApiError {
+        let why = rejection.to_string();
+        match rejection {
+            Rejection::TooLarge { limit, .. } => ApiError::PayloadTooLarge(limit),
+            Rejection::NotUtf8 | Rejection::NotJson(_) | Rejection::TooDeep(_) => {
+                ApiError::BadRequest(why)
+            }
+            Rejection::NotAChain(_) | Rejection::Invalid(_) | Rejection::Nan(_) => {
+                ApiError::Unprocessable(why)
+            }
+            Rejection::NotPreferred { .. } => ApiError::Conflict(why),
+            Rejection::Backlog => ApiError::Unavailable(why),
         }
     }
 }
@@ -393,6 +423,52 @@ async fn mine_block(
     Ok(json_bytes(chain))
 }
 
+/// `POST /api/chain`'s answer when the chain is ours now.
+#[derive(Debug, Serialize)]
+pub struct PushAnswer {
+    /// `adopted` (it replaced our chain) or `current` (it already was our chain).
+    pub result: &'static str,
+    /// Blocks in our chain now, genesis included.
+    pub length: usize,
+    /// Our tip's hash now.
+    pub tip_hash: String,
+}
+
+/// `POST /api/chain`: offers a chain (`{"chain": [...]}` as `GET /api/blocks` answers,
+/// or a bare array as Redis carries) to the node, which validates it and adopts it
+/// by the fork-choice rule, exactly as a chain from Redis: a running search restarts
+/// on it, and the node publishes it to its Redis peers. A chain that is valid but not
+/// preferred gets 409; an invalid one 422; one that is not JSON 400.
+async fn push_chain(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(state.intake.max_bytes())
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    })?;
+    let verdict = state
+        .intake
+        .submit(body, Source::Http)
+        .await
+        .ok_or_else(|| ApiError::Unavailable("the node is shutting down".into()))?;
+    let result = match verdict {
+        Verdict::Adopted => "adopted",
+        Verdict::Current => "current",
+        Verdict::Rejected(rejection) => return Err(rejection.into()),
+    };
+    let snapshot = state.snapshot();
+    let answer = PushAnswer {
+        result,
+        length: snapshot.chain().len(),
+        tip_hash: snapshot.chain().tip().hash.clone(),
+    };
+    Ok(axum::Json(answer).into_response())
+}
+
 /// The `data` of a mining request, refused when a Python node could not take the block.
 ///
 /// # Errors
@@ -504,6 +580,7 @@ mod tests {
         assert_eq!(ApiError::BadRequest(String::new()).status(), 400);
         assert_eq!(ApiError::NotFound(String::new()).status(), 404);
         assert_eq!(ApiError::MethodNotAllowed(String::new()).status(), 405);
+        assert_eq!(ApiError::Conflict(String::new()).status(), 409);
         assert_eq!(ApiError::PayloadTooLarge(1).status(), 413);
         assert_eq!(ApiError::Unprocessable(String::new()).status(), 422);
         assert_eq!(ApiError::Unavailable(String::new()).status(), 503);

@@ -1,6 +1,6 @@
 //! The intake: chains that arrive from the network (Redis messages, the root's
-//! `GET /api/blocks`) become validated [`Candidate`]s for the writer, or a counted,
-//! logged [`Rejection`].
+//! `GET /api/blocks`, `POST /api/chain`) become validated [`Candidate`]s for the
+//! writer, or a counted, logged [`Rejection`].
 //!
 //! Why a queue and a blocking task: the Redis listener must never stall (Redis drops a
 //! subscriber whose unread output grows past its limit), so it only checks the size
@@ -38,6 +38,9 @@ pub enum Source {
     Redis,
     /// The root node's `GET /api/blocks`: `{"chain": [...]}`.
     Root,
+    /// Pushed with `POST /api/chain`: `{"chain": [...]}` or a bare array, in either
+    /// dialect (a `GET /api/blocks` body from any node, or a Redis message).
+    Http,
 }
 
 /// Why a chain from the network was not adopted.
@@ -120,6 +123,20 @@ impl Rejection {
     /// The reason's name in `/api/status`.
     pub fn reason(&self) -> &'static str {
         REASONS[self.reason_index()]
+    }
+
+    /// Classifies `parse_chain`'s error on `text`: the chain reader stops at the first
+    /// token a chain cannot hold, so whether `text` is JSON at all (`{"chain": 5}` is,
+    /// `{"chain": [` is not) takes a second, general parse, paid only on failure, whose
+    /// own error then says what is wrong with the JSON.
+    fn from_chain_error(text: &str, err: JsonError) -> Rejection {
+        if matches!(err.kind, JsonErrorKind::TooDeep) {
+            return Rejection::TooDeep(err);
+        }
+        match crate::chain::Json::parse(text) {
+            Ok(_) => Rejection::NotAChain(err.to_string()),
+            Err(general) => Rejection::from_json(general),
+        }
     }
 
     fn from_json(err: JsonError) -> Rejection {
@@ -317,7 +334,8 @@ pub const ANSWER_INTERVAL: Duration = Duration::from_millis(500);
 /// chain (pub/sub delivers at most once: it may have missed our publish while it
 /// reconnected, or just started): the intake then asks `publish` to send ours, at
 /// most once per [`ANSWER_INTERVAL`]. Equal chains get no answer, so two nodes on
-/// equally good forks never answer each other in a loop.
+/// equally good forks never answer each other in a loop. A chain adopted from
+/// `POST /api/chain` is published too: the rest of the network has not seen it.
 pub fn spawn_intake(
     snapshots: watch::Receiver<Arc<Snapshot>>,
     writer: ChainWriter,
@@ -380,6 +398,9 @@ pub fn spawn_intake(
                     ..
                 })
             );
+            if source == Source::Http && matches!(verdict, Verdict::Adopted) {
+                publish.notify_one();
+            }
             if source == Source::Redis
                 && sender_lacks_ours
                 && last_answer.is_none_or(|at| at.elapsed() >= ANSWER_INTERVAL)
@@ -417,11 +438,7 @@ pub fn examine(
     received_at: Instant,
 ) -> Result<Examined, Rejection> {
     let started = Instant::now();
-    let own_text = match source {
-        Source::Redis => ours.message(),
-        Source::Root => ours.body(),
-    };
-    if bytes == own_text.as_ref() {
+    if bytes == ours.message().as_ref() || bytes == ours.body().as_ref() {
         return Ok(Examined::Current);
     }
     let text = std::str::from_utf8(bytes).map_err(|_| Rejection::NotUtf8)?;
@@ -436,12 +453,9 @@ pub fn examine(
             )),
         });
     }
-    let snapshot = match source {
-        Source::Redis => match extension_tail(text, ours.message()) {
-            Some(tail) => examine_extension(tail, ours, fork_choice)?,
-            None => examine_whole(text, ours, fork_choice)?,
-        },
-        Source::Root => examine_whole(text, ours, fork_choice)?,
+    let snapshot = match extension_tail(text, ours.message()) {
+        Some(tail) => examine_extension(tail, ours, fork_choice)?,
+        None => examine_whole(text, ours, fork_choice)?,
     };
     Ok(Examined::Candidate(Candidate {
         snapshot,
@@ -469,7 +483,8 @@ fn examine_extension(
     let mut tail_text = String::with_capacity(tail.len() + 1);
     tail_text.push('[');
     tail_text.push_str(tail);
-    let blocks = parse_chain(&tail_text).map_err(Rejection::from_json)?;
+    let blocks =
+        parse_chain(&tail_text).map_err(|err| Rejection::from_chain_error(&tail_text, err))?;
     let current = ours.chain();
     check_nan(&blocks, current.len())?;
     let tail_work: Work = blocks.iter().map(|b| b.difficulty.work()).sum();
@@ -496,7 +511,7 @@ fn examine_whole(
     ours: &Snapshot,
     fork_choice: ForkChoice,
 ) -> Result<Snapshot, Rejection> {
-    let blocks = parse_chain(text).map_err(Rejection::from_json)?;
+    let blocks = parse_chain(text).map_err(|err| Rejection::from_chain_error(text, err))?;
     let current = ours.chain();
     // Cheap estimate first: a chain that would lose even if valid costs no hashing.
     let ordering = match fork_choice {

@@ -237,6 +237,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         }
         Some(root) => {
             let root = root.clone();
+            let intake = intake.clone();
             let timeout = config.root_timeout;
             let publish = Arc::clone(&publish);
             tasks.push(tokio::spawn(async move {
@@ -256,6 +257,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         fork_choice: config.fork_choice,
         policy: config.policy,
         max_body_bytes: config.max_body_bytes,
+        intake: intake.clone(),
     };
     let app = http::router(state.clone());
     let mut server_shutdown = shutdown_rx;

@@ -81,6 +81,20 @@ impl TestNode {
         post(&self.client, &self.base, body).await
     }
 
+    /// POSTs `body` to `/api/chain`: status and body.
+    pub async fn push(&self, body: impl Into<Vec<u8>>) -> (u16, String) {
+        let response = self
+            .client
+            .post(format!("{}/api/chain", self.base))
+            .header("content-type", "application/json")
+            .body(body.into())
+            .send()
+            .await
+            .expect("POST /api/chain");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
     /// `/api/status` as JSON.
     pub async fn status(&self) -> serde_json::Value {
         let (code, _, body) = self.get("/api/status").await;
@@ -150,6 +164,14 @@ pub fn extend(chain: &[Block], n: usize, tag: &str) -> Vec<Block> {
         blocks.push(mine_reference(&prev, data, now_ms(), difficulty));
     }
     blocks
+}
+
+/// A chain as `GET /api/blocks` serves it: `{"chain":[...]}`, compact.
+pub fn body(chain: &[Block]) -> Vec<u8> {
+    let mut out = b"{\"chain\":".to_vec();
+    write_chain(chain, Dialect::Compact, &mut out);
+    out.push(b'}');
+    out
 }
 
 /// A chain as a Redis message: the bare array in Python's dialect.
