@@ -380,7 +380,7 @@ mod tests {
     /// made; a chunk with no cancel is searched whole, slice after slice.
     #[test]
     fn a_cancel_cuts_the_running_chunk_short() {
-        assert!(CHUNK > 2 * CANCEL_STRIDE);
+        const { assert!(CHUNK > 2 * CANCEL_STRIDE) };
         let cancel = CancelToken::new();
         let shared = EpochShared::new(10 * CHUNK, far_deadline(), &cancel);
         let mut slices = Vec::new();
