@@ -349,3 +349,96 @@ async fn a_worse_chain_is_answered_with_ours() {
         .expect("our chain is published in answer");
     node.stop().await;
 }
+
+/// Runs `python3 -c script` with `input` on stdin; its stdout.
+fn python(script: &str, input: &[u8]) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs (scripts/test installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write to python3");
+    let output = child.wait_with_output().expect("python3 finishes");
+    assert!(
+        output.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
+/// Both directions with Python's own `json` module: a chain made by the original
+/// (`valid.json` from the vectors), written by `json.dumps` as a Python node publishes
+/// it, syncs; and what the node publishes after mining on it is exactly what
+/// `json.dumps(json.loads(message))` gives back, so a Python node reads it unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_written_messages_sync_both_ways() {
+    let redis = RedisServer::start();
+    let node = TestNode::start(config(Some(&redis))).await;
+    wait_connected(&node).await;
+    let path = common::vectors_dir().join("chains/valid.json");
+    let vector = std::fs::read(&path).expect("valid.json");
+    let published = python(
+        "import json, sys; sys.stdout.write(json.dumps(json.load(sys.stdin)))",
+        &vector,
+    );
+    assert!(published.starts_with(r#"[{"block_no": 0, "timestamp": 1000, "#));
+    let expected = parse_chain(std::str::from_utf8(&vector).expect("UTF-8")).expect("chain");
+    assert_eq!(redis.publish(published.as_bytes()), 1);
+    wait_until("the Python-written chain is adopted", WAIT, || async {
+        node.len().await == expected.len()
+    })
+    .await;
+    assert_eq!(node.chain().await, expected);
+
+    let listener = {
+        let url = redis.url();
+        let want = expected.len() + 1;
+        tokio::task::spawn_blocking(move || {
+            let mut conn = redis::Client::open(url)?.get_connection()?;
+            let mut pubsub = conn.as_pubsub();
+            pubsub.subscribe("BLOCKCHAIN")?;
+            pubsub.set_read_timeout(Some(Duration::from_secs(60)))?;
+            loop {
+                let payload: Vec<u8> = pubsub.get_message()?.get_payload()?;
+                let blocks = parse_chain(&String::from_utf8_lossy(&payload)).map(|c| c.len());
+                if blocks == Ok(want) {
+                    return Ok::<_, redis::RedisError>(payload);
+                }
+            }
+        })
+    };
+    wait_until("the test listens", WAIT, || async {
+        redis.subscribers() >= 2
+    })
+    .await;
+    assert_eq!(
+        node.mine(r#"{"data": {"from": "minichain", "é": [1.5, null]}}"#)
+            .await
+            .0,
+        200
+    );
+    let ours = listener
+        .await
+        .expect("task")
+        .expect("our chain is published");
+    let checked = python(
+        "import json, sys\n\
+         m = sys.stdin.buffer.read().decode('utf-8')\n\
+         chain = json.loads(m)\n\
+         assert json.dumps(chain) == m, 'not in json.dumps form'\n\
+         print(len(chain), chain[-1]['data']['from'])",
+        &ours,
+    );
+    assert_eq!(checked.trim(), format!("{} minichain", expected.len() + 1));
+    node.stop().await;
+}
