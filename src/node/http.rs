@@ -308,8 +308,12 @@ pub struct MiningStatus {
 pub struct RestartStatus {
     /// From the message's arrival to the new search, µs.
     pub received_to_restart_us: u64,
-    /// Of that, parsing and validation, µs.
+    /// Of that: from arrival to the intake taking it up, µs.
+    pub queue_us: u64,
+    /// Parsing and validation, µs.
     pub validate_us: u64,
+    /// Handing it to the writer, up to the cancel, µs.
+    pub handoff_us: u64,
     /// From the cancel to the new search, µs.
     pub cancel_to_restart_us: u64,
     /// When the new search started, µs since the Unix epoch.
@@ -376,7 +380,9 @@ pub fn status(state: &AppState) -> Status {
             pinned_difficulty: mining.pinned_difficulty().map(|d| d.0),
             last_restart: stats.last_restart().map(|t| RestartStatus {
                 received_to_restart_us: t.received_to_restart_us,
+                queue_us: t.queue_us,
                 validate_us: t.validate_us,
+                handoff_us: t.handoff_us,
                 cancel_to_restart_us: t.cancel_to_restart_us,
                 restarted_at_unix_us: t.restarted_at_unix_us,
             }),

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-use super::state::{AdoptOutcome, Candidate, ChainWriter, Snapshot};
+use super::state::{AdoptOutcome, Candidate, ChainWriter, IntakeTimings, Snapshot};
 use crate::chain::block::parse_chain;
 use crate::chain::json::{JsonError, JsonErrorKind};
 use crate::chain::validate::now_ms;
@@ -364,18 +364,20 @@ pub fn spawn_intake(
             // thread hop less between a message and a restarted search.
             let writer = writer.clone();
             let decided = tokio::task::spawn_blocking(move || {
-                match examine(&bytes, source, &snapshot, fork_choice, received_at) {
+                let examined = examine(&bytes, source, &snapshot, fork_choice, received_at);
+                let ours = snapshot.chain().len();
+                // Not held while the writer works: the old chain is freed by whoever
+                // lets go of it last, and that should not be this thread's wait.
+                drop(snapshot);
+                match examined {
                     Ok(Examined::Current) => Verdict::Current,
                     Ok(Examined::Candidate(candidate)) => {
-                        let len = candidate.snapshot.chain().len();
+                        let len = candidate.chain.len();
                         match writer.adopt_blocking(candidate) {
                             AdoptOutcome::Adopted => Verdict::Adopted,
-                            AdoptOutcome::NotPreferred => Verdict::Rejected(not_preferred(
-                                len,
-                                snapshot.chain().len(),
-                                fork_choice,
-                                false,
-                            )),
+                            AdoptOutcome::NotPreferred => {
+                                Verdict::Rejected(not_preferred(len, ours, fork_choice, false))
+                            }
                         }
                     }
                     Err(rejection) => Verdict::Rejected(rejection),
@@ -433,7 +435,7 @@ pub enum Examined {
 pub fn examine(
     bytes: &[u8],
     source: Source,
-    ours: &Snapshot,
+    ours: &Arc<Snapshot>,
     fork_choice: ForkChoice,
     received_at: Instant,
 ) -> Result<Examined, Rejection> {
@@ -453,14 +455,20 @@ pub fn examine(
             )),
         });
     }
-    let snapshot = match extension_tail(text, ours.message()) {
-        Some(tail) => examine_extension(tail, ours, fork_choice)?,
-        None => examine_whole(text, ours, fork_choice)?,
+    let (chain, extends_ours) = match extension_tail(text, ours.message()) {
+        Some(tail) => (examine_extension(tail, ours, fork_choice)?, true),
+        None => (examine_whole(text, ours, fork_choice)?, false),
     };
+    let examined_at = Instant::now();
     Ok(Examined::Candidate(Candidate {
-        snapshot,
-        received_at,
-        validate_time: started.elapsed(),
+        chain,
+        base: extends_ours.then(|| Arc::clone(ours)),
+        timings: IntakeTimings {
+            received_at,
+            started_at: started,
+            validate_time: examined_at.duration_since(started),
+            examined_at,
+        },
     }))
 }
 
@@ -479,7 +487,7 @@ fn examine_extension(
     tail: &str,
     ours: &Snapshot,
     fork_choice: ForkChoice,
-) -> Result<Snapshot, Rejection> {
+) -> Result<ValidChain, Rejection> {
     let mut tail_text = String::with_capacity(tail.len() + 1);
     tail_text.push('[');
     tail_text.push_str(tail);
@@ -503,14 +511,14 @@ fn examine_extension(
             .push(block, RuleSet::Strict, now)
             .map_err(Rejection::Invalid)?;
     }
-    Ok(ours.extended_to(chain))
+    Ok(chain)
 }
 
 fn examine_whole(
     text: &str,
     ours: &Snapshot,
     fork_choice: ForkChoice,
-) -> Result<Snapshot, Rejection> {
+) -> Result<ValidChain, Rejection> {
     let blocks = parse_chain(text).map_err(|err| Rejection::from_chain_error(text, err))?;
     let current = ours.chain();
     // Cheap estimate first: a chain that would lose even if valid costs no hashing.
@@ -532,9 +540,7 @@ fn examine_whole(
         ));
     }
     check_nan(&blocks, 0)?;
-    let chain =
-        ValidChain::validate(blocks, RuleSet::Strict, now_ms()).map_err(Rejection::Invalid)?;
-    Ok(Snapshot::of_chain(chain))
+    ValidChain::validate(blocks, RuleSet::Strict, now_ms()).map_err(Rejection::Invalid)
 }
 
 fn check_nan(blocks: &[Block], first_index: usize) -> Result<(), Rejection> {
@@ -581,7 +587,7 @@ mod tests {
         out
     }
 
-    fn run(bytes: &[u8], ours: &Snapshot) -> Result<Examined, Rejection> {
+    fn run(bytes: &[u8], ours: &Arc<Snapshot>) -> Result<Examined, Rejection> {
         examine(bytes, Source::Redis, ours, ForkChoice::Work, Instant::now())
     }
 
@@ -590,11 +596,15 @@ mod tests {
     #[test]
     fn extension_equals_whole() {
         let long = chain_of(4);
-        let short = Snapshot::of_chain(chain_of(2));
-        let ours = Snapshot::of_chain(
+        let mut other = ValidChain::genesis();
+        let tip = other.tip().clone();
+        let block = mine_reference(&tip, Json::String("other".into()), now_ms(), Difficulty(3));
+        other.push(block, RuleSet::Strict, now_ms()).expect("valid");
+        let other = Arc::new(Snapshot::of_chain(other));
+        let ours = Arc::new(Snapshot::of_chain(
             ValidChain::validate(long.blocks()[..3].to_vec(), RuleSet::Strict, now_ms())
                 .expect("valid"),
-        );
+        ));
         let text = message(&long);
         assert!(
             extension_tail(std::str::from_utf8(&text).expect("utf8"), ours.message()).is_some()
@@ -602,16 +612,22 @@ mod tests {
         let Ok(Examined::Candidate(c)) = run(&text, &ours) else {
             panic!("expected a candidate")
         };
-        assert_eq!(c.snapshot.message().as_ref(), text.as_slice());
-        assert_eq!(c.snapshot.body(), Snapshot::of_chain(long).body());
-        // A different chain of the same length is not an extension of ours.
-        assert!(matches!(run(&text, &short), Ok(Examined::Candidate(_))));
+        assert!(c.base.is_some(), "an extension keeps its base");
+        let snapshot = c.into_snapshot();
+        assert_eq!(snapshot.message().as_ref(), text.as_slice());
+        assert_eq!(snapshot.body(), Snapshot::of_chain(long).body());
+        // A chain that forks from another is validated whole.
+        let Ok(Examined::Candidate(c)) = run(&text, &other) else {
+            panic!("expected a candidate")
+        };
+        assert!(c.base.is_none());
+        assert_eq!(c.into_snapshot().message().as_ref(), text.as_slice());
     }
 
     /// Each kind of bad message maps to its reason.
     #[test]
     fn rejections_by_reason() {
-        let ours = Snapshot::of_chain(chain_of(2));
+        let ours = Arc::new(Snapshot::of_chain(chain_of(2)));
         let reason = |bytes: &[u8]| match run(bytes, &ours) {
             Err(r) => r.reason(),
             Ok(_) => "ok",

@@ -20,8 +20,8 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::config::NodeConfig;
-use super::state::{ChainWriter, CommitError, Snapshot};
-use crate::chain::{Difficulty, DifficultyPolicy, Json};
+use super::state::{ChainWriter, CommitError, IntakeTimings};
+use crate::chain::{Block, Difficulty, DifficultyPolicy, Json};
 use crate::miner::{
     CancelToken, MineJob, MineOutcome, Miner, MinerConfig, MinerError, Progress, RateMeter,
 };
@@ -32,14 +32,16 @@ pub const MAX_QUEUE: usize = 1024;
 /// Why a longer chain cancelled a search: kept to report the restart latency.
 #[derive(Debug, Clone, Copy)]
 pub struct RestartCause {
-    /// When the chain's message arrived.
-    pub received_at: Instant,
-    /// How long parsing and validating it took.
-    pub validate_time: Duration,
+    /// When the chain reached each step of the intake.
+    pub intake: IntakeTimings,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct SlotState {
+    /// The chain's tip: what the next search mines on. The writer sets it on every
+    /// change, before it serializes the new chain's bodies, so a restart never waits
+    /// for them.
+    tip: Block,
     /// The tip hash the running search mines on, and its token.
     job: Option<(String, CancelToken)>,
     /// A cancel caused by an adopted chain, not yet followed by a restart.
@@ -47,30 +49,52 @@ struct SlotState {
     shutting_down: bool,
 }
 
-/// Where the running search registers, so that a new tip or shutdown can cancel it.
-#[derive(Debug, Default)]
+/// Where the running search registers, so that a new tip or shutdown can cancel it,
+/// and where the next search finds the tip to mine on.
+#[derive(Debug)]
 pub struct JobSlot {
     state: Mutex<SlotState>,
 }
 
-/// A search about to start: the snapshot it mines on and its token.
+/// How often [`JobSlot::wait_for_restart`] looks.
+const RESTART_POLL: Duration = Duration::from_micros(20);
+
+/// A search about to start: the tip it mines on and its token.
 struct JobStart {
-    snapshot: Arc<Snapshot>,
+    prev: Block,
     token: CancelToken,
     restart: Option<(RestartCause, Instant)>,
 }
 
 impl JobSlot {
+    /// A slot whose first search mines on `tip`.
+    pub fn new(tip: &Block) -> JobSlot {
+        JobSlot {
+            state: Mutex::new(SlotState {
+                tip: tip.clone(),
+                job: None,
+                pending: None,
+                shutting_down: false,
+            }),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
         // A panic while holding this lock leaves plain data behind: still usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Called by the chain writer after every change: cancels a search that mines on
-    /// another tip, remembering `cause` for the restart latency.
-    pub fn on_new_tip(&self, tip_hash: &str, cause: Option<RestartCause>) {
+    /// Called by the chain writer on every change, as soon as it has decided on it:
+    /// the next search mines on `tip`, and a running search on another tip is
+    /// cancelled, remembering `cause` for the restart latency. Returns whether it
+    /// cancelled one.
+    pub fn on_new_tip(&self, tip: &Block, cause: Option<RestartCause>) -> bool {
         let mut state = self.lock();
-        let stale = state.job.as_ref().is_some_and(|(hash, _)| hash != tip_hash);
+        state.tip = tip.clone();
+        let stale = state
+            .job
+            .as_ref()
+            .is_some_and(|(hash, _)| *hash != tip.hash);
         if stale {
             if let Some((_, token)) = &state.job {
                 token.cancel();
@@ -79,6 +103,40 @@ impl JobSlot {
                 state.pending = Some((cause, Instant::now()));
             }
         }
+        stale
+    }
+
+    /// Waits (at most `timeout`) until the search cancelled for `tip_hash` has wound
+    /// down and a new one began on that tip (or the node shuts down). The writer waits
+    /// here before its own CPU work (serializing an adopted chain): on a machine with
+    /// every core mining, that work would otherwise take the core a winding-down
+    /// worker needs, and the new search would start only after it.
+    ///
+    /// The timeout covers a search that found a block just as it was cancelled: its
+    /// coordinator skips the commit when it sees the tip moved
+    /// ([`JobSlot::tip_moved_from`]), but may have looked just before.
+    pub fn wait_for_restart(&self, tip_hash: &str, timeout: Duration) {
+        // Polled, not signalled: a wake-up from the coordinator would tend to put the
+        // writer on the coordinator's core, ahead of it, just as it starts the search.
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let state = self.lock();
+                let restarted = state.job.as_ref().is_some_and(|(hash, _)| hash == tip_hash);
+                if restarted || state.shutting_down {
+                    return;
+                }
+            }
+            if Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(RESTART_POLL);
+        }
+    }
+
+    /// Whether the tip is no longer `prev_hash` (a block found on it is stale).
+    fn tip_moved_from(&self, prev_hash: &str) -> bool {
+        self.lock().tip.hash != prev_hash
     }
 
     /// Cancels the running search and refuses new ones.
@@ -91,16 +149,15 @@ impl JobSlot {
     }
 
     /// Registers a search on the current tip; `None` once shutting down.
-    fn begin(&self, snapshots: &watch::Receiver<Arc<Snapshot>>) -> Option<JobStart> {
+    fn begin(&self) -> Option<JobStart> {
         let mut state = self.lock();
         if state.shutting_down {
             return None;
         }
-        let snapshot = Arc::clone(&snapshots.borrow());
         let token = CancelToken::new();
-        state.job = Some((snapshot.chain().tip().hash.clone(), token.clone()));
+        state.job = Some((state.tip.hash.clone(), token.clone()));
         Some(JobStart {
-            snapshot,
+            prev: state.tip.clone(),
             token,
             restart: state.pending.take(),
         })
@@ -111,14 +168,22 @@ impl JobSlot {
     }
 }
 
-/// How long the last restart took, for `/api/status` and the restart benchmark.
+/// How long the last restart took, for `/api/status` and the restart benchmark, with
+/// its steps: `received_to_restart_us` = `queue_us` + `validate_us` + `handoff_us` +
+/// `cancel_to_restart_us`. (The new chain's bodies are serialized after the cancel,
+/// while the search winds down and restarts.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestartTiming {
     /// From the longer chain's message arriving to the search running on its tip.
     pub received_to_restart_us: u64,
-    /// Of that, parsing and validating the chain.
+    /// From the message's arrival to the intake taking it up (queue, thread hop).
+    pub queue_us: u64,
+    /// Parsing and validating the chain.
     pub validate_us: u64,
-    /// From the cancel to the new search.
+    /// From the intake handing it over to the writer cancelling the search (the thread
+    /// hop, the fork-choice decision, the swap).
+    pub handoff_us: u64,
+    /// From the cancel to the new search: the old one winding down.
     pub cancel_to_restart_us: u64,
     /// When the new search started, µs since the Unix epoch (to compare with a
     /// client's clock on the same machine).
@@ -166,9 +231,12 @@ impl MiningStats {
 
     fn record_restart(&self, cause: RestartCause, cancelled_at: Instant) {
         let now = Instant::now();
+        let intake = cause.intake;
         let timing = RestartTiming {
-            received_to_restart_us: micros(now.duration_since(cause.received_at)),
-            validate_us: micros(cause.validate_time),
+            received_to_restart_us: micros(now.duration_since(intake.received_at)),
+            queue_us: micros(intake.started_at.duration_since(intake.received_at)),
+            validate_us: micros(intake.validate_time),
+            handoff_us: micros(cancelled_at.duration_since(intake.examined_at)),
             cancel_to_restart_us: micros(now.duration_since(cancelled_at)),
             restarted_at_unix_us: unix_us(),
         };
@@ -326,7 +394,6 @@ impl MiningHandle {
 pub fn spawn_miner(
     config: &NodeConfig,
     writer: ChainWriter,
-    snapshots: watch::Receiver<Arc<Snapshot>>,
     jobs: Arc<JobSlot>,
 ) -> Result<(MiningHandle, JoinHandle<()>), MiningSetupError> {
     let (tx, rx) = mpsc::channel(MAX_QUEUE);
@@ -344,7 +411,6 @@ pub fn spawn_miner(
     let nice = config.miner_nice;
     let coordinator = Coordinator {
         writer,
-        snapshots,
         jobs: Arc::clone(&jobs),
         stats: Arc::clone(&stats),
         pinned: Arc::clone(&pinned),
@@ -416,7 +482,6 @@ fn lower_priority(_nice: i32) {}
 
 struct Coordinator {
     writer: ChainWriter,
-    snapshots: watch::Receiver<Arc<Snapshot>>,
     jobs: Arc<JobSlot>,
     stats: Arc<MiningStats>,
     pinned: Arc<AtomicU32>,
@@ -442,15 +507,12 @@ impl Coordinator {
     fn mine_one(&self, miner: &Miner, data: &Json) -> Result<Bytes, MineError> {
         let mut first = true;
         loop {
-            let start = self
-                .jobs
-                .begin(&self.snapshots)
-                .ok_or(MineError::ShuttingDown)?;
+            let start = self.jobs.begin().ok_or(MineError::ShuttingDown)?;
             if let Some((cause, cancelled_at)) = start.restart {
                 self.stats.restarts.fetch_add(1, Ordering::Relaxed);
                 self.stats.record_restart(cause, cancelled_at);
             }
-            let prev = start.snapshot.chain().tip().clone();
+            let prev = start.prev;
             if !std::mem::replace(&mut first, false) {
                 tracing::info!(height = prev.block_no + 1, "mining restarts on the new tip");
             }
@@ -476,6 +538,9 @@ impl Coordinator {
                 ));
             };
             match outcome {
+                // Found as the tip moved: stale, and the writer may be waiting for this
+                // search to restart.
+                MineOutcome::Found(block) if self.jobs.tip_moved_from(&block.prev_hash) => {}
                 MineOutcome::Found(block) => match self.writer.commit_mined_blocking(block) {
                     Ok(snapshot) => {
                         self.stats.blocks_mined.fetch_add(1, Ordering::Relaxed);
@@ -491,5 +556,84 @@ impl Coordinator {
                 MineOutcome::Cancelled => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::{Difficulty, genesis};
+    use crate::miner::reference::mine_reference;
+
+    fn cause() -> RestartCause {
+        let now = Instant::now();
+        RestartCause {
+            intake: IntakeTimings {
+                received_at: now,
+                started_at: now,
+                validate_time: Duration::ZERO,
+                examined_at: now,
+            },
+        }
+    }
+
+    /// A new tip cancels a search on another tip (and only then), and the next search
+    /// mines on the new tip, carrying the cause for its restart timing.
+    #[test]
+    fn a_new_tip_cancels_a_stale_search_and_the_next_begins_on_it() {
+        let first = genesis();
+        let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty(3));
+        let slot = JobSlot::new(&first);
+        assert!(!slot.on_new_tip(&first, None), "no search runs yet");
+        let start = slot.begin().expect("not shutting down");
+        assert_eq!(start.prev, first);
+        assert!(start.restart.is_none());
+        assert!(
+            !slot.on_new_tip(&first, Some(cause())),
+            "same tip: not stale"
+        );
+        assert!(!start.token.is_cancelled());
+        assert!(slot.on_new_tip(&second, Some(cause())));
+        assert!(start.token.is_cancelled());
+        assert!(slot.tip_moved_from(&first.hash));
+        assert!(!slot.tip_moved_from(&second.hash));
+        slot.end();
+        let next = slot.begin().expect("not shutting down");
+        assert_eq!(next.prev, second);
+        assert!(next.restart.is_some());
+        slot.shut_down();
+        assert!(next.token.is_cancelled());
+        assert!(slot.begin().is_none());
+    }
+
+    /// The writer's wait ends when the search restarts on the new tip, not before, and
+    /// at the latest at its timeout.
+    #[test]
+    fn wait_for_restart_ends_when_the_new_search_begins() {
+        let first = genesis();
+        let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty(3));
+        let slot = Arc::new(JobSlot::new(&first));
+        let _running = slot.begin().expect("not shutting down");
+        assert!(slot.on_new_tip(&second, Some(cause())));
+        let started = Instant::now();
+        slot.wait_for_restart(&second.hash, Duration::from_millis(30));
+        assert!(
+            started.elapsed() >= Duration::from_millis(30),
+            "no restart yet"
+        );
+        let coordinator = {
+            let slot = Arc::clone(&slot);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                slot.end();
+                slot.begin().map(|start| start.prev)
+            })
+        };
+        slot.wait_for_restart(&second.hash, Duration::from_secs(60));
+        assert_eq!(
+            slot.lock().job.as_ref().map(|(h, _)| h.clone()),
+            Some(second.hash.clone())
+        );
+        assert_eq!(coordinator.join().ok().flatten(), Some(second));
     }
 }

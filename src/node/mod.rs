@@ -180,17 +180,17 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     };
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let jobs = Arc::new(JobSlot::default());
+    let initial = ValidChain::genesis();
+    let jobs = Arc::new(JobSlot::new(initial.tip()));
     let publish = Arc::new(Notify::new());
     let (writer, snapshots, writer_thread) = state::spawn_writer(
-        ValidChain::genesis(),
+        initial,
         config.fork_choice,
         Arc::clone(&jobs),
         Arc::clone(&publish),
     )
     .map_err(NodeError::Thread)?;
-    let (mining, mining_thread) =
-        mining::spawn_miner(&config, writer.clone(), snapshots.clone(), jobs)?;
+    let (mining, mining_thread) = mining::spawn_miner(&config, writer.clone(), jobs)?;
     let sync_stats = Arc::new(SyncStats::default());
     let redis_stats = Arc::new(RedisStats::default());
     let (intake, intake_task) = intake::spawn_intake(

@@ -100,16 +100,44 @@ impl Snapshot {
     }
 }
 
-/// A validated chain on its way to the writer, with its bodies already built (by the
-/// intake, off the writer) and timings for `/api/status`.
+/// A validated chain on its way to the writer, with timings for `/api/status`.
+///
+/// Its bodies are not serialized yet: the writer first restarts the miner on its tip
+/// (which needs only the tip), then serializes them.
 #[derive(Debug)]
 pub struct Candidate {
-    /// The chain and its serialized forms.
-    pub snapshot: Snapshot,
+    /// The chain.
+    pub chain: ValidChain,
+    /// The snapshot the chain extends, when it was found to extend one (its bodies are
+    /// then extended rather than written whole).
+    pub base: Option<Arc<Snapshot>>,
+    /// How long each step before the writer took.
+    pub timings: IntakeTimings,
+}
+
+impl Candidate {
+    /// The chain's snapshot: its two bodies serialized (extended from the base's
+    /// when it extends one).
+    pub fn into_snapshot(self) -> Snapshot {
+        match self.base {
+            Some(base) => base.extended_to(self.chain),
+            None => Snapshot::of_chain(self.chain),
+        }
+    }
+}
+
+/// When a chain from the network reached each step of the intake, to break a restart's
+/// latency down by step.
+#[derive(Debug, Clone, Copy)]
+pub struct IntakeTimings {
     /// When its message arrived.
     pub received_at: Instant,
-    /// How long parsing and validation took.
+    /// When the intake began examining it (after the queue and the thread hop).
+    pub started_at: Instant,
+    /// Parsing and validating it.
     pub validate_time: Duration,
+    /// When it was ready for the writer.
+    pub examined_at: Instant,
 }
 
 /// What the writer did with a candidate.
@@ -135,6 +163,11 @@ pub enum CommitError {
     Closed,
 }
 
+/// Longest the writer waits for a cancelled search to restart on an adopted chain
+/// before serializing it (it takes well under a millisecond; this bounds the rare
+/// race in [`JobSlot::wait_for_restart`] and a stuck miner).
+const RESTART_WAIT: Duration = Duration::from_millis(5);
+
 enum WriteCommand {
     Mined {
         block: Block,
@@ -158,7 +191,7 @@ impl std::fmt::Debug for WriteCommand {
         match self {
             WriteCommand::Mined { block, .. } => write!(f, "Mined(#{})", block.block_no),
             WriteCommand::Adopt { candidate, .. } => {
-                write!(f, "Adopt({} blocks)", candidate.snapshot.chain.len())
+                write!(f, "Adopt({} blocks)", candidate.chain.len())
             }
         }
     }
@@ -257,8 +290,8 @@ impl Writer {
         }
         let mut chain = current.chain.clone();
         chain.push(block, RuleSet::Strict, now_ms())?;
-        let snapshot = current.extended_to(chain);
-        let snapshot = self.install(snapshot, None);
+        self.jobs.on_new_tip(chain.tip(), None);
+        let snapshot = self.install(current.extended_to(chain));
         // The original publishes after every mined block.
         self.publish.notify_one();
         tracing::info!(
@@ -272,17 +305,20 @@ impl Writer {
 
     fn adopt(&mut self, candidate: Candidate) -> AdoptOutcome {
         let current = self.current();
-        if !self
-            .fork_choice
-            .prefers(&current.chain, &candidate.snapshot.chain)
-        {
+        if !self.fork_choice.prefers(&current.chain, &candidate.chain) {
             return AdoptOutcome::NotPreferred;
         }
+        // The miner needs only the tip: restart it first, and serialize the bodies (a
+        // millisecond for a thousand blocks) once the old search has wound down.
         let cause = RestartCause {
-            received_at: candidate.received_at,
-            validate_time: candidate.validate_time,
+            intake: candidate.timings,
         };
-        let snapshot = self.install(candidate.snapshot, Some(cause));
+        let tip = candidate.chain.tip();
+        if self.jobs.on_new_tip(tip, Some(cause)) {
+            self.jobs.wait_for_restart(&tip.hash, RESTART_WAIT);
+        }
+        drop(current);
+        let snapshot = self.install(candidate.into_snapshot());
         tracing::info!(
             height = snapshot.chain.tip().block_no,
             blocks = snapshot.chain.len(),
@@ -292,13 +328,12 @@ impl Writer {
         AdoptOutcome::Adopted
     }
 
-    /// Publishes `snapshot` to readers and cancels a search that is now on a stale tip.
-    fn install(&mut self, mut snapshot: Snapshot, cause: Option<RestartCause>) -> Arc<Snapshot> {
+    /// Publishes `snapshot` to readers (the miner heard of its tip already).
+    fn install(&mut self, mut snapshot: Snapshot) -> Arc<Snapshot> {
         self.version += 1;
         snapshot.version = self.version;
         let snapshot = Arc::new(snapshot);
         self.snapshots.send_replace(Arc::clone(&snapshot));
-        self.jobs.on_new_tip(&snapshot.chain.tip().hash, cause);
         snapshot
     }
 }
