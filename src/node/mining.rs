@@ -112,9 +112,11 @@ impl JobSlot {
     /// every core mining, that work would otherwise take the core a winding-down
     /// worker needs, and the new search would start only after it.
     ///
-    /// The timeout covers a search that found a block just as it was cancelled: its
-    /// coordinator skips the commit when it sees the tip moved
-    /// ([`JobSlot::tip_moved_from`]), but may have looked just before.
+    /// No deadlock with a search that found a block just as it was cancelled: its
+    /// coordinator ends the job before it looks at the tip, so either the writer saw
+    /// no running search (and does not wait), or the coordinator sees the moved tip
+    /// ([`JobSlot::tip_moved_from`]) and restarts instead of committing to the waiting
+    /// writer. The timeout only bounds a stuck miner.
     pub fn wait_for_restart(&self, tip_hash: &str, timeout: Duration) {
         // Polled, not signalled: a wake-up from the coordinator would tend to put the
         // writer on the coordinator's core, ahead of it, just as it starts the search.

@@ -164,8 +164,8 @@ pub enum CommitError {
 }
 
 /// Longest the writer waits for a cancelled search to restart on an adopted chain
-/// before serializing it (it takes well under a millisecond; this bounds the rare
-/// race in [`JobSlot::wait_for_restart`] and a stuck miner).
+/// before serializing it (it takes well under a millisecond; this only bounds a stuck
+/// miner).
 const RESTART_WAIT: Duration = Duration::from_millis(5);
 
 enum WriteCommand {
