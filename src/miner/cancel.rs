@@ -1,11 +1,11 @@
-//! The cancel token a running search checks between chunks of attempts.
+//! The cancel token a running search checks every few thousand attempts.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A shared flag: the node (or a test, or the CLI's Ctrl-C) cancels, every mining
-/// worker sees it within one chunk of attempts (well under a millisecond) and the
-/// search returns [`MineOutcome::Cancelled`](super::MineOutcome::Cancelled).
+/// worker sees it within 1,024 attempts (tens of microseconds; `CANCEL_STRIDE` in
+/// the search) and the search returns [`MineOutcome::Cancelled`](super::MineOutcome::Cancelled).
 ///
 /// One token per job: cloning shares the flag; a new job takes a new token.
 #[derive(Debug, Clone, Default)]

@@ -113,6 +113,9 @@ pub enum ApiError {
     /// A body over the limit (413).
     #[error("request body is over the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// A pushed chain too large to publish to peers (413).
+    #[error("{0}")]
+    TooLargeToPublish(String),
     /// A body that is not a mining request a Python node could take (422).
     #[error("{0}")]
     Unprocessable(String),
@@ -132,7 +135,9 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge(_) | ApiError::TooLargeToPublish(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -163,6 +168,7 @@ impl From<Rejection> for ApiError {
         let why = rejection.to_string();
         match rejection {
             Rejection::TooLarge { limit, .. } => ApiError::PayloadTooLarge(limit),
+            Rejection::TooLargeToPublish { .. } => ApiError::TooLargeToPublish(why),
             Rejection::NotUtf8 | Rejection::NotJson(_) | Rejection::TooDeep(_) => {
                 ApiError::BadRequest(why)
             }
@@ -460,7 +466,11 @@ async fn push_chain(
         .intake
         .submit(body, Source::Http)
         .await
-        .ok_or_else(|| ApiError::Unavailable("the node is shutting down".into()))?;
+        .ok_or_else(|| {
+            ApiError::Unavailable(
+                "the node could not take the chain: it is shutting down, or validation failed on a bug (see its log)".into(),
+            )
+        })?;
     let result = match verdict {
         Verdict::Adopted => "adopted",
         Verdict::Current => "current",

@@ -23,7 +23,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::state::{AdoptOutcome, Candidate, ChainWriter, IntakeTimings, Snapshot};
 use crate::chain::block::parse_chain;
-use crate::chain::json::{JsonError, JsonErrorKind};
+use crate::chain::json::{Dialect, JsonError, JsonErrorKind};
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, ForkChoice, RuleSet, ValidChain, ValidationError, Work};
 
@@ -50,6 +50,17 @@ pub enum Rejection {
     #[error("message of {len} bytes is over the limit of {limit} bytes")]
     TooLarge {
         /// Its size.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A pushed chain that, written as a Redis message, would be larger than the
+    /// limit: no peer could take it.
+    #[error(
+        "as a Redis message (Python's dialect) the chain takes {len} bytes, over the limit of {limit} bytes, so no peer could take it"
+    )]
+    TooLargeToPublish {
+        /// Its message's size.
         len: usize,
         /// The limit.
         limit: usize,
@@ -108,7 +119,7 @@ impl Rejection {
     /// Index into [`REASONS`].
     fn reason_index(&self) -> usize {
         match self {
-            Rejection::TooLarge { .. } => 0,
+            Rejection::TooLarge { .. } | Rejection::TooLargeToPublish { .. } => 0,
             Rejection::NotUtf8 => 1,
             Rejection::NotJson(_) => 2,
             Rejection::TooDeep(_) => 3,
@@ -289,7 +300,11 @@ impl IntakeSender {
         });
     }
 
-    /// Queues a message, waiting for room, and waits for its verdict.
+    /// Queues a message and waits for its verdict. The start-up sync waits for room
+    /// in the queue; a pushed chain ([`Source::Http`]) does not: with the queue full it
+    /// is refused as a backlog (503), so pushes can neither crowd out the Redis
+    /// listener nor pile up bodies in memory. `None` when the node is shutting down
+    /// (or the chain's validation failed on a bug).
     pub async fn submit(&self, bytes: Bytes, source: Source) -> Option<Verdict> {
         let (reply, rx) = oneshot::channel();
         let message = RawMessage {
@@ -304,6 +319,8 @@ impl IntakeSender {
                 limit: self.max_bytes,
             };
             self.refuse(message, rejection);
+        } else if source == Source::Http {
+            self.offer(message);
         } else {
             self.tx.send(message).await.ok()?;
         }
@@ -364,28 +381,37 @@ pub fn spawn_intake(
             // thread hop less between a message and a restarted search.
             let writer = writer.clone();
             let decided = tokio::task::spawn_blocking(move || {
-                let examined = examine(&bytes, source, &snapshot, fork_choice, received_at);
+                let examined = examine(
+                    &bytes,
+                    source,
+                    &snapshot,
+                    fork_choice,
+                    max_bytes,
+                    received_at,
+                );
                 let ours = snapshot.chain().len();
                 // Not held while the writer works: the old chain is freed by whoever
                 // lets go of it last, and that should not be this thread's wait.
                 drop(snapshot);
                 match examined {
-                    Ok(Examined::Current) => Verdict::Current,
-                    Ok(Examined::Candidate(candidate)) => {
+                    Ok(Examined::Current) => Some(Verdict::Current),
+                    Ok(Examined::Candidate(candidate)) => Some({
                         let len = candidate.chain.len();
-                        match writer.adopt_blocking(candidate) {
+                        match writer.adopt_blocking(candidate)? {
                             AdoptOutcome::Adopted => Verdict::Adopted,
                             AdoptOutcome::NotPreferred => {
                                 Verdict::Rejected(not_preferred(len, ours, fork_choice, false))
                             }
                         }
-                    }
-                    Err(rejection) => Verdict::Rejected(rejection),
+                    }),
+                    Err(rejection) => Some(Verdict::Rejected(rejection)),
                 }
             })
             .await;
             let verdict = match decided {
-                Ok(verdict) => verdict,
+                Ok(Some(verdict)) => verdict,
+                // The writer has stopped: the node is shutting down.
+                Ok(None) => continue,
                 Err(err) => {
                     // A panic in validation is a bug; the intake goes on.
                     tracing::error!(%err, "chain validation panicked");
@@ -437,10 +463,14 @@ pub fn examine(
     source: Source,
     ours: &Arc<Snapshot>,
     fork_choice: ForkChoice,
+    max_bytes: usize,
     received_at: Instant,
 ) -> Result<Examined, Rejection> {
     let started = Instant::now();
-    if bytes == ours.message().as_ref() || bytes == ours.body().as_ref() {
+    // Our `{"chain": [...]}` body is not a valid message on the channel (see below).
+    if bytes == ours.message().as_ref()
+        || (source != Source::Redis && bytes == ours.body().as_ref())
+    {
         return Ok(Examined::Current);
     }
     let text = std::str::from_utf8(bytes).map_err(|_| Rejection::NotUtf8)?;
@@ -457,8 +487,14 @@ pub fn examine(
     }
     let (chain, extends_ours) = match extension_tail(text, ours.message()) {
         Some(tail) => (examine_extension(tail, ours, fork_choice)?, true),
-        None => (examine_whole(text, ours, fork_choice)?, false),
+        None => match examine_whole(text, ours, fork_choice)? {
+            Some(chain) => (chain, false),
+            None => return Ok(Examined::Current),
+        },
     };
+    if source == Source::Http {
+        check_publishable(&chain, max_bytes)?;
+    }
     let examined_at = Instant::now();
     Ok(Examined::Candidate(Candidate {
         chain,
@@ -514,13 +550,18 @@ fn examine_extension(
     Ok(chain)
 }
 
+/// Parses and validates a whole chain; `None` when it is ours, written differently
+/// (another dialect, spacing, or wrapped in `{"chain": ...}`).
 fn examine_whole(
     text: &str,
     ours: &Snapshot,
     fork_choice: ForkChoice,
-) -> Result<ValidChain, Rejection> {
+) -> Result<Option<ValidChain>, Rejection> {
     let blocks = parse_chain(text).map_err(|err| Rejection::from_chain_error(text, err))?;
     let current = ours.chain();
+    if blocks.as_slice() == current.blocks() {
+        return Ok(None);
+    }
     // Cheap estimate first: a chain that would lose even if valid costs no hashing.
     let ordering = match fork_choice {
         ForkChoice::Length => blocks.len().cmp(&current.len()),
@@ -540,7 +581,25 @@ fn examine_whole(
         ));
     }
     check_nan(&blocks, 0)?;
-    ValidChain::validate(blocks, RuleSet::Strict, now_ms()).map_err(Rejection::Invalid)
+    ValidChain::validate(blocks, RuleSet::Strict, now_ms())
+        .map(Some)
+        .map_err(Rejection::Invalid)
+}
+
+/// Refuses a pushed chain whose Redis message (Python's dialect: wider separators,
+/// non-ASCII escaped) would be over `max_bytes`, the limit every node reads: it could
+/// be adopted here but never reach a peer. (Pushes are rare; the trial serialization
+/// costs about a millisecond per thousand blocks.)
+fn check_publishable(chain: &ValidChain, max_bytes: usize) -> Result<(), Rejection> {
+    let mut message = Vec::new();
+    crate::chain::block::write_chain(chain.blocks(), Dialect::Python, &mut message);
+    if message.len() > max_bytes {
+        return Err(Rejection::TooLargeToPublish {
+            len: message.len(),
+            limit: max_bytes,
+        });
+    }
+    Ok(())
 }
 
 fn check_nan(blocks: &[Block], first_index: usize) -> Result<(), Rejection> {
@@ -588,7 +647,14 @@ mod tests {
     }
 
     fn run(bytes: &[u8], ours: &Arc<Snapshot>) -> Result<Examined, Rejection> {
-        examine(bytes, Source::Redis, ours, ForkChoice::Work, Instant::now())
+        examine(
+            bytes,
+            Source::Redis,
+            ours,
+            ForkChoice::Work,
+            usize::MAX,
+            Instant::now(),
+        )
     }
 
     /// A message extending ours takes the fast path and gives the same snapshot as a
@@ -642,10 +708,36 @@ mod tests {
         );
         assert_eq!(reason(&message(&chain_of(1))), "not_preferred");
         assert_eq!(reason(ours.message()), "ok");
+        // Our own `{"chain": [...]}` body is still no message for the channel.
+        assert_eq!(reason(ours.body()), "not_a_chain");
         let mut forged = chain_of(3).into_blocks();
         forged[3].nonce = crate::chain::Nonce::from(0u128);
         let mut text = Vec::new();
         crate::chain::block::write_chain(&forged, Dialect::Python, &mut text);
         assert_eq!(reason(&text), "invalid");
+    }
+
+    /// A pushed chain never waits for room in the queue: with the queue full it is
+    /// refused as a backlog at once, so pushes cannot crowd out the Redis listener.
+    #[tokio::test]
+    async fn a_push_to_a_full_queue_is_refused_at_once() {
+        let (tx, _rx) = mpsc::channel(1);
+        let sender = IntakeSender {
+            tx,
+            stats: Arc::new(SyncStats::default()),
+            max_bytes: 1024,
+        };
+        sender.offer_payload(b"[]", Source::Redis, Instant::now());
+        let verdict = tokio::time::timeout(
+            Duration::from_secs(60),
+            sender.submit(Bytes::from_static(b"[]"), Source::Http),
+        )
+        .await
+        .expect("no wait for room");
+        assert!(
+            matches!(verdict, Some(Verdict::Rejected(Rejection::Backlog))),
+            "{verdict:?}"
+        );
+        assert_eq!(sender.stats.rejected()["backlog"], 1);
     }
 }

@@ -6,10 +6,11 @@
 //! cancelled, and tokio's workers must stay free to answer GETs meanwhile. The
 //! coordinator thread only waits; the miner's own pool does the hashing.
 //!
-//! Cancellation goes through [`JobSlot`]: the coordinator registers the tip it mines on
-//! and its [`CancelToken`] under one lock; the chain writer, after each change, cancels
-//! the token if the tip moved. Reading the tip and registering under the same lock
-//! closes the race where the tip moves between the two.
+//! Cancellation goes through [`JobSlot`], which holds the tip to mine on: the
+//! coordinator reads it and registers its [`CancelToken`] under one lock; the chain
+//! writer, on each change and before it publishes the change to readers, sets the new
+//! tip and cancels the token if the tip moved. Reading the tip and registering under
+//! the same lock closes the race where the tip moves between the two.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -44,6 +45,8 @@ struct SlotState {
     tip: Block,
     /// The tip hash the running search mines on, and its token.
     job: Option<(String, CancelToken)>,
+    /// Searches begun so far: the writer waits for this to move after a cancel.
+    begun: u64,
     /// A cancel caused by an adopted chain, not yet followed by a restart.
     pending: Option<(RestartCause, Instant)>,
     shutting_down: bool,
@@ -73,6 +76,7 @@ impl JobSlot {
             state: Mutex::new(SlotState {
                 tip: tip.clone(),
                 job: None,
+                begun: 0,
                 pending: None,
                 shutting_down: false,
             }),
@@ -86,46 +90,46 @@ impl JobSlot {
 
     /// Called by the chain writer on every change, as soon as it has decided on it:
     /// the next search mines on `tip`, and a running search on another tip is
-    /// cancelled, remembering `cause` for the restart latency. Returns whether it
-    /// cancelled one.
-    pub fn on_new_tip(&self, tip: &Block, cause: Option<RestartCause>) -> bool {
+    /// cancelled, remembering `cause` for the restart latency. Returns, when it
+    /// cancelled one, the ticket to [`JobSlot::wait_for_restart`] with.
+    pub fn on_new_tip(&self, tip: &Block, cause: Option<RestartCause>) -> Option<u64> {
         let mut state = self.lock();
         state.tip = tip.clone();
         let stale = state
             .job
             .as_ref()
             .is_some_and(|(hash, _)| *hash != tip.hash);
-        if stale {
-            if let Some((_, token)) = &state.job {
-                token.cancel();
-            }
-            if let Some(cause) = cause {
-                state.pending = Some((cause, Instant::now()));
-            }
+        if !stale {
+            return None;
         }
-        stale
+        if let Some((_, token)) = &state.job {
+            token.cancel();
+        }
+        if let Some(cause) = cause {
+            state.pending = Some((cause, Instant::now()));
+        }
+        Some(state.begun)
     }
 
-    /// Waits (at most `timeout`) until the search cancelled for `tip_hash` has wound
-    /// down and a new one began on that tip (or the node shuts down). The writer waits
-    /// here before its own CPU work (serializing an adopted chain): on a machine with
-    /// every core mining, that work would otherwise take the core a winding-down
-    /// worker needs, and the new search would start only after it.
+    /// Waits (at most `timeout`) until a search begins after the cancel that gave
+    /// `ticket` (or the node shuts down). The writer waits here before its own CPU
+    /// work (serializing an adopted chain): on a machine with every core mining, that
+    /// work would otherwise take the core a winding-down worker needs, and the new
+    /// search would start only after it.
     ///
     /// No deadlock with a search that found a block just as it was cancelled: its
     /// coordinator ends the job before it looks at the tip, so either the writer saw
     /// no running search (and does not wait), or the coordinator sees the moved tip
-    /// ([`JobSlot::tip_moved_from`]) and restarts instead of committing to the waiting
-    /// writer. The timeout only bounds a stuck miner.
-    pub fn wait_for_restart(&self, tip_hash: &str, timeout: Duration) {
+    /// (`JobSlot::tip_moved_from`) and restarts instead of committing to the waiting
+    /// writer. The timeout bounds the rest: a miner that failed.
+    pub fn wait_for_restart(&self, ticket: u64, timeout: Duration) {
         // Polled, not signalled: a wake-up from the coordinator would tend to put the
         // writer on the coordinator's core, ahead of it, just as it starts the search.
         let deadline = Instant::now() + timeout;
         loop {
             {
                 let state = self.lock();
-                let restarted = state.job.as_ref().is_some_and(|(hash, _)| hash == tip_hash);
-                if restarted || state.shutting_down {
+                if state.begun > ticket || state.shutting_down {
                     return;
                 }
             }
@@ -158,6 +162,7 @@ impl JobSlot {
         }
         let token = CancelToken::new();
         state.job = Some((state.tip.hash.clone(), token.clone()));
+        state.begun += 1;
         Some(JobStart {
             prev: state.tip.clone(),
             token,
@@ -172,8 +177,7 @@ impl JobSlot {
 
 /// How long the last restart took, for `/api/status` and the restart benchmark, with
 /// its steps: `received_to_restart_us` = `queue_us` + `validate_us` + `handoff_us` +
-/// `cancel_to_restart_us`. (The new chain's bodies are serialized after the cancel,
-/// while the search winds down and restarts.)
+/// `cancel_to_restart_us`. (The new chain's bodies are serialized after the restart.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestartTiming {
     /// From the longer chain's message arriving to the search running on its tip.
@@ -183,7 +187,7 @@ pub struct RestartTiming {
     /// Parsing and validating the chain.
     pub validate_us: u64,
     /// From the intake handing it over to the writer cancelling the search (the thread
-    /// hop, the fork-choice decision, the swap).
+    /// hop and the fork-choice decision).
     pub handoff_us: u64,
     /// From the cancel to the new search: the old one winding down.
     pub cancel_to_restart_us: u64,
@@ -586,16 +590,17 @@ mod tests {
         let first = genesis();
         let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty(3));
         let slot = JobSlot::new(&first);
-        assert!(!slot.on_new_tip(&first, None), "no search runs yet");
+        assert_eq!(slot.on_new_tip(&first, None), None, "no search runs yet");
         let start = slot.begin().expect("not shutting down");
         assert_eq!(start.prev, first);
         assert!(start.restart.is_none());
-        assert!(
-            !slot.on_new_tip(&first, Some(cause())),
+        assert_eq!(
+            slot.on_new_tip(&first, Some(cause())),
+            None,
             "same tip: not stale"
         );
         assert!(!start.token.is_cancelled());
-        assert!(slot.on_new_tip(&second, Some(cause())));
+        assert_eq!(slot.on_new_tip(&second, Some(cause())), Some(1));
         assert!(start.token.is_cancelled());
         assert!(slot.tip_moved_from(&first.hash));
         assert!(!slot.tip_moved_from(&second.hash));
@@ -608,17 +613,17 @@ mod tests {
         assert!(slot.begin().is_none());
     }
 
-    /// The writer's wait ends when the search restarts on the new tip, not before, and
-    /// at the latest at its timeout.
+    /// The writer's wait ends once a search began after the cancel, even one that has
+    /// already ended again (a block found at once), and at the latest at its timeout.
     #[test]
-    fn wait_for_restart_ends_when_the_new_search_begins() {
+    fn wait_for_restart_ends_when_a_new_search_began() {
         let first = genesis();
         let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty(3));
         let slot = Arc::new(JobSlot::new(&first));
         let _running = slot.begin().expect("not shutting down");
-        assert!(slot.on_new_tip(&second, Some(cause())));
+        let ticket = slot.on_new_tip(&second, Some(cause())).expect("stale");
         let started = Instant::now();
-        slot.wait_for_restart(&second.hash, Duration::from_millis(30));
+        slot.wait_for_restart(ticket, Duration::from_millis(30));
         assert!(
             started.elapsed() >= Duration::from_millis(30),
             "no restart yet"
@@ -628,14 +633,14 @@ mod tests {
             std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_millis(20));
                 slot.end();
-                slot.begin().map(|start| start.prev)
+                let prev = slot.begin().map(|start| start.prev);
+                // Found its block at once: the search is over before the writer looks.
+                slot.end();
+                prev
             })
         };
-        slot.wait_for_restart(&second.hash, Duration::from_secs(60));
-        assert_eq!(
-            slot.lock().job.as_ref().map(|(h, _)| h.clone()),
-            Some(second.hash.clone())
-        );
+        slot.wait_for_restart(ticket, Duration::from_secs(60));
+        assert!(slot.lock().begun > ticket);
         assert_eq!(coordinator.join().ok().flatten(), Some(second));
     }
 }

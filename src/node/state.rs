@@ -164,8 +164,8 @@ pub enum CommitError {
 }
 
 /// Longest the writer waits for a cancelled search to restart on an adopted chain
-/// before serializing it (it takes well under a millisecond; this only bounds a stuck
-/// miner).
+/// before serializing it (it takes well under a millisecond; this bounds a miner that
+/// failed).
 const RESTART_WAIT: Duration = Duration::from_millis(5);
 
 enum WriteCommand {
@@ -212,17 +212,15 @@ impl ChainWriter {
 
     /// Offers a validated chain (blocking: called from the intake's blocking task);
     /// the writer adopts it if the fork-choice rule prefers it to the chain it holds at
-    /// that moment.
-    pub fn adopt_blocking(&self, candidate: Candidate) -> AdoptOutcome {
+    /// that moment. `None` when the writer has stopped (the node is shutting down).
+    pub fn adopt_blocking(&self, candidate: Candidate) -> Option<AdoptOutcome> {
         let (reply, rx) = oneshot::channel();
         let command = WriteCommand::Adopt {
             candidate: Box::new(candidate),
             reply,
         };
-        if self.tx.blocking_send(command).is_err() {
-            return AdoptOutcome::NotPreferred;
-        }
-        rx.blocking_recv().unwrap_or(AdoptOutcome::NotPreferred)
+        self.tx.blocking_send(command).ok()?;
+        rx.blocking_recv().ok()
     }
 }
 
@@ -314,8 +312,8 @@ impl Writer {
             intake: candidate.timings,
         };
         let tip = candidate.chain.tip();
-        if self.jobs.on_new_tip(tip, Some(cause)) {
-            self.jobs.wait_for_restart(&tip.hash, RESTART_WAIT);
+        if let Some(ticket) = self.jobs.on_new_tip(tip, Some(cause)) {
+            self.jobs.wait_for_restart(ticket, RESTART_WAIT);
         }
         drop(current);
         let snapshot = self.install(candidate.into_snapshot());
