@@ -24,7 +24,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::config::{MAX_PAGE, fork_choice_name};
 use super::intake::{IntakeSender, Rejection, Source, SyncStats, Verdict};
-use super::mining::{MineError, MiningHandle};
+use super::mining::{MineError, MiningHandle, RestartTiming};
 use super::state::Snapshot;
 use crate::chain::json::{Dialect, MAX_DEPTH};
 use crate::chain::{DifficultyPolicy, validate::now_ms};
@@ -306,24 +306,7 @@ pub struct MiningStatus {
     /// The pinned difficulty (benchmarks), if any.
     pub pinned_difficulty: Option<u32>,
     /// The last restart's latency.
-    pub last_restart: Option<RestartStatus>,
-}
-
-/// A restart's latency.
-#[derive(Debug, Serialize)]
-pub struct RestartStatus {
-    /// From the message's arrival to the new search, µs.
-    pub received_to_restart_us: u64,
-    /// Of that: from arrival to the intake taking it up, µs.
-    pub queue_us: u64,
-    /// Parsing and validation, µs.
-    pub validate_us: u64,
-    /// Handing it to the writer, up to the cancel, µs.
-    pub handoff_us: u64,
-    /// From the cancel to the new search, µs.
-    pub cancel_to_restart_us: u64,
-    /// When the new search started, µs since the Unix epoch.
-    pub restarted_at_unix_us: u64,
+    pub last_restart: Option<RestartTiming>,
 }
 
 /// The Redis part of [`Status`].
@@ -384,14 +367,7 @@ pub fn status(state: &AppState) -> Status {
             blocks_mined: stats.blocks_mined(),
             restarts: stats.restarts(),
             pinned_difficulty: mining.pinned_difficulty().map(|d| d.0),
-            last_restart: stats.last_restart().map(|t| RestartStatus {
-                received_to_restart_us: t.received_to_restart_us,
-                queue_us: t.queue_us,
-                validate_us: t.validate_us,
-                handoff_us: t.handoff_us,
-                cancel_to_restart_us: t.cancel_to_restart_us,
-                restarted_at_unix_us: t.restarted_at_unix_us,
-            }),
+            last_restart: stats.last_restart(),
         },
         redis: RedisStatus {
             enabled: state.redis.enabled(),

@@ -178,7 +178,7 @@ impl JobSlot {
 /// How long the last restart took, for `/api/status` and the restart benchmark, with
 /// its steps: `received_to_restart_us` = `queue_us` + `validate_us` + `handoff_us` +
 /// `cancel_to_restart_us`. (The new chain's bodies are serialized after the restart.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct RestartTiming {
     /// From the longer chain's message arriving to the search running on its tip.
     pub received_to_restart_us: u64,
