@@ -624,20 +624,11 @@ mod tests {
     use crate::chain::json::Dialect;
     use crate::chain::{Difficulty, Json};
     use crate::miner::reference::mine_reference;
+    use crate::miner::synthetic::synthetic_chain;
 
+    /// Genesis and `n` more blocks: the synthetic benchmark chain.
     fn chain_of(n: usize) -> ValidChain {
-        let mut chain = ValidChain::genesis();
-        for i in 0..n {
-            let tip = chain.tip().clone();
-            let block = mine_reference(
-                &tip,
-                Json::parse(&i.to_string()).expect("number"),
-                now_ms(),
-                Difficulty(3),
-            );
-            chain.push(block, RuleSet::Strict, now_ms()).expect("valid");
-        }
-        chain
+        ValidChain::validate(synthetic_chain(n + 1), RuleSet::Strict, now_ms()).expect("valid")
     }
 
     fn message(chain: &ValidChain) -> Vec<u8> {
