@@ -30,13 +30,6 @@ use crate::miner::{
 /// Most requests waiting to be mined; more get 503 rather than an unbounded queue.
 pub const MAX_QUEUE: usize = 1024;
 
-/// Why a longer chain cancelled a search: kept to report the restart latency.
-#[derive(Debug, Clone, Copy)]
-pub struct RestartCause {
-    /// When the chain reached each step of the intake.
-    pub intake: IntakeTimings,
-}
-
 #[derive(Debug)]
 struct SlotState {
     /// The chain's tip: what the next search mines on. The writer sets it on every
@@ -48,7 +41,7 @@ struct SlotState {
     /// Searches begun so far: the writer waits for this to move after a cancel.
     begun: u64,
     /// A cancel caused by an adopted chain, not yet followed by a restart.
-    pending: Option<(RestartCause, Instant)>,
+    pending: Option<(IntakeTimings, Instant)>,
     shutting_down: bool,
 }
 
@@ -66,7 +59,7 @@ const RESTART_POLL: Duration = Duration::from_micros(20);
 struct JobStart {
     prev: Block,
     token: CancelToken,
-    restart: Option<(RestartCause, Instant)>,
+    restart: Option<(IntakeTimings, Instant)>,
 }
 
 impl JobSlot {
@@ -90,9 +83,10 @@ impl JobSlot {
 
     /// Called by the chain writer on every change, as soon as it has decided on it:
     /// the next search mines on `tip`, and a running search on another tip is
-    /// cancelled, remembering `cause` for the restart latency. Returns, when it
+    /// cancelled, remembering `cause` (the adopted chain's way through the intake)
+    /// for the restart latency. Returns, when it
     /// cancelled one, the ticket to [`JobSlot::wait_for_restart`] with.
-    pub fn on_new_tip(&self, tip: &Block, cause: Option<RestartCause>) -> Option<u64> {
+    pub fn on_new_tip(&self, tip: &Block, cause: Option<IntakeTimings>) -> Option<u64> {
         let mut state = self.lock();
         state.tip = tip.clone();
         let stale = state
@@ -235,9 +229,8 @@ impl MiningStats {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn record_restart(&self, cause: RestartCause, cancelled_at: Instant) {
+    fn record_restart(&self, intake: IntakeTimings, cancelled_at: Instant) {
         let now = Instant::now();
-        let intake = cause.intake;
         let timing = RestartTiming {
             received_to_restart_us: micros(now.duration_since(intake.received_at)),
             queue_us: micros(intake.started_at.duration_since(intake.received_at)),
@@ -571,15 +564,13 @@ mod tests {
     use crate::chain::{Difficulty, genesis};
     use crate::miner::reference::mine_reference;
 
-    fn cause() -> RestartCause {
+    fn cause() -> IntakeTimings {
         let now = Instant::now();
-        RestartCause {
-            intake: IntakeTimings {
-                received_at: now,
-                started_at: now,
-                validate_time: Duration::ZERO,
-                examined_at: now,
-            },
+        IntakeTimings {
+            received_at: now,
+            started_at: now,
+            validate_time: Duration::ZERO,
+            examined_at: now,
         }
     }
 

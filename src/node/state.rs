@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-use super::mining::{JobSlot, RestartCause};
+use super::mining::JobSlot;
 use crate::chain::json::Dialect;
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, ForkChoice, RuleSet, ValidChain, ValidationError};
@@ -308,11 +308,8 @@ impl Writer {
         }
         // The miner needs only the tip: restart it first, and serialize the bodies (a
         // millisecond for a thousand blocks) once the old search has wound down.
-        let cause = RestartCause {
-            intake: candidate.timings,
-        };
         let tip = candidate.chain.tip();
-        if let Some(ticket) = self.jobs.on_new_tip(tip, Some(cause)) {
+        if let Some(ticket) = self.jobs.on_new_tip(tip, Some(candidate.timings)) {
             self.jobs.wait_for_restart(ticket, RESTART_WAIT);
         }
         drop(current);
