@@ -1,4 +1,4 @@
-//! The original's own test vectors, read in place from `../shared/vectors/`:
+//! The original's own test vectors, read from `tests/vectors/`:
 //! every hash case, every mined block and every chain file with its verdict.
 //!
 //! Run with `cargo test --test vectors`.

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use minichain::chain::Json;
 
-/// `../shared/vectors`, read in place: the vectors are the ground truth.
+/// `tests/vectors`: the original's own vectors, copied into the repository byte for
+/// byte (see its README). They are the ground truth.
 pub fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 
 /// Reads and parses a JSON file of the vectors (which hold integers past 2^64).
