@@ -14,12 +14,12 @@
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-use super::mining::JobSlot;
+use super::job_slot::{IntakeTimings, JobSlot};
 use crate::chain::json::Dialect;
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, ForkChoice, RuleSet, ValidChain, ValidationError};
@@ -124,20 +124,6 @@ impl Candidate {
             None => Snapshot::of_chain(self.chain),
         }
     }
-}
-
-/// When a chain from the network reached each step of the intake, to break a restart's
-/// latency down by step.
-#[derive(Debug, Clone, Copy)]
-pub struct IntakeTimings {
-    /// When its message arrived.
-    pub received_at: Instant,
-    /// When the intake began examining it (after the queue and the thread hop).
-    pub started_at: Instant,
-    /// Parsing and validating it.
-    pub validate_time: Duration,
-    /// When it was ready for the writer.
-    pub examined_at: Instant,
 }
 
 /// What the writer did with a candidate.
