@@ -100,6 +100,10 @@ pub enum MiningSetupError {
     /// The OS refused a thread.
     #[error("cannot start the mining thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// The mining thread panicked while it built the miner (a bug; the panic's message
+    /// is in the log).
+    #[error("the mining thread panicked while starting")]
+    Panicked,
 }
 
 struct MineRequest {
@@ -271,15 +275,15 @@ pub fn spawn_miner(
                     }
                 }
                 Err(err) => {
+                    // The starting side waits on this; it has gone only if it failed.
                     let _ = ready_tx.send(Err(err));
                 }
             })?;
     let (progress, threads, kernel) = match ready_rx.recv() {
         Ok(Ok(ready)) => ready,
-        Ok(Err(err)) => return Err(err.into()),
-        Err(_) => {
-            return Err(std::io::Error::other("the mining thread died while starting").into());
-        }
+        Ok(Err(err)) => return Err(err),
+        // The thread ended without a word: only a panic does that.
+        Err(_) => return Err(MiningSetupError::Panicked),
     };
     let handle = MiningHandle {
         tx,
@@ -296,16 +300,19 @@ pub fn spawn_miner(
 /// Builds the miner from a short-lived thread at niceness `nice`: threads inherit
 /// their creator's niceness, so every pool worker yields to the HTTP workers, while
 /// the coordinator (which must react to a cancel at once) keeps the normal priority.
-fn build_miner(config: MinerConfig, nice: i32) -> Result<Miner, MinerError> {
+///
+/// A thread the OS refuses, or a panic while building, is an error, not a reason to
+/// build again here at normal priority: the pool needs threads too, and a panic would
+/// only repeat.
+fn build_miner(config: MinerConfig, nice: i32) -> Result<Miner, MiningSetupError> {
     let builder = std::thread::Builder::new().name("mining-setup".into());
     let built = builder.spawn(move || {
         lower_priority(nice);
         Miner::new(config)
-    });
-    match built.map(std::thread::JoinHandle::join) {
-        Ok(Ok(result)) => result,
-        // No thread to lower: build here at normal priority rather than fail.
-        Ok(Err(_)) | Err(_) => Miner::new(config),
+    })?;
+    match built.join() {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(MiningSetupError::Panicked),
     }
 }
 

@@ -142,7 +142,9 @@ impl NodeHandle {
         // the last); joining them off the runtime.
         let joined = tokio::task::spawn_blocking(move || {
             for thread in threads {
-                let _ = thread.join();
+                if thread.join().is_err() {
+                    tracing::error!("a background thread had panicked (see above)");
+                }
             }
         });
         if tokio::time::timeout(SHUTDOWN_GRACE, joined).await.is_err() {

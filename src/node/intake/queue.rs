@@ -13,7 +13,7 @@ use super::examine::{Examined, examine};
 use super::verdict::{Rejection, Source, SyncStats, Verdict};
 use crate::chain::ForkChoice;
 use crate::node::config::INTAKE_QUEUE;
-use crate::node::state::{AdoptOutcome, ChainWriter, Snapshot};
+use crate::node::state::{AdoptOutcome, ChainWriter, Snapshot, WriterStopped};
 
 /// A chain's bytes on their way to validation.
 #[derive(Debug)]
@@ -171,24 +171,24 @@ pub fn spawn_intake(
                 // lets go of it last, and that should not be this thread's wait.
                 drop(snapshot);
                 match examined {
-                    Ok(Examined::Current) => Some(Verdict::Current),
-                    Ok(Examined::Candidate(candidate)) => Some({
+                    Ok(Examined::Current) => Ok(Verdict::Current),
+                    Ok(Examined::Candidate(candidate)) => {
                         let len = candidate.chain.len();
-                        match writer.adopt_blocking(candidate)? {
+                        Ok(match writer.adopt_blocking(candidate)? {
                             AdoptOutcome::Adopted => Verdict::Adopted,
                             AdoptOutcome::NotPreferred => Verdict::Rejected(
                                 Rejection::not_preferred(len, ours, fork_choice, false),
                             ),
-                        }
-                    }),
-                    Err(rejection) => Some(Verdict::Rejected(rejection)),
+                        })
+                    }
+                    Err(rejection) => Ok(Verdict::Rejected(rejection)),
                 }
             })
             .await;
             let verdict = match decided {
-                Ok(Some(verdict)) => verdict,
+                Ok(Ok(verdict)) => verdict,
                 // The writer has stopped: the node is shutting down.
-                Ok(None) => continue,
+                Ok(Err(WriterStopped)) => continue,
                 Err(err) => {
                     // A panic in validation is a bug; the intake goes on.
                     tracing::error!(%err, "chain validation panicked");
