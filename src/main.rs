@@ -46,3 +46,41 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every help text of every subcommand and flag, with where it is.
+    fn help_texts(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String)>) {
+        let path = format!("{path} {}", cmd.get_name());
+        for text in [cmd.get_about(), cmd.get_long_about()]
+            .into_iter()
+            .flatten()
+        {
+            out.push((path.clone(), text.to_string()));
+        }
+        for arg in cmd.get_arguments() {
+            for text in [arg.get_help(), arg.get_long_help()].into_iter().flatten() {
+                out.push((format!("{path} --{}", arg.get_id()), text.to_string()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            help_texts(sub, &path, out);
+        }
+    }
+
+    /// No help text holds `{n}`: clap prints it as a line break, which cuts a route
+    /// like `/api/blocks/{n}` in two.
+    #[test]
+    fn no_help_text_holds_clap_line_break_marker() {
+        let mut texts = Vec::new();
+        help_texts(&Cli::command(), "", &mut texts);
+        assert!(texts.iter().any(|(_, text)| text.contains("/api/blocks/N")));
+        for (place, text) in &texts {
+            assert!(!text.contains("{n}"), "{place}: {text:?}");
+        }
+    }
+}

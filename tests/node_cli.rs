@@ -116,6 +116,27 @@ async fn sigint_stops_gracefully() {
     stop_while_mining("-INT").await;
 }
 
+/// `--help` names the one-block route on one line: clap's help reads `{n}` in doc
+/// text as a line break, which once cut it into `/api/blocks/` and a broken line.
+#[test]
+fn help_names_the_block_route_on_one_line() {
+    for flag in ["-h", "--help"] {
+        let output = minichain().args(["node", flag]).output().expect("run");
+        assert!(output.status.success());
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            help.contains("/api/blocks/N"),
+            "route missing from:\n{help}"
+        );
+        assert!(
+            !help
+                .lines()
+                .any(|line| line.trim_end().ends_with("/api/blocks/")),
+            "route cut by a line break in:\n{help}"
+        );
+    }
+}
+
 /// `--help` explains every flag.
 #[test]
 fn help_lists_every_flag() {

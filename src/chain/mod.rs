@@ -6,10 +6,12 @@
 //! - [`hash`]: the preimage and the block hash.
 //! - [`pow`]: [`BlockHash`], [`Difficulty`], [`Work`].
 //! - [`difficulty`]: the next block's difficulty under a [`DifficultyPolicy`].
-//! - [`validate`]: the rules, [`ValidationError`], [`ValidChain`] and fork choice.
+//! - [`validate`]: the rules, [`ValidationError`], [`ValidChain`].
+//! - [`fork_choice`]: [`ForkChoice`], the one rule on which of two chains wins.
 
 pub mod block;
 pub mod difficulty;
+pub mod fork_choice;
 pub mod hash;
 pub mod json;
 pub mod pow;
@@ -19,7 +21,8 @@ pub mod validate;
 
 pub use block::{Block, Nonce, genesis};
 pub use difficulty::{DifficultyPolicy, PolicyKind, next_difficulty};
+pub use fork_choice::{ChainWeight, ForkChoice};
 pub use hash::{BlockHasher, block_hash};
 pub use json::Json;
 pub use pow::{BlockHash, Difficulty, Work};
-pub use validate::{ForkChoice, RuleSet, ValidChain, ValidationError};
+pub use validate::{RuleSet, ValidChain, ValidationError};

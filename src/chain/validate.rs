@@ -1,4 +1,4 @@
-//! Chain validation and fork choice.
+//! Chain validation (fork choice is in [`super::fork_choice`]).
 //!
 //! Two rule sets:
 //! - [`RuleSet::Seed`]: the original's four checks (genesis, links, hash recompute,
@@ -333,28 +333,6 @@ fn check_block(
     Ok(())
 }
 
-/// Which of two valid chains a node keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ForkChoice {
-    /// minichain's default: the chain with more cumulative work (sum of
-    /// 2^difficulty); on equal work the current chain stays. A longer chain of easy
-    /// blocks cannot displace a shorter chain that cost more to make.
-    #[default]
-    Work,
-    /// The original's rule: a strictly longer chain wins, whatever its blocks cost.
-    Length,
-}
-
-impl ForkChoice {
-    /// Whether `candidate` should replace `current`.
-    pub fn prefers(self, current: &ValidChain, candidate: &ValidChain) -> bool {
-        match self {
-            ForkChoice::Work => candidate.work() > current.work(),
-            ForkChoice::Length => candidate.len() > current.len(),
-        }
-    }
-}
-
 /// Milliseconds since the Unix epoch by the local clock.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -388,20 +366,6 @@ mod tests {
     fn empty_chain_is_invalid() {
         let err = ValidChain::validate(Vec::new(), RuleSet::Seed, 0).err();
         assert_eq!(err.map(|e| e.rule), Some(Rule::Empty));
-    }
-
-    #[test]
-    fn fork_choice_by_work_and_by_length() {
-        let long_easy = chain_of(&[3, 2, 1, 1]);
-        let short_hard = chain_of(&[3, 4, 5]);
-        assert_eq!(long_easy.len(), 5);
-        assert_eq!(short_hard.len(), 4);
-        assert!(ForkChoice::Work.prefers(&long_easy, &short_hard));
-        assert!(!ForkChoice::Work.prefers(&short_hard, &long_easy));
-        assert!(ForkChoice::Length.prefers(&short_hard, &long_easy));
-        assert!(!ForkChoice::Length.prefers(&long_easy, &short_hard));
-        // Equal work: the current chain stays.
-        assert!(!ForkChoice::Work.prefers(&short_hard, &short_hard.clone()));
     }
 
     #[test]

@@ -9,8 +9,10 @@ use clap::{Args, ValueEnum};
 use minichain::chain::{Difficulty, DifficultyPolicy, ForkChoice};
 use minichain::node::{self, NodeConfig, config};
 
+// The route is written `/api/blocks/N`, not with braces around n: clap's help turns
+// that brace form into a line break.
 /// Run a node: the original's HTTP API (`GET /api/blocks`, `POST /api/mineblock`) plus
-/// `/api/blocks/{n}`, pages, `/api/status` and `/healthz`; sync over Redis with the
+/// `/api/blocks/N`, pages, `/api/status` and `/healthz`; sync over Redis with the
 /// original's Python nodes; mine on every core. Stops cleanly on Ctrl-C or SIGTERM.
 /// Logs go to stderr; set the level with RUST_LOG (e.g. `RUST_LOG=minichain=debug`).
 #[derive(Args, Debug)]

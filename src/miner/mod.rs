@@ -125,10 +125,10 @@ impl Miner {
 
     /// Mines `job` on all workers until a block is found or `cancel` fires. Blocks the
     /// calling thread (call it from a plain thread, never from an async task).
+    /// [`Progress::is_mining`] holds while it runs and is cleared on every way out,
+    /// a panic in a worker included (the node catches those and mines on).
     pub fn mine(&self, job: &MineJob, cancel: &CancelToken) -> MineOutcome {
-        self.progress.set_mining(true);
-        let outcome = search::run(self, job, cancel);
-        self.progress.set_mining(false);
-        outcome
+        let _mining = self.progress.mining();
+        search::run(self, job, cancel)
     }
 }

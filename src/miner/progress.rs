@@ -43,8 +43,12 @@ impl Progress {
         }
     }
 
-    pub(crate) fn set_mining(&self, on: bool) {
-        self.mining.store(on, Ordering::Relaxed);
+    /// Marks a search as running until the returned guard is dropped: on every way
+    /// out of the search, a panic unwinding through it included, so that
+    /// [`Progress::is_mining`] never reports a search that has ended.
+    pub(crate) fn mining(&self) -> MiningFlag<'_> {
+        self.mining.store(true, Ordering::Relaxed);
+        MiningFlag { progress: self }
     }
 
     /// Records the start of an epoch: the timestamp and difficulty every attempt in it
@@ -118,6 +122,19 @@ impl Progress {
     }
 }
 
+/// Holds [`Progress::is_mining`] true while it lives (see [`Progress::mining`]).
+#[derive(Debug)]
+#[must_use = "the flag is cleared when the guard is dropped"]
+pub(crate) struct MiningFlag<'a> {
+    progress: &'a Progress,
+}
+
+impl Drop for MiningFlag<'_> {
+    fn drop(&mut self) {
+        self.progress.mining.store(false, Ordering::Relaxed);
+    }
+}
+
 /// A consistent snapshot of the epoch being searched (see [`Progress::epoch`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EpochStatus {
@@ -169,6 +186,25 @@ mod tests {
         progress.add(9, 100);
         assert_eq!(progress.per_worker_attempts(), vec![5, 7]);
         assert_eq!(progress.total_attempts(), 12);
+    }
+
+    /// The mining flag is set while its guard lives and cleared when it is dropped,
+    /// also when a panic unwinds through the search holding it.
+    #[test]
+    fn the_mining_flag_clears_on_every_exit() {
+        let progress = Progress::new(1);
+        {
+            let _flag = progress.mining();
+            assert!(progress.is_mining());
+        }
+        assert!(!progress.is_mining());
+        let unwound = std::panic::catch_unwind(|| {
+            let _flag = progress.mining();
+            assert!(progress.is_mining());
+            panic!("a search that fails");
+        });
+        assert!(unwound.is_err());
+        assert!(!progress.is_mining(), "a panic left the flag set");
     }
 
     /// An epoch's timestamp and difficulty are readable once its count is.

@@ -16,6 +16,10 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 /// and 1 MiB is far more than any honest block holds.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Messages waiting for the intake's validation; more are dropped (and counted), since
+/// each one holds a whole chain and a later one supersedes an earlier one anyway.
+pub const INTAKE_QUEUE: usize = 8;
+
 /// Largest page `GET /api/blocks?from=N&limit=M` serves.
 pub const MAX_PAGE: usize = 1000;
 

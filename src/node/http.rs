@@ -24,7 +24,8 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::config::{MAX_PAGE, fork_choice_name};
 use super::intake::{IntakeSender, Rejection, Source, SyncStats, Verdict};
-use super::mining::{MineError, MiningHandle, RestartTiming};
+use super::job_slot::RestartTiming;
+use super::mining::{MineError, MiningHandle};
 use super::state::Snapshot;
 use crate::chain::json::{Dialect, MAX_DEPTH};
 use crate::chain::{DifficultyPolicy, validate::now_ms};

@@ -5,6 +5,8 @@
 //! - [`state`]: the one writer, the snapshots readers take, the cached bodies.
 //! - [`intake`]: chains from the network → validated candidates or counted rejections.
 //! - [`mining`]: the request queue and the coordinator thread over the miner.
+//! - [`job_slot`]: where the running search registers, so the writer can cancel it on a
+//!   new tip; the restart's timings.
 //! - [`sync`]: Redis subscribe / publish / reconnect, and the start-up sync.
 //! - [`http`]: [`router`](http::router), the handlers and [`ApiError`](http::ApiError).
 //!
@@ -14,6 +16,7 @@
 pub mod config;
 pub mod http;
 pub mod intake;
+pub mod job_slot;
 pub mod mining;
 pub mod state;
 pub mod sync;
@@ -29,7 +32,8 @@ use tokio::task::JoinHandle;
 
 use self::http::AppState;
 use self::intake::SyncStats;
-use self::mining::{JobSlot, MiningHandle};
+use self::job_slot::JobSlot;
+use self::mining::MiningHandle;
 use self::state::Snapshot;
 use self::sync::{RedisSettings, RedisStats};
 use crate::chain::{Difficulty, ValidChain};
@@ -138,7 +142,9 @@ impl NodeHandle {
         // the last); joining them off the runtime.
         let joined = tokio::task::spawn_blocking(move || {
             for thread in threads {
-                let _ = thread.join();
+                if thread.join().is_err() {
+                    tracing::error!("a background thread had panicked (see above)");
+                }
             }
         });
         if tokio::time::timeout(SHUTDOWN_GRACE, joined).await.is_err() {

@@ -14,12 +14,12 @@
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-use super::mining::JobSlot;
+use super::job_slot::{IntakeTimings, JobSlot};
 use crate::chain::json::Dialect;
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, ForkChoice, RuleSet, ValidChain, ValidationError};
@@ -53,14 +53,32 @@ impl Snapshot {
 
     /// The snapshot of `chain`, which must start with this snapshot's blocks: only the
     /// new blocks are serialized, appended to copies of this snapshot's bodies.
+    ///
+    /// # Panics
+    /// When `chain` is shorter than this snapshot's chain: a bug in the caller (the
+    /// writer extends only chains it built from this snapshot's by pushing blocks;
+    /// nothing from the network reaches here unchecked).
     pub fn extended_to(&self, chain: ValidChain) -> Snapshot {
-        let tail = chain.blocks().get(self.chain.len()..).unwrap_or_default();
+        let tail = chain
+            .blocks()
+            .get(self.chain.len()..)
+            .expect("an extension holds at least the blocks of the chain it extends");
+        debug_assert!(
+            chain.blocks().starts_with(self.chain.blocks()),
+            "extended_to takes only a chain that extends this snapshot's"
+        );
         // `{"chain":[...]}`: drop the closing `]}` and append.
-        let body_prefix = &self.body[..self.body.len().saturating_sub(2)];
+        let body_prefix = self
+            .body
+            .strip_suffix(b"]}")
+            .expect("a chain body ends in `]}`: of_chain and extended_to write it so");
         let mut body = Vec::with_capacity(self.body.len() + tail.len() * 400);
         body.extend_from_slice(body_prefix);
         // `[...]`: drop the closing `]` and append.
-        let message_prefix = &self.message[..self.message.len().saturating_sub(1)];
+        let message_prefix = self
+            .message
+            .strip_suffix(b"]")
+            .expect("a chain message ends in `]`: of_chain and extended_to write it so");
         let mut message = Vec::with_capacity(self.message.len() + tail.len() * 420);
         message.extend_from_slice(message_prefix);
         for block in tail {
@@ -126,20 +144,6 @@ impl Candidate {
     }
 }
 
-/// When a chain from the network reached each step of the intake, to break a restart's
-/// latency down by step.
-#[derive(Debug, Clone, Copy)]
-pub struct IntakeTimings {
-    /// When its message arrived.
-    pub received_at: Instant,
-    /// When the intake began examining it (after the queue and the thread hop).
-    pub started_at: Instant,
-    /// Parsing and validating it.
-    pub validate_time: Duration,
-    /// When it was ready for the writer.
-    pub examined_at: Instant,
-}
-
 /// What the writer did with a candidate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdoptOutcome {
@@ -148,6 +152,12 @@ pub enum AdoptOutcome {
     /// Our chain is at least as good by the fork-choice rule.
     NotPreferred,
 }
+
+/// The chain writer has stopped (the node is shutting down), so a chain offered to it
+/// got no decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the chain writer has stopped (the node is shutting down)")]
+pub struct WriterStopped;
 
 /// Why a mined block was not added.
 #[derive(Debug, thiserror::Error)]
@@ -212,15 +222,18 @@ impl ChainWriter {
 
     /// Offers a validated chain (blocking: called from the intake's blocking task);
     /// the writer adopts it if the fork-choice rule prefers it to the chain it holds at
-    /// that moment. `None` when the writer has stopped (the node is shutting down).
-    pub fn adopt_blocking(&self, candidate: Candidate) -> Option<AdoptOutcome> {
+    /// that moment.
+    ///
+    /// # Errors
+    /// [`WriterStopped`] when the writer has stopped (the node is shutting down).
+    pub fn adopt_blocking(&self, candidate: Candidate) -> Result<AdoptOutcome, WriterStopped> {
         let (reply, rx) = oneshot::channel();
         let command = WriteCommand::Adopt {
             candidate: Box::new(candidate),
             reply,
         };
-        self.tx.blocking_send(command).ok()?;
-        rx.blocking_recv().ok()
+        self.tx.blocking_send(command).map_err(|_| WriterStopped)?;
+        rx.blocking_recv().map_err(|_| WriterStopped)
     }
 }
 

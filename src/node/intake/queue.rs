@@ -1,0 +1,252 @@
+//! The intake queue: producers (the Redis listener, the start-up sync, `POST
+//! /api/chain`) hand a chain's bytes over through an [`IntakeSender`] without waiting,
+//! and one task ([`spawn_intake`]) takes them in order, examines each on tokio's
+//! blocking pool and offers the survivors to the chain writer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+
+use super::examine::{Examined, examine};
+use super::verdict::{Rejection, Source, SyncStats, Verdict};
+use crate::chain::ForkChoice;
+use crate::node::config::INTAKE_QUEUE;
+use crate::node::state::{AdoptOutcome, ChainWriter, Snapshot, WriterStopped};
+
+/// A chain's bytes on their way to validation.
+#[derive(Debug)]
+pub struct RawMessage {
+    /// The text.
+    pub bytes: Bytes,
+    /// Where it came from.
+    pub source: Source,
+    /// When it arrived (for the restart latency).
+    pub received_at: Instant,
+    /// Who wants to know the verdict (the start-up sync), if anyone.
+    pub reply: Option<oneshot::Sender<Verdict>>,
+}
+
+/// The producers' handle on the intake queue.
+#[derive(Debug, Clone)]
+pub struct IntakeSender {
+    tx: mpsc::Sender<RawMessage>,
+    stats: Arc<SyncStats>,
+    max_bytes: usize,
+}
+
+impl IntakeSender {
+    /// Queues a message without waiting: an oversized message or a full queue is
+    /// counted and dropped here, so the caller (the Redis listener) never stalls.
+    pub fn offer(&self, message: RawMessage) {
+        if message.bytes.len() > self.max_bytes {
+            let rejection = Rejection::TooLarge {
+                len: message.bytes.len(),
+                limit: self.max_bytes,
+            };
+            self.refuse(message, rejection);
+            return;
+        }
+        if let Err(err) = self.tx.try_send(message) {
+            match err {
+                mpsc::error::TrySendError::Full(message) => {
+                    self.refuse(message, Rejection::Backlog)
+                }
+                mpsc::error::TrySendError::Closed(_) => {}
+            }
+        }
+    }
+
+    /// Copies a Redis payload into the queue, unless it is over the size limit (then
+    /// only counted: an oversized payload is never copied).
+    pub fn offer_payload(&self, payload: &[u8], source: Source, received_at: Instant) {
+        if payload.len() > self.max_bytes {
+            let verdict = Verdict::Rejected(Rejection::TooLarge {
+                len: payload.len(),
+                limit: self.max_bytes,
+            });
+            self.stats.record(source, &verdict);
+            return;
+        }
+        self.offer(RawMessage {
+            bytes: Bytes::copy_from_slice(payload),
+            source,
+            received_at,
+            reply: None,
+        });
+    }
+
+    /// Queues a message and waits for its verdict. The start-up sync waits for room
+    /// in the queue; a pushed chain ([`Source::Http`]) does not: with the queue full it
+    /// is refused as a backlog (503), so pushes can neither crowd out the Redis
+    /// listener nor pile up bodies in memory. `None` when the node is shutting down
+    /// (or the chain's validation failed on a bug).
+    pub async fn submit(&self, bytes: Bytes, source: Source) -> Option<Verdict> {
+        let (reply, rx) = oneshot::channel();
+        let message = RawMessage {
+            bytes,
+            source,
+            received_at: Instant::now(),
+            reply: Some(reply),
+        };
+        if message.bytes.len() > self.max_bytes {
+            let rejection = Rejection::TooLarge {
+                len: message.bytes.len(),
+                limit: self.max_bytes,
+            };
+            self.refuse(message, rejection);
+        } else if source == Source::Http {
+            self.offer(message);
+        } else {
+            self.tx.send(message).await.ok()?;
+        }
+        rx.await.ok()
+    }
+
+    fn refuse(&self, message: RawMessage, rejection: Rejection) {
+        let verdict = Verdict::Rejected(rejection);
+        self.stats.record(message.source, &verdict);
+        if let Some(reply) = message.reply {
+            let _ = reply.send(verdict);
+        }
+    }
+
+    /// The largest message accepted.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+}
+
+/// Least time between two answers to peers with a worse chain: bounds how much
+/// publishing a flood of short messages can cause.
+pub const ANSWER_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Starts the intake task; it ends when every [`IntakeSender`] is dropped.
+///
+/// A Redis message with a chain strictly worse than ours means its sender lacks our
+/// chain (pub/sub delivers at most once: it may have missed our publish while it
+/// reconnected, or just started): the intake then asks `publish` to send ours, at
+/// most once per [`ANSWER_INTERVAL`]. Equal chains get no answer, so two nodes on
+/// equally good forks never answer each other in a loop. A chain adopted from
+/// `POST /api/chain` is published too: the rest of the network has not seen it.
+pub fn spawn_intake(
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    writer: ChainWriter,
+    stats: Arc<SyncStats>,
+    publish: Arc<Notify>,
+    fork_choice: ForkChoice,
+    max_bytes: usize,
+) -> (IntakeSender, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel::<RawMessage>(INTAKE_QUEUE);
+    let sender = IntakeSender {
+        tx,
+        stats: Arc::clone(&stats),
+        max_bytes,
+    };
+    let task = tokio::spawn(async move {
+        let mut last_answer: Option<Instant> = None;
+        while let Some(message) = rx.recv().await {
+            let snapshot = Arc::clone(&snapshots.borrow());
+            let RawMessage {
+                bytes,
+                source,
+                received_at,
+                reply,
+            } = message;
+            // Examine and offer to the writer from the same blocking thread: one
+            // thread hop less between a message and a restarted search.
+            let writer = writer.clone();
+            let decided = tokio::task::spawn_blocking(move || {
+                let examined = examine(
+                    &bytes,
+                    source,
+                    &snapshot,
+                    fork_choice,
+                    max_bytes,
+                    received_at,
+                );
+                let ours = snapshot.chain().len();
+                // Not held while the writer works: the old chain is freed by whoever
+                // lets go of it last, and that should not be this thread's wait.
+                drop(snapshot);
+                match examined {
+                    Ok(Examined::Current) => Ok(Verdict::Current),
+                    Ok(Examined::Candidate(candidate)) => {
+                        let len = candidate.chain.len();
+                        Ok(match writer.adopt_blocking(candidate)? {
+                            AdoptOutcome::Adopted => Verdict::Adopted,
+                            AdoptOutcome::NotPreferred => Verdict::Rejected(
+                                Rejection::not_preferred(len, ours, fork_choice, false),
+                            ),
+                        })
+                    }
+                    Err(rejection) => Ok(Verdict::Rejected(rejection)),
+                }
+            })
+            .await;
+            let verdict = match decided {
+                Ok(Ok(verdict)) => verdict,
+                // The writer has stopped: the node is shutting down.
+                Ok(Err(WriterStopped)) => continue,
+                Err(err) => {
+                    // A panic in validation is a bug; the intake goes on.
+                    tracing::error!(%err, "chain validation panicked");
+                    continue;
+                }
+            };
+            stats.record(source, &verdict);
+            let sender_lacks_ours = matches!(
+                verdict,
+                Verdict::Rejected(Rejection::NotPreferred {
+                    ours_better: true,
+                    ..
+                })
+            );
+            if source == Source::Http && matches!(verdict, Verdict::Adopted) {
+                publish.notify_one();
+            }
+            if source == Source::Redis
+                && sender_lacks_ours
+                && last_answer.is_none_or(|at| at.elapsed() >= ANSWER_INTERVAL)
+            {
+                tracing::debug!("a peer published a worse chain: answering with ours");
+                last_answer = Some(Instant::now());
+                publish.notify_one();
+            }
+            if let Some(reply) = reply {
+                let _ = reply.send(verdict);
+            }
+        }
+    });
+    (sender, task)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pushed chain never waits for room in the queue: with the queue full it is
+    /// refused as a backlog at once, so pushes cannot crowd out the Redis listener.
+    #[tokio::test]
+    async fn a_push_to_a_full_queue_is_refused_at_once() {
+        let (tx, _rx) = mpsc::channel(1);
+        let sender = IntakeSender {
+            tx,
+            stats: Arc::new(SyncStats::default()),
+            max_bytes: 1024,
+        };
+        sender.offer_payload(b"[]", Source::Redis, Instant::now());
+        let verdict = tokio::time::timeout(
+            Duration::from_secs(60),
+            sender.submit(Bytes::from_static(b"[]"), Source::Http),
+        )
+        .await
+        .expect("no wait for room");
+        assert!(
+            matches!(verdict, Some(Verdict::Rejected(Rejection::Backlog))),
+            "{verdict:?}"
+        );
+        assert_eq!(sender.stats.rejected()["backlog"], 1);
+    }
+}

@@ -1,0 +1,240 @@
+//! What became of a chain from the network: where it came from ([`Source`]), the
+//! [`Verdict`], and when refused, the [`Rejection`] with its counted reason
+//! ([`REASONS`]); and [`SyncStats`], the counters `/api/status` reads.
+//!
+//! The taxonomy is shared by the queue (which refuses oversized messages and a full
+//! backlog itself) and by the examination (which refuses everything else), so it
+//! depends on neither.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use crate::chain::json::{JsonError, JsonErrorKind};
+use crate::chain::{ForkChoice, ValidationError};
+use crate::node::config::{INTAKE_QUEUE, fork_choice_name};
+
+/// Where a chain came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The `BLOCKCHAIN` channel: a bare JSON array, Python's dialect.
+    Redis,
+    /// The root node's `GET /api/blocks`: `{"chain": [...]}`.
+    Root,
+    /// Pushed with `POST /api/chain`: `{"chain": [...]}` or a bare array, in either
+    /// dialect (a `GET /api/blocks` body from any node, or a Redis message).
+    Http,
+}
+
+/// Why a chain from the network was not adopted.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    /// Larger than the message size limit.
+    #[error("message of {len} bytes is over the limit of {limit} bytes")]
+    TooLarge {
+        /// Its size.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A pushed chain that, written as a Redis message, would be larger than the
+    /// limit: no peer could take it.
+    #[error(
+        "as a Redis message (Python's dialect) the chain takes {len} bytes, over the limit of {limit} bytes, so no peer could take it"
+    )]
+    TooLargeToPublish {
+        /// Its message's size.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Not UTF-8 text.
+    #[error("message is not UTF-8")]
+    NotUtf8,
+    /// Not JSON that a Python node reads.
+    #[error("message is not JSON: {0}")]
+    NotJson(JsonError),
+    /// Nested deeper than the parser allows.
+    #[error("message is nested too deeply: {0}")]
+    TooDeep(JsonError),
+    /// JSON, but not a chain (not an array, a block of the wrong shape, ...).
+    #[error("message is not a chain: {0}")]
+    NotAChain(String),
+    /// A chain that breaks a rule.
+    #[error("chain is invalid: {0}")]
+    Invalid(ValidationError),
+    /// A chain holding NaN, which no valid JSON can carry, so it could be neither
+    /// served nor published without changing its hashes.
+    #[error("chain holds NaN in block {0}'s data, which no valid JSON can carry")]
+    Nan(usize),
+    /// Valid, but our chain is at least as good.
+    #[error("chain of {len} blocks is not preferred to ours ({ours} blocks) by the {rule} rule")]
+    NotPreferred {
+        /// Its length.
+        len: usize,
+        /// Ours.
+        ours: usize,
+        /// The fork-choice rule's name.
+        rule: &'static str,
+        /// Whether ours is strictly better: the sender lacks our chain, so we answer
+        /// by publishing it.
+        ours_better: bool,
+    },
+    /// The intake queue was full.
+    #[error("dropped: {INTAKE_QUEUE} messages already wait for validation")]
+    Backlog,
+}
+
+/// The counted kinds of [`Rejection`], as `/api/status` names them.
+pub const REASONS: [&str; 9] = [
+    "too_large",
+    "not_utf8",
+    "not_json",
+    "too_deep",
+    "not_a_chain",
+    "invalid",
+    "nan",
+    "not_preferred",
+    "backlog",
+];
+
+impl Rejection {
+    /// Index into [`REASONS`].
+    fn reason_index(&self) -> usize {
+        match self {
+            Rejection::TooLarge { .. } | Rejection::TooLargeToPublish { .. } => 0,
+            Rejection::NotUtf8 => 1,
+            Rejection::NotJson(_) => 2,
+            Rejection::TooDeep(_) => 3,
+            Rejection::NotAChain(_) => 4,
+            Rejection::Invalid(_) => 5,
+            Rejection::Nan(_) => 6,
+            Rejection::NotPreferred { .. } => 7,
+            Rejection::Backlog => 8,
+        }
+    }
+
+    /// The reason's name in `/api/status`.
+    pub fn reason(&self) -> &'static str {
+        REASONS[self.reason_index()]
+    }
+
+    /// A valid chain of `len` blocks that the `fork_choice` rule does not prefer to
+    /// ours of `ours` blocks; `ours_better` when ours is strictly better (by the
+    /// rule's [`Ordering`](std::cmp::Ordering): `Less`, not `Equal`).
+    pub(super) fn not_preferred(
+        len: usize,
+        ours: usize,
+        fork_choice: ForkChoice,
+        ours_better: bool,
+    ) -> Rejection {
+        Rejection::NotPreferred {
+            len,
+            ours,
+            rule: fork_choice_name(fork_choice),
+            ours_better,
+        }
+    }
+
+    /// Classifies `parse_chain`'s error on `text`: the chain reader stops at the first
+    /// token a chain cannot hold, so whether `text` is JSON at all (`{"chain": 5}` is,
+    /// `{"chain": [` is not) takes a second, general parse, paid only on failure, whose
+    /// own error then says what is wrong with the JSON.
+    pub(super) fn from_chain_error(text: &str, err: JsonError) -> Rejection {
+        if matches!(err.kind, JsonErrorKind::TooDeep) {
+            return Rejection::TooDeep(err);
+        }
+        match crate::chain::Json::parse(text) {
+            Ok(_) => Rejection::NotAChain(err.to_string()),
+            Err(general) => Rejection::from_json(general),
+        }
+    }
+
+    /// Classifies a general JSON parse error.
+    pub(super) fn from_json(err: JsonError) -> Rejection {
+        match err.kind {
+            JsonErrorKind::TooDeep => Rejection::TooDeep(err),
+            JsonErrorKind::Shape(_) => Rejection::NotAChain(err.to_string()),
+            _ => Rejection::NotJson(err),
+        }
+    }
+}
+
+/// What became of one chain from the network.
+#[derive(Debug)]
+pub enum Verdict {
+    /// It replaced our chain.
+    Adopted,
+    /// It is exactly our chain (our own message coming back, typically).
+    Current,
+    /// It was refused.
+    Rejected(Rejection),
+}
+
+/// Counters of sync messages, read by `/api/status`.
+#[derive(Debug, Default)]
+pub struct SyncStats {
+    accepted: AtomicU64,
+    current: AtomicU64,
+    rejected: [AtomicU64; REASONS.len()],
+    last_rejection: Mutex<Option<String>>,
+}
+
+impl SyncStats {
+    /// Chains adopted.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Messages identical to our chain.
+    pub fn current(&self) -> u64 {
+        self.current.load(Ordering::Relaxed)
+    }
+
+    /// Rejections by reason (every reason listed, zeros included).
+    pub fn rejected(&self) -> BTreeMap<&'static str, u64> {
+        REASONS
+            .iter()
+            .zip(&self.rejected)
+            .map(|(name, n)| (*name, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// The last rejection's message.
+    pub fn last_rejection(&self) -> Option<String> {
+        self.last_rejection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Counts and logs a verdict.
+    pub fn record(&self, source: Source, verdict: &Verdict) {
+        match verdict {
+            Verdict::Adopted => {
+                self.accepted.fetch_add(1, Ordering::Relaxed);
+            }
+            Verdict::Current => {
+                self.current.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(?source, "received our own chain");
+            }
+            Verdict::Rejected(rejection) => {
+                self.rejected[rejection.reason_index()].fetch_add(1, Ordering::Relaxed);
+                let text = rejection.to_string();
+                if matches!(rejection, Rejection::NotPreferred { .. }) {
+                    tracing::debug!(?source, reason = rejection.reason(), "{text}");
+                } else {
+                    tracing::warn!(
+                        ?source,
+                        reason = rejection.reason(),
+                        "rejected a chain: {text}"
+                    );
+                }
+                *self
+                    .last_rejection
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(text);
+            }
+        }
+    }
+}

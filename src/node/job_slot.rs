@@ -1,0 +1,342 @@
+//! The job slot: where the running search registers, so that a new tip or shutdown
+//! can cancel it, and where the next search finds the tip to mine on; with the
+//! timings of a restart that an adopted chain caused.
+//!
+//! Why a file of its own: the chain writer (which sets the tip and cancels) and the
+//! mining coordinator (which begins and ends searches) both hold the slot, and neither
+//! should depend on the other to reach it. It depends on nothing else in the node.
+//!
+//! Reading the tip and registering the search's [`CancelToken`] happen under one lock
+//! ([`JobSlot::begin`]), which closes the race where the tip moves between the two.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::chain::Block;
+use crate::miner::CancelToken;
+
+/// When a chain from the network reached each step of the intake, to break a restart's
+/// latency down by step.
+#[derive(Debug, Clone, Copy)]
+pub struct IntakeTimings {
+    /// When its message arrived.
+    pub received_at: Instant,
+    /// When the intake began examining it (after the queue and the thread hop).
+    pub started_at: Instant,
+    /// Parsing and validating it.
+    pub validate_time: Duration,
+    /// When it was ready for the writer.
+    pub examined_at: Instant,
+}
+
+/// How long the last restart took, for `/api/status` and the restart benchmark, with
+/// its steps: `received_to_restart_us` = `queue_us` + `validate_us` + `handoff_us` +
+/// `cancel_to_restart_us`. (The new chain's bodies are serialized after the restart.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RestartTiming {
+    /// From the longer chain's message arriving to the search running on its tip.
+    pub received_to_restart_us: u64,
+    /// From the message's arrival to the intake taking it up (queue, thread hop).
+    pub queue_us: u64,
+    /// Parsing and validating the chain.
+    pub validate_us: u64,
+    /// From the intake handing it over to the writer cancelling the search (the thread
+    /// hop and the fork-choice decision).
+    pub handoff_us: u64,
+    /// From the cancel to the new search: the old one winding down.
+    pub cancel_to_restart_us: u64,
+    /// When the new search started, µs since the Unix epoch (to compare with a
+    /// client's clock on the same machine).
+    pub restarted_at_unix_us: u64,
+}
+
+impl RestartTiming {
+    /// The timing of a restart happening now, caused by a chain that went through the
+    /// intake as `intake` says, whose adoption cancelled the old search at
+    /// `cancelled_at`.
+    pub fn until_now(intake: IntakeTimings, cancelled_at: Instant) -> RestartTiming {
+        let now = Instant::now();
+        RestartTiming {
+            received_to_restart_us: micros(now.duration_since(intake.received_at)),
+            queue_us: micros(intake.started_at.duration_since(intake.received_at)),
+            validate_us: micros(intake.validate_time),
+            handoff_us: micros(cancelled_at.duration_since(intake.examined_at)),
+            cancel_to_restart_us: micros(now.duration_since(cancelled_at)),
+            restarted_at_unix_us: unix_us(),
+        }
+    }
+}
+
+/// Whole microseconds, saturating (a `u64` of µs lasts half a million years).
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Microseconds since the Unix epoch; 0 for a clock set before it (the field is for
+/// humans comparing clocks, and such a clock has no answer to compare).
+fn unix_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, micros)
+}
+
+#[derive(Debug)]
+struct SlotState {
+    /// The chain's tip: what the next search mines on. The writer sets it on every
+    /// change, before it serializes the new chain's bodies, so a restart never waits
+    /// for them.
+    tip: Block,
+    /// The tip hash the running search mines on, and its token.
+    job: Option<(String, CancelToken)>,
+    /// Searches begun so far: the writer waits for this to move after a cancel.
+    begun: u64,
+    /// A cancel caused by an adopted chain, not yet followed by a restart.
+    pending: Option<(IntakeTimings, Instant)>,
+    shutting_down: bool,
+}
+
+/// Where the running search registers, so that a new tip or shutdown can cancel it,
+/// and where the next search finds the tip to mine on.
+#[derive(Debug)]
+pub struct JobSlot {
+    state: Mutex<SlotState>,
+}
+
+/// How often [`JobSlot::wait_for_restart`] looks.
+const RESTART_POLL: Duration = Duration::from_micros(20);
+
+/// A search about to start: the tip it mines on, its token, what caused the restart
+/// (if an adopted chain did), and the registration that ends when it is dropped.
+#[derive(Debug)]
+pub struct JobStart<'a> {
+    /// The tip to mine on.
+    pub prev: Block,
+    /// The token the slot cancels when the tip moves or the node shuts down.
+    pub token: CancelToken,
+    /// The adopted chain's way through the intake and when the old search was
+    /// cancelled, when this search restarts because of it.
+    pub restart: Option<(IntakeTimings, Instant)>,
+    /// The registration: the search counts as running until this is dropped.
+    pub running: RunningJob<'a>,
+}
+
+/// Ends the search's registration in its [`JobSlot`] when dropped, on every way out
+/// (a panic in the search included), so that a finished search is never taken for a
+/// running one (the writer would cancel it and wait for a restart that never comes).
+#[derive(Debug)]
+#[must_use = "the search counts as running until this is dropped"]
+pub struct RunningJob<'a> {
+    slot: &'a JobSlot,
+}
+
+impl Drop for RunningJob<'_> {
+    fn drop(&mut self) {
+        self.slot.end();
+    }
+}
+
+impl JobSlot {
+    /// A slot whose first search mines on `tip`.
+    pub fn new(tip: &Block) -> JobSlot {
+        JobSlot {
+            state: Mutex::new(SlotState {
+                tip: tip.clone(),
+                job: None,
+                begun: 0,
+                pending: None,
+                shutting_down: false,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        // A panic while holding this lock leaves plain data behind: still usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Called by the chain writer on every change, as soon as it has decided on it:
+    /// the next search mines on `tip`, and a running search on another tip is
+    /// cancelled, remembering `cause` (the adopted chain's way through the intake)
+    /// for the restart latency. Returns, when it
+    /// cancelled one, the ticket to [`JobSlot::wait_for_restart`] with.
+    pub fn on_new_tip(&self, tip: &Block, cause: Option<IntakeTimings>) -> Option<u64> {
+        let mut state = self.lock();
+        state.tip = tip.clone();
+        let stale = state
+            .job
+            .as_ref()
+            .is_some_and(|(hash, _)| *hash != tip.hash);
+        if !stale {
+            return None;
+        }
+        if let Some((_, token)) = &state.job {
+            token.cancel();
+        }
+        if let Some(cause) = cause {
+            state.pending = Some((cause, Instant::now()));
+        }
+        Some(state.begun)
+    }
+
+    /// Waits (at most `timeout`) until a search begins after the cancel that gave
+    /// `ticket` (or the node shuts down). The writer waits here before its own CPU
+    /// work (serializing an adopted chain): on a machine with every core mining, that
+    /// work would otherwise take the core a winding-down worker needs, and the new
+    /// search would start only after it.
+    ///
+    /// No deadlock with a search that found a block just as it was cancelled: its
+    /// coordinator ends the job before it looks at the tip, so either the writer saw
+    /// no running search (and does not wait), or the coordinator sees the moved tip
+    /// ([`JobSlot::tip_moved_from`]) and restarts instead of committing to the waiting
+    /// writer. The timeout bounds the rest: a miner that failed.
+    pub fn wait_for_restart(&self, ticket: u64, timeout: Duration) {
+        // Polled, not signalled: a wake-up from the coordinator would tend to put the
+        // writer on the coordinator's core, ahead of it, just as it starts the search.
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let state = self.lock();
+                if state.begun > ticket || state.shutting_down {
+                    return;
+                }
+            }
+            if Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(RESTART_POLL);
+        }
+    }
+
+    /// Whether the tip is no longer `prev_hash`: a block found on it is stale (the
+    /// coordinator asks after its search ended, before committing the block).
+    pub fn tip_moved_from(&self, prev_hash: &str) -> bool {
+        self.lock().tip.hash != prev_hash
+    }
+
+    /// Cancels the running search and refuses new ones.
+    pub fn shut_down(&self) {
+        let mut state = self.lock();
+        state.shutting_down = true;
+        if let Some((_, token)) = &state.job {
+            token.cancel();
+        }
+    }
+
+    /// Registers a search on the current tip (the coordinator, before each search);
+    /// `None` once shutting down. The search counts as running until the returned
+    /// [`JobStart::running`] is dropped.
+    pub fn begin(&self) -> Option<JobStart<'_>> {
+        let mut state = self.lock();
+        if state.shutting_down {
+            return None;
+        }
+        let token = CancelToken::new();
+        state.job = Some((state.tip.hash.clone(), token.clone()));
+        state.begun += 1;
+        Some(JobStart {
+            prev: state.tip.clone(),
+            token,
+            restart: state.pending.take(),
+            running: RunningJob { slot: self },
+        })
+    }
+
+    /// Ends the running search's registration ([`RunningJob`]'s drop).
+    fn end(&self) {
+        self.lock().job = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::{Difficulty, Json, genesis};
+    use crate::miner::reference::mine_reference;
+    use std::sync::Arc;
+
+    fn cause() -> IntakeTimings {
+        let now = Instant::now();
+        IntakeTimings {
+            received_at: now,
+            started_at: now,
+            validate_time: Duration::ZERO,
+            examined_at: now,
+        }
+    }
+
+    /// A new tip cancels a search on another tip (and only then), and the next search
+    /// mines on the new tip, carrying the cause for its restart timing.
+    #[test]
+    fn a_new_tip_cancels_a_stale_search_and_the_next_begins_on_it() {
+        let first = genesis();
+        let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty(3));
+        let slot = JobSlot::new(&first);
+        assert_eq!(slot.on_new_tip(&first, None), None, "no search runs yet");
+        let start = slot.begin().expect("not shutting down");
+        assert_eq!(start.prev, first);
+        assert!(start.restart.is_none());
+        assert_eq!(
+            slot.on_new_tip(&first, Some(cause())),
+            None,
+            "same tip: not stale"
+        );
+        assert!(!start.token.is_cancelled());
+        assert_eq!(slot.on_new_tip(&second, Some(cause())), Some(1));
+        assert!(start.token.is_cancelled());
+        assert!(slot.tip_moved_from(&first.hash));
+        assert!(!slot.tip_moved_from(&second.hash));
+        drop(start.running);
+        let next = slot.begin().expect("not shutting down");
+        assert_eq!(next.prev, second);
+        assert!(next.restart.is_some());
+        slot.shut_down();
+        assert!(next.token.is_cancelled());
+        assert!(slot.begin().is_none());
+    }
+
+    /// Dropping the registration ends it even when a panic unwinds through it: the
+    /// slot then has no running search to cancel, and a new tip asks for no wait.
+    #[test]
+    fn a_panicking_search_still_ends_its_registration() {
+        let first = genesis();
+        let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty(3));
+        let slot = JobSlot::new(&first);
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _start = slot.begin().expect("not shutting down");
+            panic!("a search that fails");
+        }));
+        assert!(unwound.is_err());
+        assert!(slot.lock().job.is_none());
+        assert_eq!(slot.on_new_tip(&second, Some(cause())), None);
+    }
+
+    /// The writer's wait ends once a search began after the cancel, even one that has
+    /// already ended again (a block found at once), and at the latest at its timeout.
+    #[test]
+    fn wait_for_restart_ends_when_a_new_search_began() {
+        let first = genesis();
+        let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty(3));
+        let slot = Arc::new(JobSlot::new(&first));
+        let running = slot.begin().expect("not shutting down");
+        let ticket = slot.on_new_tip(&second, Some(cause())).expect("stale");
+        let started = Instant::now();
+        slot.wait_for_restart(ticket, Duration::from_millis(30));
+        assert!(
+            started.elapsed() >= Duration::from_millis(30),
+            "no restart yet"
+        );
+        let coordinator = {
+            let slot = Arc::clone(&slot);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                slot.end();
+                // Found its block at once: the search is over before the writer looks.
+                slot.begin().map(|start| start.prev)
+            })
+        };
+        slot.wait_for_restart(ticket, Duration::from_secs(60));
+        assert!(slot.lock().begun > ticket);
+        assert_eq!(coordinator.join().ok().flatten(), Some(second));
+        drop(running);
+    }
+}
