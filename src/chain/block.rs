@@ -3,9 +3,10 @@
 
 use std::fmt;
 
+use super::data::RawJson;
 use super::json::{
-    Dialect, FieldError, Json, JsonError, JsonErrorKind, Parser, RawJson, describe,
-    write_separator, write_string,
+    Dialect, FieldError, Json, JsonError, JsonErrorKind, Parser, describe, write_separator,
+    write_string,
 };
 use super::pow::Difficulty;
 
@@ -412,7 +413,7 @@ fn read_block(
                     slot.replace(text).is_some()
                 }
                 "data" => {
-                    let v = p.raw_value()?;
+                    let v = RawJson::read(p)?;
                     data.replace(v).is_some()
                 }
                 _ => {

@@ -4,9 +4,8 @@
 use sha2::{Digest, Sha256};
 
 use super::block::Block;
-use super::json::RawJson;
+use super::data::{RawJson, write_raw_str};
 use super::pow::BlockHash;
-use super::pyrepr::write_raw_str;
 
 /// Appends the part of the preimage before the nonce:
 /// `str(block_no) + str(timestamp) + str(data) + prev_hash`.

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::json::{Json, Nesting, Number, NumberValue, RawJson, Scalar, Visit};
+use super::json::{Json, Nesting, Number, NumberValue, Scalar, Visit};
 use super::printable_table::NON_PRINTABLE;
 
 /// Appends Python's `str(value)` as UTF-8.
@@ -16,11 +16,6 @@ pub fn write_str(value: &Json, out: &mut Vec<u8>) {
         Json::String(s) => out.extend_from_slice(s.as_bytes()),
         other => write_repr(other, out),
     }
-}
-
-/// Appends Python's `str(value)` for a value kept as text (rendered when it was read).
-pub fn write_raw_str(value: &RawJson, out: &mut Vec<u8>) {
-    out.extend_from_slice(value.python_str().as_bytes());
 }
 
 /// Renders Python's `str()` of a value from the pieces [`Parser::walk`] reports, with
