@@ -142,7 +142,8 @@ impl Block {
     pub fn to_json_string(&self) -> String {
         let mut out = Vec::new();
         self.write(Dialect::Compact, &mut out);
-        String::from_utf8(out).unwrap_or_default()
+        String::from_utf8(out)
+            .expect("the block writer only emits UTF-8: ASCII syntax, digits and strs")
     }
 
     /// Parses one block object from a whole text.
