@@ -18,7 +18,8 @@ pub fn write_str(value: &Json, out: &mut Vec<u8>) {
     }
 }
 
-/// Renders Python's `str()` of a value from the pieces [`Parser::walk`] reports, with
+/// Renders Python's `str()` of a value from the pieces
+/// [`Parser::walk`](super::json::Parser::walk) reports, with
 /// no tree. It cannot handle an object that repeats a key (Python keeps the first
 /// key's place and the last value); the caller checks for those.
 #[derive(Debug, Default)]

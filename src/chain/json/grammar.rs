@@ -70,7 +70,8 @@ pub enum JsonErrorKind {
     Shape(String),
 }
 
-/// A leaf value met by [`Parser::walk`].
+/// A leaf value met by [`Parser::walk`], borrowed from the text where it can be, so
+/// that a walk that builds nothing allocates nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scalar<'a> {
     /// `null`.
@@ -83,7 +84,9 @@ pub enum Scalar<'a> {
     String(Cow<'a, str>),
 }
 
-/// Receives the pieces of a value from [`Parser::walk`], in document order.
+/// Receives the pieces of a value from [`Parser::walk`], in document order: the one
+/// grammar feeds the tree builder, the raw-data reader, the `str()` renderer and the
+/// streaming writer, so that none of them parses on its own.
 pub trait Visit<'a> {
     /// A leaf value (an array item, an object member's value, or the whole value).
     fn scalar(&mut self, scalar: Scalar<'a>);

@@ -63,6 +63,7 @@ impl Number {
     ///
     /// # Panics
     /// When `literal` is not a number literal of that grammar.
+    #[inline]
     pub fn value_of(literal: &str) -> NumberValue<'_> {
         let is_integer = !literal
             .bytes()

@@ -24,6 +24,7 @@ pub enum Dialect {
 
 /// Writes `,` or `:` with the spacing of the dialect (shared by every writer, so that
 /// all of them space alike).
+#[inline]
 pub(crate) fn write_separator(sep: u8, dialect: Dialect, out: &mut Vec<u8>) {
     out.push(sep);
     if dialect == Dialect::Python {
@@ -81,6 +82,7 @@ pub fn write_string(s: &str, dialect: Dialect, out: &mut Vec<u8>) {
 
 /// A number literal as minichain writes it: as spelled, with Python's non-finite
 /// tokens replaced by valid JSON (see `Json::write`).
+#[inline]
 pub(super) fn write_number_literal(literal: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(match literal {
         "NaN" => b"null",
