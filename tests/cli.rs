@@ -192,3 +192,24 @@ fn mine_refuses_bad_data() {
         stderr(&o)
     );
 }
+
+/// `mine` refuses data nested 510 levels deep, as the node's `POST /api/mineblock`
+/// does (a chain holding it would be nested past the 512 levels every node reads),
+/// with the node's words and exit 2; 509 levels are mined.
+#[test]
+fn mine_refuses_data_the_node_refuses() {
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let o = minichain(&["mine", "--data", &nested(510)], "");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("data is nested 510 levels deep; at most 509"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+
+    let o = minichain(&["mine", "--data", &nested(509), "--difficulty", "1"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let block = Block::parse(stdout(&o).trim()).expect("a block");
+    assert_eq!(block.data.to_compact_string(), nested(509));
+}

@@ -4,8 +4,9 @@
 //!
 //! Run with `cargo test --test kernel_proptest` (add `--release` for more cases per second).
 
+use minichain::chain::block::MAX_NONCE_DIGITS;
 use minichain::miner::kernel::{KernelKind, available_kernels};
-use minichain::miner::layout::{MAX_NONCE_DIGITS, MiningTemplate};
+use minichain::miner::layout::MiningTemplate;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 

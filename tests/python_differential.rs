@@ -15,8 +15,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use minichain::chain::Json;
-use minichain::chain::json::{Dialect, RawJson, write_string};
-use minichain::chain::pyrepr::{is_printable, write_raw_str, write_str};
+use minichain::chain::data::{RawJson, write_raw_str};
+use minichain::chain::json::{Dialect, write_string};
+use minichain::chain::pyrepr::{is_printable, write_str};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};

@@ -7,8 +7,8 @@ mod common;
 
 use common::{int_field, items, read_vector_json, str_field, vectors_dir};
 use minichain::chain::block::parse_chain;
+use minichain::chain::data::RawJson;
 use minichain::chain::hash::{preimage_string, write_preimage};
-use minichain::chain::json::RawJson;
 use minichain::chain::validate::{check_chain, now_ms};
 use minichain::chain::{
     Block, Difficulty, DifficultyPolicy, Json, Nonce, PolicyKind, RuleSet, ValidChain, block_hash,

@@ -3,9 +3,10 @@
 
 use std::fmt;
 
+use super::data::RawJson;
 use super::json::{
-    Dialect, FieldError, Json, JsonError, JsonErrorKind, Parser, RawJson, describe,
-    write_separator, write_string,
+    Dialect, FieldError, Json, JsonError, JsonErrorKind, Parser, describe, write_separator,
+    write_string,
 };
 use super::pow::Difficulty;
 
@@ -141,7 +142,8 @@ impl Block {
     pub fn to_json_string(&self) -> String {
         let mut out = Vec::new();
         self.write(Dialect::Compact, &mut out);
-        String::from_utf8(out).unwrap_or_default()
+        String::from_utf8(out)
+            .expect("the block writer only emits UTF-8: ASCII syntax, digits and strs")
     }
 
     /// Parses one block object from a whole text.
@@ -412,7 +414,7 @@ fn read_block(
                     slot.replace(text).is_some()
                 }
                 "data" => {
-                    let v = p.raw_value()?;
+                    let v = RawJson::read(p)?;
                     data.replace(v).is_some()
                 }
                 _ => {

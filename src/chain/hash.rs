@@ -4,9 +4,8 @@
 use sha2::{Digest, Sha256};
 
 use super::block::Block;
-use super::json::RawJson;
+use super::data::{RawJson, write_raw_str};
 use super::pow::BlockHash;
-use super::pyrepr::write_raw_str;
 
 /// Appends the part of the preimage before the nonce:
 /// `str(block_no) + str(timestamp) + str(data) + prev_hash`.
@@ -20,7 +19,7 @@ pub fn write_preimage_prefix(
     out: &mut Vec<u8>,
 ) {
     use std::io::Write;
-    let _ = write!(out, "{block_no}{timestamp}");
+    write!(out, "{block_no}{timestamp}").expect("writing to a Vec cannot fail");
     write_raw_str(data, out);
     out.extend_from_slice(prev_hash.as_bytes());
 }
@@ -36,15 +35,14 @@ pub fn write_preimage(block: &Block, out: &mut Vec<u8>) {
         out,
     );
     out.extend_from_slice(block.nonce.as_str().as_bytes());
-    let _ = write!(out, "{}", block.difficulty.0);
+    write!(out, "{}", block.difficulty.0).expect("writing to a Vec cannot fail");
 }
 
 /// A block's preimage as text (what `minichain hash --preimage` prints).
 pub fn preimage_string(block: &Block) -> String {
     let mut out = Vec::new();
     write_preimage(block, &mut out);
-    // The preimage is built from `str`s and ASCII digits, so it is UTF-8.
-    String::from_utf8(out).unwrap_or_default()
+    String::from_utf8(out).expect("the preimage is built from strs and ASCII digits")
 }
 
 /// SHA-256 of a byte string, as a [`BlockHash`].

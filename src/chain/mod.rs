@@ -2,6 +2,8 @@
 //!
 //! - [`json`]: JSON as Python nodes read and write it (values kept as they arrived).
 //! - [`pyrepr`]: Python's `str()`/`repr()` of those values, the heart of the preimage.
+//! - [`data`]: [`RawJson`], a block's data kept as text with its `str()` rendered once.
+//! - [`minable`]: [`check_minable`], whether data may be mined into a block.
 //! - [`block`]: the seven fields, genesis, chain readers and writers.
 //! - [`hash`]: the preimage and the block hash.
 //! - [`pow`]: [`BlockHash`], [`Difficulty`], [`Work`].
@@ -10,19 +12,23 @@
 //! - [`fork_choice`]: [`ForkChoice`], the one rule on which of two chains wins.
 
 pub mod block;
+pub mod data;
 pub mod difficulty;
 pub mod fork_choice;
 pub mod hash;
 pub mod json;
+pub mod minable;
 pub mod pow;
 mod printable_table;
 pub mod pyrepr;
 pub mod validate;
 
 pub use block::{Block, Nonce, genesis};
+pub use data::RawJson;
 pub use difficulty::{DifficultyPolicy, PolicyKind, next_difficulty};
 pub use fork_choice::{ChainWeight, ForkChoice};
 pub use hash::{BlockHasher, block_hash};
 pub use json::Json;
+pub use minable::{MinableError, check_minable};
 pub use pow::{BlockHash, Difficulty, Work};
 pub use validate::{RuleSet, ValidChain, ValidationError};

@@ -4,6 +4,11 @@ use std::fmt;
 
 use primitive_types::U512;
 
+/// The hardest difficulty a hash can meet: a SHA-256 hash has 256 bits, so it has at
+/// most 256 leading zero bits. Anything above is never met (the miner does not search
+/// it; the CLI refuses to pin it).
+pub const MAX_MEETABLE_DIFFICULTY: u32 = 256;
+
 /// A SHA-256 block hash as computed (32 bytes; written as 64 lowercase hex digits).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BlockHash(pub [u8; 32]);
@@ -13,7 +18,11 @@ impl BlockHash {
     pub fn leading_zero_bits(&self) -> u32 {
         let mut bits = 0;
         for chunk in self.0.chunks_exact(8) {
-            let word = u64::from_be_bytes(chunk.try_into().unwrap_or([0; 8]));
+            let word = u64::from_be_bytes(
+                chunk
+                    .try_into()
+                    .expect("chunks_exact(8) yields 8-byte chunks"),
+            );
             bits += word.leading_zeros();
             if word != 0 {
                 break;
@@ -30,7 +39,8 @@ impl BlockHash {
     /// Whether `text` is this hash's hex form (what the original compares).
     pub fn matches_hex(&self, text: &str) -> bool {
         let mut buf = [0u8; 64];
-        hex::encode_to_slice(self.0, &mut buf).is_ok() && buf == text.as_bytes()
+        hex::encode_to_slice(self.0, &mut buf).expect("32 bytes fill exactly 64 hex digits");
+        buf == text.as_bytes()
     }
 }
 
@@ -71,7 +81,7 @@ impl fmt::Display for Difficulty {
 /// Cumulative work of a chain: the sum of 2^difficulty over its blocks.
 ///
 /// Held in 512 bits, so that a chain of any practical length at any difficulty a hash
-/// can meet (≤ 256) is exact; a difficulty of 512 or more (possible only under the
+/// can meet (≤ [`MAX_MEETABLE_DIFFICULTY`]) is exact; a difficulty of 512 or more (possible only under the
 /// original's rules, which never check the hash against it) saturates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Work(U512);
@@ -119,7 +129,10 @@ mod tests {
         let mut h = [0u8; 32];
         h[9] = 0x01;
         assert_eq!(BlockHash(h).leading_zero_bits(), 79);
-        assert_eq!(BlockHash([0; 32]).leading_zero_bits(), 256);
+        assert_eq!(
+            BlockHash([0; 32]).leading_zero_bits(),
+            MAX_MEETABLE_DIFFICULTY
+        );
         assert!(
             Difficulty(79).is_met_by(&BlockHash(h)) && !Difficulty(80).is_met_by(&BlockHash(h))
         );

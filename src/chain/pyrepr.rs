@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::json::{Json, Nesting, Number, NumberValue, RawJson, Scalar, Visit};
+use super::json::{Json, Nesting, Number, NumberValue, Scalar, Visit};
 use super::printable_table::NON_PRINTABLE;
 
 /// Appends Python's `str(value)` as UTF-8.
@@ -18,12 +18,8 @@ pub fn write_str(value: &Json, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends Python's `str(value)` for a value kept as text (rendered when it was read).
-pub fn write_raw_str(value: &RawJson, out: &mut Vec<u8>) {
-    out.extend_from_slice(value.python_str().as_bytes());
-}
-
-/// Renders Python's `str()` of a value from the pieces [`Parser::walk`] reports, with
+/// Renders Python's `str()` of a value from the pieces
+/// [`Parser::walk`](super::json::Parser::walk) reports, with
 /// no tree. It cannot handle an object that repeats a key (Python keeps the first
 /// key's place and the last value); the caller checks for those.
 #[derive(Debug, Default)]
@@ -150,7 +146,7 @@ fn for_each_python_member<'a>(
     let mut seen = std::collections::HashSet::with_capacity(members.len());
     for (key, _) in members {
         if seen.insert(&**key) {
-            let last = last_of.get(&**key).map_or(0, |&i| i);
+            let last = *last_of.get(&**key).expect("every key was indexed above");
             f(key, &members[last].1);
         }
     }
@@ -232,7 +228,9 @@ fn shortest_digits(text: &str) -> (bool, [u8; 24], usize, i32) {
         None => (false, text),
     };
     let (mantissa, exp) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
+    let exp: i32 = exp
+        .parse()
+        .expect("Ryu writes its exponent as a small decimal integer");
     let point = mantissa.find('.').unwrap_or(mantissa.len()) as i32;
     let mut digits = [0u8; 24];
     let mut n = 0;
@@ -287,7 +285,10 @@ pub fn write_string_repr(s: &str, out: &mut Vec<u8>) {
             }
             i += 1;
         } else {
-            let ch = s[i..].chars().next().unwrap_or('\u{fffd}');
+            let ch = s[i..]
+                .chars()
+                .next()
+                .expect("a non-ASCII byte reached at a character boundary starts a character");
             let len = ch.len_utf8();
             if !is_printable(ch) {
                 out.extend_from_slice(&bytes[plain_from..i]);

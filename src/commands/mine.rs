@@ -9,8 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use minichain::chain::block::parse_chain;
+use minichain::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use minichain::chain::validate::now_ms;
-use minichain::chain::{Difficulty, DifficultyPolicy, Json, RuleSet, ValidChain};
+use minichain::chain::{Difficulty, DifficultyPolicy, Json, RuleSet, ValidChain, check_minable};
 use minichain::miner::{
     CancelToken, KernelKind, MineJob, MineOutcome, Miner, MinerConfig, Progress, RateMeter,
 };
@@ -45,11 +46,7 @@ pub struct MineArgs {
 /// Runs `minichain mine`.
 pub fn run(args: &MineArgs) -> anyhow::Result<ExitCode> {
     let data = Json::parse(&args.data).context("--data is not JSON")?;
-    if data.has_nonfinite() {
-        bail!(
-            "--data holds NaN or an infinite number: Python nodes accept such a block and then answer 500 to every request, so minichain does not mine it"
-        );
-    }
+    check_minable(&data).context("--data cannot be mined")?;
     let chain = match &args.chain {
         None => ValidChain::genesis(),
         Some(path) => {
@@ -64,8 +61,10 @@ pub fn run(args: &MineArgs) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    if args.difficulty.is_some_and(|d| d > 256) {
-        bail!("--difficulty must be at most 256 (a SHA-256 hash has 256 bits)");
+    if args.difficulty.is_some_and(|d| d > MAX_MEETABLE_DIFFICULTY) {
+        bail!(
+            "--difficulty must be at most {MAX_MEETABLE_DIFFICULTY} (a SHA-256 hash has 256 bits)"
+        );
     }
     let miner = Miner::new(MinerConfig {
         threads: args.threads,

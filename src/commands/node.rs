@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use minichain::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use minichain::chain::{Difficulty, DifficultyPolicy, ForkChoice};
 use minichain::node::{self, NodeConfig, config};
 
@@ -89,8 +90,13 @@ impl NodeArgs {
         if self.threads == Some(0) {
             bail!("--threads must be at least 1");
         }
-        if self.difficulty.is_some_and(|d| d == 0 || d > 256) {
-            bail!("--difficulty must be between 1 and 256 (a SHA-256 hash has 256 bits)");
+        if self
+            .difficulty
+            .is_some_and(|d| d == 0 || d > MAX_MEETABLE_DIFFICULTY)
+        {
+            bail!(
+                "--difficulty must be between 1 and {MAX_MEETABLE_DIFFICULTY} (a SHA-256 hash has 256 bits)"
+            );
         }
         if self.max_message_bytes == 0 || self.max_body_bytes == 0 {
             bail!("--max-message-bytes and --max-body-bytes must be above 0");

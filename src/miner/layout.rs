@@ -38,14 +38,13 @@
 use sha2::block_api::compress256;
 use thiserror::Error;
 
+use crate::chain::block::MAX_NONCE_DIGITS;
+
 /// How many low (varying) digits a template has: the counter space is `10^DIGITS_LEN`.
 ///
 /// Nine digits keep the nonce short while giving a billion attempts per template; the
 /// search moves to the next variant when they run out.
 pub const DIGITS_LEN: usize = 9;
-
-/// The longest nonce a template may produce, in decimal digits (nonces stay below `10^40`).
-pub const MAX_NONCE_DIGITS: usize = 40;
 
 /// The longest suffix (the difficulty's decimal digits) a template accepts.
 pub const MAX_SUFFIX_LEN: usize = 3;

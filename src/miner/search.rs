@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use super::layout::MiningTemplate;
 use super::{CancelToken, MineJob, MineOutcome, Miner};
+use crate::chain::data::RawJson;
 use crate::chain::hash::{block_hash, write_preimage_prefix};
-use crate::chain::json::RawJson;
+use crate::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, Difficulty, Nonce, next_difficulty};
 
@@ -36,9 +37,6 @@ pub(crate) const CANCEL_STRIDE: u64 = 1 << 10;
 /// How long one timestamp is used before the clock is read again (the original reads
 /// it on every attempt; 100 ms keeps timestamps honest at a negligible cost).
 pub(crate) const EPOCH: Duration = Duration::from_millis(100);
-
-/// The most leading zero bits a SHA-256 hash has: a harder difficulty is never met.
-const MAX_MEETABLE_DIFFICULTY: u32 = 256;
 
 /// How often an epoch with nothing to search (an unmeetable difficulty) looks at the
 /// cancel token.

@@ -27,18 +27,14 @@ use super::intake::{IntakeSender, Rejection, Source, SyncStats, Verdict};
 use super::job_slot::RestartTiming;
 use super::mining::{MineError, MiningHandle};
 use super::state::Snapshot;
-use crate::chain::json::{Dialect, MAX_DEPTH};
+use crate::chain::json::Dialect;
+pub use crate::chain::minable::MAX_DATA_DEPTH;
 use crate::chain::{DifficultyPolicy, validate::now_ms};
-use crate::chain::{ForkChoice, Json, next_difficulty};
+use crate::chain::{ForkChoice, Json, check_minable, next_difficulty};
 
 /// How long a GET may take before it gets 408 (none comes near; this bounds a stuck
 /// client's hold on a worker).
 const GET_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Deepest `data` accepted: a block's data sits three levels down in
-/// `{"chain": [{"data": ...}]}`, and every node (this one too) refuses JSON nested
-/// deeper than [`MAX_DEPTH`], so deeper data would make our own chain unreadable.
-pub const MAX_DATA_DEPTH: usize = MAX_DEPTH - 3;
 
 /// What every handler shares; cheap to clone.
 #[derive(Debug, Clone)]
@@ -482,34 +478,8 @@ pub fn mining_data(body: &[u8]) -> Result<Json, ApiError> {
         .get("data")
         .cloned()
         .unwrap_or_else(|| Json::String("".into()));
-    if data.has_nonfinite() {
-        return Err(ApiError::Unprocessable(
-            "data holds NaN or an infinite number (such as 1e999): Python nodes accept such a block and then answer 500 to every request, so minichain does not mine it".into(),
-        ));
-    }
-    let depth = json_depth(&data);
-    if depth > MAX_DATA_DEPTH {
-        return Err(ApiError::Unprocessable(format!(
-            "data is nested {depth} levels deep; at most {MAX_DATA_DEPTH} keep the chain that holds it within the {MAX_DEPTH} levels every node reads"
-        )));
-    }
+    check_minable(&data).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     Ok(data)
-}
-
-/// Nesting depth of arrays and objects (a scalar is 0). Recursion is bounded: the
-/// parser refused anything deeper than [`MAX_DEPTH`].
-fn json_depth(value: &Json) -> usize {
-    match value {
-        Json::Array(items) => 1 + items.iter().map(json_depth).max().unwrap_or(0),
-        Json::Object(members) => {
-            1 + members
-                .iter()
-                .map(|(_, v)| json_depth(v))
-                .max()
-                .unwrap_or(0)
-        }
-        _ => 0,
-    }
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

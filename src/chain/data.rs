@@ -1,0 +1,299 @@
+//! [`RawJson`]: a block's `data`, kept as the exact text it arrived as, with Python's
+//! `str()` of it rendered once when it was read.
+//!
+//! It sits above both [`json`](super::json) (which reads and writes the text) and
+//! [`pyrepr`](super::pyrepr) (which renders `str()`), so that neither of those needs
+//! the other.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use super::json::{
+    Dialect, Json, JsonError, Number, NumberValue, Parser, Scalar, StreamJson, Visit,
+};
+use super::pyrepr::{StreamRepr, write_str};
+
+/// A JSON value kept as the exact text it arrived as, checked to be JSON that a Python
+/// node reads. Blocks hold their `data` this way: one allocation instead of a tree,
+/// hashed by rendering Python's `str()` straight from the text.
+#[derive(Debug, Clone)]
+pub struct RawJson {
+    text: Box<str>,
+    /// Python's `str()` of the value, rendered once when the text was read: the part
+    /// of every preimage that depends on `data`.
+    python_str: Box<str>,
+    /// Which non-finite numbers it holds, noted when the text was read.
+    nonfinite: NonFinite,
+}
+
+impl RawJson {
+    /// Checks `text` (Python's dialect) and keeps it as it is.
+    ///
+    /// # Errors
+    /// [`JsonError`] with the position of the first problem.
+    pub fn parse(text: &str) -> Result<RawJson, JsonError> {
+        let mut p = Parser::new(text);
+        let raw = RawJson::read(&mut p)?;
+        p.finish()?;
+        Ok(raw)
+    }
+
+    /// Checks one value at `p`'s position (after optional whitespace) and keeps its
+    /// exact text: how the block reader takes a block's `data` without a tree.
+    ///
+    /// # Errors
+    /// Any [`JsonErrorKind`](super::json::JsonErrorKind).
+    pub fn read(p: &mut Parser<'_>) -> Result<RawJson, JsonError> {
+        p.skip_ws();
+        let start = p.offset();
+        // One walk checks the text, looks for repeated keys and non-finite numbers, and
+        // renders `str()`.
+        let mut visit = (
+            DuplicateKeys::default(),
+            (NonFinite::default(), StreamRepr::default()),
+        );
+        p.walk(&mut visit)?;
+        let text = &p.source()[start..p.offset()];
+        let (keys, (nonfinite, render)) = visit;
+        let python_str = if keys.found {
+            // Python keeps a repeated key's first place and last value: render from
+            // the tree, which knows the whole object.
+            let mut out = Vec::new();
+            write_str(&Json::parse(text)?, &mut out);
+            out
+        } else {
+            render.into_bytes()
+        };
+        Ok(RawJson {
+            text: text.into(),
+            python_str: String::from_utf8(python_str)
+                .expect("str() is rendered from strs and ASCII, so it is UTF-8")
+                .into(),
+            nonfinite,
+        })
+    }
+
+    /// A tree's value kept as text: compact, with every number literal as it is (NaN
+    /// and Infinity included, so the value and its hash survive), repeated keys too.
+    ///
+    /// # Errors
+    /// [`JsonErrorKind::TooDeep`](super::json::JsonErrorKind::TooDeep) for a tree
+    /// nested deeper than [`MAX_DEPTH`](super::json::MAX_DEPTH) levels: only a tree
+    /// built in code can be, as [`Json::parse`] refuses such text. Nothing else in a
+    /// [`Json`] can fail to read back.
+    pub fn from_tree(value: &Json) -> Result<RawJson, JsonError> {
+        let mut out = Vec::new();
+        value.write_numbers(
+            Dialect::Compact,
+            |n, out| out.extend_from_slice(n.as_bytes()),
+            &mut out,
+        );
+        let text = String::from_utf8(out)
+            .expect("the writer only emits UTF-8: ASCII syntax plus the value's own strings");
+        RawJson::parse(&text)
+    }
+
+    /// The text as it arrived.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Python's `str()` of the value (what the block preimage holds).
+    pub fn python_str(&self) -> &str {
+        &self.python_str
+    }
+
+    /// The value as a tree.
+    pub fn to_json(&self) -> Json {
+        Json::parse(&self.text).expect("the text was checked when this was built")
+    }
+
+    /// Writes the value as [`Json::write`] does, straight from the text (no tree):
+    /// serving a long chain re-writes every block's data.
+    pub fn write(&self, dialect: Dialect, out: &mut Vec<u8>) {
+        Parser::new(&self.text)
+            .walk(&mut StreamJson::new(dialect, out))
+            .expect("the text was checked when this was built");
+    }
+
+    /// See [`Json::to_compact_string`].
+    pub fn to_compact_string(&self) -> String {
+        self.to_json().to_compact_string()
+    }
+
+    /// See [`Json::has_nonfinite`].
+    pub fn has_nonfinite(&self) -> bool {
+        self.nonfinite.nan || self.nonfinite.infinite
+    }
+
+    /// See [`Json::has_nan`].
+    pub fn has_nan(&self) -> bool {
+        self.nonfinite.nan
+    }
+}
+
+/// Builds the text of a tree's value (see [`RawJson::from_tree`]).
+///
+/// # Panics
+/// When the tree is nested deeper than [`MAX_DEPTH`](super::json::MAX_DEPTH) levels,
+/// which no tree read from text is; [`RawJson::from_tree`] returns that as an error.
+impl From<&Json> for RawJson {
+    fn from(value: &Json) -> RawJson {
+        RawJson::from_tree(value)
+            .expect("a tree from Json::parse (or as shallow) writes as text that reads back")
+    }
+}
+
+impl From<Json> for RawJson {
+    fn from(value: Json) -> RawJson {
+        RawJson::from(&value)
+    }
+}
+
+/// Equal when the values are (number spellings and key order count, whitespace not).
+impl PartialEq for RawJson {
+    fn eq(&self, other: &RawJson) -> bool {
+        self.text == other.text || self.to_json() == other.to_json()
+    }
+}
+
+impl PartialEq<Json> for RawJson {
+    fn eq(&self, other: &Json) -> bool {
+        self.to_json() == *other
+    }
+}
+
+impl fmt::Display for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_compact_string())
+    }
+}
+
+/// Appends Python's `str(value)` for a value kept as text (rendered when it was read):
+/// the part of a block's preimage that `data` gives.
+pub fn write_raw_str(value: &RawJson, out: &mut Vec<u8>) {
+    out.extend_from_slice(value.python_str().as_bytes());
+}
+
+/// Notes whether a value holds a number Python reads as NaN, or as an infinity, so
+/// that [`RawJson::has_nan`] and [`RawJson::has_nonfinite`] need no second parse.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct NonFinite {
+    nan: bool,
+    infinite: bool,
+}
+
+impl<'a> Visit<'a> for NonFinite {
+    fn scalar(&mut self, scalar: Scalar<'a>) {
+        if let Scalar::Number(literal) = scalar
+            && let NumberValue::Float(f) = Number::value_of(literal)
+        {
+            self.nan |= f.is_nan();
+            self.infinite |= f.is_infinite();
+        }
+    }
+
+    fn begin(&mut self, _: bool) {}
+
+    fn key(&mut self, _: Cow<'a, str>) {}
+
+    fn end(&mut self, _: bool) {}
+}
+
+/// Notes whether any object repeats a key (Python keeps the first key's place and the
+/// last value, which a streaming renderer cannot do).
+#[derive(Default)]
+struct DuplicateKeys<'a> {
+    open: Vec<Vec<Cow<'a, str>>>,
+    found: bool,
+}
+
+impl<'a> Visit<'a> for DuplicateKeys<'a> {
+    fn scalar(&mut self, _: Scalar<'a>) {}
+
+    fn begin(&mut self, object: bool) {
+        if object {
+            self.open.push(Vec::new());
+        }
+    }
+
+    fn key(&mut self, key: Cow<'a, str>) {
+        if let Some(keys) = self.open.last_mut() {
+            // Objects are small: a scan beats hashing. A huge object with a repeated
+            // key is only marked (and then rendered through the tree).
+            if !self.found && keys.len() < 64 && keys.contains(&key) {
+                self.found = true;
+            }
+            if keys.len() >= 64 {
+                self.found = true; // too many to check cheaply: take the safe path
+            } else {
+                keys.push(key);
+            }
+        }
+    }
+
+    fn end(&mut self, object: bool) {
+        if object {
+            self.open.pop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_tokens_are_noted_when_read() {
+        for (text, nan, nonfinite) in [
+            ("[1, {\"a\": NaN}]", true, true),
+            ("[1E400]", false, true),
+            ("[-Infinity]", false, true),
+            ("{\"NaN\": \"Infinity\", \"x\": 1e308}", false, false),
+        ] {
+            let raw = RawJson::parse(text).ok();
+            let from_tree = Json::parse(text).ok().map(RawJson::from);
+            for r in [raw, from_tree] {
+                assert_eq!(
+                    r.map(|r| (r.has_nan(), r.has_nonfinite())),
+                    Some((nan, nonfinite)),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn raw_json_writes_what_the_tree_writes() {
+        for text in [
+            r#" { "b" : 1.50, "a":-0, "b": [ NaN, Infinity, -Infinity, 1E+2 ] } "#,
+            r#"["é\u00e9\ud83d\ude00", {"k\"": {"": []}}, true, false, null, "\u007f\t"]"#,
+            r#""top""#,
+            "-12.5e-3",
+            "{}",
+        ] {
+            let raw = RawJson::parse(text).expect("valid");
+            let tree = Json::parse(text).expect("valid");
+            for dialect in [Dialect::Compact, Dialect::Python] {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                raw.write(dialect, &mut a);
+                tree.write(dialect, &mut b);
+                assert_eq!(
+                    String::from_utf8_lossy(&a),
+                    String::from_utf8_lossy(&b),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_tree_too_deep_to_read_back_is_an_error() {
+        let mut deep = Json::Null;
+        for _ in 0..=crate::chain::json::MAX_DEPTH {
+            deep = Json::Array(vec![deep]);
+        }
+        let err = RawJson::from_tree(&deep).err().map(|e| e.kind);
+        assert_eq!(err, Some(crate::chain::json::JsonErrorKind::TooDeep));
+    }
+}
