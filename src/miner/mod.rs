@@ -6,7 +6,10 @@
 //! - [`reference`]: the single-threaded oracle; [`synthetic`]: long valid chains for
 //!   benchmarks and tests.
 //! - [`progress`]: lock-free attempt counters for hash rates.
+//! - [`bench`]: the benchmark engine behind `minichain bench` and the criterion benches
+//!   (rates against a `compress256` baseline, blocks by difficulty, cancel latency).
 
+pub mod bench;
 pub mod cancel;
 pub mod kernel;
 pub mod layout;
