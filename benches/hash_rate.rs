@@ -2,14 +2,15 @@
 //! `Throughput::Elements` = attempts, so criterion reports attempts per second.
 //!
 //! - `hash_rate/threads`: the fastest kernel searching a fixed chunk of counters per
-//!   thread at a difficulty no hash meets (every attempt runs), on 1 thread and on
-//!   every CPU; attempts are exact.
+//!   thread at a difficulty no hash meets (every attempt runs), at the thread counts
+//!   `minichain bench` measures by default (1 and every CPU); attempts are exact.
 //! - `hash_rate/difficulty`: one thread searching a fixed chunk at each difficulty,
 //!   resuming after every hit, so exactly the chunk is tried and the cost of hits (the
 //!   full check, the restart) shows at low difficulties; attempts are exact.
 //! - `hash_rate/mine_block`: `Miner::mine` end to end on every CPU, one block per
-//!   iteration; its elements are the *expected* attempts per block (2^difficulty), so
-//!   the rate includes every per-block and per-epoch cost.
+//!   iteration, on the benchmark engine's job (`miner::bench::pinned_job`); its
+//!   elements are the *expected* attempts per block (2^difficulty), so the rate
+//!   includes every per-block and per-epoch cost.
 //!
 //! Run with `cargo bench --bench hash_rate` (about a minute on 2 cores).
 
@@ -18,10 +19,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use minichain::chain::{Difficulty, DifficultyPolicy, Json, genesis};
+use minichain::chain::{Difficulty, genesis};
+use minichain::miner::bench::{pinned_job, thread_counts};
 use minichain::miner::kernel::{PreparedJob, fastest_kernel};
 use minichain::miner::layout::MiningTemplate;
-use minichain::miner::{CancelToken, MineJob, MineOutcome, Miner, MinerConfig};
+use minichain::miner::{CancelToken, MineOutcome, Miner, MinerConfig};
 
 /// Counters per thread per iteration: about a millisecond of work.
 const CHUNK: u64 = 1 << 16;
@@ -37,16 +39,11 @@ fn template() -> MiningTemplate {
     .expect("a valid template")
 }
 
-fn thread_counts() -> Vec<usize> {
-    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    if cpus > 1 { vec![1, cpus] } else { vec![1] }
-}
-
 fn by_threads(c: &mut Criterion) {
     let kernel = fastest_kernel();
     let template = template();
     let mut group = c.benchmark_group("hash_rate/threads");
-    for threads in thread_counts() {
+    for threads in thread_counts(&[]) {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
@@ -112,12 +109,7 @@ fn mine_block(c: &mut Criterion) {
     let miner = Miner::new(MinerConfig::default()).expect("the miner starts");
     let mut group = c.benchmark_group("hash_rate/mine_block");
     for difficulty in [12u32, 16, 20] {
-        let job = MineJob {
-            prev: genesis(),
-            data: Json::String("criterion".into()),
-            policy: DifficultyPolicy::default(),
-            fixed_difficulty: Some(Difficulty(difficulty)),
-        };
+        let job = pinned_job(genesis(), Difficulty(difficulty));
         group.throughput(Throughput::Elements(1 << difficulty));
         group.bench_with_input(
             BenchmarkId::new(

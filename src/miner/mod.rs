@@ -3,10 +3,14 @@
 //! - [`Miner::mine`]: proof of work over all cores on a dedicated rayon pool, one SHA-256
 //!   compression per attempt ([`layout`] + [`kernel`]), timestamps refreshed every
 //!   100 ms as the original does, cancellable within a millisecond ([`CancelToken`]).
-//! - [`reference`]: the single-threaded oracle; [`synthetic`]: long valid chains for
-//!   benchmarks and tests.
+//! - [`reference`](mod@reference): the single-threaded oracle; [`synthetic`]: long
+//!   valid chains for benchmarks and tests.
 //! - [`progress`]: lock-free attempt counters for hash rates.
+//! - [`bench`](mod@bench): the benchmark engine behind `minichain bench` and the
+//!   criterion benches (rates against a `compress256` baseline, blocks by difficulty,
+//!   cancel latency).
 
+pub mod bench;
 pub mod cancel;
 pub mod kernel;
 pub mod layout;

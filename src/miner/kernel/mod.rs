@@ -30,7 +30,6 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use sha2::block_api::compress256;
 use thiserror::Error;
 
 use crate::miner::layout::MiningTemplate;
@@ -257,31 +256,6 @@ pub fn measure_attempts_per_s(kind: KernelKind, duration: Duration) -> f64 {
         let elapsed = started.elapsed();
         if elapsed >= duration {
             return attempts as f64 / elapsed.as_secs_f64();
-        }
-    }
-}
-
-/// Compressions per second of a chained `compress256` loop on the calling thread (each
-/// compression's state feeds the next, so none can be skipped): the yardstick for the
-/// kernels' attempts per second.
-pub fn baseline_compress_per_s(duration: Duration) -> f64 {
-    let mut state = [0x6a09_e667u32; 8];
-    let block = [0x5au8; 64];
-    let batch = 4096;
-    let mut compressions: u64 = 0;
-    let started = Instant::now();
-    loop {
-        for _ in 0..batch {
-            compress256(
-                &mut state,
-                core::slice::from_ref(std::hint::black_box(&block)),
-            );
-        }
-        compressions += batch;
-        let elapsed = started.elapsed();
-        if elapsed >= duration {
-            std::hint::black_box(state);
-            return compressions as f64 / elapsed.as_secs_f64();
         }
     }
 }

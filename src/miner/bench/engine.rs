@@ -1,0 +1,325 @@
+//! The whole benchmark run: the measurements of [`rates`](super::rates),
+//! [`difficulty`](super::difficulty) and [`cancel`](super::cancel) in their order and
+//! rounds, step by step, gathered into a [`BenchReport`]. An [`Observer`] sees each
+//! step as it runs, for a progress line; the measuring never depends on it.
+
+use std::fmt;
+
+use thiserror::Error;
+
+use super::cancel::{CancelQuota, cancel_latencies};
+use super::difficulty::{BlockSlice, mine_blocks_for};
+use super::plan::{BenchPlan, ROUNDS};
+use super::rates::{baseline_compress_per_s, peak_attempts_per_s};
+use super::report::{BenchReport, DifficultyRate, KernelRate, ThreadRate};
+use super::stats::{percentile, ratio};
+use crate::chain::Difficulty;
+use crate::miner::kernel::available_kernels;
+use crate::miner::{KernelKind, Miner, MinerConfig, MinerError, Progress};
+
+/// Why a benchmark run stopped.
+#[derive(Debug, Error)]
+pub enum BenchError {
+    /// A miner for one of the measurements would not start.
+    #[error("cannot start a {threads}-thread miner with kernel {kernel}")]
+    StartMiner {
+        /// Its worker threads.
+        threads: usize,
+        /// Its kernel.
+        kernel: KernelKind,
+        /// Why it would not start.
+        #[source]
+        source: MinerError,
+    },
+}
+
+/// What one step of a run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// The chained `compress256` baseline, one thread.
+    Baseline,
+    /// The miner's peak rate at a thread count, with the plan's kernel.
+    Threads {
+        /// Worker threads.
+        threads: usize,
+        /// The plan's kernel.
+        kernel: KernelKind,
+    },
+    /// One kernel's peak rate, one thread.
+    Kernel(KernelKind),
+    /// Blocks mined back to back at a difficulty.
+    Difficulty(u32),
+    /// The cancel latencies.
+    CancelLatency,
+}
+
+/// One step of a run, as it begins: which it is of how many, and what it measures.
+/// Displays as the progress line's text, e.g. `round 1/3: 2 threads, sha-ni`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    /// This step's number, from 1.
+    pub index: usize,
+    /// The run's steps in all.
+    pub total: usize,
+    /// The round (from 1, of [`ROUNDS`]) for the rates; `None` for the cancel latency.
+    pub round: Option<usize>,
+    /// What the step measures.
+    pub kind: StepKind,
+}
+
+impl fmt::Display for StepKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepKind::Baseline => f.write_str("baseline compress256, 1 thread"),
+            StepKind::Threads { threads, kernel } => write!(f, "{threads} threads, {kernel}"),
+            StepKind::Kernel(kernel) => write!(f, "kernel {kernel}, 1 thread"),
+            StepKind::Difficulty(difficulty) => write!(f, "blocks at difficulty {difficulty}"),
+            StepKind::CancelLatency => f.write_str("cancel latency"),
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.round {
+            Some(round) => write!(f, "round {round}/{ROUNDS}: {}", self.kind),
+            None => write!(f, "{}", self.kind),
+        }
+    }
+}
+
+/// Sees each step of [`run`] as it runs: `minichain bench` shows a progress line and a
+/// live hash rate; the criterion benches and tests need nothing ([`Quiet`]).
+pub trait Observer {
+    /// Runs `work`, the measurement of `step`, and returns what it returns. `progress`
+    /// is the measured miner's counters (none for the baseline, which has no miner).
+    /// Anything done here beside `work` runs during the measurement, so keep it light.
+    fn step<T>(&mut self, step: &Step, progress: Option<&Progress>, work: impl FnOnce() -> T) -> T;
+}
+
+/// An [`Observer`] that only runs each step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn step<T>(&mut self, _: &Step, _: Option<&Progress>, work: impl FnOnce() -> T) -> T {
+        work()
+    }
+}
+
+/// Numbers the steps and hands each to the observer.
+struct Steps<'o, O> {
+    done: usize,
+    total: usize,
+    observer: &'o mut O,
+}
+
+impl<O: Observer> Steps<'_, O> {
+    fn run<T>(
+        &mut self,
+        round: Option<usize>,
+        kind: StepKind,
+        progress: Option<&Progress>,
+        work: impl FnOnce() -> T,
+    ) -> T {
+        self.done += 1;
+        let step = Step {
+            index: self.done,
+            total: self.total,
+            round,
+            kind,
+        };
+        self.observer.step(&step, progress, work)
+    }
+}
+
+fn new_miner(threads: usize, kernel: KernelKind) -> Result<Miner, BenchError> {
+    Miner::new(MinerConfig {
+        threads: Some(threads),
+        kernel: Some(kernel),
+    })
+    .map_err(|source| BenchError::StartMiner {
+        threads,
+        kernel,
+        source,
+    })
+}
+
+/// Runs every measurement of `plan` (see [the module](super)) and gathers the report;
+/// `observer` sees each step.
+///
+/// # Errors
+///
+/// [`BenchError::StartMiner`] when a miner will not start (its thread pool, say).
+pub fn run(plan: &BenchPlan, observer: &mut impl Observer) -> Result<BenchReport, BenchError> {
+    let kernels = available_kernels();
+    let thread_miners = plan
+        .threads()
+        .iter()
+        .map(|&n| new_miner(n, plan.kernel()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let kernel_miners = kernels
+        .iter()
+        .map(|&kind| new_miner(1, kind))
+        .collect::<Result<Vec<_>, _>>()?;
+    let per_round = 1 + thread_miners.len() + kernel_miners.len();
+    let mut steps = Steps {
+        done: 0,
+        total: ROUNDS * (per_round + plan.difficulties().len()) + 1,
+        observer,
+    };
+
+    // Interleaved rounds, best of each: other load on the machine only ever slows a
+    // measurement down, and interleaving keeps the baseline and the miner side by side.
+    let sub_slice = plan.slice() / ROUNDS as u32;
+    let mut baseline = 0.0f64;
+    let mut thread_rates = vec![0.0f64; thread_miners.len()];
+    let mut kernel_rates = vec![0.0f64; kernel_miners.len()];
+    for round in 1..=ROUNDS {
+        let rate = steps.run(Some(round), StepKind::Baseline, None, || {
+            baseline_compress_per_s(sub_slice)
+        });
+        baseline = baseline.max(rate);
+        for (miner, best) in thread_miners.iter().zip(&mut thread_rates) {
+            let kind = StepKind::Threads {
+                threads: miner.threads(),
+                kernel: miner.kernel(),
+            };
+            let rate = steps.run(Some(round), kind, Some(&miner.progress()), || {
+                peak_attempts_per_s(miner, sub_slice)
+            });
+            *best = best.max(rate);
+        }
+        for (miner, best) in kernel_miners.iter().zip(&mut kernel_rates) {
+            let kind = StepKind::Kernel(miner.kernel());
+            let rate = steps.run(Some(round), kind, Some(&miner.progress()), || {
+                peak_attempts_per_s(miner, sub_slice)
+            });
+            *best = best.max(rate);
+        }
+    }
+    let baseline_compress_per_s = baseline;
+    let threads: Vec<ThreadRate> = plan
+        .threads()
+        .iter()
+        .zip(thread_rates)
+        .map(|(&n, attempts_per_s)| ThreadRate { n, attempts_per_s })
+        .collect();
+    let kernel_rates: Vec<KernelRate> = kernels
+        .iter()
+        .zip(kernel_rates)
+        .map(|(kind, attempts_per_s)| KernelRate {
+            name: kind.name().to_owned(),
+            attempts_per_s,
+        })
+        .collect();
+    drop((thread_miners, kernel_miners));
+
+    let miner = new_miner(plan.largest_threads(), plan.kernel())?;
+    let progress = miner.progress();
+    let mut slices = vec![BlockSlice::default(); plan.difficulties().len()];
+    for round in 1..=ROUNDS {
+        for (&difficulty, total) in plan.difficulties().iter().zip(&mut slices) {
+            let kind = StepKind::Difficulty(difficulty);
+            let slice = steps.run(Some(round), kind, Some(&progress), || {
+                mine_blocks_for(&miner, Difficulty(difficulty), sub_slice)
+            });
+            total.add(slice);
+        }
+    }
+    let by_difficulty: Vec<DifficultyRate> = plan
+        .difficulties()
+        .iter()
+        .zip(slices)
+        .map(|(&difficulty, total)| total.rate(difficulty))
+        .collect();
+
+    let mut latencies = steps.run(None, StepKind::CancelLatency, Some(&progress), || {
+        cancel_latencies(&miner, CancelQuota::for_slice(plan.slice()))
+    });
+    latencies.sort_unstable();
+
+    let rate_at = |n: usize| {
+        threads
+            .iter()
+            .find(|t| t.n == n)
+            .map_or(0.0, |t| t.attempts_per_s)
+    };
+    let one_thread = rate_at(1);
+    let largest = rate_at(plan.largest_threads());
+    Ok(BenchReport {
+        baseline_compress_per_s,
+        ratio_per_core: ratio(one_thread, baseline_compress_per_s),
+        scaling: ratio(largest, one_thread),
+        threads,
+        by_difficulty,
+        cancel_p50_us: percentile(&latencies, 50.0).as_secs_f64() * 1e6,
+        cancel_p99_us: percentile(&latencies, 99.0).as_secs_f64() * 1e6,
+        cancels: latencies.len(),
+        kernel: plan.kernel().name().to_owned(),
+        kernels: kernel_rates,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::miner::bench::cancel::MIN_CANCELS;
+    use crate::miner::bench::plan::BenchConfig;
+
+    /// Counts the steps and notes their text.
+    #[derive(Default)]
+    struct Recorder {
+        steps: Vec<Step>,
+    }
+
+    impl Observer for Recorder {
+        fn step<T>(&mut self, step: &Step, _: Option<&Progress>, work: impl FnOnce() -> T) -> T {
+            self.steps.push(*step);
+            work()
+        }
+    }
+
+    /// A tiny run: every row is there, the steps are numbered 1 to the total in the
+    /// interleaved order, and the cancel latency is last.
+    #[test]
+    fn tiny_run_reports_every_row() {
+        let plan = BenchPlan::new(&BenchConfig {
+            threads: vec![1],
+            secs: 0.003,
+            difficulties: vec![1],
+            kernel: Some(KernelKind::Portable),
+        })
+        .expect("a good config");
+        let mut recorder = Recorder::default();
+        let report = run(&plan, &mut recorder).expect("a one-thread portable miner starts");
+        let kernels = available_kernels().len();
+        assert_eq!(report.threads.len(), 1);
+        assert_eq!(report.threads[0].n, 1);
+        assert_eq!(report.kernels.len(), kernels);
+        assert_eq!(report.by_difficulty.len(), 1);
+        assert_eq!(report.by_difficulty[0].difficulty, 1);
+        assert_eq!(report.kernel, "portable");
+        assert!(report.cancels >= MIN_CANCELS);
+        assert!(report.cancel_p50_us <= report.cancel_p99_us);
+
+        let total = ROUNDS * (1 + 1 + kernels + 1) + 1;
+        assert_eq!(recorder.steps.len(), total);
+        for (i, step) in recorder.steps.iter().enumerate() {
+            assert_eq!((step.index, step.total), (i + 1, total));
+        }
+        assert_eq!(
+            recorder.steps[0].to_string(),
+            "round 1/3: baseline compress256, 1 thread"
+        );
+        assert_eq!(
+            recorder.steps[1].to_string(),
+            "round 1/3: 1 threads, portable"
+        );
+        assert_eq!(
+            recorder.steps[total - 2].to_string(),
+            "round 3/3: blocks at difficulty 1"
+        );
+        assert_eq!(recorder.steps[total - 1].to_string(), "cancel latency");
+    }
+}

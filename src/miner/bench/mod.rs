@@ -1,0 +1,42 @@
+//! The benchmark engine behind `minichain bench` and the criterion benches: how fast
+//! this machine mines, side by side with a plain SHA-256 baseline, so that numbers from
+//! different machines (or different loads) are compared as ratios, never as raw rates.
+//!
+//! [`run`] measures, each for the plan's seconds per measurement:
+//! 1. the baseline: `sha2::compress256` in a chained loop on one thread
+//!    ([`baseline_compress_per_s`]);
+//! 2. the parallel miner's attempts per second at each thread count (1 always included),
+//!    at a difficulty no hash meets, so every attempt runs and epochs restart as in real
+//!    mining ([`peak_attempts_per_s`]); from these, the per-core ratio to the baseline
+//!    and the scaling;
+//! 3. every available kernel on one thread;
+//! 4. blocks mined back to back at each difficulty (`fixed_difficulty`), with the
+//!    effective attempts per second, which includes every per-block and per-epoch cost
+//!    ([`mine_blocks_for`]);
+//! 5. cancel latency: many cancels with all workers busy, from `cancel()` to `mine`
+//!    returning ([`cancel_latencies`]).
+//!
+//! 1 to 4 run in [`ROUNDS`] interleaved rounds of a third of the time each, and each rate
+//! keeps its best round: load from other processes only ever slows a measurement down,
+//! and the peak and the per-difficulty rates are then compared like with like.
+//!
+//! The files split the engine by concept: [`plan`] (what to measure), [`report`] (the
+//! typed results), [`rates`], [`difficulty`] and [`cancel`] (the measurements), [`stats`]
+//! (percentiles and ratios) and [`engine`] (the run that ties them together, step by
+//! step, with an [`Observer`] to show progress).
+
+pub mod cancel;
+pub mod difficulty;
+pub mod engine;
+pub mod plan;
+pub mod rates;
+pub mod report;
+pub mod stats;
+
+pub use cancel::{CancelQuota, MIN_CANCELS, cancel_latencies};
+pub use difficulty::{BlockSlice, mine_blocks_for};
+pub use engine::{BenchError, Observer, Quiet, Step, StepKind, run};
+pub use plan::{BenchConfig, BenchPlan, BenchPlanError, ROUNDS, thread_counts};
+pub use rates::{baseline_compress_per_s, peak_attempts_per_s, pinned_job};
+pub use report::{BenchReport, DifficultyRate, KernelRate, ThreadRate};
+pub use stats::{percentile, ratio};

@@ -1,0 +1,208 @@
+//! What a benchmark run measures: the caller's wishes ([`BenchConfig`]) checked and
+//! completed once ([`BenchPlan`]), so that the run itself cannot fail on them.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::miner::KernelKind;
+use crate::miner::kernel::fastest_kernel;
+
+/// Rounds of the baseline, thread, kernel and difficulty measurements, each a third of
+/// the seconds per measurement: each rate keeps its best round.
+pub const ROUNDS: usize = 3;
+
+/// The longest measurement a plan accepts, in seconds: an hour.
+const MAX_SECS: f64 = 3600.0;
+
+/// What the caller asks to measure, unchecked: the `minichain bench` flags as values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchConfig {
+    /// Thread counts to measure (empty: the number of CPUs); 1 is always added, as the
+    /// reference for the per-core ratio and the scaling.
+    pub threads: Vec<usize>,
+    /// Seconds per measurement: the baseline, each thread count and each kernel (each
+    /// over [`ROUNDS`] interleaved rounds), each difficulty, the cancel latency.
+    pub secs: f64,
+    /// Difficulties (leading zero bits) for the blocks-by-difficulty measurement.
+    pub difficulties: Vec<u32>,
+    /// Kernel for the thread, difficulty and cancel measurements (`None`: the fastest
+    /// here, picked by a short calibration).
+    pub kernel: Option<KernelKind>,
+}
+
+impl Default for BenchConfig {
+    /// The `minichain bench` defaults: the CPU count, one second, difficulties 8 to 24
+    /// in steps of 4, the fastest kernel.
+    fn default() -> Self {
+        BenchConfig {
+            threads: Vec::new(),
+            secs: 1.0,
+            difficulties: vec![8, 12, 16, 20, 24],
+            kernel: None,
+        }
+    }
+}
+
+/// Why a [`BenchConfig`] cannot be run.
+#[derive(Debug, Clone, Copy, PartialEq, Error)]
+pub enum BenchPlanError {
+    /// The seconds per measurement are not a positive number of at most an hour.
+    #[error("seconds per measurement must be positive (at most 3600), got {0}")]
+    Secs(f64),
+    /// A thread count is zero.
+    #[error("thread counts must be at least 1")]
+    ZeroThreads,
+    /// A difficulty above 256 bits, which no SHA-256 hash can meet.
+    #[error("difficulty {0} is above 256 (a SHA-256 hash has 256 bits)")]
+    Difficulty(u32),
+    /// The requested kernel does not run on this CPU.
+    #[error("kernel {0} is not available on this CPU")]
+    KernelUnavailable(KernelKind),
+}
+
+/// A checked [`BenchConfig`]: sorted thread counts with 1 among them, the time per
+/// measurement, and the kernel settled (calibrated here when none was asked for).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchPlan {
+    threads: Vec<usize>,
+    slice: Duration,
+    difficulties: Vec<u32>,
+    kernel: KernelKind,
+}
+
+impl BenchPlan {
+    /// Checks `config` and completes it; picks the fastest kernel (a calibration of
+    /// about 64 ms, once per process) when the config names none.
+    ///
+    /// # Errors
+    ///
+    /// [`BenchPlanError`] for seconds that are not positive or above an hour, a zero
+    /// thread count, a difficulty above 256, or a kernel this CPU cannot run.
+    pub fn new(config: &BenchConfig) -> Result<BenchPlan, BenchPlanError> {
+        if !(config.secs.is_finite() && config.secs > 0.0 && config.secs <= MAX_SECS) {
+            return Err(BenchPlanError::Secs(config.secs));
+        }
+        if config.threads.contains(&0) {
+            return Err(BenchPlanError::ZeroThreads);
+        }
+        if let Some(&difficulty) = config.difficulties.iter().find(|&&d| d > 256) {
+            return Err(BenchPlanError::Difficulty(difficulty));
+        }
+        let threads = thread_counts(&config.threads);
+        if let Some(kind) = config.kernel
+            && !kind.is_available()
+        {
+            return Err(BenchPlanError::KernelUnavailable(kind));
+        }
+        Ok(BenchPlan {
+            threads,
+            slice: Duration::from_secs_f64(config.secs),
+            difficulties: config.difficulties.clone(),
+            kernel: config.kernel.unwrap_or_else(fastest_kernel),
+        })
+    }
+
+    /// The thread counts to measure, smallest first, 1 among them.
+    pub fn threads(&self) -> &[usize] {
+        &self.threads
+    }
+
+    /// The largest thread count: the one the difficulty and cancel measurements use.
+    pub fn largest_threads(&self) -> usize {
+        self.threads.last().copied().unwrap_or(1)
+    }
+
+    /// The time per measurement (each rate's rounds together).
+    pub fn slice(&self) -> Duration {
+        self.slice
+    }
+
+    /// The difficulties for the blocks-by-difficulty measurement, in the caller's order.
+    pub fn difficulties(&self) -> &[u32] {
+        &self.difficulties
+    }
+
+    /// The kernel for the thread, difficulty and cancel measurements.
+    pub fn kernel(&self) -> KernelKind {
+        self.kernel
+    }
+}
+
+/// The thread counts measured for `requested` (empty: the number of CPUs): those, with
+/// 1 added, smallest first, each once. Shared with the criterion benches, so that both
+/// measure the same counts.
+pub fn thread_counts(requested: &[usize]) -> Vec<usize> {
+    let mut threads = if requested.is_empty() {
+        vec![std::thread::available_parallelism().map_or(1, usize::from)]
+    } else {
+        requested.to_vec()
+    };
+    threads.push(1);
+    threads.sort_unstable();
+    threads.dedup();
+    threads
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> BenchConfig {
+        BenchConfig {
+            kernel: Some(KernelKind::Portable),
+            ..BenchConfig::default()
+        }
+    }
+
+    /// 1 is always measured, counts come sorted and once each.
+    #[test]
+    fn thread_counts_add_one_sorted_once() {
+        assert_eq!(thread_counts(&[4, 2, 4]), vec![1, 2, 4]);
+        assert_eq!(thread_counts(&[1]), vec![1]);
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut expected = vec![1, cpus];
+        expected.dedup();
+        assert_eq!(thread_counts(&[]), expected);
+    }
+
+    /// Each bad value is refused with its own error; a good config is completed.
+    #[test]
+    fn plans_check_the_config() {
+        for secs in [0.0, -1.0, f64::NAN, f64::INFINITY, 3600.5] {
+            let bad = BenchConfig { secs, ..config() };
+            assert!(matches!(BenchPlan::new(&bad), Err(BenchPlanError::Secs(_))));
+        }
+        let bad = BenchConfig {
+            threads: vec![2, 0],
+            ..config()
+        };
+        assert_eq!(BenchPlan::new(&bad), Err(BenchPlanError::ZeroThreads));
+        let bad = BenchConfig {
+            difficulties: vec![8, 257],
+            ..config()
+        };
+        assert_eq!(BenchPlan::new(&bad), Err(BenchPlanError::Difficulty(257)));
+        for kind in KernelKind::ALL.into_iter().filter(|k| !k.is_available()) {
+            let bad = BenchConfig {
+                kernel: Some(kind),
+                ..config()
+            };
+            assert_eq!(
+                BenchPlan::new(&bad),
+                Err(BenchPlanError::KernelUnavailable(kind))
+            );
+        }
+        let plan = BenchPlan::new(&BenchConfig {
+            threads: vec![3],
+            secs: 0.5,
+            ..config()
+        })
+        .expect("a good config");
+        assert_eq!(plan.threads(), [1, 3]);
+        assert_eq!(plan.largest_threads(), 3);
+        assert_eq!(plan.slice(), Duration::from_millis(500));
+        assert_eq!(plan.difficulties(), [8, 12, 16, 20, 24]);
+        assert_eq!(plan.kernel(), KernelKind::Portable);
+    }
+}

@@ -1,0 +1,66 @@
+//! The typed results of a benchmark run: what `minichain bench` prints, as tables or as
+//! one JSON object whose keys are these fields exactly.
+
+use serde::Serialize;
+
+/// A whole run's results: one object, serialized as `minichain bench --json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchReport {
+    /// Chained `sha2::compress256` calls per second on one thread: the yardstick (best
+    /// of three rounds, as are `threads` and `kernels`).
+    pub baseline_compress_per_s: f64,
+    /// The miner's attempts per second at each thread count, smallest first.
+    pub threads: Vec<ThreadRate>,
+    /// Attempts per second per thread at one thread, over the baseline: how much more
+    /// than a plain compression loop one core mines.
+    pub ratio_per_core: f64,
+    /// Attempts per second at the largest thread count over one thread.
+    pub scaling: f64,
+    /// Blocks mined back to back at each difficulty, largest thread count.
+    pub by_difficulty: Vec<DifficultyRate>,
+    /// Median cancel latency, µs, from `cancel()` to `mine` returning, all workers busy.
+    pub cancel_p50_us: f64,
+    /// 99th-percentile cancel latency, µs.
+    pub cancel_p99_us: f64,
+    /// How many cancels the latencies are taken over: shown in the tables, kept out of
+    /// the JSON so that its keys stay as they are.
+    #[serde(skip)]
+    pub cancels: usize,
+    /// The kernel used for `threads`, `by_difficulty` and the cancel latency.
+    pub kernel: String,
+    /// Every kernel this CPU runs, one thread each.
+    pub kernels: Vec<KernelRate>,
+}
+
+/// One row of [`BenchReport::threads`]: the miner's rate at one thread count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThreadRate {
+    /// Worker threads.
+    pub n: usize,
+    /// Attempts per second, all threads together.
+    pub attempts_per_s: f64,
+}
+
+/// One row of [`BenchReport::by_difficulty`]: blocks mined back to back at one
+/// difficulty.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DifficultyRate {
+    /// Leading zero bits required.
+    pub difficulty: u32,
+    /// Blocks found in the three rounds together (the seconds per measurement in all).
+    pub blocks: u64,
+    /// Seconds per block over the three rounds; `null` when no block was found.
+    pub secs_per_block: Option<f64>,
+    /// Attempts made over a round's wall time, per-block costs included (best round,
+    /// as for `threads`, so that the two compare like with like).
+    pub attempts_per_s: f64,
+}
+
+/// One row of [`BenchReport::kernels`]: one kernel's rate on one thread.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KernelRate {
+    /// The kernel's name (`--kernel` spelling).
+    pub name: String,
+    /// Attempts per second on one thread.
+    pub attempts_per_s: f64,
+}
