@@ -109,7 +109,7 @@ fn mine_block(c: &mut Criterion) {
     let miner = Miner::new(MinerConfig::default()).expect("the miner starts");
     let mut group = c.benchmark_group("hash_rate/mine_block");
     for difficulty in [12u32, 16, 20] {
-        let job = pinned_job(genesis(), Difficulty(difficulty));
+        let job = pinned_job(genesis(), Difficulty::new(difficulty));
         group.throughput(Throughput::Elements(1 << difficulty));
         group.bench_with_input(
             BenchmarkId::new(

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The original Python node's chain validation, rewritten from PROTOCOL.md, to time
+"""The original Python node's chain validation, rewritten from docs/PROTOCOL.md, to time
 `minichain validate` against it on the same file, side by side:
 
     python3 benches/original_validator.py /tmp/chain-100k.json

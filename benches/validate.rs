@@ -38,7 +38,9 @@ fn bench_validate(c: &mut Criterion) {
                 pool.install(|| {
                     blocks
                         .par_iter()
-                        .map_init(BlockHasher::new, |h, block| h.hash(black_box(block)).0[0])
+                        .map_init(BlockHasher::new, |h, block| {
+                            h.hash(black_box(block)).as_bytes()[0]
+                        })
                         .max()
                 })
             })

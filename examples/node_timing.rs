@@ -148,8 +148,8 @@ fn sized_chain(n: usize, body_bytes: usize) -> Vec<Block> {
     let base = now_ms() - n as u64 * 1000;
     for i in 1..n {
         let prev = &blocks[i - 1];
-        let d = prev.difficulty.0;
-        let difficulty = Difficulty(if d > 2 { d - 1 } else { 3 - d });
+        let d = prev.difficulty.bits();
+        let difficulty = Difficulty::new(if d > 2 { d - 1 } else { 3 - d });
         let memo = format!("{i:0>width$}", width = memo_len);
         let data =
             Json::parse(&format!(r#"{{"seq": {i}, "memo": "{memo}"}}"#)).unwrap_or(Json::Null);
@@ -170,8 +170,8 @@ fn fresh_chain(n: usize, tag: usize) -> Vec<Block> {
     let base = now_ms() - n as u64;
     for i in 1..n {
         let prev = &blocks[i - 1];
-        let d = prev.difficulty.0;
-        let difficulty = Difficulty(if d > 2 { d - 1 } else { 3 - d });
+        let d = prev.difficulty.bits();
+        let difficulty = Difficulty::new(if d > 2 { d - 1 } else { 3 - d });
         let data = Json::parse(&format!(r#"{{"fork": {tag}, "seq": {i}, "memo": "a competing chain for the restart benchmark"}}"#))
             .unwrap_or(Json::Null);
         blocks.push(mine_reference(prev, data, base + i as u64, difficulty));
@@ -228,7 +228,7 @@ async fn restart(base: &str, redis_url: &str, trials: usize, mode: &str) -> Resu
             "full" => fresh_chain(ours.len() + 2, trial),
             _ => {
                 let tip = ours.last().cloned().unwrap_or_else(genesis);
-                let difficulty = Difficulty(tip.difficulty.0.clamp(1, 3));
+                let difficulty = Difficulty::new(tip.difficulty.bits().clamp(1, 3));
                 let block = mine_reference(
                     &tip,
                     Json::parse(&trial.to_string()).unwrap_or(Json::Null),

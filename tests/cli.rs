@@ -163,7 +163,7 @@ fn mine_on_genesis_and_on_a_chain() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let block = Block::parse(stdout(&o).trim()).expect("a block");
-    assert_eq!((block.block_no, block.difficulty.0), (30, 6));
+    assert_eq!((block.block_no, block.difficulty.bits()), (30, 6));
     assert_eq!(
         block.prev_hash,
         "000007e4a0c80440e94a1f768d06fb7fac2415965dbc0016510c7bf95a936316"

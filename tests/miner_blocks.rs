@@ -29,7 +29,7 @@ fn job(prev: &Block, data: Json, fixed: Option<u32>) -> MineJob {
         prev: prev.clone(),
         data,
         policy: DifficultyPolicy::default(),
-        fixed_difficulty: fixed.map(Difficulty),
+        fixed_difficulty: fixed.map(Difficulty::new),
     }
 }
 
@@ -116,7 +116,7 @@ fn pinned_difficulties_are_met() {
         let from = now_ms();
         let block = found(miner.mine(&job, &CancelToken::new()));
         assert_valid_on(&block, &job, from, now_ms());
-        assert_eq!(block.difficulty, Difficulty(difficulty));
+        assert_eq!(block.difficulty, Difficulty::new(difficulty));
         prev = block;
     }
 }
@@ -212,7 +212,7 @@ fn timestamp_and_difficulty_are_refreshed_each_epoch() {
     let progress = miner.progress();
     let policy = DifficultyPolicy::default();
     let mut prev = ValidChain::genesis().tip().clone();
-    prev.difficulty = Difficulty(100);
+    prev.difficulty = Difficulty::new(100);
     prev.timestamp = now_ms() + 1_000 - policy.mine_rate_ms;
     let job = MineJob {
         prev: prev.clone(),
@@ -249,7 +249,7 @@ fn timestamp_and_difficulty_are_refreshed_each_epoch() {
     assert!(timestamps.len() >= 3, "fresh timestamps: {seen:?}");
     for &(timestamp, difficulty) in &seen {
         let expected = next_difficulty(prev.difficulty, prev.timestamp, timestamp, &policy);
-        assert_eq!(difficulty, expected.0, "{seen:?}");
+        assert_eq!(difficulty, expected.bits(), "{seen:?}");
     }
 }
 

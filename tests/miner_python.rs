@@ -95,7 +95,7 @@ fn mine_chain() -> Vec<Block> {
     let mut chain = vec![genesis()];
     for (i, data) in data_values().into_iter().enumerate() {
         let prev = chain.last().expect("genesis at least").clone();
-        let difficulty = Difficulty((prev.difficulty.0 + 1).min(14));
+        let difficulty = Difficulty::new((prev.difficulty.bits() + 1).min(14));
         let job = MineJob {
             prev,
             data,

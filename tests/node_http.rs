@@ -348,7 +348,7 @@ async fn concurrent_posts_get_one_block_each() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gets_answer_while_mining_and_shutdown_cancels() {
     let mut cfg = config(None);
-    cfg.fixed_difficulty = Some(Difficulty(60));
+    cfg.fixed_difficulty = Some(Difficulty::new(60));
     let node = TestNode::start(cfg).await;
     let client = node.client.clone();
     let base = node.url();

@@ -91,7 +91,7 @@ async fn a_joining_node_syncs_from_its_root() {
 async fn a_longer_chain_restarts_the_running_search() {
     let redis = RedisServer::start();
     let mut cfg = config(Some(&redis));
-    cfg.fixed_difficulty = Some(Difficulty(40));
+    cfg.fixed_difficulty = Some(Difficulty::new(40));
     let node = TestNode::start(cfg).await;
     wait_connected(&node).await;
     let client = node.client.clone();
@@ -150,7 +150,7 @@ async fn a_longer_chain_restarts_the_running_search() {
 async fn a_chain_pushed_over_http_restarts_the_search_and_reaches_peers() {
     let redis = RedisServer::start();
     let mut cfg = config(Some(&redis));
-    cfg.fixed_difficulty = Some(Difficulty(40));
+    cfg.fixed_difficulty = Some(Difficulty::new(40));
     let a = TestNode::start(cfg).await;
     let b = TestNode::start(config(Some(&redis))).await;
     wait_until("both nodes subscribe", WAIT, || async {
@@ -216,7 +216,7 @@ async fn bad_messages_are_counted_and_survived() {
             &prev,
             Json::parse("[NaN]").expect("python json"),
             now_ms(),
-            Difficulty(3),
+            Difficulty::new(3),
         );
         let mut chain = ours.clone();
         chain.push(block);

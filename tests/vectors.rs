@@ -38,7 +38,7 @@ fn block_from_case(case: &Json) -> Block {
             .unwrap_or_default()
             .to_owned(),
         nonce: Nonce::from_digits(&int_field(case, "nonce")).expect("nonce"),
-        difficulty: Difficulty(int_field(case, "difficulty").parse().expect("difficulty")),
+        difficulty: Difficulty::new(int_field(case, "difficulty").parse().expect("difficulty")),
     }
 }
 
@@ -198,7 +198,7 @@ fn valid_chain_work_is_the_sum_of_powers() {
     let text =
         std::fs::read_to_string(vectors_dir().join("chains/valid.json")).expect("valid.json");
     let blocks = parse_chain(&text).expect("parse");
-    let expected: u128 = blocks.iter().map(|b| 1u128 << b.difficulty.0).sum();
+    let expected: u128 = blocks.iter().map(|b| 1u128 << b.difficulty.bits()).sum();
     let chain = ValidChain::validate(blocks, RuleSet::Strict, now_ms()).expect("valid");
     assert_eq!(chain.work().to_string(), expected.to_string());
 }

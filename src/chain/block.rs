@@ -97,7 +97,7 @@ pub fn genesis() -> Block {
         data: RawJson::from(Json::Array(Vec::new())),
         hash: GENESIS_HASH.into(),
         nonce: Nonce("0".into()),
-        difficulty: Difficulty(4),
+        difficulty: Difficulty::new(4),
     }
 }
 
@@ -132,7 +132,7 @@ impl Block {
                 3 => self.data.write(dialect, out),
                 4 => write_string(&self.hash, dialect, out),
                 5 => out.extend_from_slice(self.nonce.as_str().as_bytes()),
-                _ => out.extend_from_slice(fmt_u64(&mut buf, u64::from(self.difficulty.0))),
+                _ => out.extend_from_slice(fmt_u64(&mut buf, u64::from(self.difficulty.bits()))),
             }
         }
         out.push(b'}');
@@ -385,7 +385,7 @@ fn read_block(
                     let v = p.u64_field().map_err(|e| field_err(p, e, want))?;
                     let v = u32::try_from(v)
                         .map_err(|_| field_err(p, FieldError::OutOfRange(v.to_string()), want))?;
-                    difficulty.replace(Difficulty(v)).is_some()
+                    difficulty.replace(Difficulty::new(v)).is_some()
                 }
                 "nonce" => {
                     let digits = p

@@ -43,10 +43,10 @@ pub fn next_difficulty(
     timestamp_ms: u64,
     policy: &DifficultyPolicy,
 ) -> Difficulty {
-    let d = prev_difficulty.0;
+    let d = prev_difficulty.bits();
     let elapsed = i128::from(timestamp_ms) - i128::from(prev_timestamp_ms);
     let slow = elapsed > i128::from(policy.mine_rate_ms);
-    Difficulty(match policy.kind {
+    Difficulty::new(match policy.kind {
         PolicyKind::Seed if d <= 1 => d,
         PolicyKind::Seed if slow => d - 1,
         PolicyKind::Minichain if slow => d.saturating_sub(1).max(1),
@@ -63,7 +63,7 @@ mod tests {
             kind,
             mine_rate_ms: 2000,
         };
-        next_difficulty(Difficulty(d), 1000, 1000 + elapsed, &policy).0
+        next_difficulty(Difficulty::new(d), 1000, 1000 + elapsed, &policy).bits()
     }
 
     #[test]
@@ -88,8 +88,8 @@ mod tests {
     fn clock_going_backwards_counts_as_fast() {
         let policy = DifficultyPolicy::default();
         assert_eq!(
-            next_difficulty(Difficulty(5), 10_000, 1_000, &policy),
-            Difficulty(6)
+            next_difficulty(Difficulty::new(5), 10_000, 1_000, &policy),
+            Difficulty::new(6)
         );
     }
 }

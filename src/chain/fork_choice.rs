@@ -100,7 +100,7 @@ mod tests {
                 &tip,
                 Json::String("x".into()),
                 tip.timestamp + 1,
-                Difficulty(d),
+                Difficulty::new(d),
             );
             chain.push(block, RuleSet::Strict, now_ms()).ok();
         }

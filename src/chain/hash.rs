@@ -35,7 +35,7 @@ pub fn write_preimage(block: &Block, out: &mut Vec<u8>) {
         out,
     );
     out.extend_from_slice(block.nonce.as_str().as_bytes());
-    write!(out, "{}", block.difficulty.0).expect("writing to a Vec cannot fail");
+    write!(out, "{}", block.difficulty.bits()).expect("writing to a Vec cannot fail");
 }
 
 /// A block's preimage as text (what `minichain hash --preimage` prints).
@@ -47,7 +47,7 @@ pub fn preimage_string(block: &Block) -> String {
 
 /// SHA-256 of a byte string, as a [`BlockHash`].
 pub fn sha256(bytes: &[u8]) -> BlockHash {
-    BlockHash(Sha256::digest(bytes).into())
+    BlockHash::from_bytes(Sha256::digest(bytes).into())
 }
 
 /// Hashes blocks through one reusable preimage buffer (no allocation per block once

@@ -11,9 +11,19 @@ pub const MAX_MEETABLE_DIFFICULTY: u32 = 256;
 
 /// A SHA-256 block hash as computed (32 bytes; written as 64 lowercase hex digits).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct BlockHash(pub [u8; 32]);
+pub struct BlockHash([u8; 32]);
 
 impl BlockHash {
+    /// The hash with these 32 bytes (as SHA-256 wrote them, big-endian).
+    pub const fn from_bytes(bytes: [u8; 32]) -> BlockHash {
+        BlockHash(bytes)
+    }
+
+    /// The hash's 32 bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// Number of leading zero bits of the hash read as a big-endian 256-bit number.
     pub fn leading_zero_bits(&self) -> u32 {
         let mut bits = 0;
@@ -58,9 +68,20 @@ impl fmt::Debug for BlockHash {
 
 /// A block's difficulty: the number of leading zero bits its hash must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Difficulty(pub u32);
+pub struct Difficulty(u32);
 
 impl Difficulty {
+    /// A difficulty of `bits` leading zero bits. Any `u32` is a difficulty a block may
+    /// claim; only those up to [`MAX_MEETABLE_DIFFICULTY`] can be met by a hash.
+    pub const fn new(bits: u32) -> Difficulty {
+        Difficulty(bits)
+    }
+
+    /// The number of leading zero bits a hash must have.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
     /// Whether `hash` has at least this many leading zero bits.
     pub fn is_met_by(self, hash: &BlockHash) -> bool {
         hash.leading_zero_bits() >= self.0

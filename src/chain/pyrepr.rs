@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::json::{Json, Nesting, Number, NumberValue, Scalar, Visit};
+use super::json::{HEX_DIGITS, Json, Nesting, Number, NumberValue, Scalar, Visit};
 use super::printable_table::NON_PRINTABLE;
 
 /// Appends Python's `str(value)` as UTF-8.
@@ -304,7 +304,7 @@ pub fn write_string_repr(s: &str, out: &mut Vec<u8>) {
 
 /// `\xhh`, `\uhhhh` or `\Uhhhhhhhh`, as CPython's `unicode_repr` picks by size.
 fn write_hex_escape(cp: u32, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const HEX: &[u8; 16] = HEX_DIGITS;
     let (tag, width) = match cp {
         0..=0xff => (b'x', 2),
         0x100..=0xffff => (b'u', 4),

@@ -299,10 +299,10 @@ fn check_block(
             claimed: block.hash.clone(),
         });
     }
-    if block.difficulty.0.abs_diff(prev.difficulty.0) > 1 {
+    if block.difficulty.bits().abs_diff(prev.difficulty.bits()) > 1 {
         return Err(Rule::DifficultyStep {
-            prev: prev.difficulty.0,
-            this: block.difficulty.0,
+            prev: prev.difficulty.bits(),
+            this: block.difficulty.bits(),
         });
     }
     if rules == RuleSet::Seed {
@@ -314,13 +314,13 @@ fn check_block(
             found: block.block_no,
         });
     }
-    if block.difficulty.0 == 0 {
+    if block.difficulty.bits() == 0 {
         return Err(Rule::MinDifficulty);
     }
     if !block.difficulty.is_met_by(&computed) {
         return Err(Rule::ProofOfWork {
             bits: computed.leading_zero_bits(),
-            difficulty: block.difficulty.0,
+            difficulty: block.difficulty.bits(),
         });
     }
     let limit = now_ms.saturating_add(MAX_FUTURE_MS);
@@ -355,7 +355,7 @@ mod tests {
                 &tip,
                 Json::String("x".into()),
                 tip.timestamp + 1,
-                Difficulty(d),
+                Difficulty::new(d),
             );
             chain.push(block, RuleSet::Strict, now_ms()).ok();
         }
@@ -384,7 +384,7 @@ mod tests {
         let mut chain = chain_of(&[3]).into_blocks();
         let tip = chain[1].clone();
         let far = now_ms() + MAX_FUTURE_MS + 60_000;
-        let mut b = mine_reference(&tip, Json::Null, far, Difficulty(4));
+        let mut b = mine_reference(&tip, Json::Null, far, Difficulty::new(4));
         chain.push(b.clone());
         assert!(check_chain(&chain, RuleSet::Seed, now_ms()).is_ok());
         let err = check_chain(&chain, RuleSet::Strict, now_ms()).err();
@@ -393,7 +393,7 @@ mod tests {
             Some((2, "future-timestamp"))
         );
         chain.pop();
-        b = mine_reference(&tip, Json::Null, tip.timestamp + 1, Difficulty(2));
+        b = mine_reference(&tip, Json::Null, tip.timestamp + 1, Difficulty::new(2));
         b.block_no = 7;
         b.hash = crate::chain::block_hash(&b).to_hex();
         chain.push(b);

@@ -78,7 +78,7 @@ pub fn run(args: &MineArgs) -> anyhow::Result<ExitCode> {
             mine_rate_ms: args.mine_rate_ms,
             ..DifficultyPolicy::default()
         },
-        fixed_difficulty: args.difficulty.map(Difficulty),
+        fixed_difficulty: args.difficulty.map(Difficulty::new),
     };
     let label = format!(
         "mining block {} ({} threads, {})",

@@ -116,7 +116,7 @@ impl NodeArgs {
                 mine_rate_ms: self.mine_rate_ms,
                 ..DifficultyPolicy::default()
             },
-            fixed_difficulty: self.difficulty.map(Difficulty),
+            fixed_difficulty: self.difficulty.map(Difficulty::new),
             max_message_bytes: self.max_message_bytes,
             max_body_bytes: self.max_body_bytes,
             root_timeout: Duration::from_millis(self.root_timeout_ms),

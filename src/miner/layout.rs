@@ -1,7 +1,7 @@
 //! Where the nonce's digits sit in the preimage, so that one attempt costs exactly one
 //! SHA-256 compression, whatever the prefix length.
 //!
-//! A block's preimage is `prefix ++ nonce ++ suffix` (see PROTOCOL.md, "Block hash"), where
+//! A block's preimage is `prefix ++ nonce ++ suffix` (see docs/PROTOCOL.md, "The preimage and the hash"), where
 //! the nonce is written in canonical decimal. SHA-256 eats the preimage in 64-byte blocks,
 //! so everything before the last 64-byte boundary that the varying digits do not touch can
 //! be absorbed once into a *midstate*, and each attempt then costs a single compression

@@ -22,7 +22,7 @@ pub fn mine_like_original(
         data: data.into(),
         hash: String::new(),
         nonce: Nonce::from(0),
-        difficulty: Difficulty(0),
+        difficulty: Difficulty::new(0),
     };
     let mut nonce: u128 = 0;
     loop {
@@ -64,7 +64,7 @@ mod tests {
         };
         let now = crate::chain::validate::now_ms();
         let b = mine_like_original(&genesis(), Json::String("x".into()), &policy, None, || now);
-        assert_eq!(b.difficulty, Difficulty(3));
+        assert_eq!(b.difficulty, Difficulty::new(3));
         assert_eq!(b.block_no, 1);
         let h = block_hash(&b);
         assert!(h.matches_hex(&b.hash) && h.leading_zero_bits() >= 3);
@@ -73,7 +73,7 @@ mod tests {
     #[test]
     fn nonce_starts_at_one_and_is_the_first_hit() {
         let g = genesis();
-        let b = mine_reference(&g, Json::Null, 5000, Difficulty(6));
+        let b = mine_reference(&g, Json::Null, 5000, Difficulty::new(6));
         let n: u128 = b.nonce.as_str().parse().unwrap_or(0);
         assert!(n >= 1);
         for earlier in 1..n {

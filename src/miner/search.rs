@@ -52,7 +52,7 @@ pub(crate) fn run(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> MineOut
         let epoch = planner.next_epoch(now_ms());
         miner
             .progress
-            .start_epoch(epoch.timestamp, epoch.difficulty.0);
+            .start_epoch(epoch.timestamp, epoch.difficulty.bits());
         let deadline = Instant::now() + EPOCH;
         let Some(template) = &epoch.template else {
             wait_out_epoch(deadline, cancel);
@@ -130,9 +130,9 @@ impl<'a> EpochPlanner<'a> {
         // never reused within a job.
         let variant = self.next_variant;
         self.next_variant += 1;
-        let template = (difficulty.0 <= MAX_MEETABLE_DIFFICULTY)
+        let template = (difficulty.bits() <= MAX_MEETABLE_DIFFICULTY)
             .then(|| {
-                let suffix = difficulty.0.to_string();
+                let suffix = difficulty.bits().to_string();
                 MiningTemplate::new(&self.prefix, suffix.as_bytes(), variant).ok()
             })
             .flatten();
@@ -267,7 +267,7 @@ fn search_epoch(
     let hits = miner.pool.broadcast(|ctx| {
         let worker = ctx.index();
         // Per-job work (constant rounds, digit tables) once per worker and epoch.
-        let mut job = kernel.try_prepare(template, difficulty.0).ok()?;
+        let mut job = kernel.try_prepare(template, difficulty.bits()).ok()?;
         shared.work(
             |start, count| job.search(start, count),
             |attempts| progress.add(worker, attempts),
@@ -289,7 +289,7 @@ mod tests {
             prev,
             data: Json::String(data.into()),
             policy: DifficultyPolicy::default(),
-            fixed_difficulty: fixed.map(Difficulty),
+            fixed_difficulty: fixed.map(Difficulty::new),
         }
     }
 
@@ -416,7 +416,7 @@ mod tests {
     fn epochs_never_reuse_a_nonce() {
         for data_len in 0..64 {
             let mut prev = genesis();
-            prev.difficulty = Difficulty(10);
+            prev.difficulty = Difficulty::new(10);
             prev.timestamp = 1_700_000_000_000;
             let job = job_on(prev.clone(), &"d".repeat(data_len), None);
             let mut planner = EpochPlanner::new(&job);
@@ -437,23 +437,23 @@ mod tests {
     #[test]
     fn epoch_difficulty_follows_the_policy() {
         let mut prev = genesis();
-        prev.difficulty = Difficulty(10);
+        prev.difficulty = Difficulty::new(10);
         prev.timestamp = 1_700_000_000_000;
         let job = job_on(prev.clone(), "x", None);
         let mut planner = EpochPlanner::new(&job);
         assert_eq!(
             planner.next_epoch(prev.timestamp + 100).difficulty,
-            Difficulty(11)
+            Difficulty::new(11)
         );
         assert_eq!(
             planner.next_epoch(prev.timestamp + 2_001).difficulty,
-            Difficulty(9)
+            Difficulty::new(9)
         );
         let pinned = job_on(prev.clone(), "x", Some(4));
         let mut planner = EpochPlanner::new(&pinned);
         assert_eq!(
             planner.next_epoch(prev.timestamp + 2_001).difficulty,
-            Difficulty(4)
+            Difficulty::new(4)
         );
     }
 

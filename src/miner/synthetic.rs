@@ -13,8 +13,8 @@ pub fn synthetic_chain(n: usize) -> Vec<Block> {
     for i in 1..n.max(1) {
         let prev = &blocks[i - 1];
         // Down from genesis's 4 to 2, then alternate 1, 2: each step is one.
-        let d = prev.difficulty.0;
-        let difficulty = Difficulty(if d > 2 { d - 1 } else { 3 - d });
+        let d = prev.difficulty.bits();
+        let difficulty = Difficulty::new(if d > 2 { d - 1 } else { 3 - d });
         let timestamp = 1_764_000_000_000 + i as u64 * 1000;
         let block = mine_reference(prev, synthetic_data(i), timestamp, difficulty);
         blocks.push(block);

@@ -345,13 +345,13 @@ pub fn status(state: &AppState) -> Status {
         height: tip.block_no,
         length: chain.len(),
         tip_hash: tip.hash.clone(),
-        difficulty: tip.difficulty.0,
+        difficulty: tip.difficulty.bits(),
         next_difficulty: mining
             .pinned_difficulty()
             .unwrap_or_else(|| {
                 next_difficulty(tip.difficulty, tip.timestamp, now_ms(), &state.policy)
             })
-            .0,
+            .bits(),
         work: chain.work().to_string(),
         fork_choice: fork_choice_name(state.fork_choice),
         version: snapshot.version(),
@@ -363,7 +363,7 @@ pub fn status(state: &AppState) -> Status {
             kernel: mining.kernel(),
             blocks_mined: stats.blocks_mined(),
             restarts: stats.restarts(),
-            pinned_difficulty: mining.pinned_difficulty().map(|d| d.0),
+            pinned_difficulty: mining.pinned_difficulty().map(|d| d.bits()),
             last_restart: stats.last_restart(),
         },
         redis: RedisStatus {

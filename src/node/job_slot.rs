@@ -269,7 +269,7 @@ mod tests {
     #[test]
     fn a_new_tip_cancels_a_stale_search_and_the_next_begins_on_it() {
         let first = genesis();
-        let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty(3));
+        let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty::new(3));
         let slot = JobSlot::new(&first);
         assert_eq!(slot.on_new_tip(&first, None), None, "no search runs yet");
         let start = slot.begin().expect("not shutting down");
@@ -299,7 +299,7 @@ mod tests {
     #[test]
     fn a_panicking_search_still_ends_its_registration() {
         let first = genesis();
-        let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty(3));
+        let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty::new(3));
         let slot = JobSlot::new(&first);
         let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let _start = slot.begin().expect("not shutting down");
@@ -315,7 +315,7 @@ mod tests {
     #[test]
     fn wait_for_restart_ends_when_a_new_search_began() {
         let first = genesis();
-        let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty(3));
+        let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty::new(3));
         let slot = Arc::new(JobSlot::new(&first));
         let running = slot.begin().expect("not shutting down");
         let ticket = slot.on_new_tip(&second, Some(cause())).expect("stale");

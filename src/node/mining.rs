@@ -198,7 +198,7 @@ impl MiningHandle {
     pub fn pinned_difficulty(&self) -> Option<Difficulty> {
         match self.pinned.load(Ordering::Relaxed) {
             NO_PIN => None,
-            d => Some(Difficulty(d)),
+            d => Some(Difficulty::new(d)),
         }
     }
 
@@ -207,7 +207,7 @@ impl MiningHandle {
     /// it restarts.
     pub fn pin_difficulty(&self, difficulty: Option<Difficulty>) {
         self.pinned.store(
-            difficulty.map_or(NO_PIN, |d| d.0.min(NO_PIN - 1)),
+            difficulty.map_or(NO_PIN, |d| d.bits().min(NO_PIN - 1)),
             Ordering::Relaxed,
         );
     }
@@ -249,7 +249,7 @@ pub fn spawn_miner(
     let pinned = Arc::new(AtomicU32::new(
         config
             .fixed_difficulty
-            .map_or(NO_PIN, |d| d.0.min(NO_PIN - 1)),
+            .map_or(NO_PIN, |d| d.bits().min(NO_PIN - 1)),
     ));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let miner_config = MinerConfig {
@@ -377,7 +377,7 @@ impl Coordinator {
                 policy: self.policy,
                 fixed_difficulty: match self.pinned.load(Ordering::Relaxed) {
                     NO_PIN => None,
-                    d => Some(Difficulty(d)),
+                    d => Some(Difficulty::new(d)),
                 },
             };
             // A panic in a mining worker comes back here through the pool; catching it

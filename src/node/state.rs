@@ -307,7 +307,7 @@ impl Writer {
         self.publish.notify_one();
         tracing::info!(
             height = snapshot.chain.tip().block_no,
-            difficulty = snapshot.chain.tip().difficulty.0,
+            difficulty = snapshot.chain.tip().difficulty.bits(),
             hash = %snapshot.chain.tip().hash,
             "mined a block"
         );
@@ -357,7 +357,7 @@ mod tests {
         for i in 0..n {
             let tip = chain.tip().clone();
             let data = Json::parse(&format!(r#"{{"i": {i}, "s": "é"}}"#)).expect("literal JSON");
-            let block = mine_reference(&tip, data, tip.timestamp + 1, Difficulty(3));
+            let block = mine_reference(&tip, data, tip.timestamp + 1, Difficulty::new(3));
             chain
                 .push(block, RuleSet::Strict, now_ms())
                 .expect("valid block");

@@ -160,7 +160,7 @@ pub fn extend(chain: &[Block], n: usize, tag: &str) -> Vec<Block> {
     for i in 0..n {
         let prev = blocks.last().cloned().unwrap_or_else(genesis);
         let data = Json::String(format!("{tag} {i}").into());
-        let difficulty = Difficulty(prev.difficulty.0.saturating_sub(1).max(3));
+        let difficulty = Difficulty::new(prev.difficulty.bits().saturating_sub(1).max(3));
         blocks.push(mine_reference(&prev, data, now_ms(), difficulty));
     }
     blocks

@@ -27,4 +27,4 @@ pub use block_fields::{FieldError, describe};
 pub use grammar::{JsonError, JsonErrorKind, MAX_DEPTH, MAX_INT_DIGITS, Parser, Scalar, Visit};
 pub use tree::{Json, Number, NumberValue};
 pub use writer::{Dialect, write_string};
-pub(crate) use writer::{Nesting, StreamJson, write_separator};
+pub(crate) use writer::{HEX_DIGITS, Nesting, StreamJson, write_separator};

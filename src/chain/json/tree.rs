@@ -139,7 +139,7 @@ impl Json {
     /// Whether this value holds a number Python reads as `inf`, `-inf` or `nan`.
     ///
     /// Python nodes mine and publish such values, after which every Python node's API
-    /// answers 500 (PROTOCOL.md), so minichain does not mine them by default.
+    /// answers 500 (docs/PROTOCOL.md), so minichain does not mine them by default.
     pub fn has_nonfinite(&self) -> bool {
         match self {
             Json::Number(n) => n.is_nonfinite(),

@@ -32,10 +32,14 @@ pub(crate) fn write_separator(sep: u8, dialect: Dialect, out: &mut Vec<u8>) {
     }
 }
 
+/// Lowercase hex digits, as both Python's JSON escapes (`\u00e9`) and its `repr()`
+/// escapes (`\xe9`) write them.
+pub(crate) const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// Writes a JSON string literal the way Python's `json.dumps` escapes it, so that
 /// strings read back (and hash) exactly as they were.
 pub fn write_string(s: &str, dialect: Dialect, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    const HEX: &[u8; 16] = HEX_DIGITS;
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut plain_from = 0;

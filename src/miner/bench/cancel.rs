@@ -48,7 +48,7 @@ impl CancelQuota {
 /// pseudo-random 1 to 3 ms (so cancels land anywhere in a chunk), notes the time and
 /// cancels.
 pub fn cancel_latencies(miner: &Miner, quota: CancelQuota) -> Vec<Duration> {
-    let job = pinned_job(genesis(), Difficulty(256));
+    let job = pinned_job(genesis(), Difficulty::new(256));
     let progress = miner.progress();
     let (token_tx, token_rx) = mpsc::channel::<CancelToken>();
     let (cancelled_tx, cancelled_rx) = mpsc::channel::<Instant>();

@@ -222,7 +222,7 @@ pub fn run(plan: &BenchPlan, observer: &mut impl Observer) -> Result<BenchReport
         for (&difficulty, total) in plan.difficulties().iter().zip(&mut slices) {
             let kind = StepKind::Difficulty(difficulty);
             let slice = steps.run(Some(round), kind, Some(&progress), || {
-                mine_blocks_for(&miner, Difficulty(difficulty), sub_slice)
+                mine_blocks_for(&miner, Difficulty::new(difficulty), sub_slice)
             });
             total.add(slice);
         }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use crate::miner::KernelKind;
 use crate::miner::kernel::fastest_kernel;
 
@@ -54,7 +55,7 @@ pub enum BenchPlanError {
     #[error("thread counts must be at least 1")]
     ZeroThreads,
     /// A difficulty above 256 bits, which no SHA-256 hash can meet.
-    #[error("difficulty {0} is above 256 (a SHA-256 hash has 256 bits)")]
+    #[error("difficulty {0} is above {MAX_MEETABLE_DIFFICULTY} (a SHA-256 hash has 256 bits)")]
     Difficulty(u32),
     /// The requested kernel does not run on this CPU.
     #[error("kernel {0} is not available on this CPU")]
@@ -86,7 +87,11 @@ impl BenchPlan {
         if config.threads.contains(&0) {
             return Err(BenchPlanError::ZeroThreads);
         }
-        if let Some(&difficulty) = config.difficulties.iter().find(|&&d| d > 256) {
+        if let Some(&difficulty) = config
+            .difficulties
+            .iter()
+            .find(|&&d| d > MAX_MEETABLE_DIFFICULTY)
+        {
             return Err(BenchPlanError::Difficulty(difficulty));
         }
         let threads = thread_counts(&config.threads);

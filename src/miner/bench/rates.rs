@@ -64,7 +64,7 @@ pub fn baseline_compress_per_s(duration: Duration) -> f64 {
 /// The miner's attempts per second over `slice` at a difficulty no hash meets (every
 /// attempt runs; epochs still restart every 100 ms as in real mining).
 pub fn peak_attempts_per_s(miner: &Miner, slice: Duration) -> f64 {
-    let job = pinned_job(genesis(), Difficulty(256));
+    let job = pinned_job(genesis(), Difficulty::new(256));
     let token = CancelToken::new();
     let progress = miner.progress();
     let before = progress.total_attempts();

@@ -225,7 +225,12 @@ mod tests {
         let long = chain_of(4);
         let mut other = ValidChain::genesis();
         let tip = other.tip().clone();
-        let block = mine_reference(&tip, Json::String("other".into()), now_ms(), Difficulty(3));
+        let block = mine_reference(
+            &tip,
+            Json::String("other".into()),
+            now_ms(),
+            Difficulty::new(3),
+        );
         other.push(block, RuleSet::Strict, now_ms()).expect("valid");
         let other = Arc::new(Snapshot::of_chain(other));
         let ours = Arc::new(Snapshot::of_chain(
