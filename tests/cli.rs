@@ -213,3 +213,61 @@ fn mine_refuses_data_the_node_refuses() {
     let block = Block::parse(stdout(&o).trim()).expect("a block");
     assert_eq!(block.data.to_compact_string(), nested(509));
 }
+
+/// `bench --plot FILE.svg` writes a well-formed SVG (read by Python's XML parser) that
+/// names every kernel the run measured, and `--json` still prints the report.
+#[test]
+fn bench_plot_writes_an_svg_naming_the_kernels() {
+    let dir = std::env::temp_dir().join(format!("minichain-cli-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let svg = dir.join("bench.svg");
+    let svg_arg = svg.to_string_lossy().into_owned();
+    let o = minichain(
+        &[
+            "bench",
+            "--secs",
+            "0.05",
+            "--threads",
+            "1",
+            "--difficulties",
+            "2,4",
+            "--json",
+            "--plot",
+            &svg_arg,
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("--json report");
+    let kernels: Vec<String> = report["kernels"]
+        .as_array()
+        .expect("kernels")
+        .iter()
+        .map(|k| k["name"].as_str().expect("name").to_owned())
+        .collect();
+    let check = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.etree.ElementTree as ET; \
+             root = ET.parse(sys.argv[1]).getroot(); \
+             print(root.tag); \
+             print('\\n'.join(t.text or '' for t in root.iter() if t.tag.endswith('text')))",
+            &svg_arg,
+        ])
+        .output()
+        .expect("run python3");
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(check.status.success(), "{}", stderr(&check));
+    let texts = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(
+        texts.starts_with("{http://www.w3.org/2000/svg}svg"),
+        "{texts}"
+    );
+    assert!(texts.contains("difficulty (leading zero bits)"), "{texts}");
+    for kernel in &kernels {
+        assert!(
+            texts.lines().any(|l| l.trim() == kernel),
+            "no {kernel} label in {texts}"
+        );
+    }
+}

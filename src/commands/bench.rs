@@ -7,6 +7,7 @@
 //! a live hash rate on a terminal, and prints the report as tables or as JSON.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
@@ -46,6 +47,10 @@ pub struct BenchArgs {
     /// or avx512 (default: the fastest here, picked by a short calibration).
     #[arg(long, value_name = "NAME")]
     kernel: Option<KernelKind>,
+    /// Also draw the report as an SVG picture at FILE: effective attempts/s against
+    /// difficulty (under the peak), and each kernel's rate over the baseline.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
 }
 
 /// The library's plan for the flags; its refusals are worded in the flags' terms.
@@ -77,6 +82,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let report = bench::run(&plan, &mut steps);
     steps.finish();
     let report = report?;
+    if let Some(path) = &args.plot {
+        bench::write_svg(&report, path)?;
+        eprintln!("minichain bench: drew {}", path.display());
+    }
     if args.json {
         let text = serde_json::to_string_pretty(&report).context("cannot write the report")?;
         println!("{text}");

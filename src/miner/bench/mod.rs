@@ -22,13 +22,14 @@
 //!
 //! The files split the engine by concept: [`plan`] (what to measure), [`report`] (the
 //! typed results), [`rates`], [`difficulty`] and [`cancel`] (the measurements), [`stats`]
-//! (percentiles and ratios) and [`engine`] (the run that ties them together, step by
-//! step, with an [`Observer`] to show progress).
+//! (percentiles and ratios), [`engine`] (the run that ties them together, step by
+//! step, with an [`Observer`] to show progress) and [`plot`] (a report drawn as SVG).
 
 pub mod cancel;
 pub mod difficulty;
 pub mod engine;
 pub mod plan;
+pub mod plot;
 pub mod rates;
 pub mod report;
 pub mod stats;
@@ -37,6 +38,7 @@ pub use cancel::{CancelQuota, MIN_CANCELS, cancel_latencies};
 pub use difficulty::{BlockSlice, mine_blocks_for};
 pub use engine::{BenchError, Observer, Quiet, Step, StepKind, run};
 pub use plan::{BenchConfig, BenchPlan, BenchPlanError, ROUNDS, thread_counts};
+pub use plot::{PlotError, write_svg};
 pub use rates::{baseline_compress_per_s, peak_attempts_per_s, pinned_job};
 pub use report::{BenchReport, DifficultyRate, KernelRate, ThreadRate};
 pub use stats::{percentile, ratio};

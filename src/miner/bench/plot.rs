@@ -1,0 +1,276 @@
+//! A benchmark report drawn as one SVG picture (`minichain bench --plot FILE.svg`):
+//! people read a curve faster than a table.
+//!
+//! Two panels side by side:
+//! - left, the effective attempts per second against difficulty (every per-block cost
+//!   included), under a line at the peak rate, so the overhead at low difficulty shows as
+//!   the gap between the curve and the line;
+//! - right, each kernel's one-thread rate over the chained `compress256` baseline (a bar
+//!   per kernel, with the baseline at 1.0), the figure the per-core targets are set in.
+//!
+//! Drawn with `plotters`' SVG backend: text is SVG text, so no font files or system
+//! libraries are needed.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use thiserror::Error;
+
+use super::report::BenchReport;
+use super::stats::ratio;
+
+/// Why the picture could not be drawn or written.
+#[derive(Debug, Error)]
+pub enum PlotError {
+    /// The report has nothing to draw in a panel (no difficulty rows, no kernels).
+    #[error("nothing to plot: the report has no {0}")]
+    Empty(&'static str),
+    /// The drawing library or the file write failed (the file's path is in the text).
+    #[error("cannot draw {path}: {reason}")]
+    Draw {
+        /// The SVG file being written.
+        path: String,
+        /// The drawing library's words.
+        reason: String,
+    },
+}
+
+/// Size of the whole picture in pixels (two panels side by side).
+const SIZE: (u32, u32) = (1100, 440);
+
+const CURVE: RGBColor = RGBColor(31, 119, 180);
+const PEAK: RGBColor = RGBColor(214, 39, 40);
+const BAR: RGBColor = RGBColor(44, 160, 44);
+const CHOSEN: RGBColor = RGBColor(255, 127, 14);
+
+/// Draws `report` as an SVG file at `path` (see the module doc for what it shows).
+pub fn write_svg(report: &BenchReport, path: &Path) -> Result<(), PlotError> {
+    if report.by_difficulty.is_empty() {
+        return Err(PlotError::Empty("difficulty rows"));
+    }
+    if report.kernels.is_empty() {
+        return Err(PlotError::Empty("kernel rates"));
+    }
+    let draw_error = |e: &dyn std::fmt::Display| PlotError::Draw {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| draw_error(&e))?;
+    let (left, right) = root.split_horizontally(SIZE.0 * 11 / 20);
+    difficulty_panel(report, &left).map_err(|e| draw_error(&e))?;
+    kernel_panel(report, &right).map_err(|e| draw_error(&e))?;
+    root.present().map_err(|e| draw_error(&e))?;
+    Ok(())
+}
+
+type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
+
+/// Left panel: effective M attempts/s against difficulty, and the peak.
+fn difficulty_panel(report: &BenchReport, area: &DrawingArea<SVGBackend, Shift>) -> DrawResult {
+    let points: Vec<(u32, f64)> = report
+        .by_difficulty
+        .iter()
+        .map(|row| (row.difficulty, row.attempts_per_s / 1e6))
+        .collect();
+    let threads = report.threads.last().map_or(1, |t| t.n);
+    let peak = report
+        .threads
+        .last()
+        .map_or(0.0, |t| t.attempts_per_s / 1e6);
+    let lo = points.iter().map(|p| p.0).min().unwrap_or(0);
+    let hi = points.iter().map(|p| p.0).max().unwrap_or(0).max(lo + 1);
+    let top = points.iter().map(|p| p.1).fold(peak, f64::max).max(1e-3) * 1.15;
+
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!("Effective rate by difficulty ({} kernel)", report.kernel),
+            ("sans-serif", 18),
+        )
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(lo..hi, 0f64..top)?;
+    chart
+        .configure_mesh()
+        .x_desc("difficulty (leading zero bits)")
+        .y_desc("M attempts/s")
+        .x_labels(points.len().min(16))
+        .draw()?;
+    chart
+        .draw_series(LineSeries::new(
+            [(lo, peak), (hi, peak)],
+            PEAK.stroke_width(2),
+        ))?
+        .label(format!(
+            "peak, {threads} thread{} ({peak:.1} M/s)",
+            if threads == 1 { "" } else { "s" }
+        ))
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], PEAK.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(
+            points.iter().copied(),
+            CURVE.stroke_width(2),
+        ))?
+        .label("effective, per-block costs included")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], CURVE.stroke_width(2)));
+    chart.draw_series(
+        points
+            .iter()
+            .map(|&(d, rate)| Circle::new((d, rate), 4, CURVE.filled())),
+    )?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
+/// Right panel: each kernel's one-thread rate over the baseline, and the baseline.
+fn kernel_panel(report: &BenchReport, area: &DrawingArea<SVGBackend, Shift>) -> DrawResult {
+    let baseline = report.baseline_compress_per_s;
+    let bars: Vec<(String, f64)> = report
+        .kernels
+        .iter()
+        .map(|k| (k.name.clone(), ratio(k.attempts_per_s, baseline)))
+        .collect();
+    let top = bars.iter().map(|b| b.1).fold(1.0, f64::max) * 1.2;
+    let names: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+
+    let mut chart = ChartBuilder::on(area)
+        .caption("Kernels, 1 thread, over compress256", ("sans-serif", 18))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(48)
+        // A segmented 0..k has k + 1 slots, one per bar.
+        .build_cartesian_2d((0..bars.len() - 1).into_segmented(), 0f64..top)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_desc("kernel (orange: the one mined with)")
+        .y_desc("attempts/s ÷ baseline")
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                names.get(*i).cloned().unwrap_or_default()
+            }
+            SegmentValue::Last => String::new(),
+        })
+        .draw()?;
+    for (i, (name, value)) in bars.iter().enumerate() {
+        let color = if *name == report.kernel { CHOSEN } else { BAR };
+        chart.draw_series(
+            Histogram::vertical(&chart)
+                .style(color.filled())
+                .margin(18)
+                .data([(i, *value)]),
+        )?;
+        chart.draw_series(std::iter::once(Text::new(
+            format!("{value:.2}×"),
+            (SegmentValue::CenterOf(i), *value + top * 0.01),
+            TextStyle::from(("sans-serif", 14).into_font())
+                .pos(Pos::new(HPos::Center, VPos::Bottom)),
+        )))?;
+    }
+    chart
+        .draw_series(LineSeries::new(
+            [
+                (SegmentValue::Exact(0), 1.0),
+                (SegmentValue::Exact(bars.len() - 1), 1.0),
+                (SegmentValue::Last, 1.0),
+            ],
+            BLACK.stroke_width(1),
+        ))?
+        .label("baseline = 1.0")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::miner::bench::report::{DifficultyRate, KernelRate, ThreadRate};
+
+    fn report() -> BenchReport {
+        BenchReport {
+            baseline_compress_per_s: 20e6,
+            threads: vec![
+                ThreadRate {
+                    n: 1,
+                    attempts_per_s: 40e6,
+                },
+                ThreadRate {
+                    n: 2,
+                    attempts_per_s: 78e6,
+                },
+            ],
+            ratio_per_core: 2.0,
+            scaling: 1.95,
+            by_difficulty: [8, 12, 16]
+                .into_iter()
+                .map(|d| DifficultyRate {
+                    difficulty: d,
+                    blocks: 10,
+                    secs_per_block: Some(0.1),
+                    attempts_per_s: f64::from(d) * 4e6,
+                })
+                .collect(),
+            cancel_p50_us: 30.0,
+            cancel_p99_us: 60.0,
+            cancels: 100,
+            kernel: "sha-ni".into(),
+            kernels: vec![
+                KernelRate {
+                    name: "portable".into(),
+                    attempts_per_s: 19e6,
+                },
+                KernelRate {
+                    name: "sha-ni".into(),
+                    attempts_per_s: 40e6,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn draws_both_panels_with_their_labels() {
+        let dir = std::env::temp_dir().join(format!("minichain-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("bench.svg");
+        write_svg(&report(), &path).expect("draws");
+        let svg = std::fs::read_to_string(&path).expect("written");
+        std::fs::remove_dir_all(&dir).ok();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(80)]);
+        for text in [
+            "difficulty (leading zero bits)",
+            "portable",
+            "sha-ni",
+            "2.00×",
+            "0.95×",
+            "peak, 2 threads (78.0 M/s)",
+        ] {
+            assert!(svg.contains(text), "the picture lacks {text:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_report_is_refused() {
+        let mut empty = report();
+        empty.by_difficulty.clear();
+        let path = std::env::temp_dir().join("minichain-plot-never-written.svg");
+        assert!(matches!(
+            write_svg(&empty, &path),
+            Err(PlotError::Empty("difficulty rows"))
+        ));
+        assert!(!path.exists());
+    }
+}
