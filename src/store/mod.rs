@@ -61,12 +61,12 @@ const CACHE_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The data directory cannot be created or the file set up in it.
-    #[error("cannot set up the data directory {path}: {source}")]
+    #[error("cannot set up the data directory {path}: {cause}")]
     Io {
         /// The directory or file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// Another process holds the store open.
     #[error(
@@ -78,12 +78,12 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// redb cannot open the file (it is not a redb database, a checksum fails, ...).
-    #[error("the store {path} cannot be opened (damaged?): {source}")]
+    #[error("the store {path} cannot be opened (damaged?): {cause}")]
     Open {
         /// The file.
         path: PathBuf,
         /// redb's reason.
-        source: redb::Error,
+        cause: redb::Error,
     },
     /// The file opened but what it holds is not a chain this node can vouch for.
     #[error("the store {path} is damaged: {damage}")]
@@ -102,12 +102,12 @@ pub enum StoreError {
         message: String,
     },
     /// A write transaction failed: the change is not stored (nor installed).
-    #[error("the store {path} could not be written: {source}")]
+    #[error("the store {path} could not be written: {cause}")]
     Write {
         /// The file.
         path: PathBuf,
         /// redb's reason.
-        source: redb::Error,
+        cause: redb::Error,
     },
     /// The store does not hold the chain the writer believes it holds (a bug).
     #[error(
@@ -140,12 +140,12 @@ pub enum Damage {
     #[error("tip record: {0}")]
     Tip(RecordError),
     /// A block record cannot be read.
-    #[error("block {index}: {source}")]
+    #[error("block {index}: {cause}")]
     Block {
         /// Its height.
         index: u64,
         /// Why.
-        source: RecordError,
+        cause: RecordError,
     },
     /// Heights are not 0, 1, 2, ... without gaps.
     #[error("block {found} is stored where block {expected} should be")]
@@ -295,7 +295,7 @@ impl ChainStore {
     fn write_error(&self, source: impl Into<redb::Error>) -> StoreError {
         StoreError::Write {
             path: self.path.clone(),
-            source: source.into(),
+            cause: source.into(),
         }
     }
 }
@@ -304,7 +304,7 @@ impl ChainStore {
 fn open_checked(dir: &Path, path: &Path) -> Result<(ChainStore, ValidChain), StoreError> {
     let io = |at: &Path| {
         let at = at.to_owned();
-        move |source| StoreError::Io { path: at, source }
+        move |cause| StoreError::Io { path: at, cause }
     };
     fs::create_dir_all(dir).map_err(io(dir))?;
     match fs::metadata(path) {
@@ -324,7 +324,7 @@ fn open_checked(dir: &Path, path: &Path) -> Result<(ChainStore, ValidChain), Sto
         },
         other => StoreError::Open {
             path: path.to_owned(),
-            source: other.into(),
+            cause: other.into(),
         },
     })?;
     let damaged = |damage| StoreError::Damaged {
@@ -356,16 +356,16 @@ fn create_new(dir: &Path, path: &Path) -> Result<(), StoreError> {
     let tmp = dir.join(NEW_FILE_NAME);
     let io = |at: &Path| {
         let at = at.to_owned();
-        move |source| StoreError::Io { path: at, source }
+        move |cause| StoreError::Io { path: at, cause }
     };
     match fs::remove_file(&tmp) {
         Ok(()) => {}
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(io(&tmp)(err)),
     }
-    let db = builder().create(&tmp).map_err(|source| StoreError::Open {
+    let db = builder().create(&tmp).map_err(|cause| StoreError::Open {
         path: tmp.clone(),
-        source: source.into(),
+        cause: cause.into(),
     })?;
     let store = ChainStore { db, path: tmp };
     let genesis = ValidChain::genesis();
@@ -421,9 +421,9 @@ fn read_chain(db: &Database) -> Result<ValidChain, Damage> {
         .par_iter()
         .enumerate()
         .map(|(i, bytes)| {
-            record::decode_block(bytes).map_err(|source| Damage::Block {
+            record::decode_block(bytes).map_err(|cause| Damage::Block {
                 index: i as u64,
-                source,
+                cause,
             })
         })
         .collect::<Result<Vec<Block>, Damage>>()?;
