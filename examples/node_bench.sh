@@ -14,9 +14,10 @@ R=redis://127.0.0.1:6390
 redis-server --port 6390 --save "" --appendonly no >/dev/null 2>&1 &
 REDIS=$!
 NODES=()
-start() { RUST_LOG=warn "$TARGET/minichain" node --redis $R --root none --mine-rate-ms 1 "$@" >/dev/null 2>&1 & NODES+=($!); }
+DATA=$(mktemp -d)   # each node keeps its chain in a fresh directory of its own under it
+start() { RUST_LOG=warn "$TARGET/minichain" node --redis $R --root none --mine-rate-ms 1 --data-dir "$(mktemp -d -p "$DATA")" "$@" >/dev/null 2>&1 & NODES+=($!); }
 stop_nodes() { for p in "${NODES[@]}"; do kill "$p" 2>/dev/null || true; done; wait "${NODES[@]}" 2>/dev/null || true; NODES=(); }
-trap 'stop_nodes; kill $REDIS 2>/dev/null || true' EXIT
+trap 'stop_nodes; kill $REDIS 2>/dev/null || true; rm -rf "$DATA"' EXIT
 sleep 0.5
 
 echo "== one node pinned at difficulty 60 (mines forever once asked), a 1,000-block chain of about 279 KB"

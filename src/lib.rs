@@ -9,7 +9,10 @@
 //!   SHA-256 kernels and cancel token.
 //! - [`node`]: the node: the HTTP API on axum, Redis sync with the original's
 //!   network, the one chain writer and its snapshots, and the mining queue.
+//! - [`store`]: the chain on disk (redb), written by the node's chain writer and read
+//!   back, fully checked, when a node starts. Knows only [`chain`].
 
 pub mod chain;
 pub mod miner;
 pub mod node;
+pub mod store;

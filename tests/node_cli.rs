@@ -15,9 +15,11 @@ fn minichain() -> Command {
     Command::new(env!("CARGO_BIN_EXE_minichain"))
 }
 
-/// Starts a lone node on a free port mining at a pinned, unreachable difficulty;
-/// returns the child and its base URL (read from its "node listening" log line).
-fn start_node() -> (Child, String) {
+/// Starts a lone node on a free port mining at a pinned, unreachable difficulty, on a
+/// data directory of its own; returns the child, its base URL (read from its "node
+/// listening" log line) and the directory (removed on drop).
+fn start_node() -> (Child, String, tempfile::TempDir) {
+    let data = tempfile::tempdir().expect("a temporary data directory");
     let mut child = minichain()
         .args([
             "node",
@@ -32,6 +34,8 @@ fn start_node() -> (Child, String) {
             "--difficulty",
             "60",
         ])
+        .arg("--data-dir")
+        .arg(data.path())
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -54,7 +58,7 @@ fn start_node() -> (Child, String) {
     };
     // Keep draining the log so the node never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
+    (child, format!("http://{addr}"), data)
 }
 
 fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
@@ -72,7 +76,7 @@ fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
 }
 
 async fn stop_while_mining(signal: &str) {
-    let (mut child, base) = start_node();
+    let (mut child, base, _data) = start_node();
     let client = reqwest::Client::new();
     let pending = {
         let (client, base) = (client.clone(), base.clone());

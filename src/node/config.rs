@@ -1,9 +1,11 @@
 //! The node's settings, validated once: the CLI's flags become a [`NodeConfig`], and the
 //! node never looks at raw flags again.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::chain::{Difficulty, DifficultyPolicy, ForkChoice};
+use crate::miner::kernel::KernelKind;
 
 /// The Redis channel the original's nodes publish whole chains on.
 pub const CHANNEL: &str = "BLOCKCHAIN";
@@ -36,6 +38,9 @@ pub struct NodeConfig {
     pub root: Option<String>,
     /// Mining threads; `None` means one per CPU.
     pub threads: Option<usize>,
+    /// SHA-256 kernel; `None` picks the fastest by a short calibration at start (which
+    /// an unoptimized build takes seconds over: tests that restart nodes name one).
+    pub kernel: Option<KernelKind>,
     /// Which of two valid chains wins.
     pub fork_choice: ForkChoice,
     /// How the difficulty follows the clock.
@@ -56,6 +61,9 @@ pub struct NodeConfig {
     /// Niceness of the mining threads (Linux): above 0 lets the HTTP workers preempt the
     /// miner, so GETs answer promptly while every core mines.
     pub miner_nice: i32,
+    /// Where the chain is kept (see [`crate::store`]), or `None` to keep nothing and
+    /// start from genesis, as the original does. The CLI fills in a default directory.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for NodeConfig {
@@ -66,6 +74,7 @@ impl Default for NodeConfig {
             redis_url: Some("redis://127.0.0.1:6379".into()),
             root: Some("http://127.0.0.1:8000".into()),
             threads: None,
+            kernel: None,
             fork_choice: ForkChoice::Work,
             policy: DifficultyPolicy::default(),
             fixed_difficulty: None,
@@ -75,6 +84,7 @@ impl Default for NodeConfig {
             redis_backoff_max: Duration::from_secs(5),
             redis_ping_interval: Duration::from_secs(5),
             miner_nice: 10,
+            data_dir: None,
         }
     }
 }

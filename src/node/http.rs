@@ -56,6 +56,8 @@ pub struct AppState {
     /// Where pushed chains go to be validated (its size limit is the Redis message
     /// limit, which `POST /api/chain` shares).
     pub intake: IntakeSender,
+    /// How the store fares.
+    pub store: Arc<super::state::StoreHealth>,
 }
 
 impl AppState {
@@ -174,6 +176,7 @@ impl From<Rejection> for ApiError {
             }
             Rejection::NotPreferred { .. } => ApiError::Conflict(why),
             Rejection::Backlog => ApiError::Unavailable(why),
+            Rejection::NotStored => ApiError::Internal(why),
         }
     }
 }
@@ -281,6 +284,20 @@ pub struct Status {
     pub redis: RedisStatus,
     /// Chains received from the network.
     pub sync: SyncStatus,
+    /// The chain on disk.
+    pub store: StoreStatus,
+}
+
+/// The store's part of [`Status`].
+#[derive(Debug, Serialize)]
+pub struct StoreStatus {
+    /// The data directory, or null when the node keeps nothing on disk.
+    pub data_dir: Option<String>,
+    /// `ok`, `failing` (the last write failed: changes are refused until one works),
+    /// or `off`.
+    pub state: &'static str,
+    /// The last write error since start, if any.
+    pub last_error: Option<String>,
 }
 
 /// The miner's part of [`Status`].
@@ -378,6 +395,11 @@ pub fn status(state: &AppState) -> Status {
             current: state.sync.current(),
             rejected: state.sync.rejected(),
             last_rejection: state.sync.last_rejection(),
+        },
+        store: StoreStatus {
+            data_dir: state.store.data_dir().map(|d| d.display().to_string()),
+            state: state.store.state(),
+            last_error: state.store.last_error(),
         },
     }
 }

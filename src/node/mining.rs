@@ -254,7 +254,7 @@ pub fn spawn_miner(
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let miner_config = MinerConfig {
         threads: config.threads,
-        kernel: None,
+        kernel: config.kernel,
     };
     let nice = config.miner_nice;
     let coordinator = Coordinator {
@@ -403,6 +403,9 @@ impl Coordinator {
                     }
                     Err(CommitError::Stale) => continue,
                     Err(CommitError::Closed) => return Err(MineError::ShuttingDown),
+                    Err(err @ CommitError::Store(_)) => {
+                        return Err(MineError::Failed(err.to_string()));
+                    }
                     Err(err @ CommitError::Invalid(_)) => {
                         tracing::error!(%err, "the chain refused a mined block");
                         return Err(MineError::Failed(err.to_string()));

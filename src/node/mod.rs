@@ -2,7 +2,9 @@
 //! network, and a mining queue whose searches restart when a longer chain arrives.
 //!
 //! - [`config`]: [`NodeConfig`], the validated settings.
-//! - [`state`]: the one writer, the snapshots readers take, the cached bodies.
+//! - [`state`]: the one writer (which commits each change to the
+//!   [`store`](crate::store) before it shows it), the snapshots readers take, the cached
+//!   bodies.
 //! - [`intake`]: chains from the network → validated candidates or counted rejections.
 //! - [`mining`]: the request queue and the coordinator thread over the miner.
 //! - [`job_slot`]: where the running search registers, so the writer can cancel it on a
@@ -23,6 +25,7 @@ pub mod sync;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,9 +37,10 @@ use self::http::AppState;
 use self::intake::SyncStats;
 use self::job_slot::JobSlot;
 use self::mining::MiningHandle;
-use self::state::Snapshot;
+use self::state::{Persistence, Snapshot, StoreHealth};
 use self::sync::{RedisSettings, RedisStats};
 use crate::chain::{Difficulty, ValidChain};
+use crate::store::ChainStore;
 
 /// How long shutdown waits for open connections and threads before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -63,6 +67,9 @@ pub enum NodeError {
     /// The miner could not start.
     #[error(transparent)]
     Mining(#[from] mining::MiningSetupError),
+    /// The store cannot be opened, or is damaged.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// A thread could not start.
     #[error("cannot start the chain writer: {0}")]
     Thread(std::io::Error),
@@ -162,6 +169,8 @@ impl NodeHandle {
 /// [`NodeError`] when the address cannot be bound, the Redis URL is invalid, or the
 /// miner or a thread cannot start.
 pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
+    // The stored chain first: a damaged store stops the node before it listens.
+    let (initial, persistence) = open_store(config.data_dir.clone()).await?;
     let addr_text = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr_text)
         .await
@@ -186,7 +195,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     };
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let initial = ValidChain::genesis();
+    let store_health = Arc::clone(&persistence.health);
     let jobs = Arc::new(JobSlot::new(initial.tip()));
     let publish = Arc::new(Notify::new());
     let (writer, snapshots, writer_thread) = state::spawn_writer(
@@ -194,6 +203,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         config.fork_choice,
         Arc::clone(&jobs),
         Arc::clone(&publish),
+        persistence,
     )
     .map_err(NodeError::Thread)?;
     let (mining, mining_thread) = mining::spawn_miner(&config, writer.clone(), jobs)?;
@@ -264,6 +274,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         policy: config.policy,
         max_body_bytes: config.max_body_bytes,
         intake: intake.clone(),
+        store: store_health,
     };
     let app = http::router(state.clone());
     let mut server_shutdown = shutdown_rx;
@@ -284,6 +295,35 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         tasks,
         threads: vec![writer_thread, mining_thread],
     })
+}
+
+/// Opens the store in `data_dir` (reading and checking its chain, off the async
+/// workers), or starts from genesis with no store.
+async fn open_store(data_dir: Option<PathBuf>) -> Result<(ValidChain, Persistence), NodeError> {
+    let health = Arc::new(StoreHealth::new(data_dir.clone()));
+    let Some(dir) = data_dir else {
+        let persistence = Persistence {
+            store: None,
+            health,
+        };
+        return Ok((ValidChain::genesis(), persistence));
+    };
+    let started = std::time::Instant::now();
+    let (store, chain) = tokio::task::spawn_blocking(move || ChainStore::open(&dir))
+        .await
+        .map_err(|join| NodeError::Thread(std::io::Error::other(join)))??;
+    tracing::info!(
+        path = %store.path().display(),
+        blocks = chain.len(),
+        hash = %chain.tip().hash,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "chain read from the store and validated"
+    );
+    let persistence = Persistence {
+        store: Some(store),
+        health,
+    };
+    Ok((chain, persistence))
 }
 
 /// Send buffer for client connections: a whole `GET /api/blocks` body of a

@@ -8,11 +8,17 @@
 //! - **Snapshots.** Each change publishes an immutable [`Snapshot`] through a
 //!   `tokio::sync::watch` channel. A reader clones the `Arc` (a few nanoseconds under
 //!   the channel's lock, never while the writer works) and then reads at leisure.
+//! - **Durable before visible.** With a store, the writer commits each change to disk
+//!   (one transaction, fsync) before it restarts the miner, installs the snapshot or
+//!   answers: a `POST /api/mineblock` answer means the block survives a crash. A change
+//!   the store refuses is not installed either, so memory and disk never disagree.
 //! - **Cached bodies.** The snapshot carries `GET /api/blocks`'s body (compact) and the
 //!   Redis message (Python's dialect), serialized once per change, so serving the chain
 //!   is a reference-count bump, and publishing it costs no serialization.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -23,6 +29,7 @@ use super::job_slot::{IntakeTimings, JobSlot};
 use crate::chain::json::Dialect;
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, ForkChoice, RuleSet, ValidChain, ValidationError};
+use crate::store::{ChainStore, StoreError};
 
 /// One version of the chain with its two serialized forms.
 #[derive(Debug)]
@@ -151,6 +158,9 @@ pub enum AdoptOutcome {
     Adopted,
     /// Our chain is at least as good by the fork-choice rule.
     NotPreferred,
+    /// It was preferred, but the store could not write it, so it was not adopted
+    /// (the error is in [`StoreHealth`] and the log).
+    NotStored,
 }
 
 /// The chain writer has stopped (the node is shutting down), so a chain offered to it
@@ -168,9 +178,63 @@ pub enum CommitError {
     /// The block broke a rule (a miner bug: it is re-verified before it is returned).
     #[error("mined block rejected: {0}")]
     Invalid(#[from] ValidationError),
+    /// The store could not write the block, so it was not added.
+    #[error("the block could not be stored: {0}")]
+    Store(StoreError),
     /// The writer has stopped (the node is shutting down).
     #[error("the node is shutting down")]
     Closed,
+}
+
+/// What `/api/status` shows of the store: where it is, and whether writes succeed.
+#[derive(Debug, Default)]
+pub struct StoreHealth {
+    data_dir: Option<PathBuf>,
+    failing: AtomicBool,
+    last_error: Mutex<Option<String>>,
+}
+
+impl StoreHealth {
+    /// The health of a store in `data_dir` (`None`: the node keeps nothing on disk).
+    pub fn new(data_dir: Option<PathBuf>) -> StoreHealth {
+        StoreHealth {
+            data_dir,
+            ..StoreHealth::default()
+        }
+    }
+
+    /// The data directory, if the node keeps its chain.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.data_dir.as_deref()
+    }
+
+    /// `off` (no store), `ok`, or `failing` (the last write failed).
+    pub fn state(&self) -> &'static str {
+        match (&self.data_dir, self.failing.load(Ordering::Relaxed)) {
+            (None, _) => "off",
+            (Some(_), false) => "ok",
+            (Some(_), true) => "failing",
+        }
+    }
+
+    /// The last write error, if any write failed since start.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn record(&self, result: &Result<(), StoreError>) {
+        self.failing.store(result.is_err(), Ordering::Relaxed);
+        if let Err(err) = result {
+            tracing::error!(%err, "the store refused a change; it is not installed");
+            *self
+                .last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(err.to_string());
+        }
+    }
 }
 
 /// Longest the writer waits for a cancelled search to restart on an adopted chain
@@ -237,8 +301,18 @@ impl ChainWriter {
     }
 }
 
-/// Starts the writer thread on `initial`; returns its handle, the snapshot receiver
-/// readers clone, and the thread.
+/// What the writer persists to: the store (holding `initial`, the chain it was read
+/// back as) and the health it reports; `store: None` keeps nothing.
+#[derive(Debug)]
+pub struct Persistence {
+    /// The open store, or `None`.
+    pub store: Option<ChainStore>,
+    /// Where `/api/status` reads how the store fares.
+    pub health: Arc<StoreHealth>,
+}
+
+/// Starts the writer thread on `initial` (which `persistence`'s store holds already);
+/// returns its handle, the snapshot receiver readers clone, and the thread.
 ///
 /// # Errors
 /// The OS error when the thread cannot start.
@@ -247,6 +321,7 @@ pub fn spawn_writer(
     fork_choice: ForkChoice,
     jobs: Arc<JobSlot>,
     publish: Arc<Notify>,
+    persistence: Persistence,
 ) -> std::io::Result<(ChainWriter, watch::Receiver<Arc<Snapshot>>, JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel(64);
     let (snapshots, readers) = watch::channel(Arc::new(Snapshot::of_chain(initial)));
@@ -255,6 +330,7 @@ pub fn spawn_writer(
         fork_choice,
         jobs,
         publish,
+        persistence,
         version: 0,
     };
     let thread = std::thread::Builder::new()
@@ -268,6 +344,7 @@ struct Writer {
     fork_choice: ForkChoice,
     jobs: Arc<JobSlot>,
     publish: Arc<Notify>,
+    persistence: Persistence,
     version: u64,
 }
 
@@ -301,6 +378,9 @@ impl Writer {
         }
         let mut chain = current.chain.clone();
         chain.push(block, RuleSet::Strict, now_ms())?;
+        // Durable before anyone hears of it: the POST answers only after this.
+        self.persist(|store| store.append(&chain))
+            .map_err(CommitError::Store)?;
         self.jobs.on_new_tip(chain.tip(), None);
         let snapshot = self.install(current.extended_to(chain));
         // The original publishes after every mined block.
@@ -319,6 +399,14 @@ impl Writer {
         if !self.fork_choice.prefers(&current.chain, &candidate.chain) {
             return AdoptOutcome::NotPreferred;
         }
+        // Durable before the miner or a reader sees it; one transaction, so a crash
+        // leaves the old chain or this one on disk.
+        if self
+            .persist(|store| store.replace(current.chain.blocks(), &candidate.chain))
+            .is_err()
+        {
+            return AdoptOutcome::NotStored;
+        }
         // The miner needs only the tip: restart it first, and serialize the bodies (a
         // millisecond for a thousand blocks) once the old search has wound down.
         let tip = candidate.chain.tip();
@@ -334,6 +422,19 @@ impl Writer {
             "adopted a chain"
         );
         AdoptOutcome::Adopted
+    }
+
+    /// Runs `write` on the store (if any) and records how it went.
+    fn persist(
+        &self,
+        write: impl FnOnce(&ChainStore) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let Some(store) = &self.persistence.store else {
+            return Ok(());
+        };
+        let result = write(store);
+        self.persistence.health.record(&result);
+        result
     }
 
     /// Publishes `snapshot` to readers (the miner heard of its tip already).

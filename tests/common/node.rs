@@ -35,11 +35,22 @@ pub struct TestNode {
     pub handle: NodeHandle,
     pub client: reqwest::Client,
     pub base: String,
+    /// The node's own data directory when the test gave none (removed on drop).
+    pub data: Option<tempfile::TempDir>,
 }
 
 impl TestNode {
-    /// Starts a node with `config`.
-    pub async fn start(config: NodeConfig) -> TestNode {
+    /// Starts a node with `config`; a config without a data directory gets a fresh
+    /// temporary one of its own, removed when the node is dropped.
+    pub async fn start(mut config: NodeConfig) -> TestNode {
+        let data = match config.data_dir {
+            Some(_) => None,
+            None => {
+                let dir = tempfile::tempdir().expect("a temporary data directory");
+                config.data_dir = Some(dir.path().to_owned());
+                Some(dir)
+            }
+        };
         let handle = node::start(config).await.expect("node starts");
         let base = format!("http://{}", handle.addr());
         let client = reqwest::Client::builder()
@@ -50,6 +61,7 @@ impl TestNode {
             handle,
             client,
             base,
+            data,
         }
     }
 

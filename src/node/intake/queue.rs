@@ -179,6 +179,7 @@ pub fn spawn_intake(
                             AdoptOutcome::NotPreferred => Verdict::Rejected(
                                 Rejection::not_preferred(len, ours, fork_choice, false),
                             ),
+                            AdoptOutcome::NotStored => Verdict::Rejected(Rejection::NotStored),
                         })
                     }
                     Err(rejection) => Ok(Verdict::Rejected(rejection)),

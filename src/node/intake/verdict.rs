@@ -80,13 +80,16 @@ pub enum Rejection {
         /// by publishing it.
         ours_better: bool,
     },
+    /// Valid and preferred, but the store could not write it, so it was not adopted.
+    #[error("the chain could not be stored (see store.last_error in /api/status)")]
+    NotStored,
     /// The intake queue was full.
     #[error("dropped: {INTAKE_QUEUE} messages already wait for validation")]
     Backlog,
 }
 
 /// The counted kinds of [`Rejection`], as `/api/status` names them.
-pub const REASONS: [&str; 9] = [
+pub const REASONS: [&str; 10] = [
     "too_large",
     "not_utf8",
     "not_json",
@@ -96,6 +99,7 @@ pub const REASONS: [&str; 9] = [
     "nan",
     "not_preferred",
     "backlog",
+    "not_stored",
 ];
 
 impl Rejection {
@@ -111,6 +115,7 @@ impl Rejection {
             Rejection::Nan(_) => 6,
             Rejection::NotPreferred { .. } => 7,
             Rejection::Backlog => 8,
+            Rejection::NotStored => 9,
         }
     }
 

@@ -1,0 +1,517 @@
+//! The node's chain on disk: an embedded, crash-safe store (redb) that a restarted node
+//! reads its chain back from.
+//!
+//! Why this shape:
+//! - **One file, one writer.** `DIR/chain.redb` holds table `blocks` (height → one
+//!   [`record`] per block) and table `meta` (the [`TipRecord`]: length, tip hash,
+//!   cumulative work). redb locks the file, so a second node on the same directory is
+//!   refused at start instead of interleaving writes.
+//! - **Every change is one transaction, committed with `Durability::Immediate`**
+//!   (fsync before [`ChainStore::append`] or [`ChainStore::replace`] returns). A mined
+//!   block is one small transaction (one record and the tip); a better chain replaces
+//!   only the suffix that differs, deletes the stale tail and rewrites the tip in the
+//!   same transaction, so after a crash at any instant the file holds the old chain or
+//!   the new one, never a mix.
+//! - **Nothing is trusted at start.** [`ChainStore::open`] has redb verify every page's
+//!   checksum, decodes every record (version byte first), validates the whole chain
+//!   under the strict rules (hashes recomputed in parallel) and checks the tip record
+//!   against the blocks. Any failure is a [`StoreError`] that names the damage: a node
+//!   never serves a chain it cannot vouch for.
+//! - **A new store appears whole.** It is built under a temporary name, with genesis
+//!   and its tip, and renamed into place, so an existing `chain.redb` that is empty or
+//!   lacks its tables is damage, not a store that was never written.
+//!
+//! It depends on [`chain`](crate::chain) only.
+
+pub mod record;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use redb::{
+    Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, TableDefinition,
+    TableError,
+};
+
+pub use self::record::{RecordError, TipRecord};
+use crate::chain::validate::now_ms;
+use crate::chain::{Block, RuleSet, ValidChain, ValidationError};
+
+/// The store's file name inside the data directory.
+pub const FILE_NAME: &str = "chain.redb";
+
+/// Where a new store is built before it is renamed to [`FILE_NAME`].
+const NEW_FILE_NAME: &str = "chain.redb.new";
+
+/// Table `blocks`: height → block record.
+pub const BLOCKS: TableDefinition<'static, u64, &[u8]> = TableDefinition::new("blocks");
+
+/// Table `meta`: name → record; the one row is [`TIP_KEY`].
+pub const META: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("meta");
+
+/// The `meta` row holding the [`TipRecord`].
+pub const TIP_KEY: &str = "tip";
+
+/// redb's page cache: enough for a 100,000-block chain (about 30 MB of records) to be
+/// read once at start; the node serves from memory afterwards.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why the store cannot be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory cannot be created or the file set up in it.
+    #[error("cannot set up the data directory {path}: {cause}")]
+    Io {
+        /// The directory or file.
+        path: PathBuf,
+        /// Why.
+        cause: std::io::Error,
+    },
+    /// Another process holds the store open.
+    #[error(
+        "the store {path} is in use by another process (another node on the same data \
+         directory? give each node its own --data-dir)"
+    )]
+    Locked {
+        /// The file.
+        path: PathBuf,
+    },
+    /// redb cannot open the file (it is not a redb database, a checksum fails, ...).
+    #[error("the store {path} cannot be opened (damaged?): {cause}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// redb's reason.
+        cause: redb::Error,
+    },
+    /// The file opened but what it holds is not a chain this node can vouch for.
+    #[error("the store {path} is damaged: {damage}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        damage: Damage,
+    },
+    /// Opening the store panicked inside redb (a damaged file it did not catch).
+    #[error("the store {path} is damaged: reading it failed ({message})")]
+    Panicked {
+        /// The file.
+        path: PathBuf,
+        /// The panic's message.
+        message: String,
+    },
+    /// A write transaction failed: the change is not stored (nor installed).
+    #[error("the store {path} could not be written: {cause}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// redb's reason.
+        cause: redb::Error,
+    },
+    /// The store does not hold the chain the writer believes it holds (a bug).
+    #[error(
+        "the store {path} holds {stored} blocks where the node's chain has {expected}: \
+         refusing to write out of step"
+    )]
+    OutOfStep {
+        /// The file.
+        path: PathBuf,
+        /// Blocks the tip record counts.
+        stored: u64,
+        /// Blocks the writer expected.
+        expected: u64,
+    },
+}
+
+/// What is wrong with a store that opened.
+#[derive(Debug, thiserror::Error)]
+pub enum Damage {
+    /// The file is there but empty.
+    #[error("the file is empty")]
+    Empty,
+    /// A table is missing.
+    #[error("table {0:?} is missing")]
+    MissingTable(&'static str),
+    /// The tip record is missing.
+    #[error("the tip record is missing")]
+    MissingTip,
+    /// The tip record cannot be read.
+    #[error("tip record: {0}")]
+    Tip(RecordError),
+    /// A block record cannot be read.
+    #[error("block {index}: {cause}")]
+    Block {
+        /// Its height.
+        index: u64,
+        /// Why.
+        cause: RecordError,
+    },
+    /// Heights are not 0, 1, 2, ... without gaps.
+    #[error("block {found} is stored where block {expected} should be")]
+    Gap {
+        /// The height that should come next.
+        expected: u64,
+        /// The height found.
+        found: u64,
+    },
+    /// The blocks do not form a valid chain.
+    #[error("the stored chain is invalid: {0}")]
+    Invalid(ValidationError),
+    /// The tip record disagrees with the blocks.
+    #[error("the tip record says {meta}, the blocks say {blocks}")]
+    TipMismatch {
+        /// What the record says.
+        meta: String,
+        /// What the blocks add up to.
+        blocks: String,
+    },
+    /// redb failed while reading (a checksum, a page, ...).
+    #[error("{0}")]
+    Storage(redb::Error),
+}
+
+/// The open store. Only the node's chain writer holds it (redb allows one write
+/// transaction at a time, and the writer is the one thread that changes the chain).
+#[derive(Debug)]
+pub struct ChainStore {
+    db: Database,
+    path: PathBuf,
+}
+
+impl ChainStore {
+    /// Opens (or creates, holding genesis) the store in `dir` and reads its chain back,
+    /// checked as described in the module doc.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the directory cannot be set up, another process holds the
+    /// store, or the store is damaged in any way.
+    pub fn open(dir: &Path) -> Result<(ChainStore, ValidChain), StoreError> {
+        let path = dir.join(FILE_NAME);
+        std::panic::catch_unwind(|| open_checked(dir, &path)).unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            Err(StoreError::Panicked { path, message })
+        })
+    }
+
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stores `chain`'s tip block: `chain` is the stored chain plus that one block.
+    /// One small transaction (one record and the tip record), durable on return.
+    ///
+    /// # Errors
+    /// [`StoreError::Write`] when the transaction fails; [`StoreError::OutOfStep`]
+    /// when the store does not hold the chain minus its tip.
+    pub fn append(&self, chain: &ValidChain) -> Result<(), StoreError> {
+        let blocks = chain.blocks();
+        let index = blocks.len() - 1;
+        self.write(|txn| {
+            self.check_len(txn, index as u64)?;
+            txn.open_table(BLOCKS)
+                .and_then(|mut table| {
+                    table.insert(index as u64, record::encode_block(chain.tip()).as_slice())?;
+                    Ok(())
+                })
+                .map_err(|e| self.write_error(e))?;
+            self.put_tip(txn, chain)
+        })
+    }
+
+    /// Replaces the stored chain `old` by `new` in one transaction: only blocks that
+    /// differ are written, the stale tail is deleted, and the tip record rewritten, so
+    /// after a crash the store holds `old` or `new` whole. Durable on return.
+    ///
+    /// # Errors
+    /// [`StoreError::Write`] when the transaction fails (the store still holds `old`);
+    /// [`StoreError::OutOfStep`] when it does not hold `old`.
+    pub fn replace(&self, old: &[Block], new: &ValidChain) -> Result<(), StoreError> {
+        let blocks = new.blocks();
+        let common = old.iter().zip(blocks).take_while(|(a, b)| a == b).count();
+        self.write(|txn| {
+            self.check_len(txn, old.len() as u64)?;
+            txn.open_table(BLOCKS)
+                .and_then(|mut table| {
+                    for (i, block) in blocks.iter().enumerate().skip(common) {
+                        table.insert(i as u64, record::encode_block(block).as_slice())?;
+                    }
+                    for i in blocks.len()..old.len() {
+                        table.remove(i as u64)?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| self.write_error(e))?;
+            self.put_tip(txn, new)
+        })
+    }
+
+    /// Runs `fill` in a write transaction and commits it with immediate durability.
+    fn write(
+        &self,
+        fill: impl FnOnce(&redb::WriteTransaction) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut txn = self.db.begin_write().map_err(|e| self.write_error(e))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| self.write_error(e))?;
+        fill(&txn)?;
+        txn.commit().map_err(|e| self.write_error(e))
+    }
+
+    /// Refuses to write unless the tip record counts `expected` blocks.
+    fn check_len(&self, txn: &redb::WriteTransaction, expected: u64) -> Result<(), StoreError> {
+        let table = txn.open_table(META).map_err(|e| self.write_error(e))?;
+        let stored = table
+            .get(TIP_KEY)
+            .map_err(|e| self.write_error(e))?
+            .and_then(|guard| record::decode_tip(guard.value()).ok())
+            .map_or(0, |tip| tip.len);
+        if stored == expected {
+            Ok(())
+        } else {
+            Err(StoreError::OutOfStep {
+                path: self.path.clone(),
+                stored,
+                expected,
+            })
+        }
+    }
+
+    fn put_tip(&self, txn: &redb::WriteTransaction, chain: &ValidChain) -> Result<(), StoreError> {
+        let tip = record::encode_tip(&TipRecord::of(chain.blocks(), chain.work()));
+        txn.open_table(META)
+            .and_then(|mut table| {
+                table.insert(TIP_KEY, tip.as_slice())?;
+                Ok(())
+            })
+            .map_err(|e| self.write_error(e))
+    }
+
+    fn write_error(&self, source: impl Into<redb::Error>) -> StoreError {
+        StoreError::Write {
+            path: self.path.clone(),
+            cause: source.into(),
+        }
+    }
+}
+
+/// Creates the store if there is none, then opens and checks it.
+fn open_checked(dir: &Path, path: &Path) -> Result<(ChainStore, ValidChain), StoreError> {
+    let io = |at: &Path| {
+        let at = at.to_owned();
+        move |cause| StoreError::Io { path: at, cause }
+    };
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    match fs::metadata(path) {
+        Ok(meta) if meta.len() == 0 => {
+            return Err(StoreError::Damaged {
+                path: path.to_owned(),
+                damage: Damage::Empty,
+            });
+        }
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => create_new(dir, path)?,
+        Err(err) => return Err(io(path)(err)),
+    }
+    let db = builder().open(path).map_err(|err| match err {
+        DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+            path: path.to_owned(),
+        },
+        other => StoreError::Open {
+            path: path.to_owned(),
+            cause: other.into(),
+        },
+    })?;
+    let damaged = |damage| StoreError::Damaged {
+        path: path.to_owned(),
+        damage,
+    };
+    let chain = read_chain(&db).map_err(damaged)?;
+    Ok((
+        ChainStore {
+            db,
+            path: path.to_owned(),
+        },
+        chain,
+    ))
+}
+
+/// redb's settings: every page's checksum verified at open (a damaged file is refused
+/// rather than trusted), a bounded cache.
+fn builder() -> redb::Builder {
+    let mut builder = Database::builder();
+    builder
+        .set_check_integrity_on_open(true)
+        .set_cache_size(CACHE_BYTES);
+    builder
+}
+
+/// Builds a store holding genesis under a temporary name and renames it into place.
+fn create_new(dir: &Path, path: &Path) -> Result<(), StoreError> {
+    let tmp = dir.join(NEW_FILE_NAME);
+    let io = |at: &Path| {
+        let at = at.to_owned();
+        move |cause| StoreError::Io { path: at, cause }
+    };
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(io(&tmp)(err)),
+    }
+    let db = builder().create(&tmp).map_err(|cause| StoreError::Open {
+        path: tmp.clone(),
+        cause: cause.into(),
+    })?;
+    let store = ChainStore { db, path: tmp };
+    let genesis = ValidChain::genesis();
+    store.write(|txn| {
+        txn.open_table(BLOCKS)
+            .and_then(|mut table| {
+                table.insert(0, record::encode_block(genesis.tip()).as_slice())?;
+                Ok(())
+            })
+            .map_err(|e| store.write_error(e))?;
+        store.put_tip(txn, &genesis)
+    })?;
+    let ChainStore { db, path: tmp } = store;
+    drop(db);
+    fs::rename(&tmp, path).map_err(io(path))?;
+    // The rename is durable once the directory is.
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))?;
+    Ok(())
+}
+
+/// Reads every record, validates the chain and checks the tip record against it.
+fn read_chain(db: &Database) -> Result<ValidChain, Damage> {
+    let storage = |e: redb::Error| Damage::Storage(e);
+    let txn = db.begin_read().map_err(|e| storage(e.into()))?;
+    let table = |name: &'static str, err: TableError| match err {
+        TableError::TableDoesNotExist(_) => Damage::MissingTable(name),
+        other => storage(other.into()),
+    };
+    let meta = txn.open_table(META).map_err(|e| table("meta", e))?;
+    let tip = meta
+        .get(TIP_KEY)
+        .map_err(|e| storage(e.into()))?
+        .ok_or(Damage::MissingTip)
+        .and_then(|guard| record::decode_tip(guard.value()).map_err(Damage::Tip))?;
+    let blocks_table = txn.open_table(BLOCKS).map_err(|e| table("blocks", e))?;
+    let mut raw = Vec::with_capacity(usize::try_from(tip.len).unwrap_or(0).min(1 << 24));
+    for (expected, entry) in (0u64..).zip(
+        blocks_table
+            .range::<u64>(..)
+            .map_err(|e| storage(e.into()))?,
+    ) {
+        let (key, value) = entry.map_err(|e| storage(e.into()))?;
+        let found = key.value();
+        if found != expected {
+            return Err(Damage::Gap { expected, found });
+        }
+        raw.push(value.value().to_vec());
+    }
+    // Decoding parses each block's data (and renders its str()): in parallel.
+    let blocks = raw
+        .par_iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            record::decode_block(bytes).map_err(|cause| Damage::Block {
+                index: i as u64,
+                cause,
+            })
+        })
+        .collect::<Result<Vec<Block>, Damage>>()?;
+    drop(raw);
+    let chain = ValidChain::validate(blocks, RuleSet::Strict, now_ms()).map_err(Damage::Invalid)?;
+    let actual = TipRecord::of(chain.blocks(), chain.work());
+    if actual != tip {
+        let show = |t: &TipRecord| {
+            format!(
+                "{} blocks, tip {}, work {}",
+                t.len,
+                cut(&t.tip_hash),
+                t.work
+            )
+        };
+        return Err(Damage::TipMismatch {
+            meta: show(&tip),
+            blocks: show(&actual),
+        });
+    }
+    Ok(chain)
+}
+
+/// At most 80 characters of a stored string, for messages.
+fn cut(text: &str) -> String {
+    let mut out: String = text.chars().take(80).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::miner::synthetic::synthetic_chain;
+
+    fn valid(n: usize) -> ValidChain {
+        ValidChain::validate(synthetic_chain(n), RuleSet::Strict, now_ms()).expect("valid")
+    }
+
+    #[test]
+    fn new_store_holds_genesis_and_reopens() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, chain) = ChainStore::open(dir.path()).expect("opens");
+        assert_eq!(chain, ValidChain::genesis());
+        assert!(matches!(
+            ChainStore::open(dir.path()),
+            Err(StoreError::Locked { .. })
+        ));
+        drop(store);
+        let (_, again) = ChainStore::open(dir.path()).expect("reopens");
+        assert_eq!(again, ValidChain::genesis());
+        assert!(!dir.path().join(NEW_FILE_NAME).exists());
+    }
+
+    #[test]
+    fn append_and_replace_round_trip() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, _) = ChainStore::open(dir.path()).expect("opens");
+        let long = valid(12);
+        for n in 2..=8 {
+            let prefix =
+                ValidChain::validate(long.blocks()[..n].to_vec(), RuleSet::Strict, now_ms())
+                    .expect("valid prefix");
+            store.append(&prefix).expect("append");
+        }
+        // Appending out of step is refused, not written.
+        assert!(matches!(
+            store.append(&long),
+            Err(StoreError::OutOfStep {
+                stored: 8,
+                expected: 11,
+                ..
+            })
+        ));
+        let eight = &long.blocks()[..8];
+        store.replace(eight, &long).expect("replace longer");
+        drop(store);
+        let (store, back) = ChainStore::open(dir.path()).expect("reopens");
+        assert_eq!(back, long);
+        // A shorter chain (a different fork) replaces it, and the stale tail goes.
+        let short = valid(5);
+        store
+            .replace(long.blocks(), &short)
+            .expect("replace shorter");
+        drop(store);
+        let (_, back) = ChainStore::open(dir.path()).expect("reopens");
+        assert_eq!(back, short);
+    }
+}

@@ -1,0 +1,135 @@
+//! `minichain node` as a real process on a data directory: started, read until it
+//! listens (or exits), killed with SIGKILL or stopped with SIGTERM.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A node process and its base URL.
+pub struct NodeProcess {
+    pub child: Child,
+    pub base: String,
+    /// Its stderr so far (kept by a reader thread).
+    pub log: Arc<Mutex<String>>,
+}
+
+/// The command line of a lone test node on `data_dir`: a free port, no root, one
+/// portable-kernel thread (no start-up calibration: it takes seconds unoptimized),
+/// and a mine rate that keeps the difficulty at its floor of 1.
+pub fn node_command(data_dir: &Path, redis: Option<&str>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_minichain"));
+    command
+        .args(["node", "--port", "0", "--root", "none", "--threads", "1"])
+        .args([
+            "--kernel",
+            "portable",
+            "--mine-rate-ms",
+            "0",
+            "--miner-nice",
+            "0",
+        ])
+        .args(["--redis", redis.unwrap_or("none")])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// What became of a started node.
+pub enum Started {
+    /// It listens.
+    Listening(NodeProcess),
+    /// It exited first: its status and stderr.
+    Exited(ExitStatus, String),
+}
+
+/// Starts `command` and waits until the node logs "node listening" or exits.
+pub fn start(mut command: Command) -> Started {
+    let mut child = command.spawn().expect("start minichain node");
+    let stderr = child.stderr.take().expect("stderr");
+    let log = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let log = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("node listening addr=").nth(1) {
+                    let addr = rest
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let _ = tx.send(addr);
+                }
+                let mut log = log.lock().expect("log lock");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+    }
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(addr) => Started::Listening(NodeProcess {
+            child,
+            base: format!("http://{addr}"),
+            log,
+        }),
+        Err(_) => {
+            // The log closed (the node exited) or it never listened.
+            let status = wait_exit(&mut child, Duration::from_secs(30));
+            let text = log.lock().expect("log lock").clone();
+            Started::Exited(status, text)
+        }
+    }
+}
+
+/// Starts `command`, which must listen.
+pub fn start_listening(command: Command) -> NodeProcess {
+    match start(command) {
+        Started::Listening(node) => node,
+        Started::Exited(status, log) => panic!("the node exited ({status}) instead:\n{log}"),
+    }
+}
+
+impl NodeProcess {
+    /// SIGKILL, and waits for the process to be gone.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, and the exit status.
+    pub fn terminate(mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+        wait_exit(&mut self.child, Duration::from_secs(20))
+    }
+
+    /// The stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log lock").clone()
+    }
+}
+
+/// Waits for `child` to exit; panics after `timeout`.
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node did not exit within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
