@@ -9,7 +9,9 @@
 //!   SHA-256 kernels and cancel token.
 //! - [`node`]: the node: the HTTP API on axum, Redis sync with the original's
 //!   network, the one chain writer and its snapshots, and the mining queue.
+//! - [`clip`]: attacker strings cut short for errors, logs and status.
 
 pub mod chain;
+pub mod clip;
 pub mod miner;
 pub mod node;

@@ -53,6 +53,11 @@ pub struct NodeConfig {
     pub redis_backoff_max: Duration,
     /// How often the subscriber pings Redis to find a half-dead connection.
     pub redis_ping_interval: Duration,
+    /// Least time between two answers with the same tip to peers that publish a
+    /// worse chain (see [`Answerer`](super::answer::Answerer)).
+    pub answer_interval: Duration,
+    /// Longest random delay before such an answer.
+    pub answer_delay_max: Duration,
     /// Niceness of the mining threads (Linux): above 0 lets the HTTP workers preempt the
     /// miner, so GETs answer promptly while every core mines.
     pub miner_nice: i32,
@@ -74,6 +79,8 @@ impl Default for NodeConfig {
             root_timeout: Duration::from_secs(5),
             redis_backoff_max: Duration::from_secs(5),
             redis_ping_interval: Duration::from_secs(5),
+            answer_interval: super::answer::ANSWER_INTERVAL,
+            answer_delay_max: super::answer::ANSWER_DELAY_MAX,
             miner_nice: 10,
         }
     }
