@@ -89,7 +89,18 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                // The default span logs the whole URI, which the client chooses.
+                |request: &axum::http::Request<_>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %clip(request.method().as_str()),
+                        uri = %clip(&request.uri().to_string()),
+                    )
+                },
+            ),
+        )
         .with_state(state)
 }
 

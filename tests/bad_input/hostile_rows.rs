@@ -708,7 +708,7 @@ fn rows(ours: &[Block]) -> Vec<Row> {
     ]
 }
 
-/// Rejections by reason, from `/api/status`.
+/// Rejections by reason, from `/api/status` (whose `last_rejection` must be short).
 async fn rejected(client: &reqwest::Client, base: &str) -> BTreeMap<String, u64> {
     let status: serde_json::Value = client
         .get(format!("{base}/api/status"))
@@ -718,6 +718,14 @@ async fn rejected(client: &reqwest::Client, base: &str) -> BTreeMap<String, u64>
         .json()
         .await
         .expect("status JSON");
+    let last = status["sync"]["last_rejection"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        last.chars().count() <= 1000,
+        "a {} character last_rejection",
+        last.chars().count()
+    );
     status["sync"]["rejected"]
         .as_object()
         .expect("rejected")
