@@ -10,7 +10,8 @@
 //! - after a random delay (jitter), so that the nodes of a network do not all answer
 //!   at once;
 //! - and not at all when, during that delay, another node published the same chain
-//!   (its listener [`observe`](Answerer::observe)s every message on the channel), or
+//!   (the listener shows the answerer every message on the channel:
+//!   [`observe`](Answerer::observe)), or
 //!   claimed the answer first: before publishing, a node claims the tip in Redis with
 //!   `SET BLOCKCHAIN:answered:<tip> NX PX <interval>`, so among minichain nodes
 //!   exactly one answers per interval even when their delays end together.
@@ -19,7 +20,7 @@
 //! interval and tip, whoever sends it and however many nodes listen.
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -27,17 +28,31 @@ use tokio::sync::{Notify, watch};
 
 use super::config::CHANNEL;
 use super::state::Snapshot;
-use super::sync::RedisStats;
-
-/// Default least time between two answers with the same tip.
-pub const ANSWER_INTERVAL: Duration = Duration::from_secs(2);
-
-/// Default longest random delay before an answer.
-pub const ANSWER_DELAY_MAX: Duration = Duration::from_millis(500);
 
 /// Longest wait for the claim in Redis; past it the node answers anyway (an answer
 /// too many is better than a peer left without our chain).
 const CLAIM_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How many answers were sent and withheld (read by `/api/status` through the Redis
+/// counters).
+#[derive(Debug, Default)]
+pub struct AnswerStats {
+    sent: AtomicU64,
+    withheld: AtomicU64,
+}
+
+impl AnswerStats {
+    /// Answers sent to peers with a worse chain.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Answers not sent: our tip went out within the interval, another node answered
+    /// or claimed it first, or one was already scheduled.
+    pub fn withheld(&self) -> u64 {
+        self.withheld.load(Ordering::Relaxed)
+    }
+}
 
 /// Decides when the node answers a worse chain with its own (see the module doc).
 #[derive(Debug)]
@@ -46,14 +61,15 @@ pub struct Answerer {
     snapshots: watch::Receiver<Arc<Snapshot>>,
     publish: Arc<Notify>,
     claims: Option<redis::Client>,
-    stats: Arc<RedisStats>,
+    stats: Arc<AnswerStats>,
     interval: Duration,
     delay_max: Duration,
 }
 
 #[derive(Debug, Default)]
 struct AnswerState {
-    /// The tip last published on the channel (by anyone) and when.
+    /// The tip last answered with (by us, or by another node while our answer
+    /// waited) and when.
     last: Option<(String, Instant)>,
     /// The answer waiting for its delay: its tip and its number.
     pending: Option<(String, u64)>,
@@ -68,7 +84,7 @@ impl Answerer {
         snapshots: watch::Receiver<Arc<Snapshot>>,
         publish: Arc<Notify>,
         claims: Option<redis::Client>,
-        stats: Arc<RedisStats>,
+        stats: Arc<AnswerStats>,
         interval: Duration,
         delay_max: Duration,
     ) -> Answerer {
@@ -92,8 +108,9 @@ impl Answerer {
     }
 
     /// A peer sent a chain worse than ours: schedules an answer with our chain unless
-    /// our tip went out within the interval or an answer is already scheduled. Call
-    /// from the runtime (it spawns the delayed answer).
+    /// one with our tip was made within the interval (by us, or by another node while
+    /// ours waited) or one is already scheduled. Call from the runtime (it spawns the
+    /// delayed answer).
     pub fn request(self: &Arc<Self>) {
         let tip = self.tip();
         let generation = {
@@ -104,7 +121,7 @@ impl Answerer {
                 .is_some_and(|(t, at)| *t == tip && at.elapsed() < self.interval);
             let scheduled = state.pending.as_ref().is_some_and(|(t, _)| *t == tip);
             if recent || scheduled {
-                self.stats.answers_withheld.fetch_add(1, Ordering::Relaxed);
+                self.stats.withheld.fetch_add(1, Ordering::Relaxed);
                 return;
             }
             state.generation += 1;
@@ -137,13 +154,13 @@ impl Answerer {
         if let Some(client) = &self.claims
             && !self.claim(client, &tip).await
         {
-            self.stats.answers_withheld.fetch_add(1, Ordering::Relaxed);
+            self.stats.withheld.fetch_add(1, Ordering::Relaxed);
             self.lock().last = Some((tip, Instant::now()));
             tracing::debug!("another node answers with our tip: not answering");
             return;
         }
         self.lock().last = Some((tip, Instant::now()));
-        self.stats.answers.fetch_add(1, Ordering::Relaxed);
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
         tracing::debug!("a peer published a worse chain: answering with ours");
         self.publish.notify_one();
     }
@@ -176,10 +193,16 @@ impl Answerer {
     }
 
     /// A message went by on the channel (called by the listener for each, before the
-    /// intake sees it): when it is exactly our chain, our tip just went out, so no
-    /// answer with it is needed for an interval, and a scheduled one is cancelled.
-    /// Costs a length compare, and a byte compare only for a message of our length.
+    /// intake sees it): when it is exactly our chain and an answer with that tip waits
+    /// for its delay, another node has just answered, so ours is cancelled and no
+    /// answer with the tip follows for an interval. A publish of our chain seen while
+    /// no answer waits proves nothing (the peer with the worse chain may have
+    /// subscribed after it), so it changes nothing. Costs a length compare, and a byte
+    /// compare only for a message of our length.
     pub fn observe(&self, payload: &[u8]) {
+        if self.lock().pending.is_none() {
+            return;
+        }
         let tip = {
             let snapshot = self.snapshots.borrow();
             if payload != snapshot.message().as_ref() {
@@ -190,10 +213,10 @@ impl Answerer {
         let mut state = self.lock();
         if state.pending.as_ref().is_some_and(|(t, _)| *t == tip) {
             state.pending = None;
-            self.stats.answers_withheld.fetch_add(1, Ordering::Relaxed);
+            state.last = Some((tip, Instant::now()));
+            self.stats.withheld.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("another node answered with our tip: cancelled our answer");
         }
-        state.last = Some((tip, Instant::now()));
     }
 }
 
@@ -210,6 +233,68 @@ fn random_delay(max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::chain::ValidChain;
+
+    fn answerer(snapshot: &Arc<Snapshot>) -> (Arc<Answerer>, Arc<AnswerStats>, Arc<Notify>) {
+        let (tx, rx) = watch::channel(Arc::clone(snapshot));
+        // The sender may go: the receiver keeps the last value.
+        drop(tx);
+        let publish = Arc::new(Notify::new());
+        let stats = Arc::new(AnswerStats::default());
+        let answers = Answerer::new(
+            rx,
+            Arc::clone(&publish),
+            None,
+            Arc::clone(&stats),
+            Duration::from_secs(600),
+            Duration::from_millis(20),
+        );
+        (Arc::new(answers), stats, publish)
+    }
+
+    async fn wait_sent(stats: &AnswerStats, n: u64) {
+        for _ in 0..1000 {
+            if stats.sent() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("no answer sent");
+    }
+
+    /// One answer per interval and tip: the first request is answered (after its
+    /// delay), the next ones within the interval are withheld.
+    #[tokio::test]
+    async fn one_answer_per_interval_and_tip() {
+        let snapshot = Arc::new(Snapshot::of_chain(ValidChain::genesis()));
+        let (answers, stats, publish) = answerer(&snapshot);
+        answers.request();
+        answers.request();
+        wait_sent(&stats, 1).await;
+        publish.notified().await;
+        answers.request();
+        assert_eq!((stats.sent(), stats.withheld()), (1, 2));
+    }
+
+    /// Our chain seen on the channel while an answer waits (another node answered)
+    /// cancels it; seen while none waits, it changes nothing.
+    #[tokio::test]
+    async fn a_publish_seen_during_the_delay_cancels_the_answer() {
+        let snapshot = Arc::new(Snapshot::of_chain(ValidChain::genesis()));
+        let (answers, stats, _publish) = answerer(&snapshot);
+        answers.observe(snapshot.message());
+        answers.observe(b"[another chain]");
+        assert_eq!(stats.withheld(), 0);
+        // Both calls run before the delayed answer's task can start.
+        answers.request();
+        answers.observe(snapshot.message());
+        assert_eq!(stats.withheld(), 1);
+        answers.request();
+        assert_eq!(stats.withheld(), 2, "answered by another node: withheld");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(stats.sent(), 0);
+    }
 
     /// The delay stays within its bound and varies.
     #[test]

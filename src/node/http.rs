@@ -391,8 +391,8 @@ pub fn status(state: &AppState) -> Status {
             reconnects: state.redis.reconnects(),
             published: state.redis.published(),
             publish_errors: state.redis.publish_errors(),
-            answers: state.redis.answers(),
-            answers_withheld: state.redis.answers_withheld(),
+            answers: state.redis.answers().sent(),
+            answers_withheld: state.redis.answers().withheld(),
         },
         sync: SyncStatus {
             accepted: state.sync.accepted(),

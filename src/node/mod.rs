@@ -205,7 +205,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         snapshots.clone(),
         Arc::clone(&publish),
         redis_client.clone(),
-        Arc::clone(&redis_stats),
+        Arc::clone(redis_stats.answers()),
         config.answer_interval,
         config.answer_delay_max,
     ));

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 
-use super::answer::Answerer;
+use super::answer::{AnswerStats, Answerer};
 use super::config::CHANNEL;
 use super::intake::{IntakeSender, Source, Verdict};
 use super::state::Snapshot;
@@ -41,8 +41,7 @@ pub struct RedisStats {
     reconnects: AtomicU64,
     published: AtomicU64,
     publish_errors: AtomicU64,
-    pub(super) answers: AtomicU64,
-    pub(super) answers_withheld: AtomicU64,
+    answers: Arc<AnswerStats>,
 }
 
 impl RedisStats {
@@ -71,15 +70,9 @@ impl RedisStats {
         self.publish_errors.load(Ordering::Relaxed)
     }
 
-    /// Answers sent to peers with a worse chain.
-    pub fn answers(&self) -> u64 {
-        self.answers.load(Ordering::Relaxed)
-    }
-
-    /// Answers not sent: our tip went out within the interval, another node answered
-    /// or claimed it first, or one was already scheduled.
-    pub fn answers_withheld(&self) -> u64 {
-        self.answers_withheld.load(Ordering::Relaxed)
+    /// The answers to peers with a worse chain (the [`Answerer`] counts them).
+    pub fn answers(&self) -> &Arc<AnswerStats> {
+        &self.answers
     }
 }
 
