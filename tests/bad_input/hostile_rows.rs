@@ -646,6 +646,12 @@ fn rows(ours: &[Block]) -> Vec<Row> {
             Expect::Counted("not_a_chain"),
         ),
         row(
+            "body_refused_on_redis_pushed_over_http",
+            "the same {\"chain\": [...ours...]} over HTTP: no replay",
+            push(body(ours)),
+            Expect::Status(200, None, "current"),
+        ),
+        row(
             "redis_scalar",
             "42",
             publish(b"42".to_vec()),

@@ -57,7 +57,7 @@ pub fn examine(
         // One walk that builds nothing: not JSON, or JSON of another kind.
         return Err(match crate::chain::json::describe_text(text) {
             Err(err) => Rejection::from_json(err),
-            Ok(found) => Rejection::NotAChain(format!(
+            Ok(found) => Rejection::NotAnArray(format!(
                 "a message on the channel must be a JSON array of blocks, found {found}"
             )),
         });

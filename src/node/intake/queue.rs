@@ -166,7 +166,7 @@ pub fn spawn_intake(
                 let digest = (bytes != snapshot.message().as_ref()).then(|| digest(&bytes));
                 let lock = || refused.lock().unwrap_or_else(PoisonError::into_inner);
                 if let Some(digest) = &digest
-                    && let Some(replayed) = lock().replayed(digest, Instant::now())
+                    && let Some(replayed) = lock().replayed(digest, source, Instant::now())
                 {
                     return Ok(Verdict::Rejected(replayed));
                 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::verdict::Rejection;
+use super::verdict::{Rejection, Source};
 
 /// How long a refused message is remembered.
 pub const REPLAY_TTL: Duration = Duration::from_secs(10 * 60);
@@ -34,6 +34,8 @@ struct Refused {
     reason: &'static str,
     text: String,
     at: Instant,
+    /// Refused only because it came over Redis (see [`Rejection::NotAnArray`]).
+    redis_only: bool,
 }
 
 /// Refused messages by digest; time- and size-bounded.
@@ -44,13 +46,22 @@ pub struct RefusedDigests {
 }
 
 impl RefusedDigests {
-    /// The refusal to repeat when `digest` was refused within [`REPLAY_TTL`] of `now`.
-    pub fn replayed(&mut self, digest: &MessageDigest, now: Instant) -> Option<Rejection> {
+    /// The refusal to repeat when `digest` was refused within [`REPLAY_TTL`] of `now`
+    /// for a reason that holds for a message from `source`.
+    pub fn replayed(
+        &mut self,
+        digest: &MessageDigest,
+        source: Source,
+        now: Instant,
+    ) -> Option<Rejection> {
         self.expire(now);
-        self.entries.get(digest).map(|first| Rejection::Replayed {
-            reason: first.reason,
-            first: first.text.clone(),
-        })
+        self.entries
+            .get(digest)
+            .filter(|first| !first.redis_only || source == Source::Redis)
+            .map(|first| Rejection::Replayed {
+                reason: first.reason,
+                first: first.text.clone(),
+            })
     }
 
     /// Remembers a refusal of the message with `digest`, when it is final.
@@ -70,6 +81,7 @@ impl RefusedDigests {
             reason: rejection.reason(),
             text,
             at: now,
+            redis_only: matches!(rejection, Rejection::NotAnArray(_)),
         };
         if self.entries.insert(digest, refused).is_none() {
             self.order.push_back((digest, now));
@@ -126,11 +138,24 @@ mod tests {
             },
             now,
         );
-        let replay = memory.replayed(&bad, now).expect("remembered");
+        let replay = memory
+            .replayed(&bad, Source::Http, now)
+            .expect("remembered");
         assert_eq!(replay.reason(), "replayed");
         assert_eq!(replay.status_reason(), "not_a_chain");
-        assert!(memory.replayed(&lost, now).is_none());
-        assert!(memory.replayed(&bad, now + REPLAY_TTL).is_none());
+        assert!(memory.replayed(&lost, Source::Redis, now).is_none());
+        assert!(
+            memory
+                .replayed(&bad, Source::Http, now + REPLAY_TTL)
+                .is_none()
+        );
+        // A body refused on the channel only for not being a bare array may still be
+        // pushed over HTTP.
+        let body = digest(b"{\"chain\": []}");
+        memory.remember(body, &Rejection::NotAnArray("x".into()), now);
+        assert!(memory.replayed(&body, Source::Http, now).is_none());
+        assert!(memory.replayed(&body, Source::Redis, now).is_some());
+        memory.expire(now + REPLAY_TTL);
         assert!(memory.is_empty());
         for i in 0..REPLAY_CAPACITY + 10 {
             memory.remember(
@@ -142,7 +167,11 @@ mod tests {
         assert_eq!(memory.len(), REPLAY_CAPACITY);
         assert!(
             memory
-                .replayed(&digest(&0usize.to_le_bytes()), now + REPLAY_TTL)
+                .replayed(
+                    &digest(&0usize.to_le_bytes()),
+                    Source::Redis,
+                    now + REPLAY_TTL
+                )
                 .is_none()
         );
     }

@@ -61,6 +61,11 @@ pub enum Rejection {
     /// JSON, but not a chain (not an array, a block of the wrong shape, ...).
     #[error("message is not a chain: {0}")]
     NotAChain(String),
+    /// JSON on the channel that is not an array (a `{"chain": [...]}` body, a
+    /// scalar): only a bare array is a message there, though `POST /api/chain` takes
+    /// the same bytes.
+    #[error("message is not a chain: {0}")]
+    NotAnArray(String),
     /// A chain that breaks a rule.
     #[error("chain is invalid: {0}")]
     Invalid(ValidationError),
@@ -117,7 +122,7 @@ impl Rejection {
             Rejection::NotUtf8 => 1,
             Rejection::NotJson(_) => 2,
             Rejection::TooDeep(_) => 3,
-            Rejection::NotAChain(_) => 4,
+            Rejection::NotAChain(_) | Rejection::NotAnArray(_) => 4,
             Rejection::Invalid(_) => 5,
             Rejection::Nan(_) => 6,
             Rejection::NotPreferred { .. } => 7,
@@ -173,6 +178,7 @@ impl Rejection {
             | Rejection::NotJson(_)
             | Rejection::TooDeep(_)
             | Rejection::NotAChain(_)
+            | Rejection::NotAnArray(_)
             | Rejection::Nan(_) => true,
             Rejection::Invalid(err) => !matches!(
                 err.rule,
