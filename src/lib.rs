@@ -11,8 +11,10 @@
 //!   network, the one chain writer and its snapshots, and the mining queue.
 //! - [`store`]: the chain on disk (redb), written by the node's chain writer and read
 //!   back, fully checked, when a node starts. Knows only [`chain`].
+//! - [`clip`]: attacker strings cut short for errors, logs and status.
 
 pub mod chain;
+pub mod clip;
 pub mod miner;
 pub mod node;
 pub mod store;

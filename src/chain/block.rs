@@ -5,10 +5,11 @@ use std::fmt;
 
 use super::data::RawJson;
 use super::json::{
-    Dialect, FieldError, Json, JsonError, JsonErrorKind, Parser, describe, write_separator,
+    Dialect, FieldError, Json, JsonError, JsonErrorKind, Parser, describe_next, write_separator,
     write_string,
 };
 use super::pow::Difficulty;
+use crate::clip::clip;
 
 /// Most decimal digits a nonce may have. The original accepts any integer; minichain
 /// reads nonces below 10^40 (2^128 included), which is wide enough for the miner's
@@ -40,7 +41,7 @@ impl Nonce {
             && digits.bytes().all(|b| b.is_ascii_digit())
             && (digits == "0" || !digits.starts_with('0'));
         if !canonical {
-            return Err(NonceError::NotAnInteger(digits.to_owned()));
+            return Err(NonceError::NotAnInteger(crate::clip::clipped(digits)));
         }
         if digits.len() > MAX_NONCE_DIGITS {
             return Err(NonceError::TooLong(digits.len()));
@@ -186,7 +187,10 @@ pub fn parse_chain(text: &str) -> Result<Vec<Block>, JsonError> {
         if key != "chain" {
             return Err(p.error_at(
                 at,
-                shape(format!("expected the key \"chain\", found {key:?}")),
+                shape(format!(
+                    "expected the key \"chain\", found {:?}",
+                    clip(&key)
+                )),
             ));
         }
         p.expect(b':', "':'")?;
@@ -325,10 +329,7 @@ fn read_block(
     p.skip_ws();
     if p.peek() != Some(b'{') {
         let at = p.offset();
-        let found = p
-            .value()
-            .map(|v| describe(&v))
-            .unwrap_or_else(|_| "malformed JSON".into());
+        let found = describe_next(p).unwrap_or_else(|_| "malformed JSON".into());
         return Err(p.error_at(
             at,
             shape(format!("{which}: expected a block object, found {found}")),
@@ -362,7 +363,8 @@ fn read_block(
                     FieldError::Negative(n) | FieldError::OutOfRange(n) => p.error_at(
                         at,
                         shape(format!(
-                            "{which}: field {key:?}: expected {want}, found {n}"
+                            "{which}: field {key:?}: expected {want}, found {}",
+                            clip(&n)
                         )),
                     ),
                 }
@@ -397,7 +399,7 @@ fn read_block(
                 }
                 "prev_hash" | "hash" => {
                     if p.peek() != Some(b'"') {
-                        let found = describe(&p.value()?);
+                        let found = describe_next(p)?;
                         return Err(p.error_at(
                             at,
                             shape(format!(
@@ -422,7 +424,8 @@ fn read_block(
                     return Err(p.error_at(
                         key_at,
                         shape(format!(
-                            "{which}: unknown field {key:?} (a block has exactly: {all})"
+                            "{which}: unknown field {:?} (a block has exactly: {all})",
+                            clip(&key)
                         )),
                     ));
                 }

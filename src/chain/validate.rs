@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use super::block::{Block, genesis};
 use super::hash::BlockHasher;
 use super::pow::{BlockHash, Work};
+use crate::clip::clipped;
 
 /// How far ahead of the local clock a block's timestamp may be (as Bitcoin's
 /// `MAX_FUTURE_BLOCK_TIME`): two hours.
@@ -203,6 +204,48 @@ impl ValidChain {
         Ok(())
     }
 
+    /// Appends `blocks` after checking them against the tip and each other under
+    /// `rules`: the text rules over all of them first, then their hashes in parallel,
+    /// as [`check_chain`] does (so a long forged tail costs no hashing either).
+    ///
+    /// # Errors
+    /// The [`ValidationError`] (with the index in the whole chain); the chain is
+    /// unchanged.
+    pub fn extend(
+        &mut self,
+        blocks: Vec<Block>,
+        rules: RuleSet,
+        now_ms: u64,
+    ) -> Result<(), ValidationError> {
+        let base = self.blocks.len();
+        let mut prev = self.tip();
+        for (i, block) in blocks.iter().enumerate() {
+            check_fields(prev, block, base + i, rules, now_ms).map_err(|rule| ValidationError {
+                index: base + i,
+                rule,
+            })?;
+            prev = block;
+        }
+        let failure = (0..blocks.len())
+            .into_par_iter()
+            .with_min_len(256)
+            .map_init(BlockHasher::new, |hasher, i| {
+                check_hash(hasher, &blocks[i]).map_err(|rule| ValidationError {
+                    index: base + i,
+                    rule,
+                })
+            })
+            .find_map_first(Result::err);
+        if let Some(err) = failure {
+            return Err(err);
+        }
+        for block in blocks {
+            self.work = self.work.saturating_add(block.difficulty.work());
+            self.blocks.push(block);
+        }
+        Ok(())
+    }
+
     /// The blocks, genesis first.
     pub fn blocks(&self) -> &[Block] {
         &self.blocks
@@ -235,10 +278,16 @@ impl ValidChain {
     }
 }
 
-/// Checks a whole chain; hashes are recomputed in parallel.
+/// Checks a whole chain in two passes: first every rule that reads only the blocks'
+/// fields (links, difficulty steps, block numbers, the claimed hash against the
+/// claimed difficulty, timestamps), serially and for almost nothing; only a chain that
+/// passes them all has its hashes recomputed, in parallel. So a forged chain is
+/// refused before any hashing when any of its blocks breaks a text rule (a chain of a
+/// hundred thousand blocks with one absurd difficulty at its end costs no SHA-256).
 ///
 /// # Errors
-/// The lowest-index [`ValidationError`].
+/// The lowest-index [`ValidationError`] of the first pass that finds one: a block
+/// breaking a text rule is named before a lower block with a wrong hash.
 pub fn check_chain(blocks: &[Block], rules: RuleSet, now_ms: u64) -> Result<(), ValidationError> {
     let Some(first) = blocks.first() else {
         return Err(ValidationError {
@@ -247,12 +296,15 @@ pub fn check_chain(blocks: &[Block], rules: RuleSet, now_ms: u64) -> Result<(), 
         });
     };
     check_genesis(first).map_err(|rule| ValidationError { index: 0, rule })?;
+    for i in 1..blocks.len() {
+        check_fields(&blocks[i - 1], &blocks[i], i, rules, now_ms)
+            .map_err(|rule| ValidationError { index: i, rule })?;
+    }
     let failure = (1..blocks.len())
         .into_par_iter()
         .with_min_len(256)
         .map_init(BlockHasher::new, |hasher, i| {
-            check_block(hasher, &blocks[i - 1], &blocks[i], i, rules, now_ms)
-                .map_err(|rule| ValidationError { index: i, rule })
+            check_hash(hasher, &blocks[i]).map_err(|rule| ValidationError { index: i, rule })
         })
         .find_map_first(Result::err);
     failure.map_or(Ok(()), Err)
@@ -276,8 +328,7 @@ fn check_genesis(block: &Block) -> Result<(), Rule> {
     }
 }
 
-/// Checks block `index` against its parent: the original's rules in its order, then
-/// minichain's stricter ones.
+/// Checks block `index` against its parent: the text rules, then the hash.
 fn check_block(
     hasher: &mut BlockHasher,
     prev: &Block,
@@ -286,17 +337,25 @@ fn check_block(
     rules: RuleSet,
     now_ms: u64,
 ) -> Result<(), Rule> {
+    check_fields(prev, block, index, rules, now_ms)?;
+    check_hash(hasher, block)
+}
+
+/// Every rule that needs no hashing: the original's link and difficulty step, then
+/// (strict) the block number, the minimum difficulty, the claimed hash's leading zero
+/// bits against the claimed difficulty (once the hash is found to recompute, this is
+/// the proof of work), and the timestamp.
+fn check_fields(
+    prev: &Block,
+    block: &Block,
+    index: usize,
+    rules: RuleSet,
+    now_ms: u64,
+) -> Result<(), Rule> {
     if block.prev_hash != prev.hash {
         return Err(Rule::Link {
-            expected: prev.hash.clone(),
-            found: block.prev_hash.clone(),
-        });
-    }
-    let computed = hasher.hash(block);
-    if !computed.matches_hex(&block.hash) {
-        return Err(Rule::Hash {
-            computed,
-            claimed: block.hash.clone(),
+            expected: clipped(&prev.hash),
+            found: clipped(&block.prev_hash),
         });
     }
     if block.difficulty.bits().abs_diff(prev.difficulty.bits()) > 1 {
@@ -317,9 +376,13 @@ fn check_block(
     if block.difficulty.bits() == 0 {
         return Err(Rule::MinDifficulty);
     }
-    if !block.difficulty.is_met_by(&computed) {
+    // A claimed hash that is not 64 hex digits can never recompute: the hash pass
+    // names it.
+    if let Some(bits) = claimed_zero_bits(&block.hash)
+        && bits < block.difficulty.bits()
+    {
         return Err(Rule::ProofOfWork {
-            bits: computed.leading_zero_bits(),
+            bits,
             difficulty: block.difficulty.bits(),
         });
     }
@@ -328,6 +391,26 @@ fn check_block(
         return Err(Rule::FutureTimestamp {
             timestamp: block.timestamp,
             limit,
+        });
+    }
+    Ok(())
+}
+
+/// The leading zero bits of a claimed hash written as 64 hex digits; `None` for any
+/// other text.
+fn claimed_zero_bits(hash: &str) -> Option<u32> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hash, &mut bytes).ok()?;
+    Some(BlockHash::from_bytes(bytes).leading_zero_bits())
+}
+
+/// The original's hash rule: the fields hash to the claimed hash.
+fn check_hash(hasher: &mut BlockHasher, block: &Block) -> Result<(), Rule> {
+    let computed = hasher.hash(block);
+    if !computed.matches_hex(&block.hash) {
+        return Err(Rule::Hash {
+            computed,
+            claimed: clipped(&block.hash),
         });
     }
     Ok(())
@@ -399,5 +482,52 @@ mod tests {
         chain.push(b);
         let err = check_chain(&chain, RuleSet::Strict, now_ms()).err();
         assert_eq!(err.map(|e| e.rule.name()), Some("block-no"));
+    }
+
+    /// A chain whose every block claims a wrong hash, with an absurd difficulty on its
+    /// last block, is refused for the difficulty step: the text rules ran over the
+    /// whole chain before any hash was recomputed (a hash pass first would have named
+    /// block 1's hash).
+    #[test]
+    fn text_rules_run_before_any_hashing() {
+        let mut blocks = crate::miner::synthetic::synthetic_chain(2000);
+        for block in &mut blocks[1..] {
+            block.nonce = crate::chain::Nonce::from(7u128);
+        }
+        let last = blocks.len() - 1;
+        blocks[last].difficulty = Difficulty::new(4_000_000_000);
+        for rules in [RuleSet::Strict, RuleSet::Seed] {
+            let err = check_chain(&blocks, rules, now_ms()).err();
+            assert_eq!(
+                err.map(|e| (e.index, e.rule.name())),
+                Some((last, "difficulty-step"))
+            );
+        }
+        let mut chain = ValidChain::genesis();
+        let err = chain
+            .extend(blocks[1..].to_vec(), RuleSet::Strict, now_ms())
+            .err();
+        assert_eq!(
+            err.map(|e| (e.index, e.rule.name())),
+            Some((last, "difficulty-step"))
+        );
+        assert_eq!(chain.len(), 1);
+    }
+
+    /// A claimed hash with fewer leading zero bits than its difficulty is refused by
+    /// the proof-of-work rule without hashing; a valid tail extends the chain.
+    #[test]
+    fn claimed_hash_against_claimed_difficulty() {
+        let blocks = crate::miner::synthetic::synthetic_chain(50);
+        let mut chain = ValidChain::genesis();
+        chain
+            .extend(blocks[1..].to_vec(), RuleSet::Strict, now_ms())
+            .expect("valid tail");
+        assert_eq!(chain.len(), 50);
+        let mut forged = blocks.clone();
+        forged[10].hash = format!("f{}", &forged[10].hash[1..]);
+        forged[20].nonce = crate::chain::Nonce::from(1u128);
+        let err = check_chain(&forged, RuleSet::Strict, now_ms()).err();
+        assert_eq!(err.map(|e| (e.index, e.rule.name())), Some((10, "pow")));
     }
 }

@@ -18,6 +18,13 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 /// and 1 MiB is far more than any honest block holds.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Default least time between two answers with the same tip to peers that publish a
+/// worse chain.
+pub const DEFAULT_ANSWER_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Default longest random delay before such an answer.
+pub const DEFAULT_ANSWER_DELAY_MAX: Duration = Duration::from_millis(500);
+
 /// Messages waiting for the intake's validation; more are dropped (and counted), since
 /// each one holds a whole chain and a later one supersedes an earlier one anyway.
 pub const INTAKE_QUEUE: usize = 8;
@@ -58,6 +65,11 @@ pub struct NodeConfig {
     pub redis_backoff_max: Duration,
     /// How often the subscriber pings Redis to find a half-dead connection.
     pub redis_ping_interval: Duration,
+    /// Least time between two answers with the same tip to peers that publish a
+    /// worse chain (see [`Answerer`](super::answer::Answerer)).
+    pub answer_interval: Duration,
+    /// Longest random delay before such an answer.
+    pub answer_delay_max: Duration,
     /// Niceness of the mining threads (Linux): above 0 lets the HTTP workers preempt the
     /// miner, so GETs answer promptly while every core mines.
     pub miner_nice: i32,
@@ -83,6 +95,8 @@ impl Default for NodeConfig {
             root_timeout: Duration::from_secs(5),
             redis_backoff_max: Duration::from_secs(5),
             redis_ping_interval: Duration::from_secs(5),
+            answer_interval: DEFAULT_ANSWER_INTERVAL,
+            answer_delay_max: DEFAULT_ANSWER_DELAY_MAX,
             miner_nice: 10,
             data_dir: None,
         }

@@ -31,6 +31,7 @@ use crate::chain::json::Dialect;
 pub use crate::chain::minable::MAX_DATA_DEPTH;
 use crate::chain::{DifficultyPolicy, validate::now_ms};
 use crate::chain::{ForkChoice, Json, check_minable, next_difficulty};
+use crate::clip::{MESSAGE_CHARS, clip, clip_to};
 
 /// How long a GET may take before it gets 408 (none comes near; this bounds a stuck
 /// client's hold on a worker).
@@ -90,7 +91,18 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                // The default span logs the whole URI, which the client chooses.
+                |request: &axum::http::Request<_>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %clip(request.method().as_str()),
+                        uri = %clip(&request.uri().to_string()),
+                    )
+                },
+            ),
+        )
         .with_state(state)
 }
 
@@ -146,7 +158,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.to_string() });
+        let text = self.to_string();
+        let body = serde_json::json!({ "error": clip_to(&text, MESSAGE_CHARS) });
         (self.status(), axum::Json(body)).into_response()
     }
 }
@@ -165,18 +178,17 @@ impl From<MineError> for ApiError {
 impl From<Rejection> for ApiError {
     fn from(rejection: Rejection) -> ApiError {
         let why = rejection.to_string();
-        match rejection {
-            Rejection::TooLarge { limit, .. } => ApiError::PayloadTooLarge(limit),
-            Rejection::TooLargeToPublish { .. } => ApiError::TooLargeToPublish(why),
-            Rejection::NotUtf8 | Rejection::NotJson(_) | Rejection::TooDeep(_) => {
-                ApiError::BadRequest(why)
-            }
-            Rejection::NotAChain(_) | Rejection::Invalid(_) | Rejection::Nan(_) => {
-                ApiError::Unprocessable(why)
-            }
-            Rejection::NotPreferred { .. } => ApiError::Conflict(why),
-            Rejection::Backlog => ApiError::Unavailable(why),
-            Rejection::NotStored => ApiError::Internal(why),
+        if let Rejection::TooLarge { limit, .. } = rejection {
+            return ApiError::PayloadTooLarge(limit);
+        }
+        // A replay is answered as its first refusal was.
+        match rejection.status_reason() {
+            "too_large" => ApiError::TooLargeToPublish(why),
+            "not_utf8" | "not_json" | "too_deep" => ApiError::BadRequest(why),
+            "not_preferred" => ApiError::Conflict(why),
+            "backlog" => ApiError::Unavailable(why),
+            "not_stored" => ApiError::Internal(why),
+            _ => ApiError::Unprocessable(why),
         }
     }
 }
@@ -226,7 +238,8 @@ fn parse_param(query: &HashMap<String, String>, name: &str) -> Result<Option<u64
         None => Ok(None),
         Some(text) => text.parse::<u64>().map(Some).map_err(|_| {
             ApiError::BadRequest(format!(
-                "{name} must be a non-negative integer, found {text:?}"
+                "{name} must be a non-negative integer, found {:?}",
+                clip(text)
             ))
         }),
     }
@@ -239,7 +252,8 @@ async fn get_block(
 ) -> Result<Response, ApiError> {
     let index: u64 = n.parse().map_err(|_| {
         ApiError::BadRequest(format!(
-            "block number must be a non-negative integer, found {n:?}"
+            "block number must be a non-negative integer, found {:?}",
+            clip(&n)
         ))
     })?;
     let snapshot = state.snapshot();
@@ -336,6 +350,11 @@ pub struct RedisStatus {
     pub published: u64,
     /// Publishes that failed.
     pub publish_errors: u64,
+    /// Answers sent to peers that published a worse chain.
+    pub answers: u64,
+    /// Answers withheld (our tip went out within the interval, or another node
+    /// answered first).
+    pub answers_withheld: u64,
 }
 
 /// The sync part of [`Status`].
@@ -389,6 +408,8 @@ pub fn status(state: &AppState) -> Status {
             reconnects: state.redis.reconnects(),
             published: state.redis.published(),
             publish_errors: state.redis.publish_errors(),
+            answers: state.redis.answers().sent(),
+            answers_withheld: state.redis.answers().withheld(),
         },
         sync: SyncStatus {
             accepted: state.sync.accepted(),
@@ -505,11 +526,19 @@ pub fn mining_data(body: &[u8]) -> Result<Json, ApiError> {
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::NotFound(format!("no route for {method} {}", uri.path()))
+    ApiError::NotFound(format!(
+        "no route for {} {}",
+        clip(method.as_str()),
+        clip(uri.path())
+    ))
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+    ApiError::MethodNotAllowed(format!(
+        "{} is not allowed on {}",
+        clip(method.as_str()),
+        clip(uri.path())
+    ))
 }
 
 #[cfg(test)]

@@ -10,11 +10,13 @@
 //! - [`job_slot`]: where the running search registers, so the writer can cancel it on a
 //!   new tip; the restart's timings.
 //! - [`sync`]: Redis subscribe / publish / reconnect, and the start-up sync.
+//! - [`answer`]: answers to peers with a worse chain, bounded against amplification.
 //! - [`http`]: [`router`](http::router), the handlers and [`ApiError`](http::ApiError).
 //!
 //! Data flows one way: HTTP/Redis → intake (validate) → writer (fork choice) →
 //! snapshot → cache/publish, and the writer cancels a search on a stale tip.
 
+pub mod answer;
 pub mod config;
 pub mod http;
 pub mod intake;
@@ -209,11 +211,20 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     let (mining, mining_thread) = mining::spawn_miner(&config, writer.clone(), jobs)?;
     let sync_stats = Arc::new(SyncStats::default());
     let redis_stats = Arc::new(RedisStats::default());
+    let answers = Arc::new(answer::Answerer::new(
+        snapshots.clone(),
+        Arc::clone(&publish),
+        redis_client.clone(),
+        Arc::clone(redis_stats.answers()),
+        config.answer_interval,
+        config.answer_delay_max,
+    ));
     let (intake, intake_task) = intake::spawn_intake(
         snapshots.clone(),
         writer,
         Arc::clone(&sync_stats),
         Arc::clone(&publish),
+        Arc::clone(&answers),
         config.fork_choice,
         config.max_message_bytes,
     );
@@ -235,6 +246,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         tasks.push(tokio::spawn(sync::subscribe_loop(
             settings.clone(),
             intake.clone(),
+            answers,
             Arc::clone(&publish),
             Arc::clone(&redis_stats),
             shutdown_rx.clone(),

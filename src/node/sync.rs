@@ -21,9 +21,11 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 
+use super::answer::{AnswerStats, Answerer};
 use super::config::CHANNEL;
 use super::intake::{IntakeSender, Source, Verdict};
 use super::state::Snapshot;
+use crate::clip::{MESSAGE_CHARS, clip_to};
 
 /// First wait before reconnecting; it doubles up to the configured maximum.
 const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
@@ -39,6 +41,7 @@ pub struct RedisStats {
     reconnects: AtomicU64,
     published: AtomicU64,
     publish_errors: AtomicU64,
+    answers: Arc<AnswerStats>,
 }
 
 impl RedisStats {
@@ -66,6 +69,11 @@ impl RedisStats {
     pub fn publish_errors(&self) -> u64 {
         self.publish_errors.load(Ordering::Relaxed)
     }
+
+    /// The answers to peers with a worse chain (the [`Answerer`] counts them).
+    pub fn answers(&self) -> &Arc<AnswerStats> {
+        &self.answers
+    }
 }
 
 /// The settings the Redis tasks need.
@@ -84,6 +92,7 @@ pub struct RedisSettings {
 pub async fn subscribe_loop(
     settings: RedisSettings,
     intake: IntakeSender,
+    answers: Arc<Answerer>,
     publish: Arc<Notify>,
     stats: Arc<RedisStats>,
     mut shutdown: watch::Receiver<bool>,
@@ -109,7 +118,14 @@ pub async fn subscribe_loop(
                 backoff = INITIAL_BACKOFF;
                 // Peers may have missed our chain while we were away.
                 publish.notify_one();
-                let lost = listen(pubsub, &intake, settings.ping_interval, &mut shutdown).await;
+                let lost = listen(
+                    pubsub,
+                    &intake,
+                    &answers,
+                    settings.ping_interval,
+                    &mut shutdown,
+                )
+                .await;
                 stats.connected.store(false, Ordering::Relaxed);
                 match lost {
                     Lost::Shutdown => return,
@@ -153,6 +169,7 @@ enum Lost {
 async fn listen(
     pubsub: redis::aio::PubSub,
     intake: &IntakeSender,
+    answers: &Answerer,
     ping_interval: Duration,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Lost {
@@ -165,7 +182,9 @@ async fn listen(
             message = stream.next() => match message {
                 Some(message) => {
                     if message.get_channel_name() == CHANNEL {
-                        intake.offer_payload(message.get_payload_bytes(), Source::Redis, Instant::now());
+                        let payload = message.get_payload_bytes();
+                        answers.observe(payload);
+                        intake.offer_payload(payload, Source::Redis, Instant::now());
                     }
                 }
                 None => return Lost::Because("connection closed".into()),
@@ -271,7 +290,8 @@ pub async fn sync_from_root(root: &str, timeout: Duration, intake: &IntakeSender
         Some(Verdict::Adopted) => tracing::info!(%url, "start-up sync: adopted the root's chain"),
         Some(Verdict::Current) => tracing::info!(%url, "start-up sync: the root has our chain"),
         Some(Verdict::Rejected(why)) => {
-            tracing::info!(%url, "start-up sync: kept our chain: {why}")
+            let why = why.to_string();
+            tracing::info!(%url, "start-up sync: kept our chain: {}", clip_to(&why, MESSAGE_CHARS))
         }
         None => {}
     }

@@ -23,7 +23,7 @@ mod grammar;
 mod tree;
 mod writer;
 
-pub use block_fields::{FieldError, describe};
+pub use block_fields::{FieldError, describe, describe_next, describe_text};
 pub use grammar::{JsonError, JsonErrorKind, MAX_DEPTH, MAX_INT_DIGITS, Parser, Scalar, Visit};
 pub use tree::{Json, Number, NumberValue};
 pub use writer::{Dialect, write_string};

@@ -54,11 +54,11 @@ pub fn examine(
     if source == Source::Redis && !text.trim_start().starts_with('[') {
         // parse_chain also reads `{"chain": [...]}`, but on the channel only a bare
         // array is the protocol: anything else kills a Python node's listener.
-        return Err(match crate::chain::Json::parse(text) {
+        // One walk that builds nothing: not JSON, or JSON of another kind.
+        return Err(match crate::chain::json::describe_text(text) {
             Err(err) => Rejection::from_json(err),
-            Ok(value) => Rejection::NotAChain(format!(
-                "a message on the channel must be a JSON array of blocks, found {}",
-                crate::chain::json::describe(&value)
+            Ok(found) => Rejection::NotAnArray(format!(
+                "a message on the channel must be a JSON array of blocks, found {found}"
             )),
         });
     }
@@ -115,12 +115,9 @@ fn examine_extension(
         ChainWeight::of_chain(current).extended_by(&blocks),
     )?;
     let mut chain = current.clone();
-    let now = now_ms();
-    for block in blocks {
-        chain
-            .push(block, RuleSet::Strict, now)
-            .map_err(Rejection::Invalid)?;
-    }
+    chain
+        .extend(blocks, RuleSet::Strict, now_ms())
+        .map_err(Rejection::Invalid)?;
     Ok(chain)
 }
 

@@ -15,12 +15,14 @@
 //! - [`examine`](mod@examine): the pure examination of one message against our
 //!   snapshot, with its two shortcuts (the fork-choice estimate before validation,
 //!   and only the new blocks of an extension of ours validated).
+//! - [`replay`]: the digests of refused messages, so a replay costs one hash.
 
 pub mod examine;
 pub mod queue;
+pub mod replay;
 pub mod verdict;
 
 pub use self::examine::{Examined, examine};
-pub use self::queue::{ANSWER_INTERVAL, IntakeSender, RawMessage, spawn_intake};
+pub use self::queue::{IntakeSender, RawMessage, spawn_intake};
 pub use self::verdict::{REASONS, Rejection, Source, SyncStats, Verdict};
 pub use crate::node::config::INTAKE_QUEUE;

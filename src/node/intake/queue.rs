@@ -3,15 +3,17 @@
 //! and one task ([`spawn_intake`]) takes them in order, examines each on tokio's
 //! blocking pool and offers the survivors to the chain writer.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::examine::{Examined, examine};
+use super::replay::{RefusedDigests, digest};
 use super::verdict::{Rejection, Source, SyncStats, Verdict};
 use crate::chain::ForkChoice;
+use crate::node::answer::Answerer;
 use crate::node::config::INTAKE_QUEUE;
 use crate::node::state::{AdoptOutcome, ChainWriter, Snapshot, WriterStopped};
 
@@ -118,23 +120,24 @@ impl IntakeSender {
     }
 }
 
-/// Least time between two answers to peers with a worse chain: bounds how much
-/// publishing a flood of short messages can cause.
-pub const ANSWER_INTERVAL: Duration = Duration::from_millis(500);
-
 /// Starts the intake task; it ends when every [`IntakeSender`] is dropped.
 ///
 /// A Redis message with a chain strictly worse than ours means its sender lacks our
 /// chain (pub/sub delivers at most once: it may have missed our publish while it
-/// reconnected, or just started): the intake then asks `publish` to send ours, at
-/// most once per [`ANSWER_INTERVAL`]. Equal chains get no answer, so two nodes on
+/// reconnected, or just started): the intake then asks `answers` for an answer,
+/// which it bounds (see [`Answerer`]). Equal chains get no answer, so two nodes on
 /// equally good forks never answer each other in a loop. A chain adopted from
-/// `POST /api/chain` is published too: the rest of the network has not seen it.
+/// `POST /api/chain` is published at once: the rest of the network has not seen it.
+///
+/// A message refused for a reason no later state can change is remembered by its
+/// digest ([`RefusedDigests`]); the same bytes again are refused as `replayed`
+/// after one hash of their text, not parsed or validated again.
 pub fn spawn_intake(
     snapshots: watch::Receiver<Arc<Snapshot>>,
     writer: ChainWriter,
     stats: Arc<SyncStats>,
     publish: Arc<Notify>,
+    answers: Arc<Answerer>,
     fork_choice: ForkChoice,
     max_bytes: usize,
 ) -> (IntakeSender, tokio::task::JoinHandle<()>) {
@@ -144,8 +147,8 @@ pub fn spawn_intake(
         stats: Arc::clone(&stats),
         max_bytes,
     };
+    let refused = Arc::new(Mutex::new(RefusedDigests::default()));
     let task = tokio::spawn(async move {
-        let mut last_answer: Option<Instant> = None;
         while let Some(message) = rx.recv().await {
             let snapshot = Arc::clone(&snapshots.borrow());
             let RawMessage {
@@ -157,7 +160,16 @@ pub fn spawn_intake(
             // Examine and offer to the writer from the same blocking thread: one
             // thread hop less between a message and a restarted search.
             let writer = writer.clone();
+            let refused = Arc::clone(&refused);
             let decided = tokio::task::spawn_blocking(move || {
+                // Our own chain coming back (the usual message) costs no digest.
+                let digest = (bytes != snapshot.message().as_ref()).then(|| digest(&bytes));
+                let lock = || refused.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(digest) = &digest
+                    && let Some(replayed) = lock().replayed(digest, source, Instant::now())
+                {
+                    return Ok(Verdict::Rejected(replayed));
+                }
                 let examined = examine(
                     &bytes,
                     source,
@@ -182,7 +194,12 @@ pub fn spawn_intake(
                             AdoptOutcome::NotStored => Verdict::Rejected(Rejection::NotStored),
                         })
                     }
-                    Err(rejection) => Ok(Verdict::Rejected(rejection)),
+                    Err(rejection) => {
+                        if let Some(digest) = digest {
+                            lock().remember(digest, &rejection, Instant::now());
+                        }
+                        Ok(Verdict::Rejected(rejection))
+                    }
                 }
             })
             .await;
@@ -207,13 +224,8 @@ pub fn spawn_intake(
             if source == Source::Http && matches!(verdict, Verdict::Adopted) {
                 publish.notify_one();
             }
-            if source == Source::Redis
-                && sender_lacks_ours
-                && last_answer.is_none_or(|at| at.elapsed() >= ANSWER_INTERVAL)
-            {
-                tracing::debug!("a peer published a worse chain: answering with ours");
-                last_answer = Some(Instant::now());
-                publish.notify_one();
+            if source == Source::Redis && sender_lacks_ours {
+                answers.request();
             }
             if let Some(reply) = reply {
                 let _ = reply.send(verdict);
@@ -226,6 +238,7 @@ pub fn spawn_intake(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// A pushed chain never waits for room in the queue: with the queue full it is
     /// refused as a backlog at once, so pushes cannot crowd out the Redis listener.

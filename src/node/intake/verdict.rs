@@ -12,6 +12,7 @@ use std::sync::{Mutex, PoisonError};
 
 use crate::chain::json::{JsonError, JsonErrorKind};
 use crate::chain::{ForkChoice, ValidationError};
+use crate::clip::{MESSAGE_CHARS, clip_to};
 use crate::node::config::{INTAKE_QUEUE, fork_choice_name};
 
 /// Where a chain came from.
@@ -60,6 +61,11 @@ pub enum Rejection {
     /// JSON, but not a chain (not an array, a block of the wrong shape, ...).
     #[error("message is not a chain: {0}")]
     NotAChain(String),
+    /// JSON on the channel that is not an array (a `{"chain": [...]}` body, a
+    /// scalar): only a bare array is a message there, though `POST /api/chain` takes
+    /// the same bytes.
+    #[error("message is not a chain: {0}")]
+    NotAnArray(String),
     /// A chain that breaks a rule.
     #[error("chain is invalid: {0}")]
     Invalid(ValidationError),
@@ -86,10 +92,19 @@ pub enum Rejection {
     /// The intake queue was full.
     #[error("dropped: {INTAKE_QUEUE} messages already wait for validation")]
     Backlog,
+    /// The very bytes of a message refused a moment ago, dropped on their digest
+    /// without being parsed again.
+    #[error("replayed: these bytes were refused before ({first})")]
+    Replayed {
+        /// The first refusal's reason, which decides the HTTP status.
+        reason: &'static str,
+        /// The first refusal, in words (already clipped).
+        first: String,
+    },
 }
 
 /// The counted kinds of [`Rejection`], as `/api/status` names them.
-pub const REASONS: [&str; 10] = [
+pub const REASONS: [&str; 11] = [
     "too_large",
     "not_utf8",
     "not_json",
@@ -100,6 +115,7 @@ pub const REASONS: [&str; 10] = [
     "not_preferred",
     "backlog",
     "not_stored",
+    "replayed",
 ];
 
 impl Rejection {
@@ -110,12 +126,13 @@ impl Rejection {
             Rejection::NotUtf8 => 1,
             Rejection::NotJson(_) => 2,
             Rejection::TooDeep(_) => 3,
-            Rejection::NotAChain(_) => 4,
+            Rejection::NotAChain(_) | Rejection::NotAnArray(_) => 4,
             Rejection::Invalid(_) => 5,
             Rejection::Nan(_) => 6,
             Rejection::NotPreferred { .. } => 7,
             Rejection::Backlog => 8,
             Rejection::NotStored => 9,
+            Rejection::Replayed { .. } => 10,
         }
     }
 
@@ -143,15 +160,50 @@ impl Rejection {
 
     /// Classifies `parse_chain`'s error on `text`: the chain reader stops at the first
     /// token a chain cannot hold, so whether `text` is JSON at all (`{"chain": 5}` is,
-    /// `{"chain": [` is not) takes a second, general parse, paid only on failure, whose
-    /// own error then says what is wrong with the JSON.
+    /// `{"chain": [` is not) takes a second pass, paid only on failure: a walk of the
+    /// grammar that builds nothing, whose own error then says what is wrong with the
+    /// JSON.
     pub(super) fn from_chain_error(text: &str, err: JsonError) -> Rejection {
         if matches!(err.kind, JsonErrorKind::TooDeep) {
             return Rejection::TooDeep(err);
         }
-        match crate::chain::Json::parse(text) {
+        match crate::chain::json::describe_text(text) {
             Ok(_) => Rejection::NotAChain(err.to_string()),
             Err(general) => Rejection::from_json(general),
+        }
+    }
+
+    /// Whether the same bytes would be refused the same way whatever our chain and
+    /// clock: then a replay of them may be refused on their digest alone. Not a chain
+    /// that loses to ours (it says the sender lacks our chain, which we answer), not
+    /// a far-future timestamp (it may become valid), not the queue's own refusals.
+    pub fn is_final(&self) -> bool {
+        match self {
+            Rejection::NotUtf8
+            | Rejection::NotJson(_)
+            | Rejection::TooDeep(_)
+            | Rejection::NotAChain(_)
+            | Rejection::NotAnArray(_)
+            | Rejection::Nan(_) => true,
+            Rejection::Invalid(err) => !matches!(
+                err.rule,
+                crate::chain::validate::Rule::FutureTimestamp { .. }
+            ),
+            Rejection::TooLarge { .. }
+            | Rejection::TooLargeToPublish { .. }
+            | Rejection::NotPreferred { .. }
+            | Rejection::Backlog
+            | Rejection::NotStored
+            | Rejection::Replayed { .. } => false,
+        }
+    }
+
+    /// The reason that decides how the refusal is answered: a replay's first reason,
+    /// else its own.
+    pub fn status_reason(&self) -> &'static str {
+        match self {
+            Rejection::Replayed { reason, .. } => reason,
+            other => other.reason(),
         }
     }
 
@@ -225,7 +277,7 @@ impl SyncStats {
             }
             Verdict::Rejected(rejection) => {
                 self.rejected[rejection.reason_index()].fetch_add(1, Ordering::Relaxed);
-                let text = rejection.to_string();
+                let text = clip_to(&rejection.to_string(), MESSAGE_CHARS).into_owned();
                 if matches!(rejection, Rejection::NotPreferred { .. }) {
                     tracing::debug!(?source, reason = rejection.reason(), "{text}");
                 } else {
