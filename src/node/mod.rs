@@ -171,6 +171,7 @@ impl NodeHandle {
 pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     // The stored chain first: a damaged store stops the node before it listens.
     let (initial, persistence) = open_store(config.data_dir.clone()).await?;
+    let started = std::time::Instant::now();
     let addr_text = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr_text)
         .await
@@ -286,6 +287,10 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             })
             .await
     });
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "from the stored chain to listening (miner, snapshot bodies)"
+    );
     tracing::info!(%addr, fork_choice = config.fork_choice_name(), threads = state.mining.threads(), kernel = state.mining.kernel(), "node listening");
     Ok(NodeHandle {
         addr,
