@@ -38,6 +38,9 @@ pub use self::record::{RecordError, TipRecord};
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, RuleSet, ValidChain, ValidationError};
 
+/// Records decoded together at start (in parallel), bounding the raw bytes held.
+const DECODE_CHUNK: usize = 4096;
+
 /// The store's file name inside the data directory.
 pub const FILE_NAME: &str = "chain.redb";
 
@@ -53,9 +56,9 @@ pub const META: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("me
 /// The `meta` row holding the [`TipRecord`].
 pub const TIP_KEY: &str = "tip";
 
-/// redb's page cache: enough for a 100,000-block chain (about 30 MB of records) to be
-/// read once at start; the node serves from memory afterwards.
-const CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// redb's page cache: small, since the chain is read once at start (sequentially) and
+/// the node serves it from memory afterwards; writes touch a few pages at the end.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Why the store cannot be opened, read or written.
 #[derive(Debug, thiserror::Error)]
@@ -414,7 +417,28 @@ fn read_chain(db: &Database) -> Result<ValidChain, Damage> {
         .ok_or(Damage::MissingTip)
         .and_then(|guard| record::decode_tip(guard.value()).map_err(Damage::Tip))?;
     let blocks_table = txn.open_table(BLOCKS).map_err(|e| table("blocks", e))?;
-    let mut raw = Vec::with_capacity(usize::try_from(tip.len).unwrap_or(0).min(1 << 24));
+    let started = std::time::Instant::now();
+    let mut blocks = Vec::with_capacity(usize::try_from(tip.len).unwrap_or(0).min(1 << 24));
+    // Records are copied out a chunk at a time and decoded in parallel (decoding parses
+    // each block's data and renders its str()), so only one chunk of raw bytes is held
+    // beside the decoded blocks.
+    let mut chunk: Vec<Vec<u8>> = Vec::with_capacity(DECODE_CHUNK);
+    let decode = |chunk: &mut Vec<Vec<u8>>, blocks: &mut Vec<Block>| {
+        let first = blocks.len();
+        let decoded = chunk
+            .par_iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                record::decode_block(bytes).map_err(|cause| Damage::Block {
+                    index: (first + i) as u64,
+                    cause,
+                })
+            })
+            .collect::<Result<Vec<Block>, Damage>>()?;
+        blocks.extend(decoded);
+        chunk.clear();
+        Ok::<(), Damage>(())
+    };
     for (expected, entry) in (0u64..).zip(
         blocks_table
             .range::<u64>(..)
@@ -425,25 +449,16 @@ fn read_chain(db: &Database) -> Result<ValidChain, Damage> {
         if found != expected {
             return Err(Damage::Gap { expected, found });
         }
-        raw.push(value.value().to_vec());
+        chunk.push(value.value().to_vec());
+        if chunk.len() == DECODE_CHUNK {
+            decode(&mut chunk, &mut blocks)?;
+        }
     }
-    let read = std::time::Instant::now();
-    // Decoding parses each block's data (and renders its str()): in parallel.
-    let blocks = raw
-        .par_iter()
-        .enumerate()
-        .map(|(i, bytes)| {
-            record::decode_block(bytes).map_err(|cause| Damage::Block {
-                index: i as u64,
-                cause,
-            })
-        })
-        .collect::<Result<Vec<Block>, Damage>>()?;
-    drop(raw);
+    decode(&mut chunk, &mut blocks)?;
     let decoded = std::time::Instant::now();
     tracing::debug!(
-        decode_ms = (decoded - read).as_millis() as u64,
-        "stored blocks decoded"
+        decode_ms = (decoded - started).as_millis() as u64,
+        "stored blocks read and decoded"
     );
     let chain = ValidChain::validate(blocks, RuleSet::Strict, now_ms()).map_err(Damage::Invalid)?;
     tracing::debug!(
