@@ -40,7 +40,7 @@ use self::mining::MiningHandle;
 use self::state::{Persistence, Snapshot, StoreHealth};
 use self::sync::{RedisSettings, RedisStats};
 use crate::chain::{Difficulty, ValidChain};
-use crate::store::ChainStore;
+use crate::store::{ChainStore, StoreError};
 
 /// How long shutdown waits for open connections and threads before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -314,9 +314,14 @@ async fn open_store(data_dir: Option<PathBuf>) -> Result<(ValidChain, Persistenc
         return Ok((ValidChain::genesis(), persistence));
     };
     let started = std::time::Instant::now();
+    let path = dir.join(crate::store::FILE_NAME);
+    // ChainStore::open catches its own panics: a join error is a cancelled task.
     let (store, chain) = tokio::task::spawn_blocking(move || ChainStore::open(&dir))
         .await
-        .map_err(|join| NodeError::Thread(std::io::Error::other(join)))??;
+        .map_err(|join| StoreError::Panicked {
+            path,
+            message: join.to_string(),
+        })??;
     tracing::info!(
         path = %store.path().display(),
         blocks = chain.len(),
