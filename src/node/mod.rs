@@ -42,7 +42,7 @@ use self::mining::MiningHandle;
 use self::state::{Persistence, Snapshot, StoreHealth};
 use self::sync::{RedisSettings, RedisStats};
 use crate::chain::{Difficulty, ValidChain};
-use crate::store::ChainStore;
+use crate::store::{ChainStore, StoreError};
 
 /// How long shutdown waits for open connections and threads before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -173,6 +173,7 @@ impl NodeHandle {
 pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     // The stored chain first: a damaged store stops the node before it listens.
     let (initial, persistence) = open_store(config.data_dir.clone()).await?;
+    let started = std::time::Instant::now();
     let addr_text = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr_text)
         .await
@@ -298,6 +299,10 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             })
             .await
     });
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "from the stored chain to listening (miner, snapshot bodies)"
+    );
     tracing::info!(%addr, fork_choice = config.fork_choice_name(), threads = state.mining.threads(), kernel = state.mining.kernel(), "node listening");
     Ok(NodeHandle {
         addr,
@@ -321,9 +326,14 @@ async fn open_store(data_dir: Option<PathBuf>) -> Result<(ValidChain, Persistenc
         return Ok((ValidChain::genesis(), persistence));
     };
     let started = std::time::Instant::now();
+    let path = dir.join(crate::store::FILE_NAME);
+    // ChainStore::open catches its own panics: a join error is a cancelled task.
     let (store, chain) = tokio::task::spawn_blocking(move || ChainStore::open(&dir))
         .await
-        .map_err(|join| NodeError::Thread(std::io::Error::other(join)))??;
+        .map_err(|join| StoreError::Panicked {
+            path,
+            message: join.to_string(),
+        })??;
     tracing::info!(
         path = %store.path().display(),
         blocks = chain.len(),
