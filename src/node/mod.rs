@@ -9,15 +9,20 @@
 //!   new tip; the restart's timings.
 //! - [`sync`]: Redis subscribe / publish / reconnect, and the start-up sync.
 //! - [`http`]: [`router`](http::router), the handlers and [`ApiError`](http::ApiError).
+//! - [`server`]: the accept loop: header-read timeout, connection cap, graceful drain.
+//! - [`body_budget`]: request bodies under a size limit, a shared byte budget and a
+//!   total read time.
 //!
 //! Data flows one way: HTTP/Redis → intake (validate) → writer (fork choice) →
 //! snapshot → cache/publish, and the writer cancels a search on a stale tip.
 
+pub mod body_budget;
 pub mod config;
 pub mod http;
 pub mod intake;
 pub mod job_slot;
 pub mod mining;
+pub mod server;
 pub mod state;
 pub mod sync;
 
@@ -30,10 +35,12 @@ pub use config::NodeConfig;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use self::body_budget::BodyBudget;
 use self::http::AppState;
 use self::intake::SyncStats;
 use self::job_slot::JobSlot;
 use self::mining::MiningHandle;
+use self::server::ConnectionCount;
 use self::state::Snapshot;
 use self::sync::{RedisSettings, RedisStats};
 use crate::chain::{Difficulty, ValidChain};
@@ -264,17 +271,20 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         policy: config.policy,
         max_body_bytes: config.max_body_bytes,
         intake: intake.clone(),
+        bodies: BodyBudget::new(config.body_budget_bytes, config.body_timeout),
+        connections: ConnectionCount::new(config.max_connections),
+        large_checks: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        )),
     };
     let app = http::router(state.clone());
-    let mut server_shutdown = shutdown_rx;
-    let listener = axum::serve::ListenerExt::tap_io(listener, tune_socket);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_shutdown.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let server = tokio::spawn(server::serve(
+        listener,
+        app,
+        config.header_timeout,
+        state.connections.clone(),
+        shutdown_rx,
+    ));
     tracing::info!(%addr, fork_choice = config.fork_choice_name(), threads = state.mining.threads(), kernel = state.mining.kernel(), "node listening");
     Ok(NodeHandle {
         addr,
@@ -284,18 +294,6 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         tasks,
         threads: vec![writer_thread, mining_thread],
     })
-}
-
-/// Send buffer for client connections: a whole `GET /api/blocks` body of a
-/// thousand-block chain (about 300 KB) fits, so hyper hands it to the kernel in one
-/// write instead of waiting for the client to drain 16 KB at a time.
-const SEND_BUFFER_BYTES: usize = 1024 * 1024;
-
-/// Per-connection socket options: no Nagle delay on small answers, a large send
-/// buffer for the chain. Failures only cost speed, so they are ignored.
-fn tune_socket(stream: &mut tokio::net::TcpStream) {
-    let _ = stream.set_nodelay(true);
-    let _ = socket2::SockRef::from(&*stream).set_send_buffer_size(SEND_BUFFER_BYTES);
 }
 
 /// Runs a node until `shutdown` completes, then stops it gracefully.
