@@ -329,11 +329,15 @@ async fn run(row: &Row) {
                 panic!("{}: a chunked body expects an answer", row.name)
             };
             assert_eq!(got, Ending::Answered(code), "{}", row.name);
-            assert!(
-                sent < total,
-                "{}: the node read all {total} bytes",
-                row.name
-            );
+            // Socket buffers take a few MB whatever the node does; past them, the
+            // sender stops when the node stops reading.
+            if total > 16 * MIB {
+                assert!(
+                    sent < total,
+                    "{}: the node read all {total} bytes",
+                    row.name
+                );
+            }
         }
         Input::Many { n, bytes } => {
             let mut streams = Vec::with_capacity(*n);
@@ -396,5 +400,9 @@ async fn slow_and_greedy_clients() {
     for row in &rows {
         eprintln!("row: {}", row.name);
         run(row).await;
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        let peak = status.lines().find(|l| l.starts_with("VmHWM"));
+        eprintln!("peak RSS of this process (test and node): {peak:?}");
     }
 }
