@@ -5,6 +5,7 @@
 //! - [`state`]: the one writer, the snapshots readers take, the cached bodies.
 //! - [`intake`]: chains from the network → validated candidates or counted rejections.
 //! - [`mining`]: the request queue and the coordinator thread over the miner.
+//! - [`mining_request`]: a mining request's body → its `data` as checked text.
 //! - [`job_slot`]: where the running search registers, so the writer can cancel it on a
 //!   new tip; the restart's timings.
 //! - [`sync`]: Redis subscribe / publish / reconnect, and the start-up sync.
@@ -22,6 +23,7 @@ pub mod http;
 pub mod intake;
 pub mod job_slot;
 pub mod mining;
+pub mod mining_request;
 pub mod server;
 pub mod state;
 pub mod sync;
