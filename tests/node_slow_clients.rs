@@ -97,7 +97,8 @@ async fn trickling_body_is_cut_after_the_body_timeout() {
     let mut answer = Vec::new();
     let read_all = tokio::io::AsyncReadExt::read_to_end(&mut read, &mut answer);
     // The node answers 408, then closes (the connection's body was never finished).
-    let _ = tokio::time::timeout(PATIENCE, read_all).await;
+    let closed = tokio::time::timeout(PATIENCE, read_all).await;
+    assert!(closed.is_ok(), "the node kept the connection open");
     trickle.abort();
     assert_eq!(common::raw_http::status_of(&answer), Some(408));
     wait_until("the budget returns", PATIENCE, || async {
@@ -108,25 +109,34 @@ async fn trickling_body_is_cut_after_the_body_timeout() {
     node.stop().await;
 }
 
-/// Past the connection cap, new connections wait: the node keeps the ones it has, and
-/// once the slow ones are dropped (header timeout) it answers the waiting ones.
+/// Past the connection cap, new connections wait: the node keeps serving the
+/// connections it has, and once the slow ones are dropped (header timeout) it answers
+/// the waiting ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_past_the_cap_wait_and_are_served() {
     let node = TestNode::start(NodeConfig {
         max_connections: 8,
+        header_timeout: Duration::from_secs(2),
         ..slow_config()
     })
     .await;
     let addr = node.handle.addr();
+    let mut kept = connect(addr).await;
+    assert!(send(&mut kept, &head("GET", "/healthz", "")).await);
+    assert_eq!(ending(&mut kept, PATIENCE).await, Ending::Answered(200));
     let mut slow = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..7 {
         let mut stream = connect(addr).await;
         assert!(send(&mut stream, b"GET /api/blocks HTTP/1.1\r\n").await);
         slow.push(stream);
     }
-    // The kernel completes the handshake; the node does not take the connection yet.
+    // The kernel completes the handshake; the node does not take the connection until
+    // a slot frees.
     let mut waiting = connect(addr).await;
     assert!(send(&mut waiting, &head("GET", "/healthz", "")).await);
+    // The cap is reached, and the connection the node has is still served.
+    assert!(send(&mut kept, &head("GET", "/api/status", "")).await);
+    assert_eq!(ending(&mut kept, PATIENCE).await, Ending::Answered(200));
     assert_eq!(ending(&mut waiting, PATIENCE).await, Ending::Answered(200));
     for stream in &mut slow {
         assert!(closed_within(stream, PATIENCE).await);
@@ -138,6 +148,36 @@ async fn connections_past_the_cap_wait_and_are_served() {
         "{status}"
     );
     node.stop().await;
+}
+
+/// Shutdown drains: it closes idle connections at once and waits for a half-sent
+/// head only until its header timeout, so it ends with slow clients connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_with_slow_clients_connected() {
+    let node = TestNode::start(slow_config()).await;
+    let addr = node.handle.addr();
+    let mut half = connect(addr).await;
+    assert!(send(&mut half, b"POST /api/mineblock HTTP/1.1\r\nHost: n").await);
+    let mut silent = connect(addr).await;
+    let mut trickle = connect(addr).await;
+    assert!(send(&mut trickle, &post_head_only("/api/chain", 1000)).await);
+    wait_until("the node holds the three", PATIENCE, || async {
+        node.status().await["http"]["connections"].as_u64() >= Some(3)
+    })
+    .await;
+    node.stop().await;
+    for stream in [&mut half, &mut silent, &mut trickle] {
+        assert!(closed_within(stream, PATIENCE).await);
+    }
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+fn post_head_only(path: &str, length: usize) -> Vec<u8> {
+    head(
+        "POST",
+        path,
+        &format!("Content-Type: application/json\r\nContent-Length: {length}\r\n"),
+    )
 }
 
 /// Uploads whose declared bodies do not fit in what is left of the shared budget get
