@@ -7,7 +7,8 @@
 //! hyper restarts that clock when a keep-alive connection goes idle,
 //! so an idle connection is closed after the same time. The number of connections is
 //! capped by a semaphore taken before `accept`: past the cap, new connections wait in
-//! the kernel's listen backlog while the node serves the ones it has. Shutdown stops
+//! the kernel's listen backlog while the node serves the ones it has. A request head
+//! is at most 32 KiB, so stalled connections hold little memory each. Shutdown stops
 //! accepting and lets every open connection finish its request (graceful drain).
 //!
 //! HTTP/1 only, as the original's uvicorn serves: HTTP/2 would bring multiplexed
@@ -27,6 +28,12 @@ use tokio::sync::{Semaphore, watch};
 /// How long the loop pauses after an accept error that is not the client's (such as
 /// running out of file descriptors), so that it does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// Largest request head (request line and headers) read; a larger one gets 431. The
+/// API's requests carry a few hundred bytes of head; without this cap hyper buffers up
+/// to its read buffer's 400 KB per connection, which a thousand stalled connections
+/// turn into 400 MB held until their header timeout.
+const MAX_HEAD_BYTES: usize = 32 * 1024;
 
 /// Send buffer for client connections: a whole `GET /api/blocks` body of a
 /// thousand-block chain (about 300 KB) fits, so hyper hands it to the kernel in one
@@ -79,6 +86,7 @@ pub async fn serve(
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
+        .max_header_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
     loop {

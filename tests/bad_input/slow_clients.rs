@@ -43,6 +43,8 @@ enum Expect {
     AnswerThenClosed(u16),
     /// Every connection is closed without an answer.
     AllClosed,
+    /// Every connection gets this status.
+    AllAnswered(u16),
     /// At least one connection gets this status, and none gets another (the rest wait).
     SomeGet(u16),
 }
@@ -204,6 +206,26 @@ fn rows() -> Vec<Row> {
             tweak: same,
         },
         Row {
+            name: "200 connections each stalling after 40 kB of header",
+            input: Input::Many {
+                n: 200,
+                bytes: format!("GET /healthz HTTP/1.1\r\nX-Pad: {}", "a".repeat(40_000))
+                    .into_bytes(),
+            },
+            expect: Expect::AllAnswered(431),
+            tweak: same,
+        },
+        Row {
+            name: "200 connections each stalling after 20 kB of header",
+            input: Input::Many {
+                n: 200,
+                bytes: format!("GET /healthz HTTP/1.1\r\nX-Pad: {}", "a".repeat(20_000))
+                    .into_bytes(),
+            },
+            expect: Expect::AllClosed,
+            tweak: same,
+        },
+        Row {
             name: "2,000 idle connections past a cap of 1,024",
             input: Input::Many {
                 n: 2000,
@@ -355,6 +377,12 @@ async fn run(row: &Row) {
                             "{}",
                             row.name
                         );
+                    }
+                }
+                Expect::AllAnswered(code) => {
+                    for stream in &mut streams {
+                        let got = ending(stream, PATIENCE).await;
+                        assert_eq!(got, Ending::Answered(code), "{}", row.name);
                     }
                 }
                 Expect::SomeGet(code) => {

@@ -40,9 +40,13 @@ pub struct TestNode {
 impl TestNode {
     /// Starts a node with `config`.
     pub async fn start(config: NodeConfig) -> TestNode {
+        // The node closes a connection idle for its header timeout; the client drops
+        // its idle ones well before, so that it never sends on one being closed.
+        let idle = config.header_timeout / 4;
         let handle = node::start(config).await.expect("node starts");
         let base = format!("http://{}", handle.addr());
         let client = reqwest::Client::builder()
+            .pool_idle_timeout(idle)
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
