@@ -157,6 +157,11 @@ fn help_lists_every_flag() {
         "--mine-rate-ms",
         "--max-message-bytes",
         "--max-body-bytes",
+        "--header-timeout-ms",
+        "--body-timeout-ms",
+        "--max-connections",
+        "--body-budget-bytes",
+        "--mining-queue-bytes",
     ] {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }

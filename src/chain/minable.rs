@@ -1,7 +1,12 @@
 //! Whether data may be mined into a block: the one rule that both the node's
 //! `POST /api/mineblock` and `minichain mine --data` apply, so the two cannot drift.
+//! [`check_minable`] checks a tree; [`check_minable_raw`] applies the same rules to
+//! data kept as text ([`RawJson`]), so that the node need not build a tree per request.
 
-use super::json::{Json, MAX_DEPTH};
+use std::borrow::Cow;
+
+use super::data::RawJson;
+use super::json::{Json, MAX_DEPTH, Parser, Scalar, Visit};
 
 /// Deepest `data` accepted: a block's data sits three levels down in
 /// `{"chain": [{"data": ...}]}`, and every node (this one too) refuses JSON nested
@@ -48,6 +53,50 @@ pub fn check_minable(data: &Json) -> Result<(), MinableError> {
     Ok(())
 }
 
+/// [`check_minable`] for data kept as text: the same rules and words, without a tree.
+/// [`RawJson`] noted its non-finite numbers when it read the text; the depth comes from
+/// one walk that allocates nothing but the strings it must unescape.
+///
+/// # Errors
+/// [`MinableError`] saying which rule the data breaks.
+pub fn check_minable_raw(data: &RawJson) -> Result<(), MinableError> {
+    if data.has_nonfinite() {
+        return Err(MinableError::NonFinite);
+    }
+    let mut depth = Depth::default();
+    Parser::new(data.as_str())
+        .walk(&mut depth)
+        .expect("a RawJson's text was checked when it was built");
+    if depth.deepest > MAX_DATA_DEPTH {
+        return Err(MinableError::TooDeep {
+            depth: depth.deepest,
+        });
+    }
+    Ok(())
+}
+
+/// Tracks the nesting depth of a walked value: what [`depth`] computes on a tree.
+#[derive(Debug, Default)]
+struct Depth {
+    open: usize,
+    deepest: usize,
+}
+
+impl<'a> Visit<'a> for Depth {
+    fn scalar(&mut self, _: Scalar<'a>) {}
+
+    fn begin(&mut self, _: bool) {
+        self.open += 1;
+        self.deepest = self.deepest.max(self.open);
+    }
+
+    fn key(&mut self, _: Cow<'a, str>) {}
+
+    fn end(&mut self, _: bool) {
+        self.open -= 1;
+    }
+}
+
 /// Nesting depth of arrays and objects (a scalar is 0). Recursion is bounded for every
 /// value read from text: the parser refuses anything deeper than [`MAX_DEPTH`].
 fn depth(value: &Json) -> usize {
@@ -89,5 +138,27 @@ mod tests {
         let mixed = Json::parse(r#"{"a": [1, {"b": []}], "c": 2}"#).expect("JSON");
         assert_eq!(depth(&mixed), 4);
         assert_eq!(check_minable(&Json::String("".into())), Ok(()));
+    }
+
+    /// The text form gives the same verdict, and the same words, as the tree form.
+    #[test]
+    fn raw_and_tree_checks_agree() {
+        let deep = |d: usize| format!("{}{}", "[".repeat(d), "]".repeat(d));
+        for text in [
+            "NaN".to_owned(),
+            "[1e999]".into(),
+            r#"{"a": [-Infinity]}"#.into(),
+            r#"{"NaN": "Infinity", "x": 1e308}"#.into(),
+            r#"{"a": [1, {"b": []}], "c": 2}"#.into(),
+            r#""""#.into(),
+            "0".into(),
+            deep(MAX_DATA_DEPTH),
+            deep(MAX_DATA_DEPTH + 1),
+            format!("{{\"k\": {}}}", deep(MAX_DATA_DEPTH)),
+        ] {
+            let tree = Json::parse(&text).expect("JSON");
+            let raw = RawJson::parse(&text).expect("JSON");
+            assert_eq!(check_minable_raw(&raw), check_minable(&tree), "{text}");
+        }
     }
 }

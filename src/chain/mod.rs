@@ -29,6 +29,6 @@ pub use difficulty::{DifficultyPolicy, PolicyKind, next_difficulty};
 pub use fork_choice::{ChainWeight, ForkChoice};
 pub use hash::{BlockHasher, block_hash};
 pub use json::Json;
-pub use minable::{MinableError, check_minable};
+pub use minable::{MinableError, check_minable, check_minable_raw};
 pub use pow::{BlockHash, Difficulty, Work};
 pub use validate::{RuleSet, ValidChain, ValidationError};

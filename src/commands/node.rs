@@ -60,6 +60,24 @@ pub struct NodeArgs {
     /// Largest request body, in bytes; larger ones get 413.
     #[arg(long, value_name = "BYTES", default_value_t = config::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
+    /// Time a client has to send a request's head, in milliseconds; also the longest a
+    /// keep-alive connection may stay idle. Then the node closes the connection.
+    #[arg(long, value_name = "MS", default_value_t = config::DEFAULT_HEADER_TIMEOUT.as_millis() as u64)]
+    header_timeout_ms: u64,
+    /// Time a client has to send a whole request body, in milliseconds; then 408.
+    #[arg(long, value_name = "MS", default_value_t = config::DEFAULT_BODY_TIMEOUT.as_millis() as u64)]
+    body_timeout_ms: u64,
+    /// Most client connections open at once; more wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Most bytes of request bodies the node holds at once, over all connections; a
+    /// body that would take more gets 503.
+    #[arg(long, value_name = "BYTES", default_value_t = config::DEFAULT_BODY_BUDGET_BYTES)]
+    body_budget_bytes: usize,
+    /// Most bytes of data waiting in the mining queue; a mining request that would
+    /// take more gets 503.
+    #[arg(long, value_name = "BYTES", default_value_t = config::DEFAULT_MINING_QUEUE_BYTES)]
+    mining_queue_bytes: usize,
     /// How long the start-up sync waits for the root, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     root_timeout_ms: u64,
@@ -114,6 +132,15 @@ impl NodeArgs {
         if self.max_message_bytes == 0 || self.max_body_bytes == 0 {
             bail!("--max-message-bytes and --max-body-bytes must be above 0");
         }
+        if self.header_timeout_ms == 0 || self.body_timeout_ms == 0 {
+            bail!("--header-timeout-ms and --body-timeout-ms must be above 0");
+        }
+        if self.max_connections == 0 || self.body_budget_bytes == 0 || self.mining_queue_bytes == 0
+        {
+            bail!(
+                "--max-connections, --body-budget-bytes and --mining-queue-bytes must be above 0"
+            );
+        }
         let optional = |s: &str| (!s.eq_ignore_ascii_case("none")).then(|| s.to_owned());
         let data_dir = match &self.data_dir {
             Some(dir) if dir.as_os_str().eq_ignore_ascii_case("none") => None,
@@ -138,6 +165,11 @@ impl NodeArgs {
             fixed_difficulty: self.difficulty.map(Difficulty::new),
             max_message_bytes: self.max_message_bytes,
             max_body_bytes: self.max_body_bytes,
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            body_timeout: Duration::from_millis(self.body_timeout_ms),
+            max_connections: self.max_connections,
+            body_budget_bytes: self.body_budget_bytes,
+            mining_queue_bytes: self.mining_queue_bytes,
             root_timeout: Duration::from_millis(self.root_timeout_ms),
             redis_backoff_max: Duration::from_millis(self.redis_backoff_max_ms.max(1)),
             miner_nice: self.miner_nice,

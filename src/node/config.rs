@@ -24,6 +24,27 @@ pub const DEFAULT_ANSWER_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Default longest random delay before such an answer.
 pub const DEFAULT_ANSWER_DELAY_MAX: Duration = Duration::from_millis(500);
+/// Default time a client has to send a request's head (line and headers), and the
+/// longest a keep-alive connection may sit idle between requests: a client that sends
+/// half a header is dropped after this.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default time a client has to send a whole request body (a total, not per chunk, so
+/// a body that trickles a byte at a time is cut too): 32 MiB at 1 MB/s fits.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Default cap on open client connections; past it, new connections wait in the
+/// listen backlog until one closes.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Default cap on the bytes of request bodies being held at once across all
+/// connections (read, or reserved by their declared length): a few hundred slow
+/// uploads hold at most this, not gigabytes.
+pub const DEFAULT_BODY_BUDGET_BYTES: usize = 128 * 1024 * 1024;
+
+/// Default cap on the bytes of data the mining queue holds (each request's text and
+/// its rendered `str()`).
+pub const DEFAULT_MINING_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Messages waiting for the intake's validation; more are dropped (and counted), since
 /// each one holds a whole chain and a later one supersedes an earlier one anyway.
@@ -59,6 +80,19 @@ pub struct NodeConfig {
     pub max_message_bytes: usize,
     /// Largest request body; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Time to send a request's head, and the longest idle time between requests on a
+    /// keep-alive connection; then the connection is closed.
+    pub header_timeout: Duration,
+    /// Time to send a whole request body; then 408 and the connection is closed.
+    pub body_timeout: Duration,
+    /// Most client connections open at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Most bytes of request bodies held at once, over all connections; a body that
+    /// would take more gets 503.
+    pub body_budget_bytes: usize,
+    /// Most bytes of data waiting in the mining queue; a request that would take more
+    /// gets 503.
+    pub mining_queue_bytes: usize,
     /// How long the start-up sync waits for the root.
     pub root_timeout: Duration,
     /// Longest wait between two Redis reconnect attempts (the backoff doubles up to it).
@@ -92,6 +126,11 @@ impl Default for NodeConfig {
             fixed_difficulty: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            body_budget_bytes: DEFAULT_BODY_BUDGET_BYTES,
+            mining_queue_bytes: DEFAULT_MINING_QUEUE_BYTES,
             root_timeout: Duration::from_secs(5),
             redis_backoff_max: Duration::from_secs(5),
             redis_ping_interval: Duration::from_secs(5),

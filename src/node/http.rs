@@ -6,36 +6,45 @@
 //! (except `POST /api/mineblock`, which waits for its own block on a queue, and
 //! `POST /api/chain`, which waits for its chain's verdict from the intake). The
 //! `GET /api/blocks` body is the snapshot's cached bytes: no serialization per request.
+//!
+//! The two POST handlers read their bodies through [`BodyBudget`]: a size limit, a
+//! byte budget shared by every connection, and a total time to send the body.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 use tokio::sync::watch;
 use tower_http::timeout::TimeoutLayer;
 
+use super::body_budget::{BodyBudget, BodyError};
 use super::config::{MAX_PAGE, fork_choice_name};
 use super::intake::{IntakeSender, Rejection, Source, SyncStats, Verdict};
 use super::job_slot::RestartTiming;
 use super::mining::{MineError, MiningHandle};
+use super::mining_request::{BadMiningRequest, mining_data};
+use super::server::ConnectionCount;
 use super::state::Snapshot;
 use crate::chain::json::Dialect;
 pub use crate::chain::minable::MAX_DATA_DEPTH;
 use crate::chain::{DifficultyPolicy, validate::now_ms};
-use crate::chain::{ForkChoice, Json, check_minable, next_difficulty};
+use crate::chain::{ForkChoice, next_difficulty};
 use crate::clip::{MESSAGE_CHARS, clip, clip_to};
 
 /// How long a GET may take before it gets 408 (none comes near; this bounds a stuck
 /// client's hold on a worker).
 const GET_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Mining requests larger than this are checked on the blocking pool: reading a
+/// megabyte of JSON takes milliseconds, which the async workers owe to other clients.
+const INLINE_CHECK_BYTES: usize = 64 * 1024;
 
 /// What every handler shares; cheap to clone.
 #[derive(Debug, Clone)]
@@ -59,6 +68,12 @@ pub struct AppState {
     pub intake: IntakeSender,
     /// How the store fares.
     pub store: Arc<super::state::StoreHealth>,
+    /// The byte budget and time limit of request bodies.
+    pub bodies: BodyBudget,
+    /// Open client connections.
+    pub connections: ConnectionCount,
+    /// Turns for checking large mining requests on the blocking pool (one per core).
+    pub large_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -81,15 +96,16 @@ pub fn router(state: AppState) -> Router {
         ));
     // No timeout on mining: a block takes as long as the proof of work takes.
     let writes = Router::new().route("/api/mineblock", post(mine_block));
-    // A pushed chain may be as large as a Redis message, not just a request body.
-    let pushes = Router::new()
-        .route("/api/chain", post(push_chain))
-        .layer(DefaultBodyLimit::max(state.intake.max_bytes()));
+    // A pushed chain may be as large as a Redis message, not just a request body
+    // (push_chain reads its body with that limit).
+    let pushes = Router::new().route("/api/chain", post(push_chain));
     reads
         .merge(writes)
         .merge(pushes)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // The POST handlers read through the body budget; this bounds any extractor
+        // a later route might use.
         .layer(DefaultBodyLimit::max(limit))
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(
@@ -127,6 +143,9 @@ pub enum ApiError {
     /// A pushed chain too large to publish to peers (413).
     #[error("{0}")]
     TooLargeToPublish(String),
+    /// A body that did not arrive in time (408).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// A body that is not a mining request a Python node could take (422).
     #[error("{0}")]
     Unprocessable(String),
@@ -146,6 +165,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) | ApiError::TooLargeToPublish(_) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -167,10 +187,27 @@ impl IntoResponse for ApiError {
 impl From<MineError> for ApiError {
     fn from(err: MineError) -> ApiError {
         match err {
-            MineError::ShuttingDown | MineError::QueueFull => {
+            MineError::ShuttingDown | MineError::QueueFull | MineError::QueueBytesFull { .. } => {
                 ApiError::Unavailable(err.to_string())
             }
             MineError::Failed(why) => ApiError::Internal(why),
+        }
+    }
+}
+
+impl From<BadMiningRequest> for ApiError {
+    fn from(err: BadMiningRequest) -> ApiError {
+        ApiError::Unprocessable(err.0)
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(err: BodyError) -> ApiError {
+        match err {
+            BodyError::TooLarge(limit) => ApiError::PayloadTooLarge(limit),
+            BodyError::Busy { .. } => ApiError::Unavailable(err.to_string()),
+            BodyError::TimedOut(_) => ApiError::RequestTimeout(err.to_string()),
+            BodyError::Read(_) => ApiError::BadRequest(err.to_string()),
         }
     }
 }
@@ -300,6 +337,8 @@ pub struct Status {
     pub sync: SyncStatus,
     /// The chain on disk.
     pub store: StoreStatus,
+    /// Client connections and the bodies being read.
+    pub http: HttpStatus,
 }
 
 /// The store's part of [`Status`].
@@ -314,6 +353,19 @@ pub struct StoreStatus {
     pub last_error: Option<String>,
 }
 
+/// The HTTP server's part of [`Status`].
+#[derive(Debug, Serialize)]
+pub struct HttpStatus {
+    /// Client connections open (this request's included).
+    pub connections: usize,
+    /// The cap on open connections.
+    pub max_connections: usize,
+    /// Bytes of request bodies held now, of [`HttpStatus::body_budget_bytes`].
+    pub body_bytes: usize,
+    /// The cap on bytes of request bodies held at once.
+    pub body_budget_bytes: usize,
+}
+
 /// The miner's part of [`Status`].
 #[derive(Debug, Serialize)]
 pub struct MiningStatus {
@@ -323,6 +375,8 @@ pub struct MiningStatus {
     pub hash_rate: f64,
     /// Requests waiting, the one being mined included.
     pub queue: usize,
+    /// Bytes of data the waiting requests hold.
+    pub queue_bytes: usize,
     /// Mining threads.
     pub threads: usize,
     /// SHA-256 kernel.
@@ -395,6 +449,7 @@ pub fn status(state: &AppState) -> Status {
             active: mining.is_mining(),
             hash_rate: stats.hash_rate(),
             queue: stats.queue_len(),
+            queue_bytes: stats.queue_bytes(),
             threads: mining.threads(),
             kernel: mining.kernel(),
             blocks_mined: stats.blocks_mined(),
@@ -422,6 +477,12 @@ pub fn status(state: &AppState) -> Status {
             state: state.store.state(),
             last_error: state.store.last_error(),
         },
+        http: HttpStatus {
+            connections: state.connections.open(),
+            max_connections: state.connections.max(),
+            body_bytes: state.bodies.budget() - state.bodies.available(),
+            body_budget_bytes: state.bodies.budget(),
+        },
     }
 }
 
@@ -437,16 +498,30 @@ async fn healthz() -> Response {
 /// answers the chain holding it.
 async fn mine_block(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(state.max_body_bytes)
-        } else {
-            ApiError::BadRequest(rejection.body_text())
-        }
-    })?;
-    let data = mining_data(&body)?;
+    let body = state
+        .bodies
+        .read(&headers, body, state.max_body_bytes)
+        .await?;
+    // The body (and its share of the budget) goes before the wait: the queue holds
+    // only the data's text.
+    let data = if body.bytes.len() <= INLINE_CHECK_BYTES {
+        let data = mining_data(&body.bytes);
+        drop(body);
+        data?
+    } else {
+        // At most one check per core at a time: each holds a few times its body while
+        // it reads, and the rest wait holding only their bodies (in the budget).
+        let _turn = Arc::clone(&state.large_checks)
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::Unavailable("the node is shutting down".into()))?;
+        tokio::task::spawn_blocking(move || mining_data(&body.bytes))
+            .await
+            .map_err(|e| ApiError::Internal(format!("checking the mining request failed: {e}")))??
+    };
     let chain = state.mining.mine(data).await?;
     Ok(json_bytes(chain))
 }
@@ -469,18 +544,18 @@ pub struct PushAnswer {
 /// preferred gets 409; an invalid one 422; one that is not JSON 400.
 async fn push_chain(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(state.intake.max_bytes())
-        } else {
-            ApiError::BadRequest(rejection.body_text())
-        }
-    })?;
+    // The body keeps its share of the budget until the verdict: the intake holds it
+    // until then.
+    let body = state
+        .bodies
+        .read(&headers, body, state.intake.max_bytes())
+        .await?;
     let verdict = state
         .intake
-        .submit(body, Source::Http)
+        .submit(body.bytes.clone(), Source::Http)
         .await
         .ok_or_else(|| {
             ApiError::Unavailable(
@@ -499,30 +574,6 @@ async fn push_chain(
         tip_hash: snapshot.chain().tip().hash.clone(),
     };
     Ok(axum::Json(answer).into_response())
-}
-
-/// The `data` of a mining request, refused when a Python node could not take the block.
-///
-/// # Errors
-/// [`ApiError::Unprocessable`] saying why.
-pub fn mining_data(body: &[u8]) -> Result<Json, ApiError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|e| ApiError::Unprocessable(format!("body is not UTF-8: {e}")))?;
-    let request = Json::parse(text).map_err(|e| {
-        ApiError::Unprocessable(format!("body is not JSON a Python node can read: {e}"))
-    })?;
-    if !matches!(request, Json::Object(_)) {
-        return Err(ApiError::Unprocessable(format!(
-            "body must be a JSON object like {{\"data\": ...}}, found {}",
-            crate::chain::json::describe(&request)
-        )));
-    }
-    let data = request
-        .get("data")
-        .cloned()
-        .unwrap_or_else(|| Json::String("".into()));
-    check_minable(&data).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    Ok(data)
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
@@ -544,49 +595,6 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn unprocessable(body: &str) -> String {
-        match mining_data(body.as_bytes()) {
-            Err(ApiError::Unprocessable(why)) => why,
-            other => panic!("expected 422 for {body}, got {other:?}"),
-        }
-    }
-
-    /// Every kind of data a Python node cannot take is refused with its reason.
-    #[test]
-    fn refuses_what_python_cannot_take() {
-        assert!(unprocessable(r#"{"data": NaN}"#).contains("NaN"));
-        assert!(unprocessable(r#"{"data": [1e999]}"#).contains("infinite"));
-        assert!(unprocessable(r#"{"data": -Infinity}"#).contains("infinite"));
-        assert!(unprocessable(r#"{"data": "\ud800"}"#).contains("surrogate"));
-        assert!(unprocessable(&format!(r#"{{"data": {}}}"#, "9".repeat(4301))).contains("4300"));
-        assert!(unprocessable("[1]").contains("object"));
-        assert!(unprocessable("{").contains("JSON"));
-        let deep = format!(
-            r#"{{"data": {}{}}}"#,
-            "[".repeat(MAX_DATA_DEPTH + 1),
-            "]".repeat(MAX_DATA_DEPTH + 1)
-        );
-        assert!(unprocessable(&deep).contains("nested"));
-    }
-
-    /// A missing `data` mines `""`; anything else is kept as it arrived.
-    #[test]
-    fn data_defaults_to_empty_string() {
-        assert_eq!(mining_data(b"{}").ok(), Some(Json::String("".into())));
-        assert_eq!(
-            mining_data(br#"{"data": 1.50}"#)
-                .ok()
-                .map(|d| d.to_compact_string()),
-            Some("1.50".into())
-        );
-        let deep = format!(
-            r#"{{"data": {}{}}}"#,
-            "[".repeat(MAX_DATA_DEPTH),
-            "]".repeat(MAX_DATA_DEPTH)
-        );
-        assert!(mining_data(deep.as_bytes()).is_ok());
-    }
 
     /// Each error variant maps to its status.
     #[test]

@@ -11,6 +11,11 @@
 //! [`CancelToken`](crate::miner::CancelToken) under one lock; the chain writer, on each
 //! change and before it publishes the change to readers, sets the new tip and cancels
 //! the token if the tip moved.
+//!
+//! The queue is bounded twice: by count ([`MAX_QUEUE`]) and by the bytes its data holds
+//! ([`NodeConfig::mining_queue_bytes`]). A request waits as [`RawJson`] (the checked
+//! text and its rendered `str()`), not as a tree: a tree of `[0,0,...]` costs some 20
+//! times its text. Only the request being mined becomes a tree, for the miner.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,7 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::config::NodeConfig;
 use super::job_slot::{IntakeTimings, JobSlot, JobStart, RestartTiming};
 use super::state::{ChainWriter, CommitError};
-use crate::chain::{Difficulty, DifficultyPolicy, Json};
+use crate::chain::{Difficulty, DifficultyPolicy, RawJson};
 use crate::miner::{MineJob, MineOutcome, Miner, MinerConfig, MinerError, Progress, RateMeter};
 
 /// Most requests waiting to be mined; more get 503 rather than an unbounded queue.
@@ -33,6 +38,7 @@ pub const MAX_QUEUE: usize = 1024;
 #[derive(Debug, Default)]
 pub struct MiningStats {
     queue_len: AtomicUsize,
+    queue_bytes: AtomicUsize,
     blocks_mined: AtomicU64,
     restarts: AtomicU64,
     hash_rate_bits: AtomicU64,
@@ -43,6 +49,11 @@ impl MiningStats {
     /// Requests waiting, the one being mined included.
     pub fn queue_len(&self) -> usize {
         self.queue_len.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of data the waiting requests hold (see [`queued_bytes`]).
+    pub fn queue_bytes(&self) -> usize {
+        self.queue_bytes.load(Ordering::Relaxed)
     }
 
     /// Blocks mined and added to the chain since start.
@@ -86,6 +97,16 @@ pub enum MineError {
     /// Too many requests wait already.
     #[error("{MAX_QUEUE} mining requests are already queued; try again later")]
     QueueFull,
+    /// The data already queued holds as many bytes as the queue takes.
+    #[error(
+        "the mining queue is full: its requests hold {queued} bytes of data and it takes at most {limit}; try again later"
+    )]
+    QueueBytesFull {
+        /// Bytes queued when this request came.
+        queued: usize,
+        /// [`NodeConfig::mining_queue_bytes`].
+        limit: usize,
+    },
     /// The miner found a block the chain refused (a bug).
     #[error("{0}")]
     Failed(String),
@@ -107,28 +128,47 @@ pub enum MiningSetupError {
 }
 
 struct MineRequest {
-    data: Json,
+    data: RawJson,
     reply: oneshot::Sender<Result<Bytes, MineError>>,
     /// Counts the request in the queue until it is dropped.
     _queued: Queued,
 }
 
-/// Counts a request in [`MiningStats::queue_len`] from when it is queued until it is
-/// dropped, on every way out: answered, refused at the door, or dropped unanswered
-/// with the queue at shutdown.
-struct Queued(Arc<MiningStats>);
+/// Counts a request in [`MiningStats::queue_len`] and its bytes in
+/// [`MiningStats::queue_bytes`] from when it is queued until it is dropped, on every
+/// way out: answered, refused at the door, or dropped unanswered with the queue at
+/// shutdown.
+struct Queued {
+    stats: Arc<MiningStats>,
+    bytes: usize,
+}
 
 impl Queued {
-    fn new(stats: &Arc<MiningStats>) -> Queued {
+    /// Counts a request of `bytes`, and says how many bytes were queued before it.
+    fn new(stats: &Arc<MiningStats>, bytes: usize) -> (Queued, usize) {
         stats.queue_len.fetch_add(1, Ordering::Relaxed);
-        Queued(Arc::clone(stats))
+        let before = stats.queue_bytes.fetch_add(bytes, Ordering::Relaxed);
+        let queued = Queued {
+            stats: Arc::clone(stats),
+            bytes,
+        };
+        (queued, before)
     }
 }
 
 impl Drop for Queued {
     fn drop(&mut self) {
-        self.0.queue_len.fetch_sub(1, Ordering::Relaxed);
+        self.stats.queue_len.fetch_sub(1, Ordering::Relaxed);
+        self.stats
+            .queue_bytes
+            .fetch_sub(self.bytes, Ordering::Relaxed);
     }
+}
+
+/// What a queued request's data costs: its text, its rendered `str()`, and the
+/// request's own bookkeeping.
+pub fn queued_bytes(data: &RawJson) -> usize {
+    data.as_str().len() + data.python_str().len() + std::mem::size_of::<MineRequest>()
 }
 
 /// Sentinel in the pinned-difficulty cell: no pin.
@@ -144,25 +184,39 @@ pub struct MiningHandle {
     pinned: Arc<AtomicU32>,
     threads: usize,
     kernel: &'static str,
+    max_queue_bytes: usize,
 }
 
 impl std::fmt::Debug for MineRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "MineRequest({})", self.data)
+        write!(f, "MineRequest({} bytes)", self.data.as_str().len())
     }
 }
 
 impl MiningHandle {
     /// Queues `data` and waits for its block; answers the chain body holding it.
     ///
+    /// A request that would take the queue's data past
+    /// [`NodeConfig::mining_queue_bytes`] is refused, unless the queue is empty (so
+    /// that data the body limit lets in can always be mined).
+    ///
     /// # Errors
-    /// [`MineError`] when the queue is full or the node shuts down first.
-    pub async fn mine(&self, data: Json) -> Result<Bytes, MineError> {
+    /// [`MineError`] when the queue is full (by count or by bytes) or the node shuts
+    /// down first.
+    pub async fn mine(&self, data: RawJson) -> Result<Bytes, MineError> {
         let (reply, rx) = oneshot::channel();
+        let (queued, before) = Queued::new(&self.stats, queued_bytes(&data));
+        if before > 0 && before.saturating_add(queued.bytes) > self.max_queue_bytes {
+            // Dropping `queued` takes the request out of the counts again.
+            return Err(MineError::QueueBytesFull {
+                queued: before,
+                limit: self.max_queue_bytes,
+            });
+        }
         let request = MineRequest {
             data,
             reply,
-            _queued: Queued::new(&self.stats),
+            _queued: queued,
         };
         // A refused request is dropped here, which takes it out of the count.
         if let Err(err) = self.tx.try_send(request) {
@@ -293,6 +347,7 @@ pub fn spawn_miner(
         pinned,
         threads,
         kernel,
+        max_queue_bytes: config.mining_queue_bytes,
     };
     Ok((handle, thread))
 }
@@ -355,7 +410,7 @@ impl Coordinator {
 
     /// Mines one block with `data`, restarting on every new tip, until it is on the
     /// chain.
-    fn mine_one(&self, miner: &Miner, data: &Json) -> Result<Bytes, MineError> {
+    fn mine_one(&self, miner: &Miner, data: &RawJson) -> Result<Bytes, MineError> {
         let mut first = true;
         loop {
             let JobStart {
@@ -373,7 +428,8 @@ impl Coordinator {
             }
             let job = MineJob {
                 prev,
-                data: data.clone(),
+                // The one request being mined becomes a tree, for the miner.
+                data: data.to_json(),
                 policy: self.policy,
                 fixed_difficulty: match self.pinned.load(Ordering::Relaxed) {
                     NO_PIN => None,

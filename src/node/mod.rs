@@ -7,21 +7,28 @@
 //!   bodies.
 //! - [`intake`]: chains from the network → validated candidates or counted rejections.
 //! - [`mining`]: the request queue and the coordinator thread over the miner.
+//! - [`mining_request`]: a mining request's body → its `data` as checked text.
 //! - [`job_slot`]: where the running search registers, so the writer can cancel it on a
 //!   new tip; the restart's timings.
 //! - [`sync`]: Redis subscribe / publish / reconnect, and the start-up sync.
 //! - [`answer`]: answers to peers with a worse chain, bounded against amplification.
 //! - [`http`]: [`router`](http::router), the handlers and [`ApiError`](http::ApiError).
+//! - [`server`]: the accept loop: header-read timeout, connection cap, graceful drain.
+//! - [`body_budget`]: request bodies under a size limit, a shared byte budget and a
+//!   total read time.
 //!
 //! Data flows one way: HTTP/Redis → intake (validate) → writer (fork choice) →
 //! snapshot → cache/publish, and the writer cancels a search on a stale tip.
 
 pub mod answer;
+pub mod body_budget;
 pub mod config;
 pub mod http;
 pub mod intake;
 pub mod job_slot;
 pub mod mining;
+pub mod mining_request;
+pub mod server;
 pub mod state;
 pub mod sync;
 
@@ -35,10 +42,12 @@ pub use config::NodeConfig;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use self::body_budget::BodyBudget;
 use self::http::AppState;
 use self::intake::SyncStats;
 use self::job_slot::JobSlot;
 use self::mining::MiningHandle;
+use self::server::ConnectionCount;
 use self::state::{Persistence, Snapshot, StoreHealth};
 use self::sync::{RedisSettings, RedisStats};
 use crate::chain::{Difficulty, ValidChain};
@@ -288,17 +297,20 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         max_body_bytes: config.max_body_bytes,
         intake: intake.clone(),
         store: store_health,
+        bodies: BodyBudget::new(config.body_budget_bytes, config.body_timeout),
+        connections: ConnectionCount::new(config.max_connections),
+        large_checks: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        )),
     };
     let app = http::router(state.clone());
-    let mut server_shutdown = shutdown_rx;
-    let listener = axum::serve::ListenerExt::tap_io(listener, tune_socket);
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_shutdown.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let server = tokio::spawn(server::serve(
+        listener,
+        app,
+        config.header_timeout,
+        state.connections.clone(),
+        shutdown_rx,
+    ));
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
         "from the stored chain to listening (miner, snapshot bodies)"
@@ -346,18 +358,6 @@ async fn open_store(data_dir: Option<PathBuf>) -> Result<(ValidChain, Persistenc
         health,
     };
     Ok((chain, persistence))
-}
-
-/// Send buffer for client connections: a whole `GET /api/blocks` body of a
-/// thousand-block chain (about 300 KB) fits, so hyper hands it to the kernel in one
-/// write instead of waiting for the client to drain 16 KB at a time.
-const SEND_BUFFER_BYTES: usize = 1024 * 1024;
-
-/// Per-connection socket options: no Nagle delay on small answers, a large send
-/// buffer for the chain. Failures only cost speed, so they are ignored.
-fn tune_socket(stream: &mut tokio::net::TcpStream) {
-    let _ = stream.set_nodelay(true);
-    let _ = socket2::SockRef::from(&*stream).set_send_buffer_size(SEND_BUFFER_BYTES);
 }
 
 /// Runs a node until `shutdown` completes, then stops it gracefully.

@@ -44,4 +44,5 @@ pub fn int_field(v: &Json, key: &str) -> String {
 
 pub mod node;
 pub mod process;
+pub mod raw_http;
 pub mod redis;

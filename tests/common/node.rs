@@ -51,9 +51,13 @@ impl TestNode {
                 Some(dir)
             }
         };
+        // The node closes a connection idle for its header timeout; the client drops
+        // its idle ones well before, so that it never sends on one being closed.
+        let idle = config.header_timeout / 4;
         let handle = node::start(config).await.expect("node starts");
         let base = format!("http://{}", handle.addr());
         let client = reqwest::Client::builder()
+            .pool_idle_timeout(idle)
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");

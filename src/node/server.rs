@@ -1,0 +1,153 @@
+//! The HTTP server: the node's own accept loop over hyper's HTTP/1 connections, so that
+//! a slow client cannot hold a connection, and many cannot hold them all.
+//!
+//! Why not `axum::serve`: it gives hyper no timer, so hyper's header-read timeout is
+//! off, and a client that sends half a request head keeps its connection forever
+//! (axum#2741). Here every connection gets `header_timeout` to send each request head;
+//! hyper restarts that clock when a keep-alive connection goes idle,
+//! so an idle connection is closed after the same time. The number of connections is
+//! capped by a semaphore taken before `accept`: past the cap, new connections wait in
+//! the kernel's listen backlog while the node serves the ones it has. A request head
+//! is at most 32 KiB, so stalled connections hold little memory each. Shutdown stops
+//! accepting and lets every open connection finish its request (graceful drain).
+//!
+//! HTTP/1 only, as the original's uvicorn serves: HTTP/2 would bring multiplexed
+//! streams whose headers have no read timeout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+
+/// How long the loop pauses after an accept error that is not the client's (such as
+/// running out of file descriptors), so that it does not spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// Largest request head (request line and headers) read; a larger one gets 431. The
+/// API's requests carry a few hundred bytes of head; without this cap hyper buffers up
+/// to its read buffer's 400 KB per connection, which a thousand stalled connections
+/// turn into 400 MB held until their header timeout.
+const MAX_HEAD_BYTES: usize = 32 * 1024;
+
+/// Send buffer for client connections: a whole `GET /api/blocks` body of a
+/// thousand-block chain (about 300 KB) fits, so hyper hands it to the kernel in one
+/// write instead of waiting for the client to drain 16 KB at a time.
+const SEND_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Open client connections, shared with `/api/status` and tests.
+#[derive(Debug, Clone)]
+pub struct ConnectionCount {
+    slots: Arc<Semaphore>,
+    max: usize,
+}
+
+impl ConnectionCount {
+    /// Room for `max` connections (at least one).
+    pub fn new(max: usize) -> ConnectionCount {
+        let max = max.clamp(1, Semaphore::MAX_PERMITS);
+        ConnectionCount {
+            slots: Arc::new(Semaphore::new(max)),
+            max,
+        }
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.max - self.slots.available_permits()
+    }
+
+    /// The cap.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` turns true, then drains the open
+/// connections (the caller bounds how long it waits for that). Each connection has
+/// `header_timeout` to send each request head, and may stay idle between requests as
+/// long; at most `connections`' cap are open at once.
+///
+/// # Errors
+/// None today: accept errors are logged and the loop goes on, as a listening socket
+/// outlives a full file table or a client that resets early.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    connections: ConnectionCount,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_header_size(MAX_HEAD_BYTES)
+        .keep_alive(true);
+    let graceful = GracefulShutdown::new();
+    loop {
+        // The slot is taken before accepting: past the cap, connections wait in the
+        // kernel's backlog and cost the node nothing.
+        let slot = tokio::select! {
+            slot = Arc::clone(&connections.slots).acquire_owned() => {
+                slot.expect("the connection semaphore is never closed")
+            }
+            () = stopped(&mut shutdown) => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(err) => {
+                    if !is_connection_error(&err) {
+                        tracing::error!(%err, "accept failed; pausing");
+                        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                    }
+                    continue;
+                }
+            },
+            () = stopped(&mut shutdown) => break,
+        };
+        tune_socket(&stream);
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                // Timeouts and clients that go away: theirs, not ours.
+                tracing::debug!(%err, "connection closed with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tracing::debug!(open = connections.open(), "draining connections");
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Completes once the shutdown flag is set (or its sender is gone).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`: drop it here, not in the caller.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// Errors that concern one client's connection, not the listener.
+fn is_connection_error(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Per-connection socket options: no Nagle delay on small answers, a large send
+/// buffer for the chain. Failures only cost speed, so they are ignored.
+fn tune_socket(stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let _ = socket2::SockRef::from(stream).set_send_buffer_size(SEND_BUFFER_BYTES);
+}

@@ -1,0 +1,337 @@
+//! Slow and greedy clients against a real node over real sockets: a half-sent header
+//! is dropped after the header timeout, a trickling body after the body timeout,
+//! connections past the cap wait while the node serves, uploads past the shared body
+//! budget get 503, the mining queue refuses past its byte budget, and the node's
+//! memory stays bounded under a flood of large mining requests.
+//!
+//! Durations here only bound the tests; what is checked is behaviour. The figures the
+//! tests print (time to drop, peak RSS) go to `--nocapture`.
+//!
+//! Run with `cargo test --test node_slow_clients`.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::node::{TestNode, config, wait_until};
+use common::raw_http::{
+    Ending, NodeProcess, closed_within, connect, ending, head, post, send, zeros_request,
+};
+use minichain::chain::Difficulty;
+use minichain::node::NodeConfig;
+
+/// A lone node with short client timeouts and a block that never comes.
+fn slow_config() -> NodeConfig {
+    NodeConfig {
+        header_timeout: Duration::from_millis(400),
+        body_timeout: Duration::from_millis(800),
+        fixed_difficulty: Some(Difficulty::new(60)),
+        ..config(None)
+    }
+}
+
+/// Bounds each wait of a test (far above the node's timeouts).
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A connection that sends half a request head is closed by the node after the header
+/// timeout, and so is one that sends nothing, and one idle after a request; the node
+/// answers others meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_header_is_dropped_after_the_header_timeout() {
+    let node = TestNode::start(slow_config()).await;
+    let addr = node.handle.addr();
+
+    let started = Instant::now();
+    let mut half = connect(addr).await;
+    assert!(send(&mut half, b"GET /api/blocks HTTP/1.1\r\nHost: no").await);
+    let mut silent = connect(addr).await;
+    let mut idle = connect(addr).await;
+    assert!(send(&mut idle, &head("GET", "/healthz", "")).await);
+    assert_eq!(ending(&mut idle, PATIENCE).await, Ending::Answered(200));
+    // Others are served while the slow ones hang.
+    assert_eq!(node.get("/healthz").await.0, 200);
+
+    for (name, stream) in [
+        ("half header", &mut half),
+        ("no bytes", &mut silent),
+        ("idle keep-alive", &mut idle),
+    ] {
+        assert!(closed_within(stream, PATIENCE).await, "{name} still open");
+    }
+    eprintln!(
+        "half header dropped after {:?} (header timeout 400ms)",
+        started.elapsed()
+    );
+    assert_eq!(node.get("/healthz").await.0, 200);
+    node.stop().await;
+}
+
+/// A body that trickles in (a byte now and then, each well within any per-chunk
+/// timeout) is cut with 408 when its total time runs out, and its budget returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickling_body_is_cut_after_the_body_timeout() {
+    let node = TestNode::start(slow_config()).await;
+    let mut stream = connect(node.handle.addr()).await;
+    let mut request = head(
+        "POST",
+        "/api/mineblock",
+        "Content-Type: application/json\r\nContent-Length: 1000\r\n",
+    );
+    request.extend_from_slice(b"{\"data\": \"");
+    assert!(send(&mut stream, &request).await);
+    let (mut read, mut write) = stream.into_split();
+    // The trickle would last 10 s; the node cuts it at 0.8 s.
+    let trickle = tokio::spawn(async move {
+        for _ in 0..200 {
+            if tokio::io::AsyncWriteExt::write_all(&mut write, b"x")
+                .await
+                .is_err()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let read_all = tokio::io::AsyncReadExt::read_to_end(&mut read, &mut answer);
+    // The node answers 408, then closes (the connection's body was never finished).
+    let closed = tokio::time::timeout(PATIENCE, read_all).await;
+    assert!(closed.is_ok(), "the node kept the connection open");
+    trickle.abort();
+    assert_eq!(common::raw_http::status_of(&answer), Some(408));
+    wait_until("the budget returns", PATIENCE, || async {
+        node.status().await["http"]["body_bytes"] == 0
+    })
+    .await;
+    assert_eq!(node.status().await["mining"]["queue"], 0);
+    node.stop().await;
+}
+
+/// Past the connection cap, new connections wait: the node keeps serving the
+/// connections it has, and once the slow ones are dropped (header timeout) it answers
+/// the waiting ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_cap_wait_and_are_served() {
+    let node = TestNode::start(NodeConfig {
+        max_connections: 8,
+        header_timeout: Duration::from_secs(2),
+        ..slow_config()
+    })
+    .await;
+    let addr = node.handle.addr();
+    let mut kept = connect(addr).await;
+    assert!(send(&mut kept, &head("GET", "/healthz", "")).await);
+    assert_eq!(ending(&mut kept, PATIENCE).await, Ending::Answered(200));
+    let mut slow = Vec::new();
+    for _ in 0..7 {
+        let mut stream = connect(addr).await;
+        assert!(send(&mut stream, b"GET /api/blocks HTTP/1.1\r\n").await);
+        slow.push(stream);
+    }
+    // The kernel completes the handshake; the node does not take the connection until
+    // a slot frees.
+    let mut waiting = connect(addr).await;
+    assert!(send(&mut waiting, &head("GET", "/healthz", "")).await);
+    // The cap is reached, and the connection the node has is still served.
+    assert!(send(&mut kept, &head("GET", "/api/status", "")).await);
+    assert_eq!(ending(&mut kept, PATIENCE).await, Ending::Answered(200));
+    assert_eq!(ending(&mut waiting, PATIENCE).await, Ending::Answered(200));
+    for stream in &mut slow {
+        assert!(closed_within(stream, PATIENCE).await);
+    }
+    let status = node.status().await;
+    assert_eq!(status["http"]["max_connections"], 8);
+    assert!(
+        status["http"]["connections"].as_u64() <= Some(8),
+        "{status}"
+    );
+    node.stop().await;
+}
+
+/// Shutdown drains: it closes idle connections at once and waits for a half-sent
+/// head only until its header timeout, so it ends with slow clients connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_with_slow_clients_connected() {
+    let node = TestNode::start(slow_config()).await;
+    let addr = node.handle.addr();
+    let mut half = connect(addr).await;
+    assert!(send(&mut half, b"POST /api/mineblock HTTP/1.1\r\nHost: n").await);
+    let mut silent = connect(addr).await;
+    let mut trickle = connect(addr).await;
+    assert!(send(&mut trickle, &post_head_only("/api/chain", 1000)).await);
+    wait_until("the node holds the three", PATIENCE, || async {
+        node.status().await["http"]["connections"].as_u64() >= Some(3)
+    })
+    .await;
+    node.stop().await;
+    for stream in [&mut half, &mut silent, &mut trickle] {
+        assert!(closed_within(stream, PATIENCE).await);
+    }
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+fn post_head_only(path: &str, length: usize) -> Vec<u8> {
+    head(
+        "POST",
+        path,
+        &format!("Content-Type: application/json\r\nContent-Length: {length}\r\n"),
+    )
+}
+
+/// Uploads whose declared bodies do not fit in what is left of the shared budget get
+/// 503 at once, without a byte buffered; when the holders go, the budget returns and
+/// the node takes uploads again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_past_the_body_budget_get_503() {
+    let mib = 1024 * 1024;
+    let node = TestNode::start(NodeConfig {
+        body_budget_bytes: 4 * mib,
+        body_timeout: Duration::from_secs(30),
+        ..slow_config()
+    })
+    .await;
+    let addr = node.handle.addr();
+    let upload = |n: usize| {
+        head(
+            "POST",
+            "/api/chain",
+            &format!("Content-Type: application/json\r\nContent-Length: {n}\r\n"),
+        )
+    };
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(addr).await;
+        assert!(send(&mut stream, &upload(3 * mib / 2)).await);
+        assert!(send(&mut stream, b"{\"chain\": [").await);
+        holders.push(stream);
+    }
+    wait_until("two uploads hold 3 MiB", PATIENCE, || async {
+        node.status().await["http"]["body_bytes"] == 3 * mib
+    })
+    .await;
+    let mut refused = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect(addr).await;
+        assert!(send(&mut stream, &upload(3 * mib / 2)).await);
+        refused.push(stream);
+    }
+    for stream in &mut refused {
+        assert_eq!(ending(stream, PATIENCE).await, Ending::Answered(503));
+    }
+    drop(holders);
+    wait_until("the budget returns", PATIENCE, || async {
+        node.status().await["http"]["body_bytes"] == 0
+    })
+    .await;
+    let chain = common::node::body(&node.chain().await);
+    let (code, body) = node.push(chain).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("current"), "{body}");
+    assert_eq!(node.len().await, 1);
+    node.stop().await;
+}
+
+/// The mining queue takes requests until their data fills its byte budget; past it,
+/// 503 saying so, while the count limit is far away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mining_queue_refuses_past_its_byte_budget() {
+    let node = TestNode::start(NodeConfig {
+        mining_queue_bytes: 3 * 1024 * 1024,
+        ..slow_config()
+    })
+    .await;
+    let addr = node.handle.addr();
+    let request = post("/api/mineblock", &zeros_request(500_000));
+    let mut queued = Vec::new();
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        let mut stream = connect(addr).await;
+        assert!(send(&mut stream, &request).await);
+        match ending(&mut stream, Duration::from_millis(1500)).await {
+            Ending::Open => queued.push(stream),
+            other => answers.push(other),
+        }
+    }
+    let status = node.status().await;
+    let queue = status["mining"]["queue"].as_u64().expect("queue");
+    assert!((1..6).contains(&queue), "{status}");
+    assert_eq!(queue as usize, queued.len(), "{status}");
+    assert!(status["mining"]["queue_bytes"].as_u64() <= Some(3 * 1024 * 1024));
+    assert!(!answers.is_empty());
+    assert!(
+        answers.iter().all(|a| *a == Ending::Answered(503)),
+        "{answers:?}"
+    );
+    // The refusal says why.
+    let body = String::from_utf8(request.clone()).expect("ASCII");
+    let body = &body[body.find("\r\n\r\n").expect("head") + 4..];
+    let (code, text) = node.mine(body).await;
+    assert_eq!(code, 503);
+    assert!(text.contains("mining queue is full"), "{text}");
+    assert_eq!(node.len().await, 1);
+    node.stop().await;
+}
+
+/// Bounds the flood below: a debug build reads a megabyte of JSON in about half a
+/// second, and the 40 share a small machine with the miner.
+const FLOOD_PATIENCE: Duration = Duration::from_secs(80);
+
+/// 40 requests of 1 MB `[0,0,...]` queued behind a block that never comes: the node
+/// keeps their text, not their trees, and refuses past its byte budget, so its peak
+/// RSS stays far below the ~900 MB that trees took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rss_stays_bounded_under_a_mining_flood() {
+    let node = NodeProcess::start(&[]);
+    let before = node.memory_kb("VmRSS");
+    let request = post("/api/mineblock", &zeros_request(1_000_000));
+    let mut streams = Vec::new();
+    for _ in 0..40 {
+        let mut stream = connect(node.addr).await;
+        assert!(send(&mut stream, &request).await);
+        streams.push(stream);
+    }
+    let refused = Arc::new(AtomicUsize::new(0));
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|mut stream| {
+            let refused = Arc::clone(&refused);
+            tokio::spawn(async move {
+                let got = ending(&mut stream, FLOOD_PATIENCE).await;
+                assert_eq!(got, Ending::Answered(503), "only refusals answer");
+                refused.fetch_add(1, Ordering::Relaxed);
+            })
+        })
+        .collect();
+    // Every request is either queued (its block never comes) or refused.
+    let client = reqwest::Client::new();
+    let queued = AtomicUsize::new(0);
+    wait_until("all 40 are queued or refused", FLOOD_PATIENCE, || async {
+        let status: serde_json::Value = client
+            .get(format!("{}/api/status", node.base()))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("JSON");
+        let now = status["mining"]["queue"].as_u64().expect("queue") as usize;
+        queued.store(now, Ordering::Relaxed);
+        now + refused.load(Ordering::Relaxed) == 40
+    })
+    .await;
+    let (queued, refused) = (queued.into_inner(), refused.load(Ordering::Relaxed));
+    assert!(
+        queued > 0 && refused > 0,
+        "{queued} queued, {refused} refused"
+    );
+    let (rss, peak) = (node.memory_kb("VmRSS"), node.memory_kb("VmHWM"));
+    eprintln!(
+        "40 x 1 MB mining flood: {queued} queued, {refused} refused; RSS {before} kB before, {rss} kB after, peak {peak} kB"
+    );
+    assert!(peak < 300 * 1024, "peak RSS {peak} kB");
+    for reader in readers {
+        reader.abort();
+    }
+}
