@@ -1,0 +1,4 @@
+//! libFuzzer entry for [`minichain_fuzz::targets::chain_json`].
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| minichain_fuzz::targets::chain_json(data));
