@@ -104,6 +104,10 @@ impl NodeProcess {
             let child = Command::new(env!("CARGO_BIN_EXE_minichain"))
                 .arg("node")
                 .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+                // Its own store, kept across restarts: a killed node comes back with
+                // the chain it had (never the user's default data directory).
+                .arg("--data-dir")
+                .arg(self.dir.join("data"))
                 .args(&self.args)
                 .current_dir(&self.dir)
                 .env("RUST_LOG", "minichain=info")

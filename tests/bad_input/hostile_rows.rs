@@ -41,6 +41,8 @@ struct NodeProcess {
     child: Child,
     base: String,
     log: Arc<Mutex<LogStats>>,
+    /// The node's own data directory, removed with it (never the user's default).
+    _data: tempfile::TempDir,
 }
 
 #[derive(Debug, Default)]
@@ -51,10 +53,13 @@ struct LogStats {
 
 impl NodeProcess {
     fn start(redis_url: &str) -> NodeProcess {
+        let data = tempfile::tempdir().expect("a temporary data directory");
         let mut child = Command::new(env!("CARGO_BIN_EXE_minichain"))
             .args([
                 "node", "--port", "0", "--redis", redis_url, "--root", "none",
             ])
+            .arg("--data-dir")
+            .arg(data.path())
             .args(["--threads", "1", "--miner-nice", "0"])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -89,6 +94,7 @@ impl NodeProcess {
             child,
             base: format!("http://{addr}"),
             log,
+            _data: data,
         }
     }
 

@@ -137,6 +137,8 @@ pub fn zeros_request(bytes: usize) -> Vec<u8> {
 pub struct NodeProcess {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The node's own data directory, removed with it (never the user's default).
+    _data: tempfile::TempDir,
 }
 
 impl NodeProcess {
@@ -144,6 +146,7 @@ impl NodeProcess {
     /// thread at a pinned difficulty no search reaches (a block that never comes),
     /// with `extra` flags.
     pub fn start(extra: &[&str]) -> NodeProcess {
+        let data = tempfile::tempdir().expect("a temporary data directory");
         let mut child = Command::new(env!("CARGO_BIN_EXE_minichain"))
             .args([
                 "node",
@@ -159,6 +162,8 @@ impl NodeProcess {
                 "60",
             ])
             .args(extra)
+            .arg("--data-dir")
+            .arg(data.path())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -182,7 +187,11 @@ impl NodeProcess {
         };
         // Keep draining the log so the node never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        NodeProcess { child, addr }
+        NodeProcess {
+            child,
+            addr,
+            _data: data,
+        }
     }
 
     /// A field of `/proc/<pid>/status` in kB (`VmRSS`, `VmHWM`).
