@@ -23,8 +23,10 @@ use tokio::sync::watch;
 use tower_http::timeout::TimeoutLayer;
 
 use super::config::{MAX_PAGE, fork_choice_name};
+use super::events::{self, EventBus};
 use super::intake::{IntakeSender, Rejection, Source, SyncStats, Verdict};
 use super::job_slot::RestartTiming;
+use super::metrics::{self, NodeMetrics};
 use super::mining::{MineError, MiningHandle};
 use super::state::Snapshot;
 use crate::chain::json::Dialect;
@@ -56,6 +58,22 @@ pub struct AppState {
     /// Where pushed chains go to be validated (its size limit is the Redis message
     /// limit, which `POST /api/chain` shares).
     pub intake: IntakeSender,
+    /// Live events (`GET /api/events`).
+    pub events: EventBus,
+    /// This node's metrics registry (`GET /metrics`).
+    pub metrics: Arc<NodeMetrics>,
+}
+
+impl axum::extract::FromRef<AppState> for EventBus {
+    fn from_ref(state: &AppState) -> EventBus {
+        state.events.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<NodeMetrics> {
+    fn from_ref(state: &AppState) -> Arc<NodeMetrics> {
+        Arc::clone(&state.metrics)
+    }
 }
 
 impl AppState {
@@ -82,11 +100,18 @@ pub fn router(state: AppState) -> Router {
     let pushes = Router::new()
         .route("/api/chain", post(push_chain))
         .layer(DefaultBodyLimit::max(state.intake.max_bytes()));
+    // No timeout on the event stream: it lasts until the reader or the node goes.
+    let live = Router::new()
+        .route("/api/events", get(events::stream))
+        .route("/metrics", get(metrics::render));
+    let tracked = axum::middleware::from_fn_with_state(Arc::clone(&state.metrics), metrics::track);
     reads
         .merge(writes)
         .merge(pushes)
+        .merge(live)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(tracked)
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -300,6 +325,10 @@ pub struct MiningStatus {
     pub blocks_mined: u64,
     /// Searches restarted on a new tip.
     pub restarts: u64,
+    /// Stale work since start: attempts spent on jobs after their tip was replaced
+    /// (from the writer's cancel to each worker's stop); the last restart's share is
+    /// in `last_restart.stale_attempts`.
+    pub stale_attempts: u64,
     /// The pinned difficulty (benchmarks), if any.
     pub pinned_difficulty: Option<u32>,
     /// The last restart's latency.
@@ -363,6 +392,7 @@ pub fn status(state: &AppState) -> Status {
             kernel: mining.kernel(),
             blocks_mined: stats.blocks_mined(),
             restarts: stats.restarts(),
+            stale_attempts: stats.stale_attempts(),
             pinned_difficulty: mining.pinned_difficulty().map(|d| d.bits()),
             last_restart: stats.last_restart(),
         },

@@ -14,9 +14,11 @@
 //! snapshot → cache/publish, and the writer cancels a search on a stale tip.
 
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod intake;
 pub mod job_slot;
+pub mod metrics;
 pub mod mining;
 pub mod state;
 pub mod sync;
@@ -255,7 +257,27 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         None => {}
     }
 
+    let events = events::EventBus::new(shutdown_rx.clone());
+    tasks.extend(events::spawn_watchers(
+        &events,
+        events::EventSources {
+            snapshots: snapshots.clone(),
+            jobs: mining.jobs(),
+            progress: mining.progress(),
+            mining: mining.shared_stats(),
+            sync: Arc::clone(&sync_stats),
+        },
+    ));
+    let metrics = Arc::new(metrics::NodeMetrics::new(metrics::MetricSources {
+        snapshots: snapshots.clone(),
+        progress: mining.progress(),
+        mining: mining.shared_stats(),
+        sync: Arc::clone(&sync_stats),
+        redis: Arc::clone(&redis_stats),
+    }));
     let state = AppState {
+        events,
+        metrics,
         snapshots,
         mining,
         sync: sync_stats,
