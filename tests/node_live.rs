@@ -283,3 +283,62 @@ async fn metrics_parse_and_move_when_a_block_is_mined() {
     assert!(after.contains_key("minichain_redis_reconnects_total"));
     node.stop().await;
 }
+
+/// `/api/openapi.json` describes every route the node serves, and the status it
+/// describes has exactly the fields a live `/api/status` answers with (the schema is
+/// generated from the same type).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_describes_every_route_and_the_live_status() {
+    let node = TestNode::start(config(None)).await;
+    let (code, content_type, text) = node.get("/api/openapi.json").await;
+    assert_eq!(code, 200);
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    let spec: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(spec["openapi"], "3.1.0");
+    let paths = spec["paths"].as_object().expect("paths");
+    for (path, method) in [
+        ("/api/blocks", "get"),
+        ("/api/blocks/{n}", "get"),
+        ("/api/mineblock", "post"),
+        ("/api/chain", "post"),
+        ("/api/status", "get"),
+        ("/api/events", "get"),
+        ("/metrics", "get"),
+        ("/healthz", "get"),
+        ("/api/openapi.json", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not described"
+        );
+        let (code, _, _) = if method == "get" && path != "/api/events" {
+            node.get(&path.replace("{n}", "0")).await
+        } else {
+            (200, String::new(), String::new())
+        };
+        assert_eq!(code, 200, "{path} is described but not served");
+    }
+    let schemas = &spec["components"]["schemas"];
+    let described: std::collections::BTreeSet<&String> = schemas["Status"]["properties"]
+        .as_object()
+        .expect("Status has properties")
+        .keys()
+        .collect();
+    let status = node.status().await;
+    let served: std::collections::BTreeSet<&String> =
+        status.as_object().expect("an object").keys().collect();
+    assert_eq!(described, served);
+    for event in [
+        "BlockEvent",
+        "MiningEvent",
+        "ReorgEvent",
+        "RejectedEvent",
+        "RestartEvent",
+    ] {
+        assert!(schemas.get(event).is_some(), "{event} is not described");
+    }
+    node.stop().await;
+}

@@ -312,6 +312,9 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// `GET /api/events`: the node's events as Server-Sent Events (`event: block`,
 /// `mining`, `reorg`, `rejected`, `restart`; `data:` one JSON object). The stream ends
 /// when the node shuts down, or when the reader falls [`EVENT_BUFFER`] events behind.
+#[utoipa::path(get, path = "/api/events", tag = "live",
+    responses((status = 200, content_type = "text/event-stream",
+        description = "Server-Sent Events: `block` (BlockEvent), `mining` (MiningEvent), `reorg` (ReorgEvent), `restart` (RestartEvent), `rejected` (RejectedEvent); `data:` is the event's JSON")))]
 pub async fn stream(
     axum::extract::State(bus): axum::extract::State<EventBus>,
 ) -> axum::response::sse::Sse<

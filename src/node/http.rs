@@ -208,7 +208,17 @@ fn json_bytes(body: Bytes) -> Response {
 }
 
 /// `GET /api/blocks`: the whole chain from the cache, or a page with `from`/`limit`.
-async fn get_blocks(
+#[utoipa::path(get, path = "/api/blocks", tag = "chain",
+    params(
+        ("from" = Option<u64>, Query, description = "First block of a page (with or without `limit`)"),
+        ("limit" = Option<u64>, Query, description = "Blocks in a page, 1 to 1000 (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "The chain, or a page of it (then with `from`, `limit`, `total`)", body = super::openapi::ChainDoc),
+        (status = 400, description = "A malformed `from` or `limit`", body = super::openapi::ErrorDoc),
+        (status = 404, description = "`from` past the end of the chain", body = super::openapi::ErrorDoc),
+    ))]
+pub async fn get_blocks(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -255,7 +265,14 @@ fn parse_param(query: &HashMap<String, String>, name: &str) -> Result<Option<u64
 }
 
 /// `GET /api/blocks/{n}`: one block.
-async fn get_block(
+#[utoipa::path(get, path = "/api/blocks/{n}", tag = "chain",
+    params(("n" = u64, Path, description = "The block's number (0 is genesis)")),
+    responses(
+        (status = 200, description = "The block", body = super::openapi::BlockDoc),
+        (status = 400, description = "`n` is not a non-negative integer", body = super::openapi::ErrorDoc),
+        (status = 404, description = "No such block", body = super::openapi::ErrorDoc),
+    ))]
+pub async fn get_block(
     State(state): State<AppState>,
     Path(n): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -282,7 +299,7 @@ async fn get_block(
 }
 
 /// `/api/status`'s body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Status {
     /// The tip's `block_no`.
     pub height: u64,
@@ -309,7 +326,7 @@ pub struct Status {
 }
 
 /// The miner's part of [`Status`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MiningStatus {
     /// Whether a search runs now.
     pub active: bool,
@@ -336,7 +353,7 @@ pub struct MiningStatus {
 }
 
 /// The Redis part of [`Status`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RedisStatus {
     /// Whether the node uses Redis.
     pub enabled: bool,
@@ -351,13 +368,14 @@ pub struct RedisStatus {
 }
 
 /// The sync part of [`Status`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SyncStatus {
     /// Chains adopted.
     pub accepted: u64,
     /// Messages that were exactly our chain (our own, echoed).
     pub current: u64,
     /// Refused messages by reason.
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub rejected: std::collections::BTreeMap<&'static str, u64>,
     /// The last refusal's reason, in words.
     pub last_rejection: Option<String>,
@@ -412,17 +430,33 @@ pub fn status(state: &AppState) -> Status {
     }
 }
 
-async fn get_status(State(state): State<AppState>) -> axum::Json<Status> {
+/// `GET /api/status`.
+#[utoipa::path(get, path = "/api/status", tag = "node",
+    responses((status = 200, description = "The node's state", body = Status)))]
+pub async fn get_status(State(state): State<AppState>) -> axum::Json<Status> {
     axum::Json(status(&state))
 }
 
-async fn healthz() -> Response {
+/// `GET /healthz`.
+#[utoipa::path(get, path = "/healthz", tag = "node",
+    responses((status = 200, description = "The node is up", body = super::openapi::HealthDoc)))]
+pub async fn healthz() -> Response {
     json_bytes(Bytes::from_static(b"{\"status\":\"ok\"}"))
 }
 
 /// `POST /api/mineblock`: mines one block with the body's `data` (missing: `""`) and
 /// answers the chain holding it.
-async fn mine_block(
+#[utoipa::path(post, path = "/api/mineblock", tag = "chain",
+    request_body(content = super::openapi::MineRequestDoc, description = "`data`: any JSON a Python node can take (missing: `\"\"`)"),
+    responses(
+        (status = 200, description = "The chain holding the new block", body = super::openapi::ChainDoc),
+        (status = 400, description = "The body could not be read", body = super::openapi::ErrorDoc),
+        (status = 413, description = "The body is over the limit", body = super::openapi::ErrorDoc),
+        (status = 422, description = "Not a mining request a Python node could take", body = super::openapi::ErrorDoc),
+        (status = 500, description = "The miner failed (a bug)", body = super::openapi::ErrorDoc),
+        (status = 503, description = "The queue is full or the node shuts down", body = super::openapi::ErrorDoc),
+    ))]
+pub async fn mine_block(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -439,9 +473,10 @@ async fn mine_block(
 }
 
 /// `POST /api/chain`'s answer when the chain is ours now.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PushAnswer {
     /// `adopted` (it replaced our chain) or `current` (it already was our chain).
+    #[schema(value_type = String)]
     pub result: &'static str,
     /// Blocks in our chain now, genesis included.
     pub length: usize,
@@ -454,7 +489,17 @@ pub struct PushAnswer {
 /// by the fork-choice rule, exactly as a chain from Redis: a running search restarts
 /// on it, and the node publishes it to its Redis peers. A chain that is valid but not
 /// preferred gets 409; an invalid one 422; one that is not JSON 400.
-async fn push_chain(
+#[utoipa::path(post, path = "/api/chain", tag = "chain",
+    request_body(content = super::openapi::ChainDoc, description = "`{\"chain\": [...]}` or a bare array of blocks"),
+    responses(
+        (status = 200, description = "The chain is ours now", body = PushAnswer),
+        (status = 400, description = "Not JSON, not UTF-8, or nested too deeply", body = super::openapi::ErrorDoc),
+        (status = 409, description = "Ours is at least as good by the fork-choice rule", body = super::openapi::ErrorDoc),
+        (status = 413, description = "Over the message limit", body = super::openapi::ErrorDoc),
+        (status = 422, description = "Not a valid chain", body = super::openapi::ErrorDoc),
+        (status = 503, description = "The intake is busy or the node shuts down", body = super::openapi::ErrorDoc),
+    ))]
+pub async fn push_chain(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {

@@ -115,6 +115,9 @@ impl NodeMetrics {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "live",
+    responses((status = 200, content_type = "text/plain; version=0.0.4; charset=utf-8", body = String,
+        description = "The node's metrics in the Prometheus text format")))]
 pub async fn render(State(metrics): State<Arc<NodeMetrics>>) -> Response {
     (
         [(

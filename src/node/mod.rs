@@ -9,6 +9,8 @@
 //!   new tip; the restart's timings.
 //! - [`sync`]: Redis subscribe / publish / reconnect, and the start-up sync.
 //! - [`http`]: [`router`](http::router), the handlers and [`ApiError`](http::ApiError).
+//! - [`events`]: live events (`GET /api/events`); [`metrics`]: `GET /metrics`;
+//!   [`openapi`]: `GET /api/openapi.json`.
 //!
 //! Data flows one way: HTTP/Redis → intake (validate) → writer (fork choice) →
 //! snapshot → cache/publish, and the writer cancels a search on a stale tip.
@@ -20,6 +22,7 @@ pub mod intake;
 pub mod job_slot;
 pub mod metrics;
 pub mod mining;
+pub mod openapi;
 pub mod state;
 pub mod sync;
 
@@ -108,7 +111,7 @@ impl NodeHandle {
 
     /// A router over this node's state, for requests without a socket.
     pub fn router(&self) -> axum::Router {
-        http::router(self.state.clone())
+        http::router(self.state.clone()).merge(openapi::routes())
     }
 
     /// Stops the node: stops accepting, cancels mining (queued requests get 503),
@@ -287,7 +290,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         max_body_bytes: config.max_body_bytes,
         intake: intake.clone(),
     };
-    let app = http::router(state.clone());
+    let app = http::router(state.clone()).merge(openapi::routes());
     let mut server_shutdown = shutdown_rx;
     let listener = axum::serve::ListenerExt::tap_io(listener, tune_socket);
     let server = tokio::spawn(async move {
