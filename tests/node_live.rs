@@ -342,3 +342,35 @@ async fn openapi_describes_every_route_and_the_live_status() {
     }
     node.stop().await;
 }
+
+/// The explorer page and its assets are served from the binary, and refer to nothing
+/// outside the node (no CDN: it works offline).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explorer_page_is_served_from_the_binary() {
+    let node = TestNode::start(config(None)).await;
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/assets/explorer.js", "text/javascript"),
+        ("/assets/explorer.css", "text/css"),
+    ] {
+        let (code, content_type, text) = node.get(path).await;
+        assert_eq!(code, 200, "{path}");
+        assert!(content_type.starts_with(kind), "{path}: {content_type}");
+        assert!(
+            !text.contains("http://") && !text.contains("https://"),
+            "{path} refers outside the node"
+        );
+    }
+    let (_, _, html) = node.get("/").await;
+    assert!(html.contains("/assets/explorer.js") && html.contains("<canvas"));
+    let (_, _, js) = node.get("/assets/explorer.js").await;
+    for api in [
+        "/api/events",
+        "/api/status",
+        "/api/blocks?from=",
+        "/api/mineblock",
+    ] {
+        assert!(js.contains(api), "the page does not use {api}");
+    }
+    node.stop().await;
+}

@@ -195,7 +195,6 @@ async fn watch_chain(bus: EventBus, sources: EventSources) {
         let new = Arc::clone(&snapshots.borrow_and_update());
         let (old_chain, new_chain) = (old.chain(), new.chain());
         let tip = new_chain.tip();
-        let source = sources.jobs.source_of(&tip.hash).unwrap_or(TipSource::Peer);
         let depth = reorg_depth(old_chain, new_chain);
         if depth > 0 {
             bus.send(
@@ -209,16 +208,33 @@ async fn watch_chain(bus: EventBus, sources: EventSources) {
                 },
             );
         }
-        bus.send(
-            "block",
-            &BlockEvent {
-                height: tip.block_no,
-                hash: tip.hash.clone(),
-                difficulty: tip.difficulty.bits(),
-                timestamp: tip.timestamp,
-                source: source.name(),
-            },
-        );
+        // The watch channel keeps only the latest snapshot: tips set in a quick
+        // succession (a pushed chain, then a block mined on it at once) arrive
+        // together. Every new block that was a tip gets its event, in order.
+        let recent = sources.jobs.recent_tips();
+        let first_new = old_chain.len() - depth as usize;
+        let added = new_chain.blocks().get(first_new..).unwrap_or_default();
+        for (i, block) in added.iter().enumerate() {
+            let source = recent
+                .iter()
+                .rev()
+                .find(|(hash, _)| *hash == block.hash)
+                .map(|(_, source)| *source);
+            let is_tip = i + 1 == added.len();
+            if source.is_none() && !is_tip {
+                continue;
+            }
+            bus.send(
+                "block",
+                &BlockEvent {
+                    height: block.block_no,
+                    hash: block.hash.clone(),
+                    difficulty: block.difficulty.bits(),
+                    timestamp: block.timestamp,
+                    source: source.unwrap_or(TipSource::Peer).name(),
+                },
+            );
+        }
         old = new;
     }
 }

@@ -202,14 +202,9 @@ impl JobSlot {
         self.attempts.get().map(|p| p.total_attempts())
     }
 
-    /// Whether `hash` was one of the recent tips, and where it came from.
-    pub fn source_of(&self, hash: &str) -> Option<TipSource> {
-        self.lock()
-            .recent_tips
-            .iter()
-            .rev()
-            .find(|(h, _)| h == hash)
-            .map(|(_, source)| *source)
+    /// The last tips the writer set (up to 32), oldest first, with their sources.
+    pub fn recent_tips(&self) -> Vec<(String, TipSource)> {
+        self.lock().recent_tips.iter().cloned().collect()
     }
 
     /// Searches begun since start: the running (or last) search's job id.

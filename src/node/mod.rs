@@ -10,13 +10,14 @@
 //! - [`sync`]: Redis subscribe / publish / reconnect, and the start-up sync.
 //! - [`http`]: [`router`](http::router), the handlers and [`ApiError`](http::ApiError).
 //! - [`events`]: live events (`GET /api/events`); [`metrics`]: `GET /metrics`;
-//!   [`openapi`]: `GET /api/openapi.json`.
+//!   [`openapi`]: `GET /api/openapi.json`; [`explorer`]: the page at `/`.
 //!
 //! Data flows one way: HTTP/Redis → intake (validate) → writer (fork choice) →
 //! snapshot → cache/publish, and the writer cancels a search on a stale tip.
 
 pub mod config;
 pub mod events;
+pub mod explorer;
 pub mod http;
 pub mod intake;
 pub mod job_slot;
@@ -111,7 +112,9 @@ impl NodeHandle {
 
     /// A router over this node's state, for requests without a socket.
     pub fn router(&self) -> axum::Router {
-        http::router(self.state.clone()).merge(openapi::routes())
+        http::router(self.state.clone())
+            .merge(openapi::routes())
+            .merge(explorer::routes())
     }
 
     /// Stops the node: stops accepting, cancels mining (queued requests get 503),
@@ -290,7 +293,9 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         max_body_bytes: config.max_body_bytes,
         intake: intake.clone(),
     };
-    let app = http::router(state.clone()).merge(openapi::routes());
+    let app = http::router(state.clone())
+        .merge(openapi::routes())
+        .merge(explorer::routes());
     let mut server_shutdown = shutdown_rx;
     let listener = axum::serve::ListenerExt::tap_io(listener, tune_socket);
     let server = tokio::spawn(async move {
