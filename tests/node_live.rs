@@ -374,3 +374,39 @@ async fn explorer_page_is_served_from_the_binary() {
     }
     node.stop().await;
 }
+
+/// A pushed fork that beats our own block is a `reorg` (old tip, new tip, depth); a
+/// refused chain is a `rejected` event with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_show_reorgs_and_rejections() {
+    let node = TestNode::start(config(None)).await;
+    node.handle.pin_difficulty(Some(Difficulty::new(4)));
+    let (code, answer) = node.mine(r#"{"data": "ours"}"#).await;
+    assert_eq!(code, 200, "{answer}");
+    let ours = node.chain().await;
+    let (mut events, _reader) = open_events(&node.url()).await;
+
+    // Three blocks of difficulty 3 (work 3 × 8) beat one of difficulty 4 (work 16).
+    let fork = extend(&[genesis()], 3, "fork");
+    let (code, answer) = node.push(body(&fork)).await;
+    assert_eq!(code, 200, "{answer}");
+    let (_, reorg) = next_event(&mut events, "reorg", |_| true).await;
+    assert_eq!(reorg["depth"], 1);
+    assert_eq!(reorg["old_tip"], ours[1].hash.as_str());
+    assert_eq!(reorg["old_height"], 1);
+    assert_eq!(reorg["new_tip"], fork[3].hash.as_str());
+    assert_eq!(reorg["new_height"], 3);
+    let (_, block) = next_event(&mut events, "block", |_| true).await;
+    assert_eq!(
+        (block["height"].as_u64(), block["source"].as_str()),
+        (Some(3), Some("peer"))
+    );
+
+    let (code, answer) = node.push(r#"{"chain": 5}"#).await;
+    assert_eq!(code, 422, "{answer}");
+    let (_, rejected) = next_event(&mut events, "rejected", |_| true).await;
+    assert_eq!(rejected["reason"], "not_a_chain");
+    assert_eq!(rejected["count"], 1);
+    assert!(rejected["last"].as_str().is_some(), "{rejected}");
+    node.stop().await;
+}

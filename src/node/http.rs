@@ -214,9 +214,9 @@ fn json_bytes(body: Bytes) -> Response {
         ("limit" = Option<u64>, Query, description = "Blocks in a page, 1 to 1000 (default 100)"),
     ),
     responses(
-        (status = 200, description = "The chain, or a page of it (then with `from`, `limit`, `total`)", body = super::openapi::ChainDoc),
-        (status = 400, description = "A malformed `from` or `limit`", body = super::openapi::ErrorDoc),
-        (status = 404, description = "`from` past the end of the chain", body = super::openapi::ErrorDoc),
+        (status = 200, description = "The chain, or a page of it (then with `from`, `limit`, `total`)", body = super::api_docs::ChainDoc),
+        (status = 400, description = "A malformed `from` or `limit`", body = super::api_docs::ErrorDoc),
+        (status = 404, description = "`from` past the end of the chain", body = super::api_docs::ErrorDoc),
     ))]
 pub async fn get_blocks(
     State(state): State<AppState>,
@@ -268,9 +268,9 @@ fn parse_param(query: &HashMap<String, String>, name: &str) -> Result<Option<u64
 #[utoipa::path(get, path = "/api/blocks/{n}", tag = "chain",
     params(("n" = u64, Path, description = "The block's number (0 is genesis)")),
     responses(
-        (status = 200, description = "The block", body = super::openapi::BlockDoc),
-        (status = 400, description = "`n` is not a non-negative integer", body = super::openapi::ErrorDoc),
-        (status = 404, description = "No such block", body = super::openapi::ErrorDoc),
+        (status = 200, description = "The block", body = super::api_docs::BlockDoc),
+        (status = 400, description = "`n` is not a non-negative integer", body = super::api_docs::ErrorDoc),
+        (status = 404, description = "No such block", body = super::api_docs::ErrorDoc),
     ))]
 pub async fn get_block(
     State(state): State<AppState>,
@@ -439,7 +439,7 @@ pub async fn get_status(State(state): State<AppState>) -> axum::Json<Status> {
 
 /// `GET /healthz`.
 #[utoipa::path(get, path = "/healthz", tag = "node",
-    responses((status = 200, description = "The node is up", body = super::openapi::HealthDoc)))]
+    responses((status = 200, description = "The node is up", body = super::api_docs::HealthDoc)))]
 pub async fn healthz() -> Response {
     json_bytes(Bytes::from_static(b"{\"status\":\"ok\"}"))
 }
@@ -447,14 +447,14 @@ pub async fn healthz() -> Response {
 /// `POST /api/mineblock`: mines one block with the body's `data` (missing: `""`) and
 /// answers the chain holding it.
 #[utoipa::path(post, path = "/api/mineblock", tag = "chain",
-    request_body(content = super::openapi::MineRequestDoc, description = "`data`: any JSON a Python node can take (missing: `\"\"`)"),
+    request_body(content = super::api_docs::MineRequestDoc, description = "`data`: any JSON a Python node can take (missing: `\"\"`)"),
     responses(
-        (status = 200, description = "The chain holding the new block", body = super::openapi::ChainDoc),
-        (status = 400, description = "The body could not be read", body = super::openapi::ErrorDoc),
-        (status = 413, description = "The body is over the limit", body = super::openapi::ErrorDoc),
-        (status = 422, description = "Not a mining request a Python node could take", body = super::openapi::ErrorDoc),
-        (status = 500, description = "The miner failed (a bug)", body = super::openapi::ErrorDoc),
-        (status = 503, description = "The queue is full or the node shuts down", body = super::openapi::ErrorDoc),
+        (status = 200, description = "The chain holding the new block", body = super::api_docs::ChainDoc),
+        (status = 400, description = "The body could not be read", body = super::api_docs::ErrorDoc),
+        (status = 413, description = "The body is over the limit", body = super::api_docs::ErrorDoc),
+        (status = 422, description = "Not a mining request a Python node could take", body = super::api_docs::ErrorDoc),
+        (status = 500, description = "The miner failed (a bug)", body = super::api_docs::ErrorDoc),
+        (status = 503, description = "The queue is full or the node shuts down", body = super::api_docs::ErrorDoc),
     ))]
 pub async fn mine_block(
     State(state): State<AppState>,
@@ -490,14 +490,14 @@ pub struct PushAnswer {
 /// on it, and the node publishes it to its Redis peers. A chain that is valid but not
 /// preferred gets 409; an invalid one 422; one that is not JSON 400.
 #[utoipa::path(post, path = "/api/chain", tag = "chain",
-    request_body(content = super::openapi::ChainDoc, description = "`{\"chain\": [...]}` or a bare array of blocks"),
+    request_body(content = super::api_docs::ChainDoc, description = "`{\"chain\": [...]}` or a bare array of blocks"),
     responses(
         (status = 200, description = "The chain is ours now", body = PushAnswer),
-        (status = 400, description = "Not JSON, not UTF-8, or nested too deeply", body = super::openapi::ErrorDoc),
-        (status = 409, description = "Ours is at least as good by the fork-choice rule", body = super::openapi::ErrorDoc),
-        (status = 413, description = "Over the message limit", body = super::openapi::ErrorDoc),
-        (status = 422, description = "Not a valid chain", body = super::openapi::ErrorDoc),
-        (status = 503, description = "The intake is busy or the node shuts down", body = super::openapi::ErrorDoc),
+        (status = 400, description = "Not JSON, not UTF-8, or nested too deeply", body = super::api_docs::ErrorDoc),
+        (status = 409, description = "Ours is at least as good by the fork-choice rule", body = super::api_docs::ErrorDoc),
+        (status = 413, description = "Over the message limit", body = super::api_docs::ErrorDoc),
+        (status = 422, description = "Not a valid chain", body = super::api_docs::ErrorDoc),
+        (status = 503, description = "The intake is busy or the node shuts down", body = super::api_docs::ErrorDoc),
     ))]
 pub async fn push_chain(
     State(state): State<AppState>,

@@ -15,6 +15,7 @@
 //! Data flows one way: HTTP/Redis → intake (validate) → writer (fork choice) →
 //! snapshot → cache/publish, and the writer cancels a search on a stale tip.
 
+pub mod api_docs;
 pub mod config;
 pub mod events;
 pub mod explorer;

@@ -3,80 +3,16 @@
 //! changes with them.
 //!
 //! The chain bodies are written by hand for speed (cached bytes, see
-//! [`Snapshot`](super::state::Snapshot)), so their schemas are the `*Doc` types here;
-//! a test holds a live node's answers to them (schemathesis in `scripts/test`, and
-//! `tests/node_openapi.rs`).
+//! [`Snapshot`](super::state::Snapshot)), so their schemas are the `*Doc` types of
+//! [`api_docs`](super::api_docs); schemathesis (`scripts/api-check`, run by
+//! `scripts/test`) holds a live node's answers to them.
 
 use axum::Router;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Serialize;
 use utoipa::OpenApi;
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 use super::{events, http, job_slot, metrics};
-
-/// A block as the API writes it (compact JSON, the original's field order).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct BlockDoc {
-    /// Height; genesis is 0.
-    pub block_no: u64,
-    /// Milliseconds since the Unix epoch.
-    pub timestamp: u64,
-    /// The previous block's hash (genesis: `0x0000`).
-    pub prev_hash: String,
-    /// The payload: any JSON value, kept as it arrived.
-    pub data: serde_json::Value,
-    /// The block's hash, 64 hex digits.
-    pub hash: String,
-    /// The proof-of-work nonce: a non-negative integer of any size.
-    #[schema(schema_with = big_integer)]
-    pub nonce: u64,
-    /// Leading zero bits the hash must have.
-    pub difficulty: u32,
-}
-
-fn big_integer() -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::Integer)
-        .minimum(Some(0))
-        .build()
-}
-
-/// A chain: `GET /api/blocks`, `POST /api/mineblock`'s answer; a page carries
-/// `from`, `limit` and `total` too.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ChainDoc {
-    /// The blocks, genesis first (a page: from `from`).
-    pub chain: Vec<BlockDoc>,
-    /// A page's first block.
-    pub from: Option<u64>,
-    /// A page's requested size.
-    pub limit: Option<u64>,
-    /// A page's chain length.
-    pub total: Option<u64>,
-}
-
-/// Every error: `{"error": "..."}`.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ErrorDoc {
-    /// What went wrong, in words.
-    pub error: String,
-}
-
-/// `POST /api/mineblock`'s body.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MineRequestDoc {
-    /// The new block's data: any JSON (missing: `""`).
-    pub data: Option<serde_json::Value>,
-}
-
-/// `GET /healthz`'s body.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct HealthDoc {
-    /// `ok`.
-    pub status: String,
-}
 
 /// The API description.
 #[derive(OpenApi)]
