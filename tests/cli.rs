@@ -271,3 +271,50 @@ fn bench_plot_writes_an_svg_naming_the_kernels() {
         );
     }
 }
+
+/// `validate --json`: one JSON object for programs, with the same exit codes.
+#[test]
+fn validate_json_for_programs() {
+    let o = minichain(&["validate", "--json", &chain_path("valid.json")], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let answer: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(answer["valid"], true);
+    assert_eq!(answer["blocks"], 30);
+    assert_eq!(answer["work"], "10485768");
+    assert!(
+        answer["tip"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("000007e4a0c8"))
+    );
+    let o = minichain(
+        &["validate", "--json", &chain_path("difficulty_jump.json")],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let answer: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(answer["valid"], false);
+    assert_eq!(answer["index"], 29);
+    assert_eq!(answer["rule"], "difficulty-step");
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("invalid at block 29: difficulty-step: ")),
+        "{answer}"
+    );
+}
+
+/// Piped, `mine` writes no terminal control characters (no `\r` redraws, no escape
+/// codes): only the block on stdout, and plain lines (if any) on stderr.
+#[test]
+fn mine_piped_writes_plain_lines() {
+    let o = minichain(&["mine", "--data", "\"piped\"", "--threads", "1"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for (name, text) in [("stdout", stdout(&o)), ("stderr", stderr(&o))] {
+        assert!(
+            !text.contains('\r') && !text.contains('\x1b'),
+            "{name} holds terminal control characters: {text:?}"
+        );
+    }
+    let block: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("the block as JSON");
+    assert_eq!(block["data"], "piped");
+}

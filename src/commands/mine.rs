@@ -1,5 +1,6 @@
 //! `minichain mine`: mine one block on the tip of a chain with the parallel miner and
-//! print it; a live hash rate goes to stderr while it runs, when stderr is a terminal.
+//! print it; a live hash rate goes to stderr while it runs (a line redrawn in place on
+//! a terminal, plain lines every few seconds when piped).
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -102,31 +103,40 @@ pub fn run(args: &MineArgs) -> anyhow::Result<ExitCode> {
 /// How often the live line is redrawn.
 const LIVE_REFRESH: Duration = Duration::from_millis(250);
 
-/// Runs `work`, and meanwhile, when stderr is a terminal, redraws one stderr line with
-/// `label`, the hash rate from `progress` and the epoch's difficulty; the line is erased
-/// when `work` returns. Shared by `mine` and `bench`.
+/// How often a plain progress line is printed when stderr is not a terminal (a log
+/// file or a pipe: no redraws, and few enough lines to read).
+const PLAIN_REFRESH: Duration = Duration::from_secs(5);
+
+/// Runs `work`, and meanwhile reports `label`, the hash rate from `progress` and the
+/// epoch's difficulty on stderr: on a terminal, one line redrawn in place (`\r`) and
+/// erased when `work` returns; elsewhere (piped, redirected), a plain line every
+/// [`PLAIN_REFRESH`] for work that lasts that long. Shared by `mine` and `bench`.
 pub(crate) fn with_live_rate<T>(progress: &Progress, label: &str, work: impl FnOnce() -> T) -> T {
-    if !std::io::stderr().is_terminal() {
-        return work();
-    }
+    let tty = std::io::stderr().is_terminal();
+    let refresh = if tty { LIVE_REFRESH } else { PLAIN_REFRESH };
     let (done_tx, done_rx) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
             let mut meter = RateMeter::new(progress.total_attempts());
             // Ends when `done_tx` is dropped, at once, not after the next tick.
-            while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(LIVE_REFRESH) {
-                let rate = meter.rate(progress.total_attempts());
-                let mut err = std::io::stderr().lock();
-                // A failed write to the terminal is not worth stopping the work for.
-                let _ = write!(
-                    err,
-                    "\r\x1b[K{label}: {} at difficulty {}",
-                    format_rate(rate),
+            while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(refresh) {
+                let line = format!(
+                    "{label}: {} at difficulty {}",
+                    format_rate(meter.rate(progress.total_attempts())),
                     progress.epoch().difficulty
                 );
+                let mut err = std::io::stderr().lock();
+                // A failed write to stderr is not worth stopping the work for.
+                let _ = if tty {
+                    write!(err, "\r\x1b[K{line}")
+                } else {
+                    writeln!(err, "{line}")
+                };
                 let _ = err.flush();
             }
-            let _ = write!(std::io::stderr(), "\r\x1b[K");
+            if tty {
+                let _ = write!(std::io::stderr(), "\r\x1b[K");
+            }
         });
         let result = work();
         drop(done_tx);

@@ -13,7 +13,7 @@ use minichain::chain::{RuleSet, ValidChain};
 ///
 /// Prints `valid: N blocks, tip <hash>, work <W>` and exits 0; prints
 /// `invalid at block I: <rule>: <detail>` and exits 1; exits 2 when the input cannot be
-/// read or parsed.
+/// read or parsed. `--json` prints one JSON object instead, for programs.
 #[derive(Args, Debug)]
 pub struct ValidateArgs {
     /// Which rules: `strict` (minichain's: the original's four plus proof of work,
@@ -21,6 +21,10 @@ pub struct ValidateArgs {
     /// original's four: genesis, links, hash recompute, difficulty step ≤ 1).
     #[arg(long, value_enum, default_value_t = Rules::Strict)]
     rules: Rules,
+    /// Print one JSON object instead of a line: `{"valid": true, "blocks", "tip",
+    /// "work"}` or `{"valid": false, "index", "rule", "error"}` (exit codes unchanged).
+    #[arg(long)]
+    json: bool,
     /// The chain file, or `-` for standard input.
     file: String,
 }
@@ -54,16 +58,36 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let blocks = parse_chain(&text).with_context(|| name.to_owned())?;
     match ValidChain::validate(blocks, args.rules.into(), now_ms()) {
         Ok(chain) => {
-            println!(
-                "valid: {} blocks, tip {}, work {}",
-                chain.len(),
-                chain.tip().hash,
-                chain.work()
-            );
+            if args.json {
+                let answer = serde_json::json!({
+                    "valid": true,
+                    "blocks": chain.len(),
+                    "tip": chain.tip().hash,
+                    "work": chain.work().to_string(),
+                });
+                println!("{answer}");
+            } else {
+                println!(
+                    "valid: {} blocks, tip {}, work {}",
+                    chain.len(),
+                    chain.tip().hash,
+                    chain.work()
+                );
+            }
             // The process ends here: skip freeing every block one by one (about a tenth
             // of the run time on a 100,000-block chain).
             std::mem::forget(chain);
             Ok(ExitCode::SUCCESS)
+        }
+        Err(err) if args.json => {
+            let answer = serde_json::json!({
+                "valid": false,
+                "index": err.index,
+                "rule": err.rule.name(),
+                "error": err.to_string(),
+            });
+            println!("{answer}");
+            Ok(ExitCode::from(super::EXIT_INVALID))
         }
         Err(err) => {
             println!("{err}");

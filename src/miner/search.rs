@@ -216,8 +216,10 @@ impl<'a> EpochShared<'a> {
     }
 
     /// One worker's share of the epoch: claims chunks and runs `search` on each until the
-    /// epoch is over; `record` hears how many attempts each chunk took. Returns the
-    /// worker's hit, if any, and tells the others to stop.
+    /// epoch is over; `record` hears how many attempts each slice took (so the
+    /// counters lag the work by one slice at most, and the attempts a worker makes
+    /// after a cancel, the stale work, are counted to the slice). Returns the worker's
+    /// hit, if any, and tells the others to stop.
     ///
     /// A chunk is searched in slices of [`CANCEL_STRIDE`] with a look at the cancel
     /// token between them, so a cancel waits for a slice, not a whole chunk. Only a
@@ -233,18 +235,17 @@ impl<'a> EpochShared<'a> {
             let mut at = start;
             while at < end {
                 if self.cancel.is_cancelled() {
-                    record(at - start);
                     return None;
                 }
                 let slice = CANCEL_STRIDE.min(end - at);
                 if let Some(hit) = search(at, slice) {
-                    record(hit.saturating_sub(start) + 1);
+                    record(hit.saturating_sub(at) + 1);
                     self.stop.store(true, Ordering::Relaxed);
                     return Some(hit);
                 }
+                record(slice);
                 at += slice;
             }
-            record(count);
         }
         None
     }

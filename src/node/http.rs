@@ -26,8 +26,10 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::body_budget::{BodyBudget, BodyError};
 use super::config::{MAX_PAGE, fork_choice_name};
+use super::events::{self, EventBus};
 use super::intake::{IntakeSender, Rejection, Source, SyncStats, Verdict};
 use super::job_slot::RestartTiming;
+use super::metrics::{self, NodeMetrics};
 use super::mining::{MineError, MiningHandle};
 use super::mining_request::{BadMiningRequest, mining_data};
 use super::server::ConnectionCount;
@@ -74,6 +76,22 @@ pub struct AppState {
     pub connections: ConnectionCount,
     /// Turns for checking large mining requests on the blocking pool (one per core).
     pub large_checks: Arc<tokio::sync::Semaphore>,
+    /// Live events (`GET /api/events`).
+    pub events: EventBus,
+    /// This node's metrics registry (`GET /metrics`).
+    pub metrics: Arc<NodeMetrics>,
+}
+
+impl axum::extract::FromRef<AppState> for EventBus {
+    fn from_ref(state: &AppState) -> EventBus {
+        state.events.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<NodeMetrics> {
+    fn from_ref(state: &AppState) -> Arc<NodeMetrics> {
+        Arc::clone(&state.metrics)
+    }
 }
 
 impl AppState {
@@ -99,11 +117,18 @@ pub fn router(state: AppState) -> Router {
     // A pushed chain may be as large as a Redis message, not just a request body
     // (push_chain reads its body with that limit).
     let pushes = Router::new().route("/api/chain", post(push_chain));
+    // No timeout on the event stream: it lasts until the reader or the node goes.
+    let live = Router::new()
+        .route("/api/events", get(events::stream))
+        .route("/metrics", get(metrics::render));
+    let tracked = axum::middleware::from_fn_with_state(Arc::clone(&state.metrics), metrics::track);
     reads
         .merge(writes)
         .merge(pushes)
+        .merge(live)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(tracked)
         // The POST handlers read through the body budget; this bounds any extractor
         // a later route might use.
         .layer(DefaultBodyLimit::max(limit))
@@ -235,7 +260,17 @@ fn json_bytes(body: Bytes) -> Response {
 }
 
 /// `GET /api/blocks`: the whole chain from the cache, or a page with `from`/`limit`.
-async fn get_blocks(
+#[utoipa::path(get, path = "/api/blocks", tag = "chain",
+    params(
+        ("from" = Option<u64>, Query, description = "First block of a page (with or without `limit`)"),
+        ("limit" = Option<u64>, Query, description = "Blocks in a page, 1 to 1000 (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "The chain, or a page of it (then with `from`, `limit`, `total`)", body = super::api_docs::ChainDoc),
+        (status = 400, description = "A malformed `from` or `limit`", body = super::api_docs::ErrorDoc),
+        (status = 404, description = "`from` past the end of the chain", body = super::api_docs::ErrorDoc),
+    ))]
+pub async fn get_blocks(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -283,7 +318,14 @@ fn parse_param(query: &HashMap<String, String>, name: &str) -> Result<Option<u64
 }
 
 /// `GET /api/blocks/{n}`: one block.
-async fn get_block(
+#[utoipa::path(get, path = "/api/blocks/{n}", tag = "chain",
+    params(("n" = u64, Path, description = "The block's number (0 is genesis)")),
+    responses(
+        (status = 200, description = "The block", body = super::api_docs::BlockDoc),
+        (status = 400, description = "`n` is not a non-negative integer", body = super::api_docs::ErrorDoc),
+        (status = 404, description = "No such block", body = super::api_docs::ErrorDoc),
+    ))]
+pub async fn get_block(
     State(state): State<AppState>,
     Path(n): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -311,7 +353,7 @@ async fn get_block(
 }
 
 /// `/api/status`'s body.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Status {
     /// The tip's `block_no`.
     pub height: u64,
@@ -342,7 +384,7 @@ pub struct Status {
 }
 
 /// The store's part of [`Status`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StoreStatus {
     /// The data directory, or null when the node keeps nothing on disk.
     pub data_dir: Option<String>,
@@ -354,7 +396,7 @@ pub struct StoreStatus {
 }
 
 /// The HTTP server's part of [`Status`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HttpStatus {
     /// Client connections open (this request's included).
     pub connections: usize,
@@ -367,7 +409,7 @@ pub struct HttpStatus {
 }
 
 /// The miner's part of [`Status`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MiningStatus {
     /// Whether a search runs now.
     pub active: bool,
@@ -385,6 +427,10 @@ pub struct MiningStatus {
     pub blocks_mined: u64,
     /// Searches restarted on a new tip.
     pub restarts: u64,
+    /// Stale work since start: attempts spent on jobs after their tip was replaced
+    /// (from the writer's cancel to each worker's stop); the last restart's share is
+    /// in `last_restart.stale_attempts`.
+    pub stale_attempts: u64,
     /// The pinned difficulty (benchmarks), if any.
     pub pinned_difficulty: Option<u32>,
     /// The last restart's latency.
@@ -392,7 +438,7 @@ pub struct MiningStatus {
 }
 
 /// The Redis part of [`Status`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RedisStatus {
     /// Whether the node uses Redis.
     pub enabled: bool,
@@ -412,13 +458,14 @@ pub struct RedisStatus {
 }
 
 /// The sync part of [`Status`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SyncStatus {
     /// Chains adopted.
     pub accepted: u64,
     /// Messages that were exactly our chain (our own, echoed).
     pub current: u64,
     /// Refused messages by reason.
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub rejected: std::collections::BTreeMap<&'static str, u64>,
     /// The last refusal's reason, in words.
     pub last_rejection: Option<String>,
@@ -454,6 +501,7 @@ pub fn status(state: &AppState) -> Status {
             kernel: mining.kernel(),
             blocks_mined: stats.blocks_mined(),
             restarts: stats.restarts(),
+            stale_attempts: stats.stale_attempts(),
             pinned_difficulty: mining.pinned_difficulty().map(|d| d.bits()),
             last_restart: stats.last_restart(),
         },
@@ -486,17 +534,33 @@ pub fn status(state: &AppState) -> Status {
     }
 }
 
-async fn get_status(State(state): State<AppState>) -> axum::Json<Status> {
+/// `GET /api/status`.
+#[utoipa::path(get, path = "/api/status", tag = "node",
+    responses((status = 200, description = "The node's state", body = Status)))]
+pub async fn get_status(State(state): State<AppState>) -> axum::Json<Status> {
     axum::Json(status(&state))
 }
 
-async fn healthz() -> Response {
+/// `GET /healthz`.
+#[utoipa::path(get, path = "/healthz", tag = "node",
+    responses((status = 200, description = "The node is up", body = super::api_docs::HealthDoc)))]
+pub async fn healthz() -> Response {
     json_bytes(Bytes::from_static(b"{\"status\":\"ok\"}"))
 }
 
 /// `POST /api/mineblock`: mines one block with the body's `data` (missing: `""`) and
 /// answers the chain holding it.
-async fn mine_block(
+#[utoipa::path(post, path = "/api/mineblock", tag = "chain",
+    request_body(content = super::api_docs::MineRequestDoc, description = "`data`: any JSON a Python node can take (missing: `\"\"`)"),
+    responses(
+        (status = 200, description = "The chain holding the new block", body = super::api_docs::ChainDoc),
+        (status = 400, description = "The body could not be read", body = super::api_docs::ErrorDoc),
+        (status = 413, description = "The body is over the limit", body = super::api_docs::ErrorDoc),
+        (status = 422, description = "Not a mining request a Python node could take", body = super::api_docs::ErrorDoc),
+        (status = 500, description = "The miner failed (a bug)", body = super::api_docs::ErrorDoc),
+        (status = 503, description = "The queue is full or the node shuts down", body = super::api_docs::ErrorDoc),
+    ))]
+pub async fn mine_block(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
@@ -527,9 +591,10 @@ async fn mine_block(
 }
 
 /// `POST /api/chain`'s answer when the chain is ours now.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PushAnswer {
     /// `adopted` (it replaced our chain) or `current` (it already was our chain).
+    #[schema(value_type = String)]
     pub result: &'static str,
     /// Blocks in our chain now, genesis included.
     pub length: usize,
@@ -542,7 +607,17 @@ pub struct PushAnswer {
 /// by the fork-choice rule, exactly as a chain from Redis: a running search restarts
 /// on it, and the node publishes it to its Redis peers. A chain that is valid but not
 /// preferred gets 409; an invalid one 422; one that is not JSON 400.
-async fn push_chain(
+#[utoipa::path(post, path = "/api/chain", tag = "chain",
+    request_body(content = super::api_docs::ChainDoc, description = "`{\"chain\": [...]}` or a bare array of blocks"),
+    responses(
+        (status = 200, description = "The chain is ours now", body = PushAnswer),
+        (status = 400, description = "Not JSON, not UTF-8, or nested too deeply", body = super::api_docs::ErrorDoc),
+        (status = 409, description = "Ours is at least as good by the fork-choice rule", body = super::api_docs::ErrorDoc),
+        (status = 413, description = "Over the message limit", body = super::api_docs::ErrorDoc),
+        (status = 422, description = "Not a valid chain", body = super::api_docs::ErrorDoc),
+        (status = 503, description = "The intake is busy or the node shuts down", body = super::api_docs::ErrorDoc),
+    ))]
+pub async fn push_chain(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,

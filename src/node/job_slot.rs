@@ -9,11 +9,12 @@
 //! Reading the tip and registering the search's [`CancelToken`] happen under one lock
 //! ([`JobSlot::begin`]), which closes the race where the tip moves between the two.
 
-use std::sync::{Mutex, PoisonError};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::chain::Block;
-use crate::miner::CancelToken;
+use crate::miner::{CancelToken, Progress};
 
 /// When a chain from the network reached each step of the intake, to break a restart's
 /// latency down by step.
@@ -32,7 +33,7 @@ pub struct IntakeTimings {
 /// How long the last restart took, for `/api/status` and the restart benchmark, with
 /// its steps: `received_to_restart_us` = `queue_us` + `validate_us` + `handoff_us` +
 /// `cancel_to_restart_us`. (The new chain's bodies are serialized after the restart.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RestartTiming {
     /// From the longer chain's message arriving to the search running on its tip.
     pub received_to_restart_us: u64,
@@ -48,6 +49,11 @@ pub struct RestartTiming {
     /// When the new search started, µs since the Unix epoch (to compare with a
     /// client's clock on the same machine).
     pub restarted_at_unix_us: u64,
+    /// Stale work: attempts the old search's workers made on the replaced tip, from
+    /// the writer's cancel to each worker's stop (0 when no miner counts attempts).
+    /// Workers count their attempts a slice (1024) at a time, so the slice each worker
+    /// was in at the cancel counts whole: precise to a slice per worker.
+    pub stale_attempts: u64,
 }
 
 impl RestartTiming {
@@ -63,6 +69,7 @@ impl RestartTiming {
             handoff_us: micros(cancelled_at.duration_since(intake.examined_at)),
             cancel_to_restart_us: micros(now.duration_since(cancelled_at)),
             restarted_at_unix_us: unix_us(),
+            stale_attempts: 0,
         }
     }
 }
@@ -92,14 +99,46 @@ struct SlotState {
     begun: u64,
     /// A cancel caused by an adopted chain, not yet followed by a restart.
     pending: Option<(IntakeTimings, Instant)>,
+    /// The miner's attempt count when a running search was cancelled for a new tip,
+    /// not yet followed by a restart: the next [`JobSlot::begin`] turns it into the
+    /// stale work of that search.
+    stale_from: Option<u64>,
+    /// The last tips set, newest last, with whether this node mined them: what the
+    /// live events tell a reader about a new tip's source.
+    recent_tips: VecDeque<(String, TipSource)>,
     shutting_down: bool,
 }
+
+/// Where a new tip came from, as the chain writer told the slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TipSource {
+    /// This node mined it.
+    Mined,
+    /// A chain adopted from a peer (Redis, `POST /api/chain`, the start-up sync).
+    Peer,
+}
+
+impl TipSource {
+    /// `mined` or `peer`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TipSource::Mined => "mined",
+            TipSource::Peer => "peer",
+        }
+    }
+}
+
+/// How many recent tips the slot remembers the source of.
+const RECENT_TIPS: usize = 32;
 
 /// Where the running search registers, so that a new tip or shutdown can cancel it,
 /// and where the next search finds the tip to mine on.
 #[derive(Debug)]
 pub struct JobSlot {
     state: Mutex<SlotState>,
+    /// The miner's attempt counters, once it is built: read (atomics only) at a cancel
+    /// and at the next begin to count stale work.
+    attempts: OnceLock<Arc<Progress>>,
 }
 
 /// How often [`JobSlot::wait_for_restart`] looks.
@@ -116,6 +155,9 @@ pub struct JobStart<'a> {
     /// The adopted chain's way through the intake and when the old search was
     /// cancelled, when this search restarts because of it.
     pub restart: Option<(IntakeTimings, Instant)>,
+    /// Attempts the previous search made after the writer cancelled it for a new tip
+    /// (stale work), when this search follows such a cancel.
+    pub stale_attempts: Option<u64>,
     /// The registration: the search counts as running until this is dropped.
     pub running: RunningJob<'a>,
 }
@@ -144,9 +186,32 @@ impl JobSlot {
                 job: None,
                 begun: 0,
                 pending: None,
+                stale_from: None,
+                recent_tips: VecDeque::with_capacity(RECENT_TIPS),
                 shutting_down: false,
             }),
+            attempts: OnceLock::new(),
         }
+    }
+
+    /// Gives the slot the miner's attempt counters, to count stale work (the node does
+    /// once the miner is built; a second call is ignored).
+    pub fn count_attempts_of(&self, progress: Arc<Progress>) {
+        let _ = self.attempts.set(progress);
+    }
+
+    fn attempts_now(&self) -> Option<u64> {
+        self.attempts.get().map(|p| p.total_attempts())
+    }
+
+    /// The last tips the writer set (up to 32), oldest first, with their sources.
+    pub fn recent_tips(&self) -> Vec<(String, TipSource)> {
+        self.lock().recent_tips.iter().cloned().collect()
+    }
+
+    /// Searches begun since start: the running (or last) search's job id.
+    pub fn jobs_begun(&self) -> u64 {
+        self.lock().begun
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
@@ -159,6 +224,9 @@ impl JobSlot {
     /// cancelled, remembering `cause` (the adopted chain's way through the intake)
     /// for the restart latency. Returns, when it
     /// cancelled one, the ticket to [`JobSlot::wait_for_restart`] with.
+    /// The attempts the cancelled search makes from here on are its stale work,
+    /// reported by the next [`JobSlot::begin`] (the attempt count is read with atomics
+    /// only, after the cancel).
     pub fn on_new_tip(&self, tip: &Block, cause: Option<IntakeTimings>) -> Option<u64> {
         let mut state = self.lock();
         state.tip = tip.clone();
@@ -166,16 +234,27 @@ impl JobSlot {
             .job
             .as_ref()
             .is_some_and(|(hash, _)| *hash != tip.hash);
-        if !stale {
-            return None;
+        if stale {
+            if let Some((_, token)) = &state.job {
+                token.cancel();
+            }
+            if state.stale_from.is_none() {
+                state.stale_from = self.attempts_now();
+            }
+            if let Some(cause) = cause {
+                state.pending = Some((cause, Instant::now()));
+            }
         }
-        if let Some((_, token)) = &state.job {
-            token.cancel();
+        if state.recent_tips.len() == RECENT_TIPS {
+            state.recent_tips.pop_front();
         }
-        if let Some(cause) = cause {
-            state.pending = Some((cause, Instant::now()));
-        }
-        Some(state.begun)
+        let source = if cause.is_some() {
+            TipSource::Peer
+        } else {
+            TipSource::Mined
+        };
+        state.recent_tips.push_back((tip.hash.clone(), source));
+        stale.then_some(state.begun)
     }
 
     /// Waits (at most `timeout`) until a search begins after the cancel that gave
@@ -233,10 +312,16 @@ impl JobSlot {
         let token = CancelToken::new();
         state.job = Some((state.tip.hash.clone(), token.clone()));
         state.begun += 1;
+        // The previous search has returned, so every worker of it has stopped.
+        let stale_attempts = state
+            .stale_from
+            .take()
+            .and_then(|from| Some(self.attempts_now()?.saturating_sub(from)));
         Some(JobStart {
             prev: state.tip.clone(),
             token,
             restart: state.pending.take(),
+            stale_attempts,
             running: RunningJob { slot: self },
         })
     }

@@ -43,6 +43,8 @@ pub struct MiningStats {
     restarts: AtomicU64,
     hash_rate_bits: AtomicU64,
     last_restart: Mutex<Option<RestartTiming>>,
+    stale_attempts: AtomicU64,
+    restart_latency_us: AtomicU64,
 }
 
 impl MiningStats {
@@ -79,8 +81,23 @@ impl MiningStats {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn record_restart(&self, intake: IntakeTimings, cancelled_at: Instant) {
-        let timing = RestartTiming::until_now(intake, cancelled_at);
+    /// Stale work since start: attempts spent on jobs whose tip had been replaced,
+    /// between the writer's cancel and each worker's stop.
+    pub fn stale_attempts(&self) -> u64 {
+        self.stale_attempts.load(Ordering::Relaxed)
+    }
+
+    /// The sum of every restart's latency (message received to new search), µs: with
+    /// [`MiningStats::restarts`], the mean restart latency.
+    pub fn restart_latency_us_total(&self) -> u64 {
+        self.restart_latency_us.load(Ordering::Relaxed)
+    }
+
+    fn record_restart(&self, intake: IntakeTimings, cancelled_at: Instant, stale: Option<u64>) {
+        let mut timing = RestartTiming::until_now(intake, cancelled_at);
+        timing.stale_attempts = stale.unwrap_or(0);
+        self.restart_latency_us
+            .fetch_add(timing.received_to_restart_us, Ordering::Relaxed);
         *self
             .last_restart
             .lock()
@@ -233,6 +250,21 @@ impl MiningHandle {
         &self.stats
     }
 
+    /// The queue's counters, shared (for the metrics and events readers).
+    pub fn shared_stats(&self) -> Arc<MiningStats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The miner's attempt counters.
+    pub fn progress(&self) -> Arc<Progress> {
+        Arc::clone(&self.progress)
+    }
+
+    /// The job slot (tips and their sources, job ids).
+    pub fn jobs(&self) -> Arc<JobSlot> {
+        Arc::clone(&self.jobs)
+    }
+
     /// Whether a search runs now.
     pub fn is_mining(&self) -> bool {
         self.progress.is_mining()
@@ -339,6 +371,7 @@ pub fn spawn_miner(
         // The thread ended without a word: only a panic does that.
         Err(_) => return Err(MiningSetupError::Panicked),
     };
+    jobs.count_attempts_of(Arc::clone(&progress));
     let handle = MiningHandle {
         tx,
         stats,
@@ -417,11 +450,18 @@ impl Coordinator {
                 prev,
                 token,
                 restart,
+                stale_attempts,
                 running,
             } = self.jobs.begin().ok_or(MineError::ShuttingDown)?;
+            if let Some(stale) = stale_attempts {
+                self.stats
+                    .stale_attempts
+                    .fetch_add(stale, Ordering::Relaxed);
+            }
             if let Some((cause, cancelled_at)) = restart {
                 self.stats.restarts.fetch_add(1, Ordering::Relaxed);
-                self.stats.record_restart(cause, cancelled_at);
+                self.stats
+                    .record_restart(cause, cancelled_at, stale_attempts);
             }
             if !std::mem::replace(&mut first, false) {
                 tracing::info!(height = prev.block_no + 1, "mining restarts on the new tip");

@@ -16,18 +16,25 @@
 //! - [`server`]: the accept loop: header-read timeout, connection cap, graceful drain.
 //! - [`body_budget`]: request bodies under a size limit, a shared byte budget and a
 //!   total read time.
+//! - [`events`]: live events (`GET /api/events`); [`metrics`]: `GET /metrics`;
+//!   [`openapi`]: `GET /api/openapi.json`; [`explorer`]: the page at `/`.
 //!
 //! Data flows one way: HTTP/Redis → intake (validate) → writer (fork choice) →
 //! snapshot → cache/publish, and the writer cancels a search on a stale tip.
 
 pub mod answer;
+pub mod api_docs;
 pub mod body_budget;
 pub mod config;
+pub mod events;
+pub mod explorer;
 pub mod http;
 pub mod intake;
 pub mod job_slot;
+pub mod metrics;
 pub mod mining;
 pub mod mining_request;
+pub mod openapi;
 pub mod server;
 pub mod state;
 pub mod sync;
@@ -125,6 +132,8 @@ impl NodeHandle {
     /// A router over this node's state, for requests without a socket.
     pub fn router(&self) -> axum::Router {
         http::router(self.state.clone())
+            .merge(openapi::routes())
+            .merge(explorer::routes())
     }
 
     /// Stops the node: stops accepting, cancels mining (queued requests get 503),
@@ -287,7 +296,27 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         None => {}
     }
 
+    let events = events::EventBus::new(shutdown_rx.clone());
+    tasks.extend(events::spawn_watchers(
+        &events,
+        events::EventSources {
+            snapshots: snapshots.clone(),
+            jobs: mining.jobs(),
+            progress: mining.progress(),
+            mining: mining.shared_stats(),
+            sync: Arc::clone(&sync_stats),
+        },
+    ));
+    let metrics = Arc::new(metrics::NodeMetrics::new(metrics::MetricSources {
+        snapshots: snapshots.clone(),
+        progress: mining.progress(),
+        mining: mining.shared_stats(),
+        sync: Arc::clone(&sync_stats),
+        redis: Arc::clone(&redis_stats),
+    }));
     let state = AppState {
+        events,
+        metrics,
         snapshots,
         mining,
         sync: sync_stats,
@@ -303,7 +332,9 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
         )),
     };
-    let app = http::router(state.clone());
+    let app = http::router(state.clone())
+        .merge(openapi::routes())
+        .merge(explorer::routes());
     let server = tokio::spawn(server::serve(
         listener,
         app,

@@ -1,0 +1,281 @@
+// minichain explorer: plain JS, no library, no build step. Reads the node's own API
+// (/api/status, /api/blocks?from=N&limit=M, /api/blocks/N) and follows /api/events.
+// Every string from the node goes into the page as text, never as HTML.
+"use strict";
+
+const PAGE = 20;
+const HOUR_MS = 3600 * 1000;
+const $ = (id) => document.getElementById(id);
+
+let status = null;
+let newest = 0; // how many pages back from the tip: 0 is the latest page
+const rateSeries = []; // {t, v}
+const difficultySeries = []; // {t, v}
+
+function text(el, value) { el.textContent = value; }
+
+function fmtRate(r) {
+  if (!isFinite(r)) return "–";
+  const units = ["", "k", "M", "G", "T"];
+  let i = 0;
+  while (r >= 1000 && i < units.length - 1) { r /= 1000; i++; }
+  return r.toFixed(r < 10 && i > 0 ? 2 : 0) + " " + units[i] + "H/s";
+}
+
+function shortHash(h) { return h.length > 16 ? h.slice(0, 8) + "…" + h.slice(-6) : h; }
+
+function fmtTime(ms) {
+  const d = new Date(ms);
+  return Date.now() - ms < 86400 * 1000 ? d.toLocaleTimeString() : d.toISOString().slice(0, 10);
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { cache: "no-store" });
+  const body = await response.text();
+  let parsed = null;
+  try { parsed = JSON.parse(body); } catch (_) { /* not JSON */ }
+  if (!response.ok) {
+    throw new Error((parsed && parsed.error) || ("HTTP " + response.status));
+  }
+  return { parsed, body };
+}
+
+// Nonces may exceed 2^53: read them from the text rather than from JSON.parse.
+function nonces(body) {
+  return Array.from(body.matchAll(/"nonce":\s*(\d+)/g), (m) => m[1]);
+}
+
+async function refreshStatus() {
+  const { parsed } = await getJson("/api/status");
+  status = parsed;
+  text($("s-height"), status.height);
+  text($("s-difficulty"), status.difficulty + " (" + status.next_difficulty + ")");
+  text($("s-rate"), fmtRate(status.mining.hash_rate));
+  text($("s-mining"), status.mining.active ? "yes (queue " + status.mining.queue + ")" : "idle");
+  text($("s-stale"), status.mining.stale_attempts.toLocaleString());
+  text($("s-fork"), status.fork_choice);
+  text($("tipline"), "tip " + shortHash(status.tip_hash) + " · " + status.mining.threads + " threads · " + status.mining.kernel);
+  const sync = $("sync");
+  sync.replaceChildren();
+  const rows = [
+    ["redis", status.redis.enabled ? (status.redis.connected ? "connected" : "disconnected") : "off"],
+    ["reconnects", status.redis.reconnects],
+    ["published", status.redis.published],
+    ["chains adopted", status.sync.accepted],
+    ["our own echoed", status.sync.current],
+  ];
+  for (const [reason, count] of Object.entries(status.sync.rejected)) {
+    rows.push(["rejected: " + reason, count]);
+  }
+  rows.push(["last rejection", status.sync.last_rejection || "none"]);
+  for (const [k, v] of rows) {
+    const dt = document.createElement("dt");
+    const dd = document.createElement("dd");
+    text(dt, k);
+    text(dd, String(v));
+    sync.append(dt, dd);
+  }
+  push(rateSeries, status.mining.hash_rate);
+  drawCharts();
+}
+
+async function refreshBlocks(highlight) {
+  const length = status ? status.length : 1;
+  const end = Math.max(0, length - newest * PAGE);
+  const from = Math.max(0, end - PAGE);
+  const { parsed, body } = await getJson("/api/blocks?from=" + from + "&limit=" + Math.max(1, end - from));
+  const blocks = parsed.chain;
+  const rawNonces = nonces(body);
+  const tbody = $("blocks");
+  tbody.replaceChildren();
+  for (let i = blocks.length - 1; i >= 0; i--) {
+    const b = blocks[i];
+    const tr = document.createElement("tr");
+    tr.dataset.height = b.block_no;
+    if (highlight !== undefined && b.block_no === highlight) tr.className = "new";
+    const cells = [
+      [b.block_no, ""], [fmtTime(b.timestamp), ""], [b.difficulty, ""],
+      [shortHash(b.hash), "mono"], [rawNonces[i] ?? String(b.nonce), "mono"],
+      [JSON.stringify(b.data), "data"],
+    ];
+    for (const [v, cls] of cells) {
+      const td = document.createElement("td");
+      td.className = cls;
+      text(td, String(v));
+      tr.append(td);
+    }
+    tr.addEventListener("click", () => showBlock(b.block_no));
+    tbody.append(tr);
+  }
+  text($("page"), from + "–" + (end - 1) + " of " + length);
+  $("newer").disabled = newest === 0;
+  $("older").disabled = from === 0;
+  // The difficulty chart starts from the blocks of the last hour on the first page.
+  if (newest === 0) {
+    const cutoff = Date.now() - HOUR_MS;
+    for (const b of blocks) {
+      if (b.timestamp >= cutoff && !difficultySeries.some((p) => p.t === b.timestamp)) {
+        difficultySeries.push({ t: b.timestamp, v: b.difficulty });
+      }
+    }
+    difficultySeries.sort((a, b) => a.t - b.t);
+    drawCharts();
+  }
+}
+
+async function showBlock(n) {
+  try {
+    const { body } = await getJson("/api/blocks/" + n);
+    text($("d-no"), String(n));
+    // The block exactly as the node wrote it: JSON.parse would round big nonces
+    // and respell numbers (1.50 → 1.5), which the hash depends on.
+    text($("d-body"), body);
+    $("detail").hidden = false;
+  } catch (err) {
+    logEvent("error", err.message);
+  }
+}
+
+function push(series, v, t) {
+  series.push({ t: t ?? Date.now(), v });
+  const cutoff = Date.now() - HOUR_MS;
+  while (series.length && series[0].t < cutoff) series.shift();
+}
+
+function drawChart(canvas, series, color, step) {
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height, pad = 28;
+  ctx.clearRect(0, 0, w, h);
+  ctx.strokeStyle = "#26303c";
+  ctx.strokeRect(pad, 4, w - pad - 4, h - pad);
+  const now = Date.now(), t0 = now - HOUR_MS;
+  const max = Math.max(1, ...series.map((p) => p.v)) * 1.1;
+  ctx.fillStyle = "#7d8894";
+  ctx.font = "10px sans-serif";
+  ctx.fillText(step ? String(Math.round(max)) : fmtRate(max), 2, 12);
+  ctx.fillText("-60 min", pad, h - 8);
+  ctx.fillText("now", w - 26, h - 8);
+  if (!series.length) return;
+  const x = (t) => pad + (w - pad - 4) * (t - t0) / HOUR_MS;
+  const y = (v) => 4 + (h - pad) * (1 - v / max);
+  ctx.strokeStyle = color;
+  ctx.lineWidth = 1.5;
+  ctx.beginPath();
+  series.forEach((p, i) => {
+    if (i === 0) ctx.moveTo(x(p.t), y(p.v));
+    else if (step) { ctx.lineTo(x(p.t), y(series[i - 1].v)); ctx.lineTo(x(p.t), y(p.v)); }
+    else ctx.lineTo(x(p.t), y(p.v));
+  });
+  const last = series[series.length - 1];
+  ctx.lineTo(x(now), y(last.v));
+  ctx.stroke();
+  // Points, so that a few samples in the last seconds still show.
+  ctx.fillStyle = color;
+  for (const p of series) {
+    ctx.beginPath();
+    ctx.arc(x(p.t), y(p.v), 2, 0, 2 * Math.PI);
+    ctx.fill();
+  }
+}
+
+function drawCharts() {
+  drawChart($("c-rate"), rateSeries, "#4fb3ff", false);
+  drawChart($("c-difficulty"), difficultySeries, "#e3b341", true);
+}
+
+function logEvent(name, detail) {
+  const li = document.createElement("li");
+  text(li, new Date().toLocaleTimeString() + " " + name + " " + detail);
+  const list = $("events");
+  list.prepend(li);
+  while (list.children.length > 100) list.lastChild.remove();
+}
+
+let refreshing = null;
+function refreshAll(highlight) {
+  // One refresh at a time; a burst of events coalesces into the next one.
+  if (refreshing) { refreshing.again = true; refreshing.highlight = highlight; return; }
+  refreshing = { again: false };
+  const run = async (h) => {
+    try { await refreshStatus(); await refreshBlocks(h); } catch (err) { logEvent("error", err.message); }
+    const state = refreshing;
+    refreshing = null;
+    if (state.again) refreshAll(state.highlight);
+  };
+  run(highlight);
+}
+
+function follow() {
+  const events = new EventSource("/api/events");
+  const live = $("live");
+  events.onopen = () => { live.className = "pill on"; text(live, "live"); };
+  events.onerror = () => { live.className = "pill off"; text(live, "reconnecting"); };
+  events.addEventListener("block", (e) => {
+    const b = JSON.parse(e.data);
+    push(difficultySeries, b.difficulty, b.timestamp);
+    logEvent("block", "#" + b.height + " " + shortHash(b.hash) + " (" + b.source + ", difficulty " + b.difficulty + ")");
+    refreshAll(b.height);
+  });
+  events.addEventListener("mining", (e) => {
+    const m = JSON.parse(e.data);
+    push(rateSeries, m.attempts_per_sec);
+    text($("s-rate"), fmtRate(m.attempts_per_sec));
+    text($("s-mining"), "job " + m.job_id + " at difficulty " + m.difficulty);
+    drawCharts();
+  });
+  events.addEventListener("reorg", (e) => {
+    const r = JSON.parse(e.data);
+    logEvent("reorg", "depth " + r.depth + ": #" + r.old_height + " → #" + r.new_height);
+  });
+  events.addEventListener("restart", (e) => {
+    const r = JSON.parse(e.data);
+    const last = r.last || {};
+    logEvent("restart", (last.received_to_restart_us ?? "?") + " µs, " + (last.stale_attempts ?? 0) + " stale attempts");
+    refreshAll();
+  });
+  events.addEventListener("rejected", (e) => {
+    const r = JSON.parse(e.data);
+    logEvent("rejected", r.reason + " ×" + r.count);
+    refreshAll();
+  });
+}
+
+$("mine").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const result = $("mine-result");
+  const button = $("mine-button");
+  result.className = "";
+  text(result, "mining…");
+  button.disabled = true;
+  try {
+    // The data goes to the node as typed (number spellings, key order kept).
+    const raw = $("data").value.trim();
+    const response = await fetch("/api/mineblock", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: raw === "" ? "{}" : '{"data": ' + raw + "}",
+    });
+    const body = await response.text();
+    let parsed = null;
+    try { parsed = JSON.parse(body); } catch (_) { /* not JSON */ }
+    if (!response.ok) throw new Error((parsed && parsed.error) || ("HTTP " + response.status));
+    const chain = parsed.chain;
+    const tip = chain[chain.length - 1];
+    result.className = "ok";
+    text(result, "mined block #" + tip.block_no + " " + shortHash(tip.hash));
+    newest = 0;
+    refreshAll(tip.block_no);
+  } catch (err) {
+    result.className = "error";
+    text(result, err.message);
+  } finally {
+    button.disabled = false;
+  }
+});
+$("newer").addEventListener("click", () => { newest = Math.max(0, newest - 1); refreshAll(); });
+$("older").addEventListener("click", () => { newest += 1; refreshAll(); });
+$("d-close").addEventListener("click", () => { $("detail").hidden = true; });
+
+refreshAll();
+follow();
+setInterval(() => refreshStatus().catch((err) => logEvent("error", err.message)), 5000);
