@@ -227,6 +227,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         persistence,
     )
     .map_err(NodeError::Thread)?;
+    let bodies_ms = started.elapsed().as_millis() as u64;
     let (mining, mining_thread) = mining::spawn_miner(&config, writer.clone(), jobs)?;
     let sync_stats = Arc::new(SyncStats::default());
     let redis_stats = Arc::new(RedisStats::default());
@@ -343,8 +344,9 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         shutdown_rx,
     ));
     tracing::debug!(
+        bodies_ms,
         ms = started.elapsed().as_millis() as u64,
-        "from the stored chain to listening (miner, snapshot bodies)"
+        "from the stored chain to listening (snapshot bodies, then the miner)"
     );
     tracing::info!(%addr, fork_choice = config.fork_choice_name(), threads = state.mining.threads(), kernel = state.mining.kernel(), "node listening");
     Ok(NodeHandle {

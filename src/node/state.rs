@@ -466,6 +466,67 @@ mod tests {
         chain
     }
 
+    /// A change the store refuses is neither installed nor handed to the miner: the
+    /// mined block's request fails, the adopted chain is refused, and the health says
+    /// so (here the store was moved ahead of the writer behind its back, so every write
+    /// is out of step).
+    #[test]
+    fn a_change_the_store_refuses_is_not_installed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, stored) = ChainStore::open(dir.path()).expect("opens");
+        store
+            .replace(stored.blocks(), &chain_of(2))
+            .expect("replace");
+        let health = Arc::new(StoreHealth::new(Some(dir.path().to_owned())));
+        let initial = ValidChain::genesis();
+        let jobs = Arc::new(JobSlot::new(initial.tip()));
+        let persistence = Persistence {
+            store: Some(store),
+            health: Arc::clone(&health),
+        };
+        let (writer, snapshots, thread) = spawn_writer(
+            initial,
+            ForkChoice::Work,
+            jobs,
+            Arc::new(Notify::new()),
+            persistence,
+        )
+        .expect("writer starts");
+        assert_eq!(health.state(), "ok");
+        let block = chain_of(1).blocks()[1].clone();
+        assert!(matches!(
+            writer.commit_mined_blocking(block),
+            Err(CommitError::Store(StoreError::OutOfStep { .. }))
+        ));
+        let now = std::time::Instant::now();
+        let candidate = Candidate {
+            chain: chain_of(3),
+            base: None,
+            timings: IntakeTimings {
+                received_at: now,
+                started_at: now,
+                validate_time: Duration::ZERO,
+                examined_at: now,
+            },
+        };
+        assert_eq!(
+            writer.adopt_blocking(candidate),
+            Ok(AdoptOutcome::NotStored)
+        );
+        assert_eq!(snapshots.borrow().chain().len(), 1, "nothing installed");
+        assert_eq!(snapshots.borrow().version(), 0);
+        assert_eq!(health.state(), "failing");
+        assert!(
+            health
+                .last_error()
+                .is_some_and(|e| e.contains("out of step")),
+            "{:?}",
+            health.last_error()
+        );
+        drop(writer);
+        thread.join().expect("the writer stops");
+    }
+
     /// The incremental bodies equal a full serialization of the same chain.
     #[test]
     fn extended_bodies_equal_full_serialization() {
