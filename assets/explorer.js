@@ -75,6 +75,19 @@ async function refreshStatus() {
     text(dd, String(v));
     sync.append(dt, dd);
   }
+  const recent = $("recent");
+  recent.replaceChildren();
+  for (const m of status.sync.recent || []) {
+    const li = document.createElement("li");
+    const when = new Date(m.at_ms).toLocaleTimeString();
+    text(li, when + " " + m.source + ": " + m.outcome + (m.detail ? " (" + m.detail + ")" : ""));
+    recent.append(li);
+  }
+  if (!recent.children.length) {
+    const li = document.createElement("li");
+    text(li, "none yet");
+    recent.append(li);
+  }
   push(rateSeries, status.mining.hash_rate);
   drawCharts();
 }

@@ -66,7 +66,8 @@ def main():
             procs.append(subprocess.Popen(
                 [binary, "node", "--host", "127.0.0.1", "--port", str(port),
                  "--redis", f"redis://127.0.0.1:{redis_port}",
-                 "--difficulty", "4", "--threads", "1"],
+                 "--difficulty", "4", "--threads", "1",
+                 "--data-dir", os.path.join(workdir, f"data-{name}")],
                 stdout=log, stderr=subprocess.STDOUT))
             bases.append(f"http://127.0.0.1:{port}")
         for base in bases:

@@ -248,6 +248,22 @@ async fn pushed_chains_get_a_status_per_verdict() {
     let status = node.status().await;
     assert_eq!(status["sync"]["accepted"], 1);
     assert_eq!(status["sync"]["current"], 4);
+    // The latest messages, newest first, each with its source and outcome: the last
+    // push (too large as a Redis message) leads, the adoption is among them.
+    let recent = status["sync"]["recent"].as_array().expect("sync.recent");
+    assert!(!recent.is_empty() && recent.len() <= 16, "{recent:?}");
+    assert_eq!(recent[0]["source"], "http");
+    assert_eq!(recent[0]["outcome"], "too_large");
+    assert!(recent[0]["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    assert!(
+        recent
+            .windows(2)
+            .all(|w| w[0]["at_ms"].as_u64() >= w[1]["at_ms"].as_u64())
+    );
+    assert!(
+        recent.iter().any(|m| m["outcome"] == "not_preferred"),
+        "{recent:?}"
+    );
     assert_eq!(
         node.chain().await,
         longer,

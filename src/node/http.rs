@@ -469,6 +469,9 @@ pub struct SyncStatus {
     pub rejected: std::collections::BTreeMap<&'static str, u64>,
     /// The last refusal's reason, in words.
     pub last_rejection: Option<String>,
+    /// The latest chain messages from peers (Redis, the root, pushes), newest first,
+    /// each with its outcome.
+    pub recent: Vec<super::intake::RecentMessage>,
 }
 
 /// Assembles `/api/status` from the snapshot and the counters.
@@ -519,6 +522,7 @@ pub fn status(state: &AppState) -> Status {
             current: state.sync.current(),
             rejected: state.sync.rejected(),
             last_rejection: state.sync.last_rejection(),
+            recent: state.sync.recent(),
         },
         store: StoreStatus {
             data_dir: state.store.data_dir().map(|d| d.display().to_string()),

@@ -24,5 +24,5 @@ pub mod verdict;
 
 pub use self::examine::{Examined, examine};
 pub use self::queue::{IntakeSender, RawMessage, spawn_intake};
-pub use self::verdict::{REASONS, Rejection, Source, SyncStats, Verdict};
+pub use self::verdict::{REASONS, RecentMessage, Rejection, Source, SyncStats, Verdict};
 pub use crate::node::config::INTAKE_QUEUE;

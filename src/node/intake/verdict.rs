@@ -6,7 +6,7 @@
 //! backlog itself) and by the examination (which refuses everything else), so it
 //! depends on neither.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -235,6 +235,35 @@ pub struct SyncStats {
     current: AtomicU64,
     rejected: [AtomicU64; REASONS.len()],
     last_rejection: Mutex<Option<String>>,
+    recent: Mutex<VecDeque<RecentMessage>>,
+}
+
+/// How many of the latest chain messages [`SyncStats::recent`] keeps.
+pub const RECENT_MESSAGES: usize = 16;
+
+/// One chain message from a peer and what became of it, for the sync view of
+/// `/api/status` and the explorer page: which peers speak, how often, and with what.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RecentMessage {
+    /// When the verdict was reached, in ms since the Unix epoch.
+    pub at_ms: u64,
+    /// Where it came from: `redis`, `root` or `http`.
+    pub source: &'static str,
+    /// `adopted`, `current` (our own chain), or the rejection reason.
+    pub outcome: &'static str,
+    /// The rejection in words (clipped), for a refused message.
+    pub detail: Option<String>,
+}
+
+impl Source {
+    /// The source's name in `/api/status`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Redis => "redis",
+            Source::Root => "root",
+            Source::Http => "http",
+        }
+    }
 }
 
 impl SyncStats {
@@ -265,14 +294,40 @@ impl SyncStats {
             .clone()
     }
 
+    /// The latest chain messages, newest first (at most [`RECENT_MESSAGES`]).
+    pub fn recent(&self) -> Vec<RecentMessage> {
+        self.recent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .rev()
+            .cloned()
+            .collect()
+    }
+
+    fn note_recent(&self, source: Source, outcome: &'static str, detail: Option<String>) {
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        if recent.len() == RECENT_MESSAGES {
+            recent.pop_front();
+        }
+        recent.push_back(RecentMessage {
+            at_ms: crate::chain::validate::now_ms(),
+            source: source.name(),
+            outcome,
+            detail,
+        });
+    }
+
     /// Counts and logs a verdict.
     pub fn record(&self, source: Source, verdict: &Verdict) {
         match verdict {
             Verdict::Adopted => {
                 self.accepted.fetch_add(1, Ordering::Relaxed);
+                self.note_recent(source, "adopted", None);
             }
             Verdict::Current => {
                 self.current.fetch_add(1, Ordering::Relaxed);
+                self.note_recent(source, "current", None);
                 tracing::debug!(?source, "received our own chain");
             }
             Verdict::Rejected(rejection) => {
@@ -287,6 +342,7 @@ impl SyncStats {
                         "rejected a chain: {text}"
                     );
                 }
+                self.note_recent(source, rejection.status_reason(), Some(text.clone()));
                 *self
                     .last_rejection
                     .lock()
