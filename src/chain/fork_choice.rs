@@ -87,25 +87,8 @@ impl ForkChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::json::Json;
-    use crate::chain::validate::{RuleSet, now_ms};
-    use crate::chain::{Difficulty, Work};
-    use crate::miner::reference::mine_reference;
-
-    fn chain_of(difficulties: &[u32]) -> ValidChain {
-        let mut chain = ValidChain::genesis();
-        for &d in difficulties {
-            let tip = chain.tip().clone();
-            let block = mine_reference(
-                &tip,
-                Json::String("x".into()),
-                tip.timestamp + 1,
-                Difficulty::new(d),
-            );
-            chain.push(block, RuleSet::Strict, now_ms()).ok();
-        }
-        chain
-    }
+    use crate::chain::Work;
+    use crate::chain::validate::tests::chain_of;
 
     #[test]
     fn fork_choice_by_work_and_by_length() {

@@ -424,13 +424,15 @@ pub fn now_ms() -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::chain::Difficulty;
     use crate::chain::json::Json;
     use crate::miner::reference::mine_reference;
 
-    fn chain_of(difficulties: &[u32]) -> ValidChain {
+    /// A strict-valid chain on genesis with these difficulties, mined by the reference
+    /// miner (shared by the fork-choice tests).
+    pub(crate) fn chain_of(difficulties: &[u32]) -> ValidChain {
         let mut chain = ValidChain::genesis();
         for &d in difficulties {
             let tip = chain.tip().clone();
