@@ -44,12 +44,21 @@ impl Snapshot {
     /// Serializes `chain` in both forms (the slow path: a whole new chain).
     pub fn of_chain(chain: ValidChain) -> Snapshot {
         let blocks = chain.blocks();
-        let mut body = Vec::with_capacity(blocks.len() * 300 + 16);
-        body.extend_from_slice(b"{\"chain\":");
-        crate::chain::block::write_chain(blocks, Dialect::Compact, &mut body);
-        body.push(b'}');
-        let mut message = Vec::with_capacity(body.len() + blocks.len() * 16);
-        crate::chain::block::write_chain(blocks, Dialect::Python, &mut message);
+        // The two forms are independent: written side by side on the rayon pool.
+        let (body, message) = rayon::join(
+            || {
+                let mut body = Vec::with_capacity(blocks.len() * 300 + 16);
+                body.extend_from_slice(b"{\"chain\":");
+                crate::chain::block::write_chain(blocks, Dialect::Compact, &mut body);
+                body.push(b'}');
+                body
+            },
+            || {
+                let mut message = Vec::with_capacity(blocks.len() * 316 + 16);
+                crate::chain::block::write_chain(blocks, Dialect::Python, &mut message);
+                message
+            },
+        );
         Snapshot {
             chain,
             body: body.into(),
