@@ -204,7 +204,8 @@ impl Answerer {
             return;
         }
         let tip = {
-            let snapshot = self.snapshots.borrow();
+            // Not under the channel's lock: the message may still be being written.
+            let snapshot = Arc::clone(&self.snapshots.borrow());
             if payload != snapshot.message().as_ref() {
                 return;
             }

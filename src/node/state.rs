@@ -14,15 +14,19 @@
 //!   the store refuses is not installed either, so memory and disk never disagree.
 //! - **Cached bodies.** The snapshot carries `GET /api/blocks`'s body (compact) and the
 //!   Redis message (Python's dialect), serialized once per change, so serving the chain
-//!   is a reference-count bump, and publishing it costs no serialization.
+//!   is a reference-count bump, and publishing it costs no serialization. The message
+//!   of the chain read back at start is written on a thread of its own after the body,
+//!   so a restarted node with a long chain listens without waiting for it (whoever
+//!   needs it first waits; a block mined meanwhile gets its message written whole).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
+use rayon::prelude::*;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 use super::job_slot::{IntakeTimings, JobSlot};
@@ -36,24 +40,34 @@ use crate::store::{ChainStore, StoreError};
 pub struct Snapshot {
     chain: ValidChain,
     body: Bytes,
-    message: Bytes,
+    /// Written when first asked for (see [`Snapshot::message`]): a restarted node
+    /// answers HTTP without waiting for it.
+    message: OnceLock<Bytes>,
     version: u64,
 }
 
 impl Snapshot {
-    /// Serializes `chain` in both forms (the slow path: a whole new chain).
+    /// Serializes `chain`'s body (the slow path: a whole new chain); its message is
+    /// written when first asked for.
     pub fn of_chain(chain: ValidChain) -> Snapshot {
+        Snapshot {
+            body: compact_body(chain.blocks()),
+            chain,
+            message: OnceLock::new(),
+            version: 0,
+        }
+    }
+
+    /// [`Snapshot::of_chain`] with the message written too, both at once on the rayon
+    /// pool: for an adopted chain, whose message every later message on the channel is
+    /// compared with.
+    pub fn of_chain_with_message(chain: ValidChain) -> Snapshot {
         let blocks = chain.blocks();
-        let mut body = Vec::with_capacity(blocks.len() * 300 + 16);
-        body.extend_from_slice(b"{\"chain\":");
-        crate::chain::block::write_chain(blocks, Dialect::Compact, &mut body);
-        body.push(b'}');
-        let mut message = Vec::with_capacity(body.len() + blocks.len() * 16);
-        crate::chain::block::write_chain(blocks, Dialect::Python, &mut message);
+        let (body, message) = rayon::join(|| compact_body(blocks), || python_message(blocks));
         Snapshot {
             chain,
-            body: body.into(),
-            message: message.into(),
+            body,
+            message: OnceLock::from(message),
             version: 0,
         }
     }
@@ -81,25 +95,32 @@ impl Snapshot {
             .expect("a chain body ends in `]}`: of_chain and extended_to write it so");
         let mut body = Vec::with_capacity(self.body.len() + tail.len() * 400);
         body.extend_from_slice(body_prefix);
-        // `[...]`: drop the closing `]` and append.
-        let message_prefix = self
-            .message
-            .strip_suffix(b"]")
-            .expect("a chain message ends in `]`: of_chain and extended_to write it so");
-        let mut message = Vec::with_capacity(self.message.len() + tail.len() * 420);
-        message.extend_from_slice(message_prefix);
         for block in tail {
             body.push(b',');
             block.write(Dialect::Compact, &mut body);
-            message.extend_from_slice(b", ");
-            block.write(Dialect::Python, &mut message);
         }
         body.extend_from_slice(b"]}");
-        message.push(b']');
+        // The message is extended only when this snapshot's is written; otherwise the
+        // new one is written whole when first asked for.
+        let message = OnceLock::new();
+        if let Some(old) = self.message.get() {
+            // `[...]`: drop the closing `]` and append.
+            let prefix = old
+                .strip_suffix(b"]")
+                .expect("a chain message ends in `]`: python_message and this write it so");
+            let mut extended = Vec::with_capacity(old.len() + tail.len() * 420);
+            extended.extend_from_slice(prefix);
+            for block in tail {
+                extended.extend_from_slice(b", ");
+                block.write(Dialect::Python, &mut extended);
+            }
+            extended.push(b']');
+            let _ = message.set(Bytes::from(extended));
+        }
         Snapshot {
             chain,
             body: body.into(),
-            message: message.into(),
+            message,
             version: 0,
         }
     }
@@ -114,15 +135,74 @@ impl Snapshot {
         &self.body
     }
 
-    /// The Redis message: the bare array in Python's `json.dumps` dialect.
+    /// The Redis message: the bare array in Python's `json.dumps` dialect. Written on
+    /// the first call (a caller that comes while another writes it waits for it), so
+    /// an async caller should take it off the async workers when it may be unwritten.
     pub fn message(&self) -> &Bytes {
-        &self.message
+        self.message
+            .get_or_init(|| python_message(self.chain.blocks()))
+    }
+
+    /// Whether [`Snapshot::message`] is written already (answers at once).
+    pub fn message_written(&self) -> bool {
+        self.message.get().is_some()
     }
 
     /// Counts changes since start (0 is the genesis chain).
     pub fn version(&self) -> u64 {
         self.version
     }
+}
+
+/// Below this many blocks a body is written on one thread (splitting costs more).
+const PARALLEL_BODY_MIN: usize = 1024;
+
+/// `GET /api/blocks`'s body for `blocks`: `{"chain":[...]}`, compact. A long chain is
+/// written in pieces on the rayon pool: the first straight into the body, the others
+/// into buffers appended after it (a restarted node's start waits for this body).
+fn compact_body(blocks: &[Block]) -> Bytes {
+    let mut body = Vec::with_capacity(blocks.len() * 300 + 16);
+    body.extend_from_slice(b"{\"chain\":[");
+    let pieces = rayon::current_num_threads().clamp(1, 8);
+    let per_piece = blocks.len().div_ceil(pieces).max(PARALLEL_BODY_MIN);
+    let mut parts = blocks.chunks(per_piece);
+    if let Some(first) = parts.next() {
+        let rest: Vec<&[Block]> = parts.collect();
+        let ((), tails) = rayon::join(
+            || write_compact_blocks(first, true, &mut body),
+            || {
+                rest.par_iter()
+                    .map(|part| {
+                        let mut out = Vec::with_capacity(part.len() * 300);
+                        write_compact_blocks(part, false, &mut out);
+                        out
+                    })
+                    .collect::<Vec<Vec<u8>>>()
+            },
+        );
+        for tail in tails {
+            body.extend_from_slice(&tail);
+        }
+    }
+    body.extend_from_slice(b"]}");
+    body.into()
+}
+
+/// Appends `blocks` in compact JSON, each after a `,` but the very first of the chain.
+fn write_compact_blocks(blocks: &[Block], starts_chain: bool, out: &mut Vec<u8>) {
+    for (i, block) in blocks.iter().enumerate() {
+        if i > 0 || !starts_chain {
+            out.push(b',');
+        }
+        block.write(Dialect::Compact, out);
+    }
+}
+
+/// The Redis message of `blocks`: the bare array in Python's dialect.
+fn python_message(blocks: &[Block]) -> Bytes {
+    let mut message = Vec::with_capacity(blocks.len() * 316 + 16);
+    crate::chain::block::write_chain(blocks, Dialect::Python, &mut message);
+    message.into()
 }
 
 /// A validated chain on its way to the writer, with timings for `/api/status`.
@@ -146,7 +226,7 @@ impl Candidate {
     pub fn into_snapshot(self) -> Snapshot {
         match self.base {
             Some(base) => base.extended_to(self.chain),
-            None => Snapshot::of_chain(self.chain),
+            None => Snapshot::of_chain_with_message(self.chain),
         }
     }
 }
@@ -324,7 +404,19 @@ pub fn spawn_writer(
     persistence: Persistence,
 ) -> std::io::Result<(ChainWriter, watch::Receiver<Arc<Snapshot>>, JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel(64);
-    let (snapshots, readers) = watch::channel(Arc::new(Snapshot::of_chain(initial)));
+    let initial = Arc::new(Snapshot::of_chain(initial));
+    // The Redis message is written off the start-up path, so a restarted node with a
+    // long chain answers HTTP sooner; whoever needs it first meanwhile waits for it.
+    let pending = Arc::clone(&initial);
+    if let Err(err) = std::thread::Builder::new()
+        .name("chain-message".into())
+        .spawn(move || {
+            pending.message();
+        })
+    {
+        tracing::debug!(%err, "no thread for the chain message: it is written when first needed");
+    }
+    let (snapshots, readers) = watch::channel(initial);
     let writer = Writer {
         snapshots,
         fork_choice,
@@ -527,6 +619,28 @@ mod tests {
         thread.join().expect("the writer stops");
     }
 
+    /// A body written in pieces is the body written in one go.
+    #[test]
+    fn a_long_body_written_in_pieces_is_the_same() {
+        for n in [
+            1,
+            2,
+            PARALLEL_BODY_MIN,
+            PARALLEL_BODY_MIN + 1,
+            3 * PARALLEL_BODY_MIN + 7,
+        ] {
+            let blocks = crate::miner::synthetic::synthetic_chain(n);
+            let mut whole = b"{\"chain\":".to_vec();
+            crate::chain::block::write_chain(&blocks, Dialect::Compact, &mut whole);
+            whole.push(b'}');
+            assert_eq!(
+                compact_body(&blocks).as_ref(),
+                whole.as_slice(),
+                "{n} blocks"
+            );
+        }
+    }
+
     /// The incremental bodies equal a full serialization of the same chain.
     #[test]
     fn extended_bodies_equal_full_serialization() {
@@ -535,9 +649,19 @@ mod tests {
         let full = Snapshot::of_chain(long.clone());
         let extended = short.extended_to(long);
         assert_eq!(extended.body, full.body);
-        assert_eq!(extended.message, full.message);
+        assert_eq!(extended.message(), full.message());
+        assert!(!full.message_written() || full.message().len() > 2);
+        // Extended from a written message, and written whole when the base's was not.
+        let written = Snapshot::of_chain(chain_of(2));
+        let _ = written.message();
+        let extended = written.extended_to(chain_of(5));
+        assert!(extended.message_written());
+        assert_eq!(extended.message(), full.message());
+        let both = Snapshot::of_chain_with_message(chain_of(5));
+        assert!(both.message_written());
+        assert_eq!((both.body(), both.message()), (full.body(), full.message()));
         assert!(full.body.starts_with(b"{\"chain\":[{\"block_no\":0,"));
-        assert!(full.message.starts_with(b"[{\"block_no\": 0, "));
-        assert!(full.message.windows(6).any(|w| w == b"\\u00e9"));
+        assert!(full.message().starts_with(b"[{\"block_no\": 0, "));
+        assert!(full.message().windows(6).any(|w| w == b"\\u00e9"));
     }
 }

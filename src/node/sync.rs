@@ -216,7 +216,20 @@ pub async fn publish_loop(
             _ = publish.notified() => {}
             _ = shutdown.changed() => return,
         }
-        let message = snapshots.borrow().message().clone();
+        let snapshot = Arc::clone(&snapshots.borrow());
+        // A restarted node writes its first message off the start-up path: wait for it
+        // off the async workers.
+        let message = if snapshot.message_written() {
+            snapshot.message().clone()
+        } else {
+            match tokio::task::spawn_blocking(move || snapshot.message().clone()).await {
+                Ok(message) => message,
+                Err(err) => {
+                    tracing::error!(%err, "writing the chain message failed; not published");
+                    continue;
+                }
+            }
+        };
         // One retry on a fresh connection; if Redis is down, the subscriber's
         // reconnect asks for a republish anyway.
         for _ in 0..2 {
