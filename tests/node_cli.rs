@@ -7,9 +7,10 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::node::{post, wait_until};
+use common::process::{read_until_listening, wait_exit};
 
 fn minichain() -> Command {
     Command::new(env!("CARGO_BIN_EXE_minichain"))
@@ -43,36 +44,10 @@ fn start_node() -> (Child, String, tempfile::TempDir) {
         .expect("start minichain node");
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the node logs before it exits")
-            .expect("a log line");
-        if let Some(rest) = line.split("node listening addr=").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .expect("an address")
-                .to_owned();
-        }
-    };
+    let addr = read_until_listening(&mut lines);
     // Keep draining the log so the node never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, format!("http://{addr}"), data)
-}
-
-fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the node did not exit within {timeout:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 async fn stop_while_mining(signal: &str) {

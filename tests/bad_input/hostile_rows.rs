@@ -68,19 +68,7 @@ impl NodeProcess {
             .expect("start minichain node");
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("the node logs before it exits")
-                .expect("a log line");
-            if let Some(rest) = line.split("node listening addr=").nth(1) {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .expect("an address")
-                    .to_owned();
-            }
-        };
+        let addr = crate::common::process::read_until_listening(&mut lines);
         let log = Arc::new(Mutex::new(LogStats::default()));
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {

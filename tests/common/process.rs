@@ -40,6 +40,27 @@ pub fn node_command(data_dir: &Path, redis: Option<&str>) -> Command {
     command
 }
 
+/// The address in a node's "node listening addr=..." log line, if `line` is that line.
+pub fn listening_addr(line: &str) -> Option<&str> {
+    line.split("node listening addr=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+}
+
+/// Reads a node's stderr `lines` until it logs where it listens, and returns that
+/// address; the lines after it are left for the caller to drain.
+pub fn read_until_listening(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> String {
+    loop {
+        let line = lines
+            .next()
+            .expect("the node logs before it exits")
+            .expect("a log line");
+        if let Some(addr) = listening_addr(&line) {
+            return addr.to_owned();
+        }
+    }
+}
+
 /// What became of a started node.
 pub enum Started {
     /// It listens.
@@ -59,13 +80,8 @@ pub fn start(mut command: Command) -> Started {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(rest) = line.split("node listening addr=").nth(1) {
-                    let addr = rest
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let _ = tx.send(addr);
+                if let Some(addr) = listening_addr(&line) {
+                    let _ = tx.send(addr.to_owned());
                 }
                 let mut log = log.lock().expect("log lock");
                 log.push_str(&line);

@@ -171,20 +171,9 @@ impl NodeProcess {
             .expect("start minichain node");
         let stderr = child.stderr.take().expect("stderr");
         let mut lines = BufReader::new(stderr).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("the node logs before it exits")
-                .expect("a log line");
-            if let Some(rest) = line.split("node listening addr=").nth(1) {
-                break rest
-                    .split_whitespace()
-                    .next()
-                    .expect("an address")
-                    .parse()
-                    .expect("a socket address");
-            }
-        };
+        let addr = super::process::read_until_listening(&mut lines)
+            .parse()
+            .expect("a socket address");
         // Keep draining the log so the node never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         NodeProcess {
