@@ -16,6 +16,7 @@
 //! - [`server`]: the accept loop: header-read timeout, connection cap, graceful drain.
 //! - [`body_budget`]: request bodies under a size limit, a shared byte budget and a
 //!   total read time.
+//! - [`gap`]: announced tips this node cannot attach yet, handed to the range fetch.
 //! - [`events`]: live events (`GET /api/events`); [`metrics`]: `GET /metrics`;
 //!   [`openapi`]: `GET /api/openapi.json`; [`explorer`]: the page at `/`.
 //!
@@ -28,6 +29,7 @@ pub mod body_budget;
 pub mod config;
 pub mod events;
 pub mod explorer;
+pub mod gap;
 pub mod http;
 pub mod intake;
 pub mod job_slot;
