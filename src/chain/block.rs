@@ -116,27 +116,17 @@ pub const FIELDS: [&str; 7] = [
 impl Block {
     /// Appends the block as a JSON object with the keys in the original's order.
     pub fn write(&self, dialect: Dialect, out: &mut Vec<u8>) {
-        let mut buf = itoa_buf();
-        out.push(b'{');
-        for (i, key) in FIELDS.iter().enumerate() {
-            if i > 0 {
-                write_separator(b',', dialect, out);
-            }
-            out.push(b'"');
-            out.extend_from_slice(key.as_bytes());
-            out.push(b'"');
-            write_separator(b':', dialect, out);
-            match i {
-                0 => out.extend_from_slice(fmt_u64(&mut buf, self.block_no)),
-                1 => out.extend_from_slice(fmt_u64(&mut buf, self.timestamp)),
-                2 => write_string(&self.prev_hash, dialect, out),
-                3 => self.data.write(dialect, out),
-                4 => write_string(&self.hash, dialect, out),
-                5 => out.extend_from_slice(self.nonce.as_str().as_bytes()),
-                _ => out.extend_from_slice(fmt_u64(&mut buf, u64::from(self.difficulty.bits()))),
-            }
-        }
-        out.push(b'}');
+        write_block_fields(
+            dialect,
+            out,
+            self.block_no,
+            self.timestamp,
+            &self.prev_hash,
+            |out| self.data.write(dialect, out),
+            &self.hash,
+            self.nonce.as_str(),
+            self.difficulty,
+        );
     }
 
     /// The block as compact JSON (the original's HTTP form).
@@ -157,6 +147,49 @@ impl Block {
         p.finish()?;
         Ok(block)
     }
+}
+
+/// Appends a block's fields as a JSON object with the keys in the original's order:
+/// [`Block::write`] and the compact chain's views write through this one function, so
+/// both forms of a block serialize alike.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_block_fields(
+    dialect: Dialect,
+    out: &mut Vec<u8>,
+    block_no: u64,
+    timestamp: u64,
+    prev_hash: &str,
+    data: impl FnOnce(&mut Vec<u8>),
+    hash: &str,
+    nonce: &str,
+    difficulty: Difficulty,
+) {
+    let mut buf = itoa_buf();
+    let mut data = Some(data);
+    out.push(b'{');
+    for (i, key) in FIELDS.iter().enumerate() {
+        if i > 0 {
+            write_separator(b',', dialect, out);
+        }
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.push(b'"');
+        write_separator(b':', dialect, out);
+        match i {
+            0 => out.extend_from_slice(fmt_u64(&mut buf, block_no)),
+            1 => out.extend_from_slice(fmt_u64(&mut buf, timestamp)),
+            2 => write_string(prev_hash, dialect, out),
+            3 => {
+                if let Some(write_data) = data.take() {
+                    write_data(out);
+                }
+            }
+            4 => write_string(hash, dialect, out),
+            5 => out.extend_from_slice(nonce.as_bytes()),
+            _ => out.extend_from_slice(fmt_u64(&mut buf, u64::from(difficulty.bits()))),
+        }
+    }
+    out.push(b'}');
 }
 
 /// Appends a chain as a JSON array of blocks.

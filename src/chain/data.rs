@@ -111,9 +111,7 @@ impl RawJson {
     /// Writes the value as [`Json::write`] does, straight from the text (no tree):
     /// serving a long chain re-writes every block's data.
     pub fn write(&self, dialect: Dialect, out: &mut Vec<u8>) {
-        Parser::new(&self.text)
-            .walk(&mut StreamJson::new(dialect, out))
-            .expect("the text was checked when this was built");
+        write_raw_text(&self.text, dialect, out);
     }
 
     /// See [`Json::to_compact_string`].
@@ -167,6 +165,17 @@ impl fmt::Display for RawJson {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_compact_string())
     }
+}
+
+/// Writes JSON text that was checked when it was read (a [`RawJson`]'s, or a compact
+/// chain's copy of one) in `dialect`, as [`Json::write`] writes its value.
+///
+/// # Panics
+/// When `text` is not such JSON: callers pass only text checked before.
+pub(crate) fn write_raw_text(text: &str, dialect: Dialect, out: &mut Vec<u8>) {
+    Parser::new(text)
+        .walk(&mut StreamJson::new(dialect, out))
+        .expect("the text was checked when it was read");
 }
 
 /// Appends Python's `str(value)` for a value kept as text (rendered when it was read):

@@ -111,11 +111,11 @@ mod tests {
         let short = chain_of(&[3, 4]);
         let long = chain_of(&[3, 4, 5, 4]);
         assert_eq!(
-            ChainWeight::of_blocks(long.blocks()),
+            ChainWeight::of_blocks(&long.clone().into_blocks()),
             ChainWeight::of_chain(&long)
         );
         assert_eq!(
-            ChainWeight::of_chain(&short).extended_by(&long.blocks()[short.len()..]),
+            ChainWeight::of_chain(&short).extended_by(&long.clone().into_blocks()[short.len()..]),
             ChainWeight::of_chain(&long)
         );
         let nothing = ChainWeight::of_chain(&short).extended_by(&[]);

@@ -5,6 +5,8 @@
 //! - [`data`]: [`RawJson`], a block's data kept as text with its `str()` rendered once.
 //! - [`minable`]: [`check_minable`], whether data may be mined into a block.
 //! - [`block`]: the seven fields, genesis, chain readers and writers.
+//! - [`compact`]: [`ChainBlocks`](compact::ChainBlocks), a valid chain's blocks held compact
+//!   and shared between versions.
 //! - [`hash`]: the preimage and the block hash.
 //! - [`pow`]: [`BlockHash`], [`Difficulty`], [`Work`].
 //! - [`difficulty`]: the next block's difficulty under a [`DifficultyPolicy`].
@@ -12,6 +14,7 @@
 //! - [`fork_choice`]: [`ForkChoice`], the one rule on which of two chains wins.
 
 pub mod block;
+pub mod compact;
 pub mod data;
 pub mod difficulty;
 pub mod fork_choice;

@@ -15,6 +15,7 @@ use std::fmt;
 use rayon::prelude::*;
 
 use super::block::{Block, genesis};
+use super::compact::ChainBlocks;
 use super::hash::BlockHasher;
 use super::pow::{BlockHash, Work};
 use crate::clip::clipped;
@@ -155,9 +156,14 @@ pub struct ValidationError {
 
 /// A chain that passed validation. Only [`ValidChain::validate`] (and the genesis
 /// constructor) build one, so an unchecked chain can never replace ours.
+///
+/// The blocks are kept compact and shared between clones ([`ChainBlocks`]): cloning
+/// a chain to add a block does not copy it. The tip is also kept whole, as a
+/// [`Block`], for the miner and the next block's checks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidChain {
-    blocks: Vec<Block>,
+    blocks: ChainBlocks,
+    tip: Box<Block>,
     work: Work,
 }
 
@@ -165,9 +171,12 @@ impl ValidChain {
     /// The chain holding only the genesis block.
     pub fn genesis() -> ValidChain {
         let g = genesis();
+        let mut blocks = ChainBlocks::default();
+        blocks.push(&g);
         ValidChain {
             work: g.difficulty.work(),
-            blocks: vec![g],
+            blocks,
+            tip: Box::new(g),
         }
     }
 
@@ -182,7 +191,19 @@ impl ValidChain {
     ) -> Result<ValidChain, ValidationError> {
         check_chain(&blocks, rules, now_ms)?;
         let work = blocks.iter().map(|b| b.difficulty.work()).sum();
-        Ok(ValidChain { blocks, work })
+        let mut compact = ChainBlocks::default();
+        for block in &blocks {
+            compact.push(block);
+        }
+        let tip = blocks
+            .into_iter()
+            .next_back()
+            .expect("check_chain refuses an empty chain");
+        Ok(ValidChain {
+            blocks: compact,
+            tip: Box::new(tip),
+            work,
+        })
     }
 
     /// Appends `block` after checking it against the tip under `rules`.
@@ -200,7 +221,8 @@ impl ValidChain {
         check_block(&mut BlockHasher::new(), prev, &block, index, rules, now_ms)
             .map_err(|rule| ValidationError { index, rule })?;
         self.work = self.work.saturating_add(block.difficulty.work());
-        self.blocks.push(block);
+        self.blocks.push(&block);
+        *self.tip = block;
         Ok(())
     }
 
@@ -239,22 +261,44 @@ impl ValidChain {
         if let Some(err) = failure {
             return Err(err);
         }
-        for block in blocks {
+        for block in &blocks {
             self.work = self.work.saturating_add(block.difficulty.work());
             self.blocks.push(block);
+        }
+        if let Some(last) = blocks.into_iter().next_back() {
+            *self.tip = last;
         }
         Ok(())
     }
 
-    /// The blocks, genesis first.
-    pub fn blocks(&self) -> &[Block] {
+    /// The chain's first `len` blocks (at least genesis): a fork point, or the prefix
+    /// a suffix is checked against. Costs the blocks dropped from the last chunk.
+    pub fn truncated(&self, len: usize) -> ValidChain {
+        let len = len.max(1);
+        if len >= self.len() {
+            return self.clone();
+        }
+        let mut blocks = self.blocks.clone();
+        blocks.truncate(len);
+        let tip = blocks
+            .get(len - 1)
+            .expect("a truncated chain keeps at least genesis")
+            .to_block();
+        ValidChain {
+            work: blocks.work(),
+            blocks,
+            tip: Box::new(tip),
+        }
+    }
+
+    /// The blocks, genesis first, in their compact form.
+    pub fn blocks(&self) -> &ChainBlocks {
         &self.blocks
     }
 
     /// The last block.
     pub fn tip(&self) -> &Block {
-        // A ValidChain always holds at least genesis (Rule::Empty rejects []).
-        &self.blocks[self.blocks.len() - 1]
+        &self.tip
     }
 
     /// Number of blocks, genesis included.
@@ -272,9 +316,10 @@ impl ValidChain {
         self.work
     }
 
-    /// The blocks, giving up the proof of validity.
+    /// The blocks as [`Block`]s, giving up the proof of validity (each is rebuilt
+    /// from the compact form: for tests and small chains).
     pub fn into_blocks(self) -> Vec<Block> {
-        self.blocks
+        self.blocks.to_blocks()
     }
 }
 

@@ -206,7 +206,7 @@ impl Answerer {
         let tip = {
             // Not under the channel's lock: the message may still be being written.
             let snapshot = Arc::clone(&self.snapshots.borrow());
-            if payload != snapshot.message().as_ref() {
+            if !snapshot.is_message(payload) {
                 return;
             }
             snapshot.chain().tip().hash.clone()

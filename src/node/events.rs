@@ -213,14 +213,15 @@ async fn watch_chain(bus: EventBus, sources: EventSources) {
         // together. Every new block that was a tip gets its event, in order.
         let recent = sources.jobs.recent_tips();
         let first_new = old_chain.len() - depth as usize;
-        let added = new_chain.blocks().get(first_new..).unwrap_or_default();
-        for (i, block) in added.iter().enumerate() {
+        let added = new_chain.len().saturating_sub(first_new);
+        for (i, block) in new_chain.blocks().iter_from(first_new).enumerate() {
+            let hash = block.hash_hex();
             let source = recent
                 .iter()
                 .rev()
-                .find(|(hash, _)| *hash == block.hash)
+                .find(|(tip, _)| *tip == hash)
                 .map(|(_, source)| *source);
-            let is_tip = i + 1 == added.len();
+            let is_tip = i + 1 == added;
             if source.is_none() && !is_tip {
                 continue;
             }
@@ -228,7 +229,7 @@ async fn watch_chain(bus: EventBus, sources: EventSources) {
                 "block",
                 &BlockEvent {
                     height: block.block_no,
-                    hash: block.hash.clone(),
+                    hash,
                     difficulty: block.difficulty.bits(),
                     timestamp: block.timestamp,
                     source: source.unwrap_or(TipSource::Peer).name(),
@@ -244,7 +245,7 @@ pub fn reorg_depth(old: &ValidChain, new: &ValidChain) -> u64 {
     let (old, new) = (old.blocks(), new.blocks());
     // Walk back from the old tip to the last block both chains share (genesis is).
     let mut i = old.len().min(new.len());
-    while i > 0 && old[i - 1].hash != new[i - 1].hash {
+    while i > 0 && old.hash(i - 1) != new.hash(i - 1) {
         i -= 1;
     }
     (old.len() - i) as u64

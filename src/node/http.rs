@@ -255,6 +255,15 @@ impl From<Rejection> for ApiError {
     }
 }
 
+/// The whole chain as the original answers it, streamed with its length.
+fn chain_body(snapshot: &Arc<super::state::Snapshot>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::new(snapshot.body()),
+    )
+        .into_response()
+}
+
 fn json_bytes(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
@@ -276,7 +285,7 @@ pub async fn get_blocks(
 ) -> Result<Response, ApiError> {
     let snapshot = state.snapshot();
     if !query.contains_key("from") && !query.contains_key("limit") {
-        return Ok(json_bytes(snapshot.body().clone()));
+        return Ok(chain_body(&snapshot));
     }
     let from = parse_param(&query, "from")?.unwrap_or(0);
     let limit = parse_param(&query, "limit")?.unwrap_or(100);
@@ -300,7 +309,7 @@ pub async fn get_blocks(
     out.extend_from_slice(
         format!("{{\"from\":{start},\"limit\":{limit},\"total\":{total},\"chain\":").as_bytes(),
     );
-    crate::chain::block::write_chain(&blocks[start..end], Dialect::Compact, &mut out);
+    blocks.write_array(start..end, Dialect::Compact, &mut out);
     out.push(b'}');
     Ok(json_bytes(out.into()))
 }
@@ -590,8 +599,8 @@ pub async fn mine_block(
             .await
             .map_err(|e| ApiError::Internal(format!("checking the mining request failed: {e}")))??
     };
-    let chain = state.mining.mine(data).await?;
-    Ok(json_bytes(chain))
+    let snapshot = state.mining.mine(data).await?;
+    Ok(chain_body(&snapshot))
 }
 
 /// `POST /api/chain`'s answer when the chain is ours now.

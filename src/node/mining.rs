@@ -22,12 +22,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::config::NodeConfig;
 use super::job_slot::{IntakeTimings, JobSlot, JobStart, RestartTiming};
-use super::state::{ChainWriter, CommitError};
+use super::state::{ChainWriter, CommitError, Snapshot};
 use crate::chain::{Difficulty, DifficultyPolicy, RawJson};
 use crate::miner::{MineJob, MineOutcome, Miner, MinerConfig, MinerError, Progress, RateMeter};
 
@@ -146,7 +145,7 @@ pub enum MiningSetupError {
 
 struct MineRequest {
     data: RawJson,
-    reply: oneshot::Sender<Result<Bytes, MineError>>,
+    reply: oneshot::Sender<Result<Arc<Snapshot>, MineError>>,
     /// Counts the request in the queue until it is dropped.
     _queued: Queued,
 }
@@ -220,7 +219,7 @@ impl MiningHandle {
     /// # Errors
     /// [`MineError`] when the queue is full (by count or by bytes) or the node shuts
     /// down first.
-    pub async fn mine(&self, data: RawJson) -> Result<Bytes, MineError> {
+    pub async fn mine(&self, data: RawJson) -> Result<Arc<Snapshot>, MineError> {
         let (reply, rx) = oneshot::channel();
         let (queued, before) = Queued::new(&self.stats, queued_bytes(&data));
         if before > 0 && before.saturating_add(queued.bytes) > self.max_queue_bytes {
@@ -443,7 +442,7 @@ impl Coordinator {
 
     /// Mines one block with `data`, restarting on every new tip, until it is on the
     /// chain.
-    fn mine_one(&self, miner: &Miner, data: &RawJson) -> Result<Bytes, MineError> {
+    fn mine_one(&self, miner: &Miner, data: &RawJson) -> Result<Arc<Snapshot>, MineError> {
         let mut first = true;
         loop {
             let JobStart {
@@ -495,7 +494,7 @@ impl Coordinator {
                 MineOutcome::Found(block) => match self.writer.commit_mined_blocking(block) {
                     Ok(snapshot) => {
                         self.stats.blocks_mined.fetch_add(1, Ordering::Relaxed);
-                        return Ok(snapshot.body().clone());
+                        return Ok(snapshot);
                     }
                     Err(CommitError::Stale) => continue,
                     Err(CommitError::Closed) => return Err(MineError::ShuttingDown),

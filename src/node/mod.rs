@@ -5,6 +5,7 @@
 //! - [`state`]: the one writer (which commits each change to the
 //!   [`store`](crate::store) before it shows it), the snapshots readers take, the cached
 //!   bodies.
+//! - [`chain_json`]: the whole chain's JSON written as it is sent or compared.
 //! - [`intake`]: chains from the network → validated candidates or counted rejections.
 //! - [`mining`]: the request queue and the coordinator thread over the miner.
 //! - [`mining_request`]: a mining request's body → its `data` as checked text.
@@ -26,6 +27,7 @@
 pub mod answer;
 pub mod api_docs;
 pub mod body_budget;
+pub mod chain_json;
 pub mod config;
 pub mod events;
 pub mod explorer;

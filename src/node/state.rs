@@ -26,101 +26,34 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rayon::prelude::*;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
+use super::chain_json::{ChainBody, Cursor, Form, matches};
 use super::job_slot::{IntakeTimings, JobSlot};
-use crate::chain::json::Dialect;
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, ForkChoice, RuleSet, ValidChain, ValidationError};
 use crate::store::{ChainStore, StoreError};
 
-/// One version of the chain with its two serialized forms.
+/// One version of the chain. Its whole-chain JSON (`GET /api/blocks`'s body, the
+/// Redis message) is not held: it is written from the compact blocks when it is sent
+/// ([`super::chain_json`]), and compared with incoming messages piece by piece.
 #[derive(Debug)]
 pub struct Snapshot {
     chain: ValidChain,
-    body: Bytes,
-    /// Written when first asked for (see [`Snapshot::message`]): a restarted node
-    /// answers HTTP without waiting for it.
+    /// The message, written only when a caller needs it whole (a publish).
     message: OnceLock<Bytes>,
+    /// The body's and message's lengths, noted when first asked for.
+    lens: OnceLock<(u64, u64)>,
     version: u64,
 }
 
 impl Snapshot {
-    /// Serializes `chain`'s body (the slow path: a whole new chain); its message is
-    /// written when first asked for.
+    /// The snapshot of `chain`: nothing is serialized yet.
     pub fn of_chain(chain: ValidChain) -> Snapshot {
         Snapshot {
-            body: compact_body(chain.blocks()),
             chain,
             message: OnceLock::new(),
-            version: 0,
-        }
-    }
-
-    /// [`Snapshot::of_chain`] with the message written too, both at once on the rayon
-    /// pool: for an adopted chain, whose message every later message on the channel is
-    /// compared with.
-    pub fn of_chain_with_message(chain: ValidChain) -> Snapshot {
-        let blocks = chain.blocks();
-        let (body, message) = rayon::join(|| compact_body(blocks), || python_message(blocks));
-        Snapshot {
-            chain,
-            body,
-            message: OnceLock::from(message),
-            version: 0,
-        }
-    }
-
-    /// The snapshot of `chain`, which must start with this snapshot's blocks: only the
-    /// new blocks are serialized, appended to copies of this snapshot's bodies.
-    ///
-    /// # Panics
-    /// When `chain` is shorter than this snapshot's chain: a bug in the caller (the
-    /// writer extends only chains it built from this snapshot's by pushing blocks;
-    /// nothing from the network reaches here unchecked).
-    pub fn extended_to(&self, chain: ValidChain) -> Snapshot {
-        let tail = chain
-            .blocks()
-            .get(self.chain.len()..)
-            .expect("an extension holds at least the blocks of the chain it extends");
-        debug_assert!(
-            chain.blocks().starts_with(self.chain.blocks()),
-            "extended_to takes only a chain that extends this snapshot's"
-        );
-        // `{"chain":[...]}`: drop the closing `]}` and append.
-        let body_prefix = self
-            .body
-            .strip_suffix(b"]}")
-            .expect("a chain body ends in `]}`: of_chain and extended_to write it so");
-        let mut body = Vec::with_capacity(self.body.len() + tail.len() * 400);
-        body.extend_from_slice(body_prefix);
-        for block in tail {
-            body.push(b',');
-            block.write(Dialect::Compact, &mut body);
-        }
-        body.extend_from_slice(b"]}");
-        // The message is extended only when this snapshot's is written; otherwise the
-        // new one is written whole when first asked for.
-        let message = OnceLock::new();
-        if let Some(old) = self.message.get() {
-            // `[...]`: drop the closing `]` and append.
-            let prefix = old
-                .strip_suffix(b"]")
-                .expect("a chain message ends in `]`: python_message and this write it so");
-            let mut extended = Vec::with_capacity(old.len() + tail.len() * 420);
-            extended.extend_from_slice(prefix);
-            for block in tail {
-                extended.extend_from_slice(b", ");
-                block.write(Dialect::Python, &mut extended);
-            }
-            extended.push(b']');
-            let _ = message.set(Bytes::from(extended));
-        }
-        Snapshot {
-            chain,
-            body: body.into(),
-            message,
+            lens: OnceLock::new(),
             version: 0,
         }
     }
@@ -130,22 +63,86 @@ impl Snapshot {
         &self.chain
     }
 
-    /// `GET /api/blocks`'s body: `{"chain":[...]}`, compact, as the original answers.
-    pub fn body(&self) -> &Bytes {
-        &self.body
+    fn lens(&self) -> (u64, u64) {
+        *self
+            .lens
+            .get_or_init(|| (Form::Body.len(&self.chain), Form::Message.len(&self.chain)))
+    }
+
+    /// The length of `GET /api/blocks`'s body (the first call per snapshot sums the
+    /// chain's chunks; full chunks are measured once for all snapshots).
+    pub fn body_len(&self) -> u64 {
+        self.lens().0
+    }
+
+    /// `GET /api/blocks`'s body: `{"chain":[...]}`, compact, as the original answers,
+    /// streamed with its length.
+    pub fn body(self: &Arc<Self>) -> ChainBody {
+        ChainBody::new(Arc::clone(self))
+    }
+
+    /// The whole body in one buffer (for tests and small chains: a long chain's body
+    /// is streamed by [`Snapshot::body`]).
+    pub fn body_bytes(&self) -> Bytes {
+        whole(&self.chain, Form::Body)
+    }
+
+    /// Whether `bytes` is exactly our body (stops at the length, or the first
+    /// difference).
+    pub fn is_body(&self, bytes: &[u8]) -> bool {
+        bytes.len() as u64 == self.body_len() && matches(&self.chain, Form::Body, bytes, 0)
+    }
+
+    /// The Redis message's length, without writing it (for a size limit).
+    pub fn message_len(&self) -> u64 {
+        self.lens().1
     }
 
     /// The Redis message: the bare array in Python's `json.dumps` dialect. Written on
-    /// the first call (a caller that comes while another writes it waits for it), so
-    /// an async caller should take it off the async workers when it may be unwritten.
+    /// the first call and kept with the snapshot (a caller that comes while another
+    /// writes it waits for it), so an async caller should take it off the async
+    /// workers when it may be unwritten, and a caller that only compares should use
+    /// [`Snapshot::is_message`].
     pub fn message(&self) -> &Bytes {
         self.message
-            .get_or_init(|| python_message(self.chain.blocks()))
+            .get_or_init(|| whole(&self.chain, Form::Message))
     }
 
     /// Whether [`Snapshot::message`] is written already (answers at once).
     pub fn message_written(&self) -> bool {
         self.message.get().is_some()
+    }
+
+    /// Whether `bytes` is exactly our message: compared with the written message when
+    /// there is one, else piece by piece (nothing is kept).
+    pub fn is_message(&self, bytes: &[u8]) -> bool {
+        match self.message.get() {
+            Some(message) => bytes == message.as_ref(),
+            None => {
+                bytes.len() as u64 == self.message_len()
+                    && matches(&self.chain, Form::Message, bytes, 0)
+            }
+        }
+    }
+
+    /// When `text` is our message with blocks appended, the appended part:
+    /// `, {...}, {...}]` after its leading `,`.
+    pub fn message_extension_tail<'a>(&self, text: &'a str) -> Option<&'a str> {
+        // Our message without its closing `]`.
+        let open = usize::try_from(self.message_len()).ok()?.checked_sub(1)?;
+        if text.len() <= open + 1 {
+            return None;
+        }
+        let prefix = text.as_bytes().get(..open)?;
+        let same = match self.message.get() {
+            Some(message) => message.starts_with(prefix),
+            None => matches(&self.chain, Form::Message, prefix, 1),
+        };
+        if !same {
+            return None;
+        }
+        // `prefix` is valid UTF-8 ending in `}`, so this is a character boundary.
+        text.get(open..)?.trim_start().strip_prefix(',')
     }
 
     /// Counts changes since start (0 is the genesis chain).
@@ -154,55 +151,13 @@ impl Snapshot {
     }
 }
 
-/// Below this many blocks a body is written on one thread (splitting costs more).
-const PARALLEL_BODY_MIN: usize = 1024;
-
-/// `GET /api/blocks`'s body for `blocks`: `{"chain":[...]}`, compact. A long chain is
-/// written in pieces on the rayon pool: the first straight into the body, the others
-/// into buffers appended after it (a restarted node's start waits for this body).
-fn compact_body(blocks: &[Block]) -> Bytes {
-    let mut body = Vec::with_capacity(blocks.len() * 300 + 16);
-    body.extend_from_slice(b"{\"chain\":[");
-    let pieces = rayon::current_num_threads().clamp(1, 8);
-    let per_piece = blocks.len().div_ceil(pieces).max(PARALLEL_BODY_MIN);
-    let mut parts = blocks.chunks(per_piece);
-    if let Some(first) = parts.next() {
-        let rest: Vec<&[Block]> = parts.collect();
-        let ((), tails) = rayon::join(
-            || write_compact_blocks(first, true, &mut body),
-            || {
-                rest.par_iter()
-                    .map(|part| {
-                        let mut out = Vec::with_capacity(part.len() * 300);
-                        write_compact_blocks(part, false, &mut out);
-                        out
-                    })
-                    .collect::<Vec<Vec<u8>>>()
-            },
-        );
-        for tail in tails {
-            body.extend_from_slice(&tail);
-        }
-    }
-    body.extend_from_slice(b"]}");
-    body.into()
-}
-
-/// Appends `blocks` in compact JSON, each after a `,` but the very first of the chain.
-fn write_compact_blocks(blocks: &[Block], starts_chain: bool, out: &mut Vec<u8>) {
-    for (i, block) in blocks.iter().enumerate() {
-        if i > 0 || !starts_chain {
-            out.push(b',');
-        }
-        block.write(Dialect::Compact, out);
-    }
-}
-
-/// The Redis message of `blocks`: the bare array in Python's dialect.
-fn python_message(blocks: &[Block]) -> Bytes {
-    let mut message = Vec::with_capacity(blocks.len() * 316 + 16);
-    crate::chain::block::write_chain(blocks, Dialect::Python, &mut message);
-    message.into()
+/// `form` of `chain` in one buffer.
+fn whole(chain: &ValidChain, form: Form) -> Bytes {
+    let len = usize::try_from(form.len(chain)).unwrap_or(0);
+    let mut out = Vec::with_capacity(len);
+    let mut cursor = Cursor::default();
+    cursor.fill(chain, form, &mut out, usize::MAX);
+    out.into()
 }
 
 /// A validated chain on its way to the writer, with timings for `/api/status`.
@@ -221,13 +176,9 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// The chain's snapshot: its two bodies serialized (extended from the base's
-    /// when it extends one).
+    /// The chain's snapshot (nothing is serialized: see [`Snapshot`]).
     pub fn into_snapshot(self) -> Snapshot {
-        match self.base {
-            Some(base) => base.extended_to(self.chain),
-            None => Snapshot::of_chain_with_message(self.chain),
-        }
+        Snapshot::of_chain(self.chain)
     }
 }
 
@@ -405,17 +356,6 @@ pub fn spawn_writer(
 ) -> std::io::Result<(ChainWriter, watch::Receiver<Arc<Snapshot>>, JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel(64);
     let initial = Arc::new(Snapshot::of_chain(initial));
-    // The Redis message is written off the start-up path, so a restarted node with a
-    // long chain answers HTTP sooner; whoever needs it first meanwhile waits for it.
-    let pending = Arc::clone(&initial);
-    if let Err(err) = std::thread::Builder::new()
-        .name("chain-message".into())
-        .spawn(move || {
-            pending.message();
-        })
-    {
-        tracing::debug!(%err, "no thread for the chain message: it is written when first needed");
-    }
     let (snapshots, readers) = watch::channel(initial);
     let writer = Writer {
         snapshots,
@@ -474,7 +414,8 @@ impl Writer {
         self.persist(|store| store.append(&chain))
             .map_err(CommitError::Store)?;
         self.jobs.on_new_tip(chain.tip(), None);
-        let snapshot = self.install(current.extended_to(chain));
+        drop(current);
+        let snapshot = self.install(Snapshot::of_chain(chain));
         // The original publishes after every mined block.
         self.publish.notify_one();
         tracing::info!(
@@ -494,7 +435,7 @@ impl Writer {
         // Durable before the miner or a reader sees it; one transaction, so a crash
         // leaves the old chain or this one on disk.
         if self
-            .persist(|store| store.replace(current.chain.blocks(), &candidate.chain))
+            .persist(|store| store.replace(&current.chain, &candidate.chain))
             .is_err()
         {
             return AdoptOutcome::NotStored;
@@ -566,9 +507,7 @@ mod tests {
     fn a_change_the_store_refuses_is_not_installed() {
         let dir = tempfile::tempdir().expect("temp dir");
         let (store, stored) = ChainStore::open(dir.path()).expect("opens");
-        store
-            .replace(stored.blocks(), &chain_of(2))
-            .expect("replace");
+        store.replace(&stored, &chain_of(2)).expect("replace");
         let health = Arc::new(StoreHealth::new(Some(dir.path().to_owned())));
         let initial = ValidChain::genesis();
         let jobs = Arc::new(JobSlot::new(initial.tip()));
@@ -585,7 +524,7 @@ mod tests {
         )
         .expect("writer starts");
         assert_eq!(health.state(), "ok");
-        let block = chain_of(1).blocks()[1].clone();
+        let block = chain_of(1).into_blocks()[1].clone();
         assert!(matches!(
             writer.commit_mined_blocking(block),
             Err(CommitError::Store(StoreError::OutOfStep { .. }))
@@ -619,49 +558,53 @@ mod tests {
         thread.join().expect("the writer stops");
     }
 
-    /// A body written in pieces is the body written in one go.
+    /// The snapshot's JSON forms are the chain's, as the block writer writes them;
+    /// its comparisons and the extension tail agree with them.
     #[test]
-    fn a_long_body_written_in_pieces_is_the_same() {
-        for n in [
-            1,
-            2,
-            PARALLEL_BODY_MIN,
-            PARALLEL_BODY_MIN + 1,
-            3 * PARALLEL_BODY_MIN + 7,
-        ] {
-            let blocks = crate::miner::synthetic::synthetic_chain(n);
-            let mut whole = b"{\"chain\":".to_vec();
-            crate::chain::block::write_chain(&blocks, Dialect::Compact, &mut whole);
-            whole.push(b'}');
-            assert_eq!(
-                compact_body(&blocks).as_ref(),
-                whole.as_slice(),
-                "{n} blocks"
-            );
-        }
-    }
-
-    /// The incremental bodies equal a full serialization of the same chain.
-    #[test]
-    fn extended_bodies_equal_full_serialization() {
-        let short = Snapshot::of_chain(chain_of(2));
+    fn snapshot_forms_equal_full_serialization() {
         let long = chain_of(5);
         let full = Snapshot::of_chain(long.clone());
-        let extended = short.extended_to(long);
-        assert_eq!(extended.body, full.body);
-        assert_eq!(extended.message(), full.message());
-        assert!(!full.message_written() || full.message().len() > 2);
-        // Extended from a written message, and written whole when the base's was not.
-        let written = Snapshot::of_chain(chain_of(2));
-        let _ = written.message();
-        let extended = written.extended_to(chain_of(5));
-        assert!(extended.message_written());
-        assert_eq!(extended.message(), full.message());
-        let both = Snapshot::of_chain_with_message(chain_of(5));
-        assert!(both.message_written());
-        assert_eq!((both.body(), both.message()), (full.body(), full.message()));
-        assert!(full.body.starts_with(b"{\"chain\":[{\"block_no\":0,"));
+        let blocks = long.clone().into_blocks();
+        let mut message = Vec::new();
+        crate::chain::block::write_chain(
+            &blocks,
+            crate::chain::json::Dialect::Python,
+            &mut message,
+        );
+        let mut body = b"{\"chain\":".to_vec();
+        crate::chain::block::write_chain(&blocks, crate::chain::json::Dialect::Compact, &mut body);
+        body.push(b'}');
+        assert_eq!(full.body_bytes().as_ref(), body.as_slice());
+        assert_eq!(full.body_len(), body.len() as u64);
+        assert_eq!(full.message_len(), message.len() as u64);
+        assert!(full.is_message(&message) && full.is_body(&body));
+        assert!(!full.is_message(&body) && !full.is_body(&message));
+        assert!(!full.message_written());
+        assert_eq!(full.message().as_ref(), message.as_slice());
+        assert!(full.is_message(&message));
+        assert!(
+            full.body_bytes()
+                .starts_with(b"{\"chain\":[{\"block_no\":0,")
+        );
         assert!(full.message().starts_with(b"[{\"block_no\": 0, "));
         assert!(full.message().windows(6).any(|w| w == b"\\u00e9"));
+        // A shorter chain's snapshot sees the longer message as its extension, written
+        // or not.
+        let text = std::str::from_utf8(&message).expect("UTF-8");
+        let short = Snapshot::of_chain(long.truncated(3));
+        let tail = short.message_extension_tail(text).expect("an extension");
+        assert!(tail.trim_start().starts_with("{\"block_no\": 3"), "{tail}");
+        let _ = short.message();
+        assert_eq!(short.message_extension_tail(text), Some(tail));
+        assert_eq!(full.message_extension_tail(text), None);
+        let other = Snapshot::of_chain(
+            ValidChain::validate(
+                crate::miner::synthetic::synthetic_chain(3),
+                RuleSet::Strict,
+                now_ms(),
+            )
+            .expect("valid"),
+        );
+        assert_eq!(other.message_extension_tail(text), None);
     }
 }

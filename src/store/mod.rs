@@ -41,6 +41,9 @@ use crate::chain::{Block, RuleSet, ValidChain, ValidationError};
 /// Records decoded together at start (in parallel), bounding the raw bytes held.
 const DECODE_CHUNK: usize = 4096;
 
+/// Blocks written per transaction by [`ChainStore::write_new`].
+const IMPORT_BATCH: usize = 16384;
+
 /// The store's file name inside the data directory.
 pub const FILE_NAME: &str = "chain.redb";
 
@@ -234,21 +237,17 @@ impl ChainStore {
     /// # Errors
     /// [`StoreError::Write`] when the transaction fails (the store still holds `old`);
     /// [`StoreError::OutOfStep`] when it does not hold `old`.
-    pub fn replace(&self, old: &[Block], new: &ValidChain) -> Result<(), StoreError> {
-        let blocks = new.blocks();
-        let common = old
-            .iter()
-            .zip(blocks)
-            .take_while(|(a, b)| same_record(a, b))
-            .count();
+    pub fn replace(&self, old: &ValidChain, new: &ValidChain) -> Result<(), StoreError> {
+        let common = old.blocks().common_records(new.blocks());
         self.write(|txn| {
             self.check_len(txn, old.len() as u64)?;
             txn.open_table(BLOCKS)
                 .and_then(|mut table| {
-                    for (i, block) in blocks.iter().enumerate().skip(common) {
-                        table.insert(i as u64, record::encode_block(block).as_slice())?;
+                    for (i, block) in new.blocks().iter_from(common).enumerate() {
+                        let record = record::encode_view(&block);
+                        table.insert((common + i) as u64, record.as_slice())?;
                     }
-                    for i in blocks.len()..old.len() {
+                    for i in new.len()..old.len() {
                         table.remove(i as u64)?;
                     }
                     Ok(())
@@ -256,6 +255,78 @@ impl ChainStore {
                 .map_err(|e| self.write_error(e))?;
             self.put_tip(txn, new)
         })
+    }
+
+    /// Writes `chain` as a new store in `dir`, replacing whatever store is there: built
+    /// under a temporary name (in transactions of [`IMPORT_BATCH`] blocks, made
+    /// durable by the last) and renamed into place, so a crash leaves the old store or
+    /// the new one. `progress` is told the blocks written so far after each batch.
+    /// The caller makes sure no node holds the store (see `minichain import`).
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] or [`StoreError::Write`] when the file cannot be built.
+    pub fn write_new(
+        dir: &Path,
+        chain: &ValidChain,
+        mut progress: impl FnMut(usize),
+    ) -> Result<(), StoreError> {
+        let path = dir.join(FILE_NAME);
+        let tmp = dir.join(NEW_FILE_NAME);
+        let io = |at: &Path| {
+            let at = at.to_owned();
+            move |cause| StoreError::Io { path: at, cause }
+        };
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        match fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(io(&tmp)(err)),
+        }
+        let db = builder().create(&tmp).map_err(|cause| StoreError::Open {
+            path: tmp.clone(),
+            cause: cause.into(),
+        })?;
+        let store = ChainStore { db, path: tmp };
+        let mut written = 0;
+        while written < chain.len() {
+            let end = (written + IMPORT_BATCH).min(chain.len());
+            let last = end == chain.len();
+            let mut txn = store.db.begin_write().map_err(|e| store.write_error(e))?;
+            let durability = if last {
+                Durability::Immediate
+            } else {
+                Durability::None
+            };
+            txn.set_durability(durability)
+                .map_err(|e| store.write_error(e))?;
+            txn.open_table(BLOCKS)
+                .and_then(|mut table| {
+                    for (i, block) in chain
+                        .blocks()
+                        .iter_from(written)
+                        .take(end - written)
+                        .enumerate()
+                    {
+                        let record = record::encode_view(&block);
+                        table.insert((written + i) as u64, record.as_slice())?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| store.write_error(e))?;
+            if last {
+                store.put_tip(&txn, chain)?;
+            }
+            txn.commit().map_err(|e| store.write_error(e))?;
+            written = end;
+            progress(written);
+        }
+        let ChainStore { db, path: tmp } = store;
+        drop(db);
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))?;
+        Ok(())
     }
 
     /// Runs `fill` in a write transaction and commits it with immediate durability.
@@ -290,7 +361,7 @@ impl ChainStore {
     }
 
     fn put_tip(&self, txn: &redb::WriteTransaction, chain: &ValidChain) -> Result<(), StoreError> {
-        let tip = record::encode_tip(&TipRecord::of(chain.blocks(), chain.work()));
+        let tip = record::encode_tip(&TipRecord::of(chain));
         txn.open_table(META)
             .and_then(|mut table| {
                 table.insert(TIP_KEY, tip.as_slice())?;
@@ -418,14 +489,18 @@ fn read_chain(db: &Database) -> Result<ValidChain, Damage> {
         .and_then(|guard| record::decode_tip(guard.value()).map_err(Damage::Tip))?;
     let blocks_table = txn.open_table(BLOCKS).map_err(|e| table("blocks", e))?;
     let started = std::time::Instant::now();
-    let mut blocks = Vec::with_capacity(usize::try_from(tip.len).unwrap_or(0).min(1 << 24));
-    // Records are copied out a chunk at a time and decoded in parallel (decoding parses
-    // each block's data and renders its str()), so only one chunk of raw bytes is held
-    // beside the decoded blocks.
-    let mut chunk: Vec<Vec<u8>> = Vec::with_capacity(DECODE_CHUNK);
-    let decode = |chunk: &mut Vec<Vec<u8>>, blocks: &mut Vec<Block>| {
-        let first = blocks.len();
-        let decoded = chunk
+    let mut chain: Option<ValidChain> = None;
+    let now = now_ms();
+    // Records are copied out a chunk at a time, decoded in parallel (decoding parses
+    // each block's data and renders its str()) and validated onto the chain read so
+    // far (hashes in parallel): only one chunk of raw bytes and of whole blocks is
+    // held beside the chain's compact form.
+    let mut raw: Vec<Vec<u8>> = Vec::with_capacity(DECODE_CHUNK);
+    let mut decode_time = std::time::Duration::ZERO;
+    let mut take = |raw: &mut Vec<Vec<u8>>, chain: &mut Option<ValidChain>| {
+        let decoding = std::time::Instant::now();
+        let first = chain.as_ref().map_or(0, ValidChain::len);
+        let decoded = raw
             .par_iter()
             .enumerate()
             .map(|(i, bytes)| {
@@ -435,8 +510,18 @@ fn read_chain(db: &Database) -> Result<ValidChain, Damage> {
                 })
             })
             .collect::<Result<Vec<Block>, Damage>>()?;
-        blocks.extend(decoded);
-        chunk.clear();
+        raw.clear();
+        decode_time += decoding.elapsed();
+        match chain {
+            Some(chain) => chain
+                .extend(decoded, RuleSet::Strict, now)
+                .map_err(Damage::Invalid)?,
+            None => {
+                *chain = Some(
+                    ValidChain::validate(decoded, RuleSet::Strict, now).map_err(Damage::Invalid)?,
+                );
+            }
+        }
         Ok::<(), Damage>(())
     };
     for (expected, entry) in (0u64..).zip(
@@ -449,23 +534,21 @@ fn read_chain(db: &Database) -> Result<ValidChain, Damage> {
         if found != expected {
             return Err(Damage::Gap { expected, found });
         }
-        chunk.push(value.value().to_vec());
-        if chunk.len() == DECODE_CHUNK {
-            decode(&mut chunk, &mut blocks)?;
+        raw.push(value.value().to_vec());
+        if raw.len() == DECODE_CHUNK {
+            take(&mut raw, &mut chain)?;
         }
     }
-    decode(&mut chunk, &mut blocks)?;
-    let decoded = std::time::Instant::now();
+    if !raw.is_empty() || chain.is_none() {
+        take(&mut raw, &mut chain)?;
+    }
+    let chain = chain.ok_or(Damage::MissingTable("blocks"))?;
     tracing::debug!(
-        decode_ms = (decoded - started).as_millis() as u64,
-        "stored blocks read and decoded"
+        decode_ms = decode_time.as_millis() as u64,
+        validate_ms = (started.elapsed() - decode_time).as_millis() as u64,
+        "stored blocks read, decoded and validated"
     );
-    let chain = ValidChain::validate(blocks, RuleSet::Strict, now_ms()).map_err(Damage::Invalid)?;
-    tracing::debug!(
-        validate_ms = decoded.elapsed().as_millis() as u64,
-        "stored chain validated"
-    );
-    let actual = TipRecord::of(chain.blocks(), chain.work());
+    let actual = TipRecord::of(&chain);
     if actual != tip {
         let show = |t: &TipRecord| {
             format!(
@@ -481,13 +564,6 @@ fn read_chain(db: &Database) -> Result<ValidChain, Damage> {
         });
     }
     Ok(chain)
-}
-
-/// Whether two blocks store as the same record: equal blocks whose `data` is also the
-/// same text (`1.5` and `1.50` are equal values that hash alike, but a restarted node
-/// must serve the text it served before).
-fn same_record(a: &Block, b: &Block) -> bool {
-    a.hash == b.hash && a.data.as_str() == b.data.as_str() && a == b
 }
 
 /// At most 80 characters of a stored string, for messages.
@@ -529,10 +605,7 @@ mod tests {
         let (store, _) = ChainStore::open(dir.path()).expect("opens");
         let long = valid(12);
         for n in 2..=8 {
-            let prefix =
-                ValidChain::validate(long.blocks()[..n].to_vec(), RuleSet::Strict, now_ms())
-                    .expect("valid prefix");
-            store.append(&prefix).expect("append");
+            store.append(&long.truncated(n)).expect("append");
         }
         // Appending out of step is refused, not written.
         assert!(matches!(
@@ -543,22 +616,21 @@ mod tests {
                 ..
             })
         ));
-        let eight = &long.blocks()[..8];
-        store.replace(eight, &long).expect("replace longer");
+        store
+            .replace(&long.truncated(8), &long)
+            .expect("replace longer");
         drop(store);
         let (store, back) = ChainStore::open(dir.path()).expect("reopens");
         assert_eq!(back, long);
         // A shorter chain (a different fork) replaces it, and the stale tail goes.
         let short = valid(5);
-        store
-            .replace(long.blocks(), &short)
-            .expect("replace shorter");
+        store.replace(&long, &short).expect("replace shorter");
         drop(store);
         let (store, back) = ChainStore::open(dir.path()).expect("reopens");
         assert_eq!(back, short);
         // The same block with its data spelled differently (same value, same hash) is
         // rewritten: the store keeps the text the node serves.
-        let mut blocks = short.blocks().to_vec();
+        let mut blocks = short.blocks().to_blocks();
         let prev = blocks[3].clone();
         blocks[4] = crate::miner::reference::mine_reference(
             &prev,
@@ -567,12 +639,15 @@ mod tests {
             prev.difficulty,
         );
         let a = ValidChain::validate(blocks.clone(), RuleSet::Strict, now_ms()).expect("valid");
-        store.replace(short.blocks(), &a).expect("replace");
+        store.replace(&short, &a).expect("replace");
         blocks[4].data = crate::chain::RawJson::parse(r#"{"amount": 1.5}"#).expect("JSON");
         let b = ValidChain::validate(blocks, RuleSet::Strict, now_ms()).expect("same hash");
-        store.replace(a.blocks(), &b).expect("replace");
+        store.replace(&a, &b).expect("replace");
         drop(store);
         let (_, back) = ChainStore::open(dir.path()).expect("reopens");
-        assert_eq!(back.blocks()[4].data.as_str(), r#"{"amount": 1.5}"#);
+        assert_eq!(
+            back.blocks().get(4).map(|b| b.data),
+            Some(r#"{"amount": 1.5}"#)
+        );
     }
 }

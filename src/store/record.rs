@@ -11,8 +11,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::chain::block::{Block, Nonce, NonceError};
+use crate::chain::compact::BlockView;
 use crate::chain::json::JsonError;
-use crate::chain::{Difficulty, RawJson};
+use crate::chain::{Difficulty, RawJson, ValidChain};
 
 /// The version byte of the block and tip records this minichain writes.
 pub const RECORD_VERSION: u8 = 1;
@@ -64,16 +65,12 @@ pub struct TipRecord {
 }
 
 impl TipRecord {
-    /// The tip record of a chain of `blocks` whose cumulative work is `work`.
-    ///
-    /// # Panics
-    /// On an empty slice: every chain holds at least genesis.
-    pub fn of(blocks: &[Block], work: crate::chain::Work) -> TipRecord {
-        let tip = blocks.last().expect("a chain holds at least genesis");
+    /// The tip record of `chain`.
+    pub fn of(chain: &ValidChain) -> TipRecord {
         TipRecord {
-            len: blocks.len() as u64,
-            tip_hash: tip.hash.clone(),
-            work: work.to_string(),
+            len: chain.len() as u64,
+            tip_hash: chain.tip().hash.clone(),
+            work: chain.work().to_string(),
         }
     }
 }
@@ -90,6 +87,25 @@ pub fn encode_block(block: &Block) -> Vec<u8> {
         difficulty: block.difficulty.bits(),
     };
     let mut out = Vec::with_capacity(64 + block.data.as_str().len() + 2 * 64);
+    out.push(RECORD_VERSION);
+    postcard::to_extend(&fields, out).expect("postcard writes these fields to a Vec without fail")
+}
+
+/// The record of a block of a compact chain (the same bytes as [`encode_block`] of the
+/// same block).
+pub fn encode_view(block: &BlockView<'_>) -> Vec<u8> {
+    let prev_hash = block.prev_hash();
+    let hash = block.hash_hex();
+    let fields = BlockV1 {
+        block_no: block.block_no,
+        timestamp: block.timestamp,
+        prev_hash: &prev_hash,
+        data: block.data,
+        hash: &hash,
+        nonce: block.nonce,
+        difficulty: block.difficulty.bits(),
+    };
+    let mut out = Vec::with_capacity(64 + block.data.len() + 2 * 64);
     out.push(RECORD_VERSION);
     postcard::to_extend(&fields, out).expect("postcard writes these fields to a Vec without fail")
 }
@@ -167,12 +183,16 @@ mod tests {
         }
         let back: Vec<Block> = chain
             .blocks()
+            .to_blocks()
             .iter()
             .map(|b| decode_block(&encode_block(b)).expect("decodes"))
             .collect();
         let again = ValidChain::validate(back, RuleSet::Strict, now_ms()).expect("valid");
         assert_eq!(again, chain);
-        let tip = TipRecord::of(chain.blocks(), chain.work());
+        for (block, view) in chain.blocks().to_blocks().iter().zip(chain.blocks().iter()) {
+            assert_eq!(encode_block(block), encode_view(&view));
+        }
+        let tip = TipRecord::of(&chain);
         assert_eq!(decode_tip(&encode_tip(&tip)).expect("decodes"), tip);
     }
 

@@ -45,9 +45,7 @@ pub fn examine(
 ) -> Result<Examined, Rejection> {
     let started = Instant::now();
     // Our `{"chain": [...]}` body is not a valid message on the channel (see below).
-    if bytes == ours.message().as_ref()
-        || (source != Source::Redis && bytes == ours.body().as_ref())
-    {
+    if ours.is_message(bytes) || (source != Source::Redis && ours.is_body(bytes)) {
         return Ok(Examined::Current);
     }
     let text = std::str::from_utf8(bytes).map_err(|_| Rejection::NotUtf8)?;
@@ -62,7 +60,7 @@ pub fn examine(
             )),
         });
     }
-    let (chain, extends_ours) = match extension_tail(text, ours.message()) {
+    let (chain, extends_ours) = match ours.message_extension_tail(text) {
         Some(tail) => (examine_extension(tail, ours, fork_choice)?, true),
         None => match examine_whole(text, ours, fork_choice)? {
             Some(chain) => (chain, false),
@@ -83,17 +81,6 @@ pub fn examine(
             examined_at,
         },
     }))
-}
-
-/// When `text` is our message with blocks appended, the appended part: `, {...}, {...}]`.
-fn extension_tail<'a>(text: &'a str, ours: &[u8]) -> Option<&'a str> {
-    // Our message without its closing `]`.
-    let open = ours.get(..ours.len().checked_sub(1)?)?;
-    if text.len() <= ours.len() || !text.as_bytes().starts_with(open) {
-        return None;
-    }
-    // `open` is valid UTF-8 ending in `}`, so this is a character boundary.
-    text.get(open.len()..)?.trim_start().strip_prefix(',')
 }
 
 /// Parses and validates the blocks `tail` appends to our chain: only they are hashed.
@@ -130,7 +117,7 @@ fn examine_whole(
 ) -> Result<Option<ValidChain>, Rejection> {
     let blocks = parse_chain(text).map_err(|err| Rejection::from_chain_error(text, err))?;
     let current = ours.chain();
-    if blocks.as_slice() == current.blocks() {
+    if current.blocks().equals_blocks(&blocks) {
         return Ok(None);
     }
     check_preferred(fork_choice, current, ChainWeight::of_blocks(&blocks))?;
@@ -145,11 +132,14 @@ fn examine_whole(
 /// be adopted here but never reach a peer. (Pushes are rare; the trial serialization
 /// costs about a millisecond per thousand blocks.)
 fn check_publishable(chain: &ValidChain, max_bytes: usize) -> Result<(), Rejection> {
-    let mut message = Vec::new();
-    crate::chain::block::write_chain(chain.blocks(), Dialect::Python, &mut message);
-    if message.len() > max_bytes {
+    let len = chain
+        .blocks()
+        .json_lens()
+        .chain_len(chain.len(), Dialect::Python);
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    if len > max_bytes {
         return Err(Rejection::TooLargeToPublish {
-            len: message.len(),
+            len,
             limit: max_bytes,
         });
     }
@@ -200,7 +190,9 @@ mod tests {
 
     fn message(chain: &ValidChain) -> Vec<u8> {
         let mut out = Vec::new();
-        crate::chain::block::write_chain(chain.blocks(), Dialect::Python, &mut out);
+        chain
+            .blocks()
+            .write_array(0..chain.len(), Dialect::Python, &mut out);
         out
     }
 
@@ -230,13 +222,11 @@ mod tests {
         );
         other.push(block, RuleSet::Strict, now_ms()).expect("valid");
         let other = Arc::new(Snapshot::of_chain(other));
-        let ours = Arc::new(Snapshot::of_chain(
-            ValidChain::validate(long.blocks()[..3].to_vec(), RuleSet::Strict, now_ms())
-                .expect("valid"),
-        ));
+        let ours = Arc::new(Snapshot::of_chain(long.truncated(3)));
         let text = message(&long);
         assert!(
-            extension_tail(std::str::from_utf8(&text).expect("utf8"), ours.message()).is_some()
+            ours.message_extension_tail(std::str::from_utf8(&text).expect("utf8"))
+                .is_some()
         );
         let Ok(Examined::Candidate(c)) = run(&text, &ours) else {
             panic!("expected a candidate")
@@ -244,7 +234,7 @@ mod tests {
         assert!(c.base.is_some(), "an extension keeps its base");
         let snapshot = c.into_snapshot();
         assert_eq!(snapshot.message().as_ref(), text.as_slice());
-        assert_eq!(snapshot.body(), Snapshot::of_chain(long).body());
+        assert_eq!(snapshot.body_bytes(), Snapshot::of_chain(long).body_bytes());
         // A chain that forks from another is validated whole.
         let Ok(Examined::Candidate(c)) = run(&text, &other) else {
             panic!("expected a candidate")
@@ -272,7 +262,7 @@ mod tests {
         assert_eq!(reason(&message(&chain_of(1))), "not_preferred");
         assert_eq!(reason(ours.message()), "ok");
         // Our own `{"chain": [...]}` body is still no message for the channel.
-        assert_eq!(reason(ours.body()), "not_a_chain");
+        assert_eq!(reason(&ours.body_bytes()), "not_a_chain");
         let mut forged = chain_of(3).into_blocks();
         forged[3].nonce = crate::chain::Nonce::from(0u128);
         let mut text = Vec::new();

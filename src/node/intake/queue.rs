@@ -163,7 +163,7 @@ pub fn spawn_intake(
             let refused = Arc::clone(&refused);
             let decided = tokio::task::spawn_blocking(move || {
                 // Our own chain coming back (the usual message) costs no digest.
-                let digest = (bytes != snapshot.message().as_ref()).then(|| digest(&bytes));
+                let digest = (!snapshot.is_message(&bytes)).then(|| digest(&bytes));
                 let lock = || refused.lock().unwrap_or_else(PoisonError::into_inner);
                 if let Some(digest) = &digest
                     && let Some(replayed) = lock().replayed(digest, source, Instant::now())

@@ -1,0 +1,224 @@
+//! The whole chain as JSON, written piece by piece from the compact blocks instead of
+//! held whole: `GET /api/blocks`'s body streamed with its exact `Content-Length`, and
+//! the Python-dialect message compared with an incoming one without being written
+//! out.
+//!
+//! Why: at a million blocks the body is 300 MB and the message 316 MB; holding both
+//! (and copying them on every block, as an append to a contiguous buffer does) costs
+//! more memory than the blocks themselves and O(chain) per mined block. Writing the
+//! JSON as it is sent costs O(chain) per whole-chain request instead, the same order
+//! as sending it.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+
+use super::state::Snapshot;
+use crate::chain::ValidChain;
+use crate::chain::json::Dialect;
+
+/// Bytes written per piece: large enough to amortize the bookkeeping, small enough
+/// that a piece is written in well under a millisecond.
+const PIECE_BYTES: usize = 64 * 1024;
+
+/// Which whole-chain JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// `GET /api/blocks`'s body: `{"chain":[...]}`, compact.
+    Body,
+    /// The Redis message: `[...]` in Python's dialect.
+    Message,
+}
+
+impl Form {
+    fn dialect(self) -> Dialect {
+        match self {
+            Form::Body => Dialect::Compact,
+            Form::Message => Dialect::Python,
+        }
+    }
+
+    fn open(self) -> &'static [u8] {
+        match self {
+            Form::Body => b"{\"chain\":[",
+            Form::Message => b"[",
+        }
+    }
+
+    fn close(self) -> &'static [u8] {
+        match self {
+            Form::Body => b"]}",
+            Form::Message => b"]",
+        }
+    }
+
+    /// The whole JSON's length for `chain`.
+    pub fn len(self, chain: &ValidChain) -> u64 {
+        let items = chain
+            .blocks()
+            .json_lens()
+            .chain_len(chain.len(), self.dialect());
+        // `chain_len` counts `[` and `]`; the body adds `{"chain":` and `}`.
+        match self {
+            Form::Body => items + 10,
+            Form::Message => items,
+        }
+    }
+}
+
+/// Where a piece-by-piece writer stands.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cursor {
+    next: usize,
+    opened: bool,
+    closed: bool,
+}
+
+impl Cursor {
+    /// Whether the whole JSON is written.
+    pub fn is_done(&self) -> bool {
+        self.closed
+    }
+
+    /// Appends the next piece of `form` of `chain` to `out`: at least `at_least` bytes
+    /// unless the JSON ends first.
+    pub fn fill(&mut self, chain: &ValidChain, form: Form, out: &mut Vec<u8>, at_least: usize) {
+        if self.closed {
+            return;
+        }
+        let target = out.len() + at_least;
+        if !self.opened {
+            out.extend_from_slice(form.open());
+            self.opened = true;
+        }
+        while out.len() < target && self.next < chain.len() {
+            let end = (self.next + 64).min(chain.len());
+            chain
+                .blocks()
+                .write_items(self.next..end, form.dialect(), 0, out);
+            self.next = end;
+        }
+        if self.next >= chain.len() {
+            out.extend_from_slice(form.close());
+            self.closed = true;
+        }
+    }
+}
+
+/// Whether `bytes` is exactly `form` of `chain` but its last `cut` bytes. Writes it a
+/// piece at a time and stops at the first difference.
+pub fn matches(chain: &ValidChain, form: Form, bytes: &[u8], cut: usize) -> bool {
+    let mut cursor = Cursor::default();
+    let mut piece = Vec::with_capacity(PIECE_BYTES + 4096);
+    let mut at = 0;
+    while !cursor.is_done() {
+        piece.clear();
+        cursor.fill(chain, form, &mut piece, PIECE_BYTES);
+        if cursor.is_done() {
+            let Some(keep) = piece.len().checked_sub(cut) else {
+                return false;
+            };
+            piece.truncate(keep);
+        }
+        match bytes.get(at..at + piece.len()) {
+            Some(part) if part == piece.as_slice() => at += piece.len(),
+            _ => return false,
+        }
+    }
+    at == bytes.len()
+}
+
+/// `GET /api/blocks`'s body for one snapshot, written as it is sent, with its exact
+/// length (so the answer carries `Content-Length`, as the cached body did).
+#[derive(Debug)]
+pub struct ChainBody {
+    snapshot: Arc<Snapshot>,
+    cursor: Cursor,
+    remaining: u64,
+}
+
+impl ChainBody {
+    /// The body of `snapshot`'s chain.
+    pub fn new(snapshot: Arc<Snapshot>) -> ChainBody {
+        ChainBody {
+            remaining: snapshot.body_len(),
+            snapshot,
+            cursor: Cursor::default(),
+        }
+    }
+}
+
+impl http_body::Body for ChainBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = &mut *self;
+        if this.cursor.is_done() {
+            return Poll::Ready(None);
+        }
+        let mut piece = Vec::with_capacity(PIECE_BYTES + 4096);
+        this.cursor
+            .fill(this.snapshot.chain(), Form::Body, &mut piece, PIECE_BYTES);
+        this.remaining = this.remaining.saturating_sub(piece.len() as u64);
+        Poll::Ready(Some(Ok(Frame::data(piece.into()))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.cursor.is_done()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::RuleSet;
+    use crate::chain::validate::now_ms;
+    use crate::miner::synthetic::synthetic_chain;
+
+    /// Pieces add up to the whole JSON as the block writer writes it, and its length
+    /// is known beforehand; a prefix matches as a prefix only.
+    #[test]
+    fn pieces_are_the_whole_json() {
+        for n in [1, 2, 700, 1500] {
+            let blocks = synthetic_chain(n);
+            let chain =
+                ValidChain::validate(blocks.clone(), RuleSet::Strict, now_ms()).expect("valid");
+            let mut message = Vec::new();
+            crate::chain::block::write_chain(&blocks, Dialect::Python, &mut message);
+            let mut body = b"{\"chain\":".to_vec();
+            crate::chain::block::write_chain(&blocks, Dialect::Compact, &mut body);
+            body.push(b'}');
+            for (form, whole) in [(Form::Message, &message), (Form::Body, &body)] {
+                let mut cursor = Cursor::default();
+                let mut out = Vec::new();
+                while !cursor.is_done() {
+                    cursor.fill(&chain, form, &mut out, 1000);
+                }
+                assert_eq!(&out, whole, "{n} {form:?}");
+                assert_eq!(form.len(&chain), whole.len() as u64);
+                assert!(matches(&chain, form, whole, 0));
+                assert!(matches(&chain, form, &whole[..whole.len() - 1], 1));
+                assert!(!matches(&chain, form, &whole[..whole.len() - 1], 0));
+                let mut longer = whole.clone();
+                longer.push(b' ');
+                assert!(!matches(&chain, form, &longer, 0));
+                let mut other = whole.clone();
+                let at = other.len() / 2;
+                other[at] ^= 1;
+                assert!(!matches(&chain, form, &other, 0));
+            }
+        }
+    }
+}
