@@ -27,6 +27,8 @@ enum Command {
     Mine(commands::mine::MineArgs),
     Bench(commands::bench::BenchArgs),
     Node(commands::node::NodeArgs),
+    Import(commands::import::ImportArgs),
+    Export(commands::export::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +39,8 @@ fn main() -> ExitCode {
         Command::Mine(args) => commands::mine::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Node(args) => commands::node::run(&args),
+        Command::Import(args) => commands::import::run(&args),
+        Command::Export(args) => commands::export::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -245,6 +245,96 @@ pub fn parse_chain(text: &str) -> Result<Vec<Block>, JsonError> {
     Ok(blocks)
 }
 
+/// Reads a chain's blocks a batch at a time from its whole text (a JSON array of
+/// blocks, or `{"chain": [...]}`), so a long chain can be validated and stored as it
+/// is read instead of held as blocks all at once (`minichain import`).
+pub struct ChainReader<'t> {
+    p: Parser<'t>,
+    wrapped: bool,
+    read: usize,
+    done: bool,
+}
+
+impl fmt::Debug for ChainReader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChainReader")
+            .field("offset", &self.p.offset())
+            .field("read", &self.read)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+impl<'t> ChainReader<'t> {
+    /// A reader positioned after the opening `[` of `text`'s chain.
+    ///
+    /// # Errors
+    /// [`JsonError`] when `text` does not open a chain.
+    pub fn new(text: &'t str) -> Result<ChainReader<'t>, JsonError> {
+        let mut p = Parser::new(text);
+        p.skip_ws();
+        let wrapped = p.peek() == Some(b'{');
+        if wrapped {
+            p.expect(b'{', "'{'")?;
+            let at = p.offset();
+            let key = p.key()?;
+            if key != "chain" {
+                return Err(p.error_at(
+                    at,
+                    shape(format!(
+                        "expected the key \"chain\", found {:?}",
+                        clip(&key)
+                    )),
+                ));
+            }
+            p.expect(b':', "':'")?;
+        }
+        p.expect(b'[', "'[' (a chain is an array of blocks)")?;
+        let done = p.eat_close(b']');
+        let mut reader = ChainReader {
+            p,
+            wrapped,
+            read: 0,
+            done,
+        };
+        if done {
+            reader.close()?;
+        }
+        Ok(reader)
+    }
+
+    /// The next blocks, at most `max`; empty once the chain (and the text) ended.
+    ///
+    /// # Errors
+    /// [`JsonError`] with the position of the first problem (blocks are numbered in
+    /// the whole chain).
+    pub fn next_batch(&mut self, max: usize) -> Result<Vec<Block>, JsonError> {
+        let mut blocks = Vec::with_capacity(max.min(1 << 16));
+        while !self.done && blocks.len() < max {
+            blocks.push(read_block(&mut self.p, Some(self.read), true)?);
+            self.read += 1;
+            if !self.p.comma_or(b']', "',' or ']'")? {
+                self.done = true;
+                self.close()?;
+            }
+        }
+        Ok(blocks)
+    }
+
+    /// How far into the text the reader is, in bytes.
+    pub fn offset(&self) -> usize {
+        self.p.offset()
+    }
+
+    fn close(&mut self) -> Result<(), JsonError> {
+        if self.wrapped {
+            self.p
+                .expect(b'}', "'}' (only the key \"chain\" is allowed)")?;
+        }
+        self.p.finish()
+    }
+}
+
 /// Below this size a chain is parsed on one thread.
 const PARALLEL_PARSE_MIN_BYTES: usize = 1 << 20;
 
@@ -585,6 +675,34 @@ mod tests {
             err,
             "line 1, column 2: block 0: expected a block object, found the number 1"
         );
+    }
+
+    /// The batch reader reads what `parse_chain` reads, and refuses what it refuses.
+    #[test]
+    fn chain_reader_reads_in_batches() {
+        let blocks = crate::miner::synthetic::synthetic_chain(10);
+        let mut text = Vec::new();
+        write_chain(&blocks, Dialect::Python, &mut text);
+        let text = String::from_utf8(text).unwrap_or_default();
+        for input in [text.clone(), format!("{{\"chain\": {text}}} ")] {
+            let mut reader = ChainReader::new(&input).expect("opens");
+            let mut read = Vec::new();
+            loop {
+                let batch = reader.next_batch(3).expect("reads");
+                if batch.is_empty() {
+                    break;
+                }
+                read.extend(batch);
+            }
+            assert_eq!(read, blocks);
+        }
+        let mut reader = ChainReader::new(&text[..text.len() - 1]).expect("opens");
+        let err = reader.next_batch(100).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("line 1")));
+        let err = ChainReader::new("[]x").err().map(|e| e.to_string());
+        assert!(err.is_some(), "{err:?}");
+        let mut reader = ChainReader::new(" [ ] ").expect("opens");
+        assert_eq!(reader.next_batch(5).map(|b| b.len()).ok(), Some(0));
     }
 
     #[test]

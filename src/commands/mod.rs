@@ -1,7 +1,9 @@
 //! The subcommands of the `minichain` binary (the binary's edge: `anyhow` lives here).
 
 pub mod bench;
+pub mod export;
 pub mod hash;
+pub mod import;
 pub mod mine;
 pub mod node;
 pub mod validate;

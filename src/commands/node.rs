@@ -181,7 +181,7 @@ impl NodeArgs {
 
 /// `--data-dir`'s default: the user's data directory (XDG on Linux) + `minichain`, the
 /// same wherever the node is started from.
-fn default_data_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn default_data_dir() -> anyhow::Result<PathBuf> {
     let base = dirs::data_dir().context(
         "no data directory for this user (set HOME or XDG_DATA_HOME): pass --data-dir DIR, or --data-dir none",
     )?;

@@ -9,17 +9,27 @@ use crate::chain::pow::Difficulty;
 
 /// A chain of `n` blocks (genesis included) that is valid under the strict rules.
 pub fn synthetic_chain(n: usize) -> Vec<Block> {
-    let mut blocks = vec![genesis()];
-    for i in 1..n.max(1) {
-        let prev = &blocks[i - 1];
-        // Down from genesis's 4 to 2, then alternate 1, 2: each step is one.
-        let d = prev.difficulty.bits();
-        let difficulty = Difficulty::new(if d > 2 { d - 1 } else { 3 - d });
-        let timestamp = 1_764_000_000_000 + i as u64 * 1000;
-        let block = mine_reference(prev, synthetic_data(i), timestamp, difficulty);
-        blocks.push(block);
-    }
-    blocks
+    synthetic_blocks(n).collect()
+}
+
+/// The blocks of [`synthetic_chain`], one at a time (a million-block chain need not be
+/// held as blocks: `minichain import --synthetic` validates and stores it as it goes).
+pub fn synthetic_blocks(n: usize) -> impl Iterator<Item = Block> {
+    let mut prev: Option<Block> = None;
+    (0..n.max(1)).map(move |i| {
+        let block = match &prev {
+            None => genesis(),
+            Some(prev) => {
+                // Down from genesis's 4 to 2, then alternate 1, 2: each step is one.
+                let d = prev.difficulty.bits();
+                let difficulty = Difficulty::new(if d > 2 { d - 1 } else { 3 - d });
+                let timestamp = 1_764_000_000_000 + i as u64 * 1000;
+                mine_reference(prev, synthetic_data(i), timestamp, difficulty)
+            }
+        };
+        prev = Some(block.clone());
+        block
+    })
 }
 
 /// The data of block `i`: a small transaction-like object (about 150 bytes of JSON).
