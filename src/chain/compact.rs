@@ -325,11 +325,12 @@ impl ChainBlocks {
     /// The blocks' JSON sizes, each block alone: noted once per full chunk, computed
     /// for the partial one.
     pub fn json_lens(&self) -> JsonLens {
-        let mut total = JsonLens::default();
-        for k in 0..=self.full.len() {
-            total = total.add(self.chunk_lens(k));
-        }
-        total
+        use rayon::prelude::*;
+        (0..self.full.len() + 1)
+            .into_par_iter()
+            .with_min_len(16)
+            .map(|k| self.chunk_lens(k))
+            .reduce(JsonLens::default, JsonLens::add)
     }
 
     fn chunk_lens(&self, k: usize) -> JsonLens {

@@ -356,6 +356,18 @@ pub fn spawn_writer(
 ) -> std::io::Result<(ChainWriter, watch::Receiver<Arc<Snapshot>>, JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel(64);
     let initial = Arc::new(Snapshot::of_chain(initial));
+    // The chain's JSON lengths (for Content-Length and message limits) are measured
+    // off the start-up path, so a restarted node with a long chain listens at once;
+    // whoever needs them first meanwhile waits for them.
+    let pending = Arc::clone(&initial);
+    if let Err(err) = std::thread::Builder::new()
+        .name("chain-lengths".into())
+        .spawn(move || {
+            pending.body_len();
+        })
+    {
+        tracing::debug!(%err, "no thread for the chain's lengths: measured when first needed");
+    }
     let (snapshots, readers) = watch::channel(initial);
     let writer = Writer {
         snapshots,
