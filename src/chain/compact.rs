@@ -81,7 +81,28 @@ struct Chunk {
     work: Work,
     /// The blocks' JSON sizes, noted when first asked for (a full chunk never changes,
     /// so it is noted once for every version of the chain that shares it).
-    lens: OnceLock<JsonLens>,
+    lens: OnceLock<Measured>,
+}
+
+/// What measuring a chunk's JSON notes: the sizes, and which blocks' `data` text is
+/// already written as each dialect writes it (then it is copied, not re-written).
+#[derive(Debug, Clone, Default)]
+struct Measured {
+    lens: JsonLens,
+    /// Bit `i`: block `i`'s text is its compact JSON.
+    compact_verbatim: [u64; CHUNK / 64],
+    /// Bit `i`: block `i`'s text is its Python-dialect JSON.
+    python_verbatim: [u64; CHUNK / 64],
+}
+
+impl Measured {
+    fn verbatim(&self, i: usize, dialect: Dialect) -> bool {
+        let bits = match dialect {
+            Dialect::Compact => &self.compact_verbatim,
+            Dialect::Python => &self.python_verbatim,
+        };
+        bits[i / 64] & (1 << (i % 64)) != 0
+    }
 }
 
 impl Chunk {
@@ -127,6 +148,9 @@ pub struct BlockView<'a> {
     pub nonce: &'a str,
     /// The difficulty.
     pub difficulty: Difficulty,
+    /// Whether `data` is already written as [`Dialect::Compact`], and as
+    /// [`Dialect::Python`], writes it (known once its chunk was measured).
+    verbatim: (bool, bool),
 }
 
 impl BlockView<'_> {
@@ -142,23 +166,43 @@ impl BlockView<'_> {
 
     /// Appends the block as JSON, exactly as [`Block::write`] writes the same block.
     pub fn write(&self, dialect: Dialect, out: &mut Vec<u8>) {
+        let verbatim = match dialect {
+            Dialect::Compact => self.verbatim.0,
+            Dialect::Python => self.verbatim.1,
+        };
+        self.write_with(dialect, out, verbatim);
+    }
+
+    /// Writes the block, copying `data` as it is when `verbatim` (known to come out
+    /// so), else re-writing it; returns whether it came out as its text.
+    fn write_with(&self, dialect: Dialect, out: &mut Vec<u8>, verbatim: bool) -> bool {
         let mut prev = [0u8; 64];
         let prev_hash = match self.prev {
             Some(bytes) => hex_str(bytes, &mut prev),
             None => "0x0000",
         };
         let mut hash = [0u8; 64];
+        let mut same = verbatim;
         write_block_fields(
             dialect,
             out,
             self.block_no,
             self.timestamp,
             prev_hash,
-            |out| write_raw_text(self.data, dialect, out),
+            |out| {
+                if verbatim {
+                    out.extend_from_slice(self.data.as_bytes());
+                } else {
+                    let at = out.len();
+                    write_raw_text(self.data, dialect, out);
+                    same = &out[at..] == self.data.as_bytes();
+                }
+            },
             hex_str(self.hash, &mut hash),
             self.nonce,
             self.difficulty,
         );
+        same
     }
 
     /// The block itself (its `data` parsed again, and its `str()` rendered).
@@ -263,24 +307,29 @@ impl ChainBlocks {
         Arc::make_mut(&mut self.tail).truncate(len % CHUNK);
     }
 
-    fn entry(&self, i: usize) -> Option<(&Entry, &str)> {
-        let chunk = match self.full.get(i / CHUNK) {
-            Some(chunk) => chunk,
-            None if i / CHUNK == self.full.len() => &self.tail,
-            None => return None,
-        };
-        let entry = chunk.entries.get(i % CHUNK)?;
-        Some((entry, &chunk.text))
+    fn chunk_of(&self, i: usize) -> Option<&Chunk> {
+        match self.full.get(i / CHUNK) {
+            Some(chunk) => Some(chunk),
+            None if i / CHUNK == self.full.len() => Some(&self.tail),
+            None => None,
+        }
     }
 
     /// The hash of block `i`.
     pub fn hash(&self, i: usize) -> Option<&[u8; 32]> {
-        self.entry(i).map(|(entry, _)| &entry.hash)
+        Some(&self.chunk_of(i)?.entries.get(i % CHUNK)?.hash)
     }
 
     /// Block `i`.
     pub fn get(&self, i: usize) -> Option<BlockView<'_>> {
-        let (entry, text) = self.entry(i)?;
+        let chunk = self.chunk_of(i)?;
+        let (entry, text) = (chunk.entries.get(i % CHUNK)?, &chunk.text);
+        let verbatim = chunk.lens.get().map_or((false, false), |m| {
+            (
+                m.verbatim(i % CHUNK, Dialect::Compact),
+                m.verbatim(i % CHUNK, Dialect::Python),
+            )
+        });
         let prev = match i.checked_sub(1) {
             Some(p) => Some(self.hash(p)?),
             None => None,
@@ -295,6 +344,7 @@ impl ChainBlocks {
             nonce: &text[start..data_start],
             data: &text[data_start..data_start + entry.data_len as usize],
             difficulty: Difficulty::new(entry.difficulty),
+            verbatim,
         })
     }
 
@@ -336,20 +386,31 @@ impl ChainBlocks {
     fn chunk_lens(&self, k: usize) -> JsonLens {
         let measure = || {
             let mut scratch = Vec::with_capacity(1024);
-            let mut lens = JsonLens::default();
-            for view in (k * CHUNK..self.len().min((k + 1) * CHUNK)).map_while(|i| self.get(i)) {
-                scratch.clear();
-                view.write(Dialect::Compact, &mut scratch);
-                lens.compact += scratch.len() as u64;
-                scratch.clear();
-                view.write(Dialect::Python, &mut scratch);
-                lens.python += scratch.len() as u64;
+            let mut measured = Measured::default();
+            let range = k * CHUNK..self.len().min((k + 1) * CHUNK);
+            for (j, view) in range.map_while(|i| self.get(i)).enumerate() {
+                for dialect in [Dialect::Compact, Dialect::Python] {
+                    scratch.clear();
+                    let same = view.write_with(dialect, &mut scratch, false);
+                    let (len, bits) = match dialect {
+                        Dialect::Compact => {
+                            (&mut measured.lens.compact, &mut measured.compact_verbatim)
+                        }
+                        Dialect::Python => {
+                            (&mut measured.lens.python, &mut measured.python_verbatim)
+                        }
+                    };
+                    *len += scratch.len() as u64;
+                    if same {
+                        bits[j / 64] |= 1 << (j % 64);
+                    }
+                }
             }
-            lens
+            measured
         };
         match self.full.get(k) {
-            Some(chunk) => *chunk.lens.get_or_init(measure),
-            None => *self.tail.lens.get_or_init(measure),
+            Some(chunk) => chunk.lens.get_or_init(measure).lens,
+            None => self.tail.lens.get_or_init(measure).lens,
         }
     }
 
@@ -471,6 +532,10 @@ mod tests {
                 a.len() as u64
             );
             assert_eq!(lens, chain.json_lens());
+            // Measured, the chunks copy verbatim text: still the same bytes.
+            let mut c = Vec::new();
+            chain.write_array(0..chain.len(), dialect, &mut c);
+            assert_eq!(a, c);
         }
         let work: Work = blocks.iter().map(|b| b.difficulty.work()).sum();
         assert_eq!(chain.work(), work);

@@ -5,7 +5,8 @@
 //! Every handler reads a [`Snapshot`] and never waits for the writer or the miner
 //! (except `POST /api/mineblock`, which waits for its own block on a queue, and
 //! `POST /api/chain`, which waits for its chain's verdict from the intake). The
-//! `GET /api/blocks` body is the snapshot's cached bytes: no serialization per request.
+//! `GET /api/blocks` body is written from the snapshot's blocks as it is sent, with its
+//! exact `Content-Length` ([`ChainBody`](super::chain_json::ChainBody)).
 //!
 //! The two POST handlers read their bodies through [`BodyBudget`]: a size limit, a
 //! byte budget shared by every connection, and a total time to send the body.

@@ -3,8 +3,7 @@
 //!
 //! - [`config`]: [`NodeConfig`], the validated settings.
 //! - [`state`]: the one writer (which commits each change to the
-//!   [`store`](crate::store) before it shows it), the snapshots readers take, the cached
-//!   bodies.
+//!   [`store`](crate::store) before it shows it), the snapshots readers take.
 //! - [`chain_json`]: the whole chain's JSON written as it is sent or compared.
 //! - [`intake`]: chains from the network → validated candidates or counted rejections.
 //! - [`mining`]: the request queue and the coordinator thread over the miner.

@@ -2,7 +2,7 @@
 //! handlers' `#[utoipa::path]` attributes and the answer types' `ToSchema`, so it
 //! changes with them.
 //!
-//! The chain bodies are written by hand for speed (cached bytes, see
+//! The chain bodies are written by hand (streamed from the blocks, see
 //! [`Snapshot`](super::state::Snapshot)), so their schemas are the `*Doc` types of
 //! [`api_docs`](super::api_docs); schemathesis (`scripts/api-check`, run by
 //! `scripts/test`) holds a live node's answers to them.

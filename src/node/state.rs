@@ -12,12 +12,13 @@
 //!   (one transaction, fsync) before it restarts the miner, installs the snapshot or
 //!   answers: a `POST /api/mineblock` answer means the block survives a crash. A change
 //!   the store refuses is not installed either, so memory and disk never disagree.
-//! - **Cached bodies.** The snapshot carries `GET /api/blocks`'s body (compact) and the
-//!   Redis message (Python's dialect), serialized once per change, so serving the chain
-//!   is a reference-count bump, and publishing it costs no serialization. The message
-//!   of the chain read back at start is written on a thread of its own after the body,
-//!   so a restarted node with a long chain listens without waiting for it (whoever
-//!   needs it first waits; a block mined meanwhile gets its message written whole).
+//! - **No whole-chain JSON kept.** The chain's blocks are compact and shared between
+//!   snapshots ([`ChainBlocks`](crate::chain::compact::ChainBlocks)), so a new block
+//!   costs no copy of the chain; `GET /api/blocks`'s body is written from them as it
+//!   is sent ([`super::chain_json`]), with its length known beforehand (measured once
+//!   per full chunk, at start on a thread of its own so a restarted node listens at
+//!   once). The Redis message is written only when a publish needs it whole; incoming
+//!   messages are compared with it piece by piece.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
