@@ -68,7 +68,11 @@ async fn a_joining_node_syncs_from_its_root() {
     let c = TestNode::start(cfg).await;
     wait_until("c serves a's chain", WAIT, || async { c.len().await == 4 }).await;
     assert_eq!(c.get("/api/blocks").await.2, a.get("/api/blocks").await.2);
-    assert_eq!(c.status().await["sync"]["accepted"], 1);
+    wait_until("c's start-up sync ends", WAIT, || async {
+        c.status().await["sync"]["startup"]["state"] == "done"
+    })
+    .await;
+    assert_eq!(c.status().await["sync"]["startup"]["adopted"], 3);
     // An unreachable root is not fatal.
     let mut cfg = config(None);
     cfg.root = Some(format!("http://127.0.0.1:{}", common::redis::free_port()));

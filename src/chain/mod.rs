@@ -10,7 +10,8 @@
 //! - [`hash`]: the preimage and the block hash.
 //! - [`pow`]: [`BlockHash`], [`Difficulty`], [`Work`].
 //! - [`difficulty`]: the next block's difficulty under a [`DifficultyPolicy`].
-//! - [`validate`]: the rules, [`ValidationError`], [`ValidChain`].
+//! - [`validate`]: the rules, [`ValidationError`], [`ValidChain`], and [`ValidSuffix`]
+//!   (blocks checked against a fork point, joined to a chain in O(suffix)).
 //! - [`fork_choice`]: [`ForkChoice`], the one rule on which of two chains wins.
 
 pub mod block;
@@ -34,4 +35,4 @@ pub use hash::{BlockHasher, block_hash};
 pub use json::Json;
 pub use minable::{MinableError, check_minable, check_minable_raw};
 pub use pow::{BlockHash, Difficulty, Work};
-pub use validate::{RuleSet, ValidChain, ValidationError};
+pub use validate::{RuleSet, ValidChain, ValidSuffix, ValidationError};

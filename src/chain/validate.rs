@@ -239,28 +239,7 @@ impl ValidChain {
         rules: RuleSet,
         now_ms: u64,
     ) -> Result<(), ValidationError> {
-        let base = self.blocks.len();
-        let mut prev = self.tip();
-        for (i, block) in blocks.iter().enumerate() {
-            check_fields(prev, block, base + i, rules, now_ms).map_err(|rule| ValidationError {
-                index: base + i,
-                rule,
-            })?;
-            prev = block;
-        }
-        let failure = (0..blocks.len())
-            .into_par_iter()
-            .with_min_len(256)
-            .map_init(BlockHasher::new, |hasher, i| {
-                check_hash(hasher, &blocks[i]).map_err(|rule| ValidationError {
-                    index: base + i,
-                    rule,
-                })
-            })
-            .find_map_first(Result::err);
-        if let Some(err) = failure {
-            return Err(err);
-        }
+        check_tail(self.tip(), self.blocks.len(), &blocks, rules, now_ms)?;
         for block in &blocks {
             self.work = self.work.saturating_add(block.difficulty.work());
             self.blocks.push(block);
@@ -289,6 +268,52 @@ impl ValidChain {
             blocks,
             tip: Box::new(tip),
         }
+    }
+
+    /// The cumulative work of the first `len` blocks (all of them when `len` is
+    /// larger): a sum over whole chunks and the blocks of one partial chunk, so a
+    /// fork point costs O(chain / chunk), not a walk over every block.
+    pub fn work_of_prefix(&self, len: usize) -> Work {
+        if len >= self.len() {
+            return self.work;
+        }
+        let mut blocks = self.blocks.clone();
+        blocks.truncate(len);
+        blocks.work()
+    }
+
+    /// This chain's blocks up to `suffix`'s parent, followed by `suffix`: a fork (or
+    /// an extension, when the parent is the tip) validated in O(suffix), since the
+    /// suffix was checked against that very parent and the prefix is valid already.
+    /// The prefix's full chunks are shared, not copied.
+    ///
+    /// # Errors
+    /// [`SuffixMismatch`] when this chain does not hold the suffix's parent at its
+    /// index (the chain changed since the suffix was checked, or it forks elsewhere).
+    pub fn with_suffix(&self, suffix: ValidSuffix) -> Result<ValidChain, SuffixMismatch> {
+        let keep = suffix.parent_index + 1;
+        let holds_parent = self
+            .blocks
+            .get(suffix.parent_index)
+            .is_some_and(|b| b.same_record(&suffix.parent));
+        if !holds_parent {
+            return Err(SuffixMismatch {
+                index: suffix.parent_index,
+                hash: clipped(&suffix.parent.hash),
+            });
+        }
+        let mut blocks = self.blocks.clone();
+        blocks.truncate(keep);
+        let work = blocks.work().saturating_add(suffix.work);
+        for block in &suffix.blocks {
+            blocks.push(block);
+        }
+        let tip = suffix.blocks.into_iter().next_back().unwrap_or(suffix.parent);
+        Ok(ValidChain {
+            blocks,
+            tip: Box::new(tip),
+            work,
+        })
     }
 
     /// The blocks, genesis first, in their compact form.
@@ -321,6 +346,132 @@ impl ValidChain {
     pub fn into_blocks(self) -> Vec<Block> {
         self.blocks.to_blocks()
     }
+}
+
+/// A [`ValidSuffix`] that does not follow the chain it was offered to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the suffix follows block {index} ({hash}), which the chain does not hold there")]
+pub struct SuffixMismatch {
+    /// The parent's index.
+    pub index: usize,
+    /// The parent's hash (clipped).
+    pub hash: String,
+}
+
+/// Blocks checked against the block they follow, not yet part of a chain: the unit of
+/// incremental validation. A node that fetches a peer's chain from a fork point checks
+/// only the fetched blocks, page by page as they arrive (O(suffix), never O(chain)),
+/// and [`ValidChain::with_suffix`] joins them to its own prefix after checking that
+/// the prefix ends in the same parent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidSuffix {
+    parent: Block,
+    parent_index: usize,
+    blocks: Vec<Block>,
+    work: Work,
+    rules: RuleSet,
+}
+
+impl ValidSuffix {
+    /// An empty suffix after `parent`, block `parent_index` of a chain, whose blocks
+    /// will be checked under `rules`.
+    pub fn after(parent: &Block, parent_index: usize, rules: RuleSet) -> ValidSuffix {
+        ValidSuffix {
+            parent: parent.clone(),
+            parent_index,
+            blocks: Vec::new(),
+            work: Work::ZERO,
+            rules,
+        }
+    }
+
+    /// Checks `blocks` as the continuation of this suffix (after its last block, or
+    /// its parent while empty) and appends them: the text rules over all of them
+    /// first, then their hashes in parallel, as [`ValidChain::extend`] does.
+    ///
+    /// # Errors
+    /// The [`ValidationError`], with the block's index in the whole chain; the suffix
+    /// is unchanged.
+    pub fn extend(&mut self, blocks: Vec<Block>, now_ms: u64) -> Result<(), ValidationError> {
+        let prev = self.blocks.last().unwrap_or(&self.parent);
+        check_tail(prev, self.next_index(), &blocks, self.rules, now_ms)?;
+        for block in blocks {
+            self.work = self.work.saturating_add(block.difficulty.work());
+            self.blocks.push(block);
+        }
+        Ok(())
+    }
+
+    /// The block the suffix follows.
+    pub fn parent(&self) -> &Block {
+        &self.parent
+    }
+
+    /// The parent's index in its chain.
+    pub fn parent_index(&self) -> usize {
+        self.parent_index
+    }
+
+    /// The checked blocks.
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// The last checked block, or the parent while empty.
+    pub fn last(&self) -> &Block {
+        self.blocks.last().unwrap_or(&self.parent)
+    }
+
+    /// The index (in the whole chain) the next block must have.
+    pub fn next_index(&self) -> usize {
+        self.parent_index + 1 + self.blocks.len()
+    }
+
+    /// Number of checked blocks.
+    pub fn len(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Whether no block is checked yet.
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty()
+    }
+
+    /// The checked blocks' work (sum of 2^difficulty).
+    pub fn work(&self) -> Work {
+        self.work
+    }
+}
+
+/// Checks `blocks` as blocks `base..` of a chain whose block `base - 1` is `prev`:
+/// every text rule over all of them, then their hashes in parallel (so a long forged
+/// tail costs no hashing when any of its blocks breaks a text rule).
+fn check_tail(
+    prev: &Block,
+    base: usize,
+    blocks: &[Block],
+    rules: RuleSet,
+    now_ms: u64,
+) -> Result<(), ValidationError> {
+    let mut prev = prev;
+    for (i, block) in blocks.iter().enumerate() {
+        check_fields(prev, block, base + i, rules, now_ms).map_err(|rule| ValidationError {
+            index: base + i,
+            rule,
+        })?;
+        prev = block;
+    }
+    let failure = (0..blocks.len())
+        .into_par_iter()
+        .with_min_len(256)
+        .map_init(BlockHasher::new, |hasher, i| {
+            check_hash(hasher, &blocks[i]).map_err(|rule| ValidationError {
+                index: base + i,
+                rule,
+            })
+        })
+        .find_map_first(Result::err);
+    failure.map_or(Ok(()), Err)
 }
 
 /// Checks a whole chain in two passes: first every rule that reads only the blocks'
@@ -576,5 +727,53 @@ pub(crate) mod tests {
         forged[20].nonce = crate::chain::Nonce::from(1u128);
         let err = check_chain(&forged, RuleSet::Strict, now_ms()).err();
         assert_eq!(err.map(|e| (e.index, e.rule.name())), Some((10, "pow")));
+    }
+
+    /// A fork checked as a suffix from its fork point gives the chain a whole
+    /// validation gives, with the same work; a bad block in the suffix is named by
+    /// its index in the whole chain; a suffix does not join a chain that lacks its
+    /// parent.
+    #[test]
+    fn a_suffix_from_the_fork_point_equals_the_whole_fork() {
+        let ours = chain_of(&[3, 3, 4, 3]);
+        let theirs = {
+            let mut blocks = ours.blocks().to_blocks()[..3].to_vec();
+            for d in [4, 5, 4] {
+                let tip = blocks[blocks.len() - 1].clone();
+                let data = Json::String("theirs".into());
+                blocks.push(mine_reference(
+                    &tip,
+                    data,
+                    tip.timestamp + 2,
+                    Difficulty::new(d),
+                ));
+            }
+            ValidChain::validate(blocks, RuleSet::Strict, now_ms()).expect("valid fork")
+        };
+        let mut suffix = ValidSuffix::after(&ours.blocks().to_blocks()[2], 2, RuleSet::Strict);
+        suffix
+            .extend(theirs.blocks().to_blocks()[3..4].to_vec(), now_ms())
+            .expect("first page");
+        suffix
+            .extend(theirs.blocks().to_blocks()[4..].to_vec(), now_ms())
+            .expect("second page");
+        assert_eq!(suffix.next_index(), theirs.len());
+        let joined = ours.with_suffix(suffix.clone()).expect("joins");
+        assert_eq!(joined, theirs);
+        assert_eq!(joined.work(), theirs.work());
+        assert_eq!(ours.work_of_prefix(3), chain_of(&[3, 3]).work());
+        assert_eq!(ours.work_of_prefix(1), ValidChain::genesis().work());
+        assert_eq!(ours.work_of_prefix(99), ours.work());
+        // A forged block in a page: refused with its index, the suffix unchanged.
+        let mut forged = ValidSuffix::after(&ours.blocks().to_blocks()[2], 2, RuleSet::Strict);
+        let mut page = theirs.blocks().to_blocks()[3..].to_vec();
+        page[1].nonce = crate::chain::Nonce::from(5u128);
+        let err = forged.extend(page, now_ms()).err();
+        assert_eq!(err.map(|e| (e.index, e.rule.name())), Some((4, "hash")));
+        assert!(forged.is_empty());
+        // A chain that does not hold the parent at its index.
+        let other = chain_of(&[4, 4, 4]);
+        let err = other.with_suffix(suffix).err();
+        assert_eq!(err.map(|e| e.index), Some(2));
     }
 }

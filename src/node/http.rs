@@ -60,6 +60,8 @@ pub struct AppState {
     pub sync: Arc<SyncStats>,
     /// Redis connection state.
     pub redis: Arc<super::sync::RedisStats>,
+    /// The start-up sync's progress and the gap fills.
+    pub range: Arc<super::gap_fill::RangeStats>,
     /// The fork-choice rule.
     pub fork_choice: ForkChoice,
     /// The difficulty policy (for the next block's difficulty in the status).
@@ -482,6 +484,10 @@ pub struct SyncStatus {
     /// The latest chain messages from peers (Redis, the root, pushes), newest first,
     /// each with its outcome.
     pub recent: Vec<super::intake::RecentMessage>,
+    /// The start-up sync from the root, in pages: state and progress.
+    pub startup: super::gap_fill::FillStatus,
+    /// Ranges fetched for announced tips whose parent we lacked.
+    pub gap_fill: super::gap_fill::GapFillStatus,
 }
 
 /// Assembles `/api/status` from the snapshot and the counters.
@@ -533,6 +539,8 @@ pub fn status(state: &AppState) -> Status {
             rejected: state.sync.rejected(),
             last_rejection: state.sync.last_rejection(),
             recent: state.sync.recent(),
+            startup: state.range.startup.status(),
+            gap_fill: state.range.gap_status(),
         },
         store: StoreStatus {
             data_dir: state.store.data_dir().map(|d| d.display().to_string()),

@@ -10,7 +10,11 @@
 //! - [`mining_request`]: a mining request's body → its `data` as checked text.
 //! - [`job_slot`]: where the running search registers, so the writer can cancel it on a
 //!   new tip; the restart's timings.
-//! - [`sync`]: Redis subscribe / publish / reconnect, and the start-up sync.
+//! - [`sync`]: Redis subscribe / publish / reconnect.
+//! - [`startup_sync`]: the start-up sync from the root, in pages, resumable.
+//! - [`gap_fill`]: a peer's chain from where it leaves ours, checked incrementally
+//!   and adopted by fork choice (gap requests and the start-up sync);
+//!   [`range_fetch`]: its HTTP page client.
 //! - [`answer`]: answers to peers with a worse chain, bounded against amplification.
 //! - [`http`]: [`router`](http::router), the handlers and [`ApiError`](http::ApiError).
 //! - [`server`]: the accept loop: header-read timeout, connection cap, graceful drain.
@@ -31,6 +35,7 @@ pub mod config;
 pub mod events;
 pub mod explorer;
 pub mod gap;
+pub mod gap_fill;
 pub mod http;
 pub mod intake;
 pub mod job_slot;
@@ -38,7 +43,9 @@ pub mod metrics;
 pub mod mining;
 pub mod mining_request;
 pub mod openapi;
+pub mod range_fetch;
 pub mod server;
+pub mod startup_sync;
 pub mod state;
 pub mod sync;
 
@@ -109,6 +116,7 @@ pub struct NodeHandle {
     server: JoinHandle<std::io::Result<()>>,
     tasks: Vec<JoinHandle<()>>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    gaps: gap::GapSender,
 }
 
 impl NodeHandle {
@@ -132,6 +140,12 @@ impl NodeHandle {
         self.state.mining.pin_difficulty(difficulty);
     }
 
+    /// Where a reader of block announcements reports a tip this node cannot attach
+    /// (its parent is missing): the node fetches the range from the announcer.
+    pub fn gaps(&self) -> gap::GapSender {
+        self.gaps.clone()
+    }
+
     /// A router over this node's state, for requests without a socket.
     pub fn router(&self) -> axum::Router {
         http::router(self.state.clone())
@@ -151,8 +165,10 @@ impl NodeHandle {
             server,
             tasks,
             threads,
+            gaps,
             ..
         } = self;
+        drop(gaps);
         tracing::info!("shutting down");
         state.mining.shut_down();
         let _ = shutdown.send(true);
@@ -242,6 +258,19 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         config.answer_interval,
         config.answer_delay_max,
     ));
+    let range_stats = Arc::new(gap_fill::RangeStats::new(match &config.root {
+        Some(root) if sync::is_self(root, addr) => "skipped",
+        Some(_) => "searching",
+        None => "off",
+    }));
+    let range_sync = gap_fill::RangeSync {
+        snapshots: snapshots.clone(),
+        writer: writer.clone(),
+        fork_choice: config.fork_choice,
+        timeout: config.root_timeout,
+        max_bytes: config.max_message_bytes,
+        stats: Arc::clone(&range_stats),
+    };
     let (intake, intake_task) = intake::spawn_intake(
         snapshots.clone(),
         writer,
@@ -287,18 +316,17 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             tracing::info!(%root, "start-up sync skipped: the root is this node");
         }
         Some(root) => {
-            let root = root.clone();
-            let intake = intake.clone();
-            let timeout = config.root_timeout;
-            let publish = Arc::clone(&publish);
-            tasks.push(tokio::spawn(async move {
-                sync::sync_from_root(&root, timeout, &intake).await;
-                // The original publishes once at start, after its start-up sync.
-                publish.notify_one();
-            }));
+            tasks.push(tokio::spawn(startup_sync::run(
+                root.clone(),
+                range_sync.clone(),
+                intake.clone(),
+                Arc::clone(&publish),
+            )));
         }
         None => {}
     }
+    let (gaps, gap_requests) = gap::gap_queue();
+    tasks.push(tokio::spawn(gap_fill::run(gap_requests, range_sync)));
 
     let events = events::EventBus::new(shutdown_rx.clone());
     tasks.extend(events::spawn_watchers(
@@ -325,6 +353,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         mining,
         sync: sync_stats,
         redis: redis_stats,
+        range: range_stats,
         fork_choice: config.fork_choice,
         policy: config.policy,
         max_body_bytes: config.max_body_bytes,
@@ -359,6 +388,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         server,
         tasks,
         threads: vec![writer_thread, mining_thread],
+        gaps,
     })
 }
 

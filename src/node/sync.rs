@@ -1,5 +1,6 @@
 //! Sync with the original's network: the Redis `BLOCKCHAIN` channel (subscribe,
-//! publish, reconnect) and the start-up sync from the root node over HTTP.
+//! publish, reconnect). (The start-up sync from the root is in
+//! [`startup_sync`](super::startup_sync).)
 //!
 //! Why our own reconnect loop: redis-rs's pub/sub connection never reconnects; when the
 //! socket dies its stream just ends, and a half-dead TCP connection can hang with no
@@ -17,15 +18,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 
 use super::answer::{AnswerStats, Answerer};
 use super::config::CHANNEL;
-use super::intake::{IntakeSender, Source, Verdict};
+use super::intake::{IntakeSender, Source};
 use super::state::Snapshot;
-use crate::clip::{MESSAGE_CHARS, clip_to};
 
 /// First wait before reconnecting; it doubles up to the configured maximum.
 const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
@@ -279,54 +278,6 @@ async fn ensure_connection<'a>(
         }
     }
     connection.as_mut()
-}
-
-/// Asks the root for its chain and offers it to the intake; an unreachable root is
-/// logged, not fatal.
-pub async fn sync_from_root(root: &str, timeout: Duration, intake: &IntakeSender) {
-    let url = format!("{}/api/blocks", root.trim_end_matches('/'));
-    let client = match reqwest::Client::builder().timeout(timeout).build() {
-        Ok(client) => client,
-        Err(err) => {
-            tracing::warn!(%err, "start-up sync: cannot build an HTTP client");
-            return;
-        }
-    };
-    let body = match fetch_limited(&client, &url, intake.max_bytes()).await {
-        Ok(body) => body,
-        Err(why) => {
-            tracing::warn!(%url, "start-up sync: root unreachable or unusable ({why}); starting from our own chain");
-            return;
-        }
-    };
-    match intake.submit(body, Source::Root).await {
-        Some(Verdict::Adopted) => tracing::info!(%url, "start-up sync: adopted the root's chain"),
-        Some(Verdict::Current) => tracing::info!(%url, "start-up sync: the root has our chain"),
-        Some(Verdict::Rejected(why)) => {
-            let why = why.to_string();
-            tracing::info!(%url, "start-up sync: kept our chain: {}", clip_to(&why, MESSAGE_CHARS))
-        }
-        None => {}
-    }
-}
-
-async fn fetch_limited(
-    client: &reqwest::Client,
-    url: &str,
-    max_bytes: usize,
-) -> Result<Bytes, String> {
-    let mut response = client.get(url).send().await.map_err(|e| e.to_string())?;
-    if !response.status().is_success() {
-        return Err(format!("status {}", response.status()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-        if body.len() + chunk.len() > max_bytes {
-            return Err(format!("body over the limit of {max_bytes} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.into())
 }
 
 /// Whether `root` names this node itself (it then skips the start-up sync).

@@ -1,0 +1,719 @@
+//! Gap and fork fill: a peer's chain, read in pages from the point where it leaves
+//! ours, validated as it arrives and adopted by fork choice in batches.
+//!
+//! One procedure, [`RangeSync::fill_from`], serves both callers: [`run`], which takes
+//! the [`GapRequest`]s of block announcements whose parent this node lacks, and the
+//! start-up sync from the root ([`startup_sync`](super::startup_sync)).
+//!
+//! How a fill goes:
+//! 1. **The fork point.** The peer's blocks are read downwards from the top of the
+//!    heights both chains have, in windows that double (16, 32, ... up to a page),
+//!    until one holds a block whose hash is ours at the same height: the common
+//!    ancestor. The first window also reaches a page forward, so when our tip is on
+//!    the peer's chain (a node behind, or one resuming its start-up sync) one request
+//!    finds the fork point and brings the first new blocks. Every block read above the
+//!    fork point is part of the suffix, so the search wastes less than the fork is
+//!    deep; a headers-only route would save only those few blocks' bodies.
+//! 2. **The suffix, checked incrementally.** The blocks above the fork point are
+//!    checked against our block at the fork point ([`ValidSuffix`]), page by page as
+//!    they arrive: O(suffix), whatever our chain's length.
+//! 3. **Fork choice in batches.** Every [`COMMIT_EVERY`] blocks (and at the peer's
+//!    tip), if our prefix plus the suffix is preferred to our current chain by the
+//!    fork-choice rule, the candidate goes to the chain writer, which decides again
+//!    against the chain it holds, stores it in one transaction and installs it. So a
+//!    long sync keeps what it applied: a node stopped half-way resumes from its
+//!    store's tip. A fork that is not (yet) preferred is held until it is, or until
+//!    the peer's tip, up to [`MAX_PENDING_BLOCKS`].
+//!
+//! Bounds on what a peer sends: each answer is limited in bytes (the message limit; a
+//! page over it is asked again with half as many blocks) and in time; a page must
+//! start where asked and hold at least one block; the pending suffix is capped; and
+//! when our chain changes under a fill (a mined block, another peer's chain) the fill
+//! starts over at most [`MAX_RESTARTS`] times.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use super::gap::{GapReceiver, GapRequest};
+use super::job_slot::IntakeTimings;
+use super::range_fetch::{Answer, FetchError, Page, PageClient, parse_answer};
+use super::state::{AdoptOutcome, Candidate, ChainWriter, Snapshot};
+use crate::chain::validate::now_ms;
+use crate::chain::{Block, ChainWeight, ForkChoice, RuleSet, ValidSuffix, ValidationError};
+use crate::clip::{MESSAGE_CHARS, clip, clip_to};
+use crate::node::config::MAX_PAGE;
+
+/// Blocks fetched between two hand-overs to the writer: each hand-over stores the
+/// chain and installs a new snapshot (work that grows with the chain), so fewer,
+/// larger batches cost less; smaller ones lose less when the node stops.
+pub const COMMIT_EVERY: usize = 10_000;
+
+/// Most blocks a fill holds that are not adopted yet (a fork that does not win, or
+/// not yet): about 30 MB of ordinary blocks.
+pub const MAX_PENDING_BLOCKS: usize = 100_000;
+
+/// Most bytes of answers a fill holds that are not adopted yet.
+pub const MAX_PENDING_BYTES: usize = 256 * 1024 * 1024;
+
+/// The first window of the downward search for the fork point; it doubles up to a
+/// page.
+const FIRST_WINDOW: usize = 16;
+
+/// How often a fill starts over when our chain changed under it.
+pub const MAX_RESTARTS: usize = 3;
+
+/// Why a fill stopped without reaching the peer's tip.
+#[derive(Debug, thiserror::Error)]
+pub enum FillError {
+    /// A page could not be had.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The peer's chain breaks a rule.
+    #[error("the peer's chain is invalid: {0}")]
+    Invalid(ValidationError),
+    /// The peer's chain holds NaN, which no valid JSON carries.
+    #[error("the peer's block {0} holds NaN in its data")]
+    Nan(u64),
+    /// The peer's answers contradict each other or the request.
+    #[error("the peer's answers do not add up: {0}")]
+    Inconsistent(String),
+    /// The peer's chain does not start with our genesis.
+    #[error("the peer's chain does not share our genesis block")]
+    OtherGenesis,
+    /// More is pending than the bounds allow.
+    #[error(
+        "the peer's fork from block {fork} is not preferred after {pending} blocks ({bytes} bytes): over the limit of {MAX_PENDING_BLOCKS} blocks or {MAX_PENDING_BYTES} bytes held"
+    )]
+    TooMuchPending {
+        /// The fork point.
+        fork: usize,
+        /// Blocks held.
+        pending: usize,
+        /// Their answers' bytes.
+        bytes: usize,
+    },
+    /// Our chain kept changing under the fill.
+    #[error("our chain changed under the fill {MAX_RESTARTS} times")]
+    Unsettled,
+    /// The store refused the chain.
+    #[error("the chain could not be stored (see store.last_error in /api/status)")]
+    NotStored,
+    /// The node is shutting down.
+    #[error("the node is shutting down")]
+    Stopped,
+}
+
+/// How a fill ended.
+#[derive(Debug)]
+pub enum FillOutcome {
+    /// Our chain reached the peer's tip (as the peer last reported it), or got as far
+    /// as its blocks win; `adopted` blocks of it were new to us.
+    Adopted {
+        /// Blocks adopted that we did not hold.
+        adopted: u64,
+    },
+    /// Our chain is at least as good (or is the peer's already).
+    Kept,
+    /// The peer does not serve pages: its whole chain, for the intake.
+    WholeChain(Bytes),
+}
+
+/// A fill's progress, for the log and `/api/status`.
+#[derive(Debug, Default)]
+pub struct FillProgress {
+    state: Mutex<&'static str>,
+    peer: Mutex<Option<String>>,
+    started_height: AtomicU64,
+    fetched: AtomicU64,
+    adopted: AtomicU64,
+    target: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    started: Mutex<Option<Instant>>,
+    elapsed_ms: AtomicU64,
+}
+
+/// A [`FillProgress`] as `/api/status` shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct FillStatus {
+    /// `off` (no root), `skipped` (the root is this node), `searching` (for the fork
+    /// point), `fetching`, `done`, or `failed`.
+    pub state: &'static str,
+    /// The peer (clipped).
+    pub peer: Option<String>,
+    /// Our chain's length when the fill began (a restarted node resumes from its
+    /// store's tip: this is where).
+    pub started_height: u64,
+    /// Blocks fetched above the fork point.
+    pub fetched: u64,
+    /// Of them, blocks adopted.
+    pub adopted: u64,
+    /// The peer's chain length, as it last said.
+    pub target: u64,
+    /// Milliseconds since the fill began (until it ended).
+    pub elapsed_ms: u64,
+    /// Why the last fill stopped short, if it did.
+    pub last_error: Option<String>,
+}
+
+impl FillProgress {
+    /// A progress in `state` (before any fill: `off`, `skipped`, ...).
+    pub fn new(state: &'static str) -> FillProgress {
+        let progress = FillProgress::default();
+        progress.set_state(state);
+        progress
+    }
+
+    fn set_state(&self, state: &'static str) {
+        *self.state.lock().unwrap_or_else(PoisonError::into_inner) = state;
+    }
+
+    fn begin(&self, peer: &str, height: usize) {
+        self.set_state("searching");
+        *self.peer.lock().unwrap_or_else(PoisonError::into_inner) = Some(clip(peer).into_owned());
+        self.started_height.store(height as u64, Ordering::Relaxed);
+        self.fetched.store(0, Ordering::Relaxed);
+        self.adopted.store(0, Ordering::Relaxed);
+        self.target.store(0, Ordering::Relaxed);
+        self.elapsed_ms.store(0, Ordering::Relaxed);
+        *self.started.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+
+    /// Marks the fill ended: `done`, or `failed` with `error`.
+    pub fn end(&self, error: Option<&str>) {
+        self.set_state(if error.is_some() { "failed" } else { "done" });
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) =
+            error.map(|e| clip_to(e, MESSAGE_CHARS).into_owned());
+        self.elapsed_ms
+            .store(self.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map_or(Duration::ZERO, |at| at.elapsed())
+    }
+
+    /// Blocks fetched above the fork point so far.
+    pub fn fetched(&self) -> u64 {
+        self.fetched.load(Ordering::Relaxed)
+    }
+
+    /// Blocks adopted so far.
+    pub fn adopted(&self) -> u64 {
+        self.adopted.load(Ordering::Relaxed)
+    }
+
+    /// The status view.
+    pub fn status(&self) -> FillStatus {
+        let state = *self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let running = matches!(state, "searching" | "fetching");
+        FillStatus {
+            state,
+            peer: self
+                .peer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+            started_height: self.started_height.load(Ordering::Relaxed),
+            fetched: self.fetched(),
+            adopted: self.adopted(),
+            target: self.target.load(Ordering::Relaxed),
+            elapsed_ms: if running {
+                self.elapsed().as_millis() as u64
+            } else {
+                self.elapsed_ms.load(Ordering::Relaxed)
+            },
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
+    }
+}
+
+/// The range sync's state for `/api/status`: the start-up sync's progress and the
+/// gap fills' counters.
+#[derive(Debug)]
+pub struct RangeStats {
+    /// The start-up sync from the root.
+    pub startup: FillProgress,
+    /// The latest gap fill.
+    pub gap: FillProgress,
+    gap_requests: AtomicU64,
+    gap_held: AtomicU64,
+    gap_failed: AtomicU64,
+}
+
+impl RangeStats {
+    /// Stats whose start-up sync is in `startup_state` (`off` without a root).
+    pub fn new(startup_state: &'static str) -> RangeStats {
+        RangeStats {
+            startup: FillProgress::new(startup_state),
+            gap: FillProgress::new("idle"),
+            gap_requests: AtomicU64::new(0),
+            gap_held: AtomicU64::new(0),
+            gap_failed: AtomicU64::new(0),
+        }
+    }
+
+    /// The gap fills' view for `/api/status`.
+    pub fn gap_status(&self) -> GapFillStatus {
+        GapFillStatus {
+            requests: self.gap_requests.load(Ordering::Relaxed),
+            already_held: self.gap_held.load(Ordering::Relaxed),
+            failed: self.gap_failed.load(Ordering::Relaxed),
+            last: self.gap.status(),
+        }
+    }
+}
+
+/// The gap fills in `/api/status`.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct GapFillStatus {
+    /// Gap requests taken (announced tips whose parent we lacked).
+    pub requests: u64,
+    /// Of them, tips we held by the time their turn came.
+    pub already_held: u64,
+    /// Of them, fills that stopped short.
+    pub failed: u64,
+    /// The latest fill.
+    pub last: FillStatus,
+}
+
+/// What a fill needs from the node; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RangeSync {
+    /// The current chain.
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// Where candidates go.
+    pub writer: ChainWriter,
+    /// The rule that weighs them (the writer decides again).
+    pub fork_choice: ForkChoice,
+    /// Time limit of one page request.
+    pub timeout: Duration,
+    /// Byte limit of one answer.
+    pub max_bytes: usize,
+    /// Progress and counters.
+    pub stats: Arc<RangeStats>,
+}
+
+/// Blocks of the peer's chain read while looking for the fork point, above it.
+struct Search {
+    /// The fork point: the highest height where the peer's block is ours.
+    fork: usize,
+    /// The peer's blocks above it, in order.
+    above: Vec<Block>,
+    /// Their answers' bytes.
+    bytes: usize,
+    /// The peer's chain length, as it last said.
+    total: u64,
+}
+
+impl RangeSync {
+    fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.snapshots.borrow())
+    }
+
+    /// A client for `peer` under this sync's limits.
+    ///
+    /// # Errors
+    /// [`FetchError::BadPeer`] when `peer` is not an http(s) URL.
+    pub fn client(&self, peer: &str) -> Result<PageClient, FetchError> {
+        PageClient::new(peer, self.timeout, self.max_bytes)
+    }
+
+    /// Brings our chain to the peer's, as far as fork choice prefers it (see the
+    /// module doc), reporting to `progress` and logging as `what`.
+    ///
+    /// # Errors
+    /// [`FillError`] when the fill stopped short (what was adopted stays adopted).
+    pub async fn fill_from(
+        &self,
+        peer: &PageClient,
+        what: &'static str,
+        progress: &FillProgress,
+    ) -> Result<FillOutcome, FillError> {
+        progress.begin(peer.base(), self.snapshot().chain().len());
+        let mut adopted = 0;
+        for _ in 0..=MAX_RESTARTS {
+            match self.fill_once(peer, what, progress, &mut adopted).await? {
+                Some(FillOutcome::Kept) if adopted > 0 => {
+                    return Ok(FillOutcome::Adopted { adopted });
+                }
+                Some(outcome) => return Ok(outcome),
+                None => tracing::debug!(what, "our chain changed under the fill; again"),
+            }
+        }
+        Err(FillError::Unsettled)
+    }
+
+    /// One pass: `None` when our chain changed under it (start over).
+    async fn fill_once(
+        &self,
+        peer: &PageClient,
+        what: &'static str,
+        progress: &FillProgress,
+        adopted: &mut u64,
+    ) -> Result<Option<FillOutcome>, FillError> {
+        let ours = self.snapshot();
+        let search = match self.find_fork(peer, &ours).await? {
+            Ok(search) => search,
+            Err(whole) => return Ok(Some(FillOutcome::WholeChain(whole))),
+        };
+        progress.set_state("fetching");
+        progress.target.store(search.total, Ordering::Relaxed);
+        let mut total = search.total;
+        let mut fork = search.fork;
+        let mut prefix_work = ours.chain().work_of_prefix(fork + 1);
+        let mut pending_bytes = search.bytes;
+        let parent = ours
+            .chain()
+            .blocks()
+            .get(fork)
+            .expect("the fork point is a block both chains hold")
+            .to_block();
+        let mut suffix = ValidSuffix::after(&parent, fork, RuleSet::Strict);
+        drop(ours);
+        progress
+            .fetched
+            .fetch_add(search.above.len() as u64, Ordering::Relaxed);
+        suffix = check(suffix, search.above).await?;
+        let mut last_log = Instant::now();
+        loop {
+            let at_end = suffix.next_index() as u64 >= total;
+            if !suffix.is_empty() && (at_end || suffix.len() >= COMMIT_EVERY) {
+                let weight = ChainWeight {
+                    len: suffix.next_index(),
+                    work: prefix_work.saturating_add(suffix.work()),
+                };
+                let current = self.snapshot();
+                let preferred = self
+                    .fork_choice
+                    .compare(ChainWeight::of_chain(current.chain()), weight)
+                    == CmpOrdering::Greater;
+                if preferred {
+                    let n = suffix.len() as u64;
+                    let Ok(chain) = current.chain().with_suffix(suffix) else {
+                        return Ok(None);
+                    };
+                    let tip = chain.tip().clone();
+                    let base = (fork + 1 == current.chain().len()).then(|| Arc::clone(&current));
+                    drop(current);
+                    match self.adopt(chain, base).await? {
+                        AdoptOutcome::Adopted => {}
+                        AdoptOutcome::NotPreferred => return Ok(None),
+                        AdoptOutcome::NotStored => return Err(FillError::NotStored),
+                    }
+                    *adopted += n;
+                    progress.adopted.fetch_add(n, Ordering::Relaxed);
+                    fork = weight.len - 1;
+                    prefix_work = weight.work;
+                    pending_bytes = 0;
+                    suffix = ValidSuffix::after(&tip, fork, RuleSet::Strict);
+                    if at_end || last_log.elapsed() >= Duration::from_secs(1) {
+                        last_log = Instant::now();
+                        let secs = progress.elapsed().as_secs_f64().max(1e-3);
+                        tracing::info!(
+                            peer = %clip(peer.base()),
+                            height = weight.len,
+                            target = total,
+                            blocks_per_s = (progress.adopted() as f64 / secs).round(),
+                            "{what}: adopted blocks up to {}", weight.len - 1
+                        );
+                    }
+                } else if at_end {
+                    return Ok(Some(FillOutcome::Kept));
+                } else if suffix.len() >= MAX_PENDING_BLOCKS || pending_bytes >= MAX_PENDING_BYTES {
+                    return Err(FillError::TooMuchPending {
+                        fork,
+                        pending: suffix.len(),
+                        bytes: pending_bytes,
+                    });
+                }
+            }
+            if suffix.next_index() as u64 >= total {
+                if suffix.is_empty() {
+                    return Ok(Some(if *adopted > 0 {
+                        FillOutcome::Adopted { adopted: *adopted }
+                    } else {
+                        FillOutcome::Kept
+                    }));
+                }
+                continue;
+            }
+            let from = suffix.next_index() as u64;
+            let page = self.page(peer, from, MAX_PAGE).await?;
+            if page.total < from {
+                // The peer's chain got shorter (it switched to another fork).
+                return Ok(None);
+            }
+            if page.blocks.is_empty() {
+                return Err(FillError::Inconsistent(format!(
+                    "an empty page at {from} of a chain of {} blocks",
+                    page.total
+                )));
+            }
+            total = page.total;
+            progress.target.store(total, Ordering::Relaxed);
+            progress
+                .fetched
+                .fetch_add(page.blocks.len() as u64, Ordering::Relaxed);
+            pending_bytes += page.bytes;
+            suffix = check(suffix, page.blocks).await?;
+        }
+    }
+
+    /// Looks for the fork point (see the module doc); `Err(bytes)` when the peer
+    /// answers with its whole chain instead of a page.
+    async fn find_fork(
+        &self,
+        peer: &PageClient,
+        ours: &Snapshot,
+    ) -> Result<Result<Search, Bytes>, FillError> {
+        let ours = ours.chain().blocks();
+        // The peer's length (and whether it pages at all), from its genesis.
+        let first = match self.answer(peer, 0, 1).await? {
+            Answer::WholeChain(bytes) => return Ok(Err(bytes)),
+            Answer::Page(page) => page,
+        };
+        let same_genesis = first
+            .blocks
+            .first()
+            .is_some_and(|theirs| ours.get(0).is_some_and(|g| g.same_record(theirs)));
+        if !same_genesis {
+            return Err(FillError::OtherGenesis);
+        }
+        let mut total = first.total;
+        // Heights below `top` are on both chains.
+        let mut top = ours.len().min(usize::try_from(total).unwrap_or(usize::MAX));
+        let mut windows: Vec<Vec<Block>> = Vec::new();
+        let mut held = 0usize;
+        let mut bytes = 0usize;
+        let mut width = FIRST_WINDOW;
+        let mut first_window = true;
+        loop {
+            let lo = top.saturating_sub(width);
+            // The first window also reaches a page forward.
+            let want = if first_window { MAX_PAGE } else { top - lo };
+            let (blocks, got_bytes, now_total) = self.range(peer, lo as u64, want).await?;
+            total = now_total;
+            bytes += got_bytes;
+            let in_both = blocks.len().min(top - lo);
+            if in_both < top - lo {
+                // The peer's chain got shorter than it said.
+                return Err(FillError::Inconsistent(format!(
+                    "blocks {lo}..{top} asked, {} given",
+                    blocks.len()
+                )));
+            }
+            let matched = (0..in_both)
+                .rev()
+                .find(|&k| hash_is(ours.hash(lo + k), &blocks[k].hash));
+            if let Some(k) = matched {
+                let mut above: Vec<Block> = blocks.into_iter().skip(k + 1).collect();
+                for window in windows.into_iter().rev() {
+                    above.extend(window);
+                }
+                return Ok(Ok(Search {
+                    fork: lo + k,
+                    above,
+                    bytes,
+                    total,
+                }));
+            }
+            if lo == 0 {
+                return Err(FillError::OtherGenesis);
+            }
+            held += blocks.len();
+            if held >= MAX_PENDING_BLOCKS || bytes >= MAX_PENDING_BYTES {
+                return Err(FillError::TooMuchPending {
+                    fork: lo,
+                    pending: held,
+                    bytes,
+                });
+            }
+            windows.push(blocks);
+            top = lo;
+            width = (width * 2).min(MAX_PAGE);
+            first_window = false;
+        }
+    }
+
+    /// Blocks `from..from + count` of the peer's chain (fewer at its end), in as many
+    /// pages as their size needs; with the answers' bytes and the peer's length.
+    async fn range(
+        &self,
+        peer: &PageClient,
+        from: u64,
+        count: usize,
+    ) -> Result<(Vec<Block>, usize, u64), FillError> {
+        let mut blocks: Vec<Block> = Vec::with_capacity(count.min(MAX_PAGE));
+        let mut bytes = 0;
+        let mut total;
+        loop {
+            let at = from + blocks.len() as u64;
+            let page = self.page(peer, at, count - blocks.len()).await?;
+            total = page.total;
+            bytes += page.bytes;
+            let more = !page.blocks.is_empty();
+            blocks.extend(page.blocks);
+            if !more || blocks.len() >= count || from + blocks.len() as u64 >= total {
+                return Ok((blocks, bytes, total));
+            }
+        }
+    }
+
+    /// One page of at most `limit` blocks from `from` (fewer when the answer would be
+    /// over the byte limit: then asked again with half as many).
+    async fn page(&self, peer: &PageClient, from: u64, limit: usize) -> Result<Page, FillError> {
+        match self.answer(peer, from, limit).await? {
+            Answer::Page(page) => Ok(page),
+            Answer::WholeChain(_) => Err(FillError::Inconsistent(
+                "a whole chain where a page was asked for".into(),
+            )),
+        }
+    }
+
+    async fn answer(
+        &self,
+        peer: &PageClient,
+        from: u64,
+        limit: usize,
+    ) -> Result<Answer, FillError> {
+        let mut limit = limit.clamp(1, MAX_PAGE);
+        loop {
+            match peer.fetch(from, limit).await {
+                Ok(bytes) => {
+                    let answer = tokio::task::spawn_blocking(move || parse_answer(bytes))
+                        .await
+                        .map_err(|_| FillError::Stopped)??;
+                    if let Answer::Page(page) = &answer {
+                        if page.from != from || page.blocks.len() > limit {
+                            return Err(FillError::Inconsistent(format!(
+                                "asked for {limit} blocks from {from}, got {} from {}",
+                                page.blocks.len(),
+                                page.from
+                            )));
+                        }
+                        if let Some(i) = page.blocks.iter().position(|b| b.data.has_nan()) {
+                            return Err(FillError::Nan(from + i as u64));
+                        }
+                    }
+                    return Ok(answer);
+                }
+                Err(FetchError::TooLarge(_)) if limit > 1 => limit /= 2,
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+
+    /// Hands `chain` to the writer (off the async workers: it waits for the store).
+    async fn adopt(
+        &self,
+        chain: crate::chain::ValidChain,
+        base: Option<Arc<Snapshot>>,
+    ) -> Result<AdoptOutcome, FillError> {
+        let writer = self.writer.clone();
+        let now = Instant::now();
+        let candidate = Candidate {
+            chain,
+            base,
+            timings: IntakeTimings {
+                received_at: now,
+                started_at: now,
+                validate_time: Duration::ZERO,
+                examined_at: now,
+            },
+        };
+        tokio::task::spawn_blocking(move || writer.adopt_blocking(candidate))
+            .await
+            .map_err(|_| FillError::Stopped)?
+            .map_err(|_| FillError::Stopped)
+    }
+}
+
+/// Checks `blocks` as the continuation of `suffix` on the blocking pool (it hashes
+/// them).
+async fn check(mut suffix: ValidSuffix, blocks: Vec<Block>) -> Result<ValidSuffix, FillError> {
+    if blocks.is_empty() {
+        return Ok(suffix);
+    }
+    tokio::task::spawn_blocking(move || {
+        suffix
+            .extend(blocks, now_ms())
+            .map(|()| suffix)
+            .map_err(FillError::Invalid)
+    })
+    .await
+    .map_err(|_| FillError::Stopped)?
+}
+
+/// Whether `snapshot`'s chain holds `hash` at `height`.
+fn holds(snapshot: &Snapshot, height: u64, hash: &str) -> bool {
+    usize::try_from(height)
+        .ok()
+        .is_some_and(|h| hash_is(snapshot.chain().blocks().hash(h), hash))
+}
+
+/// Whether a held block's hash (bytes) is the hex `hash` a peer sent.
+fn hash_is(held: Option<&[u8; 32]>, hash: &str) -> bool {
+    held.is_some_and(|h| hex::encode(h) == hash)
+}
+
+/// Fills the gaps announced on `requests`, one at a time, for as long as the node
+/// runs (the announcement reader holds the sender): a request whose tip we hold by
+/// its turn is skipped; the others are filled from their peer.
+pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
+    while let Some(request) = requests.recv().await {
+        let stats = &sync.stats;
+        stats.gap_requests.fetch_add(1, Ordering::Relaxed);
+        if holds(&sync.snapshot(), request.height, &request.tip_hash) {
+            stats.gap_held.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let result = fill(&sync, &request).await;
+        match &result {
+            Ok(outcome) => {
+                stats.gap.end(None);
+                tracing::info!(
+                    peer = %clip(&request.peer),
+                    height = request.height,
+                    ?outcome,
+                    "gap fill done"
+                );
+            }
+            Err(err) => {
+                let text = err.to_string();
+                stats.gap_failed.fetch_add(1, Ordering::Relaxed);
+                stats.gap.end(Some(&text));
+                tracing::warn!(
+                    peer = %clip(&request.peer),
+                    height = request.height,
+                    "gap fill stopped: {}",
+                    clip_to(&text, MESSAGE_CHARS)
+                );
+            }
+        }
+    }
+}
+
+async fn fill(sync: &RangeSync, request: &GapRequest) -> Result<FillOutcome, FillError> {
+    let client = sync.client(&request.peer)?;
+    match sync.fill_from(&client, "gap fill", &sync.stats.gap).await? {
+        // An announcer is a minichain node: it pages.
+        FillOutcome::WholeChain(_) => Err(FillError::Inconsistent(
+            "the peer does not serve pages".into(),
+        )),
+        outcome => Ok(outcome),
+    }
+}

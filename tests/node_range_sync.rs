@@ -1,0 +1,327 @@
+//! The range sync between real nodes over real HTTP, each on a data directory of its
+//! own and no shared Redis: an empty node copies a long chain from its root in pages
+//! and reports its progress; a node killed mid-sync resumes from its store's tip; a
+//! fork 50 blocks deep resolves to the chain with more work, through a gap request and
+//! through the start-up sync; a root that does not page still gives its whole chain.
+//!
+//! Run with `cargo test --test node_range_sync`.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::node::{TestNode, body, config, wait_until};
+use common::process::start_listening;
+use minichain::chain::block::parse_chain;
+use minichain::chain::{Difficulty, genesis};
+use minichain::miner::kernel::KernelKind;
+use minichain::miner::synthetic::synthetic_chain;
+use minichain::node::gap::GapRequest;
+use minichain::node::gap_fill::COMMIT_EVERY;
+
+const WAIT: Duration = Duration::from_secs(120);
+
+/// Blocks in the long chain (genesis included): two batches and a part.
+const LONG: usize = 2 * COMMIT_EVERY + 1_001;
+
+/// A node on `data` (or a fresh temporary directory) with `root`, the portable kernel
+/// (no calibration) and mined blocks pinned at `difficulty`.
+async fn node(
+    root: Option<String>,
+    data: Option<&std::path::Path>,
+    difficulty: Option<u32>,
+) -> TestNode {
+    let mut cfg = config(None);
+    cfg.root = root;
+    cfg.kernel = Some(KernelKind::Portable);
+    cfg.data_dir = data.map(std::path::Path::to_owned);
+    cfg.fixed_difficulty = difficulty.map(Difficulty::new);
+    TestNode::start(cfg).await
+}
+
+/// A root serving the synthetic chain of `n` blocks (pushed to it whole).
+async fn root_with(n: usize) -> TestNode {
+    let root = node(None, None, None).await;
+    let (code, answer) = root.push(body(&synthetic_chain(n))).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(root.len().await, n);
+    root
+}
+
+async fn startup(node: &TestNode) -> serde_json::Value {
+    node.status().await["sync"]["startup"].clone()
+}
+
+async fn tip(node: &TestNode) -> String {
+    node.status().await["tip_hash"]
+        .as_str()
+        .expect("tip")
+        .to_owned()
+}
+
+/// An empty node copies a chain of more than 20,000 blocks from its root in pages, and
+/// `/api/status` says how far it got: done, every block fetched once and adopted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_node_syncs_a_long_chain_from_its_root_in_pages() {
+    let root = root_with(LONG).await;
+    let joiner = node(Some(root.url()), None, None).await;
+    wait_until("the joiner's start-up sync ends", WAIT, || async {
+        let state = startup(&joiner).await["state"].clone();
+        state == "done" || state == "failed"
+    })
+    .await;
+    let progress = startup(&joiner).await;
+    assert_eq!(progress["state"], "done", "{progress}");
+    assert_eq!(progress["started_height"], 1, "{progress}");
+    assert_eq!(progress["fetched"], LONG - 1, "{progress}");
+    assert_eq!(progress["adopted"], LONG - 1, "{progress}");
+    assert_eq!(progress["target"], LONG, "{progress}");
+    assert_eq!(progress["peer"], root.url(), "{progress}");
+    assert_eq!(
+        joiner.get("/api/blocks").await.2,
+        root.get("/api/blocks").await.2
+    );
+    // The root's own status: no start-up sync.
+    assert_eq!(startup(&root).await["state"], "off");
+    joiner.stop().await;
+    root.stop().await;
+}
+
+/// A node process killed (SIGKILL) after its first batch is stored starts again from
+/// its store's tip, not from genesis: it fetches only the blocks it lacks, and its log
+/// shows the progress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_sync_resumes_from_its_store() {
+    let root = root_with(LONG).await;
+    let data = tempfile::tempdir().expect("temp dir");
+    let command = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_minichain"));
+        command
+            .args(["node", "--port", "0", "--redis", "none", "--threads", "1"])
+            .args(["--kernel", "portable", "--miner-nice", "0"])
+            .args(["--root", &root.url()])
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let status = |base: String| {
+        let client = client.clone();
+        async move {
+            let text = client
+                .get(format!("{base}/api/status"))
+                .send()
+                .await
+                .expect("GET /api/status")
+                .text()
+                .await
+                .expect("body");
+            serde_json::from_str::<serde_json::Value>(&text).expect("JSON")
+        }
+    };
+    let first = start_listening(command());
+    wait_until("the first batch is adopted", WAIT, || async {
+        status(first.base.clone()).await["sync"]["startup"]["adopted"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    })
+    .await;
+    first.kill9();
+
+    let second = start_listening(command());
+    wait_until("the restarted node's sync ends", WAIT, || async {
+        let state = status(second.base.clone()).await["sync"]["startup"]["state"].clone();
+        state == "done" || state == "failed"
+    })
+    .await;
+    let after = status(second.base.clone()).await;
+    let progress = &after["sync"]["startup"];
+    assert_eq!(progress["state"], "done", "{after}");
+    let resumed = progress["started_height"].as_u64().expect("started_height");
+    // It restarted on what it had stored (at least the first batch), short of the end
+    // (the kill came right after the first batch, a whole batch before the last).
+    assert!(
+        resumed > COMMIT_EVERY as u64 && resumed < LONG as u64,
+        "{after}"
+    );
+    assert_eq!(progress["fetched"], LONG as u64 - resumed, "{after}");
+    assert_eq!(after["length"], LONG, "{after}");
+    assert_eq!(after["tip_hash"], tip(&root).await);
+    let log = second.log();
+    assert!(
+        log.contains("start-up sync: adopted blocks up to"),
+        "progress in the log:\n{log}"
+    );
+    assert!(second.terminate().success());
+    root.stop().await;
+}
+
+/// Mines `n` blocks on `node` (at its pinned difficulty).
+async fn mine(node: &TestNode, n: usize, tag: &str) {
+    for i in 0..n {
+        let (code, answer) = node.mine(&format!(r#"{{"data": "{tag} {i}"}}"#)).await;
+        assert_eq!(code, 200, "{answer}");
+    }
+}
+
+/// Two nodes share 21 blocks, then each mines on its own: `a` 50 blocks at difficulty
+/// 5, `b` 60 at difficulty 4 (longer, less work). Told of `a`'s tip by a gap request,
+/// `b` fetches the 50 blocks from the fork point and switches to `a`'s chain; `a`,
+/// told of `b`'s, keeps its own. They diverge again, and `b` restarted with `a` as its
+/// root resolves the new fork the same way through its start-up sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_50_blocks_deep_resolves_to_the_chain_with_more_work() {
+    let a_dir = tempfile::tempdir().expect("temp dir");
+    let b_dir = tempfile::tempdir().expect("temp dir");
+    let a = node(None, Some(a_dir.path()), Some(4)).await;
+    mine(&a, 20, "shared").await;
+    let b = node(Some(a.url()), Some(b_dir.path()), Some(4)).await;
+    wait_until("b has the shared blocks", WAIT, || async {
+        b.len().await == 21
+    })
+    .await;
+
+    a.handle.pin_difficulty(Some(Difficulty::new(5)));
+    mine(&a, 50, "a").await;
+    mine(&b, 60, "b").await;
+    assert_ne!(tip(&a).await, tip(&b).await);
+    let a_chain = a.get("/api/blocks").await.2;
+    b.handle
+        .gaps()
+        .send(GapRequest {
+            peer: a.url(),
+            height: 70,
+            tip_hash: tip(&a).await,
+        })
+        .await
+        .expect("b takes gap requests");
+    wait_until("b's gap fill ends", WAIT, || async {
+        let state = b.status().await["sync"]["gap_fill"]["last"]["state"].clone();
+        state == "done" || state == "failed"
+    })
+    .await;
+    assert_eq!(b.get("/api/blocks").await.2, a_chain);
+    let gap = b.status().await["sync"]["gap_fill"].clone();
+    assert_eq!(gap["last"]["state"], "done", "{gap}");
+    assert_eq!(gap["requests"], 1, "{gap}");
+    assert_eq!(gap["last"]["fetched"], 50, "{gap}");
+    assert_eq!(gap["last"]["adopted"], 50, "{gap}");
+    // The other way: a keeps its chain (b's fork has less work, though longer), and
+    // a request for a tip a holds already is not fetched at all.
+    let b_fork = {
+        let c_dir = tempfile::tempdir().expect("temp dir");
+        let c = node(None, Some(c_dir.path()), Some(4)).await;
+        let shared: Vec<_> = parse_chain(&a_chain).expect("chain")[..21].to_vec();
+        assert_eq!(c.push(body(&shared)).await.0, 200);
+        mine(&c, 60, "c").await;
+        c
+    };
+    a.handle
+        .gaps()
+        .send(GapRequest {
+            peer: b_fork.url(),
+            height: 80,
+            tip_hash: tip(&b_fork).await,
+        })
+        .await
+        .expect("a takes gap requests");
+    a.handle
+        .gaps()
+        .send(GapRequest {
+            peer: b.url(),
+            height: 70,
+            tip_hash: tip(&a).await,
+        })
+        .await
+        .expect("a takes gap requests");
+    wait_until("a has taken both requests", WAIT, || async {
+        let gap = a.status().await["sync"]["gap_fill"].clone();
+        gap["requests"] == 2 && (gap["last"]["state"] == "done" || gap["last"]["state"] == "failed")
+    })
+    .await;
+    let gap = a.status().await["sync"]["gap_fill"].clone();
+    assert_eq!(gap["last"]["state"], "done", "{gap}");
+    assert_eq!(gap["already_held"], 1, "{gap}");
+    assert_eq!(gap["last"]["adopted"], 0, "{gap}");
+    assert_eq!(gap["last"]["fetched"], 60, "{gap}");
+    assert_eq!(a.get("/api/blocks").await.2, a_chain);
+    b_fork.stop().await;
+
+    // Diverge again; b restarts with a as its root.
+    mine(&a, 50, "a again").await;
+    mine(&b, 60, "b again").await;
+    b.stop().await;
+    let b = node(Some(a.url()), Some(b_dir.path()), Some(4)).await;
+    wait_until("b's start-up sync ends", WAIT, || async {
+        let state = startup(&b).await["state"].clone();
+        state == "done" || state == "failed"
+    })
+    .await;
+    let progress = startup(&b).await;
+    assert_eq!(progress["state"], "done", "{progress}");
+    assert_eq!(progress["started_height"], 131, "{progress}");
+    assert_eq!(progress["fetched"], 50, "{progress}");
+    assert_eq!(b.get("/api/blocks").await.2, a.get("/api/blocks").await.2);
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A root that does not page (as the original, which answers its whole chain to any
+/// `GET /api/blocks`; here Python's own file server, which ignores the query) still
+/// gives its whole chain, through the intake as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_root_that_does_not_page_gives_its_whole_chain() {
+    let site = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(site.path().join("api")).expect("mkdir");
+    let chain = synthetic_chain(30);
+    let mut whole = b"{\"chain\": ".to_vec();
+    minichain::chain::block::write_chain(
+        &chain,
+        minichain::chain::json::Dialect::Python,
+        &mut whole,
+    );
+    whole.push(b'}');
+    std::fs::write(site.path().join("api/blocks"), &whole).expect("write");
+    let port = common::redis::free_port();
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .current_dir(site.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 runs (scripts/test installs it)");
+    let url = format!("http://127.0.0.1:{port}");
+    let probe = reqwest::Client::new();
+    wait_until("the file server listens", WAIT, || async {
+        probe.get(format!("{url}/api/blocks")).send().await.is_ok()
+    })
+    .await;
+    let joiner = node(Some(url), None, None).await;
+    wait_until("the joiner adopts the root's chain", WAIT, || async {
+        joiner.len().await == chain.len()
+    })
+    .await;
+    assert_eq!(joiner.chain().await, chain);
+    wait_until("the start-up sync ends", WAIT, || async {
+        startup(&joiner).await["state"] == "done"
+    })
+    .await;
+    assert_eq!(joiner.status().await["sync"]["accepted"], 1);
+    assert_eq!(genesis(), chain[0]);
+    joiner.stop().await;
+    let _ = server.kill();
+    let _ = server.wait();
+}
