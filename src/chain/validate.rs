@@ -308,7 +308,11 @@ impl ValidChain {
         for block in &suffix.blocks {
             blocks.push(block);
         }
-        let tip = suffix.blocks.into_iter().next_back().unwrap_or(suffix.parent);
+        let tip = suffix
+            .blocks
+            .into_iter()
+            .next_back()
+            .unwrap_or(suffix.parent);
         Ok(ValidChain {
             blocks,
             tip: Box::new(tip),
