@@ -11,6 +11,10 @@
 //! - [`KernelKind::Avx2`]: 8 attempts per 256-bit vector, SHA-256 in software.
 //! - [`KernelKind::Avx512`]: 16 attempts per 512-bit vector, with `vprord` and
 //!   `vpternlogd`.
+//! - [`KernelKind::Avx512x2`]: two independent 16-lane AVX-512 streams interleaved in one
+//!   thread, so that one stream's round latency is filled with the other's work.
+//! - [`KernelKind::Hybrid`]: one 16-lane AVX-512 stream and SHA-NI attempts interleaved
+//!   in one thread, for cores that run the SHA unit beside the vector units.
 //!
 //! Preparing a job ([`KernelKind::prepare`]) does the per-job work once; then
 //! [`PreparedJob::search`] tries a counter range without allocating or locking and returns
@@ -53,11 +57,17 @@ pub enum KernelKind {
     Avx2,
     /// AVX-512F: 16 attempts per 512-bit vector.
     Avx512,
+    /// AVX-512F: two interleaved streams of 16 attempts (32 per batch).
+    Avx512x2,
+    /// AVX-512F and SHA-NI together: 16 vector lanes and SHA-NI attempts per batch.
+    Hybrid,
 }
 
 /// A kernel name that [`KernelKind::from_name`] does not know.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown kernel {name:?}; expected one of portable, sha-ni, avx2, avx512")]
+#[error(
+    "unknown kernel {name:?}; expected one of portable, sha-ni, avx2, avx512, avx512x2, hybrid"
+)]
 pub struct UnknownKernelError {
     /// The name given.
     pub name: String,
@@ -73,15 +83,25 @@ pub struct KernelUnavailableError {
 
 impl KernelKind {
     /// Every kernel, portable first.
-    pub const ALL: [KernelKind; 4] = [Self::Portable, Self::ShaNi, Self::Avx2, Self::Avx512];
+    pub const ALL: [KernelKind; 6] = [
+        Self::Portable,
+        Self::ShaNi,
+        Self::Avx2,
+        Self::Avx512,
+        Self::Avx512x2,
+        Self::Hybrid,
+    ];
 
-    /// The kernel's name: `portable`, `sha-ni`, `avx2` or `avx512`.
+    /// The kernel's name: `portable`, `sha-ni`, `avx2`, `avx512`, `avx512x2` or
+    /// `hybrid`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Portable => "portable",
             Self::ShaNi => "sha-ni",
             Self::Avx2 => "avx2",
             Self::Avx512 => "avx512",
+            Self::Avx512x2 => "avx512x2",
+            Self::Hybrid => "hybrid",
         }
     }
 
@@ -100,8 +120,12 @@ impl KernelKind {
             Self::Avx2 => vector::avx2::is_available(),
             #[cfg(target_arch = "x86_64")]
             Self::Avx512 => vector::avx512::is_available(),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512x2 => vector::avx512x2::is_available(),
+            #[cfg(target_arch = "x86_64")]
+            Self::Hybrid => vector::hybrid::is_available(),
             #[cfg(not(target_arch = "x86_64"))]
-            Self::ShaNi | Self::Avx2 | Self::Avx512 => false,
+            Self::ShaNi | Self::Avx2 | Self::Avx512 | Self::Avx512x2 | Self::Hybrid => false,
         }
     }
 
@@ -141,8 +165,12 @@ impl KernelKind {
             Self::Avx2 => Job::Avx2(vector::avx2::Avx2Job::new(geometry)),
             #[cfg(target_arch = "x86_64")]
             Self::Avx512 => Job::Avx512(vector::avx512::Avx512Job::new(geometry)),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512x2 => Job::Avx512x2(vector::avx512x2::Avx512x2Job::new(geometry)),
+            #[cfg(target_arch = "x86_64")]
+            Self::Hybrid => Job::Hybrid(vector::hybrid::HybridJob::new(geometry)),
             #[cfg(not(target_arch = "x86_64"))]
-            Self::ShaNi | Self::Avx2 | Self::Avx512 => {
+            Self::ShaNi | Self::Avx2 | Self::Avx512 | Self::Avx512x2 | Self::Hybrid => {
                 return Err(KernelUnavailableError { kind: self });
             }
         };
@@ -189,6 +217,10 @@ enum Job {
     Avx2(vector::avx2::Avx2Job),
     #[cfg(target_arch = "x86_64")]
     Avx512(vector::avx512::Avx512Job),
+    #[cfg(target_arch = "x86_64")]
+    Avx512x2(vector::avx512x2::Avx512x2Job),
+    #[cfg(target_arch = "x86_64")]
+    Hybrid(vector::hybrid::HybridJob),
 }
 
 /// A template prepared for one kernel and difficulty; see [`KernelKind::prepare`].
@@ -226,6 +258,10 @@ impl PreparedJob {
             Job::Avx2(job) => job.search(start, end),
             #[cfg(target_arch = "x86_64")]
             Job::Avx512(job) => job.search(start, end),
+            #[cfg(target_arch = "x86_64")]
+            Job::Avx512x2(job) => job.search(start, end),
+            #[cfg(target_arch = "x86_64")]
+            Job::Hybrid(job) => job.search(start, end),
         }
     }
 }
