@@ -47,7 +47,7 @@ impl<const WAYS: usize> ShaNiJob<WAYS> {
 /// Two rounds' worth of `K + W` pairs, four rounds per call, as in `sha2`'s backend.
 #[inline]
 #[target_feature(enable = "sha,sse2")]
-pub(crate) fn rounds4(t: usize, abef: &mut __m128i, cdgh: &mut __m128i, w: __m128i) {
+fn rounds4(t: usize, abef: &mut __m128i, cdgh: &mut __m128i, w: __m128i) {
     let k = _mm_set_epi32(
         K[t + 3] as i32,
         K[t + 2] as i32,
@@ -63,7 +63,7 @@ pub(crate) fn rounds4(t: usize, abef: &mut __m128i, cdgh: &mut __m128i, w: __m12
 /// The second half of [`rounds4`]: rounds `t + 2` and `t + 3` only.
 #[inline]
 #[target_feature(enable = "sha,sse2")]
-pub(crate) fn second_rounds2(t: usize, abef: &mut __m128i, cdgh: &mut __m128i, w: __m128i) {
+fn second_rounds2(t: usize, abef: &mut __m128i, cdgh: &mut __m128i, w: __m128i) {
     let k = _mm_set_epi32(K[t + 3] as i32, K[t + 2] as i32, 0, 0);
     let kw_high = _mm_shuffle_epi32(_mm_add_epi32(w, k), 0x0E);
     *abef = _mm_sha256rnds2_epu32(*abef, *cdgh, kw_high);
@@ -72,7 +72,7 @@ pub(crate) fn second_rounds2(t: usize, abef: &mut __m128i, cdgh: &mut __m128i, w
 /// The next four schedule words from the last sixteen (`w0` oldest).
 #[inline]
 #[target_feature(enable = "sha,sse2,ssse3")]
-pub(crate) fn schedule4(w0: __m128i, w1: __m128i, w2: __m128i, w3: __m128i) -> __m128i {
+fn schedule4(w0: __m128i, w1: __m128i, w2: __m128i, w3: __m128i) -> __m128i {
     let t1 = _mm_sha256msg1_epu32(w0, w1);
     let t2 = _mm_alignr_epi8(w3, w2, 4);
     _mm_sha256msg2_epu32(_mm_add_epi32(t1, t2), w3)

@@ -1,6 +1,7 @@
-//! The software-SHA-256 vector kernels (AVX2: 8 lanes, AVX-512: 16 lanes), one attempt
-//! per lane, sharing one search loop written once as a macro over each module's lane
-//! helpers (`splat`, `add`, `or`, the sigmas, `ch`, `maj`, `load`, `hit_mask`).
+//! The software-SHA-256 vector kernels (AVX2: 8 lanes, AVX-512: 16 lanes, two AVX-512
+//! streams: 32 lanes), one attempt per lane, sharing one search loop written once as a
+//! macro over each module's lane helpers (`splat`, `add`, `or`, the sigmas, `ch`, `maj`,
+//! `load`, `hit_mask`).
 //!
 //! Per `hi` block (10^4 counters, see `geometry`):
 //! - the rounds before the first inner-digit word `w_a` run once, in scalar code;
@@ -19,7 +20,6 @@
 pub(crate) mod avx2;
 pub(crate) mod avx512;
 pub(crate) mod avx512x2;
-pub(crate) mod hybrid;
 
 /// One SHA-256 round on renamed working variables.
 macro_rules! sha_round {
