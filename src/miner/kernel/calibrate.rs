@@ -37,8 +37,10 @@ pub const ROUNDS: usize = 5;
 pub const PRUNE_AFTER: usize = 2;
 /// The share of the leader's rate a kernel needs to stay measured after [`PRUNE_AFTER`].
 pub const KEEP_WITHIN: f64 = 0.85;
-/// Counters per search call: a few tens of microseconds, so the clock is read rarely.
-const CHUNK: u64 = 1 << 12;
+/// Counters per search call: about 0.25 ms, so that reading the thread clock (a system
+/// call, near 1 µs under a hypervisor) costs well under 1 % and hardly favours the slower
+/// kernels, which read it less often.
+const CHUNK: u64 = 1 << 14;
 
 /// What a calibration measured: each kernel's attempts per second of its thread's CPU
 /// time (the mean over the templates, best round), and the fastest.
