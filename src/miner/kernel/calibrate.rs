@@ -37,10 +37,14 @@ pub const ROUNDS: usize = 5;
 pub const PRUNE_AFTER: usize = 2;
 /// The share of the leader's rate a kernel needs to stay measured after [`PRUNE_AFTER`].
 pub const KEEP_WITHIN: f64 = 0.85;
-/// Counters per search call: about 0.25 ms, so that reading the thread clock (a system
-/// call, near 1 µs under a hypervisor) costs well under 1 % and hardly favours the slower
-/// kernels, which read it less often.
-const CHUNK: u64 = 1 << 14;
+/// Counters in a slice's first search call; each next call doubles them while a call
+/// takes under an eighth of the slice, up to [`MAX_CHUNK`]. Reading the thread clock is a
+/// system call (near 1 µs under a hypervisor): read after every few microseconds of work,
+/// it would cost the fastest kernels several per cent more than the slowest, while an
+/// unoptimised build, a hundred times slower, must still finish a slice in about its time.
+const FIRST_CHUNK: u64 = 1 << 10;
+/// The most counters per search call: about 0.25 ms of the fastest kernels.
+const MAX_CHUNK: u64 = 1 << 14;
 
 /// What a calibration measured: each kernel's attempts per second of its thread's CPU
 /// time (the mean over the templates, best round), and the fastest.
@@ -132,14 +136,20 @@ fn template(at: usize) -> MiningTemplate {
 fn run_for(job: &mut PreparedJob, counter: &mut u64, slice: Duration) -> (u64, Duration) {
     let started = thread_time();
     let mut attempts = 0;
+    let mut chunk = FIRST_CHUNK;
+    let mut before = Duration::ZERO;
     loop {
-        std::hint::black_box(job.search(*counter, CHUNK));
-        attempts += CHUNK;
-        *counter = (*counter + CHUNK) % (job.counter_limit() - CHUNK);
+        std::hint::black_box(job.search(*counter, chunk));
+        attempts += chunk;
+        *counter = (*counter + chunk) % (job.counter_limit() - MAX_CHUNK);
         let spent = thread_time().saturating_sub(started);
         if spent >= slice {
             return (attempts, spent);
         }
+        if (spent - before) * 8 < slice {
+            chunk = (chunk * 2).min(MAX_CHUNK);
+        }
+        before = spent;
     }
 }
 
@@ -173,9 +183,9 @@ pub fn measure_attempts_per_s(kind: KernelKind, duration: Duration) -> f64 {
     let mut attempts: u64 = 0;
     let started = Instant::now();
     loop {
-        std::hint::black_box(job.search(counter, CHUNK));
-        attempts += CHUNK;
-        counter = (counter + CHUNK) % (job.counter_limit() - CHUNK);
+        std::hint::black_box(job.search(counter, FIRST_CHUNK));
+        attempts += FIRST_CHUNK;
+        counter = (counter + FIRST_CHUNK) % (job.counter_limit() - FIRST_CHUNK);
         let elapsed = started.elapsed();
         if elapsed >= duration {
             return attempts as f64 / elapsed.as_secs_f64();
