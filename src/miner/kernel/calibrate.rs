@@ -1,18 +1,22 @@
 //! Picks the fastest kernel on this machine, once per process.
 //!
-//! The kernels' order changes with the CPU and, between close ones, with where the
-//! nonce's digits sit in the final block (a vector kernel skips the schedule words that do
-//! not depend on them; SHA-NI computes them all). Three things made an earlier, 64 ms
-//! calibration pick a kernel 5–10 % slower than the best on a loaded machine, and each has
-//! its answer here:
+//! The kernels' order changes with the CPU, and their gaps with where the nonce's digits
+//! sit in the final block (a vector kernel skips the schedule words that do not depend on
+//! them; SHA-NI computes them all). An earlier calibration (4 ms wall-clock windows, one
+//! template, best of four) picked a kernel 5–10 % slower than the best; what it did wrong,
+//! and the answer here:
 //!
 //! - **Wall-clock windows of 4 ms**, shorter than a scheduler time slice: one preemption
 //!   by another process halved a kernel's rate, and under sustained load best-of-four did
-//!   not recover it. Each kernel is now timed by the calling thread's CPU time
-//!   (`CLOCK_THREAD_CPUTIME_ID` on Linux), which a preemption does not advance.
-//! - **One template**, whose digits sat where the vector kernels gain most: the rates are
-//!   now the mean over four templates whose digits start at four different byte offsets
-//!   (and so all four alignments in a word), as the prefixes of real blocks spread them.
+//!   not recover it (on 2 busy cores its rates for one kernel ranged from 16 to 55 M/s, and
+//!   five runs picked three different kernels, AVX2 once). This was the cause. Each kernel
+//!   is now timed by the calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID` on Linux),
+//!   which a preemption does not advance: over five runs on the same busy machine the
+//!   leader's rate stayed within about 1 % and the pick never changed.
+//! - **One template**: the gaps between kernels move by several per cent with the digits'
+//!   position, so the rates are now the mean over four templates whose digits start at
+//!   four different byte offsets (and so all four alignments in a word), as the prefixes
+//!   of real blocks spread them.
 //! - **Cold first measurements** (digit tables built, clocks ramping): one warm-up slice
 //!   per kernel is thrown away, and every kernel keeps its best of [`ROUNDS`] rounds, run
 //!   in a different kernel order each round.
