@@ -32,8 +32,12 @@ pub(crate) const K: [u32; 64] = [
 
 /// How many trailing digits the kernels step through with table look-ups.
 pub(crate) const INNER_DIGITS: usize = 4;
-/// `10^INNER_DIGITS`: divisible by every lane count used (2, 4, 8, 16).
+/// `10^INNER_DIGITS`: the counters one [`HiBlock`] covers.
 pub(crate) const INNER_SPAN: u64 = 10_000;
+/// Zero entries after the `INNER_SPAN` real ones in each digit table, so that a batch of
+/// up to this many lanes may start at any inner value and read past the block's end
+/// (those lanes hash garbage and the kernels drop their hits).
+pub(crate) const TABLE_PAD: usize = 64;
 
 /// The per-job geometry shared by the kernels.
 #[derive(Debug, Clone)]
@@ -49,7 +53,8 @@ pub(crate) struct Geometry {
     pub(crate) w_a: usize,
     /// The last message word an inner digit touches (`w_a` or `w_a + 1`).
     pub(crate) w_b: usize,
-    /// Inner digits' bytes in word `w_a`, by inner value (other bytes zero).
+    /// Inner digits' bytes in word `w_a`, by inner value (other bytes zero), then
+    /// [`TABLE_PAD`] zeros.
     pub(crate) table_a: &'static [u32],
     /// Inner digits' bytes in word `w_b` when it differs from `w_a`, else all zero.
     pub(crate) table_b: &'static [u32],
@@ -198,8 +203,8 @@ fn digit_tables(alignment: usize) -> (&'static [u32], &'static [u32]) {
 
 /// Builds the digit tables for inner digits starting at byte `alignment` of word 0.
 fn build_digit_tables(alignment: usize) -> (Box<[u32]>, Box<[u32]>) {
-    let mut table_a = vec![0u32; INNER_SPAN as usize].into_boxed_slice();
-    let mut table_b = vec![0u32; INNER_SPAN as usize].into_boxed_slice();
+    let mut table_a = vec![0u32; INNER_SPAN as usize + TABLE_PAD].into_boxed_slice();
+    let mut table_b = vec![0u32; INNER_SPAN as usize + TABLE_PAD].into_boxed_slice();
     let mut digits = [0u8; INNER_DIGITS];
     for inner in 0..INNER_SPAN {
         write_digits(inner, &mut digits);

@@ -11,6 +11,8 @@
 //! - [`KernelKind::Avx2`]: 8 attempts per 256-bit vector, SHA-256 in software.
 //! - [`KernelKind::Avx512`]: 16 attempts per 512-bit vector, with `vprord` and
 //!   `vpternlogd`.
+//! - [`KernelKind::Avx512x2`]: two independent 16-lane AVX-512 streams interleaved in one
+//!   thread, so that one stream's round latency is filled with the other's work.
 //!
 //! Preparing a job ([`KernelKind::prepare`]) does the per-job work once; then
 //! [`PreparedJob::search`] tries a counter range without allocating or locking and returns
@@ -18,6 +20,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod calibrate;
 mod geometry;
 mod portable;
 #[cfg(target_arch = "x86_64")]
@@ -27,13 +30,11 @@ mod vector;
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-
 use thiserror::Error;
 
 use crate::miner::layout::MiningTemplate;
 
+pub use calibrate::{fastest_kernel, measure_attempts_per_s};
 use geometry::Geometry;
 use portable::PortableJob;
 
@@ -53,11 +54,13 @@ pub enum KernelKind {
     Avx2,
     /// AVX-512F: 16 attempts per 512-bit vector.
     Avx512,
+    /// AVX-512F: two interleaved streams of 16 attempts (32 per batch).
+    Avx512x2,
 }
 
 /// A kernel name that [`KernelKind::from_name`] does not know.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown kernel {name:?}; expected one of portable, sha-ni, avx2, avx512")]
+#[error("unknown kernel {name:?}; expected one of portable, sha-ni, avx2, avx512, avx512x2")]
 pub struct UnknownKernelError {
     /// The name given.
     pub name: String,
@@ -73,15 +76,22 @@ pub struct KernelUnavailableError {
 
 impl KernelKind {
     /// Every kernel, portable first.
-    pub const ALL: [KernelKind; 4] = [Self::Portable, Self::ShaNi, Self::Avx2, Self::Avx512];
+    pub const ALL: [KernelKind; 5] = [
+        Self::Portable,
+        Self::ShaNi,
+        Self::Avx2,
+        Self::Avx512,
+        Self::Avx512x2,
+    ];
 
-    /// The kernel's name: `portable`, `sha-ni`, `avx2` or `avx512`.
+    /// The kernel's name: `portable`, `sha-ni`, `avx2`, `avx512` or `avx512x2`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Portable => "portable",
             Self::ShaNi => "sha-ni",
             Self::Avx2 => "avx2",
             Self::Avx512 => "avx512",
+            Self::Avx512x2 => "avx512x2",
         }
     }
 
@@ -100,8 +110,10 @@ impl KernelKind {
             Self::Avx2 => vector::avx2::is_available(),
             #[cfg(target_arch = "x86_64")]
             Self::Avx512 => vector::avx512::is_available(),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512x2 => vector::avx512x2::is_available(),
             #[cfg(not(target_arch = "x86_64"))]
-            Self::ShaNi | Self::Avx2 | Self::Avx512 => false,
+            Self::ShaNi | Self::Avx2 | Self::Avx512 | Self::Avx512x2 => false,
         }
     }
 
@@ -141,8 +153,10 @@ impl KernelKind {
             Self::Avx2 => Job::Avx2(vector::avx2::Avx2Job::new(geometry)),
             #[cfg(target_arch = "x86_64")]
             Self::Avx512 => Job::Avx512(vector::avx512::Avx512Job::new(geometry)),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512x2 => Job::Avx512x2(vector::avx512x2::Avx512x2Job::new(geometry)),
             #[cfg(not(target_arch = "x86_64"))]
-            Self::ShaNi | Self::Avx2 | Self::Avx512 => {
+            Self::ShaNi | Self::Avx2 | Self::Avx512 | Self::Avx512x2 => {
                 return Err(KernelUnavailableError { kind: self });
             }
         };
@@ -189,6 +203,8 @@ enum Job {
     Avx2(vector::avx2::Avx2Job),
     #[cfg(target_arch = "x86_64")]
     Avx512(vector::avx512::Avx512Job),
+    #[cfg(target_arch = "x86_64")]
+    Avx512x2(vector::avx512x2::Avx512x2Job),
 }
 
 /// A template prepared for one kernel and difficulty; see [`KernelKind::prepare`].
@@ -226,60 +242,10 @@ impl PreparedJob {
             Job::Avx2(job) => job.search(start, end),
             #[cfg(target_arch = "x86_64")]
             Job::Avx512(job) => job.search(start, end),
+            #[cfg(target_arch = "x86_64")]
+            Job::Avx512x2(job) => job.search(start, end),
         }
     }
-}
-
-/// Attempts per second of `kind` on the calling thread, measured for about `duration`
-/// on a fixed template at an unreachable difficulty (so every attempt runs).
-///
-/// # Panics
-///
-/// When the kernel is not available on this CPU.
-pub fn measure_attempts_per_s(kind: KernelKind, duration: Duration) -> f64 {
-    let template = MiningTemplate::new(
-        b"11764000000123[]0000abcdef0123456789abcdef0123456789abcdef0123456789abcdef01234567",
-        b"20",
-        0,
-    )
-    .expect("fixed template is valid");
-    let mut job = kind.prepare(&template, 256);
-    let chunk = 1 << 14;
-    let mut counter = 0;
-    let mut attempts: u64 = 0;
-    let started = Instant::now();
-    loop {
-        let found = job.search(counter, chunk);
-        std::hint::black_box(found);
-        attempts += chunk;
-        counter = (counter + chunk) % (job.counter_limit() - chunk);
-        let elapsed = started.elapsed();
-        if elapsed >= duration {
-            return attempts as f64 / elapsed.as_secs_f64();
-        }
-    }
-}
-
-/// The fastest kernel available here, measured once per process: four interleaved
-/// rounds of 4 ms per kernel (about 64 ms in all), keeping each kernel's best round, so
-/// that a burst of load from elsewhere or a clock ramping up cannot pick the wrong one
-/// (SHA-NI and AVX-512 are within 10% of each other on some CPUs).
-pub fn fastest_kernel() -> KernelKind {
-    static FASTEST: OnceLock<KernelKind> = OnceLock::new();
-    *FASTEST.get_or_init(|| {
-        let kinds = available_kernels();
-        let mut best = vec![0.0f64; kinds.len()];
-        for _round in 0..4 {
-            for (kind, best) in kinds.iter().zip(best.iter_mut()) {
-                *best = best.max(measure_attempts_per_s(*kind, Duration::from_millis(4)));
-            }
-        }
-        kinds
-            .into_iter()
-            .zip(best)
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map_or(KernelKind::Portable, |(kind, _)| kind)
-    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use core::arch::x86_64::*;
 
-use super::super::geometry::{Geometry, INNER_SPAN};
+use super::super::geometry::{Geometry, INNER_SPAN, TABLE_PAD};
 use super::{K_BLOCKS, define_vector_search, eight_rounds, sha_round};
 
 type V = __m256i;

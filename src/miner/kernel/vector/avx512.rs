@@ -3,11 +3,11 @@
 
 use core::arch::x86_64::*;
 
-use super::super::geometry::{Geometry, INNER_SPAN};
+use super::super::geometry::{Geometry, INNER_SPAN, TABLE_PAD};
 use super::{K_BLOCKS, define_vector_search, eight_rounds, sha_round};
 
-type V = __m512i;
-const LANES: usize = 16;
+pub(super) type V = __m512i;
+pub(super) const LANES: usize = 16;
 
 /// Whether this CPU can run the kernel.
 pub(crate) fn is_available() -> bool {
@@ -41,25 +41,25 @@ impl Avx512Job {
 
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn splat(x: u32) -> V {
+pub(super) fn splat(x: u32) -> V {
     _mm512_set1_epi32(x as i32)
 }
 
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn add(a: V, b: V) -> V {
+pub(super) fn add(a: V, b: V) -> V {
     _mm512_add_epi32(a, b)
 }
 
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn or(a: V, b: V) -> V {
+pub(super) fn or(a: V, b: V) -> V {
     _mm512_or_si512(a, b)
 }
 
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn bsig0(x: V) -> V {
+pub(super) fn bsig0(x: V) -> V {
     let (r2, r13, r22) = (
         _mm512_ror_epi32::<2>(x),
         _mm512_ror_epi32::<13>(x),
@@ -70,7 +70,7 @@ fn bsig0(x: V) -> V {
 
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn bsig1(x: V) -> V {
+pub(super) fn bsig1(x: V) -> V {
     let (r6, r11, r25) = (
         _mm512_ror_epi32::<6>(x),
         _mm512_ror_epi32::<11>(x),
@@ -81,7 +81,7 @@ fn bsig1(x: V) -> V {
 
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn ssig0(x: V) -> V {
+pub(super) fn ssig0(x: V) -> V {
     let (r7, r18, s3) = (
         _mm512_ror_epi32::<7>(x),
         _mm512_ror_epi32::<18>(x),
@@ -92,7 +92,7 @@ fn ssig0(x: V) -> V {
 
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn ssig1(x: V) -> V {
+pub(super) fn ssig1(x: V) -> V {
     let (r17, r19, s10) = (
         _mm512_ror_epi32::<17>(x),
         _mm512_ror_epi32::<19>(x),
@@ -104,21 +104,21 @@ fn ssig1(x: V) -> V {
 /// `e ? f : g`, bitwise.
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn ch(e: V, f: V, g: V) -> V {
+pub(super) fn ch(e: V, f: V, g: V) -> V {
     _mm512_ternarylogic_epi32::<0xCA>(e, f, g)
 }
 
 /// Majority of `a`, `b`, `c`, bitwise.
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn maj(a: V, b: V, c: V) -> V {
+pub(super) fn maj(a: V, b: V, c: V) -> V {
     _mm512_ternarylogic_epi32::<0xE8>(a, b, c)
 }
 
 /// The first `LANES` words of `words`.
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn load(words: &[u32]) -> V {
+pub(super) fn load(words: &[u32]) -> V {
     let words: &[u32; LANES] = words[..LANES]
         .try_into()
         .expect("a slice of LANES words is an array of LANES words");
@@ -129,7 +129,7 @@ fn load(words: &[u32]) -> V {
 /// Bit `i` set when lane `i` of `x` is at most `max` (unsigned).
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn hit_mask(x: V, max: V) -> u32 {
+pub(super) fn hit_mask(x: V, max: V) -> u32 {
     u32::from(_mm512_cmple_epu32_mask(x, max))
 }
 

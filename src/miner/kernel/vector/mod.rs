@@ -1,6 +1,7 @@
-//! The software-SHA-256 vector kernels (AVX2: 8 lanes, AVX-512: 16 lanes), one attempt
-//! per lane, sharing one search loop written once as a macro over each module's lane
-//! helpers (`splat`, `add`, `or`, the sigmas, `ch`, `maj`, `load`, `hit_mask`).
+//! The software-SHA-256 vector kernels (AVX2: 8 lanes, AVX-512: 16 lanes, two AVX-512
+//! streams: 32 lanes), one attempt per lane, sharing one search loop written once as a
+//! macro over each module's lane helpers (`splat`, `add`, `or`, the sigmas, `ch`, `maj`,
+//! `load`, `hit_mask`).
 //!
 //! Per `hi` block (10^4 counters, see `geometry`):
 //! - the rounds before the first inner-digit word `w_a` run once, in scalar code;
@@ -18,6 +19,7 @@
 
 pub(crate) mod avx2;
 pub(crate) mod avx512;
+pub(crate) mod avx512x2;
 
 /// One SHA-256 round on renamed working variables.
 macro_rules! sha_round {
@@ -149,6 +151,7 @@ macro_rules! define_vector_search {
         #[allow(unused_assignments)]
         #[target_feature(enable = $features)]
         fn search_lanes(geometry: &Geometry, start: u64, end: u64) -> Option<u64> {
+            const { assert!(LANES <= TABLE_PAD, "a batch may read past the tables") };
             let w_a = geometry.w_a;
             let w_b = geometry.w_b;
             let varying = geometry.varying_schedule;
@@ -182,7 +185,12 @@ macro_rules! define_vector_search {
                     entry[(8 - skip + role) % 8] = splat(value);
                 }
 
-                let mut inner = (counter - hi_base) as usize / LANES * LANES;
+                // Batches start at the first counter asked for, not at a multiple of
+                // `LANES`: a lane count that does not divide the search slices (32 lanes
+                // in slices of 1024 counters against blocks of 10^4) would otherwise
+                // hash a part-wasted batch at each end of every slice. The last batch
+                // may read into the tables' padding; its lanes past `hi_end` are dropped.
+                let mut inner = (counter - hi_base) as usize;
                 let inner_end = (hi_end - hi_base) as usize;
                 while inner < inner_end {
                     sched[w_b] = or(base_b, load(&geometry.table_b[inner..]));

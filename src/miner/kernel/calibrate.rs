@@ -1,0 +1,227 @@
+//! Picks the fastest kernel on this machine, once per process.
+//!
+//! The kernels' order changes with the CPU, and their gaps with where the nonce's digits
+//! sit in the final block (a vector kernel skips the schedule words that do not depend on
+//! them; SHA-NI computes them all). An earlier calibration (4 ms wall-clock windows, one
+//! template, best of four) picked a kernel 5–10 % slower than the best; what it did wrong,
+//! and the answer here:
+//!
+//! - **Wall-clock windows of 4 ms**, shorter than a scheduler time slice: one preemption
+//!   by another process halved a kernel's rate, and under sustained load best-of-four did
+//!   not recover it (on 2 busy cores its rates for one kernel ranged from 16 to 55 M/s, and
+//!   five runs picked three different kernels, AVX2 once). This was the cause. Each kernel
+//!   is now timed by the calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID` on Linux),
+//!   which a preemption does not advance: over five runs on the same busy machine the
+//!   leader's rate stayed within about 1 % and the pick never changed.
+//! - **One template**: the gaps between kernels move by several per cent with the digits'
+//!   position, so the rates are now the mean over four templates whose digits start at
+//!   four different byte offsets (and so all four alignments in a word), as the prefixes
+//!   of real blocks spread them.
+//! - **Cold first measurements** (digit tables built, clocks ramping): one warm-up slice
+//!   per kernel is thrown away, and every kernel keeps its best of [`ROUNDS`] rounds, run
+//!   in a different kernel order each round.
+//!
+//! Kernels below [`KEEP_WITHIN`] of the leader after [`PRUNE_AFTER`] rounds stop being
+//! measured, so the time goes to telling the close ones apart.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use super::{KernelKind, PreparedJob, available_kernels};
+use crate::miner::layout::MiningTemplate;
+
+/// Where the low digits start in each calibration template's final block: inner digits
+/// at bytes 8, 19, 30 and 41, so in words 2 to 11 and at every alignment in a word.
+const DIGIT_OFFSETS: [usize; 4] = [3, 14, 25, 36];
+/// Thread CPU time per kernel, template and round.
+const SLICE: Duration = Duration::from_micros(1500);
+/// Rounds; each kernel keeps its best.
+pub const ROUNDS: usize = 5;
+/// Rounds after which kernels far behind stop being measured.
+pub const PRUNE_AFTER: usize = 2;
+/// The share of the leader's rate a kernel needs to stay measured after [`PRUNE_AFTER`].
+pub const KEEP_WITHIN: f64 = 0.85;
+/// Counters in a slice's first search call; each next call doubles them while a call
+/// takes under an eighth of the slice, up to [`MAX_CHUNK`]. Reading the thread clock is a
+/// system call (near 1 µs under a hypervisor): read after every few microseconds of work,
+/// it would cost the fastest kernels several per cent more than the slowest, while an
+/// unoptimised build, a hundred times slower, must still finish a slice in about its time.
+const FIRST_CHUNK: u64 = 1 << 10;
+/// The most counters per search call: about 0.25 ms of the fastest kernels.
+const MAX_CHUNK: u64 = 1 << 14;
+
+/// What a calibration measured: each kernel's attempts per second of its thread's CPU
+/// time (the mean over the templates, best round), and the fastest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibration {
+    /// Each kernel measured, with its rate (the best round it ran).
+    pub rates: Vec<(KernelKind, f64)>,
+    /// The kernel with the highest rate.
+    pub fastest: KernelKind,
+}
+
+/// The fastest kernel available here: [`calibrate`] over every available kernel, run
+/// on the first call only (about 0.1 s of CPU) and remembered for the process.
+pub fn fastest_kernel() -> KernelKind {
+    static FASTEST: OnceLock<KernelKind> = OnceLock::new();
+    *FASTEST.get_or_init(|| calibrate(&available_kernels()).fastest)
+}
+
+/// Measures `kinds` (each available on this CPU) on the calling thread as the module
+/// docs say, and names the fastest (the earlier of `kinds` on a tie; portable when
+/// `kinds` is empty).
+///
+/// # Panics
+///
+/// When a kernel in `kinds` is not available on this CPU.
+pub fn calibrate(kinds: &[KernelKind]) -> Calibration {
+    let templates: Vec<MiningTemplate> = DIGIT_OFFSETS.iter().map(|&at| template(at)).collect();
+    let mut jobs: Vec<Vec<PreparedJob>> = kinds
+        .iter()
+        .map(|kind| templates.iter().map(|t| kind.prepare(t, 256)).collect())
+        .collect();
+    let mut counter = 0;
+    for kernel_jobs in &mut jobs {
+        if let Some(job) = kernel_jobs.first_mut() {
+            run_for(job, &mut counter, SLICE);
+        }
+    }
+    let mut best = vec![0.0f64; kinds.len()];
+    let mut contending = vec![true; kinds.len()];
+    for round in 0..ROUNDS {
+        for step in 0..kinds.len() {
+            let k = (step + round) % kinds.len();
+            if !contending[k] {
+                continue;
+            }
+            let (mut attempts, mut spent) = (0u64, Duration::ZERO);
+            for job in &mut jobs[k] {
+                let (done, took) = run_for(job, &mut counter, SLICE);
+                attempts += done;
+                spent += took;
+            }
+            best[k] = best[k].max(attempts as f64 / spent.as_secs_f64().max(1e-9));
+        }
+        if round + 1 == PRUNE_AFTER {
+            let lead = best.iter().copied().fold(0.0, f64::max);
+            for (keep, &rate) in contending.iter_mut().zip(&best) {
+                *keep = rate >= KEEP_WITHIN * lead;
+            }
+        }
+    }
+    let fastest = kinds
+        .iter()
+        .zip(&best)
+        .fold(
+            None::<(KernelKind, f64)>,
+            |lead, (&kind, &rate)| match lead {
+                Some((_, lead_rate)) if lead_rate >= rate => lead,
+                _ => Some((kind, rate)),
+            },
+        )
+        .map_or(KernelKind::Portable, |(kind, _)| kind);
+    Calibration {
+        rates: kinds.iter().copied().zip(best).collect(),
+        fastest,
+    }
+}
+
+/// A template whose low digits start at byte `at` of its (only) block.
+fn template(at: usize) -> MiningTemplate {
+    // A one-digit head follows the prefix, so the low digits start right after it.
+    let prefix: Vec<u8> = (0..at - 1).map(|i| b'a' + (i % 26) as u8).collect();
+    let template = MiningTemplate::new(&prefix, b"20", 0).expect("short prefixes are valid");
+    debug_assert_eq!(template.digits_at(), at);
+    template
+}
+
+/// Searches `job` from `counter` on, at an unreachable difficulty, until the thread has
+/// run for `slice`; returns the attempts and the thread time they took.
+fn run_for(job: &mut PreparedJob, counter: &mut u64, slice: Duration) -> (u64, Duration) {
+    let started = thread_time();
+    let mut attempts = 0;
+    let mut chunk = FIRST_CHUNK;
+    let mut before = Duration::ZERO;
+    loop {
+        std::hint::black_box(job.search(*counter, chunk));
+        attempts += chunk;
+        *counter = (*counter + chunk) % (job.counter_limit() - MAX_CHUNK);
+        let spent = thread_time().saturating_sub(started);
+        if spent >= slice {
+            return (attempts, spent);
+        }
+        if (spent - before) * 8 < slice {
+            chunk = (chunk * 2).min(MAX_CHUNK);
+        }
+        before = spent;
+    }
+}
+
+/// The calling thread's CPU time (Linux), which stands still while the thread waits for
+/// a core; elsewhere, wall time since the first call.
+fn thread_time() -> Duration {
+    #[cfg(target_os = "linux")]
+    {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Duration::new(
+            u64::try_from(now.tv_sec).unwrap_or(0),
+            u32::try_from(now.tv_nsec).unwrap_or(0),
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        static START: OnceLock<Instant> = OnceLock::new();
+        START.get_or_init(Instant::now).elapsed()
+    }
+}
+
+/// Attempts per second of `kind` on the calling thread, measured for about `duration`
+/// of wall time on a fixed template at an unreachable difficulty (so every attempt runs).
+///
+/// # Panics
+///
+/// When the kernel is not available on this CPU.
+pub fn measure_attempts_per_s(kind: KernelKind, duration: Duration) -> f64 {
+    let mut job = kind.prepare(&template(DIGIT_OFFSETS[0]), 256);
+    let mut counter = 0;
+    let mut attempts: u64 = 0;
+    let started = Instant::now();
+    loop {
+        std::hint::black_box(job.search(counter, FIRST_CHUNK));
+        attempts += FIRST_CHUNK;
+        counter = (counter + FIRST_CHUNK) % (job.counter_limit() - FIRST_CHUNK);
+        let elapsed = started.elapsed();
+        if elapsed >= duration {
+            return attempts as f64 / elapsed.as_secs_f64();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The templates put the digits where the docs say, and a calibration measures each
+    /// kernel asked for and names one of them, with the highest rate.
+    #[test]
+    fn calibration_names_the_highest_rate() {
+        for at in DIGIT_OFFSETS {
+            assert_eq!(template(at).digits_at(), at);
+        }
+        let kinds = available_kernels();
+        let calibration = calibrate(&kinds);
+        assert_eq!(
+            calibration.rates.iter().map(|r| r.0).collect::<Vec<_>>(),
+            kinds
+        );
+        assert!(calibration.rates.iter().all(|&(_, rate)| rate > 0.0));
+        let top = calibration.rates.iter().map(|r| r.1).fold(0.0, f64::max);
+        let picked = calibration
+            .rates
+            .iter()
+            .find(|r| r.0 == calibration.fastest)
+            .expect("the fastest is among those measured");
+        assert_eq!(picked.1, top);
+        assert_eq!(calibrate(&[]).fastest, KernelKind::Portable);
+    }
+}
