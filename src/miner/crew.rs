@@ -404,7 +404,7 @@ mod tests {
         let cancel = CancelToken::new();
         let work = Arc::new(work(1024, 3, &cancel));
         crew.post(Some(Arc::clone(&work)));
-        while progress.per_worker_attempts()[1..].iter().any(|&n| n == 0) {
+        while progress.per_worker_attempts()[1..].contains(&0) {
             std::thread::yield_now();
         }
         assert_eq!(
