@@ -1,8 +1,9 @@
 //! Mining: the plain reference miner and the fast parallel one.
 //!
-//! - [`Miner::mine`]: proof of work over all cores on a dedicated rayon pool, one SHA-256
-//!   compression per attempt ([`layout`] + [`kernel`]), timestamps refreshed every
-//!   100 ms as the original does, cancellable within a millisecond ([`CancelToken`]).
+//! - [`Miner::mine`]: proof of work over all cores (the calling thread and the miner's
+//!   own helper threads, see `crew`), one SHA-256 compression per attempt ([`layout`] +
+//!   [`kernel`]), timestamps refreshed every 100 ms as the original does, cancellable
+//!   within a millisecond ([`CancelToken`]).
 //! - [`reference`](mod@reference): the single-threaded oracle; [`synthetic`]: long
 //!   valid chains for benchmarks and tests.
 //! - [`progress`]: lock-free attempt counters for hash rates.
@@ -12,6 +13,7 @@
 
 pub mod bench;
 pub mod cancel;
+mod crew;
 pub mod kernel;
 pub mod layout;
 pub mod progress;
@@ -58,9 +60,9 @@ pub enum MinerError {
     /// The requested kernel does not run on this CPU.
     #[error("kernel {0} is not available on this CPU")]
     KernelUnavailable(KernelKind),
-    /// rayon could not start the pool.
-    #[error("cannot start the mining thread pool: {0}")]
-    Pool(#[from] rayon::ThreadPoolBuildError),
+    /// The OS refused a helper thread.
+    #[error("cannot start a mining thread: {0}")]
+    Thread(#[from] std::io::Error),
 }
 
 /// How to build a [`Miner`].
@@ -72,22 +74,24 @@ pub struct MinerConfig {
     pub kernel: Option<KernelKind>,
 }
 
-/// The parallel miner: a dedicated rayon pool (never tokio's workers), a kernel, and
-/// progress counters.
+/// The parallel miner: its own helper threads (never tokio's workers), a kernel, and
+/// progress counters. The thread calling [`Miner::mine`] is worker 0; `threads - 1`
+/// helpers are the others.
 #[derive(Debug)]
 pub struct Miner {
-    pool: rayon::ThreadPool,
+    crew: crew::Crew,
     threads: usize,
     kernel: KernelKind,
     progress: Arc<Progress>,
 }
 
 impl Miner {
-    /// Builds the pool and picks the kernel.
+    /// Starts the helper threads and picks the kernel. The helpers inherit the calling
+    /// thread's priority (the node builds its miner on a lowered one).
     ///
     /// # Errors
-    /// [`MinerError`] for zero threads, an unavailable kernel, or a pool that fails to
-    /// start.
+    /// [`MinerError`] for zero threads, an unavailable kernel, or a helper thread that
+    /// fails to start.
     pub fn new(config: MinerConfig) -> Result<Miner, MinerError> {
         let threads = config
             .threads
@@ -100,15 +104,13 @@ impl Miner {
             Some(k) => k,
             None => kernel::fastest_kernel(),
         };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("miner-{i}"))
-            .build()?;
+        let progress = Arc::new(Progress::new(threads));
+        let crew = crew::Crew::start(threads, &progress)?;
         Ok(Miner {
-            pool,
+            crew,
             threads,
             kernel,
-            progress: Arc::new(Progress::new(threads)),
+            progress,
         })
     }
 
@@ -128,9 +130,10 @@ impl Miner {
     }
 
     /// Mines `job` on all workers until a block is found or `cancel` fires. Blocks the
-    /// calling thread (call it from a plain thread, never from an async task).
-    /// [`Progress::is_mining`] holds while it runs and is cleared on every way out,
-    /// a panic in a worker included (the node catches those and mines on).
+    /// calling thread, which hashes as worker 0 (call it from a plain thread, never from
+    /// an async task). [`Progress::is_mining`] holds while it runs and is cleared on
+    /// every way out, a panic in a worker included (a helper's panic is raised again
+    /// here; the node catches those and mines on).
     pub fn mine(&self, job: &MineJob, cancel: &CancelToken) -> MineOutcome {
         let _mining = self.progress.mining();
         search::run(self, job, cancel)

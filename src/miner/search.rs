@@ -1,21 +1,28 @@
 //! The parallel search: epochs of at most 100 ms, each with a fresh timestamp (and so
-//! a fresh difficulty from the policy) and its own template variant, split across the
-//! pool's workers in chunks of counters claimed from one shared counter.
+//! a fresh difficulty from the policy) and its own template variant, shared out among
+//! the miner's workers in stripes (see [`super::crew`]): the calling thread is worker 0,
+//! the crew's helpers the others.
 //!
 //! Why no (timestamp, nonce) pair is tried twice:
-//! - within an epoch, chunk `i` is the counters `i * CHUNK .. (i + 1) * CHUNK`, and each
-//!   index is handed out once by a `fetch_add` ([`EpochShared::claim`]);
+//! - within an epoch, worker `w` of `n` tries slices `w, w + n, w + 2n, ...` only
+//!   ([`EpochWork::work`]), so workers never share a counter;
 //! - across epochs of one job, each epoch's template has its own variant, and distinct
 //!   variants give nonces with distinct head digits (see [`super::layout`]), so no two
 //!   epochs share a nonce, even when the clock has not moved between them.
 //!
-//! Why cancellation is quick: every worker checks the token every [`CANCEL_STRIDE`]
-//! attempts (tens of microseconds of work on any kernel), and the epoch's deadline and
-//! the "someone found it" flag before each chunk of [`CHUNK`] attempts.
+//! Why cancellation is quick: every worker looks at the token before each slice of at
+//! most [`CANCEL_STRIDE`] attempts (tens of microseconds of work on any kernel).
+//!
+//! Why a block at a low difficulty costs little beyond its hashing: slices shrink with
+//! the difficulty ([`slice_for`]), so a hit stops the other workers within a fraction of
+//! a block's work; worker 0 verifies the hit and returns while the helpers spin for the
+//! next job instead of parking; and no one waits for anyone at an epoch's end: worker 0
+//! posts the next epoch and the helpers move to it at their next slice.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::crew::{EpochWork, Leave};
 use super::layout::MiningTemplate;
 use super::{CancelToken, MineJob, MineOutcome, Miner};
 use crate::chain::data::RawJson;
@@ -24,50 +31,124 @@ use crate::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, Difficulty, Nonce, next_difficulty};
 
-/// Attempts per chunk: at 25 to 60 million attempts per second per core (the portable
-/// kernel to SHA-NI), a chunk takes 0.15 to 0.35 ms, which bounds cancel latency well
-/// under a millisecond on every kernel; the per-chunk bookkeeping (one shared
-/// `fetch_add`, a clock read) stays under 0.1% of the work.
-pub(crate) const CHUNK: u64 = 1 << 13;
-
-/// Attempts between two looks at the cancel token inside a chunk: 20 to 40 µs of
-/// work, so a cancelled worker stops that soon, for one relaxed load per slice.
+/// The most attempts between two looks at the cancel token (and the other stop
+/// conditions): 20 to 40 µs of work, so a cancelled worker stops that soon.
 pub(crate) const CANCEL_STRIDE: u64 = 1 << 10;
+
+/// The fewest attempts per slice: below this, a kernel call's fixed cost (the
+/// per-`hi` rounds, the lane set-up) starts to show against its hashing.
+const MIN_SLICE: u64 = 128;
 
 /// How long one timestamp is used before the clock is read again (the original reads
 /// it on every attempt; 100 ms keeps timestamps honest at a negligible cost).
 pub(crate) const EPOCH: Duration = Duration::from_millis(100);
 
+/// Worker 0 reads the clock for the epoch's deadline once per this many slices.
+const DEADLINE_EVERY: u32 = 8;
+
 /// How often an epoch with nothing to search (an unmeetable difficulty) looks at the
 /// cancel token.
 const IDLE_POLL: Duration = Duration::from_millis(1);
 
-/// Runs the search for `job` on `miner`'s pool until a block is found or `cancel` fires.
+/// Attempts per slice at `difficulty` with `workers` workers: a quarter of each
+/// worker's expected share of a block (`2^difficulty / workers`), as a power of two
+/// from [`MIN_SLICE`] to [`CANCEL_STRIDE`]. A hit ends the others' work at their next
+/// slice, so at low difficulties small slices keep the work wasted after a hit to a
+/// fraction of a block; at high ones the largest slice keeps the looks rare.
+pub(crate) fn slice_for(difficulty: u32, workers: usize) -> u64 {
+    let expected = 1u64 << difficulty.min(62);
+    let per_worker = expected / (workers as u64).max(1);
+    (per_worker / 4)
+        .next_power_of_two()
+        .clamp(MIN_SLICE, CANCEL_STRIDE)
+}
+
+/// Runs the search for `job` on `miner`'s workers until a block is found or `cancel`
+/// fires.
 pub(crate) fn run(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> MineOutcome {
+    let outcome = search(miner, job, cancel);
+    // The helpers stop at their next slice (a hit or a cancel stops them already);
+    // an epoch left for any other reason is taken back here.
+    if outcome.is_none() {
+        miner.crew.post(None);
+    }
+    outcome.unwrap_or(MineOutcome::Cancelled)
+}
+
+/// The search proper: `None` when cancelled.
+fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutcome> {
     let mut planner = EpochPlanner::new(job);
     loop {
         if cancel.is_cancelled() {
-            return MineOutcome::Cancelled;
+            return None;
         }
         let epoch = planner.next_epoch(now_ms());
         miner
             .progress
             .start_epoch(epoch.timestamp, epoch.difficulty.bits());
         let deadline = Instant::now() + EPOCH;
-        let Some(template) = &epoch.template else {
+        let prepared = epoch.template.as_ref().and_then(|template| {
+            miner
+                .kernel
+                .try_prepare(template, epoch.difficulty.bits())
+                .ok()
+        });
+        let Some(mut prepared) = prepared else {
+            miner.crew.post(None);
             wait_out_epoch(deadline, cancel);
             continue;
         };
-        if let Some(counter) = search_epoch(miner, template, epoch.difficulty, deadline, cancel) {
+        let slice = slice_for(epoch.difficulty.bits(), miner.threads);
+        let work = Arc::new(EpochWork::new(
+            prepared.clone(),
+            slice,
+            miner.threads,
+            cancel.clone(),
+        ));
+        miner.crew.post(Some(Arc::clone(&work)));
+        let progress = &miner.progress;
+        let mut looks = 0u32;
+        let leave = work.work(
+            0,
+            |start, count| prepared.search(start, count),
+            |attempts| progress.add(0, attempts),
+            || {
+                looks = looks.wrapping_add(1);
+                looks.is_multiple_of(DEADLINE_EVERY) && Instant::now() >= deadline
+            },
+        );
+        match leave {
+            Leave::Cancelled => return None,
+            // Worker 0's stripe ran out (about 10^9 / workers counters in under 100 ms):
+            // the helpers may still search theirs until the deadline.
+            Leave::Exhausted => wait_for_hit(&work, deadline, cancel),
+            // A hit, or the deadline (a helper's hit may have come meanwhile).
+            Leave::Stopped | Leave::Superseded => {}
+        }
+        if work.panicked() {
+            panic!("a mining helper thread panicked (see its message above)");
+        }
+        if let Some(counter) = work.hit() {
             match epoch.verified_block(counter) {
                 Some(block) => {
                     miner.progress.block_found();
-                    return MineOutcome::Found(block);
+                    return Some(MineOutcome::Found(block));
                 }
                 // A kernel bug; the rest of this epoch is given up, the search goes on.
                 None => debug_assert!(false, "kernel {} reported a false hit", miner.kernel),
             }
         }
+    }
+}
+
+/// Waits, after worker 0's stripe ran out, for a helper's hit, the deadline or a cancel.
+fn wait_for_hit(work: &EpochWork, deadline: Instant, cancel: &CancelToken) {
+    while work.hit().is_none()
+        && !work.panicked()
+        && !cancel.is_cancelled()
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(IDLE_POLL);
     }
 }
 
@@ -179,108 +260,9 @@ fn wait_out_epoch(deadline: Instant, cancel: &CancelToken) {
     }
 }
 
-/// What the workers of one epoch share: the chunk counter, the stop flag, the deadline.
-#[derive(Debug)]
-struct EpochShared<'a> {
-    next_chunk: AtomicU64,
-    stop: AtomicBool,
-    limit: u64,
-    deadline: Instant,
-    cancel: &'a CancelToken,
-}
-
-impl<'a> EpochShared<'a> {
-    fn new(limit: u64, deadline: Instant, cancel: &'a CancelToken) -> Self {
-        EpochShared {
-            next_chunk: AtomicU64::new(0),
-            stop: AtomicBool::new(false),
-            limit,
-            deadline,
-            cancel,
-        }
-    }
-
-    /// The next chunk, `(start, count)`, or `None` when the epoch is over: a hit, a
-    /// cancel, the deadline, or every counter handed out. Each chunk index is handed out
-    /// once, so chunks never overlap.
-    fn claim(&self) -> Option<(u64, u64)> {
-        if self.stop.load(Ordering::Relaxed)
-            || self.cancel.is_cancelled()
-            || Instant::now() >= self.deadline
-        {
-            return None;
-        }
-        let index = self.next_chunk.fetch_add(1, Ordering::Relaxed);
-        let start = index.checked_mul(CHUNK)?;
-        (start < self.limit).then(|| (start, CHUNK.min(self.limit - start)))
-    }
-
-    /// One worker's share of the epoch: claims chunks and runs `search` on each until the
-    /// epoch is over; `record` hears how many attempts each slice took (so the
-    /// counters lag the work by one slice at most, and the attempts a worker makes
-    /// after a cancel, the stale work, are counted to the slice). Returns the worker's
-    /// hit, if any, and tells the others to stop.
-    ///
-    /// A chunk is searched in slices of [`CANCEL_STRIDE`] with a look at the cancel
-    /// token between them, so a cancel waits for a slice, not a whole chunk. Only a
-    /// cancel cuts a chunk short: a hit elsewhere must not, since a claimed chunk
-    /// searched whole is what makes the smallest hit the first one in counter order.
-    fn work(
-        &self,
-        mut search: impl FnMut(u64, u64) -> Option<u64>,
-        mut record: impl FnMut(u64),
-    ) -> Option<u64> {
-        while let Some((start, count)) = self.claim() {
-            let end = start + count;
-            let mut at = start;
-            while at < end {
-                if self.cancel.is_cancelled() {
-                    return None;
-                }
-                let slice = CANCEL_STRIDE.min(end - at);
-                if let Some(hit) = search(at, slice) {
-                    record(hit.saturating_sub(at) + 1);
-                    self.stop.store(true, Ordering::Relaxed);
-                    return Some(hit);
-                }
-                record(slice);
-                at += slice;
-            }
-        }
-        None
-    }
-}
-
-/// Searches one template on every worker until a hit, the deadline, exhaustion or a
-/// cancel; returns the smallest hit any worker found.
-fn search_epoch(
-    miner: &Miner,
-    template: &MiningTemplate,
-    difficulty: Difficulty,
-    deadline: Instant,
-    cancel: &CancelToken,
-) -> Option<u64> {
-    let shared = EpochShared::new(template.counter_limit(), deadline, cancel);
-    let progress = &miner.progress;
-    let kernel = miner.kernel;
-    // `broadcast` runs the closure once on every worker of the pool, at the same time,
-    // and returns when all are done: the pool is free for the next epoch or job.
-    let hits = miner.pool.broadcast(|ctx| {
-        let worker = ctx.index();
-        // Per-job work (constant rounds, digit tables) once per worker and epoch.
-        let mut job = kernel.try_prepare(template, difficulty.bits()).ok()?;
-        shared.work(
-            |start, count| job.search(start, count),
-            |attempts| progress.add(worker, attempts),
-        )
-    });
-    hits.into_iter().flatten().min()
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
-    use std::sync::Mutex;
 
     use super::*;
     use crate::chain::{DifficultyPolicy, Json, genesis};
@@ -294,120 +276,15 @@ mod tests {
         }
     }
 
-    fn far_deadline() -> Instant {
-        Instant::now() + Duration::from_secs(3600)
-    }
-
-    /// Four workers claiming chunks of one epoch get disjoint ranges that, together,
-    /// cover every counter exactly once.
+    /// Slices are a quarter of a worker's expected share of a block, within bounds.
     #[test]
-    fn chunks_are_disjoint_and_cover_the_template() {
-        let cancel = CancelToken::new();
-        let limit = 37 * CHUNK + 123;
-        let shared = EpochShared::new(limit, far_deadline(), &cancel);
-        let claimed = Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            for _ in 0..4 {
-                scope.spawn(|| {
-                    let mut mine = Vec::new();
-                    let hit = shared.work(
-                        |start, count| {
-                            mine.push(start..start + count);
-                            None
-                        },
-                        |_| {},
-                    );
-                    assert_eq!(hit, None);
-                    claimed.lock().expect("no panics").extend(mine);
-                });
-            }
-        });
-        let mut ranges = claimed.into_inner().expect("no panics");
-        ranges.sort_by_key(|r| r.start);
-        let mut next = 0;
-        for range in ranges {
-            assert_eq!(range.start, next, "gap or overlap at {next}");
-            next = range.end;
-        }
-        assert_eq!(next, limit);
-    }
-
-    /// A hit stops every worker, and the smallest hit is the one in the first chunk that
-    /// holds one (chunks are handed out in order, and a claimed chunk is searched whole).
-    #[test]
-    fn a_hit_stops_every_worker() {
-        let cancel = CancelToken::new();
-        let shared = EpochShared::new(1_000 * CHUNK, far_deadline(), &cancel);
-        let hits = Mutex::new(Vec::new());
-        let attempts = AtomicU64::new(0);
-        std::thread::scope(|scope| {
-            for _ in 0..3 {
-                scope.spawn(|| {
-                    let hit = shared.work(
-                        |start, _| (start >= 5 * CHUNK).then_some(start + 7),
-                        |n| {
-                            attempts.fetch_add(n, Ordering::Relaxed);
-                        },
-                    );
-                    hits.lock().expect("no panics").push(hit);
-                });
-            }
-        });
-        let hits = hits.into_inner().expect("no panics");
-        assert_eq!(hits.iter().flatten().min(), Some(&(5 * CHUNK + 7)));
-        assert!(attempts.load(Ordering::Relaxed) < 1_000 * CHUNK);
-    }
-
-    /// A cancelled token ends the epoch before any chunk is claimed.
-    #[test]
-    fn a_cancelled_token_claims_nothing() {
-        let cancel = CancelToken::new();
-        cancel.cancel();
-        let shared = EpochShared::new(10 * CHUNK, far_deadline(), &cancel);
-        let mut searched = 0;
-        let hit = shared.work(
-            |_, _| {
-                searched += 1;
-                None
-            },
-            |_| {},
-        );
-        assert_eq!((hit, searched), (None, 0));
-    }
-
-    /// A cancel during a chunk stops it at the next slice, counting only the attempts
-    /// made; a chunk with no cancel is searched whole, slice after slice.
-    #[test]
-    fn a_cancel_cuts_the_running_chunk_short() {
-        const { assert!(CHUNK > 2 * CANCEL_STRIDE) };
-        let cancel = CancelToken::new();
-        let shared = EpochShared::new(10 * CHUNK, far_deadline(), &cancel);
-        let mut slices = Vec::new();
-        let mut recorded = 0;
-        let hit = shared.work(
-            |start, count| {
-                slices.push((start, count));
-                if start >= CHUNK + CANCEL_STRIDE {
-                    cancel.cancel();
-                }
-                None
-            },
-            |n| recorded += n,
-        );
-        assert_eq!(hit, None);
-        let per_chunk = CHUNK / CANCEL_STRIDE;
-        assert_eq!(slices.len() as u64, per_chunk + 2, "{slices:?}");
-        assert!(slices.iter().all(|&(_, count)| count == CANCEL_STRIDE));
-        assert_eq!(slices[1], (CANCEL_STRIDE, CANCEL_STRIDE));
-        assert_eq!(recorded, CHUNK + 2 * CANCEL_STRIDE);
-    }
-
-    /// A past deadline ends the epoch too.
-    #[test]
-    fn a_past_deadline_claims_nothing() {
-        let cancel = CancelToken::new();
-        let shared = EpochShared::new(10 * CHUNK, Instant::now(), &cancel);
-        assert_eq!(shared.claim(), None);
+    fn slices_follow_the_difficulty() {
+        assert_eq!(slice_for(8, 2), MIN_SLICE);
+        assert_eq!(slice_for(12, 2), 512);
+        assert_eq!(slice_for(12, 1), CANCEL_STRIDE);
+        assert_eq!(slice_for(16, 2), CANCEL_STRIDE);
+        assert_eq!(slice_for(0, 64), MIN_SLICE);
+        assert_eq!(slice_for(256, 0), CANCEL_STRIDE);
     }
 
     /// Epochs of one job never share a nonce, even when the clock is stuck and the

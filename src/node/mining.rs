@@ -4,7 +4,8 @@
 //!
 //! Why a plain thread: [`Miner::mine`] blocks until a block is found or the search is
 //! cancelled, and tokio's workers must stay free to answer GETs meanwhile. The
-//! coordinator thread only waits; the miner's own pool does the hashing.
+//! coordinator thread hashes as the miner's worker 0, the miner's helper threads are
+//! the others; all of them run at the lowered mining priority.
 //!
 //! Cancellation goes through [`JobSlot`] (in [`super::job_slot`]), which holds the tip
 //! to mine on: the coordinator reads it and registers its
@@ -384,23 +385,14 @@ pub fn spawn_miner(
     Ok((handle, thread))
 }
 
-/// Builds the miner from a short-lived thread at niceness `nice`: threads inherit
-/// their creator's niceness, so every pool worker yields to the HTTP workers, while
-/// the coordinator (which must react to a cancel at once) keeps the normal priority.
-///
-/// A thread the OS refuses, or a panic while building, is an error, not a reason to
-/// build again here at normal priority: the pool needs threads too, and a panic would
-/// only repeat.
+/// Lowers the calling thread (the coordinator) to niceness `nice` and builds the miner
+/// from it: the coordinator hashes as the miner's worker 0, and the helper threads
+/// inherit its niceness, so every thread that hashes yields to the HTTP workers. A
+/// cancel still stops the search within a slice: the coordinator looks at the token
+/// between slices like every worker.
 fn build_miner(config: MinerConfig, nice: i32) -> Result<Miner, MiningSetupError> {
-    let builder = std::thread::Builder::new().name("mining-setup".into());
-    let built = builder.spawn(move || {
-        lower_priority(nice);
-        Miner::new(config)
-    })?;
-    match built.join() {
-        Ok(result) => Ok(result?),
-        Err(_) => Err(MiningSetupError::Panicked),
-    }
+    lower_priority(nice);
+    Ok(Miner::new(config)?)
 }
 
 #[cfg(target_os = "linux")]
