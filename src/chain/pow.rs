@@ -124,6 +124,15 @@ impl Work {
     pub fn saturating_add(self, other: Work) -> Work {
         Work(self.0.saturating_add(other.0))
     }
+
+    /// Reads the decimal form [`Display`](fmt::Display) writes (a peer's claimed
+    /// work in a block announcement); `None` when it is not one.
+    pub fn parse_decimal(text: &str) -> Option<Work> {
+        if text.is_empty() || text.len() > 160 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        U512::from_dec_str(text).ok().map(Work)
+    }
 }
 
 impl fmt::Display for Work {
