@@ -7,9 +7,13 @@
 //! going through the writer. A key is written with [`Durability::None`]: no fsync of
 //! its own; it reaches the disk with the writer's next (immediate) commit. A key lost
 //! in a crash is only one step behind, which its users must tolerate.
+//!
+//! The handle does not keep the database open: once the store is dropped (the node
+//! stopped), reads find nothing and writes fail, so a node restarted on the same
+//! directory never finds the file still locked by a straggling task.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use redb::{Database, Durability, ReadableDatabase, TableError};
 
@@ -21,22 +25,34 @@ pub const META_VALUE_MAX: usize = 1024;
 /// A handle on the free-form keys of the `meta` table (see the module doc).
 #[derive(Debug, Clone)]
 pub struct MetaKeys {
-    db: Arc<Database>,
+    db: Weak<Database>,
     path: PathBuf,
 }
 
 impl MetaKeys {
-    pub(super) fn new(db: Arc<Database>, path: PathBuf) -> MetaKeys {
-        MetaKeys { db, path }
+    pub(super) fn new(db: &Arc<Database>, path: PathBuf) -> MetaKeys {
+        MetaKeys {
+            db: Arc::downgrade(db),
+            path,
+        }
+    }
+
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        self.db.upgrade().ok_or_else(|| {
+            self.error(redb::StorageError::Io(std::io::Error::other(
+                "the store is closed",
+            )))
+        })
     }
 
     /// The value of `key`, if one was written.
     ///
     /// # Errors
-    /// [`StoreError::Write`] when redb cannot read it (named so because the failure is
-    /// the store's, found while the node runs).
+    /// [`StoreError::Write`] when redb cannot read it, or the store is closed (named
+    /// so because the failure is the store's, found while the node runs).
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(|e| self.error(e))?;
         let table = match txn.open_table(META) {
             Ok(table) => table,
             Err(TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -57,7 +73,8 @@ impl MetaKeys {
                 "refused a meta key: the tip record's, or over the size limit",
             ))));
         }
-        let mut txn = self.db.begin_write().map_err(|e| self.error(e))?;
+        let db = self.db()?;
+        let mut txn = db.begin_write().map_err(|e| self.error(e))?;
         txn.set_durability(Durability::None)
             .map_err(|e| self.error(e))?;
         {

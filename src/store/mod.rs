@@ -212,7 +212,7 @@ impl ChainStore {
     /// A handle on the `meta` table's free-form keys (such as where the node stopped
     /// reading the block log), usable from any thread while the writer holds the store.
     pub fn meta_keys(&self) -> MetaKeys {
-        MetaKeys::new(Arc::clone(&self.db), self.path.clone())
+        MetaKeys::new(&self.db, self.path.clone())
     }
 
     /// Stores `chain`'s tip block: `chain` is the stored chain plus that one block.

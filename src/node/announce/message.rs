@@ -175,6 +175,20 @@ pub fn split_log_id(message: &[u8]) -> Result<(Option<StreamId>, &[u8]), Rejecti
     Ok((Some(id), &rest[1..]))
 }
 
+/// The announced tip's hash, read from a channel message's header without parsing
+/// it (the listener calls this, so that the tip is known before a whole chain with
+/// it can follow on `BLOCKCHAIN`); `None` when it is not where this node writes it.
+pub fn header_hash(message: &[u8]) -> Option<&str> {
+    const KEY: &[u8] = b"\"hash\":\"";
+    let head = &message[..message.len().min(HEADER_MAX_BYTES + 64)];
+    let at = head.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let hash = head.get(at..at + 64)?;
+    if !hash.iter().all(u8::is_ascii_hexdigit) || head.get(at + 64) != Some(&b'"') {
+        return None;
+    }
+    std::str::from_utf8(hash).ok()
+}
+
 fn malformed(why: &str) -> Rejection {
     Rejection::NotAChain(format!("announcement: {why}"))
 }
@@ -323,6 +337,8 @@ mod tests {
         );
         let id = StreamId { ms: 17, seq: 2 };
         let live = with_log_id(Some(id), &bytes);
+        assert_eq!(header_hash(&live), Some(chain.tip().hash.as_str()));
+        assert_eq!(header_hash(b"\n{\"hash\":\"12\"}"), None);
         assert_eq!(
             split_log_id(&live).expect("splits"),
             (Some(id), bytes.as_slice())

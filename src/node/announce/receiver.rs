@@ -70,6 +70,7 @@ pub enum Incoming {
 pub struct AnnounceSender {
     tx: mpsc::Sender<Incoming>,
     sync: Arc<SyncStats>,
+    known: Arc<KnownTips>,
 }
 
 impl AnnounceSender {
@@ -83,6 +84,11 @@ impl AnnounceSender {
             });
             self.sync.record(Source::Announce, &verdict);
             return;
+        }
+        // Known at once, before a whole chain with this tip can follow on BLOCKCHAIN
+        // (the receiver checks the announcement itself later).
+        if let Some(hash) = message::header_hash(payload) {
+            self.known.insert(hash);
         }
         let incoming = Incoming::Live {
             bytes: Bytes::copy_from_slice(payload),
@@ -142,6 +148,7 @@ pub fn spawn(parts: ReceiverParts) -> (AnnounceSender, tokio::task::JoinHandle<(
     let sender = AnnounceSender {
         tx,
         sync: Arc::clone(&parts.sync),
+        known: Arc::clone(&parts.known),
     };
     let worker = Arc::new(Worker {
         parts,
