@@ -30,7 +30,9 @@ struct Redis(Child, u16);
 
 impl Redis {
     fn start() -> Result<Redis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -152,7 +154,11 @@ fn main() -> Result<()> {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    let mined: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(20).max(1);
+    let mined: u64 = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20)
+        .max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

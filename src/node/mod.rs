@@ -283,12 +283,14 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             mining.meter_hash_rate(shutdown).await
         }));
     }
-    // Announced tips whose parent we lack, for the range fetch (a placeholder that
-    // only logs them until it is wired).
+    // Announced tips whose parent we lack, for the range fetch (until it is wired,
+    // a stand-in fetches the announcer's whole chain).
     let (gap_tx, gap_rx) = gap::gap_queue();
-    tasks.push(tokio::spawn(announce::log_gap_requests(
+    tasks.push(tokio::spawn(announce::fill_gaps_with_whole_chains(
         gap_rx,
+        intake.clone(),
         Arc::clone(&announce_stats),
+        config.root_timeout,
     )));
     if let Some(client) = redis_client {
         let settings = RedisSettings {
@@ -299,7 +301,6 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         let identity = announce::Identity::new(advertised(&config, addr));
         let reannounce = Arc::new(Notify::new());
         let catching_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let catch_up_again = Arc::new(Notify::new());
         let subscribed = Arc::new(Notify::new());
         let (announcements, receiver_task) =
             announce::receiver::spawn(announce::receiver::ReceiverParts {
@@ -314,7 +315,6 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
                 reannounce: Arc::clone(&reannounce),
                 position: Arc::clone(&log_position),
                 catching_up: Arc::clone(&catching_up),
-                catch_up_again: Arc::clone(&catch_up_again),
             });
         tasks.push(receiver_task);
         tasks.push(tokio::spawn(stream_log::run(
@@ -326,7 +326,6 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
                 stats: Arc::clone(&announce_stats),
             },
             Arc::clone(&subscribed),
-            catch_up_again,
             shutdown_rx.clone(),
         )));
         tasks.push(tokio::spawn(announce::publisher::run(

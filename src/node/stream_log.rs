@@ -102,18 +102,12 @@ pub struct LogReader {
     pub stats: Arc<AnnounceStats>,
 }
 
-/// Catches up once at each signal: `subscribed` (the subscriber is (re)subscribed) or
-/// `again` (the receiver set a live entry aside); runs until shutdown.
-pub async fn run(
-    reader: LogReader,
-    subscribed: Arc<Notify>,
-    again: Arc<Notify>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// Catches up once each time `subscribed` is notified (the subscriber is
+/// (re)subscribed); runs until shutdown.
+pub async fn run(reader: LogReader, subscribed: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = subscribed.notified() => {}
-            _ = again.notified() => {}
             _ = shutdown.changed() => return,
         }
         reader.catching_up.store(true, Ordering::Relaxed);

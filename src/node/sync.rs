@@ -371,7 +371,8 @@ pub async fn sync_from_root(root: &str, timeout: Duration, intake: &IntakeSender
     }
 }
 
-async fn fetch_limited(
+/// GETs `url`, refusing a body over `max_bytes` as it streams in.
+pub(crate) async fn fetch_limited(
     client: &reqwest::Client,
     url: &str,
     max_bytes: usize,

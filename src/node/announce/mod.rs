@@ -222,7 +222,7 @@ impl AnnounceStats {
             applied: self.applied(),
             gap_requests: self.gaps(),
             gap_requests_dropped: self.gaps_dropped(),
-            gap_requests_unserved: read(&self.gaps_logged),
+            gap_whole_fetches: read(&self.gaps_logged),
             deferred: read(&self.deferred),
             log_read: self.log_read(),
             catch_ups: self.catch_ups(),
@@ -252,9 +252,10 @@ pub struct AnnounceStatus {
     pub gap_requests: u64,
     /// Gap requests dropped on a full queue (a later announcement asks again).
     pub gap_requests_dropped: u64,
-    /// Gap requests no range fetch took (this build only logs them).
-    pub gap_requests_unserved: u64,
-    /// Live announcements set aside during a catch-up (read again from the log).
+    /// Gap requests served by fetching the announcer's whole chain (the stand-in
+    /// until the range fetch is wired).
+    pub gap_whole_fetches: u64,
+    /// Live announcements set aside during a catch-up (looked at again after it).
     pub deferred: u64,
     /// Entries read back from the block log.
     pub log_read: u64,
@@ -264,20 +265,46 @@ pub struct AnnounceStatus {
     pub log_position: Option<String>,
 }
 
-/// Stands in for the range fetch until it is wired: logs each gap request and counts
-/// it as unserved.
-pub async fn log_gap_requests(
+/// Stands in for the range fetch until it is wired: serves each gap request (the
+/// newest of those waiting) the original's way, with the announcer's whole chain
+/// (`GET {peer}/api/blocks`, bounded by the message limit and `timeout`), offered to
+/// the intake like a root's. O(chain) per gap, where the range fetch is O(gap).
+pub async fn fill_gaps_with_whole_chains(
     mut requests: super::gap::GapReceiver,
+    intake: super::intake::IntakeSender,
     stats: std::sync::Arc<AnnounceStats>,
+    timeout: Duration,
 ) {
-    while let Some(request) = requests.recv().await {
+    let client = match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(client) => client,
+        Err(err) => {
+            tracing::warn!(%err, "gap: cannot build an HTTP client; gaps stay unfilled");
+            return;
+        }
+    };
+    while let Some(mut request) = requests.recv().await {
+        while let Ok(newer) = requests.try_recv() {
+            request = newer;
+        }
         bump(&stats.gaps_logged);
-        tracing::info!(
-            peer = %crate::clip::clip(&request.peer),
-            height = request.height,
-            hash = %crate::clip::clip(&request.tip_hash),
-            "gap: an announced tip's parent is missing (no range fetch in this build)"
-        );
+        let peer = crate::clip::clip(&request.peer).into_owned();
+        let url = format!("{}/api/blocks", request.peer.trim_end_matches('/'));
+        match super::sync::fetch_limited(&client, &url, intake.max_bytes()).await {
+            Ok(body) => {
+                let verdict = intake.submit(body, super::intake::Source::Root).await;
+                tracing::info!(
+                    %peer,
+                    height = request.height,
+                    adopted = matches!(verdict, Some(super::intake::Verdict::Adopted)),
+                    "gap: fetched the announcer's whole chain (stand-in for the range fetch)"
+                );
+            }
+            Err(why) => tracing::info!(
+                %peer,
+                "gap: cannot fetch the announcer's chain: {}",
+                crate::clip::clip(&why)
+            ),
+        }
     }
 }
 

@@ -52,6 +52,11 @@ pub async fn run(
     let mut connection: Option<redis::aio::MultiplexedConnection> = None;
     let mut pending = false;
     let mut last_reannounce: Option<(String, Instant)> = None;
+    // A restarted node tells its peers where it stands (on the channel only: the log
+    // has these blocks, or they came from elsewhere); a peer that lacks them asks.
+    if announced.chain().len() > 1 {
+        reannounce.notify_one();
+    }
     let mut retry = tokio::time::interval(RETRY);
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

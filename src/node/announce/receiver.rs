@@ -16,7 +16,8 @@
 //! message; the rest in [`AnnounceStats`]. The position in the log advances past each
 //! entry handled, and is kept in the store ([`LogPosition`]).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,9 @@ pub const RECEIVER_QUEUE: usize = 1024;
 
 /// Most announcements handled in one pass (merged when they extend each other).
 const BATCH_MAX: usize = 256;
+
+/// Most live announcements set aside during a catch-up (the newest are kept).
+const DEFERRED_MAX: usize = 16;
 
 /// Least time between two gap requests for the same tip.
 const GAP_REPEAT: Duration = Duration::from_secs(2);
@@ -137,8 +141,6 @@ pub struct ReceiverParts {
     pub position: Arc<LogPosition>,
     /// Set by the log reader while a catch-up runs.
     pub catching_up: Arc<AtomicBool>,
-    /// Asks the log reader for another catch-up (a live entry was set aside).
-    pub catch_up_again: Arc<Notify>,
 }
 
 /// Starts the receiver; it stops when every [`AnnounceSender`] is dropped or the
@@ -153,7 +155,7 @@ pub fn spawn(parts: ReceiverParts) -> (AnnounceSender, tokio::task::JoinHandle<(
     let worker = Arc::new(Worker {
         parts,
         last_gap: Mutex::new(None),
-        deferred: AtomicU64::new(0),
+        deferred: Mutex::new(VecDeque::new()),
     });
     let task = tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
@@ -178,8 +180,9 @@ pub fn spawn(parts: ReceiverParts) -> (AnnounceSender, tokio::task::JoinHandle<(
 struct Worker {
     parts: ReceiverParts,
     last_gap: Mutex<Option<(String, Instant)>>,
-    /// Live entries set aside during the running catch-up.
-    deferred: AtomicU64,
+    /// Live announcements set aside during the running catch-up (the newest
+    /// [`DEFERRED_MAX`]), looked at again once it is done.
+    deferred: Mutex<VecDeque<(Option<StreamId>, Announcement)>>,
 }
 
 /// Blocks that extend the snapshot `base`, gathered from consecutive announcements.
@@ -206,11 +209,31 @@ impl Worker {
             let (id, entry, received_at, live) = match item {
                 Incoming::CatchUpDone => {
                     self.flush(&mut run)?;
-                    self.save(&mut advanced);
                     p.catching_up.store(false, Ordering::Relaxed);
-                    if self.deferred.swap(0, Ordering::Relaxed) > 0 {
-                        p.catch_up_again.notify_one();
+                    // What came live meanwhile: mostly held or attached by now; a gap
+                    // only if the log did not have what leads to it.
+                    let deferred = std::mem::take(
+                        &mut *self.deferred.lock().unwrap_or_else(PoisonError::into_inner),
+                    );
+                    for (id, ann) in deferred {
+                        let mut step = self.step(&ann, &mut run, Instant::now());
+                        if matches!(step, Step::NotAttached) && run.base.is_some() {
+                            self.flush(&mut run)?;
+                            step = self.step(&ann, &mut run, Instant::now());
+                        }
+                        match step {
+                            Step::Held => p.sync.record(Source::Announce, &Verdict::Current),
+                            Step::Extended => {}
+                            Step::NotAttached => {
+                                self.unattached(&ann, None);
+                            }
+                        }
+                        if let Some(id) = id {
+                            advanced = advanced.max(Some(id));
+                        }
                     }
+                    self.flush(&mut run)?;
+                    self.save(&mut advanced);
                     continue;
                 }
                 Incoming::Logged { id, bytes } => {
@@ -257,8 +280,9 @@ impl Worker {
                 Step::Held => p.sync.record(Source::Announce, &Verdict::Current),
                 Step::Extended => {}
                 Step::NotAttached => {
-                    if !self.unattached(&ann, live && id.is_some()) {
-                        // Set aside: the catch-up reads it from the log again.
+                    let live_id = live.then_some(id);
+                    if !self.unattached(&ann, live_id) {
+                        // Set aside until the catch-up is done.
                         continue;
                     }
                 }
@@ -362,17 +386,23 @@ impl Worker {
 
     /// An announced tip that neither is ours nor extends it: a gap to fill when it
     /// claims a better chain, a re-announcement of ours when it is worse. False when a
-    /// logged live announcement was set aside because a catch-up runs (the catch-up
-    /// will read it from the log, after the entries before it).
-    fn unattached(&self, ann: &Announcement, logged_live: bool) -> bool {
+    /// live announcement (`live_id`: `Some` with its log id, if any) was set aside
+    /// because a catch-up runs: the log most likely holds what leads to it.
+    fn unattached(&self, ann: &Announcement, live_id: Option<Option<StreamId>>) -> bool {
         let p = &self.parts;
         let snapshot = Arc::clone(&p.snapshots.borrow());
         let ours = ChainWeight::of_chain(snapshot.chain());
         match ann.claimed_vs(p.fork_choice, ours) {
             std::cmp::Ordering::Greater => {
-                if logged_live && p.catching_up.load(Ordering::Relaxed) {
+                if let Some(id) = live_id
+                    && p.catching_up.load(Ordering::Relaxed)
+                {
                     bump(&p.stats.deferred);
-                    self.deferred.fetch_add(1, Ordering::Relaxed);
+                    let mut deferred = self.deferred.lock().unwrap_or_else(PoisonError::into_inner);
+                    if deferred.len() == DEFERRED_MAX {
+                        deferred.pop_front();
+                    }
+                    deferred.push_back((id, ann.clone()));
                     return false;
                 }
                 self.request_gap(ann);
