@@ -1,5 +1,8 @@
 //! Sync with the original's network: the Redis `BLOCKCHAIN` channel (subscribe,
-//! publish, reconnect) and the start-up sync from the root node over HTTP.
+//! publish, reconnect) and the start-up sync from the root node over HTTP. The same
+//! subscription carries minichain's block announcements (handed to
+//! [`announce`](super::announce)); whole chains are published only as
+//! [`seed_compat`](super::seed_compat) allows.
 //!
 //! Why our own reconnect loop: redis-rs's pub/sub connection never reconnects; when the
 //! socket dies its stream just ends, and a half-dead TCP connection can hang with no
