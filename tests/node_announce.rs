@@ -49,6 +49,14 @@ async fn stat(node: &TestNode, path: &[&str]) -> u64 {
         .unwrap_or_else(|| panic!("no number at {path:?} in {status}"))
 }
 
+/// A node's `not_a_chain` and `invalid` rejection counts.
+async fn rejected(node: &TestNode) -> (u64, u64) {
+    (
+        stat(node, &["sync", "rejected", "not_a_chain"]).await,
+        stat(node, &["sync", "rejected", "invalid"]).await,
+    )
+}
+
 async fn wait_connected(node: &TestNode) {
     wait_until("the node is subscribed", WAIT, || async {
         node.status().await["redis"]["connected"] == true
@@ -396,6 +404,93 @@ async fn no_subscriber_is_dropped_for_a_chain_over_the_limit() {
         stat(&b, &["redis", "reconnects"]).await >= 1
     })
     .await;
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A node away longer than the block log holds (its position is older than the oldest
+/// entry) reads only the newest entry and asks for the range (a gap request); it then
+/// holds its peer's chain. Hostile announcements on the channel are counted, not
+/// fatal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_further_behind_than_the_log_asks_for_the_range() {
+    let redis = RedisServer::start();
+    let short_log = || NodeConfig {
+        block_log_len: 10,
+        ..net_config(&redis, SeedCompatMode::Off)
+    };
+    let a = TestNode::start(short_log()).await;
+    let b_dir = tempfile::tempdir().expect("temp dir");
+    let b_config = || NodeConfig {
+        data_dir: Some(b_dir.path().to_owned()),
+        ..short_log()
+    };
+    let b = TestNode::start(b_config()).await;
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    assert_eq!(a.mine(r#"{"data": "first"}"#).await.0, 200);
+    wait_until("b has a's first block", WAIT, || async {
+        b.len().await == 2
+    })
+    .await;
+    b.stop().await;
+    // `MAXLEN ~ 10` trims whole nodes of the stream (100 entries each by default):
+    // after 300 entries the first ones are gone.
+    for i in 0..300 {
+        assert_eq!(a.mine(&format!(r#"{{"data": {i}}}"#)).await.0, 200);
+    }
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let kept: u64 = redis::cmd("XLEN")
+        .arg("minichain:blocks:log")
+        .query_async(&mut conn)
+        .await
+        .expect("XLEN");
+    assert!((10..300).contains(&kept), "the log keeps {kept} entries");
+
+    let b = TestNode::start(b_config()).await;
+    wait_until("b holds a's chain", WAIT, || async { b.len().await == 302 }).await;
+    assert_eq!(stat(&b, &["redis", "announcements", "log_read"]).await, 1);
+    assert!(stat(&b, &["redis", "announcements", "gap_requests"]).await >= 1);
+
+    // Hostile announcements: counted by reason, the node keeps working.
+    let before = rejected(&b).await;
+    let chain = b.chain().await;
+    let mut forged = extend(&chain, 1, "forged");
+    forged[302].data = minichain::chain::Json::String("changed".into()).into();
+    let header = format!(
+        "{{\"v\":1,\"node\":\"x\",\"peer\":\"http://127.0.0.1:1\",\"height\":302,\"work\":\"1\",\"hash\":\"{}\"}}",
+        forged[302].hash
+    );
+    let mut forged_blocks = Vec::new();
+    minichain::chain::block::write_chain(
+        &forged[302..],
+        minichain::chain::json::Dialect::Compact,
+        &mut forged_blocks,
+    );
+    let forged_message = format!("\n{header}\n{}", String::from_utf8_lossy(&forged_blocks));
+    for payload in [
+        b"garbage".to_vec(),
+        b"\n{\"v\":1}\n[]".to_vec(),
+        forged_message.into_bytes(),
+    ] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("minichain:blocks")
+            .arg(payload)
+            .query_async(&mut conn)
+            .await
+            .expect("PUBLISH");
+    }
+    wait_until("the three are counted", WAIT, || async {
+        let now = rejected(&b).await;
+        now.0 == before.0 + 2 && now.1 == before.1 + 1
+    })
+    .await;
+    assert_eq!(b.len().await, 302);
+    assert_eq!(b.mine(r#"{"data": "still mining"}"#).await.0, 200);
     a.stop().await;
     b.stop().await;
 }
