@@ -257,14 +257,17 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         Arc::clone(&seed_compat),
     ));
     let announce_writer = writer.clone();
-    let answers = Arc::new(answer::Answerer::new(
-        snapshots.clone(),
-        Arc::clone(&publish),
-        redis_client.clone(),
-        Arc::clone(redis_stats.answers()),
-        config.answer_interval,
-        config.answer_delay_max,
-    ));
+    let answers = Arc::new(
+        answer::Answerer::new(
+            snapshots.clone(),
+            Arc::clone(&publish),
+            redis_client.clone(),
+            Arc::clone(redis_stats.answers()),
+            config.answer_interval,
+            config.answer_delay_max,
+        )
+        .with_seed_compat(Arc::clone(&seed_compat)),
+    );
     let (intake, intake_task) = intake::spawn_intake(
         snapshots.clone(),
         writer,
