@@ -42,6 +42,9 @@ pub const RECEIVER_QUEUE: usize = 1024;
 /// Most announcements handled in one pass (merged when they extend each other).
 const BATCH_MAX: usize = 256;
 
+/// Most blocks gathered across wake-ups during a catch-up before they are applied.
+const CARRY_MAX: usize = 4096;
+
 /// Most live announcements set aside during a catch-up (the newest are kept).
 const DEFERRED_MAX: usize = 16;
 
@@ -156,6 +159,7 @@ pub fn spawn(parts: ReceiverParts) -> (AnnounceSender, tokio::task::JoinHandle<(
         parts,
         last_gap: Mutex::new(None),
         deferred: Mutex::new(VecDeque::new()),
+        carried: Mutex::new((Run::default(), None)),
     });
     let task = tokio::spawn(async move {
         while let Some(first) = rx.recv().await {
@@ -183,6 +187,8 @@ struct Worker {
     /// Live announcements set aside during the running catch-up (the newest
     /// [`DEFERRED_MAX`]), looked at again once it is done.
     deferred: Mutex<VecDeque<(Option<StreamId>, Announcement)>>,
+    /// During a catch-up, the blocks gathered so far and the log position they reach.
+    carried: Mutex<(Run, Option<StreamId>)>,
 }
 
 /// Blocks that extend the snapshot `base`, gathered from consecutive announcements.
@@ -203,8 +209,8 @@ enum Step {
 impl Worker {
     fn process(&self, batch: Vec<Incoming>) -> Result<(), WriterStopped> {
         let p = &self.parts;
-        let mut run = Run::default();
-        let mut advanced: Option<StreamId> = None;
+        let (mut run, mut advanced) =
+            std::mem::take(&mut *self.carried.lock().unwrap_or_else(PoisonError::into_inner));
         for item in batch {
             let (id, entry, received_at, live) = match item {
                 Incoming::CatchUpDone => {
@@ -288,6 +294,13 @@ impl Worker {
                 }
             }
             advance(id);
+        }
+        if p.catching_up.load(Ordering::Relaxed) && run.blocks.len() < CARRY_MAX {
+            // A catch-up feeds entries as Redis answers: gather them into one
+            // candidate (flushed at its end, or when large) rather than one per
+            // wake-up. The position moves only once they are applied.
+            *self.carried.lock().unwrap_or_else(PoisonError::into_inner) = (run, advanced);
+            return Ok(());
         }
         self.flush(&mut run)?;
         self.save(&mut advanced);
