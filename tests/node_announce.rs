@@ -37,6 +37,9 @@ fn net_config(redis: &RedisServer, seed_compat: SeedCompatMode) -> NodeConfig {
     }
 }
 
+/// A block log entry as `XRANGE` answers it: the id and the field-value pairs.
+type LogEntry = (String, Vec<(String, Vec<u8>)>);
+
 /// A number in `/api/status` at `path`.
 async fn stat(node: &TestNode, path: &[&str]) -> u64 {
     let status = node.status().await;
@@ -196,7 +199,7 @@ async fn a_node_away_for_1000_blocks_catches_up_from_the_log() {
         .get_multiplexed_async_connection()
         .await
         .expect("connect");
-    let newest: Vec<(String, Vec<(String, Vec<u8>)>)> = redis::cmd("XREVRANGE")
+    let newest: Vec<LogEntry> = redis::cmd("XREVRANGE")
         .arg("minichain:blocks:log")
         .arg("+")
         .arg("-")
