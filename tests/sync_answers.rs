@@ -18,6 +18,7 @@ use common::node::{TestNode, body, config, message, wait_until};
 use common::redis::RedisServer;
 use minichain::chain::genesis;
 use minichain::miner::synthetic::synthetic_chain;
+use minichain::node::config::SeedCompatMode;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -73,6 +74,9 @@ async fn ten_genesis_messages_bring_one_answer_per_interval() {
         // interval" is "one answer" whatever the machine's speed.
         cfg.answer_interval = Duration::from_secs(120);
         cfg.answer_delay_max = Duration::from_millis(500);
+        // Whole chains on BLOCKCHAIN are what this test is about (minichain nodes
+        // alone would sync by announcements and publish none).
+        cfg.seed_compat = SeedCompatMode::On;
         nodes.push(TestNode::start(cfg).await);
     }
     wait_until("three nodes subscribe", WAIT, || async {

@@ -135,6 +135,15 @@ impl Work {
     pub fn is_saturated(self) -> bool {
         self.0 == U512::MAX
     }
+
+    /// Reads the decimal form [`Display`](fmt::Display) writes (a peer's claimed
+    /// work in a block announcement); `None` when it is not one.
+    pub fn parse_decimal(text: &str) -> Option<Work> {
+        if text.is_empty() || text.len() > 160 || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        U512::from_dec_str(text).ok().map(Work)
+    }
 }
 
 impl fmt::Display for Work {

@@ -100,10 +100,39 @@ pub struct NodeArgs {
     /// directory elsewhere). Two nodes cannot share one.
     #[arg(long, value_name = "DIR|none")]
     data_dir: Option<PathBuf>,
+    /// Whole chains on the BLOCKCHAIN channel for the original's Python nodes: `on`,
+    /// `off`, or `auto` (while a Python node has been seen there in the last 10
+    /// minutes). Minichain nodes sync through block announcements either way, and
+    /// whole chains from Python nodes are always read.
+    #[arg(long, value_enum, default_value_t = SeedCompatArg::Auto)]
+    seed_compat: SeedCompatArg,
+    /// Largest whole-chain message published on BLOCKCHAIN, in bytes; a longer chain
+    /// is not published there (logged once, counted in /api/status).
+    #[arg(long, value_name = "BYTES", default_value_t = config::DEFAULT_SEED_COMPAT_MAX_BYTES)]
+    seed_compat_max_bytes: usize,
+    /// Approximate number of announcements kept in the block log (a Redis Stream) that
+    /// a node that was away catches up from; 0 keeps none.
+    #[arg(long, value_name = "N", default_value_t = config::DEFAULT_LOG_MAX_LEN)]
+    block_log_len: usize,
+    /// HTTP address announced to peers, where they fetch blocks they lack (default:
+    /// http://HOST:PORT as bound, 127.0.0.1 for 0.0.0.0).
+    #[arg(long, value_name = "URL")]
+    advertise: Option<String>,
     /// Pin the difficulty of mined blocks (benchmarks only: a network follows the
     /// mine rate).
     #[arg(long, value_name = "D", hide = true)]
     difficulty: Option<u32>,
+}
+
+/// `--seed-compat`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SeedCompatArg {
+    /// Always publish whole chains (under the size limit).
+    On,
+    /// Never.
+    Off,
+    /// While a Python node has been seen lately.
+    Auto,
 }
 
 /// `--fork-choice`'s values.
@@ -128,6 +157,11 @@ impl NodeArgs {
             bail!(
                 "--difficulty must be between 1 and {MAX_MEETABLE_DIFFICULTY} (a SHA-256 hash has 256 bits)"
             );
+        }
+        if let Some(url) = &self.advertise
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("--advertise must be an http:// or https:// address");
         }
         if self.max_message_bytes == 0 || self.max_body_bytes == 0 {
             bail!("--max-message-bytes and --max-body-bytes must be above 0");
@@ -174,6 +208,14 @@ impl NodeArgs {
             redis_backoff_max: Duration::from_millis(self.redis_backoff_max_ms.max(1)),
             miner_nice: self.miner_nice,
             data_dir,
+            seed_compat: match self.seed_compat {
+                SeedCompatArg::On => config::SeedCompatMode::On,
+                SeedCompatArg::Off => config::SeedCompatMode::Off,
+                SeedCompatArg::Auto => config::SeedCompatMode::Auto,
+            },
+            seed_compat_max_bytes: self.seed_compat_max_bytes,
+            block_log_len: self.block_log_len,
+            advertise: self.advertise.clone(),
             ..NodeConfig::default()
         })
     }

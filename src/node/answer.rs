@@ -64,6 +64,7 @@ pub struct Answerer {
     stats: Arc<AnswerStats>,
     interval: Duration,
     delay_max: Duration,
+    seed_compat: Option<Arc<super::seed_compat::SeedCompat>>,
 }
 
 #[derive(Debug, Default)]
@@ -96,7 +97,18 @@ impl Answerer {
             stats,
             interval,
             delay_max,
+            seed_compat: None,
         }
+    }
+
+    /// Answers only while `seed_compat` publishes whole chains (answers are whole
+    /// chains on `BLOCKCHAIN`); the others are counted as withheld.
+    pub fn with_seed_compat(
+        mut self,
+        seed_compat: Arc<super::seed_compat::SeedCompat>,
+    ) -> Answerer {
+        self.seed_compat = Some(seed_compat);
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, AnswerState> {
@@ -112,6 +124,10 @@ impl Answerer {
     /// ours waited) or one is already scheduled. Call from the runtime (it spawns the
     /// delayed answer).
     pub fn request(self: &Arc<Self>) {
+        if self.seed_compat.as_ref().is_some_and(|c| !c.active()) {
+            self.stats.withheld.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let tip = self.tip();
         let generation = {
             let mut state = self.lock();

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use crate::chain::{Difficulty, DifficultyPolicy, ForkChoice};
 use crate::miner::kernel::KernelKind;
+pub use crate::node::seed_compat::{DEFAULT_SEED_COMPAT_MAX_BYTES, SeedCompatMode};
+pub use crate::node::stream_log::DEFAULT_LOG_MAX_LEN;
 
 /// The Redis channel the original's nodes publish whole chains on.
 pub const CHANNEL: &str = "BLOCKCHAIN";
@@ -110,6 +112,16 @@ pub struct NodeConfig {
     /// Where the chain is kept (see [`crate::store`]), or `None` to keep nothing and
     /// start from genesis, as the original does. The CLI fills in a default directory.
     pub data_dir: Option<PathBuf>,
+    /// When whole chains go on `BLOCKCHAIN` for Python peers (see
+    /// [`seed_compat`](super::seed_compat)).
+    pub seed_compat: SeedCompatMode,
+    /// Largest whole-chain message published on `BLOCKCHAIN`; past it none is.
+    pub seed_compat_max_bytes: usize,
+    /// Approximate length of the block log (Redis Stream); 0 keeps none.
+    pub block_log_len: usize,
+    /// The HTTP base address announced to peers (where they fetch missing blocks);
+    /// `None`: `http://` + the bound address (127.0.0.1 for an unspecified host).
+    pub advertise: Option<String>,
 }
 
 impl Default for NodeConfig {
@@ -138,6 +150,10 @@ impl Default for NodeConfig {
             answer_delay_max: DEFAULT_ANSWER_DELAY_MAX,
             miner_nice: 10,
             data_dir: None,
+            seed_compat: SeedCompatMode::Auto,
+            seed_compat_max_bytes: DEFAULT_SEED_COMPAT_MAX_BYTES,
+            block_log_len: DEFAULT_LOG_MAX_LEN,
+            advertise: None,
         }
     }
 }

@@ -467,6 +467,10 @@ pub struct RedisStatus {
     /// Answers withheld (our tip went out within the interval, or another node
     /// answered first).
     pub answers_withheld: u64,
+    /// Block announcements (`minichain:blocks`) and the block log.
+    pub announcements: super::announce::AnnounceStatus,
+    /// Whole chains on `BLOCKCHAIN` for Python peers (null without Redis).
+    pub seed_compat: Option<super::seed_compat::SeedCompatStatus>,
 }
 
 /// The sync part of [`Status`].
@@ -532,6 +536,8 @@ pub fn status(state: &AppState) -> Status {
             publish_errors: state.redis.publish_errors(),
             answers: state.redis.answers().sent(),
             answers_withheld: state.redis.answers().withheld(),
+            announcements: state.redis.announce().status(),
+            seed_compat: state.redis.seed_compat().map(|c| c.status()),
         },
         sync: SyncStatus {
             accepted: state.sync.accepted(),

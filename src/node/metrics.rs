@@ -310,6 +310,57 @@ impl Collector for NodeCollector {
             "Publishes to Redis that failed",
             s.redis.publish_errors(),
         )?;
+        let announce = s.redis.announce();
+        counter(
+            &mut e,
+            "announce_published",
+            "Block announcements of our tips sent",
+            announce.published(),
+        )?;
+        counter(
+            &mut e,
+            "announce_published_bytes",
+            "Bytes of the block announcements sent",
+            announce.published_bytes(),
+        )?;
+        counter(
+            &mut e,
+            "announce_received",
+            "Block announcements received from peers (live or from the block log)",
+            announce.received(),
+        )?;
+        counter(
+            &mut e,
+            "announce_applied",
+            "Block announcements whose blocks extended our chain",
+            announce.applied(),
+        )?;
+        counter(
+            &mut e,
+            "announce_gap_requests",
+            "Announced tips whose parent we lack, handed to the range fetch",
+            announce.gaps(),
+        )?;
+        counter(
+            &mut e,
+            "announce_log_read",
+            "Entries read back from the block log",
+            announce.log_read(),
+        )?;
+        if let Some(compat) = s.redis.seed_compat() {
+            gauge(
+                &mut e,
+                "seed_compat_active",
+                "1 while whole chains are published on BLOCKCHAIN for Python peers",
+                u64::from(compat.active()),
+            )?;
+            counter(
+                &mut e,
+                "seed_compat_withheld_over_limit",
+                "Whole-chain publishes withheld because the message was over the limit",
+                compat.withheld_over_limit(),
+            )?;
+        }
         Ok(())
     }
 }

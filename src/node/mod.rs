@@ -15,6 +15,10 @@
 //! - [`gap_fill`]: a peer's chain from where it leaves ours, checked incrementally
 //!   and adopted by fork choice (gap requests and the start-up sync);
 //!   [`range_fetch`]: its HTTP page client.
+//! - [`announce`]: block announcements between minichain nodes (a few hundred bytes
+//!   per block, whatever the chain's length); [`stream_log`]: the same in a Redis
+//!   Stream, read back from the stored position at start and after a reconnect;
+//!   [`seed_compat`]: whole chains on `BLOCKCHAIN` for Python peers, under a limit.
 //! - [`answer`]: answers to peers with a worse chain, bounded against amplification.
 //! - [`http`]: [`router`](http::router), the handlers and [`ApiError`](http::ApiError).
 //! - [`server`]: the accept loop: header-read timeout, connection cap, graceful drain.
@@ -27,6 +31,7 @@
 //! Data flows one way: HTTP/Redis → intake (validate) → writer (fork choice) →
 //! snapshot → cache/publish, and the writer cancels a search on a stale tip.
 
+pub mod announce;
 pub mod answer;
 pub mod api_docs;
 pub mod body_budget;
@@ -44,9 +49,11 @@ pub mod mining;
 pub mod mining_request;
 pub mod openapi;
 pub mod range_fetch;
+pub mod seed_compat;
 pub mod server;
 pub mod startup_sync;
 pub mod state;
+pub mod stream_log;
 pub mod sync;
 
 use std::future::Future;
@@ -235,6 +242,12 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     };
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let meta_keys = persistence.store.as_ref().map(ChainStore::meta_keys);
+    let log_position = Arc::new(
+        tokio::task::spawn_blocking(move || stream_log::LogPosition::load(meta_keys))
+            .await
+            .map_err(|join| NodeError::Thread(std::io::Error::other(join)))?,
+    );
     let store_health = Arc::clone(&persistence.health);
     let jobs = Arc::new(JobSlot::new(initial.tip()));
     let publish = Arc::new(Notify::new());
@@ -249,15 +262,29 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     let bodies_ms = started.elapsed().as_millis() as u64;
     let (mining, mining_thread) = mining::spawn_miner(&config, writer.clone(), jobs)?;
     let sync_stats = Arc::new(SyncStats::default());
-    let redis_stats = Arc::new(RedisStats::default());
-    let answers = Arc::new(answer::Answerer::new(
-        snapshots.clone(),
-        Arc::clone(&publish),
-        redis_client.clone(),
-        Arc::clone(redis_stats.answers()),
-        config.answer_interval,
-        config.answer_delay_max,
+    let known_tips = Arc::new(announce::KnownTips::default());
+    let announce_stats = Arc::new(announce::AnnounceStats::default());
+    let seed_compat = Arc::new(seed_compat::SeedCompat::new(
+        config.seed_compat,
+        config.seed_compat_max_bytes,
+        Arc::clone(&known_tips),
     ));
+    let redis_stats = Arc::new(RedisStats::with_network(
+        Arc::clone(&announce_stats),
+        Arc::clone(&seed_compat),
+    ));
+    let announce_writer = writer.clone();
+    let answers = Arc::new(
+        answer::Answerer::new(
+            snapshots.clone(),
+            Arc::clone(&publish),
+            redis_client.clone(),
+            Arc::clone(redis_stats.answers()),
+            config.answer_interval,
+            config.answer_delay_max,
+        )
+        .with_seed_compat(Arc::clone(&seed_compat)),
+    );
     let range_stats = Arc::new(gap_fill::RangeStats::new(match &config.root {
         Some(root) if sync::is_self(root, addr) => "skipped",
         Some(_) => "searching",
@@ -289,18 +316,68 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             mining.meter_hash_rate(shutdown).await
         }));
     }
+    // Announced tips whose parent we lack go to the range fetch (gap fill).
+    let (gaps, gap_requests) = gap::gap_queue();
+    let gap_tx = gaps.clone();
     if let Some(client) = redis_client {
         let settings = RedisSettings {
             client,
             backoff_max: config.redis_backoff_max,
             ping_interval: config.redis_ping_interval,
         };
+        let identity = announce::Identity::new(advertised(&config, addr));
+        let reannounce = Arc::new(Notify::new());
+        let catching_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let subscribed = Arc::new(Notify::new());
+        let (announcements, receiver_task) =
+            announce::receiver::spawn(announce::receiver::ReceiverParts {
+                snapshots: snapshots.clone(),
+                writer: announce_writer,
+                sync: Arc::clone(&sync_stats),
+                stats: Arc::clone(&announce_stats),
+                known: Arc::clone(&known_tips),
+                node: identity.node.clone(),
+                fork_choice: config.fork_choice,
+                gaps: gap_tx,
+                reannounce: Arc::clone(&reannounce),
+                position: Arc::clone(&log_position),
+                catching_up: Arc::clone(&catching_up),
+            });
+        tasks.push(receiver_task);
+        tasks.push(tokio::spawn(stream_log::run(
+            stream_log::LogReader {
+                client: settings.client.clone(),
+                sender: announcements.clone(),
+                position: log_position,
+                catching_up,
+                stats: Arc::clone(&announce_stats),
+            },
+            Arc::clone(&subscribed),
+            shutdown_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(announce::publisher::run(
+            announce::publisher::PublisherSettings {
+                client: settings.client.clone(),
+                identity,
+                log_max_len: config.block_log_len,
+            },
+            snapshots.clone(),
+            Arc::clone(&known_tips),
+            Arc::clone(&announce_stats),
+            reannounce,
+            shutdown_rx.clone(),
+        )));
         tasks.push(tokio::spawn(sync::subscribe_loop(
             settings.clone(),
             intake.clone(),
             answers,
             Arc::clone(&publish),
             Arc::clone(&redis_stats),
+            sync::SubscriberLinks {
+                announcements,
+                seed_compat: Arc::clone(&seed_compat),
+                subscribed,
+            },
             shutdown_rx.clone(),
         )));
         tasks.push(tokio::spawn(sync::publish_loop(
@@ -308,8 +385,11 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             snapshots.clone(),
             Arc::clone(&publish),
             Arc::clone(&redis_stats),
+            seed_compat,
             shutdown_rx.clone(),
         )));
+    } else {
+        drop((gap_tx, announce_writer));
     }
     match &config.root {
         Some(root) if sync::is_self(root, addr) => {
@@ -325,7 +405,6 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         }
         None => {}
     }
-    let (gaps, gap_requests) = gap::gap_queue();
     tasks.push(tokio::spawn(gap_fill::run(gap_requests, range_sync)));
 
     let events = events::EventBus::new(shutdown_rx.clone());
@@ -390,6 +469,24 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         threads: vec![writer_thread, mining_thread],
         gaps,
     })
+}
+
+/// The HTTP base address announced to peers: the configured one, else the bound
+/// address (loopback for an unspecified host).
+fn advertised(config: &NodeConfig, addr: SocketAddr) -> String {
+    if let Some(url) = &config.advertise {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        }
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }
 
 /// Opens the store in `data_dir` (reading and checking its chain, off the async

@@ -1,6 +1,8 @@
 //! Sync with the original's network: the Redis `BLOCKCHAIN` channel (subscribe,
-//! publish, reconnect). (The start-up sync from the root is in
-//! [`startup_sync`](super::startup_sync).)
+//! publish, reconnect). The same subscription carries minichain's block
+//! announcements (handed to [`announce`](super::announce)); whole chains are published
+//! only as [`seed_compat`](super::seed_compat) allows. (The start-up sync from the
+//! root is in [`startup_sync`](super::startup_sync).)
 //!
 //! Why our own reconnect loop: redis-rs's pub/sub connection never reconnects; when the
 //! socket dies its stream just ends, and a half-dead TCP connection can hang with no
@@ -21,9 +23,11 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 
+use super::announce::{ANNOUNCE_CHANNEL, AnnounceSender, AnnounceStats};
 use super::answer::{AnswerStats, Answerer};
 use super::config::CHANNEL;
 use super::intake::{IntakeSender, Source};
+use super::seed_compat::{ANNOUNCED_FIRST_WAIT, SeedCompat};
 use super::state::Snapshot;
 
 /// First wait before reconnecting; it doubles up to the configured maximum.
@@ -41,6 +45,8 @@ pub struct RedisStats {
     published: AtomicU64,
     publish_errors: AtomicU64,
     answers: Arc<AnswerStats>,
+    announce: Arc<AnnounceStats>,
+    seed_compat: Option<Arc<SeedCompat>>,
 }
 
 impl RedisStats {
@@ -73,6 +79,36 @@ impl RedisStats {
     pub fn answers(&self) -> &Arc<AnswerStats> {
         &self.answers
     }
+
+    /// Counters with the announcement side and the seed-compat setting.
+    pub fn with_network(announce: Arc<AnnounceStats>, seed_compat: Arc<SeedCompat>) -> RedisStats {
+        RedisStats {
+            announce,
+            seed_compat: Some(seed_compat),
+            ..RedisStats::default()
+        }
+    }
+
+    /// Block announcements sent and received.
+    pub fn announce(&self) -> &Arc<AnnounceStats> {
+        &self.announce
+    }
+
+    /// Whole chains for Python peers, if set up.
+    pub fn seed_compat(&self) -> Option<&Arc<SeedCompat>> {
+        self.seed_compat.as_ref()
+    }
+}
+
+/// What the subscriber hands announcements and `BLOCKCHAIN` sightings to.
+#[derive(Debug, Clone)]
+pub struct SubscriberLinks {
+    /// Where messages on the announcement channel go.
+    pub announcements: AnnounceSender,
+    /// Told of every whole chain on `BLOCKCHAIN` (to spot Python peers).
+    pub seed_compat: Arc<SeedCompat>,
+    /// Notified after each (re)subscription: the block log is read then.
+    pub subscribed: Arc<Notify>,
 }
 
 /// The settings the Redis tasks need.
@@ -94,6 +130,7 @@ pub async fn subscribe_loop(
     answers: Arc<Answerer>,
     publish: Arc<Notify>,
     stats: Arc<RedisStats>,
+    links: SubscriberLinks,
     mut shutdown: watch::Receiver<bool>,
 ) {
     stats.enabled.store(true, Ordering::Relaxed);
@@ -115,11 +152,14 @@ pub async fn subscribe_loop(
                 }
                 subscribed_before = true;
                 backoff = INITIAL_BACKOFF;
-                // Peers may have missed our chain while we were away.
+                // Peers may have missed our chain while we were away, and we theirs:
+                // the block log has what was announced meanwhile.
                 publish.notify_one();
+                links.subscribed.notify_one();
                 let lost = listen(
                     pubsub,
                     &intake,
+                    &links,
                     &answers,
                     settings.ping_interval,
                     &mut shutdown,
@@ -148,7 +188,7 @@ pub async fn subscribe_loop(
 async fn connect_subscriber(client: &redis::Client) -> redis::RedisResult<redis::aio::PubSub> {
     let attempt = async {
         let mut pubsub = client.get_async_pubsub().await?;
-        pubsub.subscribe(CHANNEL).await?;
+        pubsub.subscribe(&[CHANNEL, ANNOUNCE_CHANNEL]).await?;
         Ok(pubsub)
     };
     match tokio::time::timeout(REDIS_TIMEOUT, attempt).await {
@@ -168,6 +208,7 @@ enum Lost {
 async fn listen(
     pubsub: redis::aio::PubSub,
     intake: &IntakeSender,
+    links: &SubscriberLinks,
     answers: &Answerer,
     ping_interval: Duration,
     shutdown: &mut watch::Receiver<bool>,
@@ -180,10 +221,14 @@ async fn listen(
         tokio::select! {
             message = stream.next() => match message {
                 Some(message) => {
-                    if message.get_channel_name() == CHANNEL {
+                    let channel = message.get_channel_name();
+                    if channel == CHANNEL {
                         let payload = message.get_payload_bytes();
                         answers.observe(payload);
+                        links.seed_compat.observe(payload);
                         intake.offer_payload(payload, Source::Redis, Instant::now());
+                    } else if channel == ANNOUNCE_CHANNEL {
+                        links.announcements.offer_live(message.get_payload_bytes());
                     }
                 }
                 None => return Lost::Because("connection closed".into()),
@@ -201,12 +246,16 @@ async fn listen(
 }
 
 /// Publishes our chain whenever asked (after a mined block, at start, after each
-/// resubscribe); requests that come while one publish runs fold into the next.
+/// resubscribe); requests that come while one publish runs fold into the next. Only
+/// while `seed_compat` says so (a Python peer needs whole chains) and the message fits
+/// under its limit; then after our tip's announcement, so that minichain peers can
+/// tell our message from a Python node's.
 pub async fn publish_loop(
     settings: RedisSettings,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     publish: Arc<Notify>,
     stats: Arc<RedisStats>,
+    seed_compat: Arc<SeedCompat>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut connection: Option<redis::aio::MultiplexedConnection> = None;
@@ -216,6 +265,15 @@ pub async fn publish_loop(
             _ = shutdown.changed() => return,
         }
         let snapshot = Arc::clone(&snapshots.borrow());
+        if !seed_compat.admit_chain(snapshot.chain().len()) {
+            continue;
+        }
+        if snapshot.chain().len() > 1 {
+            seed_compat
+                .known()
+                .wait_for(&snapshot.chain().tip().hash, ANNOUNCED_FIRST_WAIT)
+                .await;
+        }
         // A restarted node writes its first message off the start-up path: wait for it
         // off the async workers.
         let message = if snapshot.message_written() {
@@ -229,6 +287,9 @@ pub async fn publish_loop(
                 }
             }
         };
+        if !seed_compat.admit_len(message.len()) {
+            continue;
+        }
         // One retry on a fresh connection; if Redis is down, the subscriber's
         // reconnect asks for a republish anyway.
         for _ in 0..2 {
@@ -258,7 +319,9 @@ pub async fn publish_loop(
     }
 }
 
-async fn ensure_connection<'a>(
+/// The publishing connection, opened (with timeouts) when there is none; `None` when
+/// Redis cannot be reached.
+pub(crate) async fn ensure_connection<'a>(
     client: &redis::Client,
     connection: &'a mut Option<redis::aio::MultiplexedConnection>,
 ) -> Option<&'a mut redis::aio::MultiplexedConnection> {

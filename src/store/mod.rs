@@ -23,10 +23,12 @@
 //!
 //! It depends on [`chain`](crate::chain) only.
 
+pub mod meta;
 pub mod record;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use redb::{
@@ -34,6 +36,7 @@ use redb::{
     TableError,
 };
 
+pub use self::meta::MetaKeys;
 pub use self::record::{RecordError, TipRecord};
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, RuleSet, ValidChain, ValidationError};
@@ -181,7 +184,7 @@ pub enum Damage {
 /// transaction at a time, and the writer is the one thread that changes the chain).
 #[derive(Debug)]
 pub struct ChainStore {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
 }
 
@@ -207,6 +210,12 @@ impl ChainStore {
     /// The store's file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A handle on the `meta` table's free-form keys (such as where the node stopped
+    /// reading the block log), usable from any thread while the writer holds the store.
+    pub fn meta_keys(&self) -> MetaKeys {
+        MetaKeys::new(&self.db, self.path.clone())
     }
 
     /// Stores `chain`'s tip block: `chain` is the stored chain plus that one block.
@@ -286,7 +295,10 @@ impl ChainStore {
             path: tmp.clone(),
             cause: cause.into(),
         })?;
-        let store = ChainStore { db, path: tmp };
+        let store = ChainStore {
+            db: Arc::new(db),
+            path: tmp,
+        };
         let mut written = 0;
         while written < chain.len() {
             let end = (written + IMPORT_BATCH).min(chain.len());
@@ -419,7 +431,7 @@ fn open_checked(dir: &Path, path: &Path) -> Result<(ChainStore, ValidChain), Sto
     );
     Ok((
         ChainStore {
-            db,
+            db: Arc::new(db),
             path: path.to_owned(),
         },
         chain,
@@ -452,7 +464,10 @@ fn create_new(dir: &Path, path: &Path) -> Result<(), StoreError> {
         path: tmp.clone(),
         cause: cause.into(),
     })?;
-    let store = ChainStore { db, path: tmp };
+    let store = ChainStore {
+        db: Arc::new(db),
+        path: tmp,
+    };
     let genesis = ValidChain::genesis();
     store.write(|txn| {
         txn.open_table(BLOCKS)

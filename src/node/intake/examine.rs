@@ -149,7 +149,7 @@ fn check_publishable(chain: &ValidChain, max_bytes: usize) -> Result<(), Rejecti
 /// The cheap pre-check, before any hashing: the fork-choice rule itself on the weight
 /// the parsed blocks would have as a valid chain (the weight the writer will compare),
 /// so a chain that would lose even if valid is refused unvalidated.
-fn check_preferred(
+pub(crate) fn check_preferred(
     fork_choice: ForkChoice,
     current: &ValidChain,
     candidate: ChainWeight,
@@ -168,7 +168,7 @@ fn check_preferred(
 
 /// Refuses a chain holding NaN in a block's data (`first_index` is the first block's
 /// index in the chain).
-fn check_nan(blocks: &[Block], first_index: usize) -> Result<(), Rejection> {
+pub(crate) fn check_nan(blocks: &[Block], first_index: usize) -> Result<(), Rejection> {
     match blocks.iter().position(|b| b.data.has_nan()) {
         Some(i) => Err(Rejection::Nan(first_index + i)),
         None => Ok(()),

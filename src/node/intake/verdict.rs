@@ -25,6 +25,9 @@ pub enum Source {
     /// Pushed with `POST /api/chain`: `{"chain": [...]}` or a bare array, in either
     /// dialect (a `GET /api/blocks` body from any node, or a Redis message).
     Http,
+    /// A block announcement from another minichain node (live, or read back from the
+    /// block log): only its new blocks travel (see [`crate::node::announce`]).
+    Announce,
 }
 
 /// Why a chain from the network was not adopted.
@@ -144,7 +147,7 @@ impl Rejection {
     /// A valid chain of `len` blocks that the `fork_choice` rule does not prefer to
     /// ours of `ours` blocks; `ours_better` when ours is strictly better (by the
     /// rule's [`Ordering`](std::cmp::Ordering): `Less`, not `Equal`).
-    pub(super) fn not_preferred(
+    pub(crate) fn not_preferred(
         len: usize,
         ours: usize,
         fork_choice: ForkChoice,
@@ -163,7 +166,7 @@ impl Rejection {
     /// `{"chain": [` is not) takes a second pass, paid only on failure: a walk of the
     /// grammar that builds nothing, whose own error then says what is wrong with the
     /// JSON.
-    pub(super) fn from_chain_error(text: &str, err: JsonError) -> Rejection {
+    pub(crate) fn from_chain_error(text: &str, err: JsonError) -> Rejection {
         if matches!(err.kind, JsonErrorKind::TooDeep) {
             return Rejection::TooDeep(err);
         }
@@ -247,7 +250,7 @@ pub const RECENT_MESSAGES: usize = 16;
 pub struct RecentMessage {
     /// When the verdict was reached, in ms since the Unix epoch.
     pub at_ms: u64,
-    /// Where it came from: `redis`, `root` or `http`.
+    /// Where it came from: `redis`, `root`, `http` or `announce`.
     pub source: &'static str,
     /// `adopted`, `current` (our own chain), or the rejection reason.
     pub outcome: &'static str,
@@ -262,6 +265,7 @@ impl Source {
             Source::Redis => "redis",
             Source::Root => "root",
             Source::Http => "http",
+            Source::Announce => "announce",
         }
     }
 }

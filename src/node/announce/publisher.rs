@@ -1,0 +1,226 @@
+//! Announces each new tip: appends the announcement to the block log (`XADD ... MAXLEN
+//! ~ N`), then publishes it on [`ANNOUNCE_CHANNEL`] with the log entry's id in front.
+//!
+//! It watches the chain's snapshots rather than being told: a mined block, a chain
+//! pushed over HTTP, one adopted from a Python node or filled from a range fetch all
+//! change the snapshot. A tip that a peer announced (the receiver marks it known
+//! before adopting it) is not announced again: every minichain node on this Redis
+//! heard it already. Snapshots that come faster than Redis answers fold into one
+//! announcement carrying all their new blocks (up to the message's limits), and a
+//! failed announcement is retried every second until Redis takes it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, watch};
+
+use super::message::{self, ANNOUNCED_BLOCKS_MAX, StreamId};
+use super::{ANNOUNCE_CHANNEL, AnnounceStats, Identity, KnownTips, bump};
+use crate::chain::Block;
+use crate::chain::compact::ChainBlocks;
+use crate::node::state::Snapshot;
+use crate::node::stream_log::STREAM_KEY;
+
+/// Least time between two re-announcements of the same tip (to peers that announced a
+/// worse chain).
+const REANNOUNCE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How often a failed announcement is retried.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// What the publisher needs.
+#[derive(Debug, Clone)]
+pub struct PublisherSettings {
+    /// The Redis client.
+    pub client: redis::Client,
+    /// Who we are.
+    pub identity: Identity,
+    /// The block log's approximate length (`MAXLEN ~`); 0 keeps no log.
+    pub log_max_len: usize,
+}
+
+/// Runs until shutdown (see the module doc). `reannounce` asks for our tip to be
+/// announced again on the channel only (a peer announced a worse chain).
+pub async fn run(
+    settings: PublisherSettings,
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    known: Arc<KnownTips>,
+    stats: Arc<AnnounceStats>,
+    reannounce: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut announced = Arc::clone(&snapshots.borrow_and_update());
+    let mut connection: Option<redis::aio::MultiplexedConnection> = None;
+    let mut pending = false;
+    let mut last_reannounce: Option<(String, Instant)> = None;
+    // A restarted node tells its peers where it stands (on the channel only: the log
+    // has these blocks, or they came from elsewhere); a peer that lacks them asks.
+    if announced.chain().len() > 1 {
+        reannounce.notify_one();
+    }
+    let mut retry = tokio::time::interval(RETRY);
+    retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                pending = true;
+            }
+            _ = reannounce.notified() => {
+                let snapshot = Arc::clone(&snapshots.borrow());
+                let tip = snapshot.chain().tip();
+                let recent = last_reannounce
+                    .as_ref()
+                    .is_some_and(|(hash, at)| *hash == tip.hash && at.elapsed() < REANNOUNCE_INTERVAL);
+                if recent || snapshot.chain().len() < 2 {
+                    continue;
+                }
+                last_reannounce = Some((tip.hash.clone(), Instant::now()));
+                let blocks = [tip.clone()];
+                if let Some(entry) = message::encode(&settings.identity.node, &settings.identity.peer, snapshot.chain().work(), &blocks)
+                    && send(&settings, &mut connection, &entry, false, &stats).await.is_err()
+                {
+                    connection = None;
+                }
+                continue;
+            }
+            _ = retry.tick(), if pending => {}
+            _ = shutdown.changed() => return,
+        }
+        let snapshot = Arc::clone(&snapshots.borrow_and_update());
+        let tip = snapshot.chain().tip();
+        if tip.hash == announced.chain().tip().hash || known.contains(&tip.hash) {
+            announced = snapshot;
+            pending = false;
+            continue;
+        }
+        let blocks = new_blocks(announced.chain().blocks(), snapshot.chain().blocks());
+        let Some(entry) = message::encode(
+            &settings.identity.node,
+            &settings.identity.peer,
+            snapshot.chain().work(),
+            &blocks,
+        ) else {
+            pending = false;
+            continue;
+        };
+        match send(&settings, &mut connection, &entry, true, &stats).await {
+            Ok(()) => {
+                known.insert(&tip.hash);
+                announced = snapshot;
+                pending = false;
+            }
+            Err(()) => connection = None,
+        }
+    }
+}
+
+/// The blocks of `new` that `old` lacks at the same height, the newest
+/// [`ANNOUNCED_BLOCKS_MAX`] at most; at least the tip.
+pub fn new_blocks(old: &ChainBlocks, new: &ChainBlocks) -> Vec<Block> {
+    let mut start = new.len();
+    while start > 0 && new.len() - start < ANNOUNCED_BLOCKS_MAX {
+        let i = start - 1;
+        if old.hash(i).is_some_and(|h| new.hash(i) == Some(h)) {
+            break;
+        }
+        start = i;
+    }
+    new.iter_from(start.min(new.len().saturating_sub(1)))
+        .map(|b| b.to_block())
+        .collect()
+}
+
+/// Appends `entry` to the log (when `log` and the log is kept), then publishes it with
+/// the entry's id; counts the outcome.
+async fn send(
+    settings: &PublisherSettings,
+    connection: &mut Option<redis::aio::MultiplexedConnection>,
+    entry: &[u8],
+    log: bool,
+    stats: &AnnounceStats,
+) -> Result<(), ()> {
+    let Some(conn) = crate::node::sync::ensure_connection(&settings.client, connection).await
+    else {
+        bump(&stats.publish_errors);
+        return Err(());
+    };
+    let mut id = None;
+    if log && settings.log_max_len > 0 {
+        let added = redis::cmd("XADD")
+            .arg(STREAM_KEY)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(settings.log_max_len)
+            .arg("*")
+            .arg("a")
+            .arg(entry)
+            .query_async::<String>(conn)
+            .await;
+        match added {
+            Ok(text) => {
+                bump(&stats.logged);
+                id = StreamId::parse(&text);
+            }
+            Err(err) => {
+                tracing::warn!(%err, "redis: appending to the block log failed");
+                bump(&stats.publish_errors);
+                return Err(());
+            }
+        }
+    }
+    let message = message::with_log_id(id, entry);
+    match redis::cmd("PUBLISH")
+        .arg(ANNOUNCE_CHANNEL)
+        .arg(&message)
+        .query_async::<i64>(conn)
+        .await
+    {
+        Ok(receivers) => {
+            bump(&stats.published);
+            stats
+                .published_bytes
+                .fetch_add(message.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            tracing::debug!(receivers, bytes = message.len(), "redis: announced our tip");
+            Ok(())
+        }
+        Err(err) => {
+            tracing::warn!(%err, "redis: announcing failed");
+            bump(&stats.publish_errors);
+            Err(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::miner::synthetic::synthetic_chain;
+
+    /// Only the blocks that differ travel: one after a mined block, the fork's blocks
+    /// after a reorganization, never more than the limit, always the tip.
+    #[test]
+    fn new_blocks_are_the_suffix_that_differs() {
+        let compact = |blocks: &[Block]| {
+            let mut c = ChainBlocks::default();
+            for b in blocks {
+                c.push(b);
+            }
+            c
+        };
+        let chain = synthetic_chain(40);
+        let all = compact(&chain);
+        assert_eq!(new_blocks(&compact(&chain[..39]), &all).len(), 1);
+        assert_eq!(new_blocks(&compact(&chain[..35]), &all).len(), 5);
+        assert_eq!(
+            new_blocks(&compact(&chain[..1]), &all).len(),
+            ANNOUNCED_BLOCKS_MAX
+        );
+        assert_eq!(new_blocks(&all, &all).len(), 1, "the tip at least");
+        let mut fork = chain[..30].to_vec();
+        fork[29].hash = "f".repeat(64);
+        assert_eq!(new_blocks(&compact(&fork), &compact(&chain[..32])).len(), 3);
+    }
+}

@@ -1,0 +1,479 @@
+//! Takes announcements (live from the channel, or read back from the block log) and
+//! does the cheapest thing that brings our chain to the announced tip:
+//!
+//! - **a tip we hold** (at its height): nothing (`current`);
+//! - **blocks that extend our tip**: only they are validated (the chain's
+//!   [`extend`](crate::chain::ValidChain::extend): links, rules, hashes of the new
+//!   blocks) and the result offered to the writer, which applies fork choice. Runs of
+//!   announcements that extend each other (a catch-up from the log) are merged into one
+//!   candidate: one validation and one store transaction for the lot;
+//! - **a tip whose parent we lack**, claiming a better chain: a
+//!   [`GapRequest`] for the range fetch (deduplicated, dropped on a full queue);
+//! - **a worse tip**: the announcer lacks our chain, so the publisher re-announces ours
+//!   (rate-limited), and the announcer fetches what it lacks.
+//!
+//! Verdicts are counted in [`SyncStats`] under the source `announce`, like any chain
+//! message; the rest in [`AnnounceStats`]. The position in the log advances past each
+//! entry handled, and is kept in the store ([`LogPosition`]).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc, watch};
+
+use super::message::{self, ANNOUNCE_MAX_BYTES, Announcement, StreamId};
+use super::{AnnounceStats, KnownTips, bump};
+use crate::chain::validate::now_ms;
+use crate::chain::{Block, ChainWeight, ForkChoice, RuleSet};
+use crate::node::gap::{GapRequest, GapSender};
+use crate::node::intake::examine::{check_nan, check_preferred};
+use crate::node::intake::{Rejection, Source, SyncStats, Verdict};
+use crate::node::job_slot::IntakeTimings;
+use crate::node::state::{AdoptOutcome, Candidate, ChainWriter, Snapshot, WriterStopped};
+use crate::node::stream_log::LogPosition;
+
+/// Announcements waiting for the receiver; past it live ones are dropped (counted as
+/// `backlog`: the log still holds them).
+pub const RECEIVER_QUEUE: usize = 1024;
+
+/// Most announcements handled in one pass (merged when they extend each other).
+const BATCH_MAX: usize = 256;
+
+/// Most blocks gathered across wake-ups during a catch-up before they are applied.
+const CARRY_MAX: usize = 4096;
+
+/// Most live announcements set aside during a catch-up (the newest are kept).
+const DEFERRED_MAX: usize = 16;
+
+/// Least time between two gap requests for the same tip.
+const GAP_REPEAT: Duration = Duration::from_secs(2);
+
+/// One thing for the receiver.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A message from the channel: the log id line, then the entry.
+    Live {
+        /// The message.
+        bytes: Bytes,
+        /// When it arrived.
+        received_at: Instant,
+    },
+    /// An entry read back from the block log.
+    Logged {
+        /// Its id.
+        id: StreamId,
+        /// The entry.
+        bytes: Bytes,
+    },
+    /// The catch-up that began has sent every entry it read.
+    CatchUpDone,
+}
+
+/// The producers' handle (the Redis listener, the log reader).
+#[derive(Debug, Clone)]
+pub struct AnnounceSender {
+    tx: mpsc::Sender<Incoming>,
+    sync: Arc<SyncStats>,
+    known: Arc<KnownTips>,
+}
+
+impl AnnounceSender {
+    /// Queues a channel message without waiting (the listener must not stall): an
+    /// oversized one or a full queue is counted and dropped.
+    pub fn offer_live(&self, payload: &[u8]) {
+        if payload.len() > ANNOUNCE_MAX_BYTES + 64 {
+            let verdict = Verdict::Rejected(Rejection::TooLarge {
+                len: payload.len(),
+                limit: ANNOUNCE_MAX_BYTES,
+            });
+            self.sync.record(Source::Announce, &verdict);
+            return;
+        }
+        // Known at once, before a whole chain with this tip can follow on BLOCKCHAIN
+        // (the receiver checks the announcement itself later).
+        if let Some(hash) = message::header_hash(payload) {
+            self.known.insert(hash);
+        }
+        let incoming = Incoming::Live {
+            bytes: Bytes::copy_from_slice(payload),
+            received_at: Instant::now(),
+        };
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(incoming) {
+            self.sync
+                .record(Source::Announce, &Verdict::Rejected(Rejection::Backlog));
+        }
+    }
+
+    /// Queues an entry read from the log, waiting for room; false once the receiver
+    /// has stopped.
+    pub async fn send_logged(&self, id: StreamId, bytes: Bytes) -> bool {
+        self.tx.send(Incoming::Logged { id, bytes }).await.is_ok()
+    }
+
+    /// Marks the end of a catch-up's entries.
+    pub async fn catch_up_done(&self) -> bool {
+        self.tx.send(Incoming::CatchUpDone).await.is_ok()
+    }
+}
+
+/// Everything the receiver works with.
+#[derive(Debug)]
+pub struct ReceiverParts {
+    /// Our chain.
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// Where candidates go.
+    pub writer: ChainWriter,
+    /// The sync verdict counters.
+    pub sync: Arc<SyncStats>,
+    /// The announcement counters.
+    pub stats: Arc<AnnounceStats>,
+    /// Tips minichain nodes announced.
+    pub known: Arc<KnownTips>,
+    /// Our node id (our own announcements are ignored).
+    pub node: String,
+    /// Which chain wins.
+    pub fork_choice: ForkChoice,
+    /// Where tips whose parent we lack go.
+    pub gaps: GapSender,
+    /// Asks the publisher to announce our tip again.
+    pub reannounce: Arc<Notify>,
+    /// How far in the log we have read.
+    pub position: Arc<LogPosition>,
+    /// Set by the log reader while a catch-up runs.
+    pub catching_up: Arc<AtomicBool>,
+}
+
+/// Starts the receiver; it stops when every [`AnnounceSender`] is dropped or the
+/// writer stops.
+pub fn spawn(parts: ReceiverParts) -> (AnnounceSender, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::channel(RECEIVER_QUEUE);
+    let sender = AnnounceSender {
+        tx,
+        sync: Arc::clone(&parts.sync),
+        known: Arc::clone(&parts.known),
+    };
+    let worker = Arc::new(Worker {
+        parts,
+        last_gap: Mutex::new(None),
+        deferred: Mutex::new(VecDeque::new()),
+        carried: Mutex::new((Run::default(), None)),
+    });
+    let task = tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < BATCH_MAX {
+                match rx.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            let worker = Arc::clone(&worker);
+            match tokio::task::spawn_blocking(move || worker.process(batch)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(WriterStopped)) => return,
+                Err(err) => tracing::error!(%err, "announcement handling panicked"),
+            }
+        }
+    });
+    (sender, task)
+}
+
+struct Worker {
+    parts: ReceiverParts,
+    last_gap: Mutex<Option<(String, Instant)>>,
+    /// Live announcements set aside during the running catch-up (the newest
+    /// [`DEFERRED_MAX`]), looked at again once it is done.
+    deferred: Mutex<VecDeque<(Option<StreamId>, Announcement)>>,
+    /// During a catch-up, the blocks gathered so far and the log position they reach.
+    carried: Mutex<(Run, Option<StreamId>)>,
+}
+
+/// Blocks that extend the snapshot `base`, gathered from consecutive announcements.
+#[derive(Default)]
+struct Run {
+    base: Option<Arc<Snapshot>>,
+    blocks: Vec<Block>,
+    merged: u64,
+    received_at: Option<Instant>,
+}
+
+enum Step {
+    Held,
+    Extended,
+    NotAttached,
+}
+
+impl Worker {
+    fn process(&self, batch: Vec<Incoming>) -> Result<(), WriterStopped> {
+        let p = &self.parts;
+        let (mut run, mut advanced) =
+            std::mem::take(&mut *self.carried.lock().unwrap_or_else(PoisonError::into_inner));
+        for item in batch {
+            let (id, entry, received_at, live) = match item {
+                Incoming::CatchUpDone => {
+                    self.flush(&mut run)?;
+                    p.catching_up.store(false, Ordering::Relaxed);
+                    // What came live meanwhile: mostly held or attached by now; a gap
+                    // only if the log did not have what leads to it.
+                    let deferred = std::mem::take(
+                        &mut *self.deferred.lock().unwrap_or_else(PoisonError::into_inner),
+                    );
+                    for (id, ann) in deferred {
+                        let mut step = self.step(&ann, &mut run, Instant::now());
+                        if matches!(step, Step::NotAttached) && run.base.is_some() {
+                            self.flush(&mut run)?;
+                            step = self.step(&ann, &mut run, Instant::now());
+                        }
+                        match step {
+                            Step::Held => p.sync.record(Source::Announce, &Verdict::Current),
+                            Step::Extended => {}
+                            Step::NotAttached => {
+                                self.unattached(&ann, None);
+                            }
+                        }
+                        if let Some(id) = id {
+                            advanced = advanced.max(Some(id));
+                        }
+                    }
+                    self.flush(&mut run)?;
+                    self.save(&mut advanced);
+                    continue;
+                }
+                Incoming::Logged { id, bytes } => {
+                    bump(&p.stats.log_read);
+                    (Some(id), bytes, Instant::now(), false)
+                }
+                Incoming::Live { bytes, received_at } => match message::split_log_id(&bytes) {
+                    Ok((id, entry)) => (id, bytes.slice_ref(entry), received_at, true),
+                    Err(rejection) => {
+                        p.sync
+                            .record(Source::Announce, &Verdict::Rejected(rejection));
+                        continue;
+                    }
+                },
+            };
+            let mut advance = |to: Option<StreamId>| {
+                if let Some(to) = to {
+                    advanced = advanced.max(Some(to));
+                }
+            };
+            let ann = match message::decode(&entry) {
+                Ok(ann) => ann,
+                Err(rejection) => {
+                    p.sync
+                        .record(Source::Announce, &Verdict::Rejected(rejection));
+                    advance(id);
+                    continue;
+                }
+            };
+            if ann.node == p.node {
+                bump(&p.stats.own);
+                advance(id);
+                continue;
+            }
+            bump(&p.stats.received);
+            p.known.insert(&ann.hash);
+            let mut step = self.step(&ann, &mut run, received_at);
+            if matches!(step, Step::NotAttached) && run.base.is_some() {
+                // Apply what is gathered, then look again from the new tip.
+                self.flush(&mut run)?;
+                step = self.step(&ann, &mut run, received_at);
+            }
+            match step {
+                Step::Held => p.sync.record(Source::Announce, &Verdict::Current),
+                Step::Extended => {}
+                Step::NotAttached => {
+                    let live_id = live.then_some(id);
+                    if !self.unattached(&ann, live_id) {
+                        // Set aside until the catch-up is done.
+                        continue;
+                    }
+                }
+            }
+            advance(id);
+        }
+        if p.catching_up.load(Ordering::Relaxed) && run.blocks.len() < CARRY_MAX {
+            // A catch-up feeds entries as Redis answers: gather them into one
+            // candidate (flushed at its end, or when large) rather than one per
+            // wake-up. The position moves only once they are applied.
+            *self.carried.lock().unwrap_or_else(PoisonError::into_inner) = (run, advanced);
+            return Ok(());
+        }
+        self.flush(&mut run)?;
+        self.save(&mut advanced);
+        Ok(())
+    }
+
+    /// Where `ann` stands against our chain and the run gathered so far.
+    fn step(&self, ann: &Announcement, run: &mut Run, received_at: Instant) -> Step {
+        let snapshot = run
+            .base
+            .clone()
+            .unwrap_or_else(|| Arc::clone(&self.parts.snapshots.borrow()));
+        let chain = snapshot.chain();
+        let held = usize::try_from(ann.height)
+            .ok()
+            .and_then(|h| chain.blocks().hash(h))
+            .is_some_and(|h| hex::encode(h) == ann.hash)
+            || run
+                .blocks
+                .iter()
+                .any(|b| b.block_no == ann.height && b.hash == ann.hash);
+        if held {
+            return Step::Held;
+        }
+        let tip = run.blocks.last().unwrap_or(chain.tip());
+        let Some(first) = ann
+            .blocks
+            .iter()
+            .position(|b| b.block_no == tip.block_no + 1 && b.prev_hash == tip.hash)
+        else {
+            return Step::NotAttached;
+        };
+        if run.base.is_none() {
+            run.base = Some(snapshot.clone());
+            run.received_at = Some(received_at);
+        }
+        run.blocks.extend_from_slice(&ann.blocks[first..]);
+        run.merged += 1;
+        Step::Extended
+    }
+
+    /// Validates the run's blocks on its base and offers the chain to the writer.
+    fn flush(&self, run: &mut Run) -> Result<(), WriterStopped> {
+        let p = &self.parts;
+        let Some(base) = run.base.take() else {
+            return Ok(());
+        };
+        let blocks = std::mem::take(&mut run.blocks);
+        let merged = std::mem::take(&mut run.merged);
+        let received_at = run.received_at.take().unwrap_or_else(Instant::now);
+        let started = Instant::now();
+        let ours = base.chain().len();
+        let examined = (|| {
+            check_nan(&blocks, ours)?;
+            check_preferred(
+                p.fork_choice,
+                base.chain(),
+                ChainWeight::of_chain(base.chain()).extended_by(&blocks),
+            )?;
+            let mut chain = base.chain().clone();
+            chain
+                .extend(blocks, RuleSet::Strict, now_ms())
+                .map_err(Rejection::Invalid)?;
+            Ok::<_, Rejection>(chain)
+        })();
+        let verdict = match examined {
+            Ok(chain) => {
+                let len = chain.len();
+                let examined_at = Instant::now();
+                let candidate = Candidate {
+                    chain,
+                    base: Some(base),
+                    timings: IntakeTimings {
+                        received_at,
+                        started_at: started,
+                        validate_time: examined_at.duration_since(started),
+                        examined_at,
+                    },
+                };
+                match p.writer.adopt_blocking(candidate)? {
+                    AdoptOutcome::Adopted => {
+                        p.stats.applied.fetch_add(merged, Ordering::Relaxed);
+                        Verdict::Adopted
+                    }
+                    AdoptOutcome::NotPreferred => {
+                        Verdict::Rejected(Rejection::not_preferred(len, ours, p.fork_choice, false))
+                    }
+                    AdoptOutcome::NotStored => Verdict::Rejected(Rejection::NotStored),
+                }
+            }
+            Err(rejection) => Verdict::Rejected(rejection),
+        };
+        p.sync.record(Source::Announce, &verdict);
+        Ok(())
+    }
+
+    /// An announced tip that neither is ours nor extends it: a gap to fill when it
+    /// claims a better chain, a re-announcement of ours when it is worse. False when a
+    /// live announcement (`live_id`: `Some` with its log id, if any) was set aside
+    /// because a catch-up runs: the log most likely holds what leads to it.
+    fn unattached(&self, ann: &Announcement, live_id: Option<Option<StreamId>>) -> bool {
+        let p = &self.parts;
+        let snapshot = Arc::clone(&p.snapshots.borrow());
+        let ours = ChainWeight::of_chain(snapshot.chain());
+        match ann.claimed_vs(p.fork_choice, ours) {
+            std::cmp::Ordering::Greater => {
+                if let Some(id) = live_id
+                    && p.catching_up.load(Ordering::Relaxed)
+                {
+                    bump(&p.stats.deferred);
+                    let mut deferred = self.deferred.lock().unwrap_or_else(PoisonError::into_inner);
+                    if deferred.len() == DEFERRED_MAX {
+                        deferred.pop_front();
+                    }
+                    deferred.push_back((id, ann.clone()));
+                    return false;
+                }
+                self.request_gap(ann);
+            }
+            ordering => {
+                let ours_better = ordering == std::cmp::Ordering::Less;
+                if ours_better {
+                    p.reannounce.notify_one();
+                }
+                let len = usize::try_from(ann.height)
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1);
+                let rejection = Rejection::not_preferred(
+                    len,
+                    snapshot.chain().len(),
+                    p.fork_choice,
+                    ours_better,
+                );
+                p.sync
+                    .record(Source::Announce, &Verdict::Rejected(rejection));
+            }
+        }
+        true
+    }
+
+    fn request_gap(&self, ann: &Announcement) {
+        let p = &self.parts;
+        {
+            let mut last = self.last_gap.lock().unwrap_or_else(PoisonError::into_inner);
+            if last
+                .as_ref()
+                .is_some_and(|(hash, at)| *hash == ann.hash && at.elapsed() < GAP_REPEAT)
+            {
+                return;
+            }
+            *last = Some((ann.hash.clone(), Instant::now()));
+        }
+        let request = GapRequest {
+            peer: ann.peer.clone(),
+            height: ann.height,
+            tip_hash: ann.hash.clone(),
+        };
+        match p.gaps.try_send(request) {
+            Ok(()) => bump(&p.stats.gaps),
+            Err(_) => bump(&p.stats.gaps_dropped),
+        }
+    }
+
+    /// Records how far the log has been handled (in memory and in the store).
+    fn save(&self, advanced: &mut Option<StreamId>) {
+        if let Some(id) = advanced.take() {
+            self.parts.position.advance(id);
+            *self
+                .parts
+                .stats
+                .position
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = self.parts.position.get();
+        }
+    }
+}

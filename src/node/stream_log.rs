@@ -1,0 +1,280 @@
+//! The block log: every announcement is also appended to a Redis Stream
+//! ([`STREAM_KEY`], trimmed with `MAXLEN ~ N`), so a node that was away reads what it
+//! missed from the last entry it handled instead of asking for the chain.
+//!
+//! Why a stream and a position in the store: pub/sub delivers at most once, so a node
+//! that was stopped or disconnected misses announcements; the stream keeps them in
+//! order, and [`LogPosition`] (a key in the store's `meta` table) survives a restart.
+//! At start and after each reconnect, once subscribed (so nothing published from then
+//! on is missed), the reader sends the entries after the position to the
+//! [`receiver`](super::announce::receiver), which merges runs of blocks into one
+//! validation and one store transaction. A node further behind than the stream holds
+//! (its position is older than the oldest entry, or it has none) reads only the newest
+//! entry, whose missing parent becomes one [`GapRequest`](super::gap::GapRequest) for
+//! the range fetch.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{Notify, watch};
+
+use super::announce::{AnnounceSender, AnnounceStats, StreamId};
+use crate::store::MetaKeys;
+
+/// The Redis Stream the announcements are appended to.
+pub const STREAM_KEY: &str = "minichain:blocks:log";
+
+/// The store's `meta` key holding the last log entry handled.
+pub const POSITION_KEY: &str = "block_log_position";
+
+/// Default approximate length of the log: at 2 s blocks, more than five hours of
+/// blocks (a node away longer fetches its gap over HTTP), a few MB of Redis memory.
+pub const DEFAULT_LOG_MAX_LEN: usize = 10_000;
+
+/// Entries read per `XRANGE` (bounds one reply: at most this many announcements).
+const READ_BATCH: usize = 64;
+
+/// Longest wait for Redis during a catch-up.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How far in the log this node has handled entries; kept in the store when there is
+/// one (see [`crate::store::meta`]).
+#[derive(Debug)]
+pub struct LogPosition {
+    current: Mutex<Option<StreamId>>,
+    keys: Option<MetaKeys>,
+}
+
+impl LogPosition {
+    /// The position saved in the store (blocking: call off the async workers), or none.
+    pub fn load(keys: Option<MetaKeys>) -> LogPosition {
+        let saved = keys.as_ref().and_then(|keys| match keys.get(POSITION_KEY) {
+            Ok(value) => value
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|text| StreamId::parse(&text)),
+            Err(err) => {
+                tracing::warn!(%err, "block log: cannot read the saved position; starting without");
+                None
+            }
+        });
+        LogPosition {
+            current: Mutex::new(saved),
+            keys,
+        }
+    }
+
+    /// The last entry handled.
+    pub fn get(&self) -> Option<StreamId> {
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves the position to `id` if it is further (blocking: writes the store).
+    pub fn advance(&self, id: StreamId) {
+        {
+            let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+            if current.is_some_and(|c| c >= id) {
+                return;
+            }
+            *current = Some(id);
+        }
+        if let Some(keys) = &self.keys
+            && let Err(err) = keys.put(POSITION_KEY, id.to_string().as_bytes())
+        {
+            tracing::warn!(%err, "block log: cannot save the position");
+        }
+    }
+}
+
+/// What the log reader needs.
+#[derive(Debug)]
+pub struct LogReader {
+    /// The Redis client.
+    pub client: redis::Client,
+    /// Where entries go.
+    pub sender: AnnounceSender,
+    /// Where reading resumes.
+    pub position: Arc<LogPosition>,
+    /// Set while a catch-up runs (the receiver clears it at the end marker).
+    pub catching_up: Arc<AtomicBool>,
+    /// Counters.
+    pub stats: Arc<AnnounceStats>,
+}
+
+/// Catches up once each time `subscribed` is notified (the subscriber is
+/// (re)subscribed); runs until shutdown.
+pub async fn run(reader: LogReader, subscribed: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = subscribed.notified() => {}
+            _ = shutdown.changed() => return,
+        }
+        reader.catching_up.store(true, Ordering::Relaxed);
+        reader.stats.note_catch_up();
+        match catch_up(&reader).await {
+            Ok(0) => tracing::debug!("block log: nothing to catch up"),
+            Ok(entries) => tracing::info!(entries, "block log: caught up"),
+            Err(err) => {
+                tracing::warn!(%err, "block log: catch-up failed (the next reconnect retries)")
+            }
+        }
+        if !reader.sender.catch_up_done().await {
+            return;
+        }
+    }
+}
+
+/// Sends the entries after the position (or only the newest, when the position is
+/// older than the log or missing); how many.
+async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(TIMEOUT))
+        .set_response_timeout(Some(TIMEOUT));
+    let mut conn = reader
+        .client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    let oldest = range(&mut conn, "XRANGE", "-", "+", 1).await?;
+    let Some((oldest, _)) = oldest.first() else {
+        return Ok(0);
+    };
+    let Some(mut from) = reader.position.get().filter(|from| from >= oldest) else {
+        // Further behind than the log holds (or new): only the newest entry, whose
+        // missing parent sends us to the range fetch.
+        let newest = range(&mut conn, "XREVRANGE", "+", "-", 1).await?;
+        let mut sent = 0;
+        for (id, entry) in newest {
+            if !reader.sender.send_logged(id, entry).await {
+                break;
+            }
+            sent += 1;
+        }
+        return Ok(sent);
+    };
+    let mut sent = 0;
+    loop {
+        let start = format!("({from}");
+        let entries = range(&mut conn, "XRANGE", &start, "+", READ_BATCH).await?;
+        let count = entries.len();
+        for (id, entry) in entries {
+            from = id;
+            if !reader.sender.send_logged(id, entry).await {
+                return Ok(sent);
+            }
+            sent += 1;
+        }
+        if count < READ_BATCH {
+            return Ok(sent);
+        }
+    }
+}
+
+/// `XRANGE`/`XREVRANGE key start end COUNT n`: each entry's id and its `a` field.
+/// Entries of another shape (someone else's writes) are skipped.
+async fn range(
+    conn: &mut redis::aio::MultiplexedConnection,
+    command: &str,
+    start: &str,
+    end: &str,
+    count: usize,
+) -> redis::RedisResult<Vec<(StreamId, Bytes)>> {
+    let reply: redis::Value = redis::cmd(command)
+        .arg(STREAM_KEY)
+        .arg(start)
+        .arg(end)
+        .arg("COUNT")
+        .arg(count)
+        .query_async(conn)
+        .await?;
+    Ok(entries(reply))
+}
+
+/// The entries of an `XRANGE` reply: `[[id, [field, value, ...]], ...]`.
+fn entries(reply: redis::Value) -> Vec<(StreamId, Bytes)> {
+    let redis::Value::Array(items) = reply else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| {
+            let redis::Value::Array(mut pair) = item else {
+                return None;
+            };
+            if pair.len() != 2 {
+                return None;
+            }
+            let fields = pair.pop()?;
+            let id = match pair.pop()? {
+                redis::Value::BulkString(bytes) => {
+                    StreamId::parse(std::str::from_utf8(&bytes).ok()?)?
+                }
+                redis::Value::SimpleString(text) => StreamId::parse(&text)?,
+                _ => return None,
+            };
+            let redis::Value::Array(fields) = fields else {
+                return None;
+            };
+            let mut fields = fields.into_iter();
+            while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
+                if let (redis::Value::BulkString(name), redis::Value::BulkString(value)) =
+                    (name, value)
+                    && name == b"a"
+                {
+                    return Some((id, Bytes::from(value)));
+                }
+            }
+            None
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The position only moves forward and survives a reopen of the store.
+    #[test]
+    fn position_moves_forward_and_is_kept() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let (store, _) = crate::store::ChainStore::open(dir.path()).expect("opens");
+            let position = LogPosition::load(Some(store.meta_keys()));
+            assert_eq!(position.get(), None);
+            position.advance(StreamId { ms: 5, seq: 1 });
+            position.advance(StreamId { ms: 4, seq: 9 });
+            assert_eq!(position.get(), Some(StreamId { ms: 5, seq: 1 }));
+        }
+        // Closed without a later durable commit: a non-durable key may be lost, but a
+        // reopen must not fail; after a durable commit it is there (see store::meta).
+        let (store, _) = crate::store::ChainStore::open(dir.path()).expect("reopens");
+        let position = LogPosition::load(Some(store.meta_keys()));
+        assert!(
+            position
+                .get()
+                .is_none_or(|id| id == StreamId { ms: 5, seq: 1 })
+        );
+    }
+
+    /// Replies of the expected shape give their entries; anything else is skipped.
+    #[test]
+    fn reads_entries_and_skips_strangers() {
+        use redis::Value::{Array, BulkString, Int};
+        let reply = Array(vec![
+            Array(vec![
+                BulkString(b"1-0".to_vec()),
+                Array(vec![BulkString(b"a".to_vec()), BulkString(b"x".to_vec())]),
+            ]),
+            Array(vec![BulkString(b"bad".to_vec()), Array(vec![])]),
+            Array(vec![
+                BulkString(b"2-0".to_vec()),
+                Array(vec![BulkString(b"b".to_vec()), BulkString(b"y".to_vec())]),
+            ]),
+            Int(3),
+        ]);
+        assert_eq!(
+            entries(reply),
+            vec![(StreamId { ms: 1, seq: 0 }, Bytes::from_static(b"x"))]
+        );
+    }
+}

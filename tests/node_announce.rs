@@ -1,0 +1,518 @@
+//! Block announcements, the block log and seed-compat over a real `redis-server` (one
+//! per test) between real nodes with their own data directories: two nodes stay in
+//! sync through announcements alone (nothing on `BLOCKCHAIN`), a node stopped while
+//! its peer mines 1,000 blocks catches up from the log at restart (no whole chain, no
+//! range fetch), Python peers still get whole chains (`auto`), and a chain whose
+//! message is over the limit is not published, so no subscriber is dropped for its
+//! output buffer.
+//!
+//! Run with `cargo test --test node_announce` (needs `redis-server` and `python3`).
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::node::{TestNode, body, config, extend, message, wait_until};
+use common::redis::RedisServer;
+use futures_util::StreamExt;
+use minichain::chain::block::parse_chain;
+use minichain::chain::{Difficulty, genesis};
+use minichain::miner::kernel::KernelKind;
+use minichain::node::NodeConfig;
+use minichain::node::config::SeedCompatMode;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A test node on `redis` with the given seed-compat mode, mining at a pinned low
+/// difficulty (so a thousand blocks take seconds) with the portable kernel (no
+/// calibration at each start).
+fn net_config(redis: &RedisServer, seed_compat: SeedCompatMode) -> NodeConfig {
+    NodeConfig {
+        seed_compat,
+        fixed_difficulty: Some(Difficulty::new(4)),
+        kernel: Some(KernelKind::Portable),
+        ..config(Some(redis))
+    }
+}
+
+/// A block log entry as `XRANGE` answers it: the id and the field-value pairs.
+type LogEntry = (String, Vec<(String, Vec<u8>)>);
+
+/// A number in `/api/status` at `path`.
+async fn stat(node: &TestNode, path: &[&str]) -> u64 {
+    let status = node.status().await;
+    let mut value = &status;
+    for key in path {
+        value = &value[*key];
+    }
+    value
+        .as_u64()
+        .unwrap_or_else(|| panic!("no number at {path:?} in {status}"))
+}
+
+/// A node's `not_a_chain` and `invalid` rejection counts.
+async fn rejected(node: &TestNode) -> (u64, u64) {
+    (
+        stat(node, &["sync", "rejected", "not_a_chain"]).await,
+        stat(node, &["sync", "rejected", "invalid"]).await,
+    )
+}
+
+async fn wait_connected(node: &TestNode) {
+    wait_until("the node is subscribed", WAIT, || async {
+        node.status().await["redis"]["connected"] == true
+    })
+    .await;
+}
+
+/// Counts the messages on a channel, from a subscription of the test's own.
+struct ChannelCount {
+    messages: Arc<AtomicU64>,
+    payloads: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ChannelCount {
+    async fn start(redis: &RedisServer, channel: &'static str) -> ChannelCount {
+        let client = redis::Client::open(redis.url()).expect("client");
+        let mut pubsub = client.get_async_pubsub().await.expect("pubsub");
+        pubsub.subscribe(channel).await.expect("subscribe");
+        let messages = Arc::new(AtomicU64::new(0));
+        let payloads = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let task = {
+            let messages = Arc::clone(&messages);
+            let payloads = Arc::clone(&payloads);
+            tokio::spawn(async move {
+                let mut stream = pubsub.into_on_message();
+                while let Some(message) = stream.next().await {
+                    messages.fetch_add(1, Ordering::Relaxed);
+                    payloads
+                        .lock()
+                        .expect("lock")
+                        .push(message.get_payload_bytes().to_vec());
+                }
+            })
+        };
+        ChannelCount {
+            messages,
+            payloads,
+            task,
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.messages.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for ChannelCount {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Blocks mined on either of two nodes (seed-compat off) reach the other through
+/// announcements alone: no message on `BLOCKCHAIN`, each announcement a few hundred
+/// bytes, every block applied without a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_stay_in_sync_through_announcements_alone() {
+    let redis = RedisServer::start();
+    let blockchain = ChannelCount::start(&redis, "BLOCKCHAIN").await;
+    let announcements = ChannelCount::start(&redis, "minichain:blocks").await;
+    let a = TestNode::start(net_config(&redis, SeedCompatMode::Off)).await;
+    let b = TestNode::start(net_config(&redis, SeedCompatMode::Off)).await;
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    for round in 0..5 {
+        assert_eq!(a.mine(&format!(r#"{{"data": "a {round}"}}"#)).await.0, 200);
+        let want = a.len().await;
+        wait_until("b has a's block", WAIT, || async { b.len().await == want }).await;
+        assert_eq!(b.mine(&format!(r#"{{"data": "b {round}"}}"#)).await.0, 200);
+        let want = b.len().await;
+        wait_until("a has b's block", WAIT, || async { a.len().await == want }).await;
+    }
+    assert_eq!(a.get("/api/blocks").await.2, b.get("/api/blocks").await.2);
+    assert_eq!(a.len().await, 11);
+    for node in [&a, &b] {
+        assert_eq!(
+            stat(node, &["redis", "announcements", "published"]).await,
+            5
+        );
+        assert_eq!(stat(node, &["redis", "announcements", "applied"]).await, 5);
+        assert_eq!(
+            stat(node, &["redis", "announcements", "gap_requests"]).await,
+            0
+        );
+        assert_eq!(stat(node, &["sync", "accepted"]).await, 5);
+        assert_eq!(stat(node, &["redis", "published"]).await, 0);
+        let status = node.status().await;
+        assert_eq!(status["redis"]["seed_compat"]["mode"], "off", "{status}");
+        assert_eq!(status["redis"]["seed_compat"]["active"], false, "{status}");
+    }
+    assert_eq!(blockchain.count(), 0, "no whole chain on BLOCKCHAIN");
+    wait_until("the test saw 10 announcements", WAIT, || async {
+        announcements.count() == 10
+    })
+    .await;
+    let largest = announcements
+        .payloads
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(Vec::len)
+        .max()
+        .expect("some");
+    assert!(largest < 800, "an announcement of {largest} bytes");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A node stopped while its peer mines 1,000 blocks reads them from the block log at
+/// restart, from the position kept in its store: no gap request (no range fetch), no
+/// whole chain on `BLOCKCHAIN`, and the runs merged into few adoptions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_away_for_1000_blocks_catches_up_from_the_log() {
+    let redis = RedisServer::start();
+    let blockchain = ChannelCount::start(&redis, "BLOCKCHAIN").await;
+    let a = TestNode::start(net_config(&redis, SeedCompatMode::Off)).await;
+    let b_dir = tempfile::tempdir().expect("temp dir");
+    let b_config = || NodeConfig {
+        data_dir: Some(b_dir.path().to_owned()),
+        ..net_config(&redis, SeedCompatMode::Off)
+    };
+    let b = TestNode::start(b_config()).await;
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    for i in 0..2 {
+        assert_eq!(a.mine(&format!(r#"{{"data": {i}}}"#)).await.0, 200);
+    }
+    wait_until("b has a's first blocks", WAIT, || async {
+        b.len().await == 3
+    })
+    .await;
+    // The position moves just after the blocks are applied: wait for it to reach the
+    // log's end, so that the restart resumes exactly there.
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let newest: Vec<LogEntry> = redis::cmd("XREVRANGE")
+        .arg("minichain:blocks:log")
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .expect("XREVRANGE");
+    let newest = newest.first().expect("an entry").0.clone();
+    wait_until("b's position is the log's end", WAIT, || async {
+        b.status().await["redis"]["announcements"]["log_position"] == newest.as_str()
+    })
+    .await;
+    b.stop().await;
+
+    for i in 0..1000 {
+        let (code, answer) = a.mine(&format!(r#"{{"data": {{"away": {i}}}}}"#)).await;
+        assert_eq!(code, 200, "{answer}");
+    }
+    assert_eq!(a.len().await, 1003);
+
+    let b = TestNode::start(b_config()).await;
+    assert_eq!(b.len().await, 3, "b restarted from its store");
+    wait_until("b caught up", Duration::from_secs(300), || async {
+        b.len().await == 1003
+    })
+    .await;
+    assert_eq!(a.get("/api/blocks").await.2, b.get("/api/blocks").await.2);
+    // Every entry logged after the position b had reached, and nothing else, was
+    // read back (a's announcer folds blocks mined faster than Redis answers into one
+    // entry, so there are up to 1000 entries).
+    let logged = stat(&a, &["redis", "announcements", "logged"]).await;
+    let read = stat(&b, &["redis", "announcements", "log_read"]).await;
+    assert!(
+        read > 100 && (1..=2).contains(&(logged - read)),
+        "a logged {logged} entries, b read {read}"
+    );
+    assert_eq!(stat(&b, &["redis", "announcements", "applied"]).await, read);
+    assert!(stat(&b, &["redis", "announcements", "catch_ups"]).await >= 1);
+    assert_eq!(
+        stat(&b, &["redis", "announcements", "gap_requests"]).await,
+        0
+    );
+    let adoptions = stat(&b, &["sync", "accepted"]).await;
+    assert!(
+        (1..100).contains(&adoptions),
+        "{adoptions} adoptions for 1000 blocks: runs are merged"
+    );
+    assert_eq!(blockchain.count(), 0, "no whole chain on BLOCKCHAIN");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Runs `python3 -c script` with `input` on stdin; its stdout.
+fn python(script: &str, input: &[u8]) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs (scripts/test installs it)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write to python3");
+    let output = child.wait_with_output().expect("python3 finishes");
+    assert!(
+        output.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
+/// With `auto`, two minichain nodes publish no whole chain until a Python peer speaks
+/// on `BLOCKCHAIN` (a chain written by Python's `json.dumps`, whose tip no minichain
+/// node announced); both adopt it, and from then on a block mined on one reaches the
+/// other by announcement and the Python peer by a whole chain that Python's `json`
+/// reads back unchanged. The minichain node's whole chain does not count as a Python
+/// peer (its tip was announced first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_peers_still_sync_both_ways_in_auto() {
+    let redis = RedisServer::start();
+    let blockchain = ChannelCount::start(&redis, "BLOCKCHAIN").await;
+    let a = TestNode::start(net_config(&redis, SeedCompatMode::Auto)).await;
+    let b = TestNode::start(net_config(&redis, SeedCompatMode::Auto)).await;
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    assert_eq!(a.mine(r#"{"data": "before python"}"#).await.0, 200);
+    wait_until("b has a's block", WAIT, || async { b.len().await == 2 }).await;
+    assert_eq!(
+        blockchain.count(),
+        0,
+        "no Python peer yet: nothing on BLOCKCHAIN"
+    );
+
+    let python_chain = extend(&[genesis()], 4, "python");
+    let written = python(
+        "import json, sys; sys.stdout.write(json.dumps(json.load(sys.stdin)['chain']))",
+        &body(&python_chain),
+    );
+    assert_eq!(written.as_bytes(), message(&python_chain).as_slice());
+    assert_eq!(redis.publish(written.as_bytes()), 3);
+    for node in [&a, &b] {
+        wait_until("the Python chain is adopted", WAIT, || async {
+            node.len().await == 5
+        })
+        .await;
+        let status = node.status().await;
+        assert_eq!(status["redis"]["seed_compat"]["active"], true, "{status}");
+        assert_eq!(
+            status["redis"]["seed_compat"]["python_messages"], 1,
+            "{status}"
+        );
+    }
+    let before = blockchain.count();
+    assert_eq!(
+        a.mine(r#"{"data": {"from": "minichain", "é": [1.5, null]}}"#)
+            .await
+            .0,
+        200
+    );
+    wait_until("b has it by announcement", WAIT, || async {
+        b.len().await == 6
+    })
+    .await;
+    wait_until("a whole chain of 6 blocks on BLOCKCHAIN", WAIT, || async {
+        blockchain
+            .payloads
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|p| parse_chain(&String::from_utf8_lossy(p)).map(|c| c.len()) == Ok(6))
+    })
+    .await;
+    let ours = blockchain
+        .payloads
+        .lock()
+        .expect("lock")
+        .iter()
+        .find(|p| parse_chain(&String::from_utf8_lossy(p)).map(|c| c.len()) == Ok(6))
+        .cloned()
+        .expect("found");
+    let checked = python(
+        "import json, sys\n\
+         m = sys.stdin.buffer.read().decode('utf-8')\n\
+         chain = json.loads(m)\n\
+         assert json.dumps(chain) == m, 'not in json.dumps form'\n\
+         print(len(chain), chain[-1]['data']['from'])",
+        &ours,
+    );
+    assert_eq!(checked.trim(), "6 minichain");
+    assert!(blockchain.count() > before);
+    // Our own whole chains did not count as a Python peer's.
+    for node in [&a, &b] {
+        assert_eq!(
+            stat(node, &["redis", "seed_compat", "python_messages"]).await,
+            1
+        );
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A chain whose whole-chain message is over the seed-compat limit is not published
+/// (said once, counted), so Redis, whose pub/sub buffer limit is set below that
+/// message, drops no subscriber; the peer hears of the tip by announcement and asks
+/// for the range. The control at the end shows the limit is real: the same chain
+/// published by hand gets the subscribers dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_subscriber_is_dropped_for_a_chain_over_the_limit() {
+    let redis = RedisServer::start();
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg("pubsub 65536 32768 60")
+        .query_async(&mut conn)
+        .await
+        .expect("CONFIG SET");
+    let limit = NodeConfig {
+        seed_compat_max_bytes: 32 * 1024,
+        ..net_config(&redis, SeedCompatMode::On)
+    };
+    let a = TestNode::start(limit.clone()).await;
+    let b = TestNode::start(limit).await;
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    let long = extend(&[genesis()], 600, "long");
+    assert!(message(&long).len() > 128 * 1024);
+    let (code, answer) = a.push(body(&long)).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(a.mine(r#"{"data": "on the long chain"}"#).await.0, 200);
+    wait_until(
+        "b hears of the tip and asks for the range",
+        WAIT,
+        || async { stat(&b, &["redis", "announcements", "gap_requests"]).await >= 1 },
+    )
+    .await;
+    let status = a.status().await;
+    assert_eq!(
+        status["redis"]["seed_compat"]["over_limit"], true,
+        "{status}"
+    );
+    assert!(
+        status["redis"]["seed_compat"]["withheld_over_limit"].as_u64() >= Some(2),
+        "{status}"
+    );
+    for node in [&a, &b] {
+        assert_eq!(stat(node, &["redis", "reconnects"]).await, 0);
+    }
+    // The control: the message a node would have sent drops its subscribers.
+    redis.publish(message(&long));
+    wait_until("redis dropped b's subscription", WAIT, || async {
+        stat(&b, &["redis", "reconnects"]).await >= 1
+    })
+    .await;
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A node away longer than the block log holds (its position is older than the oldest
+/// entry) reads only the newest entry and asks for the range (a gap request); it then
+/// holds its peer's chain. Hostile announcements on the channel are counted, not
+/// fatal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_further_behind_than_the_log_asks_for_the_range() {
+    let redis = RedisServer::start();
+    let short_log = || NodeConfig {
+        block_log_len: 10,
+        ..net_config(&redis, SeedCompatMode::Off)
+    };
+    let a = TestNode::start(short_log()).await;
+    let b_dir = tempfile::tempdir().expect("temp dir");
+    let b_config = || NodeConfig {
+        data_dir: Some(b_dir.path().to_owned()),
+        ..short_log()
+    };
+    let b = TestNode::start(b_config()).await;
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    assert_eq!(a.mine(r#"{"data": "first"}"#).await.0, 200);
+    wait_until("b has a's first block", WAIT, || async {
+        b.len().await == 2
+    })
+    .await;
+    b.stop().await;
+    // `MAXLEN ~ 10` trims whole nodes of the stream (100 entries each by default):
+    // after 300 entries the first ones are gone.
+    for i in 0..300 {
+        assert_eq!(a.mine(&format!(r#"{{"data": {i}}}"#)).await.0, 200);
+    }
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let kept: u64 = redis::cmd("XLEN")
+        .arg("minichain:blocks:log")
+        .query_async(&mut conn)
+        .await
+        .expect("XLEN");
+    assert!((10..300).contains(&kept), "the log keeps {kept} entries");
+
+    let b = TestNode::start(b_config()).await;
+    wait_until("b holds a's chain", WAIT, || async { b.len().await == 302 }).await;
+    assert_eq!(stat(&b, &["redis", "announcements", "log_read"]).await, 1);
+    assert!(stat(&b, &["redis", "announcements", "gap_requests"]).await >= 1);
+
+    // Hostile announcements: counted by reason, the node keeps working.
+    let before = rejected(&b).await;
+    let chain = b.chain().await;
+    let mut forged = extend(&chain, 1, "forged");
+    forged[302].data = minichain::chain::Json::String("changed".into()).into();
+    let header = format!(
+        "{{\"v\":1,\"node\":\"x\",\"peer\":\"http://127.0.0.1:1\",\"height\":302,\"work\":\"1\",\"hash\":\"{}\"}}",
+        forged[302].hash
+    );
+    let mut forged_blocks = Vec::new();
+    minichain::chain::block::write_chain(
+        &forged[302..],
+        minichain::chain::json::Dialect::Compact,
+        &mut forged_blocks,
+    );
+    let forged_message = format!("\n{header}\n{}", String::from_utf8_lossy(&forged_blocks));
+    for payload in [
+        b"garbage".to_vec(),
+        b"\n{\"v\":1}\n[]".to_vec(),
+        forged_message.into_bytes(),
+    ] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg("minichain:blocks")
+            .arg(payload)
+            .query_async(&mut conn)
+            .await
+            .expect("PUBLISH");
+    }
+    wait_until("the three are counted", WAIT, || async {
+        let now = rejected(&b).await;
+        now.0 == before.0 + 2 && now.1 == before.1 + 1
+    })
+    .await;
+    assert_eq!(b.len().await, 302);
+    assert_eq!(b.mine(r#"{"data": "still mining"}"#).await.0, 200);
+    a.stop().await;
+    b.stop().await;
+}
