@@ -84,6 +84,18 @@ async fn an_empty_node_syncs_a_long_chain_from_its_root_in_pages() {
     );
     // The root's own status: no start-up sync.
     assert_eq!(startup(&root).await["state"], "off");
+    // The OpenAPI description has exactly the fields served.
+    let spec: serde_json::Value =
+        serde_json::from_str(&joiner.get("/api/openapi.json").await.2).expect("JSON");
+    let described: std::collections::BTreeSet<&String> =
+        spec["components"]["schemas"]["FillStatus"]["properties"]
+            .as_object()
+            .expect("FillStatus is described")
+            .keys()
+            .collect();
+    let served: std::collections::BTreeSet<&String> =
+        progress.as_object().expect("object").keys().collect();
+    assert_eq!(described, served);
     joiner.stop().await;
     root.stop().await;
 }
