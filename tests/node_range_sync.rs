@@ -20,7 +20,9 @@ use minichain::miner::synthetic::synthetic_chain;
 use minichain::node::gap::GapRequest;
 use minichain::node::gap_fill::COMMIT_EVERY;
 
-const WAIT: Duration = Duration::from_secs(120);
+/// Longest wait for a sync (a bound for a stuck test, not a speed check: debug builds
+/// validating two long chains at once on a loaded machine take a while).
+const WAIT: Duration = Duration::from_secs(600);
 
 /// Blocks in the long chain (genesis included): two batches and a part.
 const LONG: usize = 2 * COMMIT_EVERY + 1_001;
@@ -43,7 +45,18 @@ async fn node(
 /// A root serving the synthetic chain of `n` blocks (pushed to it whole).
 async fn root_with(n: usize) -> TestNode {
     let root = node(None, None, None).await;
-    let (code, answer) = root.push(body(&synthetic_chain(n))).await;
+    // The root validates the whole chain before it answers: no 30 s client limit.
+    let response = reqwest::Client::builder()
+        .timeout(WAIT)
+        .build()
+        .expect("client")
+        .post(format!("{}/api/chain", root.url()))
+        .body(body(&synthetic_chain(n)))
+        .send()
+        .await
+        .expect("POST /api/chain");
+    let code = response.status().as_u16();
+    let answer = response.text().await.expect("answer");
     assert_eq!(code, 200, "{answer}");
     assert_eq!(root.len().await, n);
     root
@@ -84,6 +97,18 @@ async fn an_empty_node_syncs_a_long_chain_from_its_root_in_pages() {
     );
     // The root's own status: no start-up sync.
     assert_eq!(startup(&root).await["state"], "off");
+    // The OpenAPI description has exactly the fields served.
+    let spec: serde_json::Value =
+        serde_json::from_str(&joiner.get("/api/openapi.json").await.2).expect("JSON");
+    let described: std::collections::BTreeSet<&String> =
+        spec["components"]["schemas"]["FillStatus"]["properties"]
+            .as_object()
+            .expect("FillStatus is described")
+            .keys()
+            .collect();
+    let served: std::collections::BTreeSet<&String> =
+        progress.as_object().expect("object").keys().collect();
+    assert_eq!(described, served);
     joiner.stop().await;
     root.stop().await;
 }
@@ -278,8 +303,6 @@ async fn a_fork_50_blocks_deep_resolves_to_the_chain_with_more_work() {
 /// gives its whole chain, through the intake as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_root_that_does_not_page_gives_its_whole_chain() {
-    let site = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir(site.path().join("api")).expect("mkdir");
     let chain = synthetic_chain(30);
     let mut whole = b"{\"chain\": ".to_vec();
     minichain::chain::block::write_chain(
@@ -288,27 +311,8 @@ async fn a_root_that_does_not_page_gives_its_whole_chain() {
         &mut whole,
     );
     whole.push(b'}');
-    std::fs::write(site.path().join("api/blocks"), &whole).expect("write");
-    let port = common::redis::free_port();
-    let mut server = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .current_dir(site.path())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3 runs (scripts/test installs it)");
-    let url = format!("http://127.0.0.1:{port}");
-    let probe = reqwest::Client::new();
-    wait_until("the file server listens", WAIT, || async {
-        probe.get(format!("{url}/api/blocks")).send().await.is_ok()
-    })
-    .await;
+    let server = FileServer::answering(&whole).await;
+    let url = server.url.clone();
     let joiner = node(Some(url), None, None).await;
     wait_until("the joiner adopts the root's chain", WAIT, || async {
         joiner.len().await == chain.len()
@@ -322,6 +326,104 @@ async fn a_root_that_does_not_page_gives_its_whole_chain() {
     assert_eq!(joiner.status().await["sync"]["accepted"], 1);
     assert_eq!(genesis(), chain[0]);
     joiner.stop().await;
-    let _ = server.kill();
-    let _ = server.wait();
+}
+
+/// A Python file server whose `/api/blocks` answers `body` whatever the query.
+struct FileServer {
+    child: std::process::Child,
+    url: String,
+    _site: tempfile::TempDir,
+}
+
+impl FileServer {
+    async fn answering(body: &[u8]) -> FileServer {
+        let site = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(site.path().join("api")).expect("mkdir");
+        std::fs::write(site.path().join("api/blocks"), body).expect("write");
+        let port = common::redis::free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            .current_dir(site.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs (scripts/test installs it)");
+        let url = format!("http://127.0.0.1:{port}");
+        let probe = reqwest::Client::new();
+        wait_until("the file server listens", WAIT, || async {
+            probe.get(format!("{url}/api/blocks")).send().await.is_ok()
+        })
+        .await;
+        FileServer {
+            child,
+            url,
+            _site: site,
+        }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Hostile peers get a failed fill with the reason, and the node's chain is unchanged:
+/// a page that does not start where asked, a peer address that is not an http URL, an
+/// unreachable peer. (A forged block in a page is refused by the suffix check, whose
+/// unit tests are in `chain::validate`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_peers_fail_the_fill_and_change_nothing() {
+    let target = node(None, None, Some(4)).await;
+    mine(&target, 3, "ours").await;
+    let before = target.get("/api/blocks").await.2;
+    let chain = synthetic_chain(40);
+    // The same page for every query: right for `from=0`, wrong for the rest.
+    let page = |blocks: &[minichain::chain::Block], total: usize| {
+        let mut out =
+            format!("{{\"from\":0,\"limit\":1000,\"total\":{total},\"chain\":").into_bytes();
+        minichain::chain::block::write_chain(
+            blocks,
+            minichain::chain::json::Dialect::Compact,
+            &mut out,
+        );
+        out.push(b'}');
+        out
+    };
+    let stuck = FileServer::answering(&page(&chain[..1], chain.len())).await;
+    let dead = format!("http://127.0.0.1:{}", common::redis::free_port());
+    let cases = [
+        (stuck.url.clone(), "do not add up"),
+        ("file:///etc/passwd".to_owned(), "not an http(s) URL"),
+        (dead, "no answer from the peer"),
+    ];
+    for (i, (peer, why)) in cases.into_iter().enumerate() {
+        target
+            .handle
+            .gaps()
+            .send(GapRequest {
+                peer,
+                height: 39,
+                tip_hash: chain[39].hash.clone(),
+            })
+            .await
+            .expect("the node takes gap requests");
+        wait_until("the fill fails", WAIT, || async {
+            target.status().await["sync"]["gap_fill"]["failed"] == i as u64 + 1
+        })
+        .await;
+        let gap = target.status().await["sync"]["gap_fill"].clone();
+        let error = gap["last"]["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains(why), "{why}: {gap}");
+        assert_eq!(gap["last"]["state"], "failed", "{gap}");
+    }
+    assert_eq!(target.get("/api/blocks").await.2, before);
+    target.stop().await;
 }

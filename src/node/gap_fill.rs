@@ -17,12 +17,13 @@
 //! 2. **The suffix, checked incrementally.** The blocks above the fork point are
 //!    checked against our block at the fork point ([`ValidSuffix`]), page by page as
 //!    they arrive: O(suffix), whatever our chain's length.
-//! 3. **Fork choice in batches.** Every [`COMMIT_EVERY`] blocks (and at the peer's
-//!    tip), if our prefix plus the suffix is preferred to our current chain by the
+//! 3. **Fork choice in batches.** Every [`COMMIT_EVERY`] blocks, or half the chain
+//!    when that is more (and at the peer's tip), if our prefix plus the suffix is preferred to our current chain by the
 //!    fork-choice rule, the candidate goes to the chain writer, which decides again
 //!    against the chain it holds, stores it in one transaction and installs it. So a
 //!    long sync keeps what it applied: a node stopped half-way resumes from its
-//!    store's tip. A fork that is not (yet) preferred is held until it is, or until
+//!    store's tip. The writer stores a batch while the next pages are fetched and
+//!    checked (and the next page travels while one is checked). A fork that is not (yet) preferred is held until it is, or until
 //!    the peer's tip, up to [`MAX_PENDING_BLOCKS`].
 //!
 //! Bounds on what a peer sends: each answer is limited in bytes (the message limit; a
@@ -42,7 +43,7 @@ use tokio::sync::watch;
 use super::gap::{GapReceiver, GapRequest};
 use super::job_slot::IntakeTimings;
 use super::range_fetch::{Answer, FetchError, Page, PageClient, parse_answer};
-use super::state::{AdoptOutcome, Candidate, ChainWriter, Snapshot};
+use super::state::{AdoptOutcome, Candidate, ChainWriter, Snapshot, WriterStopped};
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, ChainWeight, ForkChoice, RuleSet, ValidSuffix, ValidationError};
 use crate::clip::{MESSAGE_CHARS, clip, clip_to};
@@ -388,10 +389,18 @@ impl RangeSync {
             .fetched
             .fetch_add(search.above.len() as u64, Ordering::Relaxed);
         suffix = check(suffix, search.above).await?;
-        let mut last_log = Instant::now();
+        let mut prefetch: Option<Prefetch> = None;
+        // The batch the writer is taking while the next pages are fetched and checked.
+        let mut handing: Option<HandOver> = None;
         loop {
             let at_end = suffix.next_index() as u64 >= total;
-            if !suffix.is_empty() && (at_end || suffix.len() >= COMMIT_EVERY) {
+            if !suffix.is_empty() && (at_end || suffix.len() >= batch(fork)) {
+                // This batch follows the previous one's tip: that one first.
+                if let Some(previous) = handing.take()
+                    && !self.handed(previous, peer, what, progress, adopted).await?
+                {
+                    return Ok(None);
+                }
                 let weight = ChainWeight {
                     len: suffix.next_index(),
                     work: prefix_work.saturating_add(suffix.work()),
@@ -402,35 +411,18 @@ impl RangeSync {
                     .compare(ChainWeight::of_chain(current.chain()), weight)
                     == CmpOrdering::Greater;
                 if preferred {
-                    let n = suffix.len() as u64;
-                    let Ok(chain) = current.chain().with_suffix(suffix) else {
-                        return Ok(None);
-                    };
-                    let tip = chain.tip().clone();
-                    let base = (fork + 1 == current.chain().len()).then(|| Arc::clone(&current));
-                    drop(current);
-                    match self.adopt(chain, base).await? {
-                        AdoptOutcome::Adopted => {}
-                        AdoptOutcome::NotPreferred => return Ok(None),
-                        AdoptOutcome::NotStored => return Err(FillError::NotStored),
-                    }
-                    *adopted += n;
-                    progress.adopted.fetch_add(n, Ordering::Relaxed);
+                    let tip = suffix.last().clone();
+                    handing = Some(HandOver {
+                        blocks: suffix.len() as u64,
+                        height: weight.len,
+                        target: total,
+                        started: Instant::now(),
+                        task: self.adopt(current, suffix),
+                    });
                     fork = weight.len - 1;
                     prefix_work = weight.work;
                     pending_bytes = 0;
                     suffix = ValidSuffix::after(&tip, fork, RuleSet::Strict);
-                    if at_end || last_log.elapsed() >= Duration::from_secs(1) {
-                        last_log = Instant::now();
-                        let secs = progress.elapsed().as_secs_f64().max(1e-3);
-                        tracing::info!(
-                            peer = %clip(peer.base()),
-                            height = weight.len,
-                            target = total,
-                            blocks_per_s = (progress.adopted() as f64 / secs).round(),
-                            "{what}: adopted blocks up to {}", weight.len - 1
-                        );
-                    }
                 } else if at_end {
                     return Ok(Some(FillOutcome::Kept));
                 } else if suffix.len() >= MAX_PENDING_BLOCKS || pending_bytes >= MAX_PENDING_BYTES {
@@ -443,6 +435,11 @@ impl RangeSync {
             }
             if suffix.next_index() as u64 >= total {
                 if suffix.is_empty() {
+                    if let Some(previous) = handing.take()
+                        && !self.handed(previous, peer, what, progress, adopted).await?
+                    {
+                        return Ok(None);
+                    }
                     return Ok(Some(if *adopted > 0 {
                         FillOutcome::Adopted { adopted: *adopted }
                     } else {
@@ -452,7 +449,15 @@ impl RangeSync {
                 continue;
             }
             let from = suffix.next_index() as u64;
-            let page = self.page(peer, from, MAX_PAGE).await?;
+            let page = match prefetch.take() {
+                Some(ahead) if ahead.from == from => ahead.take().await?,
+                _ => self.page(peer, from, MAX_PAGE).await?,
+            };
+            // The next page travels while this one is checked (and adopted).
+            let next = from + page.blocks.len() as u64;
+            if next < page.total && !page.blocks.is_empty() {
+                prefetch = Some(Prefetch::start(self, peer, next));
+            }
             if page.total < from {
                 // The peer's chain got shorter (it switched to another fork).
                 return Ok(None);
@@ -617,28 +622,113 @@ impl RangeSync {
         }
     }
 
-    /// Hands `chain` to the writer (off the async workers: it waits for the store).
-    async fn adopt(
+    /// Waits for a hand-over to the writer and counts and logs it; `false` when it
+    /// was not adopted because our chain changed (start over).
+    async fn handed(
         &self,
-        chain: crate::chain::ValidChain,
-        base: Option<Arc<Snapshot>>,
-    ) -> Result<AdoptOutcome, FillError> {
-        let writer = self.writer.clone();
-        let now = Instant::now();
-        let candidate = Candidate {
-            chain,
-            base,
-            timings: IntakeTimings {
-                received_at: now,
-                started_at: now,
-                validate_time: Duration::ZERO,
-                examined_at: now,
-            },
-        };
-        tokio::task::spawn_blocking(move || writer.adopt_blocking(candidate))
+        handing: HandOver,
+        peer: &PageClient,
+        what: &'static str,
+        progress: &FillProgress,
+        adopted: &mut u64,
+    ) -> Result<bool, FillError> {
+        let outcome = handing
+            .task
             .await
             .map_err(|_| FillError::Stopped)?
-            .map_err(|_| FillError::Stopped)
+            .map_err(|_| FillError::Stopped)?;
+        match outcome {
+            Some(AdoptOutcome::Adopted) => {}
+            None | Some(AdoptOutcome::NotPreferred) => return Ok(false),
+            Some(AdoptOutcome::NotStored) => return Err(FillError::NotStored),
+        }
+        *adopted += handing.blocks;
+        progress
+            .adopted
+            .fetch_add(handing.blocks, Ordering::Relaxed);
+        let secs = progress.elapsed().as_secs_f64().max(1e-3);
+        tracing::info!(
+            peer = %clip(peer.base()),
+            height = handing.height,
+            target = handing.target,
+            blocks_per_s = (progress.adopted() as f64 / secs).round(),
+            adopt_ms = handing.started.elapsed().as_millis() as u64,
+            "{what}: adopted blocks up to {}",
+            handing.height - 1
+        );
+        Ok(true)
+    }
+
+    /// Joins `suffix` to `current`'s chain and hands the candidate to the writer, off
+    /// the async workers (the join copies the prefix; the writer waits for the
+    /// store); `None` when `current` no longer holds the suffix's parent.
+    fn adopt(&self, current: Arc<Snapshot>, suffix: ValidSuffix) -> AdoptTask {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let now = Instant::now();
+            let extends = suffix.parent_index() + 1 == current.chain().len();
+            let Ok(chain) = current.chain().with_suffix(suffix) else {
+                return Ok(None);
+            };
+            let candidate = Candidate {
+                chain,
+                // The writer then extends the snapshot's bodies instead of writing them
+                // whole.
+                base: extends.then_some(current),
+                timings: IntakeTimings {
+                    received_at: now,
+                    started_at: now,
+                    validate_time: Duration::ZERO,
+                    examined_at: Instant::now(),
+                },
+            };
+            writer.adopt_blocking(candidate).map(Some)
+        })
+    }
+}
+
+/// The writer's work on one batch: `None` when our chain no longer held its parent.
+type AdoptTask = tokio::task::JoinHandle<Result<Option<AdoptOutcome>, WriterStopped>>;
+
+/// A batch on its way into our chain (the writer stores it while the fill goes on).
+struct HandOver {
+    blocks: u64,
+    height: usize,
+    target: u64,
+    started: Instant,
+    task: AdoptTask,
+}
+
+/// Blocks to gather before the next hand-over, the fork point being at `fork`: at least
+/// [`COMMIT_EVERY`], and half the chain's length beyond that, so that the hand-overs
+/// (whose cost grows with the chain) cost O(chain) in all, not O(chain²/batch); a
+/// node stopped mid-sync still keeps two thirds of what it fetched.
+fn batch(fork: usize) -> usize {
+    COMMIT_EVERY.max(fork / 2)
+}
+
+/// The next page, fetched (and parsed) while the current one is checked; aborted when
+/// dropped unused (the fill stopped or started over).
+struct Prefetch {
+    from: u64,
+    task: tokio::task::JoinHandle<Result<Page, FillError>>,
+}
+
+impl Prefetch {
+    fn start(sync: &RangeSync, peer: &PageClient, from: u64) -> Prefetch {
+        let (sync, peer) = (sync.clone(), peer.clone());
+        let task = tokio::spawn(async move { sync.page(&peer, from, MAX_PAGE).await });
+        Prefetch { from, task }
+    }
+
+    async fn take(mut self) -> Result<Page, FillError> {
+        (&mut self.task).await.map_err(|_| FillError::Stopped)?
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
