@@ -9,6 +9,7 @@
 //! - [`pow`]: [`BlockHash`], [`Difficulty`], [`Work`].
 //! - [`difficulty`]: the next block's difficulty under a [`DifficultyPolicy`].
 //! - [`validate`]: the rules, [`ValidationError`], [`ValidChain`].
+//! - [`validate_text`]: the same verdict on a valid chain straight from its text, fast.
 //! - [`fork_choice`]: [`ForkChoice`], the one rule on which of two chains wins.
 
 pub mod block;
@@ -22,6 +23,7 @@ pub mod pow;
 mod printable_table;
 pub mod pyrepr;
 pub mod validate;
+pub mod validate_text;
 
 pub use block::{Block, Nonce, genesis};
 pub use data::RawJson;

@@ -34,6 +34,13 @@ impl StreamRepr {
         self.out
     }
 
+    /// The buffer it renders into, to be reused from value to value: a caller may
+    /// clear it or write around a rendering (the chain text checker writes a whole
+    /// preimage there), but only between whole values, when no container is open.
+    pub(crate) fn buffer_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
     /// Writes `, ` before every item but the first of its container, and nothing
     /// before a member's value.
     fn separate(&mut self) {

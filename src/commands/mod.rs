@@ -17,13 +17,36 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 
 /// Reads a whole file, or standard input for `-`.
 pub fn read_input(path: &str) -> anyhow::Result<String> {
+    input_text(path, read_input_bytes(path)?)
+}
+
+/// Reads a whole file, or standard input for `-`, as bytes: for a reader that checks
+/// UTF-8 itself (see [`input_text`] for the text).
+pub fn read_input_bytes(path: &str) -> anyhow::Result<Vec<u8>> {
     if path == "-" {
-        let mut text = String::new();
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read standard input as UTF-8")?;
-        Ok(text)
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input")?;
+        Ok(bytes)
     } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))
+        std::fs::read(path).with_context(|| format!("cannot read {path}"))
     }
+}
+
+/// The text of input read by [`read_input_bytes`] from `path`, failing as reading it
+/// as text would have.
+pub fn input_text(path: &str, bytes: Vec<u8>) -> anyhow::Result<String> {
+    String::from_utf8(bytes).map_err(|_| {
+        let err = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        );
+        let what = if path == "-" {
+            "cannot read standard input as UTF-8".to_owned()
+        } else {
+            format!("cannot read {path}")
+        };
+        anyhow::Error::new(err).context(what)
+    })
 }
