@@ -2,6 +2,7 @@
 //!
 //! - [`json`]: JSON as Python nodes read and write it (values kept as they arrived).
 //! - [`pyrepr`]: Python's `str()`/`repr()` of those values, the heart of the preimage.
+//! - [`plain_str`]: `str()` of plainly written data, rendered from its text in one pass.
 //! - [`data`]: [`RawJson`], a block's data kept as text with its `str()` rendered once.
 //! - [`minable`]: [`check_minable`], whether data may be mined into a block.
 //! - [`block`]: the seven fields, genesis, chain readers and writers.
@@ -19,6 +20,7 @@ pub mod fork_choice;
 pub mod hash;
 pub mod json;
 pub mod minable;
+pub mod plain_str;
 pub mod pow;
 mod printable_table;
 pub mod pyrepr;

@@ -16,16 +16,14 @@
 //! verdicts cannot differ: a chain is accepted here only if the full path accepts it,
 //! with the same rules, in the same order of checks that matter for validity.
 
-use std::borrow::Cow;
-
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::block::{GENESIS_HASH, MAX_NONCE_DIGITS};
 use super::data::RawJson;
-use super::json::{Parser, Scalar, Visit};
+use super::json::Parser;
+use super::plain_str::{PlainScratch, write_plain_str};
 use super::pow::{BlockHash, Difficulty, Work};
-use super::pyrepr::StreamRepr;
 use super::validate::{MAX_FUTURE_MS, RuleSet};
 
 /// What a valid chain's text adds up to: what `minichain validate` prints.
@@ -193,14 +191,14 @@ fn check_part<'a>(
         b: text.as_bytes(),
         pos: start,
     };
-    let mut render = DataRender::default();
+    let mut preimage = Preimage::default();
     let mut work = Work::ZERO;
     let mut blocks = 0usize;
     let mut first: Option<Edge<'a>> = None;
     let mut last: Option<Edge<'a>> = None;
     loop {
         c.skip_ws();
-        let block = read_block(&mut c, text, &mut render)?;
+        let block = read_block(&mut c, text, &mut preimage)?;
         let edge = Edge {
             block_no: block.block_no,
             prev_hash: block.prev_hash,
@@ -217,7 +215,7 @@ fn check_part<'a>(
                     return None;
                 }
             }
-            check_block(&block, &mut render, rules, timestamp_limit)?;
+            check_block(&block, &mut preimage, rules, timestamp_limit)?;
         }
         work = work.saturating_add(Difficulty::new(block.difficulty).work());
         blocks += 1;
@@ -251,7 +249,7 @@ fn check_part<'a>(
 }
 
 /// A block's fields as they stand in the text; its data's `str()` sits in the
-/// renderer's buffer, after the block number and timestamp (the preimage's start).
+/// preimage buffer, after the block number and timestamp.
 struct TextBlock<'a> {
     block_no: u64,
     timestamp: u64,
@@ -265,11 +263,11 @@ struct TextBlock<'a> {
 }
 
 /// Reads one block object with the seven keys in the original's order, starting the
-/// preimage in `render`'s buffer.
+/// preimage in `preimage`'s buffer.
 fn read_block<'a>(
     c: &mut Cursor<'a>,
     text: &'a str,
-    render: &mut DataRender<'a>,
+    preimage: &mut Preimage,
 ) -> Option<TextBlock<'a>> {
     c.literal(b"{")?;
     c.key(b"\"block_no\"")?;
@@ -281,23 +279,24 @@ fn read_block<'a>(
     c.next_key(b"\"prev_hash\"")?;
     let prev_hash = c.plain_string(text)?;
     c.next_key(b"\"data\"")?;
-    let buf = render.repr.buffer_mut();
+    let buf = &mut preimage.buf;
     buf.clear();
     buf.extend_from_slice(block_no_text.as_bytes());
     buf.extend_from_slice(timestamp_text.as_bytes());
     let data_start = c.pos;
-    let mut p = Parser::at(text, data_start);
-    render.unsure = false;
-    p.walk(render).ok()?;
-    c.pos = p.offset();
-    let data = &text[data_start..c.pos];
-    if render.unsure {
-        // A repeated or escaped key: let the full reader render this value.
-        let raw = RawJson::read(&mut Parser::at(text, data_start)).ok()?;
-        let buf = render.repr.buffer_mut();
-        buf.truncate(block_no_text.len() + timestamp_text.len());
-        buf.extend_from_slice(raw.python_str().as_bytes());
+    match write_plain_str(c.b, data_start, buf, &mut preimage.scratch) {
+        Some(end) => c.pos = end,
+        None => {
+            // Not in the plain form: the full reader renders it (or finds it is not
+            // JSON).
+            buf.truncate(block_no_text.len() + timestamp_text.len());
+            let mut p = Parser::at(text, data_start);
+            let raw = RawJson::read(&mut p).ok()?;
+            buf.extend_from_slice(raw.python_str().as_bytes());
+            c.pos = p.offset();
+        }
     }
+    let data = &text[data_start..c.pos];
     c.next_key(b"\"hash\"")?;
     let hash = c.plain_string(text)?;
     c.next_key(b"\"nonce\"")?;
@@ -334,14 +333,14 @@ fn check_genesis(block: &TextBlock<'_>) -> Option<()> {
 
 /// A block's own rules (its links were checked by the caller): under strict rules the
 /// minimum difficulty, the timestamp and the proof of work; under both, that its fields
-/// hash to its claimed hash. Finishes the preimage in `render`'s buffer.
+/// hash to its claimed hash. Finishes the preimage in `preimage`'s buffer.
 fn check_block(
     block: &TextBlock<'_>,
-    render: &mut DataRender<'_>,
+    preimage: &mut Preimage,
     rules: RuleSet,
     timestamp_limit: u64,
 ) -> Option<()> {
-    let buf = render.repr.buffer_mut();
+    let buf = &mut preimage.buf;
     buf.extend_from_slice(block.prev_hash.as_bytes());
     buf.extend_from_slice(block.nonce.as_bytes());
     buf.extend_from_slice(block.difficulty_text.as_bytes());
@@ -361,56 +360,12 @@ fn check_block(
     Some(())
 }
 
-/// Renders a block's data as Python's `str()` from the walk of its text, into a buffer
-/// reused from block to block. It notes (`unsure`) an object with a repeated key, a key
-/// with escapes, or too many keys to compare cheaply: the full reader then renders that
-/// value, as Python keeps a repeated key's first place and last value.
+/// The preimage of the block being read, in a buffer reused from block to block, and
+/// the plain lane's scratch space.
 #[derive(Default)]
-struct DataRender<'a> {
-    repr: StreamRepr,
-    /// The keys of the open objects, innermost last.
-    keys: Vec<&'a str>,
-    /// Where each open object's keys start in `keys`.
-    objects: Vec<usize>,
-    unsure: bool,
-}
-
-/// Most keys per object compared for repeats; an object with more is left to the full
-/// reader.
-const MAX_COMPARED_KEYS: usize = 32;
-
-impl<'a> Visit<'a> for DataRender<'a> {
-    fn scalar(&mut self, scalar: Scalar<'a>) {
-        self.repr.scalar(scalar);
-    }
-
-    fn begin(&mut self, object: bool) {
-        if object {
-            self.objects.push(self.keys.len());
-        }
-        self.repr.begin(object);
-    }
-
-    fn key(&mut self, key: Cow<'a, str>) {
-        let from = self.objects.last().copied().unwrap_or(0);
-        match key {
-            Cow::Borrowed(k) if self.keys.len() - from < MAX_COMPARED_KEYS => {
-                if self.keys[from..].contains(&k) {
-                    self.unsure = true;
-                }
-                self.keys.push(k);
-            }
-            _ => self.unsure = true,
-        }
-        self.repr.key(key);
-    }
-
-    fn end(&mut self, object: bool) {
-        if object && let Some(from) = self.objects.pop() {
-            self.keys.truncate(from);
-        }
-        self.repr.end(object);
-    }
+struct Preimage {
+    buf: Vec<u8>,
+    scratch: PlainScratch,
 }
 
 /// A position in the text of a part, with readers for the narrow forms accepted here.
@@ -474,6 +429,17 @@ impl<'a> Cursor<'a> {
     fn plain_string(&mut self, text: &'a str) -> Option<&'a str> {
         self.literal(b"\"")?;
         let start = self.pos;
+        // The usual hash: 64 hex digits and the closing quote, checked in one sweep
+        // that the compiler vectorizes.
+        if let Some(hash) = self.b.get(start..start + 65)
+            && hash[64] == b'"'
+            && hash[..64].iter().fold(true, |ok, &b| {
+                ok & (b.is_ascii_digit() | matches!(b, b'a'..=b'f'))
+            })
+        {
+            self.pos = start + 65;
+            return text.get(start..start + 64);
+        }
         let len = memchr::memchr2(b'"', b'\\', self.b.get(start..)?)?;
         let end = start + len;
         if self.b[end] != b'"' || self.b[start..end].iter().any(|&b| b < 0x20) {

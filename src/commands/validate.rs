@@ -60,13 +60,13 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         print_valid(args, &summary);
         return Ok(ExitCode::SUCCESS);
     }
-    let text = super::input_text(&args.file, bytes)?;
+    let text = super::input_text(&args.file, &bytes)?;
     let name = if args.file == "-" {
         "standard input"
     } else {
         &args.file
     };
-    let blocks = parse_chain(&text).with_context(|| name.to_owned())?;
+    let blocks = parse_chain(text).with_context(|| name.to_owned())?;
     match ValidChain::validate(blocks, rules, now) {
         Ok(chain) => {
             print_valid(
