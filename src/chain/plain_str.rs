@@ -4,7 +4,7 @@
 //!
 //! The plain form: objects, arrays, `true`/`false`/`null`, strings of printable ASCII
 //! without a backslash or `'`, integers of at most 18 digits (not `-0`), plain decimals
-//! that [`write_plain_decimal`](super::pyrepr) renders from their text, nested at most
+//! that [`write_plain_decimal_parts`](super::pyrepr) renders from their text, nested at most
 //! [`MAX_PLAIN_DEPTH`] deep, objects without a repeated key; the whole value not a
 //! string (whose `str()` is unquoted). It is a subset of the grammar, and each piece
 //! renders as the walk renders it, so where [`write_plain_str`] answers, the walk
@@ -13,7 +13,7 @@
 //!
 //! [`Parser::walk`]: super::json::Parser::walk
 
-use super::pyrepr::write_plain_decimal;
+use super::pyrepr::write_plain_decimal_parts;
 
 /// Deepest nesting the plain lane follows (well under the grammar's
 /// [`MAX_DEPTH`](super::json::MAX_DEPTH)).
@@ -148,10 +148,39 @@ fn key(
 /// is printable ASCII other than `\` and `'` (so its repr is itself in single quotes).
 fn plain_string_end(text: &[u8], pos: usize) -> Option<usize> {
     let rest = text.get(pos + 1..)?;
-    let len = rest
+    let len = plain_run(rest);
+    (rest.get(len) == Some(&b'"')).then_some(pos + 1 + len)
+}
+
+/// The length of the run of bytes at the start of `bytes` that a plain string may
+/// hold: printable ASCII other than `"`, `\` and `'`. Eight bytes at a time (SWAR):
+/// each test below flags a byte that matches, and flags wrongly only bytes above a
+/// true match (a borrow runs upward), so the lowest flag of all is the first byte
+/// outside the run.
+fn plain_run(bytes: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut done = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8) yields 8 bytes"));
+        let flags = (x.wrapping_sub(ONES * 0x20) & !x & HIGH) // below 0x20
+            | (x & HIGH) // 0x80 and above
+            | zero_byte(x ^ (ONES * 0x7f))
+            | zero_byte(x ^ (ONES * u64::from(b'"')))
+            | zero_byte(x ^ (ONES * u64::from(b'\\')))
+            | zero_byte(x ^ (ONES * u64::from(b'\'')));
+        if flags != 0 {
+            return done + (flags.trailing_zeros() / 8) as usize;
+        }
+        done += 8;
+    }
+    done + chunks
+        .remainder()
         .iter()
-        .position(|&b| !matches!(b, b' '..=b'~') || b == b'"' || b == b'\\' || b == b'\'')?;
-    (rest[len] == b'"').then_some(pos + 1 + len)
+        .take_while(|&&b| matches!(b, b' '..=b'~') && !matches!(b, b'"' | b'\\' | b'\''))
+        .count()
 }
 
 /// `'content'`.
@@ -191,27 +220,21 @@ fn number(text: &[u8], pos: usize, out: &mut Vec<u8>) -> Option<usize> {
     if int == 0 || int > 18 || (int > 1 && int_text[0] == b'0') {
         return None;
     }
-    let mut end = pos + sign + int;
-    if text.get(end) == Some(&b'.') {
-        let frac = digits_from(end + 1);
-        if frac == 0 {
-            return None;
+    let int_end = pos + sign + int;
+    if text.get(int_end) != Some(&b'.') {
+        if matches!(text.get(int_end), Some(b'e' | b'E')) || (sign == 1 && int_text == b"0") {
+            return None; // an exponent, or -0 (which Python prints 0): the walk does it
         }
-        end += 1 + frac;
+        out.extend_from_slice(&text[pos..int_end]);
+        return Some(int_end);
     }
-    if matches!(text.get(end), Some(b'e' | b'E' | b'.')) {
+    let frac = digits_from(int_end + 1);
+    let end = int_end + 1 + frac;
+    if frac == 0 || matches!(text.get(end), Some(b'e' | b'E' | b'.')) {
         return None;
     }
-    let literal = std::str::from_utf8(&text[pos..end]).ok()?;
-    if end == pos + sign + int {
-        if literal == "-0" {
-            return None; // Python prints 0: the walk does it
-        }
-        out.extend_from_slice(literal.as_bytes());
-    } else if !write_plain_decimal(literal, out) {
-        return None;
-    }
-    Some(end)
+    let frac_text = &text[int_end + 1..end];
+    write_plain_decimal_parts(sign == 1, int_text, frac_text, out).then_some(end)
 }
 
 /// The offset of the first non-whitespace byte at or after `pos`.
@@ -276,6 +299,17 @@ mod tests {
                 let walked = RawJson::parse(text).expect("plain text is JSON");
                 assert_eq!(String::from_utf8_lossy(&out), walked.python_str(), "{text}");
                 assert_eq!(&text[at..end], walked.as_str(), "{text}");
+            }
+        }
+        // Every byte value at every place of a run, near and past the 8-byte steps.
+        for len in 0..20 {
+            for b in 0..=255u8 {
+                let mut bytes = vec![b'a'; len];
+                bytes.push(b);
+                bytes.extend_from_slice(b"bcdefghijk");
+                let plain = matches!(b, b' '..=b'~') && !matches!(b, b'"' | b'\\' | b'\'');
+                let want = if plain { len + 11 } else { len };
+                assert_eq!(plain_run(&bytes), want, "{len} {b:#x}");
             }
         }
         let deep = "[".repeat(MAX_PLAIN_DEPTH) + &"]".repeat(MAX_PLAIN_DEPTH);

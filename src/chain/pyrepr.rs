@@ -105,13 +105,24 @@ pub(crate) fn write_plain_decimal(literal: &str, out: &mut Vec<u8>) -> bool {
     let Some((int, frac)) = body.split_once('.') else {
         return false;
     };
-    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    write_plain_decimal_parts(negative, int.as_bytes(), frac.as_bytes(), out)
+}
+
+/// [`write_plain_decimal`] of a literal already split into its sign, integer digits
+/// and fraction digits (the text readers have them at hand).
+pub(crate) fn write_plain_decimal_parts(
+    negative: bool,
+    int: &[u8],
+    frac: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let all_digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
     if int.is_empty() || frac.is_empty() || !all_digits(int) || !all_digits(frac) {
         return false;
     }
-    let frac = frac.trim_end_matches('0');
-    let significant = if int == "0" {
-        let zeros = frac.len() - frac.trim_start_matches('0').len();
+    let frac = &frac[..frac.iter().rposition(|&b| b != b'0').map_or(0, |i| i + 1)];
+    let significant = if int == b"0" {
+        let zeros = frac.iter().take_while(|&&b| b == b'0').count();
         if zeros >= 4 {
             return false; // 0.0000d…: repr switches to d…e-05
         }
@@ -125,13 +136,9 @@ pub(crate) fn write_plain_decimal(literal: &str, out: &mut Vec<u8>) -> bool {
     if negative {
         out.push(b'-');
     }
-    out.extend_from_slice(int.as_bytes());
+    out.extend_from_slice(int);
     out.push(b'.');
-    out.extend_from_slice(if frac.is_empty() {
-        b"0"
-    } else {
-        frac.as_bytes()
-    });
+    out.extend_from_slice(if frac.is_empty() { b"0" } else { frac });
     true
 }
 

@@ -52,16 +52,12 @@ pub fn validate_chain_text(text: &[u8], rules: RuleSet, now_ms: u64) -> Option<C
     let parts: Vec<Option<Part<'_>>> = (0..starts.len())
         .into_par_iter()
         .map(|k| {
-            let from = if k == 0 { 0 } else { starts[k] };
-            let to = starts.get(k + 1).copied().unwrap_or(text.len());
-            // Every cut is at an ASCII `{`, so each part is UTF-8 on its own exactly
-            // when the whole text is.
-            let part = std::str::from_utf8(&text[from..to]).ok()?;
-            let stop = starts.get(k + 1).map(|&s| s - from);
-            check_part(part, starts[k] - from, stop, k == 0, rules, limit).map(|mut p| {
-                p.end += from;
-                p
-            })
+            let range = PartRange {
+                from: if k == 0 { 0 } else { starts[k] },
+                start: starts[k],
+                stop: starts.get(k + 1).copied(),
+            };
+            check_part(text, range, k == 0, rules, limit)
         })
         .collect();
     let mut parts = parts.into_iter();
@@ -77,7 +73,7 @@ pub fn validate_chain_text(text: &[u8], rules: RuleSet, now_ms: u64) -> Option<C
     chain_suffix(text, chain.end, wrapped)?;
     Some(ChainSummary {
         blocks: chain.blocks,
-        tip_hash: chain.last.hash.to_owned(),
+        tip_hash: std::str::from_utf8(chain.last.hash).ok()?.to_owned(),
         work: chain.work,
     })
 }
@@ -147,8 +143,8 @@ fn part_starts(text: &[u8], body_start: usize) -> Option<Vec<usize>> {
 #[derive(Debug, Clone, Copy)]
 struct Edge<'a> {
     block_no: u64,
-    prev_hash: &'a str,
-    hash: &'a str,
+    prev_hash: &'a [u8],
+    hash: &'a [u8],
     difficulty: u32,
 }
 
@@ -176,29 +172,47 @@ fn linked(last: &Edge<'_>, next: &Edge<'_>) -> bool {
     next.prev_hash == last.hash && next.difficulty.abs_diff(last.difficulty) <= 1
 }
 
-/// Reads and checks the blocks of one part: from offset `start` of `text` to the
-/// comma before `stop` (the next part's start), or without `stop` through the closing
-/// `]`. The part holding block 0 checks it against genesis.
-fn check_part<'a>(
-    text: &'a str,
+/// Where a part lies in the text: its bytes from `from` (0 for the first part, whose
+/// bytes hold the opening `[`) to `stop`; its blocks from `start` to the comma before
+/// `stop` (the next part's start), or with no `stop` through the closing `]` and to
+/// the end of the text.
+#[derive(Debug, Clone, Copy)]
+struct PartRange {
+    from: usize,
     start: usize,
     stop: Option<usize>,
+}
+
+/// Reads and checks the blocks of one part. The part holding block 0 checks it
+/// against genesis.
+///
+/// No UTF-8 pass: every byte this reads is ASCII that it checks (syntax, digits,
+/// plain strings) or text it checks as UTF-8 (a hash that is not hex digits), and a
+/// value left to the full reader is read from the part as text, checked once.
+fn check_part(
+    text: &[u8],
+    range: PartRange,
     has_genesis: bool,
     rules: RuleSet,
     timestamp_limit: u64,
-) -> Option<Part<'a>> {
+) -> Option<Part<'_>> {
     let mut c = Cursor {
-        b: text.as_bytes(),
-        pos: start,
+        b: text,
+        pos: range.start,
     };
-    let mut preimage = Preimage::default();
-    let mut work = Work::ZERO;
+    let mut scratch = Scratch {
+        range,
+        part_text: None,
+        preimage: Vec::new(),
+        plain: PlainScratch::default(),
+    };
+    let mut work = WorkSum::default();
     let mut blocks = 0usize;
-    let mut first: Option<Edge<'a>> = None;
-    let mut last: Option<Edge<'a>> = None;
+    let mut first: Option<Edge<'_>> = None;
+    let mut last: Option<Edge<'_>> = None;
     loop {
         c.skip_ws();
-        let block = read_block(&mut c, text, &mut preimage)?;
+        let block = read_block(&mut c, &mut scratch)?;
         let edge = Edge {
             block_no: block.block_no,
             prev_hash: block.prev_hash,
@@ -215,22 +229,22 @@ fn check_part<'a>(
                     return None;
                 }
             }
-            check_block(&block, &mut preimage, rules, timestamp_limit)?;
+            check_block(&block, &mut scratch.preimage, rules, timestamp_limit)?;
         }
-        work = work.saturating_add(Difficulty::new(block.difficulty).work());
+        work.add(block.difficulty);
         blocks += 1;
         first.get_or_insert(edge);
         last = Some(edge);
         c.skip_ws();
         if c.eat(b']') {
-            if stop.is_some() {
+            if range.stop.is_some() {
                 return None;
             }
             break;
         }
         c.literal(b",")?;
         c.skip_ws();
-        if let Some(stop) = stop
+        if let Some(stop) = range.stop
             && c.pos >= stop
         {
             if c.pos > stop {
@@ -243,9 +257,48 @@ fn check_part<'a>(
         first: first?,
         last: last?,
         blocks,
-        work,
+        work: work.total(),
         end: c.pos,
     })
+}
+
+/// Σ 2^difficulty over a part's blocks: difficulties below 64 summed in a `u128`
+/// (a part has far fewer than 2^64 blocks), the rest added as [`Work`].
+#[derive(Default)]
+struct WorkSum {
+    small: u128,
+    large: Work,
+}
+
+impl WorkSum {
+    fn add(&mut self, difficulty: u32) {
+        if difficulty < 64 {
+            self.small += 1u128 << difficulty;
+        } else {
+            self.large = self
+                .large
+                .saturating_add(Difficulty::new(difficulty).work());
+        }
+    }
+
+    /// The sum as [`Work`]: the small sum added bit by bit.
+    fn total(&self) -> Work {
+        (0..128)
+            .filter(|bit| self.small >> bit & 1 == 1)
+            .map(|bit| Difficulty::new(bit).work())
+            .fold(self.large, Work::saturating_add)
+    }
+}
+
+/// Space reused from block to block of a part.
+struct Scratch<'a> {
+    range: PartRange,
+    /// The part as text, checked as UTF-8 the first time a value needs the full
+    /// reader.
+    part_text: Option<&'a str>,
+    /// The preimage of the block being read.
+    preimage: Vec<u8>,
+    plain: PlainScratch,
 }
 
 /// A block's fields as they stand in the text; its data's `str()` sits in the
@@ -253,57 +306,62 @@ fn check_part<'a>(
 struct TextBlock<'a> {
     block_no: u64,
     timestamp: u64,
-    prev_hash: &'a str,
-    data: &'a str,
-    hash: &'a str,
-    nonce: &'a str,
+    prev_hash: &'a [u8],
+    data: &'a [u8],
+    hash: &'a [u8],
+    nonce: &'a [u8],
     difficulty: u32,
     /// `difficulty` as written (canonical, so as Python's `str()` writes it).
-    difficulty_text: &'a str,
+    difficulty_text: &'a [u8],
 }
 
 /// Reads one block object with the seven keys in the original's order, starting the
-/// preimage in `preimage`'s buffer.
-fn read_block<'a>(
-    c: &mut Cursor<'a>,
-    text: &'a str,
-    preimage: &mut Preimage,
-) -> Option<TextBlock<'a>> {
+/// preimage in the scratch buffer.
+fn read_block<'a>(c: &mut Cursor<'a>, scratch: &mut Scratch<'a>) -> Option<TextBlock<'a>> {
     c.literal(b"{")?;
     c.key(b"\"block_no\"")?;
-    let block_no_text = c.digits(20)?;
-    let block_no = block_no_text.parse().ok()?;
+    let (block_no, block_no_text) = c.integer(u64::MAX)?;
     c.next_key(b"\"timestamp\"")?;
-    let timestamp_text = c.digits(20)?;
-    let timestamp = timestamp_text.parse().ok()?;
+    let (timestamp, timestamp_text) = c.integer(u64::MAX)?;
     c.next_key(b"\"prev_hash\"")?;
-    let prev_hash = c.plain_string(text)?;
+    let prev_hash = c.plain_string()?;
     c.next_key(b"\"data\"")?;
-    let buf = &mut preimage.buf;
+    let buf = &mut scratch.preimage;
     buf.clear();
-    buf.extend_from_slice(block_no_text.as_bytes());
-    buf.extend_from_slice(timestamp_text.as_bytes());
+    buf.extend_from_slice(block_no_text);
+    buf.extend_from_slice(timestamp_text);
     let data_start = c.pos;
-    match write_plain_str(c.b, data_start, buf, &mut preimage.scratch) {
+    match write_plain_str(c.b, data_start, buf, &mut scratch.plain) {
         Some(end) => c.pos = end,
         None => {
             // Not in the plain form: the full reader renders it (or finds it is not
-            // JSON).
+            // JSON), from the part's text.
             buf.truncate(block_no_text.len() + timestamp_text.len());
-            let mut p = Parser::at(text, data_start);
+            let from = scratch.range.from;
+            let part = match scratch.part_text {
+                Some(part) => part,
+                None => {
+                    let to = scratch.range.stop.unwrap_or(c.b.len());
+                    *scratch
+                        .part_text
+                        .insert(std::str::from_utf8(&c.b[from..to]).ok()?)
+                }
+            };
+            let mut p = Parser::at(part, data_start - from);
             let raw = RawJson::read(&mut p).ok()?;
-            buf.extend_from_slice(raw.python_str().as_bytes());
-            c.pos = p.offset();
+            scratch
+                .preimage
+                .extend_from_slice(raw.python_str().as_bytes());
+            c.pos = from + p.offset();
         }
     }
-    let data = &text[data_start..c.pos];
+    let data = &c.b[data_start..c.pos];
     c.next_key(b"\"hash\"")?;
-    let hash = c.plain_string(text)?;
+    let hash = c.plain_string()?;
     c.next_key(b"\"nonce\"")?;
     let nonce = c.digits(MAX_NONCE_DIGITS)?;
     c.next_key(b"\"difficulty\"")?;
-    let difficulty_text = c.digits(10)?;
-    let difficulty = difficulty_text.parse().ok()?;
+    let (difficulty, difficulty_text) = c.integer(u64::from(u32::MAX))?;
     c.skip_ws();
     c.literal(b"}")?;
     Some(TextBlock {
@@ -313,7 +371,7 @@ fn read_block<'a>(
         data,
         hash,
         nonce,
-        difficulty,
+        difficulty: u32::try_from(difficulty).ok()?,
         difficulty_text,
     })
 }
@@ -323,29 +381,28 @@ fn check_genesis(block: &TextBlock<'_>) -> Option<()> {
     let g = super::block::genesis();
     let same = block.block_no == g.block_no
         && block.timestamp == g.timestamp
-        && block.prev_hash == g.prev_hash
-        && block.data == "[]"
-        && block.hash == GENESIS_HASH
-        && block.nonce == g.nonce.as_str()
+        && block.prev_hash == g.prev_hash.as_bytes()
+        && block.data == b"[]"
+        && block.hash == GENESIS_HASH.as_bytes()
+        && block.nonce == g.nonce.as_str().as_bytes()
         && block.difficulty == g.difficulty.bits();
     same.then_some(())
 }
 
 /// A block's own rules (its links were checked by the caller): under strict rules the
 /// minimum difficulty, the timestamp and the proof of work; under both, that its fields
-/// hash to its claimed hash. Finishes the preimage in `preimage`'s buffer.
+/// hash to its claimed hash. Finishes the preimage in `buf`.
 fn check_block(
     block: &TextBlock<'_>,
-    preimage: &mut Preimage,
+    buf: &mut Vec<u8>,
     rules: RuleSet,
     timestamp_limit: u64,
 ) -> Option<()> {
-    let buf = &mut preimage.buf;
-    buf.extend_from_slice(block.prev_hash.as_bytes());
-    buf.extend_from_slice(block.nonce.as_bytes());
-    buf.extend_from_slice(block.difficulty_text.as_bytes());
+    buf.extend_from_slice(block.prev_hash);
+    buf.extend_from_slice(block.nonce);
+    buf.extend_from_slice(block.difficulty_text);
     let computed = BlockHash::from_bytes(Sha256::digest(&buf[..]).into());
-    if !computed.matches_hex(block.hash) {
+    if block.hash != hex_lower(computed.as_bytes()) {
         return None;
     }
     if rules == RuleSet::Strict {
@@ -360,15 +417,18 @@ fn check_block(
     Some(())
 }
 
-/// The preimage of the block being read, in a buffer reused from block to block, and
-/// the plain lane's scratch space.
-#[derive(Default)]
-struct Preimage {
-    buf: Vec<u8>,
-    scratch: PlainScratch,
+/// A hash as 64 lowercase hex digits, in straight-line code the compiler vectorizes.
+fn hex_lower(bytes: &[u8; 32]) -> [u8; 64] {
+    let digit = |n: u8| n + if n < 10 { b'0' } else { b'a' - 10 };
+    let mut out = [0u8; 64];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = digit(b >> 4);
+        pair[1] = digit(b & 0xf);
+    }
+    out
 }
 
-/// A position in the text of a part, with readers for the narrow forms accepted here.
+/// A position in the text, with readers for the narrow forms accepted here.
 struct Cursor<'a> {
     b: &'a [u8],
     pos: usize,
@@ -387,15 +447,15 @@ impl<'a> Cursor<'a> {
         found
     }
 
-    /// Consumes exactly `lit`.
-    fn literal(&mut self, lit: &[u8]) -> Option<()> {
-        let found = self.b.get(self.pos..)?.starts_with(lit);
-        self.pos += lit.len();
-        found.then_some(())
+    /// Consumes exactly `lit` (compared as a fixed-size array: no call).
+    fn literal<const N: usize>(&mut self, lit: &[u8; N]) -> Option<()> {
+        let found: &[u8; N] = self.b.get(self.pos..self.pos + N)?.try_into().ok()?;
+        self.pos += N;
+        (found == lit).then_some(())
     }
 
     /// Whitespace, the key `quoted` (as its exact bytes), whitespace, `:`, whitespace.
-    fn key(&mut self, quoted: &[u8]) -> Option<()> {
+    fn key<const N: usize>(&mut self, quoted: &[u8; N]) -> Option<()> {
         self.skip_ws();
         self.literal(quoted)?;
         self.skip_ws();
@@ -405,28 +465,43 @@ impl<'a> Cursor<'a> {
     }
 
     /// The comma after a member, then the next member's key.
-    fn next_key(&mut self, quoted: &[u8]) -> Option<()> {
+    fn next_key<const N: usize>(&mut self, quoted: &[u8; N]) -> Option<()> {
         self.skip_ws();
         self.literal(b",")?;
         self.key(quoted)
     }
 
     /// A non-negative integer in canonical decimal (no sign, no leading zero) of at
-    /// most `max` digits, as its text.
-    fn digits(&mut self, max: usize) -> Option<&'a str> {
+    /// most `max`, with its text.
+    fn integer(&mut self, max: u64) -> Option<(u64, &'a [u8])> {
+        let start = self.pos;
+        let mut value = 0u64;
+        while let Some(&b) = self.b.get(self.pos)
+            && b.is_ascii_digit()
+        {
+            value = value
+                .checked_mul(10)?
+                .checked_add(u64::from(b - b'0'))
+                .filter(|&v| v <= max)?;
+            self.pos += 1;
+        }
+        let digits = &self.b[start..self.pos];
+        canonical(digits).then_some((value, digits))
+    }
+
+    /// A non-negative integer in canonical decimal of at most `max` digits, as its
+    /// text.
+    fn digits(&mut self, max: usize) -> Option<&'a [u8]> {
         let start = self.pos;
         let rest = self.b.get(start..)?;
         let n = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        if n == 0 || n > max || (n > 1 && rest[0] == b'0') {
-            return None;
-        }
         self.pos += n;
-        // ASCII digits are UTF-8.
-        std::str::from_utf8(&rest[..n]).ok()
+        (n <= max && canonical(&rest[..n])).then_some(&rest[..n])
     }
 
-    /// A string with no escapes and no control characters, as its content.
-    fn plain_string(&mut self, text: &'a str) -> Option<&'a str> {
+    /// A string with no escapes and no control characters, as its content (checked
+    /// as UTF-8).
+    fn plain_string(&mut self) -> Option<&'a [u8]> {
         self.literal(b"\"")?;
         let start = self.pos;
         // The usual hash: 64 hex digits and the closing quote, checked in one sweep
@@ -438,16 +513,23 @@ impl<'a> Cursor<'a> {
             })
         {
             self.pos = start + 65;
-            return text.get(start..start + 64);
+            return Some(&hash[..64]);
         }
         let len = memchr::memchr2(b'"', b'\\', self.b.get(start..)?)?;
         let end = start + len;
-        if self.b[end] != b'"' || self.b[start..end].iter().any(|&b| b < 0x20) {
+        let content = &self.b[start..end];
+        if self.b[end] != b'"' || content.iter().any(|&b| b < 0x20) {
             return None;
         }
+        std::str::from_utf8(content).ok()?;
         self.pos = end + 1;
-        text.get(start..end)
+        Some(content)
     }
+}
+
+/// Whether `digits` are canonical decimal: at least one, no leading zero.
+fn canonical(digits: &[u8]) -> bool {
+    !digits.is_empty() && (digits.len() == 1 || digits[0] != b'0')
 }
 
 #[cfg(test)]
@@ -475,6 +557,12 @@ mod tests {
         out
     }
 
+    #[test]
+    fn hex_is_lowercase_hex() {
+        let bytes: [u8; 32] = std::array::from_fn(|i| (i * 37 + 11) as u8);
+        assert_eq!(hex_lower(&bytes).to_vec(), hex::encode(bytes).into_bytes());
+    }
+
     /// A valid chain is decided here, in both dialects, bare or wrapped, and agrees
     /// with the full path.
     #[test]
@@ -493,6 +581,117 @@ mod tests {
                     assert_eq!(fast, full_path(&text, rules, now));
                 }
             }
+        }
+    }
+
+    /// Every chain vector, under both rule sets: the same verdict as the full path,
+    /// and the valid ones decided here.
+    #[test]
+    fn chain_vectors_agree_with_the_full_path() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/chains");
+        let now = now_ms();
+        let mut decided = 0;
+        for entry in std::fs::read_dir(dir).expect("tests/vectors/chains") {
+            let path = entry.expect("entry").path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let text = std::fs::read(&path).expect("vector file");
+            for rules in [RuleSet::Strict, RuleSet::Seed] {
+                let full = full_path(&text, rules, now);
+                let fast = validate_chain_text(&text, rules, now);
+                assert_eq!(fast, full, "{} {rules:?}", path.display());
+                decided += usize::from(fast.is_some());
+            }
+        }
+        // valid.json under both rules, and the three seed_accepts_* under seed rules.
+        assert_eq!(decided, 5);
+    }
+
+    /// Chains edited at random (one byte replaced, removed or added): whatever this
+    /// check accepts, the full path accepts with the same summary.
+    #[test]
+    fn an_edited_chain_is_never_accepted_alone() {
+        let blocks = crate::miner::synthetic::synthetic_chain(40);
+        let text = text_of(&blocks, Dialect::Python);
+        let now = now_ms();
+        let mut rng = fastrand::Rng::with_seed(5);
+        let alphabet = b"0123456789abcdef\"{}[],: -.eE'\\tnx\x7f\xc3\xa9";
+        let mut accepted = 0;
+        for _ in 0..3000 {
+            let mut edited = text.clone();
+            let at = rng.usize(0..edited.len());
+            let byte = alphabet[rng.usize(0..alphabet.len())];
+            match rng.u8(0..3) {
+                0 => edited[at] = byte,
+                1 => {
+                    edited.remove(at);
+                }
+                _ => edited.insert(at, byte),
+            }
+            for rules in [RuleSet::Strict, RuleSet::Seed] {
+                if let Some(fast) = validate_chain_text(&edited, rules, now) {
+                    accepted += 1;
+                    assert_eq!(
+                        Some(fast),
+                        full_path(&edited, rules, now),
+                        "{}",
+                        String::from_utf8_lossy(&edited)
+                    );
+                }
+            }
+        }
+        // Whitespace edits and the like keep a chain valid: the check was exercised.
+        assert!(accepted > 100, "{accepted}");
+    }
+
+    /// A chain long enough to be cut into parts, whose data holds `{"block_no"` where
+    /// a cut may be guessed: checked on four threads, it agrees with the full path,
+    /// and a plain chain of that size is decided here.
+    #[test]
+    fn parts_agree_with_the_full_path_even_when_cuts_are_wrong() {
+        use crate::chain::json::{Json, Number};
+        use crate::miner::reference::mine_reference;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build();
+        let Ok(pool) = pool else { panic!("pool") };
+        let now = now_ms();
+        for tricky in [false, true] {
+            let mut blocks = vec![crate::chain::genesis()];
+            for i in 1..3000u64 {
+                let prev = &blocks[blocks.len() - 1];
+                let pad = Json::String(format!("block {i} {}", "pad ".repeat(60)).into());
+                let tail = if tricky {
+                    let n = Json::Number(Number::from_u128(u128::from(i)));
+                    Json::Object(vec![("block_no".into(), n)])
+                } else {
+                    Json::Null
+                };
+                let d = Difficulty::new(if prev.difficulty.bits() > 1 {
+                    prev.difficulty.bits() - 1
+                } else {
+                    1
+                });
+                let data = Json::Array(vec![pad, tail]);
+                blocks.push(mine_reference(prev, data, 2_000 + i, d));
+            }
+            let text = text_of(&blocks, Dialect::Python);
+            assert!(text.len() > 2 * PART_MIN_BYTES);
+            let fast = pool.install(|| validate_chain_text(&text, RuleSet::Strict, now));
+            let full = full_path(&text, RuleSet::Strict, now);
+            assert_eq!(full.as_ref().map(|s| s.blocks), Some(3000));
+            if tricky {
+                assert!(fast.is_none() || fast == full);
+            } else {
+                assert_eq!(fast, full);
+            }
+            // A broken link in the last part is found across the cut.
+            let mut broken = text.clone();
+            let pos = memchr::memmem::rfind(&broken, b"\"prev_hash\": \"").expect("a link") + 14;
+            broken[pos] = if broken[pos] == b'0' { b'1' } else { b'0' };
+            assert_eq!(
+                pool.install(|| validate_chain_text(&broken, RuleSet::Strict, now)),
+                None
+            );
         }
     }
 }
