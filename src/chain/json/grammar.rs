@@ -157,6 +157,18 @@ impl<'a> Parser<'a> {
         self.pos
     }
 
+    /// How many containers are open (what [`MAX_DEPTH`] bounds).
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Moves to byte `offset`, past a value that another reader has read and checked
+    /// to be one this parser would accept there (the plain lane of
+    /// [`RawJson::read`](crate::chain::data::RawJson::read)).
+    pub fn skip_to(&mut self, offset: usize) {
+        self.pos = offset.min(self.bytes.len());
+    }
+
     /// The whole text being parsed (with [`Parser::offset`], the text of what was
     /// just walked).
     pub fn source(&self) -> &'a str {
