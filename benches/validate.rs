@@ -1,5 +1,6 @@
-//! Block hashing and full validation of a 10,000-block chain, on one thread and on
-//! all threads, in blocks per second (`Throughput::Elements`).
+//! Block hashing and full validation of a 10,000-block chain (from blocks, from text
+//! through blocks, and straight from text as `minichain validate` does), on one thread
+//! and on all threads, in blocks per second (`Throughput::Elements`).
 //!
 //! Run with `cargo bench --bench validate`.
 
@@ -9,6 +10,7 @@ use minichain::chain::block::{parse_chain, write_chain};
 use minichain::chain::hash::BlockHasher;
 use minichain::chain::json::Dialect;
 use minichain::chain::validate::{check_chain, now_ms};
+use minichain::chain::validate_text::validate_chain_text;
 use minichain::miner::synthetic::synthetic_chain;
 use rayon::prelude::*;
 use std::hint::black_box;
@@ -50,6 +52,18 @@ fn bench_validate(c: &mut Criterion) {
                 pool.install(|| check_chain(black_box(&blocks), RuleSet::Strict, now_ms()).is_ok())
             })
         });
+        group.bench_with_input(
+            BenchmarkId::new("validate_text", threads),
+            &threads,
+            |b, _| {
+                b.iter(|| {
+                    pool.install(|| {
+                        validate_chain_text(black_box(text.as_bytes()), RuleSet::Strict, now_ms())
+                            .is_some()
+                    })
+                })
+            },
+        );
         group.bench_with_input(
             BenchmarkId::new("parse_and_validate", threads),
             &threads,

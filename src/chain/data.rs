@@ -8,9 +8,11 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use super::json::MAX_DEPTH;
 use super::json::{
     Dialect, Json, JsonError, Number, NumberValue, Parser, Scalar, StreamJson, Visit,
 };
+use super::plain_str::{MAX_PLAIN_DEPTH, PlainScratch, write_plain_str};
 use super::pyrepr::{StreamRepr, write_str};
 
 /// A JSON value kept as the exact text it arrived as, checked to be JSON that a Python
@@ -46,6 +48,28 @@ impl RawJson {
     pub fn read(p: &mut Parser<'_>) -> Result<RawJson, JsonError> {
         p.skip_ws();
         let start = p.offset();
+        // The plain lane first: plainly written data (most of it) renders in one pass.
+        if p.depth() + MAX_PLAIN_DEPTH <= MAX_DEPTH {
+            let mut python_str = Vec::new();
+            let plain = write_plain_str(
+                p.source().as_bytes(),
+                start,
+                &mut python_str,
+                &mut PlainScratch::default(),
+            );
+            if let Some(end) = plain {
+                p.skip_to(end);
+                return Ok(RawJson {
+                    text: p.source()[start..end].into(),
+                    python_str: String::from_utf8(python_str)
+                        .expect("the plain lane writes only ASCII")
+                        .into(),
+                    // The plain form has no NaN or Infinity tokens, and its numbers
+                    // are too short to overflow.
+                    nonfinite: NonFinite::default(),
+                });
+            }
+        }
         // One walk checks the text, looks for repeated keys and non-finite numbers, and
         // renders `str()`.
         let mut visit = (

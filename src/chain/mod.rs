@@ -2,6 +2,7 @@
 //!
 //! - [`json`]: JSON as Python nodes read and write it (values kept as they arrived).
 //! - [`pyrepr`]: Python's `str()`/`repr()` of those values, the heart of the preimage.
+//! - [`plain_str`]: `str()` of plainly written data, rendered from its text in one pass.
 //! - [`data`]: [`RawJson`], a block's data kept as text with its `str()` rendered once.
 //! - [`minable`]: [`check_minable`], whether data may be mined into a block.
 //! - [`block`]: the seven fields, genesis, chain readers and writers.
@@ -12,6 +13,7 @@
 //! - [`difficulty`]: the next block's difficulty under a [`DifficultyPolicy`].
 //! - [`validate`]: the rules, [`ValidationError`], [`ValidChain`], and [`ValidSuffix`]
 //!   (blocks checked against a fork point, joined to a chain in O(suffix)).
+//! - [`validate_text`]: the same verdict on a valid chain straight from its text, fast.
 //! - [`fork_choice`]: [`ForkChoice`], the one rule on which of two chains wins.
 
 pub mod block;
@@ -22,10 +24,12 @@ pub mod fork_choice;
 pub mod hash;
 pub mod json;
 pub mod minable;
+pub mod plain_str;
 pub mod pow;
 mod printable_table;
 pub mod pyrepr;
 pub mod validate;
+pub mod validate_text;
 
 pub use block::{Block, Nonce, genesis};
 pub use data::RawJson;

@@ -78,10 +78,68 @@ impl<'a> Visit<'a> for StreamRepr {
 
 /// A number literal as Python's `str()` prints the value it reads as.
 fn write_number(literal: &str, out: &mut Vec<u8>) {
+    if write_plain_decimal(literal, out) {
+        return;
+    }
     match Number::value_of(literal) {
         NumberValue::Int(digits) => write_int(digits, out),
         NumberValue::Float(f) => write_float_repr(f, out),
     }
+}
+
+/// Python's `repr()` of the float a plain decimal literal (`-?I.F`, no exponent)
+/// reads as, straight from its text, when it has at most 15 significant digits and its
+/// point where `repr` keeps fixed notation; `false` (nothing written) for any other
+/// literal, which [`write_float_repr`] then renders.
+///
+/// Why the text is the answer: a decimal of at most 15 significant digits survives
+/// the trip through a double (`DBL_DIG`), so no two such decimals read as the same
+/// double, and the shortest digits that read back as this one are the literal's own
+/// without the fraction's trailing zeros. It saves parsing the float and formatting it
+/// again, for the common short amounts in block data.
+pub(crate) fn write_plain_decimal(literal: &str, out: &mut Vec<u8>) -> bool {
+    let (negative, body) = match literal.strip_prefix('-') {
+        Some(body) => (true, body),
+        None => (false, literal),
+    };
+    let Some((int, frac)) = body.split_once('.') else {
+        return false;
+    };
+    write_plain_decimal_parts(negative, int.as_bytes(), frac.as_bytes(), out)
+}
+
+/// [`write_plain_decimal`] of a literal already split into its sign, integer digits
+/// and fraction digits (the text readers have them at hand).
+pub(crate) fn write_plain_decimal_parts(
+    negative: bool,
+    int: &[u8],
+    frac: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let all_digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    if int.is_empty() || frac.is_empty() || !all_digits(int) || !all_digits(frac) {
+        return false;
+    }
+    let frac = &frac[..frac.iter().rposition(|&b| b != b'0').map_or(0, |i| i + 1)];
+    let significant = if int == b"0" {
+        let zeros = frac.iter().take_while(|&&b| b == b'0').count();
+        if zeros >= 4 {
+            return false; // 0.0000d…: repr switches to d…e-05
+        }
+        frac.len() - zeros
+    } else {
+        int.len() + frac.len()
+    };
+    if significant > 15 {
+        return false;
+    }
+    if negative {
+        out.push(b'-');
+    }
+    out.extend_from_slice(int);
+    out.push(b'.');
+    out.extend_from_slice(if frac.is_empty() { b"0" } else { frac });
+    true
 }
 
 /// Appends Python's `repr(value)` as UTF-8 (the rendering used inside containers).
@@ -258,6 +316,17 @@ fn shortest_digits(text: &str) -> (bool, [u8; 24], usize, i32) {
 /// for the backslash, the chosen quote, `\t \n \r`, and `\xhh`/`\uhhhh`/`\Uhhhhhhhh`
 /// for characters `str.isprintable()` rejects.
 pub fn write_string_repr(s: &str, out: &mut Vec<u8>) {
+    // Printable ASCII without a quote or backslash, the usual text: as it is, in
+    // single quotes.
+    if s.bytes()
+        .all(|b| matches!(b, b' '..=b'~') && b != b'\'' && b != b'\\')
+    {
+        out.reserve(s.len() + 2);
+        out.push(b'\'');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'\'');
+        return;
+    }
     let quote = if s.contains('\'') && !s.contains('"') {
         b'"'
     } else {
@@ -366,6 +435,53 @@ mod tests {
             ("1e-7", "1e-07"),
         ] {
             assert_eq!(str_of(text), want, "{text}");
+        }
+    }
+
+    /// Plain decimals rendered from their text agree with parsing and formatting the
+    /// float, on literals around every edge of the shortcut (15 and 16 significant
+    /// digits, three and four leading zeros, trailing zeros, signs).
+    #[test]
+    fn plain_decimals_match_the_float_repr() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let digits = |rng: &mut fastrand::Rng, n: usize| -> String {
+            (0..n).map(|_| char::from(b'0' + rng.u8(0..10))).collect()
+        };
+        let mut taken = 0;
+        for _ in 0..200_000 {
+            let int = match rng.u8(0..3) {
+                0 => "0".to_owned(),
+                _ => {
+                    let (lead, n) = (rng.u8(1..10), rng.usize(0..17));
+                    format!("{lead}{}", digits(&mut rng, n))
+                }
+            };
+            let zeros = "0".repeat(rng.usize(0..6));
+            let n = rng.usize(0..18);
+            let frac = format!("{zeros}{}", digits(&mut rng, n));
+            let frac = if frac.is_empty() {
+                "0".to_owned()
+            } else {
+                frac
+            };
+            let sign = if rng.bool() { "-" } else { "" };
+            let literal = format!("{sign}{int}.{frac}");
+            let mut fast = Vec::new();
+            if write_plain_decimal(&literal, &mut fast) {
+                taken += 1;
+                let mut slow = Vec::new();
+                let f: f64 = literal.parse().expect("a decimal literal");
+                write_float_repr(f, &mut slow);
+                assert_eq!(
+                    String::from_utf8_lossy(&fast),
+                    String::from_utf8_lossy(&slow),
+                    "{literal}"
+                );
+            }
+        }
+        assert!(taken > 50_000, "{taken}");
+        for literal in ["1e5", "1.5e3", "NaN", "-Infinity", "12", "-0"] {
+            assert!(!write_plain_decimal(literal, &mut Vec::new()), "{literal}");
         }
     }
 

@@ -29,3 +29,67 @@ pub fn read_input(path: &str) -> anyhow::Result<String> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))
     }
 }
+
+/// A whole input as bytes, for a reader that checks UTF-8 itself: a regular file is
+/// mapped into memory (no copy, and the threads that read it fault its pages in
+/// parallel), anything else is read into a buffer.
+pub enum InputBytes {
+    /// A regular file, mapped read-only.
+    Mapped(memmap2::Mmap),
+    /// Standard input, a pipe or an empty file, read.
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for InputBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            InputBytes::Mapped(map) => map,
+            InputBytes::Read(bytes) => bytes,
+        }
+    }
+}
+
+/// Reads a whole file, or standard input for `-`, as bytes (see [`InputBytes`] and,
+/// for the text, [`input_text`]).
+pub fn read_input_bytes(path: &str) -> anyhow::Result<InputBytes> {
+    if path == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input as UTF-8")?;
+        return Ok(InputBytes::Read(bytes));
+    }
+    let context = || format!("cannot read {path}");
+    let file = std::fs::File::open(path).with_context(context)?;
+    let meta = file.metadata().with_context(context)?;
+    if !meta.is_file() || meta.len() == 0 {
+        return std::fs::read(path)
+            .map(InputBytes::Read)
+            .with_context(context);
+    }
+    // SAFETY: the map is only read. Another process that changes the file while it
+    // is mapped changes what this command reads (a truncation can end it with
+    // SIGBUS): the same bargain as every tool that maps its input, taken here for a
+    // one-shot command over a file its user names, never for a node's own data.
+    let map = unsafe { memmap2::MmapOptions::new().map(&file) }.with_context(context)?;
+    Ok(InputBytes::Mapped(map))
+}
+
+/// The text of input read by [`read_input_bytes`] from `path`, failing as
+/// [`read_input`] would have.
+pub fn input_text<'a>(path: &str, bytes: &'a [u8]) -> anyhow::Result<&'a str> {
+    std::str::from_utf8(bytes).map_err(|_| {
+        let err = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        );
+        let what = if path == "-" {
+            "cannot read standard input as UTF-8".to_owned()
+        } else {
+            format!("cannot read {path}")
+        };
+        anyhow::Error::new(err).context(what)
+    })
+}

@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use minichain::chain::block::parse_chain;
 use minichain::chain::validate::now_ms;
+use minichain::chain::validate_text::{ChainSummary, validate_chain_text};
 use minichain::chain::{RuleSet, ValidChain};
 
 /// Validate a chain: a JSON array of blocks, or `{"chain": [...]}` as GET /api/blocks
@@ -49,31 +50,33 @@ impl From<Rules> for RuleSet {
 
 /// Runs `minichain validate`.
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let text = super::read_input(&args.file)?;
+    let bytes = super::read_input_bytes(&args.file)?;
+    let rules = args.rules.into();
+    let now = now_ms();
+    // A valid chain is decided straight from its text; anything else (an invalid or
+    // malformed chain, or a shape the fast reader leaves alone) goes the full way,
+    // which gives the same verdict and words the error.
+    if let Some(summary) = validate_chain_text(&bytes, rules, now) {
+        print_valid(args, &summary);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = super::input_text(&args.file, &bytes)?;
     let name = if args.file == "-" {
         "standard input"
     } else {
         &args.file
     };
-    let blocks = parse_chain(&text).with_context(|| name.to_owned())?;
-    match ValidChain::validate(blocks, args.rules.into(), now_ms()) {
+    let blocks = parse_chain(text).with_context(|| name.to_owned())?;
+    match ValidChain::validate(blocks, rules, now) {
         Ok(chain) => {
-            if args.json {
-                let answer = serde_json::json!({
-                    "valid": true,
-                    "blocks": chain.len(),
-                    "tip": chain.tip().hash,
-                    "work": chain.work().to_string(),
-                });
-                println!("{answer}");
-            } else {
-                println!(
-                    "valid: {} blocks, tip {}, work {}",
-                    chain.len(),
-                    chain.tip().hash,
-                    chain.work()
-                );
-            }
+            print_valid(
+                args,
+                &ChainSummary {
+                    blocks: chain.len(),
+                    tip_hash: chain.tip().hash.clone(),
+                    work: chain.work(),
+                },
+            );
             // The process ends here: skip freeing every block one by one (about a tenth
             // of the run time on a 100,000-block chain).
             std::mem::forget(chain);
@@ -93,5 +96,23 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             println!("{err}");
             Ok(ExitCode::from(super::EXIT_INVALID))
         }
+    }
+}
+
+/// Prints the verdict on a valid chain, as a line or (`--json`) an object.
+fn print_valid(args: &ValidateArgs, summary: &ChainSummary) {
+    if args.json {
+        let answer = serde_json::json!({
+            "valid": true,
+            "blocks": summary.blocks,
+            "tip": summary.tip_hash,
+            "work": summary.work.to_string(),
+        });
+        println!("{answer}");
+    } else {
+        println!(
+            "valid: {} blocks, tip {}, work {}",
+            summary.blocks, summary.tip_hash, summary.work
+        );
     }
 }

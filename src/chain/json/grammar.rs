@@ -157,6 +157,18 @@ impl<'a> Parser<'a> {
         self.pos
     }
 
+    /// How many containers are open (what [`MAX_DEPTH`] bounds).
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Moves to byte `offset`, past a value that another reader has read and checked
+    /// to be one this parser would accept there (the plain lane of
+    /// [`RawJson::read`](crate::chain::data::RawJson::read)).
+    pub fn skip_to(&mut self, offset: usize) {
+        self.pos = offset.min(self.bytes.len());
+    }
+
     /// The whole text being parsed (with [`Parser::offset`], the text of what was
     /// just walked).
     pub fn source(&self) -> &'a str {
@@ -379,18 +391,20 @@ impl<'a> Parser<'a> {
     pub fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.pos += 1;
         let start = self.pos;
-        // Fast path: no escapes.
-        while let Some(&b) = self.bytes.get(self.pos) {
-            match b {
-                b'"' => {
-                    let s = &self.text[start..self.pos];
-                    self.pos += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                b'\\' => break,
-                0..=0x1f => return Err(self.error(JsonErrorKind::ControlCharacter(u32::from(b)))),
-                _ => self.pos += 1,
-            }
+        // Fast path: no escapes. A SIMD search for the string's end or first escape,
+        // then a check for raw control characters before it.
+        let rest = &self.bytes[start..];
+        let stop = memchr::memchr2(b'"', b'\\', rest);
+        let plain = &rest[..stop.unwrap_or(rest.len())];
+        if let Some(i) = plain.iter().position(|&b| b < 0x20) {
+            self.pos = start + i;
+            return Err(self.error(JsonErrorKind::ControlCharacter(u32::from(plain[i]))));
+        }
+        self.pos = start + plain.len();
+        if stop.is_some_and(|n| rest[n] == b'"') {
+            let s = &self.text[start..self.pos];
+            self.pos += 1;
+            return Ok(Cow::Borrowed(s));
         }
         let mut out = String::from(&self.text[start..self.pos]);
         loop {
