@@ -112,8 +112,11 @@ async fn two_nodes_on_a_200000_block_chain_stay_in_sync_while_both_mine() {
     copy_dir(&a_dir, &b_dir);
 
     let redis = RedisServer::start();
-    let a = TestNode::start(scale_config(&redis, &a_dir)).await;
-    let b = TestNode::start(scale_config(&redis, &b_dir)).await;
+    // Each start re-validates the stored chain: both at once, on tasks of their own.
+    let starting_a = tokio::spawn(TestNode::start(scale_config(&redis, &a_dir)));
+    let starting_b = tokio::spawn(TestNode::start(scale_config(&redis, &b_dir)));
+    let a = starting_a.await.expect("a starts");
+    let b = starting_b.await.expect("b starts");
     for node in [&a, &b] {
         assert_eq!(node.len().await, LONG);
         wait_until("the node is subscribed", WAIT, || async {
