@@ -6,7 +6,7 @@
 //! Python peers, withheld past the limit), side by side in one run; the last column is
 //! what the original protocol sends per block (the whole chain's message).
 //!
-//! Run with `cargo run --release --example announce_bytes -- 1000,10000,100000 20`
+//! Run with `cargo run --release --example announce_bytes -- 1000,10000,100000,1000000 20`
 //! (needs `redis-server` on the PATH).
 
 use std::process::{Child, Command, Stdio};
@@ -94,6 +94,9 @@ async fn measure(length: usize, mined: u64) -> Result<()> {
         kernel: Some(KernelKind::Portable),
         fixed_difficulty: Some(Difficulty::new(2)),
         max_message_bytes: 512 * 1024 * 1024,
+        // A million-block chain's body (about 350 MB) is past the default budget of
+        // request bodies held at once (128 MiB): the push would be cut off.
+        body_budget_bytes: 512 * 1024 * 1024,
         seed_compat: SeedCompatMode::On,
         data_dir: None,
         ..NodeConfig::default()
