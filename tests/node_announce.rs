@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::node::{TestNode, body, config, extend, message, wait_until};
+use common::process::python;
 use common::redis::RedisServer;
 use futures_util::StreamExt;
 use minichain::chain::block::parse_chain;
@@ -251,32 +252,6 @@ async fn a_node_away_for_1000_blocks_catches_up_from_the_log() {
     assert_eq!(blockchain.count(), 0, "no whole chain on BLOCKCHAIN");
     a.stop().await;
     b.stop().await;
-}
-
-/// Runs `python3 -c script` with `input` on stdin; its stdout.
-fn python(script: &str, input: &[u8]) -> String {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs (scripts/test installs it)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input)
-        .expect("write to python3");
-    let output = child.wait_with_output().expect("python3 finishes");
-    assert!(
-        output.status.success(),
-        "python3 failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("UTF-8")
 }
 
 /// With `auto`, two minichain nodes publish no whole chain until a Python peer speaks

@@ -10,6 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::node::{TestNode, body, config, extend, message, post, wait_until};
+use common::process::python;
 use common::redis::RedisServer;
 use minichain::chain::block::parse_chain;
 use minichain::chain::validate::now_ms;
@@ -366,32 +367,6 @@ async fn a_worse_chain_is_answered_with_ours() {
         .expect("task")
         .expect("our chain is published in answer");
     node.stop().await;
-}
-
-/// Runs `python3 -c script` with `input` on stdin; its stdout.
-fn python(script: &str, input: &[u8]) -> String {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs (scripts/test installs it)");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input)
-        .expect("write to python3");
-    let output = child.wait_with_output().expect("python3 finishes");
-    assert!(
-        output.status.success(),
-        "python3 failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("UTF-8")
 }
 
 /// Both directions with Python's own `json` module: a chain made by the original

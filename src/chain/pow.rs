@@ -125,17 +125,6 @@ impl Work {
         Work(self.0.saturating_add(other.0))
     }
 
-    /// Subtracts, or `None` when `other` is larger (or this sum had saturated, when
-    /// the caller must not trust a difference: see [`Work::is_saturated`]).
-    pub fn checked_sub(self, other: Work) -> Option<Work> {
-        self.0.checked_sub(other.0).map(Work)
-    }
-
-    /// Whether this sum reached the ceiling (a difference taken from it is not exact).
-    pub fn is_saturated(self) -> bool {
-        self.0 == U512::MAX
-    }
-
     /// Reads the decimal form [`Display`](fmt::Display) writes (a peer's claimed
     /// work in a block announcement); `None` when it is not one.
     pub fn parse_decimal(text: &str) -> Option<Work> {

@@ -496,18 +496,7 @@ pub fn check_chain(blocks: &[Block], rules: RuleSet, now_ms: u64) -> Result<(), 
         });
     };
     check_genesis(first).map_err(|rule| ValidationError { index: 0, rule })?;
-    for i in 1..blocks.len() {
-        check_fields(&blocks[i - 1], &blocks[i], i, rules, now_ms)
-            .map_err(|rule| ValidationError { index: i, rule })?;
-    }
-    let failure = (1..blocks.len())
-        .into_par_iter()
-        .with_min_len(256)
-        .map_init(BlockHasher::new, |hasher, i| {
-            check_hash(hasher, &blocks[i]).map_err(|rule| ValidationError { index: i, rule })
-        })
-        .find_map_first(Result::err);
-    failure.map_or(Ok(()), Err)
+    check_tail(first, 1, &blocks[1..], rules, now_ms)
 }
 
 /// Block 0 must equal the hard-coded genesis, field by field.

@@ -286,19 +286,7 @@ impl ChainStore {
             move |cause| StoreError::Io { path: at, cause }
         };
         fs::create_dir_all(dir).map_err(io(dir))?;
-        match fs::remove_file(&tmp) {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(io(&tmp)(err)),
-        }
-        let db = builder().create(&tmp).map_err(|cause| StoreError::Open {
-            path: tmp.clone(),
-            cause: cause.into(),
-        })?;
-        let store = ChainStore {
-            db: Arc::new(db),
-            path: tmp,
-        };
+        let store = fresh_store(tmp)?;
         let mut written = 0;
         while written < chain.len() {
             let end = (written + IMPORT_BATCH).min(chain.len());
@@ -448,26 +436,31 @@ fn builder() -> redb::Builder {
     builder
 }
 
-/// Builds a store holding genesis under a temporary name and renames it into place.
-fn create_new(dir: &Path, path: &Path) -> Result<(), StoreError> {
-    let tmp = dir.join(NEW_FILE_NAME);
-    let io = |at: &Path| {
-        let at = at.to_owned();
-        move |cause| StoreError::Io { path: at, cause }
-    };
+/// An empty store at `tmp` (a temporary name), with whatever a crash left there
+/// before removed first.
+fn fresh_store(tmp: PathBuf) -> Result<ChainStore, StoreError> {
     match fs::remove_file(&tmp) {
         Ok(()) => {}
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => return Err(io(&tmp)(err)),
+        Err(cause) => return Err(StoreError::Io { path: tmp, cause }),
     }
     let db = builder().create(&tmp).map_err(|cause| StoreError::Open {
         path: tmp.clone(),
         cause: cause.into(),
     })?;
-    let store = ChainStore {
+    Ok(ChainStore {
         db: Arc::new(db),
         path: tmp,
+    })
+}
+
+/// Builds a store holding genesis under a temporary name and renames it into place.
+fn create_new(dir: &Path, path: &Path) -> Result<(), StoreError> {
+    let io = |at: &Path| {
+        let at = at.to_owned();
+        move |cause| StoreError::Io { path: at, cause }
     };
+    let store = fresh_store(dir.join(NEW_FILE_NAME))?;
     let genesis = ValidChain::genesis();
     store.write(|txn| {
         txn.open_table(BLOCKS)
