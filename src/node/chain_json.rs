@@ -17,7 +17,6 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
-use super::state::Snapshot;
 use crate::chain::ValidChain;
 use crate::chain::json::Dialect;
 
@@ -132,27 +131,29 @@ pub fn matches(chain: &ValidChain, form: Form, bytes: &[u8], cut: usize) -> bool
     at == bytes.len()
 }
 
-/// `GET /api/blocks`'s body for one snapshot, written as it is sent, with its exact
-/// length (so the answer carries `Content-Length`, as the cached body did).
+/// `GET /api/blocks`'s body for one version of the chain (a node's snapshot, which
+/// `source` keeps alive while the body is sent), written as it is sent, with its
+/// exact length (so the answer carries `Content-Length`, as a cached body would).
 #[derive(Debug)]
-pub struct ChainBody {
-    snapshot: Arc<Snapshot>,
+pub struct ChainBody<S> {
+    source: Arc<S>,
     cursor: Cursor,
     remaining: u64,
 }
 
-impl ChainBody {
-    /// The body of `snapshot`'s chain.
-    pub fn new(snapshot: Arc<Snapshot>) -> ChainBody {
+impl<S: AsRef<ValidChain>> ChainBody<S> {
+    /// The body of `source`'s chain, whose length `len` the caller knows (measured
+    /// once per chain version: [`Form::len`]).
+    pub fn new(source: Arc<S>, len: u64) -> ChainBody<S> {
         ChainBody {
-            remaining: snapshot.body_len(),
-            snapshot,
+            remaining: len,
+            source,
             cursor: Cursor::default(),
         }
     }
 }
 
-impl http_body::Body for ChainBody {
+impl<S: AsRef<ValidChain>> http_body::Body for ChainBody<S> {
     type Data = Bytes;
     type Error = Infallible;
 
@@ -166,7 +167,7 @@ impl http_body::Body for ChainBody {
         }
         let mut piece = Vec::with_capacity(PIECE_BYTES + 4096);
         this.cursor
-            .fill(this.snapshot.chain(), Form::Body, &mut piece, PIECE_BYTES);
+            .fill((*this.source).as_ref(), Form::Body, &mut piece, PIECE_BYTES);
         this.remaining = this.remaining.saturating_sub(piece.len() as u64);
         Poll::Ready(Some(Ok(Frame::data(piece.into()))))
     }

@@ -48,6 +48,14 @@ pub struct Snapshot {
     version: u64,
 }
 
+/// The chain a snapshot holds, for readers that need only the chain (the streamed
+/// body in [`chain_json`](super::chain_json), which so does not depend on this module).
+impl AsRef<ValidChain> for Snapshot {
+    fn as_ref(&self) -> &ValidChain {
+        self.chain()
+    }
+}
+
 impl Snapshot {
     /// The snapshot of `chain`: nothing is serialized yet.
     pub fn of_chain(chain: ValidChain) -> Snapshot {
@@ -78,8 +86,8 @@ impl Snapshot {
 
     /// `GET /api/blocks`'s body: `{"chain":[...]}`, compact, as the original answers,
     /// streamed with its length.
-    pub fn body(self: &Arc<Self>) -> ChainBody {
-        ChainBody::new(Arc::clone(self))
+    pub fn body(self: &Arc<Self>) -> ChainBody<Snapshot> {
+        ChainBody::new(Arc::clone(self), self.body_len())
     }
 
     /// The whole body in one buffer (for tests and small chains: a long chain's body
