@@ -9,10 +9,9 @@
 //! Run with `cargo run --release --example announce_bytes -- 1000,10000,100000,1000000 20`
 //! (needs `redis-server` on the PATH).
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use minichain::chain::Difficulty;
@@ -23,42 +22,12 @@ use minichain::miner::synthetic::synthetic_chain;
 use minichain::node::config::SeedCompatMode;
 use minichain::node::{self, NodeConfig};
 
+#[path = "../tests/common/redis.rs"]
+mod redis_server;
+
+use redis_server::RedisServer;
+
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
-
-/// A `redis-server` on a free port, killed on drop.
-struct Redis(Child, u16);
-
-impl Redis {
-    fn start() -> Result<Redis> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                return Err("redis-server did not start".into());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Redis(child, port))
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.1)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Bytes and messages seen on one channel.
 #[derive(Default)]
@@ -85,7 +54,7 @@ async fn tally(url: &str, channel: &'static str) -> Result<Arc<Tally>> {
 }
 
 async fn measure(length: usize, mined: u64) -> Result<()> {
-    let redis = Redis::start()?;
+    let redis = RedisServer::start();
     let config = NodeConfig {
         port: 0,
         redis_url: Some(redis.url()),

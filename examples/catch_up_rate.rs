@@ -10,7 +10,6 @@
 //! blocks over HTTP (B too, before it stops), so the N blocks are missed at the end of
 //! a long chain.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use minichain::chain::Difficulty;
@@ -18,41 +17,17 @@ use minichain::miner::kernel::KernelKind;
 use minichain::node::config::SeedCompatMode;
 use minichain::node::{self, NodeConfig, NodeHandle};
 
+#[path = "../tests/common/redis.rs"]
+mod redis_server;
+
+use redis_server::RedisServer;
+
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// A `redis-server` on a free port, killed on drop.
-struct Redis(Child, u16);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn redis() -> Result<Redis> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err("redis-server did not start".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(Redis(child, port))
-}
-
-fn config(redis: &Redis, data_dir: Option<&std::path::Path>, difficulty: u32) -> NodeConfig {
+fn config(redis: &RedisServer, data_dir: Option<&std::path::Path>, difficulty: u32) -> NodeConfig {
     NodeConfig {
         port: 0,
-        redis_url: Some(format!("redis://127.0.0.1:{}", redis.1)),
+        redis_url: Some(redis.url()),
         root: None,
         threads: Some(1),
         kernel: Some(KernelKind::Portable),
@@ -76,7 +51,7 @@ async fn wait_len(node: &NodeHandle, len: usize, timeout: Duration) -> Result<Du
 }
 
 async fn run(blocks: usize, prefix: usize) -> Result<()> {
-    let redis = redis()?;
+    let redis = RedisServer::start();
     let b_dir = tempfile::tempdir()?;
     let c_dir = tempfile::tempdir()?;
     // The synthetic chain ends at difficulty 1 or 2; genesis has 4.
