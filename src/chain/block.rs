@@ -210,6 +210,26 @@ pub fn write_chain(blocks: &[Block], dialect: Dialect, out: &mut Vec<u8>) {
 /// # Errors
 /// [`JsonError`] with the position of the first problem.
 pub fn parse_chain(text: &str) -> Result<Vec<Block>, JsonError> {
+    let (mut p, wrapped) = open_chain(text)?;
+    let blocks = match parse_blocks_parallel(text, p.offset()) {
+        Some((blocks, end)) => {
+            p = Parser::at(text, end);
+            blocks
+        }
+        // Small input, or a guess that did not hold: the serial parser also gives the
+        // exact error position.
+        None => read_block_items(&mut p, true)?,
+    };
+    if wrapped {
+        p.expect(b'}', "'}' (only the key \"chain\" is allowed)")?;
+    }
+    p.finish()?;
+    Ok(blocks)
+}
+
+/// Reads a chain's opening: `[`, or `{"chain": [` as `GET /api/blocks` answers. The
+/// parser is left after the `[`; the flag says whether a closing `}` is owed.
+fn open_chain(text: &str) -> Result<(Parser<'_>, bool), JsonError> {
     let mut p = Parser::new(text);
     p.skip_ws();
     let wrapped = p.peek() == Some(b'{');
@@ -229,20 +249,7 @@ pub fn parse_chain(text: &str) -> Result<Vec<Block>, JsonError> {
         p.expect(b':', "':'")?;
     }
     p.expect(b'[', "'[' (a chain is an array of blocks)")?;
-    let blocks = match parse_blocks_parallel(text, p.offset()) {
-        Some((blocks, end)) => {
-            p = Parser::at(text, end);
-            blocks
-        }
-        // Small input, or a guess that did not hold: the serial parser also gives the
-        // exact error position.
-        None => read_block_items(&mut p, true)?,
-    };
-    if wrapped {
-        p.expect(b'}', "'}' (only the key \"chain\" is allowed)")?;
-    }
-    p.finish()?;
-    Ok(blocks)
+    Ok((p, wrapped))
 }
 
 /// Reads a chain's blocks a batch at a time from its whole text (a JSON array of
@@ -271,25 +278,7 @@ impl<'t> ChainReader<'t> {
     /// # Errors
     /// [`JsonError`] when `text` does not open a chain.
     pub fn new(text: &'t str) -> Result<ChainReader<'t>, JsonError> {
-        let mut p = Parser::new(text);
-        p.skip_ws();
-        let wrapped = p.peek() == Some(b'{');
-        if wrapped {
-            p.expect(b'{', "'{'")?;
-            let at = p.offset();
-            let key = p.key()?;
-            if key != "chain" {
-                return Err(p.error_at(
-                    at,
-                    shape(format!(
-                        "expected the key \"chain\", found {:?}",
-                        clip(&key)
-                    )),
-                ));
-            }
-            p.expect(b':', "':'")?;
-        }
-        p.expect(b'[', "'[' (a chain is an array of blocks)")?;
+        let (mut p, wrapped) = open_chain(text)?;
         let done = p.eat_close(b']');
         let mut reader = ChainReader {
             p,
