@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::node::{TestNode, body, config, extend, message, wait_until};
-use common::process::python;
+use common::process::{python, python_reads_back};
 use common::redis::RedisServer;
 use futures_util::StreamExt;
 use minichain::chain::block::parse_chain;
@@ -41,23 +41,11 @@ fn net_config(redis: &RedisServer, seed_compat: SeedCompatMode) -> NodeConfig {
 /// A block log entry as `XRANGE` answers it: the id and the field-value pairs.
 type LogEntry = (String, Vec<(String, Vec<u8>)>);
 
-/// A number in `/api/status` at `path`.
-async fn stat(node: &TestNode, path: &[&str]) -> u64 {
-    let status = node.status().await;
-    let mut value = &status;
-    for key in path {
-        value = &value[*key];
-    }
-    value
-        .as_u64()
-        .unwrap_or_else(|| panic!("no number at {path:?} in {status}"))
-}
-
 /// A node's `not_a_chain` and `invalid` rejection counts.
 async fn rejected(node: &TestNode) -> (u64, u64) {
     (
-        stat(node, &["sync", "rejected", "not_a_chain"]).await,
-        stat(node, &["sync", "rejected", "invalid"]).await,
+        node.stat(&["sync", "rejected", "not_a_chain"]).await,
+        node.stat(&["sync", "rejected", "invalid"]).await,
     )
 }
 
@@ -137,17 +125,14 @@ async fn two_nodes_stay_in_sync_through_announcements_alone() {
     assert_eq!(a.get("/api/blocks").await.2, b.get("/api/blocks").await.2);
     assert_eq!(a.len().await, 11);
     for node in [&a, &b] {
+        assert_eq!(node.stat(&["redis", "announcements", "published"]).await, 5);
+        assert_eq!(node.stat(&["redis", "announcements", "applied"]).await, 5);
         assert_eq!(
-            stat(node, &["redis", "announcements", "published"]).await,
-            5
-        );
-        assert_eq!(stat(node, &["redis", "announcements", "applied"]).await, 5);
-        assert_eq!(
-            stat(node, &["redis", "announcements", "gap_requests"]).await,
+            node.stat(&["redis", "announcements", "gap_requests"]).await,
             0
         );
-        assert_eq!(stat(node, &["sync", "accepted"]).await, 5);
-        assert_eq!(stat(node, &["redis", "published"]).await, 0);
+        assert_eq!(node.stat(&["sync", "accepted"]).await, 5);
+        assert_eq!(node.stat(&["redis", "published"]).await, 0);
         let status = node.status().await;
         assert_eq!(status["redis"]["seed_compat"]["mode"], "off", "{status}");
         assert_eq!(status["redis"]["seed_compat"]["active"], false, "{status}");
@@ -232,19 +217,16 @@ async fn a_node_away_for_1000_blocks_catches_up_from_the_log() {
     // Every entry logged after the position b had reached, and nothing else, was
     // read back (a's announcer folds blocks mined faster than Redis answers into one
     // entry, so there are up to 1000 entries).
-    let logged = stat(&a, &["redis", "announcements", "logged"]).await;
-    let read = stat(&b, &["redis", "announcements", "log_read"]).await;
+    let logged = a.stat(&["redis", "announcements", "logged"]).await;
+    let read = b.stat(&["redis", "announcements", "log_read"]).await;
     assert!(
         read > 100 && (1..=2).contains(&(logged - read)),
         "a logged {logged} entries, b read {read}"
     );
-    assert_eq!(stat(&b, &["redis", "announcements", "applied"]).await, read);
-    assert!(stat(&b, &["redis", "announcements", "catch_ups"]).await >= 1);
-    assert_eq!(
-        stat(&b, &["redis", "announcements", "gap_requests"]).await,
-        0
-    );
-    let adoptions = stat(&b, &["sync", "accepted"]).await;
+    assert_eq!(b.stat(&["redis", "announcements", "applied"]).await, read);
+    assert!(b.stat(&["redis", "announcements", "catch_ups"]).await >= 1);
+    assert_eq!(b.stat(&["redis", "announcements", "gap_requests"]).await, 0);
+    let adoptions = b.stat(&["sync", "accepted"]).await;
     assert!(
         (1..100).contains(&adoptions),
         "{adoptions} adoptions for 1000 blocks: runs are merged"
@@ -323,20 +305,14 @@ async fn python_peers_still_sync_both_ways_in_auto() {
         .find(|p| parse_chain(&String::from_utf8_lossy(p)).map(|c| c.len()) == Ok(6))
         .cloned()
         .expect("found");
-    let checked = python(
-        "import json, sys\n\
-         m = sys.stdin.buffer.read().decode('utf-8')\n\
-         chain = json.loads(m)\n\
-         assert json.dumps(chain) == m, 'not in json.dumps form'\n\
-         print(len(chain), chain[-1]['data']['from'])",
-        &ours,
-    );
+    let checked = python_reads_back(&ours);
     assert_eq!(checked.trim(), "6 minichain");
     assert!(blockchain.count() > before);
     // Our own whole chains did not count as a Python peer's.
     for node in [&a, &b] {
         assert_eq!(
-            stat(node, &["redis", "seed_compat", "python_messages"]).await,
+            node.stat(&["redis", "seed_compat", "python_messages"])
+                .await,
             1
         );
     }
@@ -380,7 +356,7 @@ async fn no_subscriber_is_dropped_for_a_chain_over_the_limit() {
     wait_until(
         "b hears of the tip and asks for the range",
         WAIT,
-        || async { stat(&b, &["redis", "announcements", "gap_requests"]).await >= 1 },
+        || async { b.stat(&["redis", "announcements", "gap_requests"]).await >= 1 },
     )
     .await;
     let status = a.status().await;
@@ -393,12 +369,12 @@ async fn no_subscriber_is_dropped_for_a_chain_over_the_limit() {
         "{status}"
     );
     for node in [&a, &b] {
-        assert_eq!(stat(node, &["redis", "reconnects"]).await, 0);
+        assert_eq!(node.stat(&["redis", "reconnects"]).await, 0);
     }
     // The control: the message a node would have sent drops its subscribers.
     redis.publish(message(&long));
     wait_until("redis dropped b's subscription", WAIT, || async {
-        stat(&b, &["redis", "reconnects"]).await >= 1
+        b.stat(&["redis", "reconnects"]).await >= 1
     })
     .await;
     a.stop().await;
@@ -450,8 +426,8 @@ async fn a_node_further_behind_than_the_log_asks_for_the_range() {
 
     let b = TestNode::start(b_config()).await;
     wait_until("b holds a's chain", WAIT, || async { b.len().await == 302 }).await;
-    assert_eq!(stat(&b, &["redis", "announcements", "log_read"]).await, 1);
-    assert!(stat(&b, &["redis", "announcements", "gap_requests"]).await >= 1);
+    assert_eq!(b.stat(&["redis", "announcements", "log_read"]).await, 1);
+    assert!(b.stat(&["redis", "announcements", "gap_requests"]).await >= 1);
 
     // Hostile announcements: counted by reason, the node keeps working.
     let before = rejected(&b).await;

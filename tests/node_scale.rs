@@ -60,18 +60,6 @@ fn scale_config(redis: &RedisServer, data: &Path) -> NodeConfig {
     }
 }
 
-/// A number in `/api/status` at `path`.
-async fn stat(node: &TestNode, path: &[&str]) -> u64 {
-    let status = node.status().await;
-    let mut value = &status;
-    for key in path {
-        value = &value[*key];
-    }
-    value
-        .as_u64()
-        .unwrap_or_else(|| panic!("no number at {path:?} in {status}"))
-}
-
 async fn tip(node: &TestNode) -> String {
     node.status().await["tip_hash"]
         .as_str()
@@ -155,14 +143,14 @@ async fn two_nodes_on_a_200000_block_chain_stay_in_sync_while_both_mine() {
                 .is_some_and(|n| n > 0),
             "{status}"
         );
-        assert_eq!(stat(node, &["redis", "published"]).await, 0, "{status}");
+        assert_eq!(node.stat(&["redis", "published"]).await, 0, "{status}");
         // Every block of the other node's arrived by announcement, none by a fill.
         assert_eq!(
-            stat(node, &["redis", "announcements", "gap_requests"]).await,
+            node.stat(&["redis", "announcements", "gap_requests"]).await,
             0,
             "{status}"
         );
-        assert!(stat(node, &["redis", "announcements", "applied"]).await > 0);
+        assert!(node.stat(&["redis", "announcements", "applied"]).await > 0);
     }
     // Both nodes are still subscribed (Redis dropped neither).
     assert_eq!(redis.subscribers(), 2);

@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::node::{TestNode, body, config, extend, message, post, wait_until};
-use common::process::python;
+use common::process::{python, python_reads_back};
 use common::redis::RedisServer;
 use minichain::chain::block::parse_chain;
 use minichain::chain::validate::now_ms;
@@ -424,14 +424,7 @@ async fn python_written_messages_sync_both_ways() {
         .await
         .expect("task")
         .expect("our chain is published");
-    let checked = python(
-        "import json, sys\n\
-         m = sys.stdin.buffer.read().decode('utf-8')\n\
-         chain = json.loads(m)\n\
-         assert json.dumps(chain) == m, 'not in json.dumps form'\n\
-         print(len(chain), chain[-1]['data']['from'])",
-        &ours,
-    );
+    let checked = python_reads_back(&ours);
     assert_eq!(checked.trim(), format!("{} minichain", expected.len() + 1));
     node.stop().await;
 }

@@ -118,6 +118,18 @@ impl TestNode {
         serde_json::from_str(&body).expect("status is JSON")
     }
 
+    /// A number in `/api/status` at `path` (panics naming the path when there is none).
+    pub async fn stat(&self, path: &[&str]) -> u64 {
+        let status = self.status().await;
+        let mut value = &status;
+        for key in path {
+            value = &value[*key];
+        }
+        value
+            .as_u64()
+            .unwrap_or_else(|| panic!("no number at {path:?} in {status}"))
+    }
+
     /// The chain `GET /api/blocks` serves.
     pub async fn chain(&self) -> Vec<Block> {
         let (code, _, body) = self.get("/api/blocks").await;

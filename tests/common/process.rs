@@ -175,3 +175,17 @@ pub fn python(script: &str, input: &[u8]) -> String {
     );
     String::from_utf8(output.stdout).expect("UTF-8")
 }
+
+/// What a Python node makes of a published chain message: `json.loads` must read it
+/// and `json.dumps` give it back byte for byte; prints the chain's length and its tip's
+/// `data["from"]`.
+pub fn python_reads_back(message: &[u8]) -> String {
+    python(
+        "import json, sys\n\
+         m = sys.stdin.buffer.read().decode('utf-8')\n\
+         chain = json.loads(m)\n\
+         assert json.dumps(chain) == m, 'not in json.dumps form'\n\
+         print(len(chain), chain[-1]['data']['from'])",
+        message,
+    )
+}
