@@ -342,9 +342,11 @@ pub fn examine(data: &[u8]) {
             !blocks.iter().any(|b| b.data.has_nan()),
             "examine handed on a chain holding NaN"
         );
-        if let Some(base) = &candidate.base {
+        let extends_ours = std::str::from_utf8(message)
+            .is_ok_and(|text| ours.message_extension_tail(text).is_some());
+        if extends_ours {
             assert!(
-                blocks.starts_with(&base.chain().blocks().to_blocks()),
+                blocks.starts_with(&ours.chain().blocks().to_blocks()),
                 "an extension that does not start with its base"
             );
         }

@@ -666,15 +666,11 @@ impl RangeSync {
         let writer = self.writer.clone();
         tokio::task::spawn_blocking(move || {
             let now = Instant::now();
-            let extends = suffix.parent_index() + 1 == current.chain().len();
             let Ok(chain) = current.chain().with_suffix(suffix) else {
                 return Ok(None);
             };
             let candidate = Candidate {
                 chain,
-                // The writer then extends the snapshot's bodies instead of writing them
-                // whole.
-                base: extends.then_some(current),
                 timings: IntakeTimings {
                     received_at: now,
                     started_at: now,

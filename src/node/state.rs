@@ -177,9 +177,6 @@ fn whole(chain: &ValidChain, form: Form) -> Bytes {
 pub struct Candidate {
     /// The chain.
     pub chain: ValidChain,
-    /// The snapshot the chain extends, when it was found to extend one (its bodies are
-    /// then extended rather than written whole).
-    pub base: Option<Arc<Snapshot>>,
     /// How long each step before the writer took.
     pub timings: IntakeTimings,
 }
@@ -553,7 +550,6 @@ mod tests {
         let now = std::time::Instant::now();
         let candidate = Candidate {
             chain: chain_of(3),
-            base: None,
             timings: IntakeTimings {
                 received_at: now,
                 started_at: now,

@@ -372,7 +372,6 @@ impl Worker {
                 let examined_at = Instant::now();
                 let candidate = Candidate {
                     chain,
-                    base: Some(base),
                     timings: IntakeTimings {
                         received_at,
                         started_at: started,

@@ -60,10 +60,10 @@ pub fn examine(
             )),
         });
     }
-    let (chain, extends_ours) = match ours.message_extension_tail(text) {
-        Some(tail) => (examine_extension(tail, ours, fork_choice)?, true),
+    let chain = match ours.message_extension_tail(text) {
+        Some(tail) => examine_extension(tail, ours, fork_choice)?,
         None => match examine_whole(text, ours, fork_choice)? {
-            Some(chain) => (chain, false),
+            Some(chain) => chain,
             None => return Ok(Examined::Current),
         },
     };
@@ -73,7 +73,6 @@ pub fn examine(
     let examined_at = Instant::now();
     Ok(Examined::Candidate(Candidate {
         chain,
-        base: extends_ours.then(|| Arc::clone(ours)),
         timings: IntakeTimings {
             received_at,
             started_at: started,
@@ -231,7 +230,6 @@ mod tests {
         let Ok(Examined::Candidate(c)) = run(&text, &ours) else {
             panic!("expected a candidate")
         };
-        assert!(c.base.is_some(), "an extension keeps its base");
         let snapshot = c.into_snapshot();
         assert_eq!(snapshot.message().as_ref(), text.as_slice());
         assert_eq!(snapshot.body_bytes(), Snapshot::of_chain(long).body_bytes());
@@ -239,7 +237,6 @@ mod tests {
         let Ok(Examined::Candidate(c)) = run(&text, &other) else {
             panic!("expected a candidate")
         };
-        assert!(c.base.is_none());
         assert_eq!(c.into_snapshot().message().as_ref(), text.as_slice());
     }
 
