@@ -51,8 +51,9 @@ pub struct RestartTiming {
     pub restarted_at_unix_us: u64,
     /// Stale work: attempts the old search's workers made on the replaced tip, from
     /// the writer's cancel to each worker's stop (0 when no miner counts attempts).
-    /// Workers count their attempts a slice (1024) at a time, so the slice each worker
-    /// was in at the cancel counts whole: precise to a slice per worker.
+    /// Workers count their attempts a slice (128 to 1024 counters, smaller at low
+    /// difficulty) at a time, so the slice each worker was in at the cancel counts
+    /// whole: precise to a slice per worker.
     pub stale_attempts: u64,
 }
 
