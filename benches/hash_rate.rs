@@ -60,7 +60,7 @@ fn by_threads(c: &mut Criterion) {
                 b.iter(|| {
                     pool.broadcast(|ctx| {
                         let worker = ctx.index();
-                        let mut job = jobs[worker].lock().expect("no panics");
+                        let job = jobs[worker].lock().expect("no panics");
                         black_box(job.search(black_box(worker as u64 * CHUNK), CHUNK))
                     })
                 });

@@ -71,9 +71,9 @@ fn search_does_not_allocate() {
     COUNTED.with(|counted| counted.set(true));
     let template = MiningTemplate::new(&[b'q'; 150], b"250", 7).expect("valid template");
     for kind in available_kernels() {
-        let mut unreachable = kind.prepare(&template, 256);
-        let mut easy = kind.prepare(&template, 0);
-        let mut hard = kind.prepare(&template, 33);
+        let unreachable = kind.prepare(&template, 256);
+        let easy = kind.prepare(&template, 0);
+        let hard = kind.prepare(&template, 33);
         // Preparation may allocate nothing (its tables are shared); prove the counter
         // works with an allocation of our own.
         let counted = ALLOCATIONS.load(Ordering::Relaxed);

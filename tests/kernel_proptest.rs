@@ -74,7 +74,7 @@ proptest! {
         let template = MiningTemplate::new(&prefix, &suffix, variant).expect("valid template");
         let expected = reference_search(&template, start, start + count, difficulty);
         for kind in available_kernels() {
-            let mut job = kind.prepare(&template, difficulty);
+            let job = kind.prepare(&template, difficulty);
             prop_assert_eq!(job.search(start, count), expected, "kernel {}", kind);
         }
     }
@@ -137,7 +137,7 @@ fn every_prefix_length_mod_64() {
         for (start, count, difficulty) in [(5, 10, 0), (9_990, 300, 8), (99_999_950, 200, 6)] {
             let expected = reference_search(&template, start, start + count, difficulty);
             for kind in available_kernels() {
-                let mut job = kind.prepare(&template, difficulty);
+                let job = kind.prepare(&template, difficulty);
                 assert_eq!(
                     job.search(start, count),
                     expected,
@@ -156,10 +156,51 @@ fn high_difficulty_and_availability() {
     let template = MiningTemplate::new(b"abc", b"40", 3).expect("valid template");
     for kind in KernelKind::ALL {
         if kind.is_available() {
-            let mut job = kind.prepare(&template, 40);
+            let job = kind.prepare(&template, 40);
             assert_eq!(job.search(0, 20_000), None, "kernel {kind}");
         } else {
             assert!(kind.try_prepare(&template, 40).is_err());
+        }
+    }
+}
+
+/// The stop flag: raised before the search, nothing is tried; raised by another thread
+/// during a search no counter can end (an unmeetable difficulty over the whole space),
+/// the kernel gives up inside its range instead of running it out; never raised, the
+/// search is the plain one.
+#[test]
+fn the_stop_flag_ends_a_search_within_its_range() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use minichain::miner::kernel::SearchEnd;
+
+    let template = MiningTemplate::new(b"stop flag", b"9", 0).expect("valid template");
+    for kind in available_kernels() {
+        let job = kind.prepare(&template, 256);
+        assert_eq!(
+            job.search_until(1_234, 100_000, &AtomicBool::new(true)),
+            SearchEnd::Stopped(1_234),
+            "kernel {kind}"
+        );
+        let easy = kind.prepare(&template, 4);
+        let plain = easy.search(777, 5_000);
+        assert_eq!(
+            easy.search_until(777, 5_000, &AtomicBool::new(false)),
+            plain.map_or(SearchEnd::Exhausted, SearchEnd::Hit),
+            "kernel {kind}"
+        );
+
+        let stop = AtomicBool::new(false);
+        let end = template.counter_limit();
+        let ended = std::thread::scope(|scope| {
+            let search = scope.spawn(|| job.search_until(0, end, &stop));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            stop.store(true, Ordering::Relaxed);
+            search.join().expect("the search does not panic")
+        });
+        match ended {
+            SearchEnd::Stopped(at) => assert!(at > 0 && at < end, "kernel {kind}: {at}"),
+            other => panic!("kernel {kind}: {other:?} instead of a stop"),
         }
     }
 }

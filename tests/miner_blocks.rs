@@ -27,7 +27,7 @@ fn miner(threads: usize, kernel: Option<KernelKind>) -> Miner {
 fn job(prev: &Block, data: Json, fixed: Option<u32>) -> MineJob {
     MineJob {
         prev: prev.clone(),
-        data,
+        data: data.into(),
         policy: DifficultyPolicy::default(),
         fixed_difficulty: fixed.map(Difficulty::new),
     }
@@ -216,7 +216,7 @@ fn timestamp_and_difficulty_are_refreshed_each_epoch() {
     prev.timestamp = now_ms() + 1_000 - policy.mine_rate_ms;
     let job = MineJob {
         prev: prev.clone(),
-        data: Json::String("refresh".into()),
+        data: Json::String("refresh".into()).into(),
         policy,
         fixed_difficulty: None,
     };

@@ -98,7 +98,7 @@ fn mine_chain() -> Vec<Block> {
         let difficulty = Difficulty::new((prev.difficulty.bits() + 1).min(14));
         let job = MineJob {
             prev,
-            data,
+            data: data.into(),
             policy: DifficultyPolicy::default(),
             fixed_difficulty: Some(difficulty),
         };

@@ -588,8 +588,9 @@ fn itoa_buf() -> [u8; 20] {
     [0; 20]
 }
 
-/// Formats `n` in decimal into `buf`, returning the digits.
-fn fmt_u64(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
+/// Formats `n` in decimal into `buf`, returning the digits (what `str(n)` gives, without
+/// `core::fmt`'s machinery: block numbers and timestamps are written for every hash).
+pub(crate) fn fmt_u64(buf: &mut [u8; 20], mut n: u64) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;

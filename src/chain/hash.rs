@@ -3,7 +3,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::block::Block;
+use super::block::{Block, fmt_u64};
 use super::data::{RawJson, write_raw_str};
 use super::pow::BlockHash;
 
@@ -18,15 +18,15 @@ pub fn write_preimage_prefix(
     prev_hash: &str,
     out: &mut Vec<u8>,
 ) {
-    use std::io::Write;
-    write!(out, "{block_no}{timestamp}").expect("writing to a Vec cannot fail");
+    let mut digits = [0u8; 20];
+    out.extend_from_slice(fmt_u64(&mut digits, block_no));
+    out.extend_from_slice(fmt_u64(&mut digits, timestamp));
     write_raw_str(data, out);
     out.extend_from_slice(prev_hash.as_bytes());
 }
 
 /// Appends a block's whole preimage: the prefix, `str(nonce)`, `str(difficulty)`.
 pub fn write_preimage(block: &Block, out: &mut Vec<u8>) {
-    use std::io::Write;
     write_preimage_prefix(
         block.block_no,
         block.timestamp,
@@ -35,7 +35,8 @@ pub fn write_preimage(block: &Block, out: &mut Vec<u8>) {
         out,
     );
     out.extend_from_slice(block.nonce.as_str().as_bytes());
-    write!(out, "{}", block.difficulty.bits()).expect("writing to a Vec cannot fail");
+    let mut digits = [0u8; 20];
+    out.extend_from_slice(fmt_u64(&mut digits, u64::from(block.difficulty.bits())));
 }
 
 /// A block's preimage as text (what `minichain hash --preimage` prints).

@@ -43,7 +43,9 @@ impl BlockHash {
 
     /// The hash as 64 lowercase hex digits, as blocks carry it.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        let mut buf = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut buf).expect("32 bytes fill exactly 64 hex digits");
+        String::from_utf8(buf.to_vec()).expect("hex digits are ASCII")
     }
 
     /// Whether `text` is this hash's hex form (what the original compares).

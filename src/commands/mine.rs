@@ -74,7 +74,7 @@ pub fn run(args: &MineArgs) -> anyhow::Result<ExitCode> {
     .context("cannot start the miner")?;
     let job = MineJob {
         prev: chain.tip().clone(),
-        data,
+        data: data.into(),
         policy: DifficultyPolicy {
             mine_rate_ms: args.mine_rate_ms,
             ..DifficultyPolicy::default()

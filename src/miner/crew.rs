@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::CancelToken;
-use super::kernel::PreparedJob;
+use super::kernel::{PreparedJob, SearchEnd};
 use super::progress::Progress;
 
 /// How long an idle helper spins on the board before it parks: far longer than the gap
@@ -48,7 +48,7 @@ const NO_HIT: u64 = u64::MAX;
 /// and no counter is shared between them (nothing to claim, no cache line bouncing).
 #[derive(Debug)]
 pub(crate) struct EpochWork {
-    /// The kernel job; each worker searches its own clone.
+    /// The kernel job, which every worker searches (it is read-only).
     pub(crate) job: PreparedJob,
     /// Counters per slice: one kernel call between two looks at the stop conditions.
     pub(crate) slice: u64,
@@ -103,13 +103,15 @@ impl EpochWork {
 
     /// Worker `worker`'s share: its stripe, slice by slice, with `search` on each, until
     /// a hit (its own or another's), a cancel, `superseded` says so (checked before each
-    /// slice), or its stripe runs out. `record` hears the attempts of each slice (up to
-    /// and including a hit), so that the counters lag the work by one slice at most and
-    /// the attempts a worker makes after a cancel count as made.
+    /// slice), or its stripe runs out. `search` gets the epoch's stop flag, which a hit
+    /// raises, and is expected to give up within a batch once it is set. `record` hears
+    /// the attempts of each slice (up to and including a hit), so that the counters lag
+    /// the work by one slice at most and the attempts a worker makes after a cancel count
+    /// as made.
     pub(crate) fn work(
         &self,
         worker: usize,
-        mut search: impl FnMut(u64, u64) -> Option<u64>,
+        mut search: impl FnMut(u64, u64, &AtomicBool) -> SearchEnd,
         mut record: impl FnMut(u64),
         mut superseded: impl FnMut() -> bool,
     ) -> Leave {
@@ -130,13 +132,17 @@ impl EpochWork {
                 return Leave::Exhausted;
             }
             let count = self.slice.min(limit - start);
-            if let Some(hit) = search(start, count) {
-                record(hit.saturating_sub(start) + 1);
-                self.hit.fetch_min(hit, Ordering::AcqRel);
-                self.stop.store(true, Ordering::Release);
-                return Leave::Stopped;
+            let end = search(start, count, &self.stop);
+            record(end.tried(start, start + count));
+            match end {
+                SearchEnd::Hit(hit) => {
+                    self.hit.fetch_min(hit, Ordering::AcqRel);
+                    self.stop.store(true, Ordering::Release);
+                    return Leave::Stopped;
+                }
+                SearchEnd::Stopped(_) => return Leave::Stopped,
+                SearchEnd::Exhausted => {}
             }
-            record(count);
             start = match start.checked_add(stride) {
                 Some(next) => next,
                 None => return Leave::Exhausted,
@@ -276,10 +282,9 @@ fn help(board: &Board, worker: usize, progress: &Progress) {
         seen = generation;
         let Some(work) = work else { continue };
         let searched = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut job = work.job.clone();
             work.work(
                 worker,
-                |start, count| job.search(start, count),
+                |start, count, stop| work.job.search_until(start, count, stop),
                 |attempts| progress.add(worker, attempts),
                 || board.generation.load(Ordering::Relaxed) != generation,
             )
@@ -315,12 +320,12 @@ mod tests {
         for worker in 0..3 {
             let leave = work.work(
                 worker,
-                |start, count| {
+                |start, count, _| {
                     assert!(seen.insert(start), "slice {start} twice");
                     assert_eq!(start % (1 << 20), 0);
                     assert_eq!(start / (1 << 20) % 3, worker as u64);
                     total += count;
-                    None
+                    SearchEnd::Exhausted
                 },
                 |_| {},
                 || false,
@@ -330,8 +335,9 @@ mod tests {
         assert_eq!(total, work.job.counter_limit());
     }
 
-    /// A hit stops every worker at its next slice, and the smallest reported hit is kept;
-    /// the attempts recorded stop at the hit.
+    /// A hit raises the stop flag that every worker's search looks at, ends the others'
+    /// shares before their next slice, and the smallest reported hit is kept; the
+    /// attempts recorded stop at the hit.
     #[test]
     fn a_hit_stops_the_others() {
         let cancel = CancelToken::new();
@@ -339,7 +345,14 @@ mod tests {
         let mut recorded = 0;
         let leave = work.work(
             1,
-            |start, _| (start == 300).then_some(342),
+            |start, _, stop| {
+                assert!(!stop.load(Ordering::Relaxed));
+                if start == 300 {
+                    SearchEnd::Hit(342)
+                } else {
+                    SearchEnd::Exhausted
+                }
+            },
             |n| recorded += n,
             || false,
         );
@@ -350,14 +363,38 @@ mod tests {
         let mut searched = 0;
         let leave = work.work(
             0,
-            |_, _| {
+            |_, _, _| {
                 searched += 1;
-                None
+                SearchEnd::Exhausted
             },
             |_| {},
             || false,
         );
         assert_eq!((leave, searched), (Leave::Stopped, 0));
+    }
+
+    /// A search that gave up on the stop flag (another worker's hit) ends the share, and
+    /// only the attempts it made are recorded.
+    #[test]
+    fn a_stopped_search_ends_the_share() {
+        let cancel = CancelToken::new();
+        let work = work(100, 1, &cancel);
+        let mut recorded = 0;
+        let mut slices = 0;
+        let leave = work.work(
+            0,
+            |start, _, _| {
+                slices += 1;
+                if start == 200 {
+                    SearchEnd::Stopped(232)
+                } else {
+                    SearchEnd::Exhausted
+                }
+            },
+            |n| recorded += n,
+            || false,
+        );
+        assert_eq!((leave, recorded, slices, work.hit()), (Leave::Stopped, 232, 3, None));
     }
 
     /// A cancel or newer work ends a worker's share before its next slice.
@@ -368,12 +405,12 @@ mod tests {
         let mut slices = 0;
         let leave = first.work(
             0,
-            |_, _| {
+            |_, _, _| {
                 slices += 1;
                 if slices == 3 {
                     cancel.cancel();
                 }
-                None
+                SearchEnd::Exhausted
             },
             |_| {},
             || false,
@@ -385,7 +422,7 @@ mod tests {
         let mut looks = 0;
         let leave = work.work(
             0,
-            |_, _| None,
+            |_, _, _| SearchEnd::Exhausted,
             |_| {},
             || {
                 looks += 1;

@@ -38,6 +38,7 @@
 use sha2::block_api::compress256;
 use thiserror::Error;
 
+use crate::chain::BlockHash;
 use crate::chain::block::MAX_NONCE_DIGITS;
 
 /// How many low (varying) digits a template has: the counter space is `10^DIGITS_LEN`.
@@ -244,6 +245,34 @@ impl MiningTemplate {
         String::from_utf8(digits).expect("decimal digits are ASCII")
     }
 
+    /// SHA-256 of the preimage for `counter`, from the midstate: one compression of the
+    /// final block with the counter's digits written in (what the kernels compute, taken
+    /// to the end). This is how the miner gets a found block's hash without hashing its
+    /// whole preimage again.
+    ///
+    /// # Panics
+    ///
+    /// When `counter >= self.counter_limit()`.
+    pub fn hash(&self, counter: u64) -> BlockHash {
+        assert!(
+            counter < self.counter_limit(),
+            "counter {counter} out of range 0..{}",
+            self.counter_limit()
+        );
+        let mut block = self.last_block;
+        write_digits(
+            counter,
+            &mut block[self.digits_at..self.digits_at + DIGITS_LEN],
+        );
+        let mut state = self.midstate;
+        compress256(&mut state, &[block]);
+        let mut bytes = [0u8; 32];
+        for (out, word) in bytes.chunks_exact_mut(4).zip(state) {
+            out.copy_from_slice(&word.to_be_bytes());
+        }
+        BlockHash::from_bytes(bytes)
+    }
+
     /// The whole preimage `prefix ++ nonce ++ suffix` for `counter` (for tests and
     /// verification; the kernels never build it).
     ///
@@ -306,6 +335,23 @@ mod tests {
         let template = MiningTemplate::new(&prefix, b"123", 0).expect("valid");
         assert_eq!(template.digits_at(), 0);
         assert_eq!(template.nonce_string(7).len(), 4 + DIGITS_LEN);
+    }
+
+    /// The hash from the midstate is SHA-256 of the whole preimage, for prefixes of every
+    /// length mod 64 (digits in either block position) and several counters.
+    #[test]
+    fn hash_from_the_midstate_is_the_preimage_hash() {
+        for len in 0..140 {
+            let prefix: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let template = MiningTemplate::new(&prefix, b"17", len as u64).expect("valid");
+            for counter in [0, 1, 9_999, 10_000, 123_456_789, template.counter_limit() - 1] {
+                assert_eq!(
+                    template.hash(counter),
+                    crate::chain::hash::sha256(&template.preimage(counter)),
+                    "prefix length {len}, counter {counter}"
+                );
+            }
+        }
     }
 
     /// Each error variant.

@@ -27,15 +27,15 @@ pub use cancel::CancelToken;
 pub use kernel::KernelKind;
 pub use progress::{EpochStatus, Progress, RateMeter};
 
-use crate::chain::{Block, Difficulty, DifficultyPolicy, Json};
+use crate::chain::{Block, Difficulty, DifficultyPolicy, RawJson};
 
 /// What to mine: a block with `data` on top of `prev`.
 #[derive(Debug, Clone)]
 pub struct MineJob {
     /// The tip to mine on.
     pub prev: Block,
-    /// The new block's data.
-    pub data: Json,
+    /// The new block's data, as blocks hold it (its Python `str()` already rendered).
+    pub data: RawJson,
     /// How the difficulty follows the clock.
     pub policy: DifficultyPolicy,
     /// Pin the difficulty instead of following the policy.
@@ -45,7 +45,9 @@ pub struct MineJob {
 /// How a search ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MineOutcome {
-    /// A block whose hash meets its difficulty (re-verified by the reference hash).
+    /// A block whose hash meets its difficulty (its hash computed from the template's
+    /// midstate, which is SHA-256 of its preimage; debug builds re-check it against the
+    /// reference hash).
     Found(Block),
     /// The token was cancelled first.
     Cancelled,

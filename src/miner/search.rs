@@ -13,11 +13,12 @@
 //! Why cancellation is quick: every worker looks at the token before each slice of at
 //! most [`CANCEL_STRIDE`] attempts (tens of microseconds of work on any kernel).
 //!
-//! Why a block at a low difficulty costs little beyond its hashing: slices shrink with
-//! the difficulty ([`slice_for`]), so a hit stops the other workers within a fraction of
-//! a block's work; worker 0 verifies the hit and returns while the helpers spin for the
-//! next job instead of parking; and no one waits for anyone at an epoch's end: worker 0
-//! posts the next epoch and the helpers move to it at their next slice.
+//! Why a block at a low difficulty costs little beyond its hashing: the kernels look at
+//! the epoch's stop flag between batches of lanes, so a hit stops every other worker
+//! within a batch (a fraction of a microsecond), whatever the slice; worker 0 takes the
+//! found block's hash from the template (one compression) and returns while the helpers
+//! spin for the next job instead of parking; and no one waits for anyone at an epoch's
+//! end: worker 0 posts the next epoch and the helpers move to it at their next slice.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,19 +26,16 @@ use std::time::{Duration, Instant};
 use super::crew::{EpochWork, Leave};
 use super::layout::MiningTemplate;
 use super::{CancelToken, MineJob, MineOutcome, Miner};
-use crate::chain::data::RawJson;
+use crate::chain::block::fmt_u64;
 use crate::chain::hash::{block_hash, write_preimage_prefix};
 use crate::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, Difficulty, Nonce, next_difficulty};
 
-/// The most attempts between two looks at the cancel token (and the other stop
-/// conditions): 20 to 40 µs of work, so a cancelled worker stops that soon.
+/// Attempts per slice: the most between two looks at the cancel token, the deadline
+/// and newer work (a hit is seen sooner, inside the kernel): 13 to 40 µs of work, so a
+/// cancelled worker stops that soon.
 pub(crate) const CANCEL_STRIDE: u64 = 1 << 10;
-
-/// The fewest attempts per slice: below this, a kernel call's fixed cost (the
-/// per-`hi` rounds, the lane set-up) starts to show against its hashing.
-const MIN_SLICE: u64 = 128;
 
 /// How long one timestamp is used before the clock is read again (the original reads
 /// it on every attempt; 100 ms keeps timestamps honest at a negligible cost).
@@ -49,19 +47,6 @@ const DEADLINE_EVERY: u32 = 8;
 /// How often an epoch with nothing to search (an unmeetable difficulty) looks at the
 /// cancel token.
 const IDLE_POLL: Duration = Duration::from_millis(1);
-
-/// Attempts per slice at `difficulty` with `workers` workers: a quarter of each
-/// worker's expected share of a block (`2^difficulty / workers`), as a power of two
-/// from [`MIN_SLICE`] to [`CANCEL_STRIDE`]. A hit ends the others' work at their next
-/// slice, so at low difficulties small slices keep the work wasted after a hit to a
-/// fraction of a block; at high ones the largest slice keeps the looks rare.
-pub(crate) fn slice_for(difficulty: u32, workers: usize) -> u64 {
-    let expected = 1u64 << difficulty.min(62);
-    let per_worker = expected / (workers as u64).max(1);
-    (per_worker / 4)
-        .next_power_of_two()
-        .clamp(MIN_SLICE, CANCEL_STRIDE)
-}
 
 /// Runs the search for `job` on `miner`'s workers until a block is found or `cancel`
 /// fires.
@@ -93,15 +78,14 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
                 .try_prepare(template, epoch.difficulty.bits())
                 .ok()
         });
-        let Some(mut prepared) = prepared else {
+        let Some(prepared) = prepared else {
             miner.crew.post(None);
             wait_out_epoch(deadline, cancel);
             continue;
         };
-        let slice = slice_for(epoch.difficulty.bits(), miner.threads);
         let work = Arc::new(EpochWork::new(
-            prepared.clone(),
-            slice,
+            prepared,
+            CANCEL_STRIDE,
             miner.threads,
             cancel.clone(),
         ));
@@ -110,7 +94,7 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
         let mut looks = 0u32;
         let leave = work.work(
             0,
-            |start, count| prepared.search(start, count),
+            |start, count, stop| work.job.search_until(start, count, stop),
             |attempts| progress.add(0, attempts),
             || {
                 looks = looks.wrapping_add(1);
@@ -129,7 +113,7 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
             panic!("a mining helper thread panicked (see its message above)");
         }
         if let Some(counter) = work.hit() {
-            match epoch.verified_block(counter) {
+            match planner.found_block(&epoch, counter) {
                 Some(block) => {
                     miner.progress.block_found();
                     return Some(MineOutcome::Found(block));
@@ -158,18 +142,13 @@ fn wait_for_hit(work: &EpochWork, deadline: Instant, cancel: &CancelToken) {
 struct EpochPlanner<'a> {
     job: &'a MineJob,
     block_no: u64,
-    /// The job's data as blocks hold it, its `str()` rendered once per job.
-    data: RawJson,
     prefix: Vec<u8>,
     next_variant: u64,
 }
 
 /// One epoch: what every attempt in it shares.
 #[derive(Debug)]
-struct Epoch<'a> {
-    job: &'a MineJob,
-    block_no: u64,
-    data: RawJson,
+struct Epoch {
     timestamp: u64,
     difficulty: Difficulty,
     /// `None` when there is nothing to search: a difficulty no hash meets, or (after
@@ -182,14 +161,13 @@ impl<'a> EpochPlanner<'a> {
         EpochPlanner {
             job,
             block_no: job.prev.block_no + 1,
-            data: RawJson::from(&job.data),
             prefix: Vec::with_capacity(256),
             next_variant: 0,
         }
     }
 
     /// The epoch starting at `timestamp`, with the difficulty the policy gives it.
-    fn next_epoch(&mut self, timestamp: u64) -> Epoch<'a> {
+    fn next_epoch(&mut self, timestamp: u64) -> Epoch {
         let job = self.job;
         let difficulty = job.fixed_difficulty.unwrap_or_else(|| {
             next_difficulty(
@@ -203,7 +181,7 @@ impl<'a> EpochPlanner<'a> {
         write_preimage_prefix(
             self.block_no,
             timestamp,
-            &self.data,
+            &job.data,
             &job.prev.hash,
             &mut self.prefix,
         );
@@ -213,43 +191,47 @@ impl<'a> EpochPlanner<'a> {
         self.next_variant += 1;
         let template = (difficulty.bits() <= MAX_MEETABLE_DIFFICULTY)
             .then(|| {
-                let suffix = difficulty.bits().to_string();
-                MiningTemplate::new(&self.prefix, suffix.as_bytes(), variant).ok()
+                let mut digits = [0u8; 20];
+                let suffix = fmt_u64(&mut digits, u64::from(difficulty.bits()));
+                MiningTemplate::new(&self.prefix, suffix, variant).ok()
             })
             .flatten();
         Epoch {
-            job,
-            block_no: self.block_no,
-            data: self.data.clone(),
             timestamp,
             difficulty,
             template,
         }
     }
-}
 
-impl Epoch<'_> {
-    /// The block for `counter`, if the reference hash confirms it meets the difficulty.
-    fn verified_block(&self, counter: u64) -> Option<Block> {
-        let template = self.template.as_ref()?;
+    /// The block for `counter` in `epoch`, if its hash meets the difficulty.
+    ///
+    /// The hash is the template's: one compression of the final block from the
+    /// midstate, which the layout's tests prove equal to SHA-256 of the block's whole
+    /// preimage. Debug builds (every test) check it against the reference hash too.
+    fn found_block(&self, epoch: &Epoch, counter: u64) -> Option<Block> {
+        let template = epoch.template.as_ref()?;
         if counter >= template.counter_limit() {
             return None;
         }
+        let hash = template.hash(counter);
+        if !epoch.difficulty.is_met_by(&hash) {
+            return None;
+        }
         let nonce = Nonce::from_digits(&template.nonce_string(counter)).ok()?;
-        let mut block = Block {
+        let block = Block {
             block_no: self.block_no,
-            timestamp: self.timestamp,
+            timestamp: epoch.timestamp,
             prev_hash: self.job.prev.hash.clone(),
-            data: self.data.clone(),
-            hash: String::new(),
+            data: self.job.data.clone(),
+            hash: hash.to_hex(),
             nonce,
-            difficulty: self.difficulty,
+            difficulty: epoch.difficulty,
         };
-        let hash = block_hash(&block);
-        self.difficulty.is_met_by(&hash).then(|| {
-            block.hash = hash.to_hex();
-            block
-        })
+        debug_assert!(
+            block_hash(&block).matches_hex(&block.hash),
+            "the template's hash is the block's reference hash"
+        );
+        Some(block)
     }
 }
 
@@ -265,26 +247,15 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-    use crate::chain::{DifficultyPolicy, Json, genesis};
+    use crate::chain::{DifficultyPolicy, Json, RawJson, genesis};
 
     fn job_on(prev: Block, data: &str, fixed: Option<u32>) -> MineJob {
         MineJob {
             prev,
-            data: Json::String(data.into()),
+            data: RawJson::from(Json::String(data.into())),
             policy: DifficultyPolicy::default(),
             fixed_difficulty: fixed.map(Difficulty::new),
         }
-    }
-
-    /// Slices are a quarter of a worker's expected share of a block, within bounds.
-    #[test]
-    fn slices_follow_the_difficulty() {
-        assert_eq!(slice_for(8, 2), MIN_SLICE);
-        assert_eq!(slice_for(12, 2), 512);
-        assert_eq!(slice_for(12, 1), CANCEL_STRIDE);
-        assert_eq!(slice_for(16, 2), CANCEL_STRIDE);
-        assert_eq!(slice_for(0, 64), MIN_SLICE);
-        assert_eq!(slice_for(256, 0), CANCEL_STRIDE);
     }
 
     /// Epochs of one job never share a nonce, even when the clock is stuck and the
@@ -335,21 +306,24 @@ mod tests {
         );
     }
 
-    /// A counter is returned as a block only when the reference hash confirms it; a
+    /// A counter is returned as a block only when its hash meets the difficulty, and the
+    /// block's hash is its reference hash; a
     /// difficulty no hash meets has no template at all.
     #[test]
     fn hits_are_reverified_by_the_reference_hash() {
         let job = job_on(genesis(), "x", Some(0));
-        let epoch = EpochPlanner::new(&job).next_epoch(1_700_000_000_000);
-        let block = epoch
-            .verified_block(12)
+        let mut planner = EpochPlanner::new(&job);
+        let epoch = planner.next_epoch(1_700_000_000_000);
+        let block = planner
+            .found_block(&epoch, 12)
             .expect("difficulty 0 is always met");
         assert!(block_hash(&block).matches_hex(&block.hash));
-        assert_eq!(epoch.verified_block(u64::MAX), None);
+        assert_eq!(planner.found_block(&epoch, u64::MAX), None);
 
         let hard = job_on(genesis(), "x", Some(256));
-        let epoch = EpochPlanner::new(&hard).next_epoch(1_700_000_000_000);
-        assert_eq!(epoch.verified_block(12), None);
+        let mut planner = EpochPlanner::new(&hard);
+        let epoch = planner.next_epoch(1_700_000_000_000);
+        assert_eq!(planner.found_block(&epoch, 12), None);
 
         let impossible = job_on(genesis(), "x", Some(257));
         let epoch = EpochPlanner::new(&impossible).next_epoch(1_700_000_000_000);

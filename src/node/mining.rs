@@ -459,8 +459,9 @@ impl Coordinator {
             }
             let job = MineJob {
                 prev,
-                // The one request being mined becomes a tree, for the miner.
-                data: data.to_json(),
+                // Written as the miner always wrote mined data: rendered again from its
+                // tree, so the block's text is in the node's own spelling.
+                data: RawJson::from(data.to_json()),
                 policy: self.policy,
                 fixed_difficulty: match self.pinned.load(Ordering::Relaxed) {
                     NO_PIN => None,

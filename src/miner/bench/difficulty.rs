@@ -49,11 +49,13 @@ pub fn mine_blocks_for(miner: &Miner, difficulty: Difficulty, slice: Duration) -
     let before = progress.total_attempts();
     let started = Instant::now();
     let blocks = cancel_after(slice, &token, || {
-        let mut prev = genesis();
+        // One job, its tip replaced by each new block: the loop costs what a caller
+        // mining block after block must pay, nothing more.
+        let mut job = pinned_job(genesis(), difficulty);
         let mut blocks = 0u64;
-        while let MineOutcome::Found(block) = miner.mine(&pinned_job(prev, difficulty), &token) {
+        while let MineOutcome::Found(block) = miner.mine(&job, &token) {
             blocks += 1;
-            prev = block;
+            job.prev = block;
         }
         blocks
     });

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use sha2::block_api::compress256;
 
-use crate::chain::{Block, Difficulty, DifficultyPolicy, Json, genesis};
+use crate::chain::{Block, Difficulty, DifficultyPolicy, Json, RawJson, genesis};
 use crate::miner::{CancelToken, MineJob, Miner};
 
 /// The benchmark job: a block on `prev` at a pinned difficulty, the same data every
@@ -16,7 +16,7 @@ use crate::miner::{CancelToken, MineJob, Miner};
 pub fn pinned_job(prev: Block, difficulty: Difficulty) -> MineJob {
     MineJob {
         prev,
-        data: Json::String("minichain bench".into()),
+        data: RawJson::from(Json::String("minichain bench".into())),
         policy: DifficultyPolicy::default(),
         fixed_difficulty: Some(difficulty),
     }

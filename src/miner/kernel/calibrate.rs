@@ -182,7 +182,7 @@ fn thread_time() -> Duration {
 ///
 /// When the kernel is not available on this CPU.
 pub fn measure_attempts_per_s(kind: KernelKind, duration: Duration) -> f64 {
-    let mut job = kind.prepare(&template(DIGIT_OFFSETS[0]), 256);
+    let job = kind.prepare(&template(DIGIT_OFFSETS[0]), 256);
     let mut counter = 0;
     let mut attempts: u64 = 0;
     let started = Instant::now();

@@ -64,6 +64,42 @@ pub(crate) struct Geometry {
     pub(crate) constant_low_terms: u64,
 }
 
+/// `(varying_schedule, constant_low_terms)` of [`Geometry`] for inner digits starting at
+/// each byte of the final block: they depend on nothing else, so they are worked out at
+/// compile time instead of for every job.
+const SCHEDULE_MASKS: [(u64, u64); 64] = {
+    let mut masks = [(0u64, 0u64); 64];
+    let mut inner_at = 0;
+    while inner_at < 64 {
+        let w_a = inner_at / 4;
+        let w_b = if (inner_at + INNER_DIGITS - 1) / 4 < 16 {
+            (inner_at + INNER_DIGITS - 1) / 4
+        } else {
+            w_a
+        };
+        let mut varying: u64 = (1 << w_a) | (1 << w_b);
+        let mut t = 16;
+        while t < 64 {
+            let deps = (1 << (t - 2)) | (1 << (t - 7)) | (1 << (t - 15)) | (1 << (t - 16));
+            if varying & deps != 0 {
+                varying |= 1 << t;
+            }
+            t += 1;
+        }
+        let mut constant_low = 0;
+        let mut t = 16;
+        while t < 64 {
+            if varying & ((1 << (t - 15)) | (1 << (t - 16))) == 0 {
+                constant_low |= 1 << t;
+            }
+            t += 1;
+        }
+        masks[inner_at] = (varying, constant_low);
+        inner_at += 1;
+    }
+    masks
+};
+
 /// What is constant for one `hi` (10^4 consecutive counters).
 #[derive(Debug, Clone)]
 pub(crate) struct HiBlock {
@@ -91,19 +127,7 @@ impl Geometry {
         let w_a = inner_at / 4;
         let w_b = (inner_at + INNER_DIGITS - 1) / 4;
         let (table_a, table_b) = digit_tables(inner_at % 4);
-        let mut varying: u64 = (1 << w_a) | (1 << w_b);
-        for t in 16..64 {
-            let deps = [t - 2, t - 7, t - 15, t - 16];
-            if deps.iter().any(|&d| varying & (1 << d) != 0) {
-                varying |= 1 << t;
-            }
-        }
-        let mut constant_low_terms = 0;
-        for t in 16..64 {
-            if varying & ((1 << (t - 15)) | (1 << (t - 16))) == 0 {
-                constant_low_terms |= 1 << t;
-            }
-        }
+        let (varying, constant_low_terms) = SCHEDULE_MASKS[inner_at];
         Self {
             midstate: template.midstate(),
             block: *template.last_block(),

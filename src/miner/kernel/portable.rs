@@ -1,9 +1,15 @@
 //! The portable kernel: `sha2`'s own `compress256` on a copy of the midstate per attempt.
 //! It runs everywhere and is the fallback when no vector unit is usable.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use sha2::block_api::compress256;
 
+use super::SearchEnd;
 use super::geometry::{Geometry, leading_zero_bits};
+
+/// Attempts between two looks at the stop flag (about a microsecond on this kernel).
+const STOP_EVERY: u64 = 16;
 
 /// A job for the portable kernel.
 #[derive(Debug, Clone)]
@@ -16,20 +22,23 @@ impl PortableJob {
         Self { geometry }
     }
 
-    pub(crate) fn search(&self, start: u64, end: u64) -> Option<u64> {
+    pub(crate) fn search(&self, start: u64, end: u64, stop: &AtomicBool) -> SearchEnd {
         let geometry = &self.geometry;
         let digits = geometry.digits_at..geometry.digits_at + geometry.digits_len;
         // Formatted once; every attempt after that is an in-place decimal increment.
         let mut block = geometry.block_for(start);
         for counter in start..end {
+            if (counter - start).is_multiple_of(STOP_EVERY) && stop.load(Ordering::Relaxed) {
+                return SearchEnd::Stopped(counter);
+            }
             let mut state = geometry.midstate;
             compress256(&mut state, core::slice::from_ref(&block));
             if leading_zero_bits(&state) >= geometry.difficulty {
-                return Some(counter);
+                return SearchEnd::Hit(counter);
             }
             increment_decimal(&mut block[digits.clone()]);
         }
-        None
+        SearchEnd::Exhausted
     }
 }
 

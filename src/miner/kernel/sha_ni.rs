@@ -8,6 +8,9 @@
 
 use core::arch::x86_64::*;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::SearchEnd;
 use super::geometry::{Geometry, INNER_SPAN, K};
 
 /// Whether this CPU can run the kernel.
@@ -37,10 +40,10 @@ impl<const WAYS: usize> ShaNiJob<WAYS> {
         Self { geometry }
     }
 
-    pub(crate) fn search(&self, start: u64, end: u64) -> Option<u64> {
+    pub(crate) fn search(&self, start: u64, end: u64, stop: &AtomicBool) -> SearchEnd {
         // SAFETY: `new` checked that the CPU has sha, sse2, ssse3 and sse4.1, the features
         // `search_sha_ni` is compiled for, and a `ShaNiJob` only exists after `new`.
-        unsafe { search_sha_ni::<WAYS>(&self.geometry, start, end) }
+        unsafe { search_sha_ni::<WAYS>(&self.geometry, start, end, stop) }
     }
 }
 
@@ -81,7 +84,12 @@ fn schedule4(w0: __m128i, w1: __m128i, w2: __m128i, w3: __m128i) -> __m128i {
 // The interleaved loops index several per-way arrays in lockstep.
 #[allow(clippy::needless_range_loop)]
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-fn search_sha_ni<const WAYS: usize>(geometry: &Geometry, start: u64, end: u64) -> Option<u64> {
+fn search_sha_ni<const WAYS: usize>(
+    geometry: &Geometry,
+    start: u64,
+    end: u64,
+    stop: &AtomicBool,
+) -> SearchEnd {
     // Rounds run in pairs (one `sha256rnds2`); the pairs before `w_a` are done per `hi`.
     let rounds_done = geometry.w_a / 2 * 2;
     let first_group = rounds_done / 4;
@@ -118,6 +126,9 @@ fn search_sha_ni<const WAYS: usize>(geometry: &Geometry, start: u64, end: u64) -
         let mut inner = (counter - hi_base) as usize / WAYS * WAYS;
         let inner_end = (hi_end - hi_base) as usize;
         while inner < inner_end {
+            if stop.load(Ordering::Relaxed) {
+                return SearchEnd::Stopped(counter.max(hi_base + inner as u64));
+            }
             let mut msg = [groups0; WAYS];
             let mut abef = [abef0; WAYS];
             let mut cdgh = [cdgh0; WAYS];
@@ -157,7 +168,7 @@ fn search_sha_ni<const WAYS: usize>(geometry: &Geometry, start: u64, end: u64) -
                         && candidate < hi_end
                         && (!full_check || geometry.meets(candidate))
                     {
-                        return Some(candidate);
+                        return SearchEnd::Hit(candidate);
                     }
                 }
             }
@@ -165,5 +176,5 @@ fn search_sha_ni<const WAYS: usize>(geometry: &Geometry, start: u64, end: u64) -
         }
         counter = hi_end;
     }
-    None
+    SearchEnd::Exhausted
 }

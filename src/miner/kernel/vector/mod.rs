@@ -150,7 +150,7 @@ macro_rules! define_vector_search {
         // The last round's new `e` is never read: only `a` feeds the hit test.
         #[allow(unused_assignments)]
         #[target_feature(enable = $features)]
-        fn search_lanes(geometry: &Geometry, start: u64, end: u64) -> Option<u64> {
+        fn search_lanes(geometry: &Geometry, start: u64, end: u64, stop: &AtomicBool) -> SearchEnd {
             const { assert!(LANES <= TABLE_PAD, "a batch may read past the tables") };
             let w_a = geometry.w_a;
             let w_b = geometry.w_b;
@@ -162,8 +162,6 @@ macro_rules! define_vector_search {
             let mid0 = splat(geometry.midstate[0]);
             let full_check = geometry.needs_full_check();
             let k_blocks: &[[u32; 8]; 8] = &K_BLOCKS;
-            let mut sched = [splat(0); 64];
-            let mut low_terms = [splat(0); 64];
 
             let mut counter = start;
             while counter < end {
@@ -171,12 +169,10 @@ macro_rules! define_vector_search {
                 let hi_base = hi * INNER_SPAN;
                 let hi_end = end.min(hi_base + INNER_SPAN);
                 let fixed = geometry.hi_block(hi, w_a);
-                for (lanes, &word) in sched.iter_mut().zip(fixed.schedule.iter()) {
-                    *lanes = splat(word);
-                }
-                for (lanes, &sum) in low_terms.iter_mut().zip(fixed.low_terms.iter()) {
-                    *lanes = splat(sum);
-                }
+                // Written straight from the constants (no zeroing first): at low
+                // difficulties every block's first call pays this set-up.
+                let mut sched: [V; 64] = core::array::from_fn(|t| splat(fixed.schedule[t]));
+                let low_terms: [V; 64] = core::array::from_fn(|t| splat(fixed.low_terms[t]));
                 let base_a = splat(fixed.words[w_a]);
                 let base_b = splat(fixed.words[w_b]);
                 // Variable `v[j]` plays role `(j + skip) % 8` (a = 0) at round `w_a`.
@@ -193,6 +189,9 @@ macro_rules! define_vector_search {
                 let mut inner = (counter - hi_base) as usize;
                 let inner_end = (hi_end - hi_base) as usize;
                 while inner < inner_end {
+                    if stop.load(Ordering::Relaxed) {
+                        return SearchEnd::Stopped(hi_base + inner as u64);
+                    }
                     sched[w_b] = or(base_b, load(&geometry.table_b[inner..]));
                     sched[w_a] = or(base_a, load(&geometry.table_a[inner..]));
                     for t in 16..64 {
@@ -246,14 +245,14 @@ macro_rules! define_vector_search {
                             && candidate < hi_end
                             && (!full_check || geometry.meets(candidate))
                         {
-                            return Some(candidate);
+                            return SearchEnd::Hit(candidate);
                         }
                     }
                     inner += LANES;
                 }
                 counter = hi_end;
             }
-            None
+            SearchEnd::Exhausted
         }
     };
 }
