@@ -24,7 +24,11 @@ fn main() -> anyhow::Result<()> {
     let miner = Miner::new(MinerConfig { threads, kernel })?;
     let peak = peak_attempts_per_s(&miner, Duration::from_secs_f64(0.5));
     let before = miner.progress().per_worker_attempts();
-    let slice = mine_blocks_for(&miner, Difficulty::new(difficulty), Duration::from_secs_f64(secs));
+    let slice = mine_blocks_for(
+        &miner,
+        Difficulty::new(difficulty),
+        Duration::from_secs_f64(secs),
+    );
     let per_block = slice.secs / slice.blocks.max(1) as f64;
     let effective = (1u64 << difficulty) as f64 / per_block;
     println!(

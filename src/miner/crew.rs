@@ -394,7 +394,10 @@ mod tests {
             |n| recorded += n,
             || false,
         );
-        assert_eq!((leave, recorded, slices, work.hit()), (Leave::Stopped, 232, 3, None));
+        assert_eq!(
+            (leave, recorded, slices, work.hit()),
+            (Leave::Stopped, 232, 3, None)
+        );
     }
 
     /// A cancel or newer work ends a worker's share before its next slice.

@@ -344,7 +344,14 @@ mod tests {
         for len in 0..140 {
             let prefix: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
             let template = MiningTemplate::new(&prefix, b"17", len as u64).expect("valid");
-            for counter in [0, 1, 9_999, 10_000, 123_456_789, template.counter_limit() - 1] {
+            for counter in [
+                0,
+                1,
+                9_999,
+                10_000,
+                123_456_789,
+                template.counter_limit() - 1,
+            ] {
                 assert_eq!(
                     template.hash(counter),
                     crate::chain::hash::sha256(&template.preimage(counter)),
