@@ -105,11 +105,11 @@ const SCHEDULE_MASKS: [(u64, u64); 64] = {
 pub(crate) struct HiBlock {
     /// Message words with the `hi` digits written and the inner digits' bytes zeroed.
     pub(crate) words: [u32; 16],
-    /// Every schedule word as if the inner digits' bytes were zero: right for those not
-    /// in `varying_schedule`, meaningless for the others.
+    /// The schedule words that do not depend on the inner digits (those not in
+    /// `varying_schedule`); zero for the others, which the kernels compute per batch.
     pub(crate) schedule: [u32; 64],
-    /// `sigma0(W[t-15]) + W[t-16]` from `schedule`, for `t >= 16` (right where
-    /// `constant_low_terms` says so).
+    /// `sigma0(W[t-15]) + W[t-16]` for the `t >= 16` that `constant_low_terms` names;
+    /// zero elsewhere.
     pub(crate) low_terms: [u32; 64],
     /// Working variables `a..h` after the first `rounds_done` rounds.
     pub(crate) state: [u32; 8],
@@ -161,15 +161,25 @@ impl Geometry {
         let words = self.hi_words(hi);
         let mut schedule = [0u32; 64];
         schedule[..16].copy_from_slice(&words);
-        for t in 16..64 {
-            schedule[t] = small_sigma1(schedule[t - 2])
-                .wrapping_add(schedule[t - 7])
-                .wrapping_add(small_sigma0(schedule[t - 15]))
-                .wrapping_add(schedule[t - 16]);
-        }
         let mut low_terms = [0u32; 64];
+        // Only what the kernels read: a word that depends on the inner digits is
+        // recomputed per batch (and every word it needs is either such a word or one
+        // computed here), so most of the schedule past the digits is skipped.
         for t in 16..64 {
-            low_terms[t] = small_sigma0(schedule[t - 15]).wrapping_add(schedule[t - 16]);
+            let constant_low = self.constant_low_terms >> t & 1 == 1;
+            let constant_word = self.varying_schedule >> t & 1 == 0;
+            if !constant_low && !constant_word {
+                continue;
+            }
+            let low = small_sigma0(schedule[t - 15]).wrapping_add(schedule[t - 16]);
+            if constant_low {
+                low_terms[t] = low;
+            }
+            if constant_word {
+                schedule[t] = small_sigma1(schedule[t - 2])
+                    .wrapping_add(schedule[t - 7])
+                    .wrapping_add(low);
+            }
         }
         let mut state = self.midstate;
         for (t, &w) in schedule.iter().enumerate().take(rounds_done) {
