@@ -95,10 +95,14 @@ pub enum LayoutError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MiningTemplate {
     prefix: Vec<u8>,
-    suffix: Vec<u8>,
+    /// The suffix's digits, in the first `suffix_len` bytes (a template is built for
+    /// every block, so it holds its short parts inline rather than allocating them).
+    suffix: [u8; MAX_SUFFIX_LEN],
+    suffix_len: u8,
     variant: u64,
-    /// The head digits (first digit nonzero).
-    head: Vec<u8>,
+    /// The head digits (first digit nonzero), in the first `head_len` bytes.
+    head: [u8; MAX_NONCE_DIGITS],
+    head_len: u8,
     midstate: [u32; 8],
     last_block: [u8; 64],
     digits_at: usize,
@@ -131,31 +135,28 @@ impl MiningTemplate {
             });
         }
         // head_len <= 31 here, so 10^(head_len - 1) + variant < 10^31 fits a u128.
-        let head_value = 10u128.pow((head_len - 1) as u32) + u128::from(variant);
-        let head = head_value.to_string().into_bytes();
-        debug_assert_eq!(head.len(), head_len);
+        let mut head = [0u8; MAX_NONCE_DIGITS];
+        let mut value = 10u128.pow((head_len - 1) as u32) + u128::from(variant);
+        for digit in head[..head_len].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+        debug_assert_eq!(value, 0, "the head holds the variant");
 
         // Absorb every whole block of prefix ++ head; the rest starts the final block.
+        let fixed = Joined(prefix, &head[..head_len]);
         let fixed_len = prefix.len() + head_len;
         let absorbed_len = fixed_len / 64 * 64;
         let mut midstate = SHA256_IV;
         let mut block = [0u8; 64];
-        let mut filled = 0;
-        for &byte in prefix.iter().chain(head.iter()).take(absorbed_len) {
-            block[filled] = byte;
-            filled += 1;
-            if filled == 64 {
-                compress256(&mut midstate, &[block]);
-                filled = 0;
-            }
+        for at in (0..absorbed_len).step_by(64) {
+            fixed.copy_to(at, &mut block);
+            compress256(&mut midstate, &[block]);
         }
 
         let mut last_block = [0u8; 64];
-        let mut at = 0;
-        for &byte in prefix.iter().chain(head.iter()).skip(absorbed_len) {
-            last_block[at] = byte;
-            at += 1;
-        }
+        let mut at = fixed_len - absorbed_len;
+        fixed.copy_to(absorbed_len, &mut last_block[..at]);
         let digits_at = at;
         last_block[at..at + DIGITS_LEN].fill(b'0');
         at += DIGITS_LEN;
@@ -165,11 +166,15 @@ impl MiningTemplate {
         let bit_len = ((fixed_len + DIGITS_LEN + suffix.len()) as u64) * 8;
         last_block[56..].copy_from_slice(&bit_len.to_be_bytes());
 
+        let mut suffix_digits = [0u8; MAX_SUFFIX_LEN];
+        suffix_digits[..suffix.len()].copy_from_slice(suffix);
         Ok(Self {
             prefix: prefix.to_vec(),
-            suffix: suffix.to_vec(),
+            suffix: suffix_digits,
+            suffix_len: suffix.len() as u8,
             variant,
             head,
+            head_len: head_len as u8,
             midstate,
             last_block,
             digits_at,
@@ -214,7 +219,7 @@ impl MiningTemplate {
 
     /// The suffix (difficulty digits) the template was built from.
     pub fn suffix(&self) -> &[u8] {
-        &self.suffix
+        &self.suffix[..usize::from(self.suffix_len)]
     }
 
     /// Appends the full canonical decimal nonce for `counter` to `out`.
@@ -228,7 +233,7 @@ impl MiningTemplate {
             "counter {counter} out of range 0..{}",
             self.counter_limit()
         );
-        out.extend_from_slice(&self.head);
+        out.extend_from_slice(&self.head[..usize::from(self.head_len)]);
         let start = out.len();
         out.resize(start + DIGITS_LEN, b'0');
         write_digits(counter, &mut out[start..]);
@@ -281,11 +286,26 @@ impl MiningTemplate {
     /// When `counter >= self.counter_limit()`.
     pub fn preimage(&self, counter: u64) -> Vec<u8> {
         let mut preimage =
-            Vec::with_capacity(self.prefix.len() + MAX_NONCE_DIGITS + self.suffix.len());
+            Vec::with_capacity(self.prefix.len() + MAX_NONCE_DIGITS + MAX_SUFFIX_LEN);
         preimage.extend_from_slice(&self.prefix);
         self.nonce_digits(counter, &mut preimage);
-        preimage.extend_from_slice(&self.suffix);
+        preimage.extend_from_slice(self.suffix());
         preimage
+    }
+}
+
+/// Two byte strings read as their concatenation, without building it.
+struct Joined<'a>(&'a [u8], &'a [u8]);
+
+impl Joined<'_> {
+    /// Copies the concatenation's bytes from offset `at` into `out` (which must fit).
+    fn copy_to(&self, at: usize, out: &mut [u8]) {
+        let Joined(first, second) = *self;
+        let from_first = first.len().saturating_sub(at).min(out.len());
+        out[..from_first].copy_from_slice(&first[at.min(first.len())..][..from_first]);
+        let second_at = at + from_first - first.len().min(at + from_first);
+        let rest = out.len() - from_first;
+        out[from_first..].copy_from_slice(&second[second_at..second_at + rest]);
     }
 }
 
