@@ -182,15 +182,24 @@ impl Board {
 
     /// Posts `work` (none: stop and wait) and wakes parked helpers; returns its
     /// generation.
+    ///
+    /// The generation the spinning helpers watch is published only after the lock is
+    /// released, so that a helper which sees it takes the lock uncontended (and never
+    /// sleeps on it) and finds the new work there; the previous work is dropped outside
+    /// the lock too.
     fn post(&self, work: Option<Arc<EpochWork>>) -> u64 {
-        let mut slot = self.lock();
-        slot.generation += 1;
-        slot.work = work;
-        self.generation.store(slot.generation, Ordering::Release);
-        if slot.sleeping > 0 {
-            self.wake.notify_all();
-        }
-        slot.generation
+        let (generation, previous) = {
+            let mut slot = self.lock();
+            slot.generation += 1;
+            let previous = std::mem::replace(&mut slot.work, work);
+            if slot.sleeping > 0 {
+                self.wake.notify_all();
+            }
+            (slot.generation, previous)
+        };
+        self.generation.store(generation, Ordering::Release);
+        drop(previous);
+        generation
     }
 
     /// Waits for a generation after `seen`: spins for [`IDLE_SPIN`], then parks. Returns
