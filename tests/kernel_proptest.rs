@@ -204,3 +204,33 @@ fn the_stop_flag_ends_a_search_within_its_range() {
         }
     }
 }
+
+/// A job sent as words ([`JobParts`]) and prepared again on the other side searches
+/// exactly as the original, for every kernel and prefix length mod 64; words it cannot
+/// have written are refused.
+#[test]
+fn a_job_travels_as_words() {
+    use minichain::miner::kernel::JobParts;
+
+    for len in (0..130usize).step_by(3) {
+        let prefix: Vec<u8> = (0..len).map(|i| (i * 13 + len) as u8).collect();
+        let template = MiningTemplate::new(&prefix, b"9", len as u64).expect("valid template");
+        for kind in available_kernels() {
+            let job = kind.prepare(&template, 7);
+            let words = job.parts().to_words();
+            let parts = JobParts::from_words(&words).expect("our own words");
+            assert_eq!(parts, job.parts());
+            let again = parts.prepare().expect("the same CPU runs it");
+            assert_eq!(again.kind(), kind);
+            assert_eq!(
+                again.search(9_000, 3_000),
+                job.search(9_000, 3_000),
+                "kernel {kind}"
+            );
+        }
+    }
+    assert_eq!(JobParts::from_words(&[0; JobParts::WORDS]), None);
+    let mut bad_kind = [1u64; JobParts::WORDS];
+    bad_kind[0] = 1 | 200 << 8;
+    assert_eq!(JobParts::from_words(&bad_kind), None);
+}

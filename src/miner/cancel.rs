@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A shared flag: the node (or a test, or the CLI's Ctrl-C) cancels, every mining
-/// worker sees it within 1,024 attempts (tens of microseconds; `CANCEL_STRIDE` in
-/// the search) and the search returns [`MineOutcome::Cancelled`](super::MineOutcome::Cancelled).
+/// A shared flag: the node (or a test, or the CLI's Ctrl-C) cancels, the searching
+/// thread sees it within 1,024 attempts (tens of microseconds; `SLICE` in the crew), the
+/// helpers a batch of lanes later, and the search returns
+/// [`MineOutcome::Cancelled`](super::MineOutcome::Cancelled).
 ///
 /// One token per job: cloning shares the flag; a new job takes a new token.
 #[derive(Debug, Clone, Default)]

@@ -1,31 +1,41 @@
 //! The miner's helper threads and the board where the searching thread posts each
-//! epoch's work for them.
+//! epoch's job for them.
 //!
 //! Why not a thread pool call per epoch: a block at difficulty 8 to 12 takes a few to
 //! tens of microseconds of hashing, while waking parked workers, handing each a closure
 //! and waiting for all of them to return costs as much again per block, and more on a
 //! busy machine, where a woken thread may wait a whole time slice for a core. So the
 //! thread that calls [`Miner::mine`](super::Miner::mine) hashes too (it is worker 0),
-//! the helpers stay on their cores between blocks, and nothing waits on anyone:
+//! the helpers stay on their cores between blocks, and nothing waits on anyone.
 //!
-//! - the searching thread posts a new [`EpochWork`] with [`Board::post`], which bumps
-//!   the board's generation, and goes on hashing its own share;
-//! - a helper spins on the generation for [`IDLE_SPIN`] after its work ends, and parks
-//!   only past that, so back-to-back blocks never park it;
-//! - a helper leaves its work at the next slice when the generation moves (a new epoch
-//!   or a new job), the epoch's stop flag is set (a hit) or the token is cancelled.
+//! Why the board is a handful of atomics and not a shared allocation: at difficulty 8 a
+//! block is about 1.6 µs of hashing on two cores, and every cache line one core writes
+//! and the other then reads or writes costs about 0.1 µs on the critical path. So:
 //!
-//! A helper's panic is caught, noted on the work, and raised again on the searching
+//! - [`Crew::post`] writes the job as plain words ([`JobParts`]) under a sequence
+//!   number (a seqlock: the number is odd while the words change), with plain stores
+//!   only: the searching thread never waits for a lock, an allocation or another core's
+//!   cache line. Each helper reads the words and prepares its own copy of the job.
+//! - `live` holds the generation being searched; a hit (or a new post) changes it, and
+//!   the kernels look at it between batches of lanes ([`StopSignal`]), so every worker
+//!   leaves within a batch.
+//! - each worker reports its hit in its own cache line, so the one who finds it does
+//!   not wait for the others' lines either.
+//! - an idle helper spins on the sequence number for [`IDLE_SPIN`], then parks; the
+//!   poster wakes parked helpers, and a helper also looks again every [`PARK_POLL`], so
+//!   a wake-up that crosses its going to sleep costs at most that.
+//!
+//! A helper's panic is caught, noted on the board, and raised again on the searching
 //! thread (so the node's coordinator sees it as before), and the helper mines on.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::CancelToken;
-use super::kernel::{PreparedJob, SearchEnd};
+use super::kernel::{JobParts, PreparedJob, SearchEnd, StopSignal};
 use super::progress::Progress;
 
 /// How long an idle helper spins on the board before it parks: far longer than the gap
@@ -34,199 +44,266 @@ use super::progress::Progress;
 pub(crate) const IDLE_SPIN: Duration = Duration::from_micros(200);
 
 /// Looks at the board without yielding before an idle helper starts yielding its core
-/// between looks: about a microsecond, the gap between two blocks on an idle machine.
+/// between looks: about ten microseconds, several gaps between two blocks.
 const PURE_SPINS: u32 = 1_000;
 
-/// No hit reported yet in [`EpochWork::hit`].
-const NO_HIT: u64 = u64::MAX;
+/// How often a parked helper looks at the board without being woken.
+const PARK_POLL: Duration = Duration::from_millis(1);
 
-/// One epoch's work as every worker shares it: the prepared kernel job, how the counters
-/// are shared out, and what ends it.
-///
-/// The counters are striped: worker `w` of `n` searches slices `w, w + n, w + 2n, ...`
-/// of [`EpochWork::slice`] counters each, so no two workers ever try the same counter
-/// and no counter is shared between them (nothing to claim, no cache line bouncing).
+/// Set in `live` once its generation's search has ended (a hit or a helper's panic).
+const STOPPED: u64 = 1 << 63;
+
+/// Counters per slice: one kernel call between two looks at the cancel token, the
+/// deadline and the board (20 to 40 µs of work on any kernel).
+pub(crate) const SLICE: u64 = 1 << 10;
+
+/// A value on a cache line of its own (two, against the adjacent-line prefetcher), so
+/// that one core's writes to it never disturb another core's reads of its neighbours.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Line<T>(T);
+
+/// The posted job: the sequence number and the job's words.
+#[derive(Debug, Default)]
+struct Posted {
+    /// Twice the generation; odd while the words are being written.
+    seq: AtomicU64,
+    /// [`JobParts::to_words`], or all zero for "no job: stop and wait".
+    words: [AtomicU64; JobParts::WORDS],
+}
+
+/// What the searching thread and the helpers share.
 #[derive(Debug)]
-pub(crate) struct EpochWork {
-    /// The kernel job, which every worker searches (it is read-only).
-    pub(crate) job: PreparedJob,
-    /// Counters per slice: one kernel call between two looks at the stop conditions.
-    pub(crate) slice: u64,
-    /// Workers sharing the counters (the stripe count).
-    pub(crate) workers: u64,
-    /// The job's token.
-    pub(crate) cancel: CancelToken,
-    /// Set by the first worker with a hit (or a panic): every worker leaves.
-    stop: AtomicBool,
-    /// The smallest hit reported, or [`NO_HIT`].
-    hit: AtomicU64,
-    /// A helper panicked on this work.
+struct Board {
+    posted: Line<Posted>,
+    /// The generation being searched, with [`STOPPED`] set once it has ended.
+    live: Line<AtomicU64>,
+    /// Per worker, its last hit: the generation's low 32 bits over the counter's.
+    hits: Box<[Line<AtomicU64>]>,
+    /// A helper panicked since worker 0 last looked.
     panicked: AtomicBool,
+    /// Parked helpers, and what parks them.
+    sleeping: AtomicUsize,
+    shutdown: AtomicBool,
+    park: Mutex<()>,
+    wake: Condvar,
+}
+
+/// The stop signal of one generation: raised once `live` moves from it (a hit, a new
+/// post, a panic).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Live<'a> {
+    live: &'a AtomicU64,
+    generation: u64,
+}
+
+impl StopSignal for Live<'_> {
+    #[inline]
+    fn is_raised(&self) -> bool {
+        self.live.load(Ordering::Relaxed) != self.generation
+    }
 }
 
 /// Why a worker left an epoch's work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Leave {
-    /// It found a hit, or another worker did ([`EpochWork::hit`] says which).
+    /// It found a hit, another worker did, or the epoch was superseded.
     Stopped,
     /// The token was cancelled.
     Cancelled,
-    /// The board moved on to newer work (helpers), or the deadline passed (worker 0).
+    /// The deadline passed (worker 0).
     Superseded,
     /// Its stripe of counters ran out.
     Exhausted,
 }
 
-impl EpochWork {
-    pub(crate) fn new(job: PreparedJob, slice: u64, workers: usize, cancel: CancelToken) -> Self {
-        EpochWork {
-            job,
-            slice: slice.max(1),
-            workers: (workers as u64).max(1),
-            cancel,
-            stop: AtomicBool::new(false),
-            hit: AtomicU64::new(NO_HIT),
-            panicked: AtomicBool::new(false),
-        }
-    }
-
-    /// The smallest hit reported, if any.
-    pub(crate) fn hit(&self) -> Option<u64> {
-        let hit = self.hit.load(Ordering::Acquire);
-        (hit != NO_HIT).then_some(hit)
-    }
-
-    /// Whether a helper panicked on this work.
-    pub(crate) fn panicked(&self) -> bool {
-        self.panicked.load(Ordering::Acquire)
-    }
-
-    /// Worker `worker`'s share: its stripe, slice by slice, with `search` on each, until
-    /// a hit (its own or another's), a cancel, `superseded` says so (checked before each
-    /// slice), or its stripe runs out. `search` gets the epoch's stop flag, which a hit
-    /// raises, and is expected to give up within a batch once it is set. `record` hears
-    /// the attempts of each slice (up to and including a hit), so that the counters lag
-    /// the work by one slice at most and the attempts a worker makes after a cancel count
-    /// as made.
-    pub(crate) fn work(
-        &self,
-        worker: usize,
-        mut search: impl FnMut(u64, u64, &AtomicBool) -> SearchEnd,
-        mut record: impl FnMut(u64),
-        mut superseded: impl FnMut() -> bool,
-    ) -> Leave {
-        let limit = self.job.counter_limit();
-        let stride = self.slice.saturating_mul(self.workers);
-        let mut start = self.slice.saturating_mul(worker as u64);
-        loop {
-            if self.stop.load(Ordering::Relaxed) {
-                return Leave::Stopped;
-            }
-            if self.cancel.is_cancelled() {
-                return Leave::Cancelled;
-            }
-            if superseded() {
-                return Leave::Superseded;
-            }
-            if start >= limit {
-                return Leave::Exhausted;
-            }
-            let count = self.slice.min(limit - start);
-            let end = search(start, count, &self.stop);
-            record(end.tried(start, start + count));
-            match end {
-                SearchEnd::Hit(hit) => {
-                    self.hit.fetch_min(hit, Ordering::AcqRel);
-                    self.stop.store(true, Ordering::Release);
-                    return Leave::Stopped;
-                }
-                SearchEnd::Stopped(_) => return Leave::Stopped,
-                SearchEnd::Exhausted => {}
-            }
-            start = match start.checked_add(stride) {
-                Some(next) => next,
-                None => return Leave::Exhausted,
-            };
-        }
-    }
-
-    fn fail(&self) {
-        self.panicked.store(true, Ordering::Release);
-        self.stop.store(true, Ordering::Release);
-    }
-}
-
-/// What the board holds: the latest work and its generation.
-#[derive(Debug, Default)]
-struct Slot {
-    generation: u64,
-    work: Option<Arc<EpochWork>>,
-    sleeping: usize,
-    shutdown: bool,
-}
-
-/// Where the searching thread posts work and the helpers pick it up.
-#[derive(Debug, Default)]
-struct Board {
-    /// A copy of [`Slot::generation`] the helpers spin on without the lock.
-    generation: AtomicU64,
-    slot: Mutex<Slot>,
-    wake: Condvar,
-}
-
 impl Board {
-    fn lock(&self) -> MutexGuard<'_, Slot> {
-        // Nothing panics while holding the lock; a poisoned one is still consistent.
-        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    fn new(workers: usize) -> Board {
+        Board {
+            posted: Line::default(),
+            live: Line::default(),
+            hits: (0..workers.max(1)).map(|_| Line::default()).collect(),
+            panicked: AtomicBool::new(false),
+            sleeping: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            park: Mutex::new(()),
+            wake: Condvar::new(),
+        }
     }
 
-    /// Posts `work` (none: stop and wait) and wakes parked helpers; returns its
-    /// generation.
+    /// Writes `words` as the next generation (only worker 0 calls this) and returns it.
     ///
-    /// The generation the spinning helpers watch is published only after the lock is
-    /// released, so that a helper which sees it takes the lock uncontended (and never
-    /// sleeps on it) and finds the new work there; the previous work is dropped outside
-    /// the lock too.
-    fn post(&self, work: Option<Arc<EpochWork>>) -> u64 {
-        let (generation, previous) = {
-            let mut slot = self.lock();
-            slot.generation += 1;
-            let previous = std::mem::replace(&mut slot.work, work);
-            if slot.sleeping > 0 {
-                self.wake.notify_all();
-            }
-            (slot.generation, previous)
-        };
-        self.generation.store(generation, Ordering::Release);
-        drop(previous);
+    /// `live` moves first: whoever reads the new sequence number then sees the new
+    /// generation live, and the old generation's workers leave meanwhile.
+    fn post(&self, words: &[u64; JobParts::WORDS]) -> u64 {
+        let posted = &self.posted.0;
+        let seq = posted.seq.load(Ordering::Relaxed);
+        let generation = (seq + 2) / 2;
+        self.live.0.store(generation, Ordering::Release);
+        posted.seq.store(seq + 1, Ordering::Relaxed);
+        fence(Ordering::Release);
+        for (cell, &word) in posted.words.iter().zip(words) {
+            cell.store(word, Ordering::Relaxed);
+        }
+        posted.seq.store(seq + 2, Ordering::Release);
+        if self.sleeping.load(Ordering::Relaxed) > 0 {
+            let _parked = self.park.lock().unwrap_or_else(PoisonError::into_inner);
+            self.wake.notify_all();
+        }
         generation
     }
 
-    /// Waits for a generation after `seen`: spins for [`IDLE_SPIN`], then parks. Returns
-    /// the newest generation and its work, or `None` at shutdown.
+    /// The posted words at sequence number `seq` or later, with their generation; `None`
+    /// while a post is being written.
+    fn read(&self) -> Option<(u64, [u64; JobParts::WORDS])> {
+        let posted = &self.posted.0;
+        let before = posted.seq.load(Ordering::Acquire);
+        if before % 2 == 1 {
+            return None;
+        }
+        let words = core::array::from_fn(|i| posted.words[i].load(Ordering::Relaxed));
+        fence(Ordering::Acquire);
+        (posted.seq.load(Ordering::Relaxed) == before).then_some((before / 2, words))
+    }
+
+    /// Waits for a post after generation `seen`: spins, then yields, then parks. Returns
+    /// it, or `None` at shutdown.
     ///
     /// Past the first [`PURE_SPINS`] looks it yields the core between looks: on a busy
     /// machine the thread that will post (worker 0) may be waiting for this very core.
-    fn next_after(&self, seen: u64) -> Option<(u64, Option<Arc<EpochWork>>)> {
-        let spin_until = Instant::now() + IDLE_SPIN;
+    fn next_after(&self, seen: u64) -> Option<(u64, [u64; JobParts::WORDS])> {
         let mut spins = 0u32;
-        while self.generation.load(Ordering::Acquire) == seen {
+        let mut spin_until = None;
+        loop {
+            if self.shutdown.load(Ordering::Acquire) {
+                return None;
+            }
+            if self.posted.0.seq.load(Ordering::Relaxed) != 2 * seen
+                && let Some((generation, words)) = self.read()
+                && generation != seen
+            {
+                return Some((generation, words));
+            }
             spins = spins.saturating_add(1);
             if spins < PURE_SPINS {
                 std::hint::spin_loop();
-            } else if Instant::now() >= spin_until {
-                break;
-            } else {
-                std::thread::yield_now();
+                continue;
             }
+            let until = *spin_until.get_or_insert_with(|| Instant::now() + IDLE_SPIN);
+            if Instant::now() < until {
+                std::thread::yield_now();
+                continue;
+            }
+            let parked = self.park.lock().unwrap_or_else(PoisonError::into_inner);
+            self.sleeping.fetch_add(1, Ordering::SeqCst);
+            let unchanged = self.posted.0.seq.load(Ordering::SeqCst) == 2 * seen;
+            if unchanged && !self.shutdown.load(Ordering::SeqCst) {
+                let _woken = self
+                    .wake
+                    .wait_timeout(parked, PARK_POLL)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            self.sleeping.fetch_sub(1, Ordering::SeqCst);
         }
-        let mut slot = self.lock();
-        slot.sleeping += 1;
-        while slot.generation == seen && !slot.shutdown {
-            slot = self.wake.wait(slot).unwrap_or_else(PoisonError::into_inner);
+    }
+
+    /// The stop signal of `generation`.
+    fn live(&self, generation: u64) -> Live<'_> {
+        Live {
+            live: &self.live.0,
+            generation,
         }
-        slot.sleeping -= 1;
-        (!slot.shutdown).then(|| (slot.generation, slot.work.clone()))
+    }
+
+    /// Notes `worker`'s hit on `counter` in `generation` and ends the generation's search.
+    fn report_hit(&self, worker: usize, generation: u64, counter: u64) {
+        if let Some(slot) = self.hits.get(worker) {
+            slot.0
+                .store(pack_hit(generation, counter), Ordering::Release);
+        }
+        self.live.0.store(generation | STOPPED, Ordering::Release);
+    }
+
+    /// The smallest hit reported in `generation`, if any.
+    fn hit(&self, generation: u64) -> Option<u64> {
+        self.hits
+            .iter()
+            .filter_map(|slot| unpack_hit(slot.0.load(Ordering::Acquire), generation))
+            .min()
+    }
+}
+
+/// A hit as one word: the generation's low 32 bits over the counter (below 10^9).
+fn pack_hit(generation: u64, counter: u64) -> u64 {
+    (generation & 0xffff_ffff) << 32 | (counter & 0xffff_ffff)
+}
+
+/// The counter of a packed hit, if it belongs to `generation`.
+fn unpack_hit(packed: u64, generation: u64) -> Option<u64> {
+    (packed != 0 && packed >> 32 == generation & 0xffff_ffff).then_some(packed & 0xffff_ffff)
+}
+
+/// Which share of which generation a worker searches.
+#[derive(Debug, Clone, Copy)]
+struct Stripe {
+    /// The worker (0 is the searching thread).
+    worker: usize,
+    /// How many workers share the counters.
+    workers: usize,
+    /// The generation searched.
+    generation: u64,
+    /// The job's counter limit.
+    limit: u64,
+}
+
+/// Worker `worker`'s share of `generation`: its stripe of `workers` (worker `w` tries
+/// slices `w, w + workers, w + 2 * workers, ...` of [`SLICE`] counters, so no two
+/// workers ever try the same counter), slice by slice with `search` on each, until a
+/// hit (its own or another's), a new post, `check` says to leave (looked at before each
+/// slice), or its stripe runs out. `search` gets the generation's stop signal and is
+/// expected to give up within a batch once it is raised. `record` hears the attempts of
+/// each slice (up to and including a hit), so that the counters lag the work by one
+/// slice at most.
+fn share(
+    board: &Board,
+    Stripe {
+        worker,
+        workers,
+        generation,
+        limit,
+    }: Stripe,
+    mut search: impl FnMut(u64, u64, &Live<'_>) -> SearchEnd,
+    mut record: impl FnMut(u64),
+    mut check: impl FnMut() -> Option<Leave>,
+) -> Leave {
+    let signal = board.live(generation);
+    let stride = SLICE.saturating_mul(workers.max(1) as u64);
+    let mut start = SLICE.saturating_mul(worker as u64);
+    loop {
+        if signal.is_raised() {
+            return Leave::Stopped;
+        }
+        if let Some(leave) = check() {
+            return leave;
+        }
+        if start >= limit {
+            return Leave::Exhausted;
+        }
+        let count = SLICE.min(limit - start);
+        let end = search(start, count, &signal);
+        record(end.tried(start, start + count));
+        match end {
+            SearchEnd::Hit(hit) => {
+                board.report_hit(worker, generation, hit);
+                return Leave::Stopped;
+            }
+            SearchEnd::Stopped(_) => return Leave::Stopped,
+            SearchEnd::Exhausted => {}
+        }
+        start = match start.checked_add(stride) {
+            Some(next) => next,
+            None => return Leave::Exhausted,
+        };
     }
 }
 
@@ -235,6 +312,7 @@ impl Board {
 #[derive(Debug)]
 pub(crate) struct Crew {
     board: Arc<Board>,
+    workers: usize,
     helpers: Vec<JoinHandle<()>>,
 }
 
@@ -242,39 +320,89 @@ impl Crew {
     /// Starts `workers - 1` helpers, numbered 1 up, counting their attempts in
     /// `progress`.
     pub(crate) fn start(workers: usize, progress: &Arc<Progress>) -> std::io::Result<Crew> {
-        let board = Arc::new(Board::default());
+        let workers = workers.max(1);
+        let board = Arc::new(Board::new(workers));
         let mut crew = Crew {
             board: Arc::clone(&board),
-            helpers: Vec::with_capacity(workers.saturating_sub(1)),
+            workers,
+            helpers: Vec::with_capacity(workers - 1),
         };
         for worker in 1..workers {
             let board = Arc::clone(&board);
             let progress = Arc::clone(progress);
             let helper = std::thread::Builder::new()
                 .name(format!("miner-{worker}"))
-                .spawn(move || help(&board, worker, &progress))?;
+                .spawn(move || help(&board, worker, workers, &progress))?;
             // On an error above, dropping `crew` stops the helpers already started.
             crew.helpers.push(helper);
         }
         Ok(crew)
     }
 
-    /// Posts `work` for the helpers (none: they stop and wait); returns its generation.
-    pub(crate) fn post(&self, work: Option<Arc<EpochWork>>) -> u64 {
-        self.board.post(work)
+    /// Posts `job` for the helpers (none: they stop and wait); returns its generation.
+    pub(crate) fn post(&self, job: Option<&PreparedJob>) -> u64 {
+        let words = job.map_or([0; JobParts::WORDS], |job| job.parts().to_words());
+        self.board.post(&words)
+    }
+
+    /// Worker 0's share of `generation` (see [`share`]): it searches `job` and leaves on
+    /// a cancel of `cancel` or when `deadline_passed` says so, besides a hit.
+    pub(crate) fn search(
+        &self,
+        generation: u64,
+        job: &PreparedJob,
+        cancel: &CancelToken,
+        record: impl FnMut(u64),
+        mut deadline_passed: impl FnMut() -> bool,
+    ) -> Leave {
+        share(
+            &self.board,
+            Stripe {
+                worker: 0,
+                workers: self.workers,
+                generation,
+                limit: job.counter_limit(),
+            },
+            |start, count, stop| job.search_until(start, count, stop),
+            record,
+            || {
+                if cancel.is_cancelled() {
+                    Some(Leave::Cancelled)
+                } else if deadline_passed() {
+                    Some(Leave::Superseded)
+                } else {
+                    None
+                }
+            },
+        )
+    }
+
+    /// The smallest hit reported in `generation`, if any.
+    pub(crate) fn hit(&self, generation: u64) -> Option<u64> {
+        self.board.hit(generation)
+    }
+
+    /// Whether `generation`'s search has ended (a hit or a helper's panic).
+    pub(crate) fn is_stopped(&self, generation: u64) -> bool {
+        self.board.live(generation).is_raised()
+    }
+
+    /// Whether a helper panicked since the last call (and forgets it).
+    pub(crate) fn take_panic(&self) -> bool {
+        self.board.panicked.swap(false, Ordering::AcqRel)
     }
 }
 
 impl Drop for Crew {
     fn drop(&mut self) {
+        self.board.post(&[0; JobParts::WORDS]);
+        self.board.shutdown.store(true, Ordering::SeqCst);
         {
-            let mut slot = self.board.lock();
-            slot.shutdown = true;
-            slot.work = None;
-            slot.generation += 1;
-            self.board
-                .generation
-                .store(slot.generation, Ordering::Release);
+            let _parked = self
+                .board
+                .park
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             self.board.wake.notify_all();
         }
         for helper in self.helpers.drain(..) {
@@ -284,22 +412,33 @@ impl Drop for Crew {
     }
 }
 
-/// A helper's life: pick up the newest work, search its stripe, repeat.
-fn help(board: &Board, worker: usize, progress: &Progress) {
+/// A helper's life: pick up the newest post, prepare its own copy of the job, search its
+/// stripe, repeat.
+fn help(board: &Board, worker: usize, workers: usize, progress: &Progress) {
     let mut seen = 0;
-    while let Some((generation, work)) = board.next_after(seen) {
+    while let Some((generation, words)) = board.next_after(seen) {
         seen = generation;
-        let Some(work) = work else { continue };
+        // No job (a stop, or words from a build whose kernels this one lacks): wait.
+        let Some(job) = JobParts::from_words(&words).and_then(|parts| parts.prepare().ok()) else {
+            continue;
+        };
         let searched = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            work.work(
-                worker,
-                |start, count, stop| work.job.search_until(start, count, stop),
+            share(
+                board,
+                Stripe {
+                    worker,
+                    workers,
+                    generation,
+                    limit: job.counter_limit(),
+                },
+                |start, count, stop| job.search_until(start, count, stop),
                 |attempts| progress.add(worker, attempts),
-                || board.generation.load(Ordering::Relaxed) != generation,
+                || None,
             )
         }));
         if searched.is_err() {
-            work.fail();
+            board.panicked.store(true, Ordering::Release);
+            board.live.0.store(generation | STOPPED, Ordering::Release);
         }
     }
 }
@@ -312,147 +451,168 @@ mod tests {
     use crate::miner::KernelKind;
     use crate::miner::layout::MiningTemplate;
 
-    fn work(slice: u64, workers: usize, cancel: &CancelToken) -> EpochWork {
+    fn job() -> PreparedJob {
         let template = MiningTemplate::new(b"prefix", b"20", 0).expect("a valid template");
-        let job = KernelKind::Portable.prepare(&template, 256);
-        EpochWork::new(job, slice, workers, cancel.clone())
+        KernelKind::Portable.prepare(&template, 256)
     }
 
     /// Workers' stripes are disjoint, and together they cover every counter in order:
     /// no counter is tried twice in an epoch.
     #[test]
     fn stripes_are_disjoint_and_cover_the_counters() {
-        let cancel = CancelToken::new();
-        let work = work(1 << 20, 3, &cancel);
+        let board = Board::new(3);
+        let generation = board.post(&job().parts().to_words());
+        let limit = 100 * SLICE + 17;
         let mut seen = HashSet::new();
         let mut total = 0;
         for worker in 0..3 {
-            let leave = work.work(
-                worker,
+            let leave = share(
+                &board,
+                Stripe {
+                    worker,
+                    workers: 3,
+                    generation,
+                    limit,
+                },
                 |start, count, _| {
                     assert!(seen.insert(start), "slice {start} twice");
-                    assert_eq!(start % (1 << 20), 0);
-                    assert_eq!(start / (1 << 20) % 3, worker as u64);
+                    assert_eq!(start % SLICE, 0);
+                    assert_eq!(start / SLICE % 3, worker as u64);
                     total += count;
                     SearchEnd::Exhausted
                 },
                 |_| {},
-                || false,
+                || None,
             );
             assert_eq!(leave, Leave::Exhausted);
         }
-        assert_eq!(total, work.job.counter_limit());
+        assert_eq!(total, limit);
     }
 
-    /// A hit raises the stop flag that every worker's search looks at, ends the others'
-    /// shares before their next slice, and the smallest reported hit is kept; the
-    /// attempts recorded stop at the hit.
+    /// A hit raises the generation's stop signal, which ends the others' shares, and the
+    /// smallest hit of the generation is kept; the attempts recorded stop at the hit.
     #[test]
     fn a_hit_stops_the_others() {
-        let cancel = CancelToken::new();
-        let work = work(100, 2, &cancel);
+        let board = Board::new(3);
+        let generation = board.post(&job().parts().to_words());
         let mut recorded = 0;
-        let leave = work.work(
-            1,
+        let leave = share(
+            &board,
+            Stripe {
+                worker: 1,
+                workers: 3,
+                generation,
+                limit: u64::MAX,
+            },
             |start, _, stop| {
-                assert!(!stop.load(Ordering::Relaxed));
-                if start == 300 {
-                    SearchEnd::Hit(342)
+                assert!(!stop.is_raised());
+                if start == 4 * SLICE {
+                    SearchEnd::Hit(4 * SLICE + 42)
                 } else {
                     SearchEnd::Exhausted
                 }
             },
             |n| recorded += n,
-            || false,
+            || None,
         );
         assert_eq!(
-            (leave, recorded, work.hit()),
-            (Leave::Stopped, 100 + 43, Some(342))
+            (leave, recorded, board.hit(generation)),
+            (Leave::Stopped, SLICE + 43, Some(4 * SLICE + 42))
         );
+        board.report_hit(2, generation, 7);
+        assert_eq!(board.hit(generation), Some(7), "the smallest hit");
         let mut searched = 0;
-        let leave = work.work(
-            0,
+        let leave = share(
+            &board,
+            Stripe {
+                worker: 0,
+                workers: 3,
+                generation,
+                limit: u64::MAX,
+            },
             |_, _, _| {
                 searched += 1;
                 SearchEnd::Exhausted
             },
             |_| {},
-            || false,
+            || None,
         );
         assert_eq!((leave, searched), (Leave::Stopped, 0));
+        let next = board.post(&[0; JobParts::WORDS]);
+        assert_eq!(board.hit(next), None, "hits belong to their generation");
     }
 
-    /// A search that gave up on the stop flag (another worker's hit) ends the share, and
-    /// only the attempts it made are recorded.
+    /// A search that gave up on the stop signal ends the share, and only the attempts it
+    /// made are recorded; a check that says to leave ends it before the next slice.
     #[test]
-    fn a_stopped_search_ends_the_share() {
-        let cancel = CancelToken::new();
-        let work = work(100, 1, &cancel);
+    fn a_stop_or_a_check_ends_the_share() {
+        let board = Board::new(1);
+        let generation = board.post(&job().parts().to_words());
         let mut recorded = 0;
-        let mut slices = 0;
-        let leave = work.work(
-            0,
+        let leave = share(
+            &board,
+            Stripe {
+                worker: 0,
+                workers: 1,
+                generation,
+                limit: u64::MAX,
+            },
             |start, _, _| {
-                slices += 1;
-                if start == 200 {
-                    SearchEnd::Stopped(232)
+                if start == 2 * SLICE {
+                    SearchEnd::Stopped(2 * SLICE + 32)
                 } else {
                     SearchEnd::Exhausted
                 }
             },
             |n| recorded += n,
-            || false,
+            || None,
         );
-        assert_eq!(
-            (leave, recorded, slices, work.hit()),
-            (Leave::Stopped, 232, 3, None)
-        );
-    }
+        assert_eq!((leave, recorded), (Leave::Stopped, 2 * SLICE + 32));
 
-    /// A cancel or newer work ends a worker's share before its next slice.
-    #[test]
-    fn a_cancel_or_newer_work_ends_the_share() {
-        let cancel = CancelToken::new();
-        let first = work(100, 1, &cancel);
-        let mut slices = 0;
-        let leave = first.work(
-            0,
-            |_, _, _| {
-                slices += 1;
-                if slices == 3 {
-                    cancel.cancel();
-                }
-                SearchEnd::Exhausted
-            },
-            |_| {},
-            || false,
-        );
-        assert_eq!((leave, slices), (Leave::Cancelled, 3));
-
-        let cancel = CancelToken::new();
-        let work = work(100, 1, &cancel);
         let mut looks = 0;
-        let leave = work.work(
-            0,
+        let leave = share(
+            &board,
+            Stripe {
+                worker: 0,
+                workers: 1,
+                generation,
+                limit: u64::MAX,
+            },
             |_, _, _| SearchEnd::Exhausted,
             |_| {},
             || {
                 looks += 1;
-                looks > 2
+                (looks > 2).then_some(Leave::Cancelled)
             },
         );
-        assert_eq!((leave, looks), (Leave::Superseded, 3));
+        assert_eq!((leave, looks), (Leave::Cancelled, 3));
+        board.post(&[0; JobParts::WORDS]);
+        assert!(board.live(generation).is_raised(), "a new post supersedes");
     }
 
-    /// Helpers pick up posted work (worker 0, the caller, is not among them), and
-    /// dropping the crew stops and joins them.
+    /// The posted words read back as they were written, generation by generation.
+    #[test]
+    fn posts_read_back() {
+        let board = Board::new(2);
+        let words = job().parts().to_words();
+        let generation = board.post(&words);
+        assert_eq!(board.read(), Some((generation, words)));
+        assert_eq!(board.next_after(generation - 1), Some((generation, words)));
+        let stop = board.post(&[0; JobParts::WORDS]);
+        assert_eq!(stop, generation + 1);
+        assert_eq!(board.read(), Some((stop, [0; JobParts::WORDS])));
+    }
+
+    /// Helpers pick up posted work (worker 0, the caller, is not among them), including
+    /// after they parked, and dropping the crew stops and joins them.
     #[test]
     fn helpers_take_posted_work() {
         let progress = Arc::new(Progress::new(3));
         let crew = Crew::start(3, &progress).expect("helpers start");
-        let cancel = CancelToken::new();
-        let work = Arc::new(work(1024, 3, &cancel));
-        crew.post(Some(Arc::clone(&work)));
+        // Long enough for the helpers to park first.
+        std::thread::sleep(IDLE_SPIN * 10);
+        let job = job();
+        crew.post(Some(&job));
         while progress.per_worker_attempts()[1..].contains(&0) {
             std::thread::yield_now();
         }
@@ -462,7 +622,6 @@ mod tests {
             "worker 0 is the caller"
         );
         crew.post(None);
-        cancel.cancel();
         drop(crew);
     }
 }

@@ -5,25 +5,28 @@
 //!
 //! Why no (timestamp, nonce) pair is tried twice:
 //! - within an epoch, worker `w` of `n` tries slices `w, w + n, w + 2n, ...` only
-//!   ([`EpochWork::work`]), so workers never share a counter;
+//!   (see [`super::crew`]), so workers never share a counter;
 //! - across epochs of one job, each epoch's template has its own variant, and distinct
 //!   variants give nonces with distinct head digits (see [`super::layout`]), so no two
 //!   epochs share a nonce, even when the clock has not moved between them.
 //!
-//! Why cancellation is quick: every worker looks at the token before each slice of at
-//! most [`CANCEL_STRIDE`] attempts (tens of microseconds of work on any kernel).
+//! Why cancellation is quick: worker 0 looks at the token before each slice of at most
+//! [`SLICE`] attempts (tens of microseconds of work on any kernel), and then posts "no
+//! job", which the helpers' kernels see within a batch of lanes.
 //!
 //! Why a block at a low difficulty costs little beyond its hashing: the kernels look at
-//! the epoch's stop flag between batches of lanes, so a hit stops every other worker
-//! within a batch (a fraction of a microsecond), whatever the slice; worker 0 takes the
-//! found block's hash from the template (one compression) and returns while the helpers
-//! spin for the next job instead of parking; and no one waits for anyone at an epoch's
-//! end: worker 0 posts the next epoch and the helpers move to it at their next slice.
+//! the epoch's stop signal between batches of lanes, so a hit stops every other worker
+//! within a batch (a fraction of a microsecond), whatever the slice; worker 0 hands the
+//! job to the helpers as a few words (no lock, no allocation), takes the found block's
+//! hash from the template (one compression) and returns while the helpers spin for the
+//! next job instead of parking; and no one waits for anyone at an epoch's end: worker 0
+//! posts the next epoch and the helpers move to it within a batch.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::crew::{EpochWork, Leave};
+use super::crew::Leave;
+#[cfg(doc)]
+use super::crew::SLICE;
 use super::layout::MiningTemplate;
 use super::{CancelToken, MineJob, MineOutcome, Miner};
 use crate::chain::block::fmt_u64;
@@ -31,11 +34,6 @@ use crate::chain::hash::{block_hash, write_preimage_prefix};
 use crate::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, Difficulty, Nonce, next_difficulty};
-
-/// Attempts per slice: the most between two looks at the cancel token, the deadline
-/// and newer work (a hit is seen sooner, inside the kernel): 13 to 40 µs of work, so a
-/// cancelled worker stops that soon.
-pub(crate) const CANCEL_STRIDE: u64 = 1 << 10;
 
 /// How long one timestamp is used before the clock is read again (the original reads
 /// it on every attempt; 100 ms keeps timestamps honest at a negligible cost).
@@ -52,8 +50,8 @@ const IDLE_POLL: Duration = Duration::from_millis(1);
 /// fires.
 pub(crate) fn run(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> MineOutcome {
     let outcome = search(miner, job, cancel);
-    // The helpers stop at their next slice (a hit or a cancel stops them already);
-    // an epoch left for any other reason is taken back here.
+    // A hit stops the helpers already; an epoch left for any other reason (a cancel) is
+    // taken back here, which they see within a batch.
     if outcome.is_none() {
         miner.crew.post(None);
     }
@@ -68,33 +66,27 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
             return None;
         }
         let epoch = planner.next_epoch(now_ms());
-        miner
-            .progress
-            .start_epoch(epoch.timestamp, epoch.difficulty.bits());
-        let deadline = Instant::now() + EPOCH;
         let prepared = epoch.template.as_ref().and_then(|template| {
             miner
                 .kernel
                 .try_prepare(template, epoch.difficulty.bits())
                 .ok()
         });
+        let generation = miner.crew.post(prepared.as_ref());
+        miner
+            .progress
+            .start_epoch(epoch.timestamp, epoch.difficulty.bits());
+        let deadline = Instant::now() + EPOCH;
         let Some(prepared) = prepared else {
-            miner.crew.post(None);
             wait_out_epoch(deadline, cancel);
             continue;
         };
-        let work = Arc::new(EpochWork::new(
-            prepared,
-            CANCEL_STRIDE,
-            miner.threads,
-            cancel.clone(),
-        ));
-        miner.crew.post(Some(Arc::clone(&work)));
         let progress = &miner.progress;
         let mut looks = 0u32;
-        let leave = work.work(
-            0,
-            |start, count, stop| work.job.search_until(start, count, stop),
+        let leave = miner.crew.search(
+            generation,
+            &prepared,
+            cancel,
             |attempts| progress.add(0, attempts),
             || {
                 looks = looks.wrapping_add(1);
@@ -105,14 +97,14 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
             Leave::Cancelled => return None,
             // Worker 0's stripe ran out (about 10^9 / workers counters in under 100 ms):
             // the helpers may still search theirs until the deadline.
-            Leave::Exhausted => wait_for_hit(&work, deadline, cancel),
+            Leave::Exhausted => wait_for_hit(miner, generation, deadline, cancel),
             // A hit, or the deadline (a helper's hit may have come meanwhile).
             Leave::Stopped | Leave::Superseded => {}
         }
-        if work.panicked() {
+        if miner.crew.take_panic() {
             panic!("a mining helper thread panicked (see its message above)");
         }
-        if let Some(counter) = work.hit() {
+        if let Some(counter) = miner.crew.hit(generation) {
             match planner.found_block(&epoch, counter) {
                 Some(block) => {
                     miner.progress.block_found();
@@ -125,12 +117,10 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
     }
 }
 
-/// Waits, after worker 0's stripe ran out, for a helper's hit, the deadline or a cancel.
-fn wait_for_hit(work: &EpochWork, deadline: Instant, cancel: &CancelToken) {
-    while work.hit().is_none()
-        && !work.panicked()
-        && !cancel.is_cancelled()
-        && Instant::now() < deadline
+/// Waits, after worker 0's stripe ran out, for a helper's hit (or panic), the deadline or
+/// a cancel.
+fn wait_for_hit(miner: &Miner, generation: u64, deadline: Instant, cancel: &CancelToken) {
+    while !miner.crew.is_stopped(generation) && !cancel.is_cancelled() && Instant::now() < deadline
     {
         std::thread::sleep(IDLE_POLL);
     }

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use sha2::block_api::compress256;
 
-use crate::miner::layout::{MiningTemplate, write_digits};
+use crate::miner::layout::{DIGITS_LEN, MiningTemplate, write_digits};
 
 /// SHA-256 round constants.
 pub(crate) const K: [u32; 64] = [
@@ -117,8 +117,23 @@ pub(crate) struct HiBlock {
 
 impl Geometry {
     pub(crate) fn new(template: &MiningTemplate, difficulty: u32) -> Self {
-        let digits_at = template.digits_at();
-        let digits_len = template.digits_len();
+        Self::from_parts(
+            template.midstate(),
+            *template.last_block(),
+            template.digits_at(),
+            difficulty,
+        )
+    }
+
+    /// The geometry of a template given by its parts: the midstate, the final block and
+    /// where its low digits start (there are always [`DIGITS_LEN`] of them).
+    pub(crate) fn from_parts(
+        midstate: [u32; 8],
+        block: [u8; 64],
+        digits_at: usize,
+        difficulty: u32,
+    ) -> Self {
+        let digits_len = DIGITS_LEN;
         assert!(
             digits_len >= INNER_DIGITS,
             "templates have at least {INNER_DIGITS} low digits"
@@ -129,11 +144,11 @@ impl Geometry {
         let (table_a, table_b) = digit_tables(inner_at % 4);
         let (varying, constant_low_terms) = SCHEDULE_MASKS[inner_at];
         Self {
-            midstate: template.midstate(),
-            block: *template.last_block(),
+            midstate,
+            block,
             digits_at,
             digits_len,
-            limit: template.counter_limit(),
+            limit: 10u64.pow(DIGITS_LEN as u32),
             difficulty,
             w_a,
             w_b,

@@ -33,7 +33,7 @@ mod vector;
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 use crate::miner::layout::MiningTemplate;
@@ -144,10 +144,14 @@ impl KernelKind {
         template: &MiningTemplate,
         difficulty: u32,
     ) -> Result<PreparedJob, KernelUnavailableError> {
+        self.prepare_geometry(Geometry::new(template, difficulty))
+    }
+
+    /// [`Self::try_prepare`] from the geometry.
+    fn prepare_geometry(self, geometry: Geometry) -> Result<PreparedJob, KernelUnavailableError> {
         if !self.is_available() {
             return Err(KernelUnavailableError { kind: self });
         }
-        let geometry = Geometry::new(template, difficulty);
         let limit = geometry.limit;
         let job = match self {
             Self::Portable => Job::Portable(PortableJob::new(geometry)),
@@ -225,6 +229,28 @@ impl PreparedJob {
         self.kind
     }
 
+    /// The job as plain words' worth of parts, for another thread to prepare it again.
+    pub fn parts(&self) -> JobParts {
+        let geometry = match &self.job {
+            Job::Portable(job) => job.geometry(),
+            #[cfg(target_arch = "x86_64")]
+            Job::ShaNi(job) => job.geometry(),
+            #[cfg(target_arch = "x86_64")]
+            Job::Avx2(job) => job.geometry(),
+            #[cfg(target_arch = "x86_64")]
+            Job::Avx512(job) => job.geometry(),
+            #[cfg(target_arch = "x86_64")]
+            Job::Avx512x2(job) => job.geometry(),
+        };
+        JobParts {
+            kind: self.kind,
+            difficulty: geometry.difficulty,
+            digits_at: u8::try_from(geometry.digits_at).expect("digits sit inside a 64-byte block"),
+            midstate: geometry.midstate,
+            block: geometry.block,
+        }
+    }
+
     /// The template's counter limit (`10^L`): counters run `0..counter_limit()`.
     pub fn counter_limit(&self) -> u64 {
         self.limit
@@ -234,7 +260,7 @@ impl PreparedJob {
     /// the difficulty. Counters at or past [`Self::counter_limit`] are not tried. Never
     /// allocates or locks.
     pub fn search(&self, start: u64, count: u64) -> Option<u64> {
-        match self.search_until(start, count, &AtomicBool::new(false)) {
+        match self.search_until(start, count, &Never) {
             SearchEnd::Hit(counter) => Some(counter),
             SearchEnd::Exhausted | SearchEnd::Stopped(_) => None,
         }
@@ -244,7 +270,7 @@ impl PreparedJob {
     /// 32 counters, well under a microsecond of work) and gives up as soon as it is set.
     /// A hit is the smallest counter that meets the difficulty among those tried, and
     /// every counter before it was tried.
-    pub fn search_until(&self, start: u64, count: u64, stop: &AtomicBool) -> SearchEnd {
+    pub fn search_until(&self, start: u64, count: u64, stop: &impl StopSignal) -> SearchEnd {
         let end = start.saturating_add(count).min(self.limit);
         if start >= end {
             return SearchEnd::Exhausted;
@@ -260,6 +286,109 @@ impl PreparedJob {
             #[cfg(target_arch = "x86_64")]
             Job::Avx512x2(job) => job.search(start, end, stop),
         }
+    }
+}
+
+/// What [`PreparedJob::search_until`] looks at between batches: once raised, the search
+/// gives up. Looked at every 8 to 32 counters, so it must be as cheap as one relaxed
+/// atomic load.
+pub trait StopSignal {
+    /// Whether the search should give up now.
+    fn is_raised(&self) -> bool;
+}
+
+impl StopSignal for AtomicBool {
+    #[inline]
+    fn is_raised(&self) -> bool {
+        self.load(Ordering::Relaxed)
+    }
+}
+
+/// A signal that is never raised: a plain [`PreparedJob::search`].
+struct Never;
+
+impl StopSignal for Never {
+    #[inline]
+    fn is_raised(&self) -> bool {
+        false
+    }
+}
+
+/// A prepared job as plain words: what another thread needs to prepare the same job for
+/// itself ([`JobParts::prepare`]), so that the miner can hand a job to its helpers
+/// through a few atomics instead of a shared allocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobParts {
+    kind: KernelKind,
+    difficulty: u32,
+    digits_at: u8,
+    midstate: [u32; 8],
+    block: [u8; 64],
+}
+
+impl JobParts {
+    /// How many `u64` words [`Self::to_words`] writes.
+    pub const WORDS: usize = 13;
+
+    /// The parts as words (the first one non-zero, so that zero can mean "no job").
+    pub fn to_words(&self) -> [u64; Self::WORDS] {
+        let mut words = [0u64; Self::WORDS];
+        let kind = KernelKind::ALL
+            .iter()
+            .position(|&k| k == self.kind)
+            .expect("every kind is in ALL") as u64;
+        words[0] =
+            1 | kind << 8 | u64::from(self.digits_at) << 16 | u64::from(self.difficulty) << 32;
+        for (i, pair) in self.midstate.chunks_exact(2).enumerate() {
+            words[1 + i] = u64::from(pair[0]) << 32 | u64::from(pair[1]);
+        }
+        for (i, chunk) in self.block.chunks_exact(8).enumerate() {
+            words[5 + i] = u64::from_le_bytes(chunk.try_into().expect("8-byte chunks"));
+        }
+        words
+    }
+
+    /// The parts [`Self::to_words`] wrote; `None` for words it cannot have written.
+    pub fn from_words(words: &[u64; Self::WORDS]) -> Option<JobParts> {
+        let head = words[0];
+        if head & 0xff != 1 {
+            return None;
+        }
+        let kind = *KernelKind::ALL.get(usize::try_from(head >> 8 & 0xff).ok()?)?;
+        let digits_at = (head >> 16 & 0xff) as u8;
+        if usize::from(digits_at) + crate::miner::layout::DIGITS_LEN > 55 {
+            return None;
+        }
+        let mut midstate = [0u32; 8];
+        for (i, pair) in midstate.chunks_exact_mut(2).enumerate() {
+            pair[0] = (words[1 + i] >> 32) as u32;
+            pair[1] = words[1 + i] as u32;
+        }
+        let mut block = [0u8; 64];
+        for (i, chunk) in block.chunks_exact_mut(8).enumerate() {
+            chunk.copy_from_slice(&words[5 + i].to_le_bytes());
+        }
+        Some(JobParts {
+            kind,
+            difficulty: (head >> 32) as u32,
+            digits_at,
+            midstate,
+            block,
+        })
+    }
+
+    /// The job these parts describe, prepared for this thread.
+    ///
+    /// # Errors
+    ///
+    /// [`KernelUnavailableError`] when this CPU cannot run the kernel.
+    pub fn prepare(&self) -> Result<PreparedJob, KernelUnavailableError> {
+        self.kind.prepare_geometry(Geometry::from_parts(
+            self.midstate,
+            self.block,
+            usize::from(self.digits_at),
+            self.difficulty,
+        ))
     }
 }
 

@@ -1,12 +1,10 @@
 //! The portable kernel: `sha2`'s own `compress256` on a copy of the midstate per attempt.
 //! It runs everywhere and is the fallback when no vector unit is usable.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use sha2::block_api::compress256;
 
-use super::SearchEnd;
 use super::geometry::{Geometry, leading_zero_bits};
+use super::{SearchEnd, StopSignal};
 
 /// Attempts between two looks at the stop flag (about a microsecond on this kernel).
 const STOP_EVERY: u64 = 16;
@@ -22,13 +20,17 @@ impl PortableJob {
         Self { geometry }
     }
 
-    pub(crate) fn search(&self, start: u64, end: u64, stop: &AtomicBool) -> SearchEnd {
+    pub(crate) fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    pub(crate) fn search(&self, start: u64, end: u64, stop: &impl StopSignal) -> SearchEnd {
         let geometry = &self.geometry;
         let digits = geometry.digits_at..geometry.digits_at + geometry.digits_len;
         // Formatted once; every attempt after that is an in-place decimal increment.
         let mut block = geometry.block_for(start);
         for counter in start..end {
-            if (counter - start).is_multiple_of(STOP_EVERY) && stop.load(Ordering::Relaxed) {
+            if (counter - start).is_multiple_of(STOP_EVERY) && stop.is_raised() {
                 return SearchEnd::Stopped(counter);
             }
             let mut state = geometry.midstate;

@@ -8,10 +8,8 @@
 
 use core::arch::x86_64::*;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use super::SearchEnd;
 use super::geometry::{Geometry, INNER_SPAN, K};
+use super::{SearchEnd, StopSignal};
 
 /// Whether this CPU can run the kernel.
 pub(crate) fn is_available() -> bool {
@@ -40,7 +38,11 @@ impl<const WAYS: usize> ShaNiJob<WAYS> {
         Self { geometry }
     }
 
-    pub(crate) fn search(&self, start: u64, end: u64, stop: &AtomicBool) -> SearchEnd {
+    pub(crate) fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    pub(crate) fn search(&self, start: u64, end: u64, stop: &impl StopSignal) -> SearchEnd {
         // SAFETY: `new` checked that the CPU has sha, sse2, ssse3 and sse4.1, the features
         // `search_sha_ni` is compiled for, and a `ShaNiJob` only exists after `new`.
         unsafe { search_sha_ni::<WAYS>(&self.geometry, start, end, stop) }
@@ -88,7 +90,7 @@ fn search_sha_ni<const WAYS: usize>(
     geometry: &Geometry,
     start: u64,
     end: u64,
-    stop: &AtomicBool,
+    stop: &impl StopSignal,
 ) -> SearchEnd {
     // Rounds run in pairs (one `sha256rnds2`); the pairs before `w_a` are done per `hi`.
     let rounds_done = geometry.w_a / 2 * 2;
@@ -126,7 +128,7 @@ fn search_sha_ni<const WAYS: usize>(
         let mut inner = (counter - hi_base) as usize / WAYS * WAYS;
         let inner_end = (hi_end - hi_base) as usize;
         while inner < inner_end {
-            if stop.load(Ordering::Relaxed) {
+            if stop.is_raised() {
                 return SearchEnd::Stopped(counter.max(hi_base + inner as u64));
             }
             let mut msg = [groups0; WAYS];

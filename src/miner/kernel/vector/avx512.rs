@@ -3,10 +3,8 @@
 
 use core::arch::x86_64::*;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use super::super::SearchEnd;
 use super::super::geometry::{Geometry, INNER_SPAN, TABLE_PAD};
+use super::super::{SearchEnd, StopSignal};
 use super::{K_BLOCKS, define_vector_search, eight_rounds, sha_round};
 
 pub(super) type V = __m512i;
@@ -35,7 +33,11 @@ impl Avx512Job {
         Self { geometry }
     }
 
-    pub(crate) fn search(&self, start: u64, end: u64, stop: &AtomicBool) -> SearchEnd {
+    pub(crate) fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    pub(crate) fn search(&self, start: u64, end: u64, stop: &impl StopSignal) -> SearchEnd {
         // SAFETY: `new` checked that the CPU has avx512f, the only feature `search_lanes`
         // is compiled for, and an `Avx512Job` only exists after `new`.
         unsafe { search_lanes(&self.geometry, start, end, stop) }

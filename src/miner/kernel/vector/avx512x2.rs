@@ -9,10 +9,8 @@
 
 use core::arch::x86_64::__m512i;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use super::super::SearchEnd;
 use super::super::geometry::{Geometry, INNER_SPAN, TABLE_PAD};
+use super::super::{SearchEnd, StopSignal};
 use super::avx512 as one;
 use super::{K_BLOCKS, define_vector_search, eight_rounds, sha_round};
 
@@ -42,7 +40,11 @@ impl Avx512x2Job {
         Self { geometry }
     }
 
-    pub(crate) fn search(&self, start: u64, end: u64, stop: &AtomicBool) -> SearchEnd {
+    pub(crate) fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+
+    pub(crate) fn search(&self, start: u64, end: u64, stop: &impl StopSignal) -> SearchEnd {
         // SAFETY: `new` checked that the CPU has avx512f, the only feature `search_lanes`
         // is compiled for, and an `Avx512x2Job` only exists after `new`.
         unsafe { search_lanes(&self.geometry, start, end, stop) }

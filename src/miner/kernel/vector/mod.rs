@@ -150,7 +150,12 @@ macro_rules! define_vector_search {
         // The last round's new `e` is never read: only `a` feeds the hit test.
         #[allow(unused_assignments)]
         #[target_feature(enable = $features)]
-        fn search_lanes(geometry: &Geometry, start: u64, end: u64, stop: &AtomicBool) -> SearchEnd {
+        fn search_lanes(
+            geometry: &Geometry,
+            start: u64,
+            end: u64,
+            stop: &impl StopSignal,
+        ) -> SearchEnd {
             const { assert!(LANES <= TABLE_PAD, "a batch may read past the tables") };
             let w_a = geometry.w_a;
             let w_b = geometry.w_b;
@@ -189,7 +194,7 @@ macro_rules! define_vector_search {
                 let mut inner = (counter - hi_base) as usize;
                 let inner_end = (hi_end - hi_base) as usize;
                 while inner < inner_end {
-                    if stop.load(Ordering::Relaxed) {
+                    if stop.is_raised() {
                         return SearchEnd::Stopped(hi_base + inner as u64);
                     }
                     sched[w_b] = or(base_b, load(&geometry.table_b[inner..]));
