@@ -100,6 +100,23 @@ const SCHEDULE_MASKS: [(u64, u64); 64] = {
     masks
 };
 
+/// Schedule words from here on always depend on the inner digits, wherever they sit: a
+/// kernel need not keep constants for them.
+pub(crate) const CONSTANT_WORDS_END: usize = 26;
+/// `sigma0(W[t-15]) + W[t-16]` never is constant from here on.
+pub(crate) const CONSTANT_LOW_END: usize = 40;
+
+// The two bounds above hold for every position of the inner digits.
+const _: () = {
+    let mut inner_at = 0;
+    while inner_at + INNER_DIGITS <= 64 {
+        let (varying, constant_low) = SCHEDULE_MASKS[inner_at];
+        assert!(varying >> CONSTANT_WORDS_END == u64::MAX >> CONSTANT_WORDS_END);
+        assert!(constant_low >> CONSTANT_LOW_END == 0);
+        inner_at += 1;
+    }
+};
+
 /// What is constant for one `hi` (10^4 consecutive counters).
 #[derive(Debug, Clone)]
 pub(crate) struct HiBlock {

@@ -3,7 +3,9 @@
 
 use core::arch::x86_64::*;
 
-use super::super::geometry::{Geometry, INNER_SPAN, TABLE_PAD};
+use super::super::geometry::{
+    CONSTANT_LOW_END, CONSTANT_WORDS_END, Geometry, INNER_SPAN, TABLE_PAD,
+};
 use super::super::{SearchEnd, StopSignal};
 use super::{K_BLOCKS, define_vector_search, eight_rounds, sha_round};
 

@@ -167,6 +167,11 @@ macro_rules! define_vector_search {
             let mid0 = splat(geometry.midstate[0]);
             let full_check = geometry.needs_full_check();
             let k_blocks: &[[u32; 8]; 8] = &K_BLOCKS;
+            // Every word past the digits' is recomputed per batch, and only the constant
+            // words and low terms before these bounds are read as constants: at low
+            // difficulties every block's first call pays this set-up, so it writes no more.
+            let mut sched = [splat(0); 64];
+            let mut low_terms = [splat(0); CONSTANT_LOW_END - 16];
 
             let mut counter = start;
             while counter < end {
@@ -174,10 +179,16 @@ macro_rules! define_vector_search {
                 let hi_base = hi * INNER_SPAN;
                 let hi_end = end.min(hi_base + INNER_SPAN);
                 let fixed = geometry.hi_block(hi, w_a);
-                // Written straight from the constants (no zeroing first): at low
-                // difficulties every block's first call pays this set-up.
-                let mut sched: [V; 64] = core::array::from_fn(|t| splat(fixed.schedule[t]));
-                let low_terms: [V; 64] = core::array::from_fn(|t| splat(fixed.low_terms[t]));
+                for t in 0..CONSTANT_WORDS_END {
+                    if varying & (1 << t) == 0 {
+                        sched[t] = splat(fixed.schedule[t]);
+                    }
+                }
+                for t in 16..CONSTANT_LOW_END {
+                    if constant_low & (1 << t) != 0 {
+                        low_terms[t - 16] = splat(fixed.low_terms[t]);
+                    }
+                }
                 let base_a = splat(fixed.words[w_a]);
                 let base_b = splat(fixed.words[w_b]);
                 // Variable `v[j]` plays role `(j + skip) % 8` (a = 0) at round `w_a`.
@@ -202,7 +213,7 @@ macro_rules! define_vector_search {
                     for t in 16..64 {
                         if varying & (1 << t) != 0 {
                             let low = if constant_low & (1 << t) != 0 {
-                                low_terms[t]
+                                low_terms[t - 16]
                             } else {
                                 add(ssig0(sched[t - 15]), sched[t - 16])
                             };
