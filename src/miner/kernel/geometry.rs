@@ -123,11 +123,12 @@ pub(crate) struct HiBlock {
     /// Message words with the `hi` digits written and the inner digits' bytes zeroed.
     pub(crate) words: [u32; 16],
     /// The schedule words that do not depend on the inner digits (those not in
-    /// `varying_schedule`); zero for the others, which the kernels compute per batch.
-    pub(crate) schedule: [u32; 64],
-    /// `sigma0(W[t-15]) + W[t-16]` for the `t >= 16` that `constant_low_terms` names;
-    /// zero elsewhere.
-    pub(crate) low_terms: [u32; 64],
+    /// `varying_schedule`, all before [`CONSTANT_WORDS_END`]); zero for the others,
+    /// which the kernels compute per batch.
+    pub(crate) schedule: [u32; CONSTANT_WORDS_END],
+    /// At `t - 16`, `sigma0(W[t-15]) + W[t-16]` for the `t` that `constant_low_terms`
+    /// names (all before [`CONSTANT_LOW_END`]); zero elsewhere.
+    pub(crate) low_terms: [u32; CONSTANT_LOW_END - 16],
     /// Working variables `a..h` after the first `rounds_done` rounds.
     pub(crate) state: [u32; 8],
 }
@@ -191,21 +192,22 @@ impl Geometry {
     pub(crate) fn hi_block(&self, hi: u64, rounds_done: usize) -> HiBlock {
         debug_assert!(rounds_done <= self.w_a);
         let words = self.hi_words(hi);
-        let mut schedule = [0u32; 64];
+        let mut schedule = [0u32; CONSTANT_WORDS_END];
         schedule[..16].copy_from_slice(&words);
-        let mut low_terms = [0u32; 64];
+        let mut low_terms = [0u32; CONSTANT_LOW_END - 16];
         // Only what the kernels read: a word that depends on the inner digits is
         // recomputed per batch (and every word it needs is either such a word or one
         // computed here), so most of the schedule past the digits is skipped.
-        for t in 16..64 {
+        for t in 16..CONSTANT_LOW_END {
             let constant_low = self.constant_low_terms >> t & 1 == 1;
             let constant_word = self.varying_schedule >> t & 1 == 0;
             if !constant_low && !constant_word {
                 continue;
             }
+            // W[t-15] and W[t-16] are constant words here, so before CONSTANT_WORDS_END.
             let low = small_sigma0(schedule[t - 15]).wrapping_add(schedule[t - 16]);
             if constant_low {
-                low_terms[t] = low;
+                low_terms[t - 16] = low;
             }
             if constant_word {
                 schedule[t] = small_sigma1(schedule[t - 2])
@@ -214,7 +216,7 @@ impl Geometry {
             }
         }
         let mut state = self.midstate;
-        for (t, &w) in schedule.iter().enumerate().take(rounds_done) {
+        for (t, &w) in words.iter().enumerate().take(rounds_done) {
             round(&mut state, K[t].wrapping_add(w));
         }
         HiBlock {

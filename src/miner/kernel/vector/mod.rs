@@ -186,7 +186,7 @@ macro_rules! define_vector_search {
                 }
                 for t in 16..CONSTANT_LOW_END {
                     if constant_low & (1 << t) != 0 {
-                        low_terms[t - 16] = splat(fixed.low_terms[t]);
+                        low_terms[t - 16] = splat(fixed.low_terms[t - 16]);
                     }
                 }
                 let base_a = splat(fixed.words[w_a]);
