@@ -44,7 +44,10 @@ fn baseline_rate() -> f64 {
     let mut n = 0u64;
     loop {
         for _ in 0..4096 {
-            compress256(&mut state, core::slice::from_ref(std::hint::black_box(&block)));
+            compress256(
+                &mut state,
+                core::slice::from_ref(std::hint::black_box(&block)),
+            );
         }
         n += 4096;
         let spent = thread_time() - started;

@@ -389,7 +389,10 @@ impl Crew {
 
     /// Whether a helper panicked since the last call (and forgets it).
     pub(crate) fn take_panic(&self) -> bool {
-        self.board.panicked.swap(false, Ordering::AcqRel)
+        // A plain load first: the locked swap would wait for this thread's pending
+        // stores (the hit it just reported) to reach the other cores.
+        self.board.panicked.load(Ordering::Acquire)
+            && self.board.panicked.swap(false, Ordering::AcqRel)
     }
 }
 

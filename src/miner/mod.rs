@@ -21,7 +21,7 @@ pub mod reference;
 mod search;
 pub mod synthetic;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 pub use cancel::CancelToken;
 pub use kernel::KernelKind;
@@ -82,6 +82,8 @@ pub struct MinerConfig {
 #[derive(Debug)]
 pub struct Miner {
     crew: crew::Crew,
+    /// Held by the thread in [`Miner::mine`], the crew's only poster.
+    searching: Mutex<()>,
     threads: usize,
     kernel: KernelKind,
     progress: Arc<Progress>,
@@ -110,6 +112,7 @@ impl Miner {
         let crew = crew::Crew::start(threads, &progress)?;
         Ok(Miner {
             crew,
+            searching: Mutex::new(()),
             threads,
             kernel,
             progress,
@@ -136,7 +139,15 @@ impl Miner {
     /// an async task). [`Progress::is_mining`] holds while it runs and is cleared on
     /// every way out, a panic in a worker included (a helper's panic is raised again
     /// here; the node catches those and mines on).
+    ///
+    /// One search at a time: a second thread calling `mine` on the same miner waits for
+    /// the first to return (the helpers take their work from one searching thread).
     pub fn mine(&self, job: &MineJob, cancel: &CancelToken) -> MineOutcome {
+        // A search that panicked left nothing half-done that the next one reads.
+        let _one_at_a_time = self
+            .searching
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let _mining = self.progress.mining();
         search::run(self, job, cancel)
     }

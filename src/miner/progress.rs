@@ -37,9 +37,15 @@ impl Progress {
         }
     }
 
+    /// Adds `attempts` to `worker`'s counter (an out-of-range worker is ignored).
+    ///
+    /// Each worker's counter has one writer, that worker's thread (worker 0 is the one
+    /// thread in `Miner::mine`), so a load and a store do: no locked instruction, which
+    /// would wait for the worker's pending stores to other cores' cache lines.
     pub(crate) fn add(&self, worker: usize, attempts: u64) {
         if let Some(c) = self.workers.get(worker) {
-            c.0.fetch_add(attempts, Ordering::Relaxed);
+            let before = c.0.load(Ordering::Relaxed);
+            c.0.store(before.wrapping_add(attempts), Ordering::Relaxed);
         }
     }
 
@@ -65,8 +71,11 @@ impl Progress {
         self.epoch_seq.store(seq.wrapping_add(2), Ordering::Release);
     }
 
+    /// Counts a block found (only the searching thread writes it; see [`Self::add`]).
     pub(crate) fn block_found(&self) {
-        self.blocks_found.fetch_add(1, Ordering::Relaxed);
+        let before = self.blocks_found.load(Ordering::Relaxed);
+        self.blocks_found
+            .store(before.wrapping_add(1), Ordering::Relaxed);
     }
 
     /// Attempts made by every worker since the miner was built.

@@ -238,6 +238,11 @@ macro_rules! define_vector_search {
                         |i: usize| i >= skip
                     );
                     for block in first_block + 1..7 {
+                        // Halfway through the rounds, a look at the stop signal too: a
+                        // worker waiting on another's hit leaves half a batch sooner.
+                        if block == 4 && stop.is_raised() {
+                            return SearchEnd::Stopped(hi_base + inner as u64);
+                        }
                         eight_rounds!(
                             [v0, v1, v2, v3, v4, v5, v6, v7],
                             &blocks[block],
