@@ -239,6 +239,24 @@ impl MiningTemplate {
         write_digits(counter, &mut out[start..]);
     }
 
+    /// The full canonical decimal nonce for `counter`, written into `buf` (no allocation:
+    /// the miner writes one for every block it finds).
+    ///
+    /// # Panics
+    ///
+    /// When `counter >= self.counter_limit()`.
+    pub fn nonce_str<'a>(&self, counter: u64, buf: &'a mut [u8; MAX_NONCE_DIGITS]) -> &'a str {
+        assert!(
+            counter < self.counter_limit(),
+            "counter {counter} out of range 0..{}",
+            self.counter_limit()
+        );
+        let head_len = usize::from(self.head_len);
+        buf[..head_len].copy_from_slice(&self.head[..head_len]);
+        write_digits(counter, &mut buf[head_len..head_len + DIGITS_LEN]);
+        std::str::from_utf8(&buf[..head_len + DIGITS_LEN]).expect("decimal digits are ASCII")
+    }
+
     /// The full canonical decimal nonce for `counter`.
     ///
     /// # Panics

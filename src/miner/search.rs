@@ -29,7 +29,7 @@ use super::crew::Leave;
 use super::crew::SLICE;
 use super::layout::MiningTemplate;
 use super::{CancelToken, MineJob, MineOutcome, Miner};
-use crate::chain::block::fmt_u64;
+use crate::chain::block::{MAX_NONCE_DIGITS, fmt_u64};
 use crate::chain::hash::{block_hash, write_preimage_prefix};
 use crate::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use crate::chain::validate::now_ms;
@@ -76,13 +76,16 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
         miner
             .progress
             .start_epoch(epoch.timestamp, epoch.difficulty.bits());
-        let deadline = Instant::now() + EPOCH;
         let Some(prepared) = prepared else {
-            wait_out_epoch(deadline, cancel);
+            wait_out_epoch(Instant::now() + EPOCH, cancel);
             continue;
         };
         let progress = &miner.progress;
         let mut looks = 0u32;
+        // The deadline is set at the first look (after DEADLINE_EVERY slices, well under
+        // a millisecond in): most blocks at low difficulties end before that and never
+        // read the clock for it.
+        let mut deadline = None;
         let leave = miner.crew.search(
             generation,
             &prepared,
@@ -90,14 +93,22 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
             |attempts| progress.add(0, attempts),
             || {
                 looks = looks.wrapping_add(1);
-                looks.is_multiple_of(DEADLINE_EVERY) && Instant::now() >= deadline
+                looks.is_multiple_of(DEADLINE_EVERY) && {
+                    let now = Instant::now();
+                    now >= *deadline.get_or_insert(now + EPOCH)
+                }
             },
         );
         match leave {
             Leave::Cancelled => return None,
             // Worker 0's stripe ran out (about 10^9 / workers counters in under 100 ms):
             // the helpers may still search theirs until the deadline.
-            Leave::Exhausted => wait_for_hit(miner, generation, deadline, cancel),
+            Leave::Exhausted => wait_for_hit(
+                miner,
+                generation,
+                deadline.unwrap_or_else(|| Instant::now() + EPOCH),
+                cancel,
+            ),
             // A hit, or the deadline (a helper's hit may have come meanwhile).
             Leave::Stopped | Leave::Superseded => {}
         }
@@ -207,7 +218,8 @@ impl<'a> EpochPlanner<'a> {
         if !epoch.difficulty.is_met_by(&hash) {
             return None;
         }
-        let nonce = Nonce::from_digits(&template.nonce_string(counter)).ok()?;
+        let mut digits = [0u8; MAX_NONCE_DIGITS];
+        let nonce = Nonce::from_digits(template.nonce_str(counter, &mut digits)).ok()?;
         let block = Block {
             block_no: self.block_no,
             timestamp: epoch.timestamp,
