@@ -454,6 +454,16 @@ mod tests {
     use crate::miner::KernelKind;
     use crate::miner::layout::MiningTemplate;
 
+    /// Worker `worker`'s stripe of `workers` in `generation`, with no counter limit.
+    fn open_stripe(worker: usize, workers: usize, generation: u64) -> Stripe {
+        Stripe {
+            worker,
+            workers,
+            generation,
+            limit: u64::MAX,
+        }
+    }
+
     fn job() -> PreparedJob {
         let template = MiningTemplate::new(b"prefix", b"20", 0).expect("a valid template");
         KernelKind::Portable.prepare(&template, 256)
@@ -501,12 +511,7 @@ mod tests {
         let mut recorded = 0;
         let leave = share(
             &board,
-            Stripe {
-                worker: 1,
-                workers: 3,
-                generation,
-                limit: u64::MAX,
-            },
+            open_stripe(1, 3, generation),
             |start, _, stop| {
                 assert!(!stop.is_raised());
                 if start == 4 * SLICE {
@@ -527,12 +532,7 @@ mod tests {
         let mut searched = 0;
         let leave = share(
             &board,
-            Stripe {
-                worker: 0,
-                workers: 3,
-                generation,
-                limit: u64::MAX,
-            },
+            open_stripe(0, 3, generation),
             |_, _, _| {
                 searched += 1;
                 SearchEnd::Exhausted
@@ -554,12 +554,7 @@ mod tests {
         let mut recorded = 0;
         let leave = share(
             &board,
-            Stripe {
-                worker: 0,
-                workers: 1,
-                generation,
-                limit: u64::MAX,
-            },
+            open_stripe(0, 1, generation),
             |start, _, _| {
                 if start == 2 * SLICE {
                     SearchEnd::Stopped(2 * SLICE + 32)
@@ -575,12 +570,7 @@ mod tests {
         let mut looks = 0;
         let leave = share(
             &board,
-            Stripe {
-                worker: 0,
-                workers: 1,
-                generation,
-                limit: u64::MAX,
-            },
+            open_stripe(0, 1, generation),
             |_, _, _| SearchEnd::Exhausted,
             |_| {},
             || {
