@@ -22,8 +22,9 @@
 //! - each worker reports its hit in its own cache line, so the one who finds it does
 //!   not wait for the others' lines either.
 //! - an idle helper spins on the sequence number for [`IDLE_SPIN`], then parks; the
-//!   poster wakes parked helpers, and a helper also looks again every [`PARK_POLL`], so
-//!   a wake-up that crosses its going to sleep costs at most that.
+//!   poster wakes parked helpers, and a parked helper also looks again on its own after
+//!   [`PARK_POLL`], then less and less often, so a wake-up that crosses its going to
+//!   sleep costs it a little time, and an idle miner's helpers hardly ever wake.
 //!
 //! A helper's panic is caught, noted on the board, and raised again on the searching
 //! thread (so the node's coordinator sees it as before), and the helper mines on.
@@ -47,8 +48,15 @@ pub(crate) const IDLE_SPIN: Duration = Duration::from_micros(200);
 /// between looks: about ten microseconds, several gaps between two blocks.
 const PURE_SPINS: u32 = 1_000;
 
-/// How often a parked helper looks at the board without being woken.
+/// How long a parked helper first waits before it looks at the board unwoken; each
+/// further wait doubles, up to [`PARK_POLL_MAX`]. The poster wakes parked helpers, but
+/// it does not order its post against a helper going to sleep at that very moment (that
+/// would cost every post a full fence), so a helper must look again on its own: soon at
+/// first, rarely once the miner has been idle a while.
 const PARK_POLL: Duration = Duration::from_millis(1);
+
+/// The longest a parked helper waits unwoken between two looks at the board.
+const PARK_POLL_MAX: Duration = Duration::from_millis(100);
 
 /// Set in `live` once its generation's search has ended (a hit or a helper's panic).
 const STOPPED: u64 = 1 << 63;
@@ -174,6 +182,7 @@ impl Board {
     fn next_after(&self, seen: u64) -> Option<(u64, [u64; JobParts::WORDS])> {
         let mut spins = 0u32;
         let mut spin_until = None;
+        let mut park_for = PARK_POLL;
         loop {
             if self.shutdown.load(Ordering::Acquire) {
                 return None;
@@ -200,8 +209,9 @@ impl Board {
             if unchanged && !self.shutdown.load(Ordering::SeqCst) {
                 let _woken = self
                     .wake
-                    .wait_timeout(parked, PARK_POLL)
+                    .wait_timeout(parked, park_for)
                     .unwrap_or_else(PoisonError::into_inner);
+                park_for = (park_for * 2).min(PARK_POLL_MAX);
             }
             self.sleeping.fetch_sub(1, Ordering::SeqCst);
         }
