@@ -147,14 +147,47 @@ macro_rules! eight_rounds {
 /// The search loop, compiled for `$features` with the enclosing module's helpers.
 macro_rules! define_vector_search {
     ($features:literal) => {
-        // The last round's new `e` is never read: only `a` feeds the hit test.
-        #[allow(unused_assignments)]
+        /// One thread's schedule vectors, kept from call to call: a call writes only the
+        /// entries it reads (the constants of its job, and per batch the words that vary),
+        /// so nothing needs zeroing first, which at low difficulties every block's first
+        /// call would pay (11 KB on the two-stream kernel).
+        struct Scratch {
+            sched: [V; 64],
+            low_terms: [V; CONSTANT_LOW_END - 16],
+        }
+
+        // SAFETY: the vector types are plain integers, for which all zero bits are a value.
+        const ZERO: V = unsafe { core::mem::zeroed() };
+
+        thread_local! {
+            static SCRATCH: core::cell::RefCell<Scratch> = const {
+                core::cell::RefCell::new(Scratch {
+                    sched: [ZERO; 64],
+                    low_terms: [ZERO; CONSTANT_LOW_END - 16],
+                })
+            };
+        }
+
         #[target_feature(enable = $features)]
         fn search_lanes(
             geometry: &Geometry,
             start: u64,
             end: u64,
             stop: &impl StopSignal,
+        ) -> SearchEnd {
+            // The closure inherits this function's target features.
+            SCRATCH.with_borrow_mut(|scratch| search_in(geometry, start, end, stop, scratch))
+        }
+
+        // The last round's new `e` is never read: only `a` feeds the hit test.
+        #[allow(unused_assignments)]
+        #[target_feature(enable = $features)]
+        fn search_in(
+            geometry: &Geometry,
+            start: u64,
+            end: u64,
+            stop: &impl StopSignal,
+            Scratch { sched, low_terms }: &mut Scratch,
         ) -> SearchEnd {
             const { assert!(LANES <= TABLE_PAD, "a batch may read past the tables") };
             let w_a = geometry.w_a;
@@ -170,8 +203,6 @@ macro_rules! define_vector_search {
             // Every word past the digits' is recomputed per batch, and only the constant
             // words and low terms before these bounds are read as constants: at low
             // difficulties every block's first call pays this set-up, so it writes no more.
-            let mut sched = [splat(0); 64];
-            let mut low_terms = [splat(0); CONSTANT_LOW_END - 16];
 
             let mut counter = start;
             while counter < end {
