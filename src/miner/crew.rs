@@ -36,6 +36,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::CancelToken;
+use super::cache_line::CacheLine;
 use super::kernel::{JobParts, PreparedJob, SearchEnd, StopSignal};
 use super::progress::Progress;
 
@@ -65,12 +66,6 @@ const STOPPED: u64 = 1 << 63;
 /// deadline and the board (20 to 40 µs of work on any kernel).
 pub(crate) const SLICE: u64 = 1 << 10;
 
-/// A value on a cache line of its own (two, against the adjacent-line prefetcher), so
-/// that one core's writes to it never disturb another core's reads of its neighbours.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-struct Line<T>(T);
-
 /// The posted job: the sequence number and the job's words.
 #[derive(Debug, Default)]
 struct Posted {
@@ -83,11 +78,11 @@ struct Posted {
 /// What the searching thread and the helpers share.
 #[derive(Debug)]
 struct Board {
-    posted: Line<Posted>,
+    posted: CacheLine<Posted>,
     /// The generation being searched, with [`STOPPED`] set once it has ended.
-    live: Line<AtomicU64>,
+    live: CacheLine<AtomicU64>,
     /// Per worker, its last hit: the generation's low 32 bits over the counter's.
-    hits: Box<[Line<AtomicU64>]>,
+    hits: Box<[CacheLine<AtomicU64>]>,
     /// A helper panicked since worker 0 last looked.
     panicked: AtomicBool,
     /// Parked helpers, and what parks them.
@@ -128,9 +123,9 @@ pub(crate) enum Leave {
 impl Board {
     fn new(workers: usize) -> Board {
         Board {
-            posted: Line::default(),
-            live: Line::default(),
-            hits: (0..workers.max(1)).map(|_| Line::default()).collect(),
+            posted: CacheLine::default(),
+            live: CacheLine::default(),
+            hits: (0..workers.max(1)).map(|_| CacheLine::default()).collect(),
             panicked: AtomicBool::new(false),
             sleeping: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),

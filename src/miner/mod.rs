@@ -12,6 +12,7 @@
 //!   cancel latency).
 
 pub mod bench;
+mod cache_line;
 pub mod cancel;
 mod crew;
 pub mod kernel;

@@ -4,10 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
 use std::time::Instant;
 
-/// One counter per worker, each on its own cache line so that workers never contend.
-#[repr(align(128))]
-#[derive(Debug, Default)]
-struct PaddedCounter(AtomicU64);
+use super::cache_line::CacheLine;
 
 /// Progress of a [`Miner`](super::Miner): attempts per worker, whether a job runs, and
 /// the epoch being searched (its timestamp and difficulty), all plain atomics.
@@ -16,7 +13,8 @@ struct PaddedCounter(AtomicU64);
 /// difficulty for an instant); that is fine for rates and status lines.
 #[derive(Debug)]
 pub struct Progress {
-    workers: Vec<PaddedCounter>,
+    /// One counter per worker, each on its own cache line so that workers never contend.
+    workers: Vec<CacheLine<AtomicU64>>,
     mining: AtomicBool,
     /// Twice the epochs started, plus one while an epoch's values change.
     epoch_seq: AtomicU64,
@@ -28,7 +26,7 @@ pub struct Progress {
 impl Progress {
     pub(crate) fn new(workers: usize) -> Self {
         Progress {
-            workers: (0..workers).map(|_| PaddedCounter::default()).collect(),
+            workers: (0..workers).map(|_| CacheLine::default()).collect(),
             mining: AtomicBool::new(false),
             epoch_seq: AtomicU64::new(0),
             epoch_timestamp_ms: AtomicU64::new(0),
