@@ -228,15 +228,8 @@ impl MiningTemplate {
     ///
     /// When `counter >= self.counter_limit()`.
     pub fn nonce_digits(&self, counter: u64, out: &mut Vec<u8>) {
-        assert!(
-            counter < self.counter_limit(),
-            "counter {counter} out of range 0..{}",
-            self.counter_limit()
-        );
-        out.extend_from_slice(&self.head[..usize::from(self.head_len)]);
-        let start = out.len();
-        out.resize(start + DIGITS_LEN, b'0');
-        write_digits(counter, &mut out[start..]);
+        let mut digits = [0u8; MAX_NONCE_DIGITS];
+        out.extend_from_slice(self.nonce_str(counter, &mut digits).as_bytes());
     }
 
     /// The full canonical decimal nonce for `counter`, written into `buf` (no allocation:
@@ -246,11 +239,7 @@ impl MiningTemplate {
     ///
     /// When `counter >= self.counter_limit()`.
     pub fn nonce_str<'a>(&self, counter: u64, buf: &'a mut [u8; MAX_NONCE_DIGITS]) -> &'a str {
-        assert!(
-            counter < self.counter_limit(),
-            "counter {counter} out of range 0..{}",
-            self.counter_limit()
-        );
+        self.check_counter(counter);
         let head_len = usize::from(self.head_len);
         buf[..head_len].copy_from_slice(&self.head[..head_len]);
         write_digits(counter, &mut buf[head_len..head_len + DIGITS_LEN]);
@@ -263,9 +252,17 @@ impl MiningTemplate {
     ///
     /// When `counter >= self.counter_limit()`.
     pub fn nonce_string(&self, counter: u64) -> String {
-        let mut digits = Vec::with_capacity(MAX_NONCE_DIGITS);
-        self.nonce_digits(counter, &mut digits);
-        String::from_utf8(digits).expect("decimal digits are ASCII")
+        let mut digits = [0u8; MAX_NONCE_DIGITS];
+        self.nonce_str(counter, &mut digits).to_owned()
+    }
+
+    /// Panics unless `counter` is below [`Self::counter_limit`].
+    fn check_counter(&self, counter: u64) {
+        assert!(
+            counter < self.counter_limit(),
+            "counter {counter} out of range 0..{}",
+            self.counter_limit()
+        );
     }
 
     /// SHA-256 of the preimage for `counter`, from the midstate: one compression of the
@@ -277,11 +274,7 @@ impl MiningTemplate {
     ///
     /// When `counter >= self.counter_limit()`.
     pub fn hash(&self, counter: u64) -> BlockHash {
-        assert!(
-            counter < self.counter_limit(),
-            "counter {counter} out of range 0..{}",
-            self.counter_limit()
-        );
+        self.check_counter(counter);
         let mut block = self.last_block;
         write_digits(
             counter,
