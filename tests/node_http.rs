@@ -100,12 +100,15 @@ async fn new_endpoints_and_error_statuses() {
         ),
         (Some(1), Some(2), Some(4))
     );
-    let blocks =
-        parse_chain(&serde_json::to_string(&page["chain"]).expect("json")).expect("blocks");
-    assert_eq!(
-        blocks.iter().map(|b| b.block_no).collect::<Vec<_>>(),
-        vec![1, 2]
-    );
+    // Heights only: `serde_json::Value` reads a nonce wider than 64 bits as a float, so
+    // the blocks cannot be parsed back from it (the whole-chain test below parses them).
+    let heights: Vec<_> = page["chain"]
+        .as_array()
+        .expect("a chain array")
+        .iter()
+        .map(|b| b["block_no"].as_u64())
+        .collect();
+    assert_eq!(heights, vec![Some(1), Some(2)]);
     let (code, _, body) = node.get("/api/blocks?from=3").await;
     assert_eq!(code, 200, "{body}");
     assert!(body.contains(r#""block_no":3"#));

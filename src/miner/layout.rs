@@ -12,20 +12,25 @@
 //! The nonce is `head ++ low`:
 //!
 //! - `low` is [`DIGITS_LEN`] digits, zero-padded: the counter the kernels step through.
-//! - `head` is the shortest run of digits, first digit nonzero (so the nonce is canonical),
-//!   that (a) encodes the template's `variant` and (b) pushes the low digits far enough
-//!   that they, the suffix and the SHA-256 padding (`0x80`, zeros, the 64-bit bit length)
-//!   all fit in one final 64-byte block. When the prefix already leaves room, the head is a
-//!   single digit; when it does not, the head fills the prefix's block up to the boundary
-//!   and may spill a few digits into the final block.
+//! - `head` is a run of digits, first digit nonzero (so the nonce is canonical), that
+//!   (a) encodes the template's `variant`, (b) puts the low digits, the suffix and the
+//!   SHA-256 padding (`0x80`, zeros, the 64-bit bit length) all in one final 64-byte
+//!   block, and (c) of the lengths that do both, up to [`MAX_NONCE_DIGITS`] less
+//!   [`DIGITS_LEN`] digits, puts the low digits as late in that block as it can. Late
+//!   digits are cheap digits: the kernels do every round before the first varying message
+//!   word once per 10^4 counters, so the digits at the end of the block save about a fifth
+//!   of each attempt's rounds against digits at its start. Most prefixes get the latest
+//!   place there is (the suffix and padding right after the digits); a prefix that ends
+//!   late in its block gets a head that fills it and spills into the final block.
 //!
-//! With `H` head digits the head's value is `10^(H-1) + variant`, and `H` is the smallest
-//! length that both holds the variant (`variant < 9 * 10^(H-1)`) and satisfies the block
-//! rule. The low-digit count is the same for every variant, so two templates on the same
-//! prefix and suffix either have heads of different lengths (different nonce lengths, so
-//! different numbers) or different head values: distinct `(variant, counter)` pairs never
-//! give the same nonce. The nonce never exceeds [`MAX_NONCE_DIGITS`] digits;
-//! [`MiningTemplate::new`] refuses a variant that would need more.
+//! With `H` head digits the head's value is `10^(H-1) + variant`, and `H` depends only on
+//! the prefix length, the suffix length and the variant, and always holds the variant
+//! (`variant < 9 * 10^(H-1)`). The low-digit count is the same for every variant, so two
+//! templates on the same prefix and suffix either have heads of different lengths
+//! (different nonce lengths, so different numbers) or different head values: distinct
+//! `(variant, counter)` pairs never give the same nonce. The nonce never exceeds
+//! [`MAX_NONCE_DIGITS`] digits; [`MiningTemplate::new`] refuses a variant that would need
+//! more.
 //!
 //! # The midstate contract
 //!
@@ -126,14 +131,7 @@ impl MiningTemplate {
                 suffix: String::from_utf8_lossy(suffix).into_owned(),
             });
         }
-        let head_len = head_len(prefix.len(), suffix.len(), variant);
-        let nonce_len = head_len + DIGITS_LEN;
-        if nonce_len > MAX_NONCE_DIGITS {
-            return Err(LayoutError::VariantTooLarge {
-                variant,
-                digits: nonce_len,
-            });
-        }
+        let head_len = head_len(prefix.len(), suffix.len(), variant)?;
         // head_len <= 31 here, so 10^(head_len - 1) + variant < 10^31 fits a u128.
         let mut head = [0u8; MAX_NONCE_DIGITS];
         let mut value = 10u128.pow((head_len - 1) as u32) + u128::from(variant);
@@ -330,42 +328,107 @@ pub(crate) fn write_digits(mut value: u64, out: &mut [u8]) {
     debug_assert_eq!(value, 0, "value wider than the digit field");
 }
 
-/// The shortest head length that holds `variant` and puts the low digits, suffix and
-/// padding into one final block.
-fn head_len(prefix_len: usize, suffix_len: usize, variant: u64) -> usize {
+/// The head length that holds `variant`, puts the low digits, suffix and padding into one
+/// final block, and of those puts the low digits latest in that block (the shortest such
+/// head on a tie); [`LayoutError::VariantTooLarge`] when no head of at most
+/// [`MAX_HEAD_LEN`] digits does both.
+///
+/// Later digits are cheaper to mine: every SHA-256 round before the first varying message
+/// word is done once per 10^4 counters instead of once per attempt, so the kernels run
+/// about 12 rounds fewer with the digits at the end of the block than at its start (up to
+/// 15 % more attempts per second, measured). A longer nonce costs nothing else: it is
+/// still one compression per attempt and the same number of absorbed blocks.
+fn head_len(prefix_len: usize, suffix_len: usize, variant: u64) -> Result<usize, LayoutError> {
     // Largest offset of the first low digit inside the final block.
     let max_digits_at = LAST_BLOCK_PAYLOAD - DIGITS_LEN - suffix_len;
-    let mut len = 1;
-    while u128::from(variant) >= 9 * 10u128.pow(len as u32 - 1) {
-        len += 1;
+    let fits = |len: usize| (prefix_len + len) % 64 <= max_digits_at;
+    let mut shortest = 1;
+    while u128::from(variant) >= 9 * 10u128.pow(shortest as u32 - 1) {
+        shortest += 1;
     }
-    while (prefix_len + len) % 64 > max_digits_at {
-        len += 1;
+    while !fits(shortest) {
+        shortest += 1;
     }
-    len
+    if shortest > MAX_HEAD_LEN {
+        return Err(LayoutError::VariantTooLarge {
+            variant,
+            digits: shortest + DIGITS_LEN,
+        });
+    }
+    Ok((shortest..=MAX_HEAD_LEN)
+        .filter(|&len| fits(len))
+        .max_by_key(|&len| ((prefix_len + len) % 64, core::cmp::Reverse(len)))
+        .unwrap_or(shortest))
 }
+
+/// The longest head: the nonce may have at most [`MAX_NONCE_DIGITS`] digits.
+const MAX_HEAD_LEN: usize = MAX_NONCE_DIGITS - DIGITS_LEN;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A short prefix needs a one-digit head and no absorbed block.
+    /// A short prefix gets the longest head (31 digits), which still leaves the digits
+    /// short of the latest place, and no absorbed block.
     #[test]
-    fn short_prefix_has_one_digit_head() {
+    fn short_prefix_gets_the_longest_head() {
         let template = MiningTemplate::new(b"abc", b"5", 0).expect("valid");
-        assert_eq!(template.nonce_string(0), "1000000000");
-        assert_eq!(template.nonce_string(42), "1000000042");
-        assert_eq!(template.digits_at(), 4);
+        let head = format!("1{}", "0".repeat(MAX_HEAD_LEN - 1));
+        assert_eq!(template.nonce_string(0), format!("{head}000000000"));
+        assert_eq!(template.nonce_string(42), format!("{head}000000042"));
+        assert_eq!(template.digits_at(), 3 + MAX_HEAD_LEN);
         assert_eq!(template.midstate(), SHA256_IV);
     }
 
-    /// A prefix ending near a block boundary gets a head that reaches the boundary.
+    /// A mid-length prefix gets the head that puts the suffix and padding right after
+    /// the digits: the latest place, whatever the suffix's length.
     #[test]
-    fn long_prefix_head_reaches_boundary() {
+    fn mid_prefix_puts_the_digits_last() {
+        for suffix in [&b"7"[..], b"17", b"255"] {
+            let template = MiningTemplate::new(&[b'x'; 20], suffix, 3).expect("valid");
+            let latest = LAST_BLOCK_PAYLOAD - DIGITS_LEN - suffix.len();
+            assert_eq!(template.digits_at(), latest);
+            assert_eq!(template.nonce_string(0).len(), latest - 20 + DIGITS_LEN);
+            assert!(template.nonce_string(0).starts_with('1'));
+        }
+    }
+
+    /// A prefix ending near a block boundary gets a head that fills the block and
+    /// spills into the final one as far as the nonce's 40 digits allow.
+    #[test]
+    fn long_prefix_head_spills_over_the_boundary() {
         let prefix = [b'x'; 60];
         let template = MiningTemplate::new(&prefix, b"123", 0).expect("valid");
-        assert_eq!(template.digits_at(), 0);
-        assert_eq!(template.nonce_string(7).len(), 4 + DIGITS_LEN);
+        assert_eq!(template.digits_at(), 60 + MAX_HEAD_LEN - 64);
+        assert_eq!(template.nonce_string(7).len(), MAX_NONCE_DIGITS);
+    }
+
+    /// For every prefix length mod 64 and several variants, the head is the one the
+    /// docs name: it holds the variant, the digits, suffix and padding fit one block, and
+    /// no head of at most 31 digits that does both puts the digits later.
+    #[test]
+    fn head_puts_the_digits_as_late_as_any_head_could() {
+        for suffix_len in 1..=MAX_SUFFIX_LEN {
+            let suffix = &b"123"[..suffix_len];
+            let latest = LAST_BLOCK_PAYLOAD - DIGITS_LEN - suffix_len;
+            for len in 64..128 {
+                for variant in [0, 7, 123, 99_999_999] {
+                    let template =
+                        MiningTemplate::new(&vec![b'p'; len], suffix, variant).expect("valid");
+                    let head = template.nonce_string(0).len() - DIGITS_LEN;
+                    assert!(template.digits_at() <= latest, "len {len}");
+                    assert_eq!((len + head) % 64, template.digits_at());
+                    let best = (1..=MAX_HEAD_LEN)
+                        .filter(|&h| u128::from(variant) < 9 * 10u128.pow(h as u32 - 1))
+                        .map(|h| (len + h) % 64)
+                        .filter(|&at| at <= latest)
+                        .max()
+                        .expect("some head fits");
+                    assert_eq!(template.digits_at(), best, "len {len}, variant {variant}");
+                    assert_eq!(template.variant(), variant);
+                }
+            }
+        }
     }
 
     /// The hash from the midstate is SHA-256 of the whole preimage, for prefixes of every

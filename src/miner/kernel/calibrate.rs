@@ -15,8 +15,8 @@
 //!   leader's rate stayed within about 1 % and the pick never changed.
 //! - **One template**: the gaps between kernels move by several per cent with the digits'
 //!   position, so the rates are now the mean over four templates whose digits start at
-//!   four different byte offsets (and so all four alignments in a word), as the prefixes
-//!   of real blocks spread them.
+//!   four different byte offsets (and so all four alignments in a word), in the part of
+//!   the block where the layout puts real blocks' digits.
 //! - **Cold first measurements** (digit tables built, clocks ramping): one warm-up slice
 //!   per kernel is thrown away, and every kernel keeps its best of [`ROUNDS`] rounds, run
 //!   in a different kernel order each round.
@@ -31,8 +31,9 @@ use super::{KernelKind, PreparedJob, available_kernels};
 use crate::miner::layout::MiningTemplate;
 
 /// Where the low digits start in each calibration template's final block: inner digits
-/// at bytes 8, 19, 30 and 41, so in words 2 to 11 and at every alignment in a word.
-const DIGIT_OFFSETS: [usize; 4] = [3, 14, 25, 36];
+/// at bytes 22, 32, 43 and 49, so in words 5 to 12 and at every alignment in a word, and
+/// weighted to the end of the block, where the layout puts most real blocks' digits.
+const DIGIT_OFFSETS: [usize; 4] = [17, 27, 38, 44];
 /// Thread CPU time per kernel, template and round.
 const SLICE: Duration = Duration::from_micros(1500);
 /// Rounds; each kernel keeps its best.
@@ -126,13 +127,21 @@ pub fn calibrate(kinds: &[KernelKind]) -> Calibration {
     }
 }
 
-/// A template whose low digits start at byte `at` of its (only) block.
+/// A template whose low digits start at byte `at` of its final block.
+///
+/// # Panics
+///
+/// When no prefix length puts them there (every offset in [`DIGIT_OFFSETS`] has one).
 fn template(at: usize) -> MiningTemplate {
-    // A one-digit head follows the prefix, so the low digits start right after it.
-    let prefix: Vec<u8> = (0..at - 1).map(|i| b'a' + (i % 26) as u8).collect();
-    let template = MiningTemplate::new(&prefix, b"20", 0).expect("short prefixes are valid");
-    debug_assert_eq!(template.digits_at(), at);
-    template
+    // The layout picks the head for each prefix length; the first length (of a block's
+    // worth) that puts the digits at `at` will do.
+    (0..64usize)
+        .map(|len| {
+            let prefix: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            MiningTemplate::new(&prefix, b"20", 0).expect("short prefixes are valid")
+        })
+        .find(|template| template.digits_at() == at)
+        .expect("some prefix length puts the digits at each calibration offset")
 }
 
 /// Searches `job` from `counter` on, at an unreachable difficulty, until the thread has

@@ -5,10 +5,18 @@
 //! Per `hi` block (10^4 counters) the rounds of the message-word groups before the first
 //! inner digit are done once, in scalar code; per attempt only the inner digits' words are
 //! spliced in (a table look-up each) and the remaining rounds run.
+//!
+//! The schedule's `sha256msg2` costs about two `sha256rnds2` on the SHA unit (measured on
+//! Zen 3), so the per-`hi` constants also spare the schedule groups that do not need it:
+//! a group whose `sigma0(W[t-15]) + W[t-16]` halves are all constant skips
+//! `sha256msg1`, and a group whose `sigma1(W[t-2])` halves are constant too is a constant
+//! plus its four `W[t-7]` words, with no SHA instruction at all (see [`GroupPlan`]).
 
 use core::arch::x86_64::*;
 
-use super::geometry::{Geometry, INNER_SPAN, K};
+use super::geometry::{
+    CONSTANT_LOW_END, CONSTANT_WORDS_END, Geometry, INNER_SPAN, K, small_sigma1,
+};
 use super::{SearchEnd, StopSignal};
 
 /// Whether this CPU can run the kernel.
@@ -49,6 +57,57 @@ impl<const WAYS: usize> ShaNiJob<WAYS> {
     }
 }
 
+/// How one schedule group (`W[4g..4g+4]`, `g` from 4 to 15) is computed per attempt,
+/// fixed per job by where the inner digits sit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GroupPlan {
+    /// `sha256msg1`, `sha256msg2` and the `W[t-7]` words: nothing in it is constant.
+    Full,
+    /// Each `sigma0(W[t-15]) + W[t-16]` is constant (kept per `hi`), so no `sha256msg1`.
+    ConstantLow,
+    /// Each `sigma1(W[t-2]) + sigma0(W[t-15]) + W[t-16]` is constant (kept per `hi`): the
+    /// group is that plus its `W[t-7]` words, only the latter possibly varying.
+    Linear,
+}
+
+/// The plan of every schedule group, from the job's dependency masks.
+fn group_plans(geometry: &Geometry) -> [GroupPlan; 16] {
+    let constant_word = |t: usize| geometry.varying_schedule >> t & 1 == 0;
+    let constant_low = |t: usize| geometry.constant_low_terms >> t & 1 == 1;
+    core::array::from_fn(|g| {
+        let words = 4 * g..4 * g + 4;
+        if g < 4 || !words.clone().all(constant_low) {
+            return GroupPlan::Full;
+        }
+        // sigma1 reads W[t-2] for the group's t: words 4g-2 to 4g+1.
+        if (4 * g - 2..4 * g + 2).all(constant_word) {
+            GroupPlan::Linear
+        } else {
+            GroupPlan::ConstantLow
+        }
+    })
+}
+
+// The constant parts come from `HiBlock`, which holds the words and low terms they read.
+const _: () = assert!(4 * 10 <= CONSTANT_LOW_END && 4 * 6 + 2 <= CONSTANT_WORDS_END);
+
+/// Per `hi`, the constant vector of each group that [`group_plans`] did not call `Full`
+/// (zero for those it did): its low terms, plus for a `Linear` group the `sigma1` terms.
+fn group_constants(
+    plans: &[GroupPlan; 16],
+    schedule: &[u32; CONSTANT_WORDS_END],
+    low_terms: &[u32; CONSTANT_LOW_END - 16],
+) -> [[u32; 4]; 16] {
+    core::array::from_fn(|g| match plans[g] {
+        GroupPlan::Full => [0; 4],
+        GroupPlan::ConstantLow => core::array::from_fn(|i| low_terms[4 * g + i - 16]),
+        GroupPlan::Linear => core::array::from_fn(|i| {
+            let t = 4 * g + i;
+            small_sigma1(schedule[t - 2]).wrapping_add(low_terms[t - 16])
+        }),
+    })
+}
+
 /// Two rounds' worth of `K + W` pairs, four rounds per call, as in `sha2`'s backend.
 #[inline]
 #[target_feature(enable = "sha,sse2")]
@@ -83,6 +142,21 @@ fn schedule4(w0: __m128i, w1: __m128i, w2: __m128i, w3: __m128i) -> __m128i {
     _mm_sha256msg2_epu32(_mm_add_epi32(t1, t2), w3)
 }
 
+/// [`schedule4`] with the `sha256msg1` part (`low`) known.
+#[inline]
+#[target_feature(enable = "sha,sse2,ssse3")]
+fn schedule4_low(low: __m128i, w2: __m128i, w3: __m128i) -> __m128i {
+    let t2 = _mm_alignr_epi8(w3, w2, 4);
+    _mm_sha256msg2_epu32(_mm_add_epi32(low, t2), w3)
+}
+
+/// [`schedule4`] with everything but the `W[t-7]` words (`fixed`) known.
+#[inline]
+#[target_feature(enable = "sha,sse2,ssse3")]
+fn schedule4_linear(fixed: __m128i, w2: __m128i, w3: __m128i) -> __m128i {
+    _mm_add_epi32(fixed, _mm_alignr_epi8(w3, w2, 4))
+}
+
 // The interleaved loops index several per-way arrays in lockstep.
 #[allow(clippy::needless_range_loop)]
 #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
@@ -107,6 +181,7 @@ fn search_sha_ni<const WAYS: usize>(
     let max_first_word = geometry.first_word_max();
     let full_check = geometry.needs_full_check();
     let mid0 = geometry.midstate[0];
+    let plans = group_plans(geometry);
 
     let mut counter = start;
     while counter < end {
@@ -123,6 +198,10 @@ fn search_sha_ni<const WAYS: usize>(
         let w = fixed.words.map(|x| x as i32);
         let groups0: [__m128i; 4] = core::array::from_fn(|i| {
             _mm_set_epi32(w[4 * i + 3], w[4 * i + 2], w[4 * i + 1], w[4 * i])
+        });
+        let constants = group_constants(&plans, &fixed.schedule, &fixed.low_terms).map(|c| {
+            let c = c.map(|x| x as i32);
+            _mm_set_epi32(c[3], c[2], c[1], c[0])
         });
 
         let mut inner = (counter - hi_base) as usize / WAYS * WAYS;
@@ -155,10 +234,33 @@ fn search_sha_ni<const WAYS: usize>(
             }
             for t in (16..64).step_by(16) {
                 for i in 0..4 {
-                    for way in 0..WAYS {
-                        let w = &mut msg[way];
-                        w[i] = schedule4(w[i], w[(i + 1) % 4], w[(i + 2) % 4], w[(i + 3) % 4]);
-                        rounds4(t + 4 * i, &mut abef[way], &mut cdgh[way], w[i]);
+                    // Group `g` replaces the ring's oldest, `g - 4`, at index `i`.
+                    let g = t / 4 + i;
+                    let (i2, i3) = ((i + 2) % 4, (i + 3) % 4);
+                    // Each way's group, then its rounds, as one unit: the next way's
+                    // schedule fills this one's round latency.
+                    match plans[g] {
+                        GroupPlan::Full => {
+                            for way in 0..WAYS {
+                                let w = &mut msg[way];
+                                w[i] = schedule4(w[i], w[(i + 1) % 4], w[i2], w[i3]);
+                                rounds4(t + 4 * i, &mut abef[way], &mut cdgh[way], w[i]);
+                            }
+                        }
+                        GroupPlan::ConstantLow => {
+                            for way in 0..WAYS {
+                                let w = &mut msg[way];
+                                w[i] = schedule4_low(constants[g], w[i2], w[i3]);
+                                rounds4(t + 4 * i, &mut abef[way], &mut cdgh[way], w[i]);
+                            }
+                        }
+                        GroupPlan::Linear => {
+                            for way in 0..WAYS {
+                                let w = &mut msg[way];
+                                w[i] = schedule4_linear(constants[g], w[i2], w[i3]);
+                                rounds4(t + 4 * i, &mut abef[way], &mut cdgh[way], w[i]);
+                            }
+                        }
                     }
                 }
             }
