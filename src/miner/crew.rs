@@ -19,8 +19,10 @@
 //! - `live` holds the generation being searched; a hit (or a new post) changes it, and
 //!   the kernels look at it between batches of lanes ([`StopSignal`]), so every worker
 //!   leaves within a batch.
-//! - each worker reports its hit in its own cache line, so the one who finds it does
-//!   not wait for the others' lines either.
+//! - a hit is written into `live` itself, with the generation and the stop: worker 0
+//!   learns of a helper's hit and reads its counter in the one cache line it has to
+//!   fetch anyway (a line crossing cores costs about 0.2 µs on this project's VMs,
+//!   and a helper finds about half the blocks).
 //! - an idle helper spins on the sequence number for [`IDLE_SPIN`], then parks; the
 //!   poster wakes parked helpers, and a parked helper also looks again on its own after
 //!   [`PARK_POLL`], then less and less often, so a wake-up that crosses its going to
@@ -62,6 +64,14 @@ const PARK_POLL_MAX: Duration = Duration::from_millis(100);
 /// Set in `live` once its generation's search has ended (a hit or a helper's panic).
 const STOPPED: u64 = 1 << 63;
 
+/// The bits of `live` that hold the generation (its low 32 bits): a generation is
+/// told from the one 2^32 posts earlier by the sequence number, which is full width.
+const GENERATION_BITS: u64 = 0xffff_ffff;
+
+/// Where a hit's counter, plus one, sits in `live` (zero: none; counters are below
+/// 10^9 < 2^31 - 1).
+const HIT_SHIFT: u32 = 32;
+
 /// Counters per slice: one kernel call between two looks at the cancel token, the
 /// deadline and the board (20 to 40 µs of work on any kernel).
 pub(crate) const SLICE: u64 = 1 << 10;
@@ -79,10 +89,9 @@ struct Posted {
 #[derive(Debug)]
 struct Board {
     posted: CacheLine<Posted>,
-    /// The generation being searched, with [`STOPPED`] set once it has ended.
+    /// The generation being searched (its [`GENERATION_BITS`]), with [`STOPPED`] and
+    /// the hit's counter (see [`HIT_SHIFT`]) added once it has ended.
     live: CacheLine<AtomicU64>,
-    /// Per worker, its last hit: the generation's low 32 bits over the counter's.
-    hits: Box<[CacheLine<AtomicU64>]>,
     /// A helper panicked since worker 0 last looked.
     panicked: AtomicBool,
     /// Parked helpers, and what parks them.
@@ -97,13 +106,14 @@ struct Board {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Live<'a> {
     live: &'a AtomicU64,
-    generation: u64,
+    /// The generation's [`GENERATION_BITS`]: what `live` holds while it runs.
+    running: u64,
 }
 
 impl StopSignal for Live<'_> {
     #[inline]
     fn is_raised(&self) -> bool {
-        self.live.load(Ordering::Relaxed) != self.generation
+        self.live.load(Ordering::Relaxed) != self.running
     }
 }
 
@@ -121,11 +131,10 @@ pub(crate) enum Leave {
 }
 
 impl Board {
-    fn new(workers: usize) -> Board {
+    fn new() -> Board {
         Board {
             posted: CacheLine::default(),
             live: CacheLine::default(),
-            hits: (0..workers.max(1)).map(|_| CacheLine::default()).collect(),
             panicked: AtomicBool::new(false),
             sleeping: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
@@ -142,7 +151,9 @@ impl Board {
         let posted = &self.posted.0;
         let seq = posted.seq.load(Ordering::Relaxed);
         let generation = (seq + 2) / 2;
-        self.live.0.store(generation, Ordering::Release);
+        self.live
+            .0
+            .store(generation & GENERATION_BITS, Ordering::Release);
         posted.seq.store(seq + 1, Ordering::Relaxed);
         fence(Ordering::Release);
         for (cell, &word) in posted.words.iter().zip(words) {
@@ -216,36 +227,46 @@ impl Board {
     fn live(&self, generation: u64) -> Live<'_> {
         Live {
             live: &self.live.0,
-            generation,
+            running: generation & GENERATION_BITS,
         }
     }
 
-    /// Notes `worker`'s hit on `counter` in `generation` and ends the generation's search.
-    fn report_hit(&self, worker: usize, generation: u64, counter: u64) {
-        if let Some(slot) = self.hits.get(worker) {
-            slot.0
-                .store(pack_hit(generation, counter), Ordering::Release);
-        }
-        self.live.0.store(generation | STOPPED, Ordering::Release);
+    /// Ends `generation`'s search with a hit on `counter`, unless it has ended already
+    /// (another worker's hit, a new post): the first hit stands.
+    fn report_hit(&self, generation: u64, counter: u64) {
+        let hit = match counter.checked_add(1) {
+            Some(plus_one) if plus_one < STOPPED >> HIT_SHIFT => plus_one << HIT_SHIFT,
+            // Counters are below 10^9; a wider one ends the search without a hit.
+            _ => 0,
+        };
+        let running = generation & GENERATION_BITS;
+        // A failure means the generation ended already: that outcome stands.
+        let _ = self.live.0.compare_exchange(
+            running,
+            running | STOPPED | hit,
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
     }
 
-    /// The smallest hit reported in `generation`, if any.
+    /// Ends `generation`'s search without a hit (a helper's panic).
+    fn stop(&self, generation: u64) {
+        let running = generation & GENERATION_BITS;
+        let _ = self.live.0.compare_exchange(
+            running,
+            running | STOPPED,
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The hit that ended `generation`, if one did.
     fn hit(&self, generation: u64) -> Option<u64> {
-        self.hits
-            .iter()
-            .filter_map(|slot| unpack_hit(slot.0.load(Ordering::Acquire), generation))
-            .min()
+        let live = self.live.0.load(Ordering::Acquire);
+        let ended = (generation & GENERATION_BITS) | STOPPED;
+        let hit = (live & !STOPPED) >> HIT_SHIFT;
+        (live & (GENERATION_BITS | STOPPED) == ended && hit != 0).then(|| hit - 1)
     }
-}
-
-/// A hit as one word: the generation's low 32 bits over the counter (below 10^9).
-fn pack_hit(generation: u64, counter: u64) -> u64 {
-    (generation & 0xffff_ffff) << 32 | (counter & 0xffff_ffff)
-}
-
-/// The counter of a packed hit, if it belongs to `generation`.
-fn unpack_hit(packed: u64, generation: u64) -> Option<u64> {
-    (packed != 0 && packed >> 32 == generation & 0xffff_ffff).then_some(packed & 0xffff_ffff)
 }
 
 /// Which share of which generation a worker searches.
@@ -299,7 +320,7 @@ fn share(
         record(end.tried(start, start + count));
         match end {
             SearchEnd::Hit(hit) => {
-                board.report_hit(worker, generation, hit);
+                board.report_hit(generation, hit);
                 return Leave::Stopped;
             }
             SearchEnd::Stopped(_) => return Leave::Stopped,
@@ -326,7 +347,7 @@ impl Crew {
     /// `progress`.
     pub(crate) fn start(workers: usize, progress: &Arc<Progress>) -> std::io::Result<Crew> {
         let workers = workers.max(1);
-        let board = Arc::new(Board::new(workers));
+        let board = Arc::new(Board::new());
         let mut crew = Crew {
             board: Arc::clone(&board),
             workers,
@@ -382,7 +403,7 @@ impl Crew {
         )
     }
 
-    /// The smallest hit reported in `generation`, if any.
+    /// The hit that ended `generation`, if one did (the first reported).
     pub(crate) fn hit(&self, generation: u64) -> Option<u64> {
         self.board.hit(generation)
     }
@@ -446,7 +467,7 @@ fn help(board: &Board, worker: usize, workers: usize, progress: &Progress) {
         }));
         if searched.is_err() {
             board.panicked.store(true, Ordering::Release);
-            board.live.0.store(generation | STOPPED, Ordering::Release);
+            board.stop(generation);
         }
     }
 }
@@ -478,7 +499,7 @@ mod tests {
     /// no counter is tried twice in an epoch.
     #[test]
     fn stripes_are_disjoint_and_cover_the_counters() {
-        let board = Board::new(3);
+        let board = Board::new();
         let generation = board.post(&job().parts().to_words());
         let limit = 100 * SLICE + 17;
         let mut seen = HashSet::new();
@@ -508,10 +529,10 @@ mod tests {
     }
 
     /// A hit raises the generation's stop signal, which ends the others' shares, and the
-    /// smallest hit of the generation is kept; the attempts recorded stop at the hit.
+    /// first hit of the generation is kept; the attempts recorded stop at the hit.
     #[test]
     fn a_hit_stops_the_others() {
-        let board = Board::new(3);
+        let board = Board::new();
         let generation = board.post(&job().parts().to_words());
         let mut recorded = 0;
         let leave = share(
@@ -532,8 +553,12 @@ mod tests {
             (leave, recorded, board.hit(generation)),
             (Leave::Stopped, SLICE + 43, Some(4 * SLICE + 42))
         );
-        board.report_hit(2, generation, 7);
-        assert_eq!(board.hit(generation), Some(7), "the smallest hit");
+        board.report_hit(generation, 7);
+        assert_eq!(
+            board.hit(generation),
+            Some(4 * SLICE + 42),
+            "the first hit stands"
+        );
         let mut searched = 0;
         let leave = share(
             &board,
@@ -550,11 +575,36 @@ mod tests {
         assert_eq!(board.hit(next), None, "hits belong to their generation");
     }
 
+    /// A hit on counter 0 is a hit; a stop without a hit (a helper's panic) is none,
+    /// and no later report changes an ended generation's outcome.
+    #[test]
+    fn live_word_holds_the_outcome() {
+        let board = Board::new();
+        let words = job().parts().to_words();
+        let first = board.post(&words);
+        assert_eq!(board.hit(first), None, "running");
+        board.report_hit(first, 0);
+        assert!(board.live(first).is_raised());
+        assert_eq!(board.hit(first), Some(0));
+
+        let second = board.post(&words);
+        assert!(!board.live(second).is_raised());
+        board.stop(second);
+        assert!(board.live(second).is_raised());
+        board.report_hit(second, 5);
+        assert_eq!(board.hit(second), None, "the stop stands");
+        assert_eq!(board.hit(first), None, "an older generation's hit is gone");
+
+        let third = board.post(&words);
+        board.report_hit(third, 999_999_999);
+        assert_eq!(board.hit(third), Some(999_999_999));
+    }
+
     /// A search that gave up on the stop signal ends the share, and only the attempts it
     /// made are recorded; a check that says to leave ends it before the next slice.
     #[test]
     fn a_stop_or_a_check_ends_the_share() {
-        let board = Board::new(1);
+        let board = Board::new();
         let generation = board.post(&job().parts().to_words());
         let mut recorded = 0;
         let leave = share(
@@ -591,7 +641,7 @@ mod tests {
     /// The posted words read back as they were written, generation by generation.
     #[test]
     fn posts_read_back() {
-        let board = Board::new(2);
+        let board = Board::new();
         let words = job().parts().to_words();
         let generation = board.post(&words);
         assert_eq!(board.read(), Some((generation, words)));

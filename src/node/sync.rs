@@ -234,7 +234,12 @@ async fn listen(
                 None => return Lost::Because("connection closed".into()),
             },
             _ = ping.tick() => {
-                match tokio::time::timeout(ping_interval.max(Duration::from_secs(1)), sink.ping::<redis::Value>()).await {
+                // As long as a connect may take: the pong queues behind whatever Redis
+                // is sending us, and a loaded machine (a long chain being checked, a
+                // build beside the node) can hold it past a second, which must not cost
+                // a resubscription. A dead connection is still found within seconds.
+                let patience = ping_interval.max(REDIS_TIMEOUT);
+                match tokio::time::timeout(patience, sink.ping::<redis::Value>()).await {
                     Ok(Ok(_)) => {}
                     Ok(Err(err)) => return Lost::Because(format!("ping failed: {err}")),
                     Err(_) => return Lost::Because("ping timed out".into()),
