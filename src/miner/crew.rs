@@ -239,22 +239,22 @@ impl Board {
             // Counters are below 10^9; a wider one ends the search without a hit.
             _ => 0,
         };
-        let running = generation & GENERATION_BITS;
-        // A failure means the generation ended already: that outcome stands.
-        let _ = self.live.0.compare_exchange(
-            running,
-            running | STOPPED | hit,
-            Ordering::Release,
-            Ordering::Relaxed,
-        );
+        self.end(generation, hit);
     }
 
     /// Ends `generation`'s search without a hit (a helper's panic).
     fn stop(&self, generation: u64) {
+        self.end(generation, 0);
+    }
+
+    /// Ends `generation`'s search with `hit` (already at [`HIT_SHIFT`], or zero), unless
+    /// it has ended already: the first outcome stands.
+    fn end(&self, generation: u64, hit: u64) {
         let running = generation & GENERATION_BITS;
+        // A failure means the generation ended already (a hit, a stop or a new post).
         let _ = self.live.0.compare_exchange(
             running,
-            running | STOPPED,
+            running | STOPPED | hit,
             Ordering::Release,
             Ordering::Relaxed,
         );
