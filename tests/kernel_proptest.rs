@@ -206,8 +206,9 @@ fn the_stop_flag_ends_a_search_within_its_range() {
 }
 
 /// A job sent as words ([`JobParts`]) and prepared again on the other side searches
-/// exactly as the original, for every kernel and prefix length mod 64; words it cannot
-/// have written are refused.
+/// exactly as the original, for every kernel and prefix length mod 64; the parts taken
+/// straight from the template are the prepared job's; words it cannot have written are
+/// refused.
 #[test]
 fn a_job_travels_as_words() {
     use minichain::miner::kernel::JobParts;
@@ -220,6 +221,8 @@ fn a_job_travels_as_words() {
             let words = job.parts().to_words();
             let parts = JobParts::from_words(&words).expect("our own words");
             assert_eq!(parts, job.parts());
+            // The parts the miner posts before it prepares its own copy are the same.
+            assert_eq!(JobParts::new(kind, &template, 7), job.parts());
             let again = parts.prepare().expect("the same CPU runs it");
             assert_eq!(again.kind(), kind);
             assert_eq!(

@@ -76,22 +76,27 @@ const HIT_SHIFT: u32 = 32;
 /// deadline and the board (20 to 40 µs of work on any kernel).
 pub(crate) const SLICE: u64 = 1 << 10;
 
-/// The posted job: the sequence number and the job's words.
+/// The posted job: the sequence number, the live word and the job's words, in two
+/// adjacent cache lines, so that a helper picking up a post fetches two lines, not three.
 #[derive(Debug, Default)]
 struct Posted {
     /// Twice the generation; odd while the words are being written.
     seq: AtomicU64,
+    /// The generation being searched (its [`GENERATION_BITS`]), with [`STOPPED`] and
+    /// the hit's counter (see [`HIT_SHIFT`]) added once it has ended. Beside `seq`: every
+    /// post writes both, and a helper reads both once it has seen the post.
+    live: AtomicU64,
     /// [`JobParts::to_words`], or all zero for "no job: stop and wait".
     words: [AtomicU64; JobParts::WORDS],
 }
+
+// The sequence number, the live word and the words share one 128-byte `CacheLine`.
+const _: () = assert!(size_of::<Posted>() <= 128);
 
 /// What the searching thread and the helpers share.
 #[derive(Debug)]
 struct Board {
     posted: CacheLine<Posted>,
-    /// The generation being searched (its [`GENERATION_BITS`]), with [`STOPPED`] and
-    /// the hit's counter (see [`HIT_SHIFT`]) added once it has ended.
-    live: CacheLine<AtomicU64>,
     /// A helper panicked since worker 0 last looked.
     panicked: AtomicBool,
     /// Parked helpers, and what parks them.
@@ -134,7 +139,6 @@ impl Board {
     fn new() -> Board {
         Board {
             posted: CacheLine::default(),
-            live: CacheLine::default(),
             panicked: AtomicBool::new(false),
             sleeping: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
@@ -151,8 +155,8 @@ impl Board {
         let posted = &self.posted.0;
         let seq = posted.seq.load(Ordering::Relaxed);
         let generation = (seq + 2) / 2;
-        self.live
-            .0
+        posted
+            .live
             .store(generation & GENERATION_BITS, Ordering::Release);
         posted.seq.store(seq + 1, Ordering::Relaxed);
         fence(Ordering::Release);
@@ -226,7 +230,7 @@ impl Board {
     /// The stop signal of `generation`.
     fn live(&self, generation: u64) -> Live<'_> {
         Live {
-            live: &self.live.0,
+            live: &self.posted.0.live,
             running: generation & GENERATION_BITS,
         }
     }
@@ -252,7 +256,7 @@ impl Board {
     fn end(&self, generation: u64, hit: u64) {
         let running = generation & GENERATION_BITS;
         // A failure means the generation ended already (a hit, a stop or a new post).
-        let _ = self.live.0.compare_exchange(
+        let _ = self.posted.0.live.compare_exchange(
             running,
             running | STOPPED | hit,
             Ordering::Release,
@@ -262,7 +266,7 @@ impl Board {
 
     /// The hit that ended `generation`, if one did.
     fn hit(&self, generation: u64) -> Option<u64> {
-        let live = self.live.0.load(Ordering::Acquire);
+        let live = self.posted.0.live.load(Ordering::Acquire);
         let ended = (generation & GENERATION_BITS) | STOPPED;
         let hit = (live & !STOPPED) >> HIT_SHIFT;
         (live & (GENERATION_BITS | STOPPED) == ended && hit != 0).then(|| hit - 1)
@@ -366,8 +370,8 @@ impl Crew {
     }
 
     /// Posts `job` for the helpers (none: they stop and wait); returns its generation.
-    pub(crate) fn post(&self, job: Option<&PreparedJob>) -> u64 {
-        let words = job.map_or([0; JobParts::WORDS], |job| job.parts().to_words());
+    pub(crate) fn post(&self, job: Option<&JobParts>) -> u64 {
+        let words = job.map_or([0; JobParts::WORDS], JobParts::to_words);
         self.board.post(&words)
     }
 
@@ -659,8 +663,7 @@ mod tests {
         let crew = Crew::start(3, &progress).expect("helpers start");
         // Long enough for the helpers to park first.
         std::thread::sleep(IDLE_SPIN * 10);
-        let job = job();
-        crew.post(Some(&job));
+        crew.post(Some(&job().parts()));
         while progress.per_worker_attempts()[1..].contains(&0) {
             std::thread::yield_now();
         }

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use super::crew::Leave;
 #[cfg(doc)]
 use super::crew::SLICE;
+use super::kernel::JobParts;
 use super::layout::MiningTemplate;
 use super::{CancelToken, MineJob, MineOutcome, Miner};
 use crate::chain::block::{MAX_NONCE_DIGITS, fmt_u64};
@@ -66,13 +67,18 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
             return None;
         }
         let epoch = planner.next_epoch(now_ms());
-        let prepared = epoch.template.as_ref().and_then(|template| {
-            miner
-                .kernel
-                .try_prepare(template, epoch.difficulty.bits())
-                .ok()
+        let parts = epoch
+            .template
+            .as_ref()
+            .map(|template| JobParts::new(miner.kernel, template, epoch.difficulty.bits()));
+        // The helpers get the job first and prepare their copies while worker 0
+        // prepares its own: a block's hashing starts a preparation sooner on them.
+        let generation = miner.crew.post(parts.as_ref());
+        let prepared = parts.map(|parts| {
+            parts
+                .prepare()
+                .expect("the miner's kernel was checked available when it was built")
         });
-        let generation = miner.crew.post(prepared.as_ref());
         miner
             .progress
             .start_epoch(epoch.timestamp, epoch.difficulty.bits());

@@ -332,6 +332,20 @@ impl JobParts {
     /// How many `u64` words [`Self::to_words`] writes.
     pub const WORDS: usize = 13;
 
+    /// The parts of `template` mined at `difficulty` on `kind`: what
+    /// [`KernelKind::prepare`] would give [`PreparedJob::parts`] for, without preparing
+    /// it, so that the miner can hand a job to its helpers before it prepares its own.
+    pub fn new(kind: KernelKind, template: &MiningTemplate, difficulty: u32) -> JobParts {
+        JobParts {
+            kind,
+            difficulty,
+            digits_at: u8::try_from(template.digits_at())
+                .expect("digits sit inside a 64-byte block"),
+            midstate: template.midstate(),
+            block: *template.last_block(),
+        }
+    }
+
     /// The parts as words (the first one non-zero, so that zero can mean "no job").
     pub fn to_words(&self) -> [u64; Self::WORDS] {
         let mut words = [0u64; Self::WORDS];

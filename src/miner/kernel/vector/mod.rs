@@ -269,9 +269,10 @@ macro_rules! define_vector_search {
                         |i: usize| i >= skip
                     );
                     for block in first_block + 1..7 {
-                        // Halfway through the rounds, a look at the stop signal too: a
-                        // worker waiting on another's hit leaves half a batch sooner.
-                        if block == 4 && stop.is_raised() {
+                        // Between every eight rounds, a look at the stop signal too
+                        // (one load, next to a batch's thousand vector operations): a
+                        // worker waiting on another's hit leaves within eight rounds.
+                        if stop.is_raised() {
                             return SearchEnd::Stopped(hi_base + inner as u64);
                         }
                         eight_rounds!(
