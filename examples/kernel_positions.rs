@@ -27,17 +27,9 @@ fn thread_time() -> Duration {
     Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
-/// The template for a prefix of `len` bytes.
-fn template_for_prefix(len: usize) -> MiningTemplate {
-    let prefix: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
-    MiningTemplate::new(&prefix, b"20", 0).expect("valid template")
-}
-
 /// A template whose low digits start at byte `at` of the final block.
 fn template(at: usize) -> MiningTemplate {
-    (0..64)
-        .map(template_for_prefix)
-        .find(|template| template.digits_at() == at)
+    MiningTemplate::sample_at(at)
         .unwrap_or_else(|| panic!("no prefix puts the digits at byte {at}"))
 }
 
@@ -108,7 +100,7 @@ fn main() {
         .collect();
     rows.push((
         "every len".into(),
-        (0..64).map(template_for_prefix).collect(),
+        (0..64).map(MiningTemplate::sample).collect(),
     ));
     let jobs: Vec<Vec<Vec<PreparedJob>>> = rows
         .iter()

@@ -236,4 +236,18 @@ fn a_job_travels_as_words() {
     let mut bad_kind = [1u64; JobParts::WORDS];
     bad_kind[0] = 1 | 200 << 8;
     assert_eq!(JobParts::from_words(&bad_kind), None);
+    // Low digits that would run into the padding: no template puts them there.
+    let template = MiningTemplate::new(b"p", b"9", 0).expect("valid template");
+    let mut words = KernelKind::Portable
+        .prepare(&template, 7)
+        .parts()
+        .to_words();
+    for (digits_at, fits) in [(45u64, true), (46, false), (200, false)] {
+        words[0] = words[0] & !(0xff << 16) | digits_at << 16;
+        assert_eq!(
+            JobParts::from_words(&words).is_some(),
+            fits,
+            "digits at {digits_at}"
+        );
+    }
 }

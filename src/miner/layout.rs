@@ -179,6 +179,22 @@ impl MiningTemplate {
         })
     }
 
+    /// A template over a made-up prefix of `prefix_len` bytes (suffix `20`, variant 0):
+    /// what the kernel calibration and `examples/kernel_positions` measure kernels on.
+    pub fn sample(prefix_len: usize) -> MiningTemplate {
+        let prefix: Vec<u8> = (0..prefix_len).map(|i| b'a' + (i % 26) as u8).collect();
+        MiningTemplate::new(&prefix, b"20", 0)
+            .expect("variant 0 and a two-digit suffix fit after any prefix")
+    }
+
+    /// The first [`Self::sample`] (prefix lengths 0 to 63, one of each length mod 64)
+    /// whose low digits start at byte `digits_at` of the final block, if one does.
+    pub fn sample_at(digits_at: usize) -> Option<MiningTemplate> {
+        (0..64)
+            .map(Self::sample)
+            .find(|template| template.digits_at() == digits_at)
+    }
+
     /// The SHA-256 state after every whole 64-byte block before the final one. It exists
     /// only at a 64-byte boundary: the final block's bytes are not in it.
     pub fn midstate(&self) -> [u32; 8] {
@@ -373,6 +389,24 @@ const MAX_HEAD_LEN: usize = MAX_NONCE_DIGITS - DIGITS_LEN;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Samples have the prefix length asked for; `sample_at` finds the digits' offset
+    /// asked for, or says there is none.
+    #[test]
+    fn samples_put_the_digits_where_asked() {
+        for len in [0, 1, 63, 64, 200] {
+            assert_eq!(MiningTemplate::sample(len).prefix().len(), len);
+        }
+        for at in [39, 44] {
+            let template = MiningTemplate::sample_at(at).expect("a prefix length puts them here");
+            assert_eq!(template.digits_at(), at);
+        }
+        assert_eq!(
+            MiningTemplate::sample_at(60),
+            None,
+            "no room before the padding"
+        );
+    }
 
     /// A short prefix gets the longest head (31 digits), which still leaves the digits
     /// short of the latest place, and no absorbed block.

@@ -133,14 +133,7 @@ pub fn calibrate(kinds: &[KernelKind]) -> Calibration {
 ///
 /// When no prefix length puts them there (every offset in [`DIGIT_OFFSETS`] has one).
 fn template(at: usize) -> MiningTemplate {
-    // The layout picks the head for each prefix length; the first length (of a block's
-    // worth) that puts the digits at `at` will do.
-    (0..64usize)
-        .map(|len| {
-            let prefix: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
-            MiningTemplate::new(&prefix, b"20", 0).expect("short prefixes are valid")
-        })
-        .find(|template| template.digits_at() == at)
+    MiningTemplate::sample_at(at)
         .expect("some prefix length puts the digits at each calibration offset")
 }
 

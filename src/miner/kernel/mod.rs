@@ -372,7 +372,9 @@ impl JobParts {
         }
         let kind = *KernelKind::ALL.get(usize::try_from(head >> 8 & 0xff).ok()?)?;
         let digits_at = (head >> 16 & 0xff) as u8;
-        if usize::from(digits_at) + crate::miner::layout::DIGITS_LEN > 55 {
+        // A template's low digits are followed by at least one suffix digit and the
+        // 0x80 byte before the 64-bit length at byte 56.
+        if usize::from(digits_at) + crate::miner::layout::DIGITS_LEN + 2 > 56 {
             return None;
         }
         let mut midstate = [0u32; 8];
