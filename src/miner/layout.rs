@@ -70,6 +70,10 @@ const SHA256_IV: [u32; 8] = [
 /// Bytes of message a final block can hold: 64 less the `0x80` marker and the 8-byte length.
 const LAST_BLOCK_PAYLOAD: usize = 64 - 1 - 8;
 
+/// The latest byte of the final block where a template's low digits can start: before
+/// them the shortest suffix (one digit) and the padding.
+pub(crate) const MAX_DIGITS_AT: usize = LAST_BLOCK_PAYLOAD - DIGITS_LEN - 1;
+
 /// Why a mining template cannot be built.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum LayoutError {

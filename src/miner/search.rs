@@ -72,7 +72,7 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
             .as_ref()
             .map(|template| JobParts::new(miner.kernel, template, epoch.difficulty.bits()));
         // The helpers get the job first and prepare their copies while worker 0
-        // prepares its own: a block's hashing starts a preparation sooner on them.
+        // prepares its own, so their hashing starts one preparation sooner.
         let generation = miner.crew.post(parts.as_ref());
         let prepared = parts.map(|parts| {
             parts

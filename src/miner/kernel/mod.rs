@@ -244,13 +244,13 @@ impl PreparedJob {
             #[cfg(target_arch = "x86_64")]
             Job::Avx512x2(job) => job.geometry(),
         };
-        JobParts {
-            kind: self.kind,
-            difficulty: geometry.difficulty,
-            digits_at: u8::try_from(geometry.digits_at).expect("digits sit inside a 64-byte block"),
-            midstate: geometry.midstate,
-            block: geometry.block,
-        }
+        JobParts::of(
+            self.kind,
+            geometry.midstate,
+            geometry.block,
+            geometry.digits_at,
+            geometry.difficulty,
+        )
     }
 
     /// The template's counter limit (`10^L`): counters run `0..counter_limit()`.
@@ -336,13 +336,30 @@ impl JobParts {
     /// [`KernelKind::prepare`] would give [`PreparedJob::parts`] for, without preparing
     /// it, so that the miner can hand a job to its helpers before it prepares its own.
     pub fn new(kind: KernelKind, template: &MiningTemplate, difficulty: u32) -> JobParts {
+        Self::of(
+            kind,
+            template.midstate(),
+            *template.last_block(),
+            template.digits_at(),
+            difficulty,
+        )
+    }
+
+    /// The parts from a template's pieces (what both a template and a prepared job's
+    /// geometry hold).
+    fn of(
+        kind: KernelKind,
+        midstate: [u32; 8],
+        block: [u8; 64],
+        digits_at: usize,
+        difficulty: u32,
+    ) -> JobParts {
         JobParts {
             kind,
             difficulty,
-            digits_at: u8::try_from(template.digits_at())
-                .expect("digits sit inside a 64-byte block"),
-            midstate: template.midstate(),
-            block: *template.last_block(),
+            digits_at: u8::try_from(digits_at).expect("digits sit inside a 64-byte block"),
+            midstate,
+            block,
         }
     }
 
@@ -372,9 +389,7 @@ impl JobParts {
         }
         let kind = *KernelKind::ALL.get(usize::try_from(head >> 8 & 0xff).ok()?)?;
         let digits_at = (head >> 16 & 0xff) as u8;
-        // A template's low digits are followed by at least one suffix digit and the
-        // 0x80 byte before the 64-bit length at byte 56.
-        if usize::from(digits_at) + crate::miner::layout::DIGITS_LEN + 2 > 56 {
+        if usize::from(digits_at) > crate::miner::layout::MAX_DIGITS_AT {
             return None;
         }
         let mut midstate = [0u32; 8];
