@@ -7,8 +7,8 @@
 //! taking a turn in each round.
 //!
 //! `cargo run --release --example kernel_positions -- [ROUNDS [POSITIONS]]` (default 5
-//! rounds at bytes 12, 22, 33, 40 and 44; POSITIONS is a comma-separated list of the
-//! offsets the layout gives, 11 to 45). Linux only (it reads `CLOCK_THREAD_CPUTIME_ID`,
+//! rounds at bytes 11, 23, 35, 39, 43 and 44; POSITIONS is a comma-separated list of the
+//! offsets the layout gives, 11 to 44). Linux only (it reads `CLOCK_THREAD_CPUTIME_ID`,
 //! which a preemption does not advance).
 
 use std::time::Duration;
@@ -18,7 +18,7 @@ use minichain::miner::layout::MiningTemplate;
 use sha2::block_api::compress256;
 
 /// Where the low digits start in the final block, by default.
-const DIGITS_AT: [usize; 5] = [12, 22, 33, 40, 44];
+const DIGITS_AT: [usize; 6] = [11, 23, 35, 39, 43, 44];
 const SLICE: Duration = Duration::from_millis(20);
 const CALL: u64 = 1 << 10;
 

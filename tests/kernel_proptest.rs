@@ -251,3 +251,55 @@ fn a_job_travels_as_words() {
         );
     }
 }
+
+/// Every place the low digits can start in the final block (0 to 45), not only those the
+/// layout gives: every kernel agrees with a `compress256` reference over a decimal carry,
+/// on a job whose parts travel as words with the place rewritten: this keeps the kernels
+/// proven where no template reaches (unaligned places before byte 44).
+#[test]
+fn every_digit_position() {
+    use minichain::miner::kernel::JobParts;
+    use sha2::block_api::compress256;
+
+    let template = MiningTemplate::new(b"position", b"9", 0).expect("valid template");
+    let difficulty = 7u64;
+    for kind in available_kernels() {
+        let mut words = kind.prepare(&template, 7).parts().to_words();
+        // Arbitrary block bytes: the kernels hash whatever is around the digits.
+        for (i, word) in words[5..].iter_mut().enumerate() {
+            *word = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+        for digits_at in 0..=45u64 {
+            words[0] = words[0] & 0xffff | digits_at << 16 | difficulty << 32;
+            let parts = JobParts::from_words(&words).expect("a place the kernels accept");
+            let job = parts.prepare().expect("the same CPU runs it");
+            let mut midstate = [0u32; 8];
+            for (i, pair) in midstate.chunks_exact_mut(2).enumerate() {
+                pair[0] = (words[1 + i] >> 32) as u32;
+                pair[1] = words[1 + i] as u32;
+            }
+            let mut block = [0u8; 64];
+            for (i, chunk) in block.chunks_exact_mut(8).enumerate() {
+                chunk.copy_from_slice(&words[5 + i].to_le_bytes());
+            }
+            let meets = |counter: u64| {
+                let mut preimage = block;
+                let digits = format!("{counter:09}");
+                let at = digits_at as usize;
+                preimage[at..at + 9].copy_from_slice(digits.as_bytes());
+                let mut state = midstate;
+                compress256(&mut state, &[preimage]);
+                let hash: Vec<u8> = state.iter().flat_map(|w| w.to_be_bytes()).collect();
+                leading_zero_bits(&hash) >= difficulty as u32
+            };
+            for (start, count) in [(3u64, 700u64), (129_990, 900)] {
+                let expected = (start..start + count).find(|&c| meets(c));
+                assert_eq!(
+                    job.search(start, count),
+                    expected,
+                    "kernel {kind}, digits at {digits_at}"
+                );
+            }
+        }
+    }
+}

@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use sha2::block_api::compress256;
 
-use crate::miner::layout::{DIGITS_LEN, MiningTemplate, write_digits};
+use crate::miner::layout::{DIGITS_LEN, INNER_DIGITS, MiningTemplate, write_digits};
 
 /// SHA-256 round constants.
 pub(crate) const K: [u32; 64] = [
@@ -30,8 +30,6 @@ pub(crate) const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
-/// How many trailing digits the kernels step through with table look-ups.
-pub(crate) const INNER_DIGITS: usize = 4;
 /// `10^INNER_DIGITS`: the counters one [`HiBlock`] covers.
 pub(crate) const INNER_SPAN: u64 = 10_000;
 /// Zero entries after the `INNER_SPAN` real ones in each digit table, so that a batch of
@@ -62,13 +60,16 @@ pub(crate) struct Geometry {
     pub(crate) varying_schedule: u64,
     /// Bit `t` (`t >= 16`) set when `sigma0(W[t-15]) + W[t-16]` does not.
     pub(crate) constant_low_terms: u64,
+    /// Bit `t` set when word `t` depends on an inner digit but its low term and
+    /// `W[t-7]` do not: a vector kernel adds the two once per `hi`, not per attempt.
+    pub(crate) folded_low_terms: u64,
 }
 
-/// `(varying_schedule, constant_low_terms)` of [`Geometry`] for inner digits starting at
-/// each byte of the final block: they depend on nothing else, so they are worked out at
-/// compile time instead of for every job.
-const SCHEDULE_MASKS: [(u64, u64); 64] = {
-    let mut masks = [(0u64, 0u64); 64];
+/// `(varying_schedule, constant_low_terms, folded_low_terms)` of [`Geometry`] for inner
+/// digits starting at each byte of the final block: they depend on nothing else, so they
+/// are worked out at compile time instead of for every job.
+const SCHEDULE_MASKS: [(u64, u64, u64); 64] = {
+    let mut masks = [(0u64, 0u64, 0u64); 64];
     let mut inner_at = 0;
     while inner_at < 64 {
         let w_a = inner_at / 4;
@@ -87,14 +88,18 @@ const SCHEDULE_MASKS: [(u64, u64); 64] = {
             t += 1;
         }
         let mut constant_low = 0;
+        let mut folded = 0;
         let mut t = 16;
         while t < 64 {
             if varying & ((1 << (t - 15)) | (1 << (t - 16))) == 0 {
                 constant_low |= 1 << t;
+                if varying & (1 << t) != 0 && varying & (1 << (t - 7)) == 0 {
+                    folded |= 1 << t;
+                }
             }
             t += 1;
         }
-        masks[inner_at] = (varying, constant_low);
+        masks[inner_at] = (varying, constant_low, folded);
         inner_at += 1;
     }
     masks
@@ -110,7 +115,7 @@ pub(crate) const CONSTANT_LOW_END: usize = 40;
 const _: () = {
     let mut inner_at = 0;
     while inner_at + INNER_DIGITS <= 64 {
-        let (varying, constant_low) = SCHEDULE_MASKS[inner_at];
+        let (varying, constant_low, _) = SCHEDULE_MASKS[inner_at];
         assert!(varying >> CONSTANT_WORDS_END == u64::MAX >> CONSTANT_WORDS_END);
         assert!(constant_low >> CONSTANT_LOW_END == 0);
         inner_at += 1;
@@ -131,6 +136,30 @@ pub(crate) struct HiBlock {
     pub(crate) low_terms: [u32; CONSTANT_LOW_END - 16],
     /// Working variables `a..h` after the first `rounds_done` rounds.
     pub(crate) state: [u32; 8],
+}
+
+/// Rounds `w_a` to `w_a + 3` in scalar parts: every input of round `w_a` but `W[w_a]` is
+/// the same for a whole `hi`, so its new `a` and `e` are each one add per attempt
+/// (`first_a + W[w_a]`, `first_e + W[w_a]`); and the three rounds after it still read
+/// `h` and `d` from before round `w_a`, so `h + K[t] (+ W[t] when constant)` and
+/// `d + h + K[t] (+ W[t])` are constants too. That is most of a round and two adds of
+/// each of the next three saved per attempt, and the kernels enter their round loop at
+/// `w_a + 4` with every working variable varying.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Head {
+    /// New `a` of round `w_a`, less `W[w_a]`.
+    pub(crate) first_a: u32,
+    /// New `e` of round `w_a`, less `W[w_a]`.
+    pub(crate) first_e: u32,
+    /// For round `w_a + 1 + j`: `h + K[t]`, plus `W[t]` when that word is constant.
+    pub(crate) hkw: [u32; 3],
+    /// For round `w_a + 1 + j`: `d` plus [`Head::hkw`].
+    pub(crate) dhkw: [u32; 3],
+    /// Working variables `a`, `b`, `e`, `f` that entered round `w_a`.
+    pub(crate) a: u32,
+    pub(crate) b: u32,
+    pub(crate) e: u32,
+    pub(crate) f: u32,
 }
 
 impl Geometry {
@@ -160,7 +189,7 @@ impl Geometry {
         let w_a = inner_at / 4;
         let w_b = (inner_at + INNER_DIGITS - 1) / 4;
         let (table_a, table_b) = digit_tables(inner_at % 4);
-        let (varying, constant_low_terms) = SCHEDULE_MASKS[inner_at];
+        let (varying, constant_low_terms, folded_low_terms) = SCHEDULE_MASKS[inner_at];
         Self {
             midstate,
             block,
@@ -174,6 +203,7 @@ impl Geometry {
             table_b,
             varying_schedule: varying,
             constant_low_terms,
+            folded_low_terms,
         }
     }
 
@@ -224,6 +254,46 @@ impl Geometry {
             schedule,
             low_terms,
             state,
+        }
+    }
+
+    /// The scalar parts of rounds `w_a` to `w_a + 3` for the vector kernels, from
+    /// `fixed` (computed with `rounds_done == w_a`); see [`Head`].
+    pub(crate) fn head(&self, fixed: &HiBlock) -> Head {
+        let w_a = self.w_a;
+        let [a, b, c, d, e, f, g, h] = fixed.state;
+        let big_sigma1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+        let ch = (e & f) ^ (!e & g);
+        let t1 = h
+            .wrapping_add(big_sigma1)
+            .wrapping_add(ch)
+            .wrapping_add(K[w_a]);
+        let big_sigma0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+        let maj = (a & b) ^ (a & c) ^ (b & c);
+        let t2 = big_sigma0.wrapping_add(maj);
+        // In rounds w_a + 1 to w_a + 3, `h` and `d` are still working variables that
+        // entered round w_a (`g`, `f`, `e` and `c`, `b`, `a` in turn).
+        let mut hkw = [0; 3];
+        let mut dhkw = [0; 3];
+        for (j, (h, d)) in [(g, c), (f, b), (e, a)].into_iter().enumerate() {
+            let t = w_a + 1 + j;
+            let constant_w = if self.varying_schedule >> t & 1 == 0 {
+                fixed.schedule[t]
+            } else {
+                0
+            };
+            hkw[j] = h.wrapping_add(K[t]).wrapping_add(constant_w);
+            dhkw[j] = d.wrapping_add(hkw[j]);
+        }
+        Head {
+            first_a: t1.wrapping_add(t2),
+            first_e: d.wrapping_add(t1),
+            hkw,
+            dhkw,
+            a,
+            b,
+            e,
+            f,
         }
     }
 

@@ -7,7 +7,7 @@ use super::super::geometry::{
     CONSTANT_LOW_END, CONSTANT_WORDS_END, Geometry, INNER_SPAN, TABLE_PAD,
 };
 use super::super::{SearchEnd, StopSignal};
-use super::{K_BLOCKS, define_vector_search, eight_rounds, sha_round};
+use super::{K_BLOCKS, define_vector_search, eight_rounds, head_round, sha_round};
 
 type V = __m256i;
 const LANES: usize = 8;

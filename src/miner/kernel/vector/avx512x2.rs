@@ -14,7 +14,7 @@ use super::super::geometry::{
 };
 use super::super::{SearchEnd, StopSignal};
 use super::avx512 as one;
-use super::{K_BLOCKS, define_vector_search, eight_rounds, sha_round};
+use super::{K_BLOCKS, define_vector_search, eight_rounds, head_round, sha_round};
 
 type V = [__m512i; 2];
 const LANES: usize = 2 * one::LANES;

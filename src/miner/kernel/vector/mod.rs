@@ -4,18 +4,23 @@
 //! `load`, `hit_mask`).
 //!
 //! Per `hi` block (10^4 counters, see `geometry`):
-//! - the rounds before the first inner-digit word `w_a` run once, in scalar code;
+//! - the rounds before the first inner-digit word `w_a` run once, in scalar code, and so
+//!   do the constant parts of the next four (the [`Head`](super::geometry::Head)): round
+//!   `w_a`'s new `a` and `e` are then one add each per batch, and rounds `w_a + 1` to
+//!   `w_a + 3` two adds short of a full round;
 //! - every schedule word that does not depend on the inner digits is computed once and
 //!   broadcast, and so is the `sigma0(W[t-15]) + W[t-16]` half of those that do, where
-//!   that half does not;
+//!   that half does not (with `W[t-7]` added in when that is constant too);
 //! - per batch of lanes, the inner digits' words are an `or` of a broadcast base and a
 //!   vector load from the digit tables (lane `i` holds counter `batch + i`), the
 //!   dependent schedule words are computed, and the rounds start at `w_a`.
 //!
-//! The rounds run in blocks of eight with the working variables renamed, not moved; the
-//! first block is entered at round `w_a % 8` by loading the variables pre-rotated and
-//! skipping that block's first rounds. Only the first state word is needed for the hit
-//! test, so the last rounds' unused outputs are dropped by the compiler.
+//! The rounds after the head run in blocks of eight with the working variables renamed,
+//! not moved; the first block is entered at round `w_a + 4`, skipping that block's first
+//! rounds, in one compiled copy of the loop per place in the block. Only the first state
+//! word is needed for the hit test: the last round's constant carries the midstate's
+//! first word, so its new `a` is the hash's first word, and the compiler drops the last
+//! rounds' unused outputs.
 
 pub(crate) mod avx2;
 pub(crate) mod avx512;
@@ -144,6 +149,21 @@ macro_rules! eight_rounds {
     }};
 }
 
+/// Rounds `w_a + 1` to `w_a + 3` (see [`Head`](super::geometry::Head)): `h + K + W` and
+/// `d + h + K + W` come in whole, so a round is two adds short of [`sha_round`]. Gives
+/// the new `(a, e)`.
+macro_rules! head_round {
+    ($a:expr, $b:expr, $c:expr, $e:expr, $f:expr, $g:expr, $kw:expr) => {{
+        let (a, e) = ($a, $e);
+        let (hkw, dhkw) = $kw;
+        let s = add(bsig1(e), ch(e, $f, $g));
+        (
+            add(add(hkw, s), add(bsig0(a), maj(a, $b, $c))),
+            add(dhkw, s),
+        )
+    }};
+}
+
 /// The search loop, compiled for `$features` with the enclosing module's helpers.
 macro_rules! define_vector_search {
     ($features:literal) => {
@@ -176,13 +196,30 @@ macro_rules! define_vector_search {
             stop: &impl StopSignal,
         ) -> SearchEnd {
             // The closure inherits this function's target features.
-            SCRATCH.with_borrow_mut(|scratch| search_in(geometry, start, end, stop, scratch))
+            SCRATCH.with_borrow_mut(|scratch| {
+                // The round loop's entry, one copy per place in a block of eight: with
+                // the place known when the loop is compiled, the head's values go
+                // straight into registers (a copy that also knew which words vary, for
+                // the layout's usual place, measured no faster on a Zen 4).
+                match (geometry.w_a + 4) % 8 {
+                    0 => search_in::<0>(geometry, start, end, stop, scratch),
+                    1 => search_in::<1>(geometry, start, end, stop, scratch),
+                    2 => search_in::<2>(geometry, start, end, stop, scratch),
+                    3 => search_in::<3>(geometry, start, end, stop, scratch),
+                    4 => search_in::<4>(geometry, start, end, stop, scratch),
+                    5 => search_in::<5>(geometry, start, end, stop, scratch),
+                    6 => search_in::<6>(geometry, start, end, stop, scratch),
+                    _ => search_in::<7>(geometry, start, end, stop, scratch),
+                }
+            })
         }
 
+        /// The loop for a geometry whose round loop starts `SKIP` rounds into its block
+        /// of eight (`SKIP == (w_a + 4) % 8`).
         // The last round's new `e` is never read: only `a` feeds the hit test.
         #[allow(unused_assignments)]
         #[target_feature(enable = $features)]
-        fn search_in(
+        fn search_in<const SKIP: usize>(
             geometry: &Geometry,
             start: u64,
             end: u64,
@@ -194,12 +231,20 @@ macro_rules! define_vector_search {
             let w_b = geometry.w_b;
             let varying = geometry.varying_schedule;
             let constant_low = geometry.constant_low_terms;
-            let first_block = w_a / 8;
-            let skip = w_a % 8;
+            let folded = geometry.folded_low_terms;
+            // The round loop starts after the head's four rounds, `skip` rounds into
+            // its first block of eight.
+            let entry_round = w_a + 4;
+            let first_block = entry_round / 8;
+            let skip = SKIP;
+            debug_assert_eq!(skip, entry_round % 8);
             let max_first_word = splat(geometry.first_word_max());
-            let mid0 = splat(geometry.midstate[0]);
             let full_check = geometry.needs_full_check();
             let k_blocks: &[[u32; 8]; 8] = &K_BLOCKS;
+            // The last round's constant with the first midstate word added: its new `a`
+            // is then the hash's first word, with no add after the rounds.
+            let mut k_last = K_BLOCKS[7];
+            k_last[7] = k_last[7].wrapping_add(geometry.midstate[0]);
             // Every word past the digits' is recomputed per batch, and only the constant
             // words and low terms before these bounds are read as constants: at low
             // difficulties every block's first call pays this set-up, so it writes no more.
@@ -210,6 +255,7 @@ macro_rules! define_vector_search {
                 let hi_base = hi * INNER_SPAN;
                 let hi_end = end.min(hi_base + INNER_SPAN);
                 let fixed = geometry.hi_block(hi, w_a);
+                let head = geometry.head(&fixed);
                 for t in 0..CONSTANT_WORDS_END {
                     if varying & (1 << t) == 0 {
                         sched[t] = splat(fixed.schedule[t]);
@@ -217,16 +263,18 @@ macro_rules! define_vector_search {
                 }
                 for t in 16..CONSTANT_LOW_END {
                     if constant_low & (1 << t) != 0 {
-                        low_terms[t - 16] = splat(fixed.low_terms[t - 16]);
+                        let mut low = fixed.low_terms[t - 16];
+                        if folded & (1 << t) != 0 {
+                            low = low.wrapping_add(fixed.schedule[t - 7]);
+                        }
+                        low_terms[t - 16] = splat(low);
                     }
                 }
                 let base_a = splat(fixed.words[w_a]);
                 let base_b = splat(fixed.words[w_b]);
-                // Variable `v[j]` plays role `(j + skip) % 8` (a = 0) at round `w_a`.
-                let mut entry = [splat(0); 8];
-                for (role, &value) in fixed.state.iter().enumerate() {
-                    entry[(8 - skip + role) % 8] = splat(value);
-                }
+                let (first_a, first_e) = (splat(head.first_a), splat(head.first_e));
+                let (hkw, dhkw) = (head.hkw.map(|x| splat(x)), head.dhkw.map(|x| splat(x)));
+                let (a0, b0, e0, f0) = (splat(head.a), splat(head.b), splat(head.e), splat(head.f));
 
                 // Batches start at the first counter asked for, not at a multiple of
                 // `LANES`: a lane count that does not divide the search slices (32 lanes
@@ -239,17 +287,43 @@ macro_rules! define_vector_search {
                     if stop.is_raised() {
                         return SearchEnd::Stopped(hi_base + inner as u64);
                     }
-                    sched[w_b] = or(base_b, load(&geometry.table_b[inner..]));
+                    if w_b != w_a {
+                        sched[w_b] = or(base_b, load(&geometry.table_b[inner..]));
+                    }
                     sched[w_a] = or(base_a, load(&geometry.table_a[inner..]));
                     for t in 16..64 {
                         if varying & (1 << t) != 0 {
-                            let low = if constant_low & (1 << t) != 0 {
-                                low_terms[t - 16]
+                            sched[t] = if folded & (1 << t) != 0 {
+                                add(ssig1(sched[t - 2]), low_terms[t - 16])
                             } else {
-                                add(ssig0(sched[t - 15]), sched[t - 16])
+                                let low = if constant_low & (1 << t) != 0 {
+                                    low_terms[t - 16]
+                                } else {
+                                    add(ssig0(sched[t - 15]), sched[t - 16])
+                                };
+                                add(add(ssig1(sched[t - 2]), sched[t - 7]), low)
                             };
-                            sched[t] = add(add(ssig1(sched[t - 2]), sched[t - 7]), low);
                         }
+                    }
+                    // The head: round w_a, then three rounds with `h` and `d` constant.
+                    let head_kw = |j: usize| {
+                        let t = w_a + 1 + j;
+                        if varying & (1 << t) != 0 {
+                            (add(hkw[j], sched[t]), add(dhkw[j], sched[t]))
+                        } else {
+                            (hkw[j], dhkw[j])
+                        }
+                    };
+                    let a1 = add(first_a, sched[w_a]);
+                    let e1 = add(first_e, sched[w_a]);
+                    let (a2, e2) = head_round!(a1, a0, b0, e1, e0, f0, head_kw(0));
+                    let (a3, e3) = head_round!(a2, a1, a0, e2, e1, e0, head_kw(1));
+                    let (a4, e4) = head_round!(a3, a2, a1, e3, e2, e1, head_kw(2));
+                    // Variable `v[j]` plays role `(j + skip) % 8` (a = 0) at the entry.
+                    let roles = [a4, a3, a2, a1, e4, e3, e2, e1];
+                    let mut entry = [ZERO; 8];
+                    for (role, value) in roles.into_iter().enumerate() {
+                        entry[(8 - skip + role) % 8] = value;
                     }
                     let [
                         mut v0,
@@ -285,11 +359,10 @@ macro_rules! define_vector_search {
                     eight_rounds!(
                         [v0, v1, v2, v3, v4, v5, v6, v7],
                         &blocks[7],
-                        &k_blocks[7],
+                        &k_last,
                         |_: usize| true
                     );
-                    let first_word = add(v0, mid0);
-                    let mut hits = hit_mask(first_word, max_first_word);
+                    let mut hits = hit_mask(v0, max_first_word);
                     while hits != 0 {
                         let lane = hits.trailing_zeros() as usize;
                         hits &= hits - 1;
@@ -323,4 +396,5 @@ const K_BLOCKS: [[u32; 8]; 8] = {
 
 use define_vector_search;
 use eight_rounds;
+use head_round;
 use sha_round;
