@@ -255,7 +255,7 @@ fn a_job_travels_as_words() {
 /// Every place the low digits can start in the final block (0 to 45), not only those the
 /// layout gives: every kernel agrees with a `compress256` reference over a decimal carry,
 /// on a job whose parts travel as words with the place rewritten: this keeps the kernels
-/// proven where no template reaches (unaligned places before byte 44).
+/// proven at places the layout gives rarely or never (most unaligned ones).
 #[test]
 fn every_digit_position() {
     use minichain::miner::kernel::JobParts;

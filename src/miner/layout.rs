@@ -22,9 +22,10 @@
 //!   varying message word once per 10^4 counters, so the digits at the end of the block
 //!   save about a fifth of each attempt's rounds against digits at its start, and four
 //!   fast digits in one word leave more of the schedule constant than four across two.
-//!   Most prefixes get byte 43 (the fast digits fill word 12, the suffix and padding
-//!   follow); a prefix that ends late in its block gets a head that fills it and spills
-//!   into the final block.
+//!   About half of all prefix lengths get byte 43 (the fast digits fill word 12, the
+//!   suffix and padding follow), most others an earlier word-aligned place; a prefix
+//!   that ends late in its block gets a head that fills it and spills into the final
+//!   block.
 //!
 //! With `H` head digits the head's value is `10^(H-1) + variant`, and `H` depends only on
 //! the prefix length, the suffix length and the variant, and always holds the variant
@@ -406,8 +407,9 @@ fn head_len(prefix_len: usize, suffix_len: usize, variant: u64) -> Result<usize,
     Ok(shortest + (best - at))
 }
 
-/// How many bytes the four fastest digits sit after the low digits' start.
-const INNER_AT: usize = DIGITS_LEN - INNER_DIGITS;
+/// How many bytes the fast digits ([`INNER_DIGITS`]) sit after the low digits' start:
+/// the rest of the low digits come first.
+pub(crate) const INNER_AT: usize = DIGITS_LEN - INNER_DIGITS;
 
 /// The longest head: the nonce may have at most [`MAX_NONCE_DIGITS`] digits.
 const MAX_HEAD_LEN: usize = MAX_NONCE_DIGITS - DIGITS_LEN;

@@ -32,8 +32,8 @@ use crate::miner::layout::MiningTemplate;
 
 /// Where the low digits start in each calibration template's final block: the fast
 /// digits filling words 8, 11 and 12 (byte 43, where the layout puts about half of all
-/// blocks' digits), and across words 12 and 13, the one unaligned place the layout still
-/// gives.
+/// blocks' digits), and across words 12 and 13 (byte 44; the layout gives it, or 45,
+/// for the few prefixes that cannot reach 43).
 const DIGIT_OFFSETS: [usize; 4] = [27, 39, 43, 44];
 /// Thread CPU time per kernel, template and round.
 const SLICE: Duration = Duration::from_micros(1500);

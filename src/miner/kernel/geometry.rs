@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use sha2::block_api::compress256;
 
-use crate::miner::layout::{DIGITS_LEN, INNER_DIGITS, MiningTemplate, write_digits};
+use crate::miner::layout::{DIGITS_LEN, INNER_AT, INNER_DIGITS, MiningTemplate, write_digits};
 
 /// SHA-256 round constants.
 pub(crate) const K: [u32; 64] = [
@@ -142,16 +142,17 @@ pub(crate) struct HiBlock {
 /// the same for a whole `hi`, so its new `a` and `e` are each one add per attempt
 /// (`first_a + W[w_a]`, `first_e + W[w_a]`); and the three rounds after it still read
 /// `h` and `d` from before round `w_a`, so `h + K[t] (+ W[t] when constant)` and
-/// `d + h + K[t] (+ W[t])` are constants too. That is most of a round and two adds of
-/// each of the next three saved per attempt, and the kernels enter their round loop at
-/// `w_a + 4` with every working variable varying.
+/// `d + h + K[t] (+ W[t])` are constants too. That is most of a round, and two adds of
+/// each of the next three (one where `W[t]` varies), saved per attempt; the kernels
+/// enter their round loop at `w_a + 4` with every working variable varying.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Head {
     /// New `a` of round `w_a`, less `W[w_a]`.
     pub(crate) first_a: u32,
     /// New `e` of round `w_a`, less `W[w_a]`.
     pub(crate) first_e: u32,
-    /// For round `w_a + 1 + j`: `h + K[t]`, plus `W[t]` when that word is constant.
+    /// For round `w_a + 1 + j`: `h + K[t]`, plus `W[t]` when that word is constant (the
+    /// lanes add a varying one).
     pub(crate) hkw: [u32; 3],
     /// For round `w_a + 1 + j`: `d` plus [`Head::hkw`].
     pub(crate) dhkw: [u32; 3],
@@ -185,7 +186,7 @@ impl Geometry {
             digits_len >= INNER_DIGITS,
             "templates have at least {INNER_DIGITS} low digits"
         );
-        let inner_at = digits_at + digits_len - INNER_DIGITS;
+        let inner_at = digits_at + INNER_AT;
         let w_a = inner_at / 4;
         let w_b = (inner_at + INNER_DIGITS - 1) / 4;
         let (table_a, table_b) = digit_tables(inner_at % 4);
@@ -210,7 +211,7 @@ impl Geometry {
     /// The block for counter `hi * 10^4` with the inner digits' bytes zeroed.
     fn hi_words(&self, hi: u64) -> [u32; 16] {
         let mut block = self.block;
-        let hi_len = self.digits_len - INNER_DIGITS;
+        let hi_len = INNER_AT;
         let at = self.digits_at;
         write_digits(hi, &mut block[at..at + hi_len]);
         block[at + hi_len..at + self.digits_len].fill(0);
@@ -261,16 +262,11 @@ impl Geometry {
     /// `fixed` (computed with `rounds_done == w_a`); see [`Head`].
     pub(crate) fn head(&self, fixed: &HiBlock) -> Head {
         let w_a = self.w_a;
-        let [a, b, c, d, e, f, g, h] = fixed.state;
-        let big_sigma1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-        let ch = (e & f) ^ (!e & g);
-        let t1 = h
-            .wrapping_add(big_sigma1)
-            .wrapping_add(ch)
-            .wrapping_add(K[w_a]);
-        let big_sigma0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-        let maj = (a & b) ^ (a & c) ^ (b & c);
-        let t2 = big_sigma0.wrapping_add(maj);
+        let [a, b, c, _, e, f, g, _] = fixed.state;
+        // Round w_a with W[w_a] taken as zero: the lanes add their own word to its new
+        // `a` and `e`.
+        let mut first = fixed.state;
+        round(&mut first, K[w_a]);
         // In rounds w_a + 1 to w_a + 3, `h` and `d` are still working variables that
         // entered round w_a (`g`, `f`, `e` and `c`, `b`, `a` in turn).
         let mut hkw = [0; 3];
@@ -286,8 +282,8 @@ impl Geometry {
             dhkw[j] = d.wrapping_add(hkw[j]);
         }
         Head {
-            first_a: t1.wrapping_add(t2),
-            first_e: d.wrapping_add(t1),
+            first_a: first[0],
+            first_e: first[4],
             hkw,
             dhkw,
             a,

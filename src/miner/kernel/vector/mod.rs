@@ -7,7 +7,7 @@
 //! - the rounds before the first inner-digit word `w_a` run once, in scalar code, and so
 //!   do the constant parts of the next four (the [`Head`](super::geometry::Head)): round
 //!   `w_a`'s new `a` and `e` are then one add each per batch, and rounds `w_a + 1` to
-//!   `w_a + 3` two adds short of a full round;
+//!   `w_a + 3` two adds short of a full round (one where their word varies);
 //! - every schedule word that does not depend on the inner digits is computed once and
 //!   broadcast, and so is the `sigma0(W[t-15]) + W[t-16]` half of those that do, where
 //!   that half does not (with `W[t-7]` added in when that is constant too);
@@ -149,14 +149,19 @@ macro_rules! eight_rounds {
     }};
 }
 
-/// Rounds `w_a + 1` to `w_a + 3` (see [`Head`](super::geometry::Head)): `h + K + W` and
-/// `d + h + K + W` come in whole, so a round is two adds short of [`sha_round`]. Gives
-/// the new `(a, e)`.
+/// Rounds `w_a + 1` to `w_a + 3` (see [`Head`](super::geometry::Head)): `h + K (+ W)`
+/// and `d + h + K (+ W)` come in whole, and a varying `W` (`Some`) is added once to the
+/// part both share, so a round is two adds short of [`sha_round`] (one with a varying
+/// `W`). Gives the new `(a, e)`.
 macro_rules! head_round {
     ($a:expr, $b:expr, $c:expr, $e:expr, $f:expr, $g:expr, $kw:expr) => {{
         let (a, e) = ($a, $e);
-        let (hkw, dhkw) = $kw;
+        let (hkw, dhkw, w): (V, V, Option<V>) = $kw;
         let s = add(bsig1(e), ch(e, $f, $g));
+        let s = match w {
+            Some(w) => add(s, w),
+            None => s,
+        };
         (
             add(add(hkw, s), add(bsig0(a), maj(a, $b, $c))),
             add(dhkw, s),
@@ -308,11 +313,8 @@ macro_rules! define_vector_search {
                     // The head: round w_a, then three rounds with `h` and `d` constant.
                     let head_kw = |j: usize| {
                         let t = w_a + 1 + j;
-                        if varying & (1 << t) != 0 {
-                            (add(hkw[j], sched[t]), add(dhkw[j], sched[t]))
-                        } else {
-                            (hkw[j], dhkw[j])
-                        }
+                        let w = (varying & (1 << t) != 0).then(|| sched[t]);
+                        (hkw[j], dhkw[j], w)
                     };
                     let a1 = add(first_a, sched[w_a]);
                     let e1 = add(first_e, sched[w_a]);
