@@ -8,8 +8,8 @@
 //!
 //! `cargo run --release --example kernel_positions -- [ROUNDS [POSITIONS]]` (default 5
 //! rounds at bytes 11, 23, 35, 39, 43 and 44; POSITIONS is a comma-separated list of
-//! offsets that some sample template gets from the layout: 11, 15, ..., 43 and 44). Linux only (it reads `CLOCK_THREAD_CPUTIME_ID`,
-//! which a preemption does not advance).
+//! offsets that some sample template gets from the layout: 11, 15, ..., 43 and 44).
+//! Linux only (it reads `CLOCK_THREAD_CPUTIME_ID`, which a preemption does not advance).
 
 use std::time::Duration;
 

@@ -263,25 +263,18 @@ fn every_digit_position() {
 
     let template = MiningTemplate::new(b"position", b"9", 0).expect("valid template");
     let difficulty = 7u64;
+    // Arbitrary block bytes: the kernels hash whatever is around the digits.
+    let block: [u8; 64] = core::array::from_fn(|i| (i as u8).wrapping_mul(151).wrapping_add(7));
+    let midstate = template.midstate();
     for kind in available_kernels() {
         let mut words = kind.prepare(&template, 7).parts().to_words();
-        // Arbitrary block bytes: the kernels hash whatever is around the digits.
-        for (i, word) in words[5..].iter_mut().enumerate() {
-            *word = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for (word, chunk) in words[5..].iter_mut().zip(block.chunks_exact(8)) {
+            *word = u64::from_le_bytes(chunk.try_into().expect("chunks of eight bytes"));
         }
         for digits_at in 0..=45u64 {
             words[0] = words[0] & 0xffff | digits_at << 16 | difficulty << 32;
             let parts = JobParts::from_words(&words).expect("a place the kernels accept");
             let job = parts.prepare().expect("the same CPU runs it");
-            let mut midstate = [0u32; 8];
-            for (i, pair) in midstate.chunks_exact_mut(2).enumerate() {
-                pair[0] = (words[1 + i] >> 32) as u32;
-                pair[1] = words[1 + i] as u32;
-            }
-            let mut block = [0u8; 64];
-            for (i, chunk) in block.chunks_exact_mut(8).enumerate() {
-                chunk.copy_from_slice(&words[5 + i].to_le_bytes());
-            }
             let meets = |counter: u64| {
                 let mut preimage = block;
                 let digits = format!("{counter:09}");

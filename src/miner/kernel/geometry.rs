@@ -156,11 +156,6 @@ pub(crate) struct Head {
     pub(crate) hkw: [u32; 3],
     /// For round `w_a + 1 + j`: `d` plus [`Head::hkw`].
     pub(crate) dhkw: [u32; 3],
-    /// Working variables `a`, `b`, `e`, `f` that entered round `w_a`.
-    pub(crate) a: u32,
-    pub(crate) b: u32,
-    pub(crate) e: u32,
-    pub(crate) f: u32,
 }
 
 impl Geometry {
@@ -286,10 +281,6 @@ impl Geometry {
             first_e: first[4],
             hkw,
             dhkw,
-            a,
-            b,
-            e,
-            f,
         }
     }
 

@@ -279,7 +279,8 @@ macro_rules! define_vector_search {
                 let base_b = splat(fixed.words[w_b]);
                 let (first_a, first_e) = (splat(head.first_a), splat(head.first_e));
                 let (hkw, dhkw) = (head.hkw.map(|x| splat(x)), head.dhkw.map(|x| splat(x)));
-                let (a0, b0, e0, f0) = (splat(head.a), splat(head.b), splat(head.e), splat(head.f));
+                // The working variables that entered round w_a, read by the head.
+                let [a0, b0, e0, f0] = [0, 1, 4, 5].map(|role| splat(fixed.state[role]));
 
                 // Batches start at the first counter asked for, not at a multiple of
                 // `LANES`: a lane count that does not divide the search slices (32 lanes
