@@ -44,7 +44,7 @@ pub struct BenchArgs {
     #[arg(long)]
     json: bool,
     /// Kernel for the thread, difficulty and cancel measurements: portable, sha-ni, avx2,
-    /// avx512 or avx512x2 (default: the fastest here, picked by a short calibration).
+    /// avx512, avx512x2 or avx512x3 (default: the fastest here, picked by a short calibration).
     #[arg(long, value_name = "NAME")]
     kernel: Option<KernelKind>,
     /// Also draw the report as an SVG picture at FILE: effective attempts/s against

@@ -41,7 +41,7 @@ pub struct NodeArgs {
     /// Mining threads (default: one per CPU).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
-    /// SHA-256 kernel: portable, sha-ni, avx2, avx512 or avx512x2 (default: the fastest here,
+    /// SHA-256 kernel: portable, sha-ni, avx2, avx512, avx512x2 or avx512x3 (default: the fastest here,
     /// picked by a short calibration at start).
     #[arg(long, value_name = "NAME")]
     kernel: Option<KernelKind>,

@@ -11,8 +11,9 @@
 //! - [`KernelKind::Avx2`]: 8 attempts per 256-bit vector, SHA-256 in software.
 //! - [`KernelKind::Avx512`]: 16 attempts per 512-bit vector, with `vprord` and
 //!   `vpternlogd`.
-//! - [`KernelKind::Avx512x2`]: two independent 16-lane AVX-512 streams interleaved in one
-//!   thread, so that one stream's round latency is filled with the other's work.
+//! - [`KernelKind::Avx512x2`], [`KernelKind::Avx512x3`]: two or three independent
+//!   16-lane AVX-512 streams interleaved in one thread, so that one stream's round latency
+//!   is filled with the others' work (which count pays depends on the core).
 //!
 //! Preparing a job ([`KernelKind::prepare`]) does the per-job work once; then
 //! [`PreparedJob::search`] tries a counter range without allocating or locking and returns
@@ -62,11 +63,15 @@ pub enum KernelKind {
     Avx512,
     /// AVX-512F: two interleaved streams of 16 attempts (32 per batch).
     Avx512x2,
+    /// AVX-512F: three interleaved streams of 16 attempts (48 per batch).
+    Avx512x3,
 }
 
 /// A kernel name that [`KernelKind::from_name`] does not know.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown kernel {name:?}; expected one of portable, sha-ni, avx2, avx512, avx512x2")]
+#[error(
+    "unknown kernel {name:?}; expected one of portable, sha-ni, avx2, avx512, avx512x2, avx512x3"
+)]
 pub struct UnknownKernelError {
     /// The name given.
     pub name: String,
@@ -82,15 +87,17 @@ pub struct KernelUnavailableError {
 
 impl KernelKind {
     /// Every kernel, portable first.
-    pub const ALL: [KernelKind; 5] = [
+    pub const ALL: [KernelKind; 6] = [
         Self::Portable,
         Self::ShaNi,
         Self::Avx2,
         Self::Avx512,
         Self::Avx512x2,
+        Self::Avx512x3,
     ];
 
-    /// The kernel's name: `portable`, `sha-ni`, `avx2`, `avx512` or `avx512x2`.
+    /// The kernel's name: `portable`, `sha-ni`, `avx2`, `avx512`, `avx512x2` or
+    /// `avx512x3`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Portable => "portable",
@@ -98,6 +105,7 @@ impl KernelKind {
             Self::Avx2 => "avx2",
             Self::Avx512 => "avx512",
             Self::Avx512x2 => "avx512x2",
+            Self::Avx512x3 => "avx512x3",
         }
     }
 
@@ -118,8 +126,10 @@ impl KernelKind {
             Self::Avx512 => vector::avx512::is_available(),
             #[cfg(target_arch = "x86_64")]
             Self::Avx512x2 => vector::avx512x2::is_available(),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512x3 => vector::avx512x3::is_available(),
             #[cfg(not(target_arch = "x86_64"))]
-            Self::ShaNi | Self::Avx2 | Self::Avx512 | Self::Avx512x2 => false,
+            Self::ShaNi | Self::Avx2 | Self::Avx512 | Self::Avx512x2 | Self::Avx512x3 => false,
         }
     }
 
@@ -165,8 +175,10 @@ impl KernelKind {
             Self::Avx512 => Job::Avx512(vector::avx512::Avx512Job::new(geometry)),
             #[cfg(target_arch = "x86_64")]
             Self::Avx512x2 => Job::Avx512x2(vector::avx512x2::Avx512x2Job::new(geometry)),
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512x3 => Job::Avx512x3(vector::avx512x3::Avx512x3Job::new(geometry)),
             #[cfg(not(target_arch = "x86_64"))]
-            Self::ShaNi | Self::Avx2 | Self::Avx512 | Self::Avx512x2 => {
+            Self::ShaNi | Self::Avx2 | Self::Avx512 | Self::Avx512x2 | Self::Avx512x3 => {
                 return Err(KernelUnavailableError { kind: self });
             }
         };
@@ -215,6 +227,8 @@ enum Job {
     Avx512(vector::avx512::Avx512Job),
     #[cfg(target_arch = "x86_64")]
     Avx512x2(vector::avx512x2::Avx512x2Job),
+    #[cfg(target_arch = "x86_64")]
+    Avx512x3(vector::avx512x3::Avx512x3Job),
 }
 
 /// A template prepared for one kernel and difficulty; see [`KernelKind::prepare`].
@@ -243,6 +257,8 @@ impl PreparedJob {
             Job::Avx512(job) => job.geometry(),
             #[cfg(target_arch = "x86_64")]
             Job::Avx512x2(job) => job.geometry(),
+            #[cfg(target_arch = "x86_64")]
+            Job::Avx512x3(job) => job.geometry(),
         };
         JobParts::of(
             self.kind,
@@ -269,7 +285,7 @@ impl PreparedJob {
     }
 
     /// Like [`Self::search`], but looks at `stop` before each batch of lanes (every 8 to
-    /// 32 counters, well under a microsecond of work) and gives up as soon as it is set.
+    /// 48 counters, well under a microsecond of work) and gives up as soon as it is set.
     /// A hit is the smallest counter that meets the difficulty among those tried, and
     /// every counter before it was tried.
     pub fn search_until(&self, start: u64, count: u64, stop: &impl StopSignal) -> SearchEnd {
@@ -287,12 +303,14 @@ impl PreparedJob {
             Job::Avx512(job) => job.search(start, end, stop),
             #[cfg(target_arch = "x86_64")]
             Job::Avx512x2(job) => job.search(start, end, stop),
+            #[cfg(target_arch = "x86_64")]
+            Job::Avx512x3(job) => job.search(start, end, stop),
         }
     }
 }
 
 /// What [`PreparedJob::search_until`] looks at between batches: once raised, the search
-/// gives up. Looked at every 8 to 32 counters, so it must be as cheap as one relaxed
+/// gives up. Looked at every 8 to 48 counters, so it must be as cheap as one relaxed
 /// atomic load.
 pub trait StopSignal {
     /// Whether the search should give up now.

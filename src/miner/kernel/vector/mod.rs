@@ -1,5 +1,5 @@
-//! The software-SHA-256 vector kernels (AVX2: 8 lanes, AVX-512: 16 lanes, two AVX-512
-//! streams: 32 lanes), one attempt per lane, sharing one search loop written once as a
+//! The software-SHA-256 vector kernels (AVX2: 8 lanes, AVX-512: 16 lanes, two or three
+//! AVX-512 streams: 32 or 48 lanes), one attempt per lane, sharing one search loop written once as a
 //! macro over each module's lane helpers (`splat`, `add`, `or`, the sigmas, `ch`, `maj`,
 //! `load`, `hit_mask`).
 //!
@@ -25,6 +25,8 @@
 pub(crate) mod avx2;
 pub(crate) mod avx512;
 pub(crate) mod avx512x2;
+pub(crate) mod avx512x3;
+mod streams;
 
 /// One SHA-256 round on renamed working variables.
 macro_rules! sha_round {
@@ -175,7 +177,7 @@ macro_rules! define_vector_search {
         /// One thread's schedule vectors, kept from call to call: a call writes only the
         /// entries it reads (the constants of its job, and per batch the words that vary),
         /// so nothing needs zeroing first, which at low difficulties every block's first
-        /// call would pay (11 KB on the two-stream kernel).
+        /// call would pay (11 KB on the two-stream kernel, 17 KB on the three-stream one).
         struct Scratch {
             sched: [V; 64],
             low_terms: [V; CONSTANT_LOW_END - 16],
