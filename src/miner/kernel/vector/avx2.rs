@@ -17,32 +17,6 @@ pub(crate) fn is_available() -> bool {
     is_x86_feature_detected!("avx2")
 }
 
-/// A job for the AVX2 kernel.
-#[derive(Debug, Clone)]
-pub(crate) struct Avx2Job {
-    geometry: Geometry,
-}
-
-impl Avx2Job {
-    /// # Panics
-    ///
-    /// When the CPU lacks AVX2 (callers check [`is_available`] first).
-    pub(crate) fn new(geometry: Geometry) -> Self {
-        assert!(is_available(), "AVX2 kernel needs the avx2 CPU feature");
-        Self { geometry }
-    }
-
-    pub(crate) fn geometry(&self) -> &Geometry {
-        &self.geometry
-    }
-
-    pub(crate) fn search(&self, start: u64, end: u64, stop: &impl StopSignal) -> SearchEnd {
-        // SAFETY: `new` checked that the CPU has avx2, the only feature `search_lanes` is
-        // compiled for, and an `Avx2Job` only exists after `new`.
-        unsafe { search_lanes(&self.geometry, start, end, stop) }
-    }
-}
-
 /// Rotate each lane right by `$n` bits.
 macro_rules! ror {
     ($x:expr, $n:literal) => {
@@ -137,4 +111,4 @@ fn hit_mask(x: V, max: V) -> u32 {
     _mm256_movemask_ps(_mm256_castsi256_ps(at_most)) as u32
 }
 
-define_vector_search!("avx2");
+define_vector_search!(Avx2Job, "avx2");

@@ -17,35 +17,6 @@ pub(crate) fn is_available() -> bool {
     is_x86_feature_detected!("avx512f")
 }
 
-/// A job for the AVX-512 kernel.
-#[derive(Debug, Clone)]
-pub(crate) struct Avx512Job {
-    geometry: Geometry,
-}
-
-impl Avx512Job {
-    /// # Panics
-    ///
-    /// When the CPU lacks AVX-512F (callers check [`is_available`] first).
-    pub(crate) fn new(geometry: Geometry) -> Self {
-        assert!(
-            is_available(),
-            "AVX-512 kernel needs the avx512f CPU feature"
-        );
-        Self { geometry }
-    }
-
-    pub(crate) fn geometry(&self) -> &Geometry {
-        &self.geometry
-    }
-
-    pub(crate) fn search(&self, start: u64, end: u64, stop: &impl StopSignal) -> SearchEnd {
-        // SAFETY: `new` checked that the CPU has avx512f, the only feature `search_lanes`
-        // is compiled for, and an `Avx512Job` only exists after `new`.
-        unsafe { search_lanes(&self.geometry, start, end, stop) }
-    }
-}
-
 #[inline]
 #[target_feature(enable = "avx512f")]
 pub(super) fn splat(x: u32) -> V {
@@ -140,4 +111,4 @@ pub(super) fn hit_mask(x: V, max: V) -> u32 {
     u32::from(_mm512_cmple_epu32_mask(x, max))
 }
 
-define_vector_search!("avx512f");
+define_vector_search!(Avx512Job, "avx512f");

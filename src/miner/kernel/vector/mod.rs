@@ -171,9 +171,40 @@ macro_rules! head_round {
     }};
 }
 
-/// The search loop, compiled for `$features` with the enclosing module's helpers.
+/// The kernel's job type `$job` and its search loop, compiled for `$features` with the
+/// enclosing module's helpers (and its `is_available`).
 macro_rules! define_vector_search {
-    ($features:literal) => {
+    ($job:ident, $features:literal) => {
+        /// A job for this kernel: the geometry, on a CPU known to run it.
+        #[derive(Debug, Clone)]
+        pub(crate) struct $job {
+            geometry: Geometry,
+        }
+
+        impl $job {
+            /// # Panics
+            ///
+            /// When the CPU lacks the kernel's features (callers check [`is_available`]
+            /// first).
+            pub(crate) fn new(geometry: Geometry) -> Self {
+                assert!(
+                    is_available(),
+                    concat!("the kernel needs the CPU features ", $features)
+                );
+                Self { geometry }
+            }
+
+            pub(crate) fn geometry(&self) -> &Geometry {
+                &self.geometry
+            }
+
+            pub(crate) fn search(&self, start: u64, end: u64, stop: &impl StopSignal) -> SearchEnd {
+                // SAFETY: `new` checked that the CPU has the features `search_lanes` is
+                // compiled for, and a job only exists after `new`.
+                unsafe { search_lanes(&self.geometry, start, end, stop) }
+            }
+        }
+
         /// One thread's schedule vectors, kept from call to call: a call writes only the
         /// entries it reads (the constants of its job, and per batch the words that vary),
         /// so nothing needs zeroing first, which at low difficulties every block's first

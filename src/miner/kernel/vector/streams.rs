@@ -34,35 +34,6 @@ macro_rules! define_streams_kernel {
             one::is_available()
         }
 
-        /// A job for this kernel.
-        #[derive(Debug, Clone)]
-        pub(crate) struct $job {
-            geometry: Geometry,
-        }
-
-        impl $job {
-            /// # Panics
-            ///
-            /// When the CPU lacks AVX-512F (callers check [`is_available`] first).
-            pub(crate) fn new(geometry: Geometry) -> Self {
-                assert!(
-                    is_available(),
-                    "AVX-512 kernel needs the avx512f CPU feature"
-                );
-                Self { geometry }
-            }
-
-            pub(crate) fn geometry(&self) -> &Geometry {
-                &self.geometry
-            }
-
-            pub(crate) fn search(&self, start: u64, end: u64, stop: &impl StopSignal) -> SearchEnd {
-                // SAFETY: `new` checked that the CPU has avx512f, the only feature
-                // `search_lanes` is compiled for, and a job only exists after `new`.
-                unsafe { search_lanes(&self.geometry, start, end, stop) }
-            }
-        }
-
         #[inline]
         #[target_feature(enable = "avx512f")]
         fn add(a: V, b: V) -> V {
@@ -132,7 +103,7 @@ macro_rules! define_streams_kernel {
             0 $(| u64::from(one::hit_mask(x[$stream], max[$stream])) << ($stream * one::LANES))+
         }
 
-        define_vector_search!("avx512f");
+        define_vector_search!($job, "avx512f");
     };
 }
 
