@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A shared flag: the node (or a test, or the CLI's Ctrl-C) cancels, the searching
-/// thread sees it within 1,024 attempts (tens of microseconds; `SLICE` in the crew), the
+/// thread sees it within 1,536 attempts (tens of microseconds; `SLICE` in the kernels), the
 /// helpers a batch of lanes later, and the search returns
 /// [`MineOutcome::Cancelled`](super::MineOutcome::Cancelled).
 ///

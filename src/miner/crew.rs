@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use super::CancelToken;
 use super::cache_line::CacheLine;
-use super::kernel::{JobParts, PreparedJob, SearchEnd, StopSignal};
+use super::kernel::{JobParts, PreparedJob, SLICE, SearchEnd, StopSignal};
 use super::progress::Progress;
 
 /// How long an idle helper spins on the board before it parks: far longer than the gap
@@ -71,10 +71,6 @@ const GENERATION_BITS: u64 = 0xffff_ffff;
 /// Where a hit's counter, plus one, sits in `live` (zero: none; counters are below
 /// 10^9 < 2^31 - 1).
 const HIT_SHIFT: u32 = 32;
-
-/// Counters per slice: one kernel call between two looks at the cancel token, the
-/// deadline and the board (20 to 40 µs of work on any kernel).
-pub(crate) const SLICE: u64 = 1 << 10;
 
 /// The posted job: the sequence number, the live word and the job's words, in two
 /// adjacent cache lines, so that a helper picking up a post fetches two lines, not three.

@@ -25,9 +25,9 @@
 use std::time::{Duration, Instant};
 
 use super::crew::Leave;
-#[cfg(doc)]
-use super::crew::SLICE;
 use super::kernel::JobParts;
+#[cfg(doc)]
+use super::kernel::SLICE;
 use super::layout::MiningTemplate;
 use super::{CancelToken, MineJob, MineOutcome, Miner};
 use crate::chain::block::{MAX_NONCE_DIGITS, fmt_u64};

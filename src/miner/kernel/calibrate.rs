@@ -17,9 +17,16 @@
 //!   position, so the rates are now the mean over four templates whose digits start at
 //!   four different byte offsets (and so all four alignments in a word), in the part of
 //!   the block where the layout puts real blocks' digits.
-//! - **Cold first measurements** (digit tables built, clocks ramping): one warm-up slice
+//! - **Cold first measurements** (digit tables built, clocks ramping): one warm-up window
 //!   per kernel is thrown away, and every kernel keeps its best of [`ROUNDS`] rounds, run
 //!   in a different kernel order each round.
+//!
+//! - **Calls unlike the miner's**: calls of up to 16,384 counters, while the miner
+//!   searches slices of 1,024, of which the three-stream kernel's 48 lanes hashed 1,056
+//!   (its last batch mostly thrown away); on an Intel Xeon (Emerald Rapids) it measured
+//!   level with the two-stream kernel here and was picked in 9 runs of 12, yet mined 3 to
+//!   5 % slower. Each call is now one miner's [`SLICE`], starting where the miner's do,
+//!   and the slice is a multiple of every kernel's lanes.
 //!
 //! Kernels below [`KEEP_WITHIN`] of the leader after [`PRUNE_AFTER`] rounds stop being
 //! measured, so the time goes to telling the close ones apart.
@@ -27,7 +34,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use super::{KernelKind, PreparedJob, available_kernels};
+use super::{KernelKind, PreparedJob, SLICE, available_kernels};
 use crate::miner::layout::MiningTemplate;
 
 /// Where the low digits start in each calibration template's final block: the fast
@@ -36,21 +43,24 @@ use crate::miner::layout::MiningTemplate;
 /// for the few prefixes that cannot reach 43).
 const DIGIT_OFFSETS: [usize; 4] = [27, 39, 43, 44];
 /// Thread CPU time per kernel, template and round.
-const SLICE: Duration = Duration::from_micros(1500);
+const WINDOW: Duration = Duration::from_micros(1500);
 /// Rounds; each kernel keeps its best.
 pub const ROUNDS: usize = 5;
 /// Rounds after which kernels far behind stop being measured.
 pub const PRUNE_AFTER: usize = 2;
 /// The share of the leader's rate a kernel needs to stay measured after [`PRUNE_AFTER`].
 pub const KEEP_WITHIN: f64 = 0.85;
-/// Counters in a slice's first search call; each next call doubles them while a call
-/// takes under an eighth of the slice, up to [`MAX_CHUNK`]. Reading the thread clock is a
-/// system call (near 1 µs under a hypervisor): read after every few microseconds of work,
-/// it would cost the fastest kernels several per cent more than the slowest, while an
-/// unoptimised build, a hundred times slower, must still finish a slice in about its time.
-const FIRST_CHUNK: u64 = 1 << 10;
-/// The most counters per search call: about 0.25 ms of the fastest kernels.
-const MAX_CHUNK: u64 = 1 << 14;
+/// Search calls between two reads of the thread clock at first; each next stretch doubles
+/// them while it took under an eighth of the window, up to [`MAX_CALLS`]. Every call is
+/// one [`SLICE`] of counters starting at a multiple of it, as the miner's calls are (a
+/// kernel whose lanes do not divide the call pays for it here as it would mining).
+/// Reading the thread clock is a system call (near 1 µs under a hypervisor): read after
+/// every call, it would cost the fastest kernels several per cent more than the slowest,
+/// while an unoptimised build, a hundred times slower, must still finish a window in
+/// about its time.
+const FIRST_CALLS: u64 = 1;
+/// The most search calls between two clock reads: about 0.4 ms of the fastest kernels.
+const MAX_CALLS: u64 = 16;
 
 /// What a calibration measured: each kernel's attempts per second of its thread's CPU
 /// time (the mean over the templates, best round), and the fastest.
@@ -85,7 +95,7 @@ pub fn calibrate(kinds: &[KernelKind]) -> Calibration {
     let mut counter = 0;
     for kernel_jobs in &mut jobs {
         if let Some(job) = kernel_jobs.first_mut() {
-            run_for(job, &mut counter, SLICE);
+            run_for(job, &mut counter, WINDOW);
         }
     }
     let mut best = vec![0.0f64; kinds.len()];
@@ -98,7 +108,7 @@ pub fn calibrate(kinds: &[KernelKind]) -> Calibration {
             }
             let (mut attempts, mut spent) = (0u64, Duration::ZERO);
             for job in &mut jobs[k] {
-                let (done, took) = run_for(job, &mut counter, SLICE);
+                let (done, took) = run_for(job, &mut counter, WINDOW);
                 attempts += done;
                 spent += took;
             }
@@ -138,23 +148,29 @@ fn template(at: usize) -> MiningTemplate {
         .expect("some prefix length puts the digits at each calibration offset")
 }
 
-/// Searches `job` from `counter` on, at an unreachable difficulty, until the thread has
-/// run for `slice`; returns the attempts and the thread time they took.
-fn run_for(job: &mut PreparedJob, counter: &mut u64, slice: Duration) -> (u64, Duration) {
+/// Searches `job` from `counter` (a multiple of [`SLICE`]) on, one slice per call, at an
+/// unreachable difficulty, until the thread has run for `window`; returns the attempts
+/// and the thread time they took.
+fn run_for(job: &mut PreparedJob, counter: &mut u64, window: Duration) -> (u64, Duration) {
     let started = thread_time();
     let mut attempts = 0;
-    let mut chunk = FIRST_CHUNK;
+    let mut calls = FIRST_CALLS;
     let mut before = Duration::ZERO;
     loop {
-        std::hint::black_box(job.search(*counter, chunk));
-        attempts += chunk;
-        *counter = (*counter + chunk) % (job.counter_limit() - MAX_CHUNK);
+        for _ in 0..calls {
+            std::hint::black_box(job.search(*counter, SLICE));
+            attempts += SLICE;
+            *counter += SLICE;
+            if *counter + SLICE > job.counter_limit() {
+                *counter = 0;
+            }
+        }
         let spent = thread_time().saturating_sub(started);
-        if spent >= slice {
+        if spent >= window {
             return (attempts, spent);
         }
-        if (spent - before) * 8 < slice {
-            chunk = (chunk * 2).min(MAX_CHUNK);
+        if (spent - before) * 8 < window {
+            calls = (calls * 2).min(MAX_CALLS);
         }
         before = spent;
     }
@@ -190,9 +206,12 @@ pub fn measure_attempts_per_s(kind: KernelKind, duration: Duration) -> f64 {
     let mut attempts: u64 = 0;
     let started = Instant::now();
     loop {
-        std::hint::black_box(job.search(counter, FIRST_CHUNK));
-        attempts += FIRST_CHUNK;
-        counter = (counter + FIRST_CHUNK) % (job.counter_limit() - FIRST_CHUNK);
+        std::hint::black_box(job.search(counter, SLICE));
+        attempts += SLICE;
+        counter += SLICE;
+        if counter + SLICE > job.counter_limit() {
+            counter = 0;
+        }
         let elapsed = started.elapsed();
         if elapsed >= duration {
             return attempts as f64 / elapsed.as_secs_f64();

@@ -6,7 +6,7 @@ use core::arch::x86_64::*;
 use super::super::geometry::{
     CONSTANT_LOW_END, CONSTANT_WORDS_END, Geometry, INNER_SPAN, TABLE_PAD,
 };
-use super::super::{SearchEnd, StopSignal};
+use super::super::{SLICE, SearchEnd, StopSignal};
 use super::{K_BLOCKS, define_vector_search, eight_rounds, head_round, sha_round};
 
 type V = __m256i;

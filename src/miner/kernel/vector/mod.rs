@@ -265,6 +265,12 @@ macro_rules! define_vector_search {
             Scratch { sched, low_terms }: &mut Scratch,
         ) -> SearchEnd {
             const { assert!(LANES <= TABLE_PAD, "a batch may read past the tables") };
+            const {
+                assert!(
+                    SLICE % LANES as u64 == 0,
+                    "the miner's calls would end in part-wasted batches"
+                )
+            };
             let w_a = geometry.w_a;
             let w_b = geometry.w_b;
             let varying = geometry.varying_schedule;

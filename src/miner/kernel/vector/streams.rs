@@ -21,7 +21,7 @@ macro_rules! define_streams_kernel {
         use super::super::geometry::{
             CONSTANT_LOW_END, CONSTANT_WORDS_END, Geometry, INNER_SPAN, TABLE_PAD,
         };
-        use super::super::{SearchEnd, StopSignal};
+        use super::super::{SLICE, SearchEnd, StopSignal};
         use super::avx512 as one;
         use super::{K_BLOCKS, define_vector_search, eight_rounds, head_round, sha_round};
 
