@@ -10,7 +10,8 @@
 //!   `w_a + 3` two adds short of a full round (one where their word varies);
 //! - every schedule word that does not depend on the inner digits is computed once and
 //!   broadcast, and so is the `sigma0(W[t-15]) + W[t-16]` half of those that do, where
-//!   that half does not (with `W[t-7]` added in when that is constant too);
+//!   that half does not (with `W[t-7]` or `sigma1(W[t-2])` added in when that is
+//!   constant too);
 //! - per batch of lanes, the inner digits' words are an `or` of a broadcast base and a
 //!   vector load from the digit tables (lane `i` holds counter `batch + i`), the
 //!   dependent schedule words are computed, and the rounds start at `w_a`.
@@ -276,6 +277,7 @@ macro_rules! define_vector_search {
             let varying = geometry.varying_schedule;
             let constant_low = geometry.constant_low_terms;
             let folded = geometry.folded_low_terms;
+            let sigma1_folded = geometry.sigma1_folded_terms;
             // The round loop starts after the head's four rounds, `skip` rounds into
             // its first block of eight.
             let entry_round = w_a + 4;
@@ -311,6 +313,12 @@ macro_rules! define_vector_search {
                         if folded & (1 << t) != 0 {
                             low = low.wrapping_add(fixed.schedule[t - 7]);
                         }
+                        if sigma1_folded & (1 << t) != 0 {
+                            // W[t-2] is constant, so before CONSTANT_WORDS_END.
+                            low = low.wrapping_add(super::super::geometry::small_sigma1(
+                                fixed.schedule[t - 2],
+                            ));
+                        }
                         low_terms[t - 16] = splat(low);
                     }
                 }
@@ -340,6 +348,8 @@ macro_rules! define_vector_search {
                         if varying & (1 << t) != 0 {
                             sched[t] = if folded & (1 << t) != 0 {
                                 add(ssig1(sched[t - 2]), low_terms[t - 16])
+                            } else if sigma1_folded & (1 << t) != 0 {
+                                add(sched[t - 7], low_terms[t - 16])
                             } else {
                                 let low = if constant_low & (1 << t) != 0 {
                                     low_terms[t - 16]
