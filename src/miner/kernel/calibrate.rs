@@ -25,7 +25,7 @@
 //!   searches slices of 1,024, of which the three-stream kernel's 48 lanes hashed 1,056
 //!   (its last batch mostly thrown away); on an Intel Xeon (Emerald Rapids) it measured
 //!   level with the two-stream kernel here and was picked in 9 runs of 12, yet mined 3 to
-//!   5 % slower. Each call is now one miner's [`SLICE`], starting where the miner's do,
+//!   5 % slower. Each call is now one miner's `SLICE`, starting where the miner's do,
 //!   and the slice is a multiple of every kernel's lanes.
 //!
 //! Kernels below [`KEEP_WITHIN`] of the leader after [`PRUNE_AFTER`] rounds stop being
@@ -50,6 +50,14 @@ pub const ROUNDS: usize = 5;
 pub const PRUNE_AFTER: usize = 2;
 /// The share of the leader's rate a kernel needs to stay measured after [`PRUNE_AFTER`].
 pub const KEEP_WITHIN: f64 = 0.85;
+/// How close to the leader's rate a kernel with a smaller batch is picked instead of it:
+/// at the same peak rate the narrower kernel mines more blocks at low difficulties, where
+/// every worker hashes up to a batch past another's hit (on the Xeon where avx512x2 and
+/// avx512x3 run level, difficulty 8 gave 61.9-62.9 % of the peak on the two-stream kernel,
+/// 60.5-61.5 % on the three-stream one), and rates this close are within the
+/// calibration's noise anyway. Small enough that the pick always runs at 98 % or more of
+/// the best kernel.
+pub const NARROWER_WITHIN: f64 = 0.01;
 /// Search calls between two reads of the thread clock at first; each next stretch doubles
 /// them while it took under an eighth of the window, up to [`MAX_CALLS`]. Every call is
 /// one [`SLICE`] of counters starting at a multiple of it, as the miner's calls are (a
@@ -63,25 +71,27 @@ const FIRST_CALLS: u64 = 1;
 const MAX_CALLS: u64 = 16;
 
 /// What a calibration measured: each kernel's attempts per second of its thread's CPU
-/// time (the mean over the templates, best round), and the fastest.
+/// time (the mean over the templates, best round), and the kernel to mine on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Calibration {
     /// Each kernel measured, with its rate (the best round it ran).
     pub rates: Vec<(KernelKind, f64)>,
-    /// The kernel with the highest rate.
+    /// The kernel to mine on: the highest rate, or one with a smaller batch within
+    /// [`NARROWER_WITHIN`] of it.
     pub fastest: KernelKind,
 }
 
-/// The fastest kernel available here: [`calibrate`] over every available kernel, run
-/// on the first call only (about 0.1 s of CPU) and remembered for the process.
+/// The fastest kernel available here (or a narrower one level with it, see `pick`):
+/// [`calibrate`] over every available kernel, run on the first call only (about 0.1 s of
+/// CPU) and remembered for the process.
 pub fn fastest_kernel() -> KernelKind {
     static FASTEST: OnceLock<KernelKind> = OnceLock::new();
     *FASTEST.get_or_init(|| calibrate(&available_kernels()).fastest)
 }
 
 /// Measures `kinds` (each available on this CPU) on the calling thread as the module
-/// docs say, and names the fastest (the earlier of `kinds` on a tie; portable when
-/// `kinds` is empty).
+/// docs say, and names the one to mine on: the fastest, or a kernel with a smaller batch
+/// within [`NARROWER_WITHIN`] of it (see `pick`; portable when `kinds` is empty).
 ///
 /// # Panics
 ///
@@ -121,21 +131,32 @@ pub fn calibrate(kinds: &[KernelKind]) -> Calibration {
             }
         }
     }
-    let fastest = kinds
-        .iter()
-        .zip(&best)
-        .fold(
-            None::<(KernelKind, f64)>,
-            |lead, (&kind, &rate)| match lead {
-                Some((_, lead_rate)) if lead_rate >= rate => lead,
-                _ => Some((kind, rate)),
-            },
-        )
-        .map_or(KernelKind::Portable, |(kind, _)| kind);
+    let fastest = pick(kinds, &best);
     Calibration {
         rates: kinds.iter().copied().zip(best).collect(),
         fastest,
     }
+}
+
+/// The kernel to mine on, from each kernel's `rates`: the one with the smallest batch
+/// among those within [`NARROWER_WITHIN`] of the highest rate (the higher rate, then the
+/// earlier kernel, on a tie); portable when `kinds` is empty.
+fn pick(kinds: &[KernelKind], rates: &[f64]) -> KernelKind {
+    let lead = rates.iter().copied().fold(0.0, f64::max);
+    kinds
+        .iter()
+        .zip(rates)
+        .filter(|&(_, &rate)| rate >= (1.0 - NARROWER_WITHIN) * lead)
+        .fold(
+            None::<(KernelKind, f64)>,
+            |chosen, (&kind, &rate)| match chosen {
+                Some((held, held_rate)) if (held.batch(), -held_rate) <= (kind.batch(), -rate) => {
+                    chosen
+                }
+                _ => Some((kind, rate)),
+            },
+        )
+        .map_or(KernelKind::Portable, |(kind, _)| kind)
 }
 
 /// A template whose low digits start at byte `at` of its final block.
@@ -243,7 +264,25 @@ mod tests {
             .iter()
             .find(|r| r.0 == calibration.fastest)
             .expect("the fastest is among those measured");
-        assert_eq!(picked.1, top);
+        assert!(picked.1 >= (1.0 - NARROWER_WITHIN) * top);
         assert_eq!(calibrate(&[]).fastest, KernelKind::Portable);
+    }
+
+    /// The pick is the highest rate unless a kernel with a smaller batch comes within
+    /// [`NARROWER_WITHIN`] of it; a wider kernel never wins a tie.
+    #[test]
+    fn pick_prefers_the_narrower_of_level_kernels() {
+        use KernelKind::{Avx512, Avx512x2, Avx512x3, ShaNi};
+        let kinds = [ShaNi, Avx512, Avx512x2, Avx512x3];
+        // Clearly ahead: the wide kernel.
+        assert_eq!(pick(&kinds, &[30.0, 58.0, 66.0, 70.0]), Avx512x3);
+        // Level within the margin: the narrower one, even a little behind.
+        assert_eq!(pick(&kinds, &[30.0, 58.0, 66.0, 66.3]), Avx512x2);
+        assert_eq!(pick(&kinds, &[30.0, 58.0, 66.3, 66.0]), Avx512x2);
+        // Just outside the margin: the faster.
+        assert_eq!(pick(&kinds, &[30.0, 58.0, 65.0, 66.0]), Avx512x3);
+        // Equal batches and rates: the earlier kernel.
+        assert_eq!(pick(&[Avx512x2, Avx512x2], &[1.0, 1.0]), Avx512x2);
+        assert_eq!(pick(&[], &[]), KernelKind::Portable);
     }
 }

@@ -119,6 +119,22 @@ impl KernelKind {
         }
     }
 
+    /// Attempts per batch: how many counters the kernel hashes between two looks at a
+    /// stop signal, and so how far past another worker's hit it may hash.
+    pub fn batch(self) -> usize {
+        match self {
+            Self::Portable => 1,
+            #[cfg(target_arch = "x86_64")]
+            Self::ShaNi => SHA_NI_WAYS,
+            #[cfg(not(target_arch = "x86_64"))]
+            Self::ShaNi => 8,
+            Self::Avx2 => 8,
+            Self::Avx512 => 16,
+            Self::Avx512x2 => 32,
+            Self::Avx512x3 => 48,
+        }
+    }
+
     /// The kernel called `name` (as [`Self::name`] spells it).
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.name() == name)
