@@ -4,7 +4,8 @@
 use core::arch::x86_64::*;
 
 use super::super::geometry::{
-    CONSTANT_LOW_END, CONSTANT_WORDS_END, Geometry, INNER_SPAN, TABLE_PAD,
+    CONSTANT_TERMS_END, CONSTANT_WORDS_END, Geometry, INNER_SPAN, TABLE_PAD, small_sigma0,
+    small_sigma1,
 };
 use super::super::{SLICE, SearchEnd, StopSignal};
 use super::{K_BLOCKS, define_vector_search, eight_rounds, head_round, sha_round};

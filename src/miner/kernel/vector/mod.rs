@@ -9,9 +9,8 @@
 //!   `w_a`'s new `a` and `e` are then one add each per batch, and rounds `w_a + 1` to
 //!   `w_a + 3` two adds short of a full round (one where their word varies);
 //! - every schedule word that does not depend on the inner digits is computed once and
-//!   broadcast, and so is the `sigma0(W[t-15]) + W[t-16]` half of those that do, where
-//!   that half does not (with `W[t-7]` or `sigma1(W[t-2])` added in when that is
-//!   constant too);
+//!   broadcast, and so is the sum of the terms (`sigma1(W[t-2])`, `W[t-7]`,
+//!   `sigma0(W[t-15])`, `W[t-16]`) that do not of each word that does;
 //! - per batch of lanes, the inner digits' words are an `or` of a broadcast base and a
 //!   vector load from the digit tables (lane `i` holds counter `batch + i`), the
 //!   dependent schedule words are computed, and the rounds start at `w_a`.
@@ -212,7 +211,8 @@ macro_rules! define_vector_search {
         /// call would pay (11 KB on the two-stream kernel, 17 KB on the three-stream one).
         struct Scratch {
             sched: [V; 64],
-            low_terms: [V; CONSTANT_LOW_END - 16],
+            /// At `t - 16`, the sum of varying word `t`'s constant terms.
+            constants: [V; CONSTANT_TERMS_END - 16],
         }
 
         // SAFETY: the vector types are plain integers, for which all zero bits are a value.
@@ -222,7 +222,7 @@ macro_rules! define_vector_search {
             static SCRATCH: core::cell::RefCell<Scratch> = const {
                 core::cell::RefCell::new(Scratch {
                     sched: [ZERO; 64],
-                    low_terms: [ZERO; CONSTANT_LOW_END - 16],
+                    constants: [ZERO; CONSTANT_TERMS_END - 16],
                 })
             };
         }
@@ -263,7 +263,7 @@ macro_rules! define_vector_search {
             start: u64,
             end: u64,
             stop: &impl StopSignal,
-            Scratch { sched, low_terms }: &mut Scratch,
+            Scratch { sched, constants }: &mut Scratch,
         ) -> SearchEnd {
             const { assert!(LANES <= TABLE_PAD, "a batch may read past the tables") };
             const {
@@ -276,8 +276,8 @@ macro_rules! define_vector_search {
             let w_b = geometry.w_b;
             let varying = geometry.varying_schedule;
             let constant_low = geometry.constant_low_terms;
-            let folded = geometry.folded_low_terms;
-            let sigma1_folded = geometry.sigma1_folded_terms;
+            let terms = geometry.constant_terms;
+            let with_constants = terms.any();
             // The round loop starts after the head's four rounds, `skip` rounds into
             // its first block of eight.
             let entry_round = w_a + 4;
@@ -307,20 +307,30 @@ macro_rules! define_vector_search {
                         sched[t] = splat(fixed.schedule[t]);
                     }
                 }
-                for t in 16..CONSTANT_LOW_END {
-                    if constant_low & (1 << t) != 0 {
-                        let mut low = fixed.low_terms[t - 16];
-                        if folded & (1 << t) != 0 {
-                            low = low.wrapping_add(fixed.schedule[t - 7]);
-                        }
-                        if sigma1_folded & (1 << t) != 0 {
-                            // W[t-2] is constant, so before CONSTANT_WORDS_END.
-                            low = low.wrapping_add(super::super::geometry::small_sigma1(
-                                fixed.schedule[t - 2],
-                            ));
-                        }
-                        low_terms[t - 16] = splat(low);
+                // Each varying word's constant terms, summed: their words are constant,
+                // so before CONSTANT_WORDS_END, and so in `fixed.schedule`.
+                for t in 16..CONSTANT_TERMS_END {
+                    let bit = 1u64 << t;
+                    if with_constants & bit == 0 {
+                        continue;
                     }
+                    let words = &fixed.schedule;
+                    let mut sum = if constant_low & bit != 0 {
+                        fixed.low_terms[t - 16]
+                    } else if terms.sigma0 & bit != 0 {
+                        small_sigma0(words[t - 15])
+                    } else if terms.w16 & bit != 0 {
+                        words[t - 16]
+                    } else {
+                        0
+                    };
+                    if terms.w7 & bit != 0 {
+                        sum = sum.wrapping_add(words[t - 7]);
+                    }
+                    if terms.sigma1 & bit != 0 {
+                        sum = sum.wrapping_add(small_sigma1(words[t - 2]));
+                    }
+                    constants[t - 16] = splat(sum);
                 }
                 let base_a = splat(fixed.words[w_a]);
                 let base_b = splat(fixed.words[w_b]);
@@ -344,21 +354,37 @@ macro_rules! define_vector_search {
                         sched[w_b] = or(base_b, load(&geometry.table_b[inner..]));
                     }
                     sched[w_a] = or(base_a, load(&geometry.table_a[inner..]));
-                    for t in 16..64 {
-                        if varying & (1 << t) != 0 {
-                            sched[t] = if folded & (1 << t) != 0 {
-                                add(ssig1(sched[t - 2]), low_terms[t - 16])
-                            } else if sigma1_folded & (1 << t) != 0 {
-                                add(sched[t - 7], low_terms[t - 16])
-                            } else {
-                                let low = if constant_low & (1 << t) != 0 {
-                                    low_terms[t - 16]
-                                } else {
-                                    add(ssig0(sched[t - 15]), sched[t - 16])
-                                };
-                                add(add(ssig1(sched[t - 2]), sched[t - 7]), low)
-                            };
+                    for t in 16..CONSTANT_TERMS_END {
+                        let bit = 1u64 << t;
+                        if varying & bit == 0 {
+                            continue;
                         }
+                        sched[t] = if with_constants & bit == 0 {
+                            let low = add(ssig0(sched[t - 15]), sched[t - 16]);
+                            add(add(ssig1(sched[t - 2]), sched[t - 7]), low)
+                        } else {
+                            // The constant terms' sum, plus each varying term: one add
+                            // per term (that order and the reverse ran level).
+                            let mut sum = constants[t - 16];
+                            if terms.sigma1 & bit == 0 {
+                                sum = add(sum, ssig1(sched[t - 2]));
+                            }
+                            if terms.w7 & bit == 0 {
+                                sum = add(sum, sched[t - 7]);
+                            }
+                            if terms.sigma0 & bit == 0 {
+                                sum = add(sum, ssig0(sched[t - 15]));
+                            }
+                            if terms.w16 & bit == 0 {
+                                sum = add(sum, sched[t - 16]);
+                            }
+                            sum
+                        };
+                    }
+                    // Past CONSTANT_TERMS_END every word varies with all four terms.
+                    for t in CONSTANT_TERMS_END..64 {
+                        let low = add(ssig0(sched[t - 15]), sched[t - 16]);
+                        sched[t] = add(add(ssig1(sched[t - 2]), sched[t - 7]), low);
                     }
                     // The head: round w_a, then three rounds with `h` and `d` constant.
                     let head_kw = |j: usize| {

@@ -19,7 +19,8 @@ macro_rules! define_streams_kernel {
         use core::arch::x86_64::__m512i;
 
         use super::super::geometry::{
-            CONSTANT_LOW_END, CONSTANT_WORDS_END, Geometry, INNER_SPAN, TABLE_PAD,
+            CONSTANT_TERMS_END, CONSTANT_WORDS_END, Geometry, INNER_SPAN, TABLE_PAD,
+            small_sigma0, small_sigma1,
         };
         use super::super::{SLICE, SearchEnd, StopSignal};
         use super::avx512 as one;
