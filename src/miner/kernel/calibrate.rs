@@ -14,19 +14,23 @@
 //!   which a preemption does not advance: over five runs on the same busy machine the
 //!   leader's rate stayed within about 1 % and the pick never changed.
 //! - **One template**: the gaps between kernels move by several per cent with the digits'
-//!   position, so the rates are now the mean over four templates whose digits start at
-//!   four different byte offsets (and so all four alignments in a word), in the part of
-//!   the block where the layout puts real blocks' digits.
+//!   position, so the rates are now the mean over templates whose digits start where the
+//!   layout puts real blocks' digits, each measured for as long as its share of them
+//!   ([`DIGIT_OFFSETS`]: half the time at byte 43).
 //! - **Cold first measurements** (digit tables built, clocks ramping): one warm-up window
 //!   per kernel is thrown away, and every kernel keeps its best of [`ROUNDS`] rounds, run
 //!   in a different kernel order each round.
-//!
 //! - **Calls unlike the miner's**: calls of up to 16,384 counters, while the miner
 //!   searches slices of 1,024, of which the three-stream kernel's 48 lanes hashed 1,056
 //!   (its last batch mostly thrown away); on an Intel Xeon (Emerald Rapids) it measured
 //!   level with the two-stream kernel here and was picked in 9 runs of 12, yet mined 3 to
 //!   5 % slower. Each call is now one miner's `SLICE`, starting where the miner's do,
 //!   and the slice is a multiple of every kernel's lanes.
+//! - **Positions weighted unlike real blocks'**: four templates with equal time, the
+//!   digits at bytes 27, 39, 43 and 44, while about half of all blocks have them at 43
+//!   and one in 64 at 44. On the Xeon, avx512x3 ran 2 to 3 % ahead of avx512x2 at byte
+//!   43 and 1 to 2 % over all prefix lengths, yet calibrated level, and the tie went to
+//!   the narrower kernel: 97.4 % of the best in one `bench` run.
 //!
 //! Kernels below [`KEEP_WITHIN`] of the leader after [`PRUNE_AFTER`] rounds stop being
 //! measured, so the time goes to telling the close ones apart.
@@ -37,13 +41,14 @@ use std::time::{Duration, Instant};
 use super::{KernelKind, PreparedJob, SLICE, available_kernels};
 use crate::miner::layout::MiningTemplate;
 
-/// Where the low digits start in each calibration template's final block: the fast
-/// digits filling words 8, 11 and 12 (byte 43, where the layout puts about half of all
-/// blocks' digits), and across words 12 and 13 (byte 44; the layout gives it, or 45,
-/// for the few prefixes that cannot reach 43).
-const DIGIT_OFFSETS: [usize; 4] = [27, 39, 43, 44];
-/// Thread CPU time per kernel, template and round.
-const WINDOW: Duration = Duration::from_micros(1500);
+/// Where the low digits start in each calibration template's final block, with the
+/// share of the measuring time it gets, as real blocks' digits fall: the layout puts them
+/// at byte 43 (the fast digits filling word 12) for 31 of the 64 prefix lengths mod 64,
+/// at 44 for one, and at one of 11, 15, ..., 39 (filling word 4, 5, ..., 11) for four
+/// each; bytes 15, 23, 31 and 39 stand for those eight.
+const DIGIT_OFFSETS: [(usize, u32); 5] = [(43, 4), (15, 1), (23, 1), (31, 1), (39, 1)];
+/// Thread CPU time per kernel and round for each unit of an offset's share (8 units).
+const WINDOW: Duration = Duration::from_micros(750);
 /// Rounds; each kernel keeps its best.
 pub const ROUNDS: usize = 5;
 /// Rounds after which kernels far behind stop being measured.
@@ -97,7 +102,8 @@ pub fn fastest_kernel() -> KernelKind {
 ///
 /// When a kernel in `kinds` is not available on this CPU.
 pub fn calibrate(kinds: &[KernelKind]) -> Calibration {
-    let templates: Vec<MiningTemplate> = DIGIT_OFFSETS.iter().map(|&at| template(at)).collect();
+    let templates: Vec<MiningTemplate> =
+        DIGIT_OFFSETS.iter().map(|&(at, _)| template(at)).collect();
     let mut jobs: Vec<Vec<PreparedJob>> = kinds
         .iter()
         .map(|kind| templates.iter().map(|t| kind.prepare(t, 256)).collect())
@@ -117,8 +123,8 @@ pub fn calibrate(kinds: &[KernelKind]) -> Calibration {
                 continue;
             }
             let (mut attempts, mut spent) = (0u64, Duration::ZERO);
-            for job in &mut jobs[k] {
-                let (done, took) = run_for(job, &mut counter, WINDOW);
+            for (job, &(_, share)) in jobs[k].iter_mut().zip(&DIGIT_OFFSETS) {
+                let (done, took) = run_for(job, &mut counter, WINDOW * share);
                 attempts += done;
                 spent += took;
             }
@@ -222,7 +228,7 @@ fn thread_time() -> Duration {
 ///
 /// When the kernel is not available on this CPU.
 pub fn measure_attempts_per_s(kind: KernelKind, duration: Duration) -> f64 {
-    let job = kind.prepare(&template(DIGIT_OFFSETS[0]), 256);
+    let job = kind.prepare(&template(DIGIT_OFFSETS[0].0), 256);
     let mut counter = 0;
     let mut attempts: u64 = 0;
     let started = Instant::now();
@@ -248,7 +254,7 @@ mod tests {
     /// kernel asked for and names one of them, with the highest rate.
     #[test]
     fn calibration_names_the_highest_rate() {
-        for at in DIGIT_OFFSETS {
+        for (at, _) in DIGIT_OFFSETS {
             assert_eq!(template(at).digits_at(), at);
         }
         let kinds = available_kernels();
