@@ -1,5 +1,6 @@
 //! Runs the start-up kernel calibration N times in one process and prints each run's
-//! rates and pick, to see how often it picks a kernel that is not the fastest.
+//! rates and picks (the fastest, and the kernel for low difficulties), to see how often
+//! it picks a kernel that is not the fastest.
 //!
 //! `cargo run --release --example calibration_repeat -- [N]` (default 10).
 
@@ -20,8 +21,9 @@ fn main() {
             .map(|(kind, rate)| format!("{kind} {:.2}", rate / 1e6))
             .collect();
         println!(
-            "run {run}: picked {} in {:.0} ms: {}",
+            "run {run}: picked {} (low difficulty: {}) in {:.0} ms: {}",
             calibration.fastest,
+            calibration.low_difficulty,
             started.elapsed().as_secs_f64() * 1e3,
             rates.join(", ")
         );

@@ -15,6 +15,7 @@ use clap::Args;
 use minichain::miner::bench::{
     self, BenchConfig, BenchPlan, BenchPlanError, BenchReport, Observer, ROUNDS, Step, ratio,
 };
+use minichain::miner::kernel::calibrate::LOW_DIFFICULTY_MAX;
 use minichain::miner::{KernelKind, Progress};
 
 use super::mine::{format_rate, with_live_rate};
@@ -100,9 +101,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
 fn print_tables(report: &BenchReport, plan: &BenchPlan, kernel_from_flag: bool) {
     let baseline = report.baseline_compress_per_s;
     let how = if kernel_from_flag {
-        "from --kernel"
+        "from --kernel".to_owned()
+    } else if report.low_difficulty_kernel != report.kernel {
+        format!(
+            "fastest by calibration; {} at difficulty {LOW_DIFFICULTY_MAX} and below, level with it and narrower",
+            report.low_difficulty_kernel
+        )
     } else {
-        "fastest by calibration"
+        "fastest by calibration".to_owned()
     };
     println!(
         "minichain bench: kernel {} ({how}), {} CPUs, {:.1} s per measurement (best of {ROUNDS} rounds for rates)",

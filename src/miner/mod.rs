@@ -73,7 +73,8 @@ pub enum MinerError {
 pub struct MinerConfig {
     /// Worker threads; `None` means one per CPU.
     pub threads: Option<usize>,
-    /// Kernel; `None` means the fastest here, picked by a short calibration.
+    /// Kernel; `None` means the fastest here, picked by a short calibration (with a
+    /// narrower one level with it at low difficulties, see [`Miner::kernel_for`]).
     pub kernel: Option<KernelKind>,
 }
 
@@ -87,6 +88,8 @@ pub struct Miner {
     searching: Mutex<()>,
     threads: usize,
     kernel: KernelKind,
+    /// The kernel for blocks at difficulties up to `LOW_DIFFICULTY_MAX`.
+    low_difficulty_kernel: KernelKind,
     progress: Arc<Progress>,
 }
 
@@ -104,10 +107,10 @@ impl Miner {
         if threads == 0 {
             return Err(MinerError::NoThreads);
         }
-        let kernel = match config.kernel {
+        let (kernel, low_difficulty_kernel) = match config.kernel {
             Some(k) if !k.is_available() => return Err(MinerError::KernelUnavailable(k)),
-            Some(k) => k,
-            None => kernel::fastest_kernel(),
+            Some(k) => (k, k),
+            None => (kernel::fastest_kernel(), kernel::low_difficulty_kernel()),
         };
         let progress = Arc::new(Progress::new(threads));
         let crew = crew::Crew::start(threads, &progress)?;
@@ -116,6 +119,7 @@ impl Miner {
             searching: Mutex::new(()),
             threads,
             kernel,
+            low_difficulty_kernel,
             progress,
         })
     }
@@ -125,9 +129,23 @@ impl Miner {
         self.threads
     }
 
-    /// The kernel in use.
+    /// The kernel in use (at difficulties above
+    /// [`LOW_DIFFICULTY_MAX`](kernel::calibrate::LOW_DIFFICULTY_MAX); see
+    /// [`Miner::kernel_for`]).
     pub fn kernel(&self) -> KernelKind {
         self.kernel
+    }
+
+    /// The kernel a block at `difficulty` is mined on: up to
+    /// [`LOW_DIFFICULTY_MAX`](kernel::calibrate::LOW_DIFFICULTY_MAX), the calibration's
+    /// low-difficulty kernel (a narrower one when it runs about level with the fastest),
+    /// else the fastest; the one kernel asked for when [`MinerConfig::kernel`] names one.
+    pub fn kernel_for(&self, difficulty: u32) -> KernelKind {
+        if difficulty <= kernel::calibrate::LOW_DIFFICULTY_MAX {
+            self.low_difficulty_kernel
+        } else {
+            self.kernel
+        }
     }
 
     /// Lock-free counters of this miner's attempts.
@@ -151,5 +169,39 @@ impl Miner {
             .unwrap_or_else(PoisonError::into_inner);
         let _mining = self.progress.mining();
         search::run(self, job, cancel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::miner::kernel::calibrate::LOW_DIFFICULTY_MAX;
+
+    /// A kernel asked for is used at every difficulty; without one, the calibration's
+    /// low-difficulty kernel up to `LOW_DIFFICULTY_MAX` and its fastest above.
+    #[test]
+    fn kernel_by_difficulty() {
+        let forced = Miner::new(MinerConfig {
+            threads: Some(1),
+            kernel: Some(KernelKind::Portable),
+        })
+        .expect("a portable miner starts");
+        for difficulty in [0, LOW_DIFFICULTY_MAX, LOW_DIFFICULTY_MAX + 1, 256] {
+            assert_eq!(forced.kernel_for(difficulty), KernelKind::Portable);
+        }
+        let calibrated = Miner::new(MinerConfig {
+            threads: Some(1),
+            kernel: None,
+        })
+        .expect("a calibrated miner starts");
+        assert_eq!(calibrated.kernel(), kernel::fastest_kernel());
+        assert_eq!(
+            calibrated.kernel_for(LOW_DIFFICULTY_MAX),
+            kernel::low_difficulty_kernel()
+        );
+        assert_eq!(
+            calibrated.kernel_for(LOW_DIFFICULTY_MAX + 1),
+            kernel::fastest_kernel()
+        );
     }
 }

@@ -67,10 +67,10 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
             return None;
         }
         let epoch = planner.next_epoch(now_ms());
-        let parts = epoch
-            .template
-            .as_ref()
-            .map(|template| JobParts::new(miner.kernel, template, epoch.difficulty.bits()));
+        let parts = epoch.template.as_ref().map(|template| {
+            let bits = epoch.difficulty.bits();
+            JobParts::new(miner.kernel_for(bits), template, bits)
+        });
         // The helpers get the job first and prepare their copies while worker 0
         // prepares its own, so their hashing starts one preparation sooner.
         let generation = miner.crew.post(parts.as_ref());
@@ -128,7 +128,11 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
                     return Some(MineOutcome::Found(block));
                 }
                 // A kernel bug; the rest of this epoch is given up, the search goes on.
-                None => debug_assert!(false, "kernel {} reported a false hit", miner.kernel),
+                None => debug_assert!(
+                    false,
+                    "kernel {} reported a false hit",
+                    miner.kernel_for(epoch.difficulty.bits())
+                ),
             }
         }
     }

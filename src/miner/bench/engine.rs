@@ -14,7 +14,7 @@ use super::rates::{baseline_compress_per_s, peak_attempts_per_s};
 use super::report::{BenchReport, DifficultyRate, KernelRate, ThreadRate};
 use super::stats::{percentile, ratio};
 use crate::chain::Difficulty;
-use crate::miner::kernel::available_kernels;
+use crate::miner::kernel::{available_kernels, fastest_kernel};
 use crate::miner::{KernelKind, Miner, MinerConfig, MinerError, Progress};
 
 /// Why a benchmark run stopped.
@@ -133,14 +133,15 @@ impl<O: Observer> Steps<'_, O> {
     }
 }
 
-fn new_miner(threads: usize, kernel: KernelKind) -> Result<Miner, BenchError> {
+/// A miner of `threads` on `kernel` (none: the calibrated kernels, as a node's miner).
+fn new_miner(threads: usize, kernel: Option<KernelKind>) -> Result<Miner, BenchError> {
     Miner::new(MinerConfig {
         threads: Some(threads),
-        kernel: Some(kernel),
+        kernel,
     })
     .map_err(|source| BenchError::StartMiner {
         threads,
-        kernel,
+        kernel: kernel.unwrap_or_else(fastest_kernel),
         source,
     })
 }
@@ -156,11 +157,11 @@ pub fn run(plan: &BenchPlan, observer: &mut impl Observer) -> Result<BenchReport
     let thread_miners = plan
         .threads()
         .iter()
-        .map(|&n| new_miner(n, plan.kernel()))
+        .map(|&n| new_miner(n, plan.requested_kernel()))
         .collect::<Result<Vec<_>, _>>()?;
     let kernel_miners = kernels
         .iter()
-        .map(|&kind| new_miner(1, kind))
+        .map(|&kind| new_miner(1, Some(kind)))
         .collect::<Result<Vec<_>, _>>()?;
     let per_round = 1 + thread_miners.len() + kernel_miners.len();
     let mut steps = Steps {
@@ -215,7 +216,7 @@ pub fn run(plan: &BenchPlan, observer: &mut impl Observer) -> Result<BenchReport
         .collect();
     drop((thread_miners, kernel_miners));
 
-    let miner = new_miner(plan.largest_threads(), plan.kernel())?;
+    let miner = new_miner(plan.largest_threads(), plan.requested_kernel())?;
     let progress = miner.progress();
     let mut slices = vec![BlockSlice::default(); plan.difficulties().len()];
     for round in 1..=ROUNDS {
@@ -257,6 +258,7 @@ pub fn run(plan: &BenchPlan, observer: &mut impl Observer) -> Result<BenchReport
         cancel_p99_us: percentile(&latencies, 99.0).as_secs_f64() * 1e6,
         cancels: latencies.len(),
         kernel: plan.kernel().name().to_owned(),
+        low_difficulty_kernel: plan.low_difficulty_kernel().name().to_owned(),
         kernels: kernel_rates,
     })
 }

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use crate::miner::KernelKind;
-use crate::miner::kernel::fastest_kernel;
+use crate::miner::kernel::{fastest_kernel, low_difficulty_kernel};
 
 /// Rounds of the baseline, thread, kernel and difficulty measurements, each a third of
 /// the seconds per measurement: each rate keeps its best round.
@@ -69,7 +69,10 @@ pub struct BenchPlan {
     threads: Vec<usize>,
     slice: Duration,
     difficulties: Vec<u32>,
+    /// The kernel asked for, if one was.
+    requested: Option<KernelKind>,
     kernel: KernelKind,
+    low_difficulty_kernel: KernelKind,
 }
 
 impl BenchPlan {
@@ -104,7 +107,9 @@ impl BenchPlan {
             threads,
             slice: Duration::from_secs_f64(config.secs),
             difficulties: config.difficulties.clone(),
+            requested: config.kernel,
             kernel: config.kernel.unwrap_or_else(fastest_kernel),
+            low_difficulty_kernel: config.kernel.unwrap_or_else(low_difficulty_kernel),
         })
     }
 
@@ -131,6 +136,19 @@ impl BenchPlan {
     /// The kernel for the thread, difficulty and cancel measurements.
     pub fn kernel(&self) -> KernelKind {
         self.kernel
+    }
+
+    /// The kernel for blocks at difficulties up to
+    /// [`LOW_DIFFICULTY_MAX`](crate::miner::kernel::calibrate::LOW_DIFFICULTY_MAX), as the
+    /// miner picks it (the kernel asked for, when one was).
+    pub fn low_difficulty_kernel(&self) -> KernelKind {
+        self.low_difficulty_kernel
+    }
+
+    /// The kernel asked for, if one was: what the miners are built with, so that without
+    /// one they pick their kernels as a node's miner does.
+    pub fn requested_kernel(&self) -> Option<KernelKind> {
+        self.requested
     }
 }
 

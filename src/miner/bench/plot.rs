@@ -228,6 +228,7 @@ mod tests {
             cancel_p99_us: 60.0,
             cancels: 100,
             kernel: "sha-ni".into(),
+            low_difficulty_kernel: "sha-ni".into(),
             kernels: vec![
                 KernelRate {
                     name: "portable".into(),

@@ -28,6 +28,9 @@ pub struct BenchReport {
     pub cancels: usize,
     /// The kernel used for `threads`, `by_difficulty` and the cancel latency.
     pub kernel: String,
+    /// The kernel `by_difficulty` used at difficulties up to
+    /// [`LOW_DIFFICULTY_MAX`](crate::miner::kernel::calibrate::LOW_DIFFICULTY_MAX).
+    pub low_difficulty_kernel: String,
     /// Every kernel this CPU runs, one thread each.
     pub kernels: Vec<KernelRate>,
 }

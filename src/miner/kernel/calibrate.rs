@@ -55,14 +55,17 @@ pub const ROUNDS: usize = 5;
 pub const PRUNE_AFTER: usize = 2;
 /// The share of the leader's rate a kernel needs to stay measured after [`PRUNE_AFTER`].
 pub const KEEP_WITHIN: f64 = 0.85;
-/// How close to the leader's rate a kernel with a smaller batch is picked instead of it:
-/// at the same peak rate the narrower kernel mines more blocks at low difficulties, where
-/// every worker hashes up to a batch past another's hit (on the Xeon where avx512x2 and
-/// avx512x3 run level, difficulty 8 gave 61.9-62.9 % of the peak on the two-stream kernel,
-/// 60.5-61.5 % on the three-stream one), and rates this close are within the
-/// calibration's noise anyway. Small enough that the pick always runs at 98 % or more of
-/// the best kernel.
-pub const NARROWER_WITHIN: f64 = 0.01;
+/// The highest difficulty at which the miner mines on [`Calibration::low_difficulty`]:
+/// there a block is a few batches of the wide kernels, and every worker hashes up to a
+/// batch past another's hit. On the Xeon (Emerald Rapids), with avx512x3 2 % ahead of
+/// avx512x2 at the peak, blocks back to back gave 77.7-79.1 M attempts/s on avx512x3
+/// against 80.0-81.1 on avx512x2 at difficulty 8, level at 10, and avx512x3 0.6 % ahead
+/// at 12.
+pub const LOW_DIFFICULTY_MAX: u32 = 9;
+/// How close to the fastest kernel's rate a kernel with a smaller batch must come to be
+/// the low-difficulty kernel: the gain of a narrower batch at difficulty 8 (2 to 4 %),
+/// less a margin for the calibration's noise.
+pub const LOW_DIFFICULTY_WITHIN: f64 = 0.03;
 /// Search calls between two reads of the thread clock at first; each next stretch doubles
 /// them while it took under an eighth of the window, up to [`MAX_CALLS`]. Every call is
 /// one [`SLICE`] of counters starting at a multiple of it, as the miner's calls are (a
@@ -76,27 +79,42 @@ const FIRST_CALLS: u64 = 1;
 const MAX_CALLS: u64 = 16;
 
 /// What a calibration measured: each kernel's attempts per second of its thread's CPU
-/// time (the mean over the templates, best round), and the kernel to mine on.
+/// time (the mean over the templates, best round), and the kernels to mine on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Calibration {
     /// Each kernel measured, with its rate (the best round it ran).
     pub rates: Vec<(KernelKind, f64)>,
-    /// The kernel to mine on: the highest rate, or one with a smaller batch within
-    /// [`NARROWER_WITHIN`] of it.
+    /// The kernel with the highest rate: the one to mine on.
     pub fastest: KernelKind,
+    /// The kernel to mine on at difficulties up to [`LOW_DIFFICULTY_MAX`]: the one with
+    /// the smallest batch within [`LOW_DIFFICULTY_WITHIN`] of the highest rate.
+    pub low_difficulty: KernelKind,
 }
 
-/// The fastest kernel available here (or a narrower one level with it, see `pick`):
-/// [`calibrate`] over every available kernel, run on the first call only (about 0.1 s of
-/// CPU) and remembered for the process.
+/// The fastest kernel available here: [`calibrate`] over every available kernel, run
+/// on the first call only (about 0.15 s of CPU) and remembered for the process.
 pub fn fastest_kernel() -> KernelKind {
-    static FASTEST: OnceLock<KernelKind> = OnceLock::new();
-    *FASTEST.get_or_init(|| calibrate(&available_kernels()).fastest)
+    calibration_here().0
+}
+
+/// The kernel to mine on at difficulties up to [`LOW_DIFFICULTY_MAX`] (see
+/// [`Calibration::low_difficulty`]), from the same calibration as [`fastest_kernel`].
+pub fn low_difficulty_kernel() -> KernelKind {
+    calibration_here().1
+}
+
+/// The process's calibration: the fastest kernel and the low-difficulty one.
+fn calibration_here() -> (KernelKind, KernelKind) {
+    static PICKED: OnceLock<(KernelKind, KernelKind)> = OnceLock::new();
+    *PICKED.get_or_init(|| {
+        let calibration = calibrate(&available_kernels());
+        (calibration.fastest, calibration.low_difficulty)
+    })
 }
 
 /// Measures `kinds` (each available on this CPU) on the calling thread as the module
-/// docs say, and names the one to mine on: the fastest, or a kernel with a smaller batch
-/// within [`NARROWER_WITHIN`] of it (see `pick`; portable when `kinds` is empty).
+/// docs say, and names the fastest (the earlier of `kinds` on a tie) and the kernel for
+/// low difficulties (portable for both when `kinds` is empty).
 ///
 /// # Panics
 ///
@@ -117,18 +135,27 @@ pub fn calibrate(kinds: &[KernelKind]) -> Calibration {
     let mut best = vec![0.0f64; kinds.len()];
     let mut contending = vec![true; kinds.len()];
     for round in 0..ROUNDS {
-        for step in 0..kinds.len() {
-            let k = (step + round) % kinds.len();
-            if !contending[k] {
-                continue;
+        // Kernels take turns template by template, so that a burst of load from outside
+        // the thread (another virtual machine on the core's sibling, which thread CPU
+        // time does not see) falls on all of them alike.
+        let mut attempts = vec![0u64; kinds.len()];
+        let mut spent = vec![Duration::ZERO; kinds.len()];
+        for (t, &(_, share)) in DIGIT_OFFSETS.iter().enumerate() {
+            for step in 0..kinds.len() {
+                let k = (step + round + t) % kinds.len();
+                if !contending[k] {
+                    continue;
+                }
+                let (done, took) = run_for(&mut jobs[k][t], &mut counter, WINDOW * share);
+                attempts[k] += done;
+                spent[k] += took;
             }
-            let (mut attempts, mut spent) = (0u64, Duration::ZERO);
-            for (job, &(_, share)) in jobs[k].iter_mut().zip(&DIGIT_OFFSETS) {
-                let (done, took) = run_for(job, &mut counter, WINDOW * share);
-                attempts += done;
-                spent += took;
+        }
+        for (k, rate) in best.iter_mut().enumerate() {
+            if contending[k] {
+                let this_round = attempts[k] as f64 / spent[k].as_secs_f64().max(1e-9);
+                *rate = rate.max(this_round);
             }
-            best[k] = best[k].max(attempts as f64 / spent.as_secs_f64().max(1e-9));
         }
         if round + 1 == PRUNE_AFTER {
             let lead = best.iter().copied().fold(0.0, f64::max);
@@ -137,22 +164,22 @@ pub fn calibrate(kinds: &[KernelKind]) -> Calibration {
             }
         }
     }
-    let fastest = pick(kinds, &best);
     Calibration {
+        fastest: pick(kinds, &best, 0.0),
+        low_difficulty: pick(kinds, &best, LOW_DIFFICULTY_WITHIN),
         rates: kinds.iter().copied().zip(best).collect(),
-        fastest,
     }
 }
 
-/// The kernel to mine on, from each kernel's `rates`: the one with the smallest batch
-/// among those within [`NARROWER_WITHIN`] of the highest rate (the higher rate, then the
-/// earlier kernel, on a tie); portable when `kinds` is empty.
-fn pick(kinds: &[KernelKind], rates: &[f64]) -> KernelKind {
+/// From each kernel's `rates`, the one with the smallest batch among those within
+/// `within` (a share) of the highest rate (the higher rate, then the earlier kernel, on a
+/// tie); portable when `kinds` is empty. With `within` zero: the fastest.
+fn pick(kinds: &[KernelKind], rates: &[f64], within: f64) -> KernelKind {
     let lead = rates.iter().copied().fold(0.0, f64::max);
     kinds
         .iter()
         .zip(rates)
-        .filter(|&(_, &rate)| rate >= (1.0 - NARROWER_WITHIN) * lead)
+        .filter(|&(_, &rate)| rate >= (1.0 - within) * lead)
         .fold(
             None::<(KernelKind, f64)>,
             |chosen, (&kind, &rate)| match chosen {
@@ -270,25 +297,31 @@ mod tests {
             .iter()
             .find(|r| r.0 == calibration.fastest)
             .expect("the fastest is among those measured");
-        assert!(picked.1 >= (1.0 - NARROWER_WITHIN) * top);
+        assert_eq!(picked.1, top);
+        let low = calibration
+            .rates
+            .iter()
+            .find(|r| r.0 == calibration.low_difficulty)
+            .expect("the low-difficulty kernel is among those measured");
+        assert!(low.1 >= (1.0 - LOW_DIFFICULTY_WITHIN) * top);
+        assert!(low.0.batch() <= picked.0.batch());
         assert_eq!(calibrate(&[]).fastest, KernelKind::Portable);
     }
 
-    /// The pick is the highest rate unless a kernel with a smaller batch comes within
-    /// [`NARROWER_WITHIN`] of it; a wider kernel never wins a tie.
+    /// The fastest is the highest rate; the low-difficulty kernel is the narrowest within
+    /// the margin of it; a wider kernel never wins a tie.
     #[test]
     fn pick_prefers_the_narrower_of_level_kernels() {
         use KernelKind::{Avx512, Avx512x2, Avx512x3, ShaNi};
         let kinds = [ShaNi, Avx512, Avx512x2, Avx512x3];
-        // Clearly ahead: the wide kernel.
-        assert_eq!(pick(&kinds, &[30.0, 58.0, 66.0, 70.0]), Avx512x3);
-        // Level within the margin: the narrower one, even a little behind.
-        assert_eq!(pick(&kinds, &[30.0, 58.0, 66.0, 66.3]), Avx512x2);
-        assert_eq!(pick(&kinds, &[30.0, 58.0, 66.3, 66.0]), Avx512x2);
-        // Just outside the margin: the faster.
-        assert_eq!(pick(&kinds, &[30.0, 58.0, 65.0, 66.0]), Avx512x3);
+        let rates = [30.0, 58.0, 66.0, 67.0];
+        assert_eq!(pick(&kinds, &rates, 0.0), Avx512x3);
+        assert_eq!(pick(&kinds, &rates, LOW_DIFFICULTY_WITHIN), Avx512x2);
+        // Clearly ahead: the wide kernel for both.
+        let rates = [30.0, 58.0, 60.0, 70.0];
+        assert_eq!(pick(&kinds, &rates, LOW_DIFFICULTY_WITHIN), Avx512x3);
         // Equal batches and rates: the earlier kernel.
-        assert_eq!(pick(&[Avx512x2, Avx512x2], &[1.0, 1.0]), Avx512x2);
-        assert_eq!(pick(&[], &[]), KernelKind::Portable);
+        assert_eq!(pick(&[Avx512x2, Avx512x2], &[1.0, 1.0], 0.0), Avx512x2);
+        assert_eq!(pick(&[], &[], LOW_DIFFICULTY_WITHIN), KernelKind::Portable);
     }
 }
