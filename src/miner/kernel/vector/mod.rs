@@ -302,7 +302,10 @@ macro_rules! define_vector_search {
                 let hi_end = end.min(hi_base + INNER_SPAN);
                 let fixed = geometry.hi_block(hi, w_a);
                 let head = geometry.head(&fixed);
-                for t in 0..CONSTANT_WORDS_END {
+                // The constant words the round loop reads: the head's rounds take theirs
+                // in `hkw`, and the varying words' constant terms are summed below, so
+                // none before the loop's first round is read.
+                for t in entry_round..CONSTANT_WORDS_END {
                     if varying & (1 << t) == 0 {
                         sched[t] = splat(fixed.schedule[t]);
                     }
