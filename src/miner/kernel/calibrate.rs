@@ -16,7 +16,7 @@
 //! - **One template**: the gaps between kernels move by several per cent with the digits'
 //!   position, so the rates are now the mean over templates whose digits start where the
 //!   layout puts real blocks' digits, each measured for as long as its share of them
-//!   ([`DIGIT_OFFSETS`]: half the time at byte 43).
+//!   (`DIGIT_OFFSETS`: half the time at byte 43).
 //! - **Cold first measurements** (digit tables built, clocks ramping): one warm-up window
 //!   per kernel is thrown away, and every kernel keeps its best of [`ROUNDS`] rounds, run
 //!   in a different kernel order each round.
