@@ -87,9 +87,7 @@ pub struct Miner {
     /// Held by the thread in [`Miner::mine`], the crew's only poster.
     searching: Mutex<()>,
     threads: usize,
-    kernel: KernelKind,
-    /// The kernel for blocks at difficulties up to `LOW_DIFFICULTY_MAX`.
-    low_difficulty_kernel: KernelKind,
+    kernels: kernel::MiningKernels,
     progress: Arc<Progress>,
 }
 
@@ -107,19 +105,19 @@ impl Miner {
         if threads == 0 {
             return Err(MinerError::NoThreads);
         }
-        let (kernel, low_difficulty_kernel) = match config.kernel {
-            Some(k) if !k.is_available() => return Err(MinerError::KernelUnavailable(k)),
-            Some(k) => (k, k),
-            None => (kernel::fastest_kernel(), kernel::low_difficulty_kernel()),
-        };
+        if let Some(k) = config.kernel
+            && !k.is_available()
+        {
+            return Err(MinerError::KernelUnavailable(k));
+        }
+        let kernels = kernel::MiningKernels::settle(config.kernel);
         let progress = Arc::new(Progress::new(threads));
         let crew = crew::Crew::start(threads, &progress)?;
         Ok(Miner {
             crew,
             searching: Mutex::new(()),
             threads,
-            kernel,
-            low_difficulty_kernel,
+            kernels,
             progress,
         })
     }
@@ -133,7 +131,7 @@ impl Miner {
     /// [`LOW_DIFFICULTY_MAX`](kernel::calibrate::LOW_DIFFICULTY_MAX); see
     /// [`Miner::kernel_for`]).
     pub fn kernel(&self) -> KernelKind {
-        self.kernel
+        self.kernels.fastest
     }
 
     /// The kernel a block at `difficulty` is mined on: up to
@@ -141,11 +139,7 @@ impl Miner {
     /// low-difficulty kernel (a narrower one when it runs about level with the fastest),
     /// else the fastest; the one kernel asked for when [`MinerConfig::kernel`] names one.
     pub fn kernel_for(&self, difficulty: u32) -> KernelKind {
-        if difficulty <= kernel::calibrate::LOW_DIFFICULTY_MAX {
-            self.low_difficulty_kernel
-        } else {
-            self.kernel
-        }
+        self.kernels.for_difficulty(difficulty)
     }
 
     /// Lock-free counters of this miner's attempts.
@@ -194,14 +188,15 @@ mod tests {
             kernel: None,
         })
         .expect("a calibrated miner starts");
-        assert_eq!(calibrated.kernel(), kernel::fastest_kernel());
+        let kernels = kernel::MiningKernels::settle(None);
+        assert_eq!(calibrated.kernel(), kernels.fastest);
         assert_eq!(
             calibrated.kernel_for(LOW_DIFFICULTY_MAX),
-            kernel::low_difficulty_kernel()
+            kernels.low_difficulty
         );
         assert_eq!(
             calibrated.kernel_for(LOW_DIFFICULTY_MAX + 1),
-            kernel::fastest_kernel()
+            kernels.fastest
         );
     }
 }

@@ -14,7 +14,7 @@ use super::rates::{baseline_compress_per_s, peak_attempts_per_s};
 use super::report::{BenchReport, DifficultyRate, KernelRate, ThreadRate};
 use super::stats::{percentile, ratio};
 use crate::chain::Difficulty;
-use crate::miner::kernel::{available_kernels, fastest_kernel};
+use crate::miner::kernel::{MiningKernels, available_kernels};
 use crate::miner::{KernelKind, Miner, MinerConfig, MinerError, Progress};
 
 /// Why a benchmark run stopped.
@@ -141,7 +141,7 @@ fn new_miner(threads: usize, kernel: Option<KernelKind>) -> Result<Miner, BenchE
     })
     .map_err(|source| BenchError::StartMiner {
         threads,
-        kernel: kernel.unwrap_or_else(fastest_kernel),
+        kernel: MiningKernels::settle(kernel).fastest,
         source,
     })
 }

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use crate::miner::KernelKind;
-use crate::miner::kernel::{fastest_kernel, low_difficulty_kernel};
+use crate::miner::kernel::MiningKernels;
 
 /// Rounds of the baseline, thread, kernel and difficulty measurements, each a third of
 /// the seconds per measurement: each rate keeps its best round.
@@ -71,8 +71,7 @@ pub struct BenchPlan {
     difficulties: Vec<u32>,
     /// The kernel asked for, if one was.
     requested: Option<KernelKind>,
-    kernel: KernelKind,
-    low_difficulty_kernel: KernelKind,
+    kernels: MiningKernels,
 }
 
 impl BenchPlan {
@@ -108,8 +107,7 @@ impl BenchPlan {
             slice: Duration::from_secs_f64(config.secs),
             difficulties: config.difficulties.clone(),
             requested: config.kernel,
-            kernel: config.kernel.unwrap_or_else(fastest_kernel),
-            low_difficulty_kernel: config.kernel.unwrap_or_else(low_difficulty_kernel),
+            kernels: MiningKernels::settle(config.kernel),
         })
     }
 
@@ -135,14 +133,14 @@ impl BenchPlan {
 
     /// The kernel for the thread, difficulty and cancel measurements.
     pub fn kernel(&self) -> KernelKind {
-        self.kernel
+        self.kernels.fastest
     }
 
     /// The kernel for blocks at difficulties up to
     /// [`LOW_DIFFICULTY_MAX`](crate::miner::kernel::calibrate::LOW_DIFFICULTY_MAX), as the
     /// miner picks it (the kernel asked for, when one was).
     pub fn low_difficulty_kernel(&self) -> KernelKind {
-        self.low_difficulty_kernel
+        self.kernels.low_difficulty
     }
 
     /// The kernel asked for, if one was: what the miners are built with, so that without

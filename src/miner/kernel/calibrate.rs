@@ -91,25 +91,50 @@ pub struct Calibration {
     pub low_difficulty: KernelKind,
 }
 
-/// The fastest kernel available here: [`calibrate`] over every available kernel, run
-/// on the first call only (about 0.15 s of CPU) and remembered for the process.
+/// The kernels a miner mines on: the fastest, and the one for blocks at difficulties up
+/// to [`LOW_DIFFICULTY_MAX`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MiningKernels {
+    /// The kernel above [`LOW_DIFFICULTY_MAX`].
+    pub fastest: KernelKind,
+    /// The kernel up to [`LOW_DIFFICULTY_MAX`] (see [`Calibration::low_difficulty`]).
+    pub low_difficulty: KernelKind,
+}
+
+impl MiningKernels {
+    /// `requested` at every difficulty, or, when none is, the process's calibration
+    /// ([`calibrate`] over every available kernel, run on the first call only, about
+    /// 0.15 s of CPU, and remembered).
+    pub fn settle(requested: Option<KernelKind>) -> MiningKernels {
+        static CALIBRATED: OnceLock<MiningKernels> = OnceLock::new();
+        match requested {
+            Some(kind) => MiningKernels {
+                fastest: kind,
+                low_difficulty: kind,
+            },
+            None => *CALIBRATED.get_or_init(|| {
+                let calibration = calibrate(&available_kernels());
+                MiningKernels {
+                    fastest: calibration.fastest,
+                    low_difficulty: calibration.low_difficulty,
+                }
+            }),
+        }
+    }
+
+    /// The kernel a block at `difficulty` is mined on.
+    pub fn for_difficulty(&self, difficulty: u32) -> KernelKind {
+        if difficulty <= LOW_DIFFICULTY_MAX {
+            self.low_difficulty
+        } else {
+            self.fastest
+        }
+    }
+}
+
+/// The fastest kernel available here (see [`MiningKernels::settle`]).
 pub fn fastest_kernel() -> KernelKind {
-    calibration_here().0
-}
-
-/// The kernel to mine on at difficulties up to [`LOW_DIFFICULTY_MAX`] (see
-/// [`Calibration::low_difficulty`]), from the same calibration as [`fastest_kernel`].
-pub fn low_difficulty_kernel() -> KernelKind {
-    calibration_here().1
-}
-
-/// The process's calibration: the fastest kernel and the low-difficulty one.
-fn calibration_here() -> (KernelKind, KernelKind) {
-    static PICKED: OnceLock<(KernelKind, KernelKind)> = OnceLock::new();
-    *PICKED.get_or_init(|| {
-        let calibration = calibrate(&available_kernels());
-        (calibration.fastest, calibration.low_difficulty)
-    })
+    MiningKernels::settle(None).fastest
 }
 
 /// Measures `kinds` (each available on this CPU) on the calling thread as the module
@@ -214,10 +239,7 @@ fn run_for(job: &mut PreparedJob, counter: &mut u64, window: Duration) -> (u64, 
         for _ in 0..calls {
             std::hint::black_box(job.search(*counter, SLICE));
             attempts += SLICE;
-            *counter += SLICE;
-            if *counter + SLICE > job.counter_limit() {
-                *counter = 0;
-            }
+            *counter = next_slice(*counter, job);
         }
         let spent = thread_time().saturating_sub(started);
         if spent >= window {
@@ -227,6 +249,17 @@ fn run_for(job: &mut PreparedJob, counter: &mut u64, window: Duration) -> (u64, 
             calls = (calls * 2).min(MAX_CALLS);
         }
         before = spent;
+    }
+}
+
+/// The slice after the one at `counter`, or the first when that would pass `job`'s
+/// counter limit.
+fn next_slice(counter: u64, job: &PreparedJob) -> u64 {
+    let next = counter + SLICE;
+    if next + SLICE > job.counter_limit() {
+        0
+    } else {
+        next
     }
 }
 
@@ -262,10 +295,7 @@ pub fn measure_attempts_per_s(kind: KernelKind, duration: Duration) -> f64 {
     loop {
         std::hint::black_box(job.search(counter, SLICE));
         attempts += SLICE;
-        counter += SLICE;
-        if counter + SLICE > job.counter_limit() {
-            counter = 0;
-        }
+        counter = next_slice(counter, &job);
         let elapsed = started.elapsed();
         if elapsed >= duration {
             return attempts as f64 / elapsed.as_secs_f64();

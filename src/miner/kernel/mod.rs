@@ -39,7 +39,7 @@ use thiserror::Error;
 
 use crate::miner::layout::MiningTemplate;
 
-pub use calibrate::{fastest_kernel, low_difficulty_kernel, measure_attempts_per_s};
+pub use calibrate::{MiningKernels, fastest_kernel, measure_attempts_per_s};
 use geometry::Geometry;
 use portable::PortableJob;
 
