@@ -10,7 +10,8 @@ use std::process::{Command, Output, Stdio};
 
 use common::vectors_dir;
 use minichain::chain::block::parse_chain;
-use minichain::chain::{Block, block_hash};
+use minichain::chain::validate::now_ms;
+use minichain::chain::{Block, RuleSet, ValidChain, block_hash, genesis};
 
 fn minichain(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_minichain"))
@@ -169,6 +170,27 @@ fn mine_on_genesis_and_on_a_chain() {
         "000007e4a0c80440e94a1f768d06fb7fac2415965dbc0016510c7bf95a936316"
     );
     assert!(block.difficulty.is_met_by(&block_hash(&block)));
+}
+
+/// `mine --blocks N` prints N blocks, one JSON line each, every one on the one before:
+/// with the difficulty following the chain they extend genesis into a chain valid under
+/// the strict rules; `--blocks 0` is refused.
+#[test]
+fn mine_blocks_prints_a_chain() {
+    let o = minichain(&["mine", "--blocks", "4", "--data", r#""line""#], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut chain = vec![genesis()];
+    for line in stdout(&o).lines() {
+        chain.push(Block::parse(line).expect("each line is a block"));
+    }
+    assert_eq!(chain.len(), 5, "{}", stdout(&o));
+    let numbers: Vec<u64> = chain.iter().map(|b| b.block_no).collect();
+    assert_eq!(numbers, [0, 1, 2, 3, 4]);
+    ValidChain::validate(chain, RuleSet::Strict, now_ms()).expect("a valid chain");
+
+    let o = minichain(&["mine", "--blocks", "0"], "");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--blocks"), "{}", stderr(&o));
 }
 
 /// `mine` refuses what Python nodes cannot take, and bad flags, with exit 2.

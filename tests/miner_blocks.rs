@@ -2,10 +2,11 @@
 //! strict rules and follow the difficulty policy, on 1 and 2 threads and every kernel
 //! this CPU runs; a cancel returns `Cancelled` and leaves the miner ready for the next
 //! job; progress counters move; timestamps and difficulties are re-evaluated at each
-//! epoch.
+//! epoch; `mine_chain` mines the same valid chains block after block and stops when told.
 //!
 //! Run with `cargo test --release --test miner_blocks`.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use minichain::chain::validate::now_ms;
@@ -269,4 +270,80 @@ fn an_unmeetable_difficulty_waits_for_the_cancel() {
         assert_eq!(miner.mine(&job, &token), MineOutcome::Cancelled);
     });
     assert_eq!(progress.total_attempts(), 0);
+}
+
+/// `mine_chain` on 1 and 2 threads and every available kernel: each block is on the one
+/// before, with the difficulty the policy gives its timestamp, valid under the strict
+/// rules, and the chain ends at the block where `on_block` breaks.
+#[test]
+fn mine_chain_links_valid_blocks_on_every_kernel_and_thread_count() {
+    for kernel in available_kernels() {
+        for threads in [1, 2] {
+            let miner = miner(threads, Some(kernel));
+            let mut chain = ValidChain::genesis();
+            let data = Json::parse(&format!(r#"{{"kernel": "{kernel}", "chained": true}}"#))
+                .expect("valid JSON");
+            let first = job(chain.tip(), data, None);
+            let mut expected = first.clone();
+            let from = now_ms();
+            let mut blocks = Vec::new();
+            let mined = miner.mine_chain(&first, &CancelToken::new(), |block| {
+                blocks.push(block);
+                if blocks.len() == 6 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+            assert_eq!(mined, 6, "{kernel}, {threads} threads");
+            assert_eq!(blocks.len(), 6);
+            for block in blocks {
+                assert_valid_on(&block, &expected, from, now_ms());
+                expected.prev = block.clone();
+                chain
+                    .push(block, RuleSet::Strict, now_ms())
+                    .unwrap_or_else(|e| panic!("{kernel}, {threads} threads: {e}"));
+            }
+            assert_eq!(miner.progress().blocks_found(), 6);
+            assert!(!miner.progress().is_mining());
+        }
+    }
+}
+
+/// `mine_chain` returns the blocks up to the one where `on_block` breaks, and the miner
+/// then mines the next job as before (the unit tests check that no job is left posted);
+/// a cancel ends a chain that finds nothing.
+#[test]
+fn mine_chain_stops_its_helpers_and_the_miner_is_reusable() {
+    let miner = miner(2, None);
+    let progress = miner.progress();
+    let pinned = job(ValidChain::genesis().tip(), Json::Null, Some(8));
+    let mut last = None;
+    let mined = miner.mine_chain(&pinned, &CancelToken::new(), |block| {
+        let stop = block.block_no == 3;
+        last = Some(block);
+        if stop {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    assert_eq!(mined, 3);
+    assert_eq!(last.map(|b| b.block_no), Some(3));
+
+    let from = now_ms();
+    let block = found(miner.mine(&pinned, &CancelToken::new()));
+    assert_valid_on(&block, &pinned, from, now_ms());
+
+    let token = CancelToken::new();
+    let mined = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let before = progress.total_attempts();
+            wait_until(|| progress.is_mining() && progress.total_attempts() > before);
+            token.cancel();
+        });
+        miner.mine_chain(&busy_job(), &token, |_| ControlFlow::Continue(()))
+    });
+    assert_eq!(mined, 0);
+    assert!(!progress.is_mining());
 }

@@ -1,8 +1,10 @@
-//! `minichain mine`: mine one block on the tip of a chain with the parallel miner and
-//! print it; a live hash rate goes to stderr while it runs (a line redrawn in place on
-//! a terminal, plain lines every few seconds when piped).
+//! `minichain mine`: mine a block (or `--blocks N`, each on the last) on the tip of a
+//! chain with the parallel miner and print each as a line of JSON as it is found; a
+//! live hash rate goes to stderr while it runs (a line redrawn in place on a terminal,
+//! plain lines every few seconds when piped).
 
 use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -13,12 +15,11 @@ use minichain::chain::block::parse_chain;
 use minichain::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use minichain::chain::validate::now_ms;
 use minichain::chain::{Difficulty, DifficultyPolicy, Json, RuleSet, ValidChain, check_minable};
-use minichain::miner::{
-    CancelToken, KernelKind, MineJob, MineOutcome, Miner, MinerConfig, Progress, RateMeter,
-};
+use minichain::miner::{CancelToken, KernelKind, MineJob, Miner, MinerConfig, Progress, RateMeter};
 
-/// Mine one block on the tip of a chain (default: the genesis block) and print it as
-/// JSON. The difficulty follows the chain (one more than the tip when blocks come
+/// Mine a block on the tip of a chain (default: the genesis block) and print it as
+/// JSON; with `--blocks N`, N blocks, each on the one before, one JSON line each as it
+/// is found. The difficulty follows the chain (one more than the tip when blocks come
 /// faster than the mine rate, one less when slower) unless `--difficulty` pins it.
 #[derive(Args, Debug)]
 pub struct MineArgs {
@@ -29,6 +30,12 @@ pub struct MineArgs {
     /// The block's data, as JSON text (`'"hello"'`, `'{"tx": 1}'`).
     #[arg(long, value_name = "JSON", default_value = "\"\"")]
     data: String,
+    /// How many blocks to mine, each on the one before, all with the same data: a
+    /// quick way to grow a test chain. Each is printed on its own line as it is found;
+    /// the next one is already being mined while it is printed.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    blocks: u64,
     /// Pin the difficulty (leading zero bits) instead of following the chain.
     #[arg(long, value_name = "D")]
     difficulty: Option<u32>,
@@ -81,23 +88,32 @@ pub fn run(args: &MineArgs) -> anyhow::Result<ExitCode> {
         },
         fixed_difficulty: args.difficulty.map(Difficulty::new),
     };
-    let label = format!(
-        "mining block {} ({} threads, {})",
-        job.prev.block_no + 1,
-        miner.threads(),
-        miner.kernel()
-    );
-    // Nothing cancels this token: the command mines until it finds the block.
-    let outcome = with_live_rate(&miner.progress(), &label, || {
-        miner.mine(&job, &CancelToken::new())
+    let first = job.prev.block_no + 1;
+    let last = job.prev.block_no + args.blocks;
+    let label = if args.blocks == 1 {
+        format!("mining block {first}")
+    } else {
+        format!("mining blocks {first} to {last}")
+    };
+    let label = format!("{label} ({} threads, {})", miner.threads(), miner.kernel());
+    let mut written = Ok(());
+    // Nothing cancels this token: the command mines until it has its blocks.
+    let mined = with_live_rate(&miner.progress(), &label, || {
+        miner.mine_chain(&job, &CancelToken::new(), |block| {
+            let mut out = std::io::stdout().lock();
+            written = writeln!(out, "{}", block.to_json_string()).and_then(|()| out.flush());
+            if written.is_err() || block.block_no == last {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
     });
-    match outcome {
-        MineOutcome::Found(block) => {
-            println!("{}", block.to_json_string());
-            Ok(ExitCode::SUCCESS)
-        }
-        MineOutcome::Cancelled => bail!("mining was cancelled"),
+    written.context("cannot write the block to stdout")?;
+    if mined < args.blocks {
+        bail!("mining stopped after {mined} of {} blocks", args.blocks);
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// How often the live line is redrawn.

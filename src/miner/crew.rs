@@ -413,6 +413,14 @@ impl Crew {
         self.board.live(generation).is_raised()
     }
 
+    /// The job posted last, `None` for "no job" (tests look at what a search leaves).
+    #[cfg(test)]
+    pub(crate) fn posted(&self) -> Option<JobParts> {
+        self.board
+            .read()
+            .and_then(|(_, words)| JobParts::from_words(&words))
+    }
+
     /// Whether a helper panicked since the last call (and forgets it).
     pub(crate) fn take_panic(&self) -> bool {
         // A plain load first: the locked swap would wait for this thread's pending

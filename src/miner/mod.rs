@@ -22,6 +22,7 @@ pub mod reference;
 mod search;
 pub mod synthetic;
 
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use cancel::CancelToken;
@@ -163,6 +164,33 @@ impl Miner {
             .unwrap_or_else(PoisonError::into_inner);
         let _mining = self.progress.mining();
         search::run(self, job, cancel)
+    }
+
+    /// Mines blocks back to back, each on the one before (the first on `job.prev`), all
+    /// with `job`'s data, policy and pinned difficulty, handing each to `on_block` as it
+    /// is found, until `on_block` breaks or `cancel` fires. Returns how many blocks were
+    /// found. Blocks the calling thread like [`Miner::mine`], and waits for a search
+    /// already running the same way.
+    ///
+    /// Why not [`Miner::mine`] in a loop: here the next block's first epoch is posted
+    /// to the helpers as soon as a hit is checked, before the found block is built and
+    /// before `on_block` runs, so the helpers hash on while the calling thread builds,
+    /// hands over and comes back. At low difficulties, where a block is a few
+    /// microseconds of hashing, that is a good part of each block's cost. The price: the
+    /// helpers hash a block that no one asks for after the last one (they leave within
+    /// a batch of lanes once this returns), and those attempts count in [`Progress`].
+    pub fn mine_chain(
+        &self,
+        job: &MineJob,
+        cancel: &CancelToken,
+        mut on_block: impl FnMut(Block) -> ControlFlow<()>,
+    ) -> u64 {
+        let _one_at_a_time = self
+            .searching
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let _mining = self.progress.mining();
+        search::run_chain(self, job, cancel, &mut on_block)
     }
 }
 

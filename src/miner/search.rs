@@ -22,6 +22,8 @@
 //! next job instead of parking; and no one waits for anyone at an epoch's end: worker 0
 //! posts the next epoch and the helpers move to it within a batch.
 
+use std::borrow::Cow;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use super::crew::Leave;
@@ -50,30 +52,85 @@ const IDLE_POLL: Duration = Duration::from_millis(1);
 /// Runs the search for `job` on `miner`'s workers until a block is found or `cancel`
 /// fires.
 pub(crate) fn run(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> MineOutcome {
-    let outcome = search(miner, job, cancel);
-    // A hit stops the helpers already; an epoch left for any other reason (a cancel) is
-    // taken back here, which they see within a batch.
-    if outcome.is_none() {
-        miner.crew.post(None);
+    let mut found = None;
+    search(miner, job, cancel, Found::Return(&mut found));
+    match found {
+        Some(block) => MineOutcome::Found(block),
+        None => {
+            // A hit stops the helpers already; a search left for any other reason (a
+            // cancel) is taken back here, which they see within a batch.
+            miner.crew.post(None);
+            MineOutcome::Cancelled
+        }
     }
-    outcome.unwrap_or(MineOutcome::Cancelled)
 }
 
-/// The search proper: `None` when cancelled.
-fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutcome> {
+/// Mines block after block on `job`, each on the last, handing each to `on_block`,
+/// until it breaks or `cancel` fires; returns the blocks found.
+pub(crate) fn run_chain(
+    miner: &Miner,
+    job: &MineJob,
+    cancel: &CancelToken,
+    on_block: &mut dyn FnMut(Block) -> ControlFlow<()>,
+) -> u64 {
+    let blocks = search(miner, job, cancel, Found::Chain(on_block));
+    // The next block's epoch is posted before `on_block` sees a block: take it back.
+    miner.crew.post(None);
+    blocks
+}
+
+/// What the search does with a block it finds.
+enum Found<'f> {
+    /// Puts it here and ends: the helpers are stopped by the hit and wait.
+    Return(&'f mut Option<Block>),
+    /// Posts the next block's first epoch (on the found one) to the helpers, then hands
+    /// the found block over, and goes on unless told to stop.
+    Chain(&'f mut dyn FnMut(Block) -> ControlFlow<()>),
+}
+
+/// An epoch whose job is posted: its generation, and the parts worker 0 prepares.
+struct Posted {
+    epoch: Epoch,
+    generation: u64,
+    parts: Option<JobParts>,
+}
+
+/// Plans the epoch at `timestamp` and posts it to the helpers.
+fn post_next(miner: &Miner, planner: &mut EpochPlanner<'_>, timestamp: u64) -> Posted {
+    let epoch = planner.next_epoch(timestamp);
+    let parts = epoch.template.as_ref().map(|template| {
+        let bits = epoch.difficulty.bits();
+        JobParts::new(miner.kernel_for(bits), template, bits)
+    });
+    let generation = miner.crew.post(parts.as_ref());
+    Posted {
+        epoch,
+        generation,
+        parts,
+    }
+}
+
+/// The search proper: returns the blocks found, on the way out of a cancel, a
+/// [`Found::Return`] or a [`Found::Chain`] that breaks.
+fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken, mut found: Found<'_>) -> u64 {
     let mut planner = EpochPlanner::new(job);
+    let mut blocks = 0u64;
+    // The epoch posted with the last block found, when chaining.
+    let mut posted: Option<Posted> = None;
     loop {
         if cancel.is_cancelled() {
-            return None;
+            return blocks;
         }
-        let epoch = planner.next_epoch(now_ms());
-        let parts = epoch.template.as_ref().map(|template| {
-            let bits = epoch.difficulty.bits();
-            JobParts::new(miner.kernel_for(bits), template, bits)
-        });
         // The helpers get the job first and prepare their copies while worker 0
         // prepares its own, so their hashing starts one preparation sooner.
-        let generation = miner.crew.post(parts.as_ref());
+        let Posted {
+            epoch,
+            generation,
+            parts,
+        } = match posted.take() {
+            Some(posted) => posted,
+            None => post_next(miner, &mut planner, now_ms()),
+        };
         let prepared = parts.map(|parts| {
             parts
                 .prepare()
@@ -106,7 +163,7 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
             },
         );
         match leave {
-            Leave::Cancelled => return None,
+            Leave::Cancelled => return blocks,
             // Worker 0's stripe ran out (about 10^9 / workers counters in under 100 ms):
             // the helpers may still search theirs until the deadline.
             Leave::Exhausted => wait_for_hit(
@@ -121,23 +178,36 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> Option<MineOutc
         if miner.crew.take_panic() {
             panic!("a mining helper thread panicked (see its message above)");
         }
-        if let Some(counter) = miner.crew.hit(generation) {
-            match planner.found_block(&epoch, counter) {
-                Some(block) => {
-                    miner.progress.block_found();
-                    return Some(MineOutcome::Found(block));
-                }
-                // A kernel bug; the rest of this epoch is given up, the search goes on.
-                None => debug_assert!(
-                    false,
-                    "kernel {} reported a false hit",
-                    miner.kernel_for(epoch.difficulty.bits())
-                ),
+        let Some(counter) = miner.crew.hit(generation) else {
+            continue;
+        };
+        let Some(hit) = planner.check_hit(&epoch, counter) else {
+            // A kernel bug; the rest of this epoch is given up, the search goes on.
+            debug_assert!(
+                false,
+                "kernel {} reported a false hit",
+                miner.kernel_for(epoch.difficulty.bits())
+            );
+            continue;
+        };
+        blocks += 1;
+        miner.progress.block_found();
+        let on_block = match &mut found {
+            Found::Return(slot) => {
+                **slot = Some(planner.block(&epoch, hit, planner.tip.clone()));
+                return blocks;
             }
+            Found::Chain(on_block) => on_block,
+        };
+        // Chaining: the helpers start on the next block before this one is built.
+        let on = planner.advance(&epoch, &hit);
+        posted = Some(post_next(miner, &mut planner, now_ms()));
+        let block = planner.block(&epoch, hit, on);
+        if on_block(block).is_break() {
+            return blocks;
         }
     }
 }
-
 /// Waits, after worker 0's stripe ran out, for a helper's hit (or panic), the deadline or
 /// a cancel.
 fn wait_for_hit(miner: &Miner, generation: u64, deadline: Instant, cancel: &CancelToken) {
@@ -148,13 +218,24 @@ fn wait_for_hit(miner: &Miner, generation: u64, deadline: Instant, cancel: &Canc
 }
 
 /// Plans a job's epochs: the preimage prefix for each timestamp, the difficulty from the
-/// policy, and a variant never used before in this job.
+/// policy, and a variant never used before on the same tip. When chaining, the tip moves
+/// to each block found ([`EpochPlanner::advance`]).
 #[derive(Debug)]
 struct EpochPlanner<'a> {
     job: &'a MineJob,
-    block_no: u64,
+    tip: Tip<'a>,
     prefix: Vec<u8>,
     next_variant: u64,
+}
+
+/// What mining on a block needs of it: the policy's inputs and its hash for the
+/// preimage (borrowed from the job's `prev`, owned once the tip is a block just found).
+#[derive(Debug, Clone)]
+struct Tip<'a> {
+    block_no: u64,
+    timestamp: u64,
+    difficulty: Difficulty,
+    hash: Cow<'a, str>,
 }
 
 /// One epoch: what every attempt in it shares.
@@ -167,11 +248,24 @@ struct Epoch {
     template: Option<MiningTemplate>,
 }
 
+/// A counter whose hash meets its epoch's difficulty.
+#[derive(Debug)]
+struct Hit {
+    counter: u64,
+    /// The block's hash, in hex.
+    hash: String,
+}
+
 impl<'a> EpochPlanner<'a> {
     fn new(job: &'a MineJob) -> Self {
         EpochPlanner {
             job,
-            block_no: job.prev.block_no + 1,
+            tip: Tip {
+                block_no: job.prev.block_no,
+                timestamp: job.prev.timestamp,
+                difficulty: job.prev.difficulty,
+                hash: Cow::Borrowed(&job.prev.hash),
+            },
             prefix: Vec::with_capacity(256),
             next_variant: 0,
         }
@@ -180,24 +274,20 @@ impl<'a> EpochPlanner<'a> {
     /// The epoch starting at `timestamp`, with the difficulty the policy gives it.
     fn next_epoch(&mut self, timestamp: u64) -> Epoch {
         let job = self.job;
+        let tip = &self.tip;
         let difficulty = job.fixed_difficulty.unwrap_or_else(|| {
-            next_difficulty(
-                job.prev.difficulty,
-                job.prev.timestamp,
-                timestamp,
-                &job.policy,
-            )
+            next_difficulty(tip.difficulty, tip.timestamp, timestamp, &job.policy)
         });
         self.prefix.clear();
         write_preimage_prefix(
-            self.block_no,
+            tip.block_no + 1,
             timestamp,
             &job.data,
-            &job.prev.hash,
+            &tip.hash,
             &mut self.prefix,
         );
         // Each epoch takes a new variant even when it searches nothing, so variants are
-        // never reused within a job.
+        // never reused on one tip.
         let variant = self.next_variant;
         self.next_variant += 1;
         let template = (difficulty.bits() <= MAX_MEETABLE_DIFFICULTY)
@@ -214,28 +304,53 @@ impl<'a> EpochPlanner<'a> {
         }
     }
 
-    /// The block for `counter` in `epoch`, if its hash meets the difficulty.
+    /// `counter` in `epoch` as a hit, if its hash meets the difficulty.
     ///
     /// The hash is the template's: one compression of the final block from the
     /// midstate, which the layout's tests prove equal to SHA-256 of the block's whole
-    /// preimage. Debug builds (every test) check it against the reference hash too.
-    fn found_block(&self, epoch: &Epoch, counter: u64) -> Option<Block> {
+    /// preimage. Debug builds (every test) check it against the reference hash too, in
+    /// [`EpochPlanner::block`].
+    fn check_hit(&self, epoch: &Epoch, counter: u64) -> Option<Hit> {
         let template = epoch.template.as_ref()?;
         if counter >= template.counter_limit() {
             return None;
         }
         let hash = template.hash(counter);
-        if !epoch.difficulty.is_met_by(&hash) {
-            return None;
-        }
-        let mut digits = [0u8; MAX_NONCE_DIGITS];
-        let nonce = Nonce::from_digits(template.nonce_str(counter, &mut digits)).ok()?;
-        let block = Block {
-            block_no: self.block_no,
-            timestamp: epoch.timestamp,
-            prev_hash: self.job.prev.hash.clone(),
-            data: self.job.data.clone(),
+        epoch.difficulty.is_met_by(&hash).then(|| Hit {
+            counter,
             hash: hash.to_hex(),
+        })
+    }
+
+    /// Moves the tip to the block that `hit` made in `epoch` (an epoch of the tip it
+    /// replaces): the next epochs mine on it, from variant 0. Returns the replaced tip,
+    /// the one the found block is on.
+    fn advance(&mut self, epoch: &Epoch, hit: &Hit) -> Tip<'a> {
+        let found = Tip {
+            block_no: self.tip.block_no + 1,
+            timestamp: epoch.timestamp,
+            difficulty: epoch.difficulty,
+            hash: Cow::Owned(hit.hash.clone()),
+        };
+        self.next_variant = 0;
+        std::mem::replace(&mut self.tip, found)
+    }
+
+    /// The block that `hit` made in `epoch`, an epoch planned on `on`.
+    fn block(&self, epoch: &Epoch, hit: Hit, on: Tip<'_>) -> Block {
+        let template = epoch
+            .template
+            .as_ref()
+            .expect("a hit comes from an epoch with a template");
+        let mut digits = [0u8; MAX_NONCE_DIGITS];
+        let nonce = Nonce::from_digits(template.nonce_str(hit.counter, &mut digits))
+            .expect("a template's nonces are canonical and at most MAX_NONCE_DIGITS digits");
+        let block = Block {
+            block_no: on.block_no + 1,
+            timestamp: epoch.timestamp,
+            prev_hash: on.hash.into_owned(),
+            data: self.job.data.clone(),
+            hash: hit.hash,
             nonce,
             difficulty: epoch.difficulty,
         };
@@ -243,7 +358,7 @@ impl<'a> EpochPlanner<'a> {
             block_hash(&block).matches_hex(&block.hash),
             "the template's hash is the block's reference hash"
         );
-        Some(block)
+        block
     }
 }
 
@@ -326,19 +441,52 @@ mod tests {
         let job = job_on(genesis(), "x", Some(0));
         let mut planner = EpochPlanner::new(&job);
         let epoch = planner.next_epoch(1_700_000_000_000);
-        let block = planner
-            .found_block(&epoch, 12)
+        let hit = planner
+            .check_hit(&epoch, 12)
             .expect("difficulty 0 is always met");
+        let block = planner.block(&epoch, hit, planner.tip.clone());
         assert!(block_hash(&block).matches_hex(&block.hash));
-        assert_eq!(planner.found_block(&epoch, u64::MAX), None);
+        assert_eq!(block.block_no, 1);
+        assert_eq!(block.prev_hash, genesis().hash);
+        assert!(planner.check_hit(&epoch, u64::MAX).is_none());
 
         let hard = job_on(genesis(), "x", Some(256));
         let mut planner = EpochPlanner::new(&hard);
         let epoch = planner.next_epoch(1_700_000_000_000);
-        assert_eq!(planner.found_block(&epoch, 12), None);
+        assert!(planner.check_hit(&epoch, 12).is_none());
 
         let impossible = job_on(genesis(), "x", Some(257));
         let epoch = EpochPlanner::new(&impossible).next_epoch(1_700_000_000_000);
         assert!(epoch.template.is_none());
+    }
+
+    /// A chain posts each next block before handing the found one over, and takes the
+    /// last such post back on the way out: the helpers are left with no job, as after
+    /// [`Miner::mine`].
+    #[test]
+    fn a_chain_leaves_no_job_posted() {
+        use crate::miner::MinerConfig;
+
+        let miner = Miner::new(MinerConfig {
+            threads: Some(2),
+            kernel: None,
+        })
+        .expect("a miner starts");
+        let job = job_on(genesis(), "chain", Some(4));
+        let mut posted_while_handed_over = Vec::new();
+        let blocks = miner.mine_chain(&job, &CancelToken::new(), |block| {
+            posted_while_handed_over.push(miner.crew.posted().is_some());
+            if block.block_no == 3 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        assert_eq!(blocks, 3);
+        assert_eq!(
+            posted_while_handed_over, [true; 3],
+            "next block posted first"
+        );
+        assert!(miner.crew.posted().is_none(), "the last post is taken back");
     }
 }

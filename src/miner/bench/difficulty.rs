@@ -2,12 +2,13 @@
 //! slice, with the effective attempts per second (every per-block and per-epoch cost
 //! included).
 
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use super::rates::{cancel_after, pinned_job};
 use super::report::DifficultyRate;
 use crate::chain::{Difficulty, genesis};
-use crate::miner::{CancelToken, MineOutcome, Miner};
+use crate::miner::{CancelToken, Miner};
 
 /// Blocks mined back to back over one or more time slices: what [`mine_blocks_for`]
 /// measures, summed over rounds with [`BlockSlice::add`].
@@ -49,15 +50,10 @@ pub fn mine_blocks_for(miner: &Miner, difficulty: Difficulty, slice: Duration) -
     let before = progress.total_attempts();
     let started = Instant::now();
     let blocks = cancel_after(slice, &token, || {
-        // One job, its tip replaced by each new block: the loop costs what a caller
-        // mining block after block must pay, nothing more.
-        let mut job = pinned_job(genesis(), difficulty);
-        let mut blocks = 0u64;
-        while let MineOutcome::Found(block) = miner.mine(&job, &token) {
-            blocks += 1;
-            job.prev = block;
-        }
-        blocks
+        // One job, each block on the last: what mining a chain at this difficulty
+        // yields, every per-block cost included.
+        let job = pinned_job(genesis(), difficulty);
+        miner.mine_chain(&job, &token, |_| ControlFlow::Continue(()))
     });
     let secs = started.elapsed().as_secs_f64();
     BlockSlice {

@@ -39,6 +39,6 @@ pub use difficulty::{BlockSlice, mine_blocks_for};
 pub use engine::{BenchError, Observer, Quiet, Step, StepKind, run};
 pub use plan::{BenchConfig, BenchPlan, BenchPlanError, ROUNDS, thread_counts};
 pub use plot::{PlotError, write_svg};
-pub use rates::{baseline_compress_per_s, peak_attempts_per_s, pinned_job};
+pub use rates::{baseline_compress_per_s, cancel_after, peak_attempts_per_s, pinned_job};
 pub use report::{BenchReport, DifficultyRate, KernelRate, ThreadRate};
 pub use stats::{percentile, ratio};

@@ -22,8 +22,9 @@ pub fn pinned_job(prev: Block, difficulty: Difficulty) -> MineJob {
     }
 }
 
-/// Runs `work` with `token`, and cancels the token after `slice` (or when `work` ends).
-pub(super) fn cancel_after<T>(slice: Duration, token: &CancelToken, work: impl FnOnce() -> T) -> T {
+/// Runs `work` with `token`, and cancels the token after `slice` (or when `work` ends):
+/// how a benchmark gives a search that runs until cancelled a fixed time.
+pub fn cancel_after<T>(slice: Duration, token: &CancelToken, work: impl FnOnce() -> T) -> T {
     let (done_tx, done_rx) = mpsc::channel::<()>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
