@@ -43,16 +43,25 @@ impl BlockHash {
 
     /// The hash as 64 lowercase hex digits, as blocks carry it.
     pub fn to_hex(&self) -> String {
-        let mut buf = [0u8; 64];
-        hex::encode_to_slice(self.0, &mut buf).expect("32 bytes fill exactly 64 hex digits");
-        String::from_utf8(buf.to_vec()).expect("hex digits are ASCII")
+        String::from_utf8(self.hex_digits().to_vec()).expect("hex digits are ASCII")
+    }
+
+    /// The hash's 64 lowercase hex digits as bytes, in straight-line code the compiler
+    /// vectorizes: the miner writes one for every block it finds (before it can post the
+    /// next block's job), and validation compares one with every block's hash.
+    pub fn hex_digits(&self) -> [u8; 64] {
+        let digit = |n: u8| n + if n < 10 { b'0' } else { b'a' - 10 };
+        let mut out = [0u8; 64];
+        for (pair, &b) in out.chunks_exact_mut(2).zip(&self.0) {
+            pair[0] = digit(b >> 4);
+            pair[1] = digit(b & 0xf);
+        }
+        out
     }
 
     /// Whether `text` is this hash's hex form (what the original compares).
     pub fn matches_hex(&self, text: &str) -> bool {
-        let mut buf = [0u8; 64];
-        hex::encode_to_slice(self.0, &mut buf).expect("32 bytes fill exactly 64 hex digits");
-        buf == text.as_bytes()
+        self.hex_digits() == text.as_bytes()
     }
 }
 
@@ -152,6 +161,23 @@ impl std::iter::Sum for Work {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The hex forms are the `hex` crate's lowercase encoding, for bytes covering every
+    /// nibble value.
+    #[test]
+    fn hex_is_lowercase_hex() {
+        for seed in 0..16u8 {
+            let hash = BlockHash(std::array::from_fn(|i| (i as u8).wrapping_mul(37) ^ seed));
+            let expected = hex::encode(hash.0);
+            assert_eq!(hash.hex_digits().to_vec(), expected.clone().into_bytes());
+            assert_eq!(hash.to_hex(), expected);
+            assert!(hash.matches_hex(&expected));
+            assert!(
+                !hash.matches_hex(&expected.to_uppercase())
+                    || !expected.contains(char::is_alphabetic)
+            );
+        }
+    }
 
     #[test]
     fn leading_zero_bits_counts_across_words() {
