@@ -22,8 +22,8 @@ fn main() {
             .collect();
         println!(
             "run {run}: picked {} (low difficulty: {}) in {:.0} ms: {}",
-            calibration.fastest,
-            calibration.low_difficulty,
+            calibration.kernels.fastest,
+            calibration.kernels.low_difficulty,
             started.elapsed().as_secs_f64() * 1e3,
             rates.join(", ")
         );

@@ -21,6 +21,11 @@
 //! hash from the template (one compression) and returns while the helpers spin for the
 //! next job instead of parking; and no one waits for anyone at an epoch's end: worker 0
 //! posts the next epoch and the helpers move to it within a batch.
+//!
+//! Why a chain ([`Miner::mine_chain`]) is cheaper per block than `mine` in a loop: the
+//! next block's job depends on the found block only through its hash, so worker 0
+//! posts it as soon as the hit is checked and builds the found block, hands it over and
+//! comes back while the helpers already hash the next one.
 
 use std::borrow::Cow;
 use std::ops::ControlFlow;

@@ -55,7 +55,7 @@ pub const ROUNDS: usize = 5;
 pub const PRUNE_AFTER: usize = 2;
 /// The share of the leader's rate a kernel needs to stay measured after [`PRUNE_AFTER`].
 pub const KEEP_WITHIN: f64 = 0.85;
-/// The highest difficulty at which the miner mines on [`Calibration::low_difficulty`]:
+/// The highest difficulty at which the miner mines on [`MiningKernels::low_difficulty`]:
 /// there a block is a few batches of the wide kernels, and every worker hashes up to a
 /// batch past another's hit. On the Xeon (Emerald Rapids), with avx512x3 2 % ahead of
 /// avx512x2 at the peak, blocks back to back gave 77.7-79.1 M attempts/s on avx512x3
@@ -84,11 +84,10 @@ const MAX_CALLS: u64 = 16;
 pub struct Calibration {
     /// Each kernel measured, with its rate (the best round it ran).
     pub rates: Vec<(KernelKind, f64)>,
-    /// The kernel with the highest rate: the one to mine on.
-    pub fastest: KernelKind,
-    /// The kernel to mine on at difficulties up to [`LOW_DIFFICULTY_MAX`]: the one with
-    /// the smallest batch within [`LOW_DIFFICULTY_WITHIN`] of the highest rate.
-    pub low_difficulty: KernelKind,
+    /// The kernels to mine on: the one with the highest rate, and for difficulties up
+    /// to [`LOW_DIFFICULTY_MAX`] the one with the smallest batch within
+    /// [`LOW_DIFFICULTY_WITHIN`] of it.
+    pub kernels: MiningKernels,
 }
 
 /// The kernels a miner mines on: the fastest, and the one for blocks at difficulties up
@@ -97,7 +96,8 @@ pub struct Calibration {
 pub struct MiningKernels {
     /// The kernel above [`LOW_DIFFICULTY_MAX`].
     pub fastest: KernelKind,
-    /// The kernel up to [`LOW_DIFFICULTY_MAX`] (see [`Calibration::low_difficulty`]).
+    /// The kernel up to [`LOW_DIFFICULTY_MAX`]: a calibration names the narrowest within
+    /// [`LOW_DIFFICULTY_WITHIN`] of the fastest.
     pub low_difficulty: KernelKind,
 }
 
@@ -112,13 +112,7 @@ impl MiningKernels {
                 fastest: kind,
                 low_difficulty: kind,
             },
-            None => *CALIBRATED.get_or_init(|| {
-                let calibration = calibrate(&available_kernels());
-                MiningKernels {
-                    fastest: calibration.fastest,
-                    low_difficulty: calibration.low_difficulty,
-                }
-            }),
+            None => *CALIBRATED.get_or_init(|| calibrate(&available_kernels()).kernels),
         }
     }
 
@@ -190,8 +184,10 @@ pub fn calibrate(kinds: &[KernelKind]) -> Calibration {
         }
     }
     Calibration {
-        fastest: pick(kinds, &best, 0.0),
-        low_difficulty: pick(kinds, &best, LOW_DIFFICULTY_WITHIN),
+        kernels: MiningKernels {
+            fastest: pick(kinds, &best, 0.0),
+            low_difficulty: pick(kinds, &best, LOW_DIFFICULTY_WITHIN),
+        },
         rates: kinds.iter().copied().zip(best).collect(),
     }
 }
@@ -325,17 +321,17 @@ mod tests {
         let picked = calibration
             .rates
             .iter()
-            .find(|r| r.0 == calibration.fastest)
+            .find(|r| r.0 == calibration.kernels.fastest)
             .expect("the fastest is among those measured");
         assert_eq!(picked.1, top);
         let low = calibration
             .rates
             .iter()
-            .find(|r| r.0 == calibration.low_difficulty)
+            .find(|r| r.0 == calibration.kernels.low_difficulty)
             .expect("the low-difficulty kernel is among those measured");
         assert!(low.1 >= (1.0 - LOW_DIFFICULTY_WITHIN) * top);
         assert!(low.0.batch() <= picked.0.batch());
-        assert_eq!(calibrate(&[]).fastest, KernelKind::Portable);
+        assert_eq!(calibrate(&[]).kernels.fastest, KernelKind::Portable);
     }
 
     /// The fastest is the highest rate; the low-difficulty kernel is the narrowest within

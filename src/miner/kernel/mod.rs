@@ -121,18 +121,28 @@ impl KernelKind {
 
     /// Attempts per batch: how many counters the kernel hashes between two looks at a
     /// stop signal, and so how far past another worker's hit it may hash.
+    ///
+    /// Read from the kernels' own lane counts on x86-64; elsewhere only the portable
+    /// kernel runs, and the others' figures are nominal.
     pub fn batch(self) -> usize {
-        match self {
+        #[cfg(target_arch = "x86_64")]
+        let batch = match self {
             Self::Portable => 1,
-            #[cfg(target_arch = "x86_64")]
             Self::ShaNi => SHA_NI_WAYS,
-            #[cfg(not(target_arch = "x86_64"))]
-            Self::ShaNi => 8,
-            Self::Avx2 => 8,
+            Self::Avx2 => vector::avx2::LANES,
+            Self::Avx512 => vector::avx512::LANES,
+            Self::Avx512x2 => vector::avx512x2::LANES,
+            Self::Avx512x3 => vector::avx512x3::LANES,
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let batch = match self {
+            Self::Portable => 1,
+            Self::ShaNi | Self::Avx2 => 8,
             Self::Avx512 => 16,
             Self::Avx512x2 => 32,
             Self::Avx512x3 => 48,
-        }
+        };
+        batch
     }
 
     /// The kernel called `name` (as [`Self::name`] spells it).

@@ -11,7 +11,8 @@ use super::super::{SLICE, SearchEnd, StopSignal};
 use super::{K_BLOCKS, define_vector_search, eight_rounds, head_round, sha_round};
 
 type V = __m256i;
-const LANES: usize = 8;
+/// Attempts per batch: one per 32-bit lane of a 256-bit vector.
+pub(crate) const LANES: usize = 8;
 
 /// Whether this CPU can run the kernel.
 pub(crate) fn is_available() -> bool {

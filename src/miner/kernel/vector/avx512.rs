@@ -11,7 +11,8 @@ use super::super::{SLICE, SearchEnd, StopSignal};
 use super::{K_BLOCKS, define_vector_search, eight_rounds, head_round, sha_round};
 
 pub(super) type V = __m512i;
-pub(super) const LANES: usize = 16;
+/// Attempts per batch: one per 32-bit lane of a 512-bit vector.
+pub(crate) const LANES: usize = 16;
 
 /// Whether this CPU can run the kernel.
 pub(crate) fn is_available() -> bool {

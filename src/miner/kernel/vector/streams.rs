@@ -27,7 +27,8 @@ macro_rules! define_streams_kernel {
         use super::{K_BLOCKS, define_vector_search, eight_rounds, head_round, sha_round};
 
         type V = [__m512i; [$($stream),+].len()];
-        const LANES: usize = [$($stream),+].len() * one::LANES;
+        /// Attempts per batch: one per lane of each stream.
+        pub(crate) const LANES: usize = [$($stream),+].len() * one::LANES;
 
         /// Whether this CPU can run the kernel (the same features as the one-stream
         /// kernel).
