@@ -11,18 +11,20 @@ use super::pow::BlockHash;
 /// `str(block_no) + str(timestamp) + str(data) + prev_hash`.
 ///
 /// The miner absorbs this once per job; the nonce and `str(difficulty)` follow it.
+/// `prev_hash` is the previous block's `hash` field as bytes (the miner holds a hash it
+/// just found as hex digits, not as a `String`).
 pub fn write_preimage_prefix(
     block_no: u64,
     timestamp: u64,
     data: &RawJson,
-    prev_hash: &str,
+    prev_hash: &[u8],
     out: &mut Vec<u8>,
 ) {
     let mut digits = [0u8; 20];
     out.extend_from_slice(fmt_u64(&mut digits, block_no));
     out.extend_from_slice(fmt_u64(&mut digits, timestamp));
     write_raw_str(data, out);
-    out.extend_from_slice(prev_hash.as_bytes());
+    out.extend_from_slice(prev_hash);
 }
 
 /// Appends a block's whole preimage: the prefix, `str(nonce)`, `str(difficulty)`.
@@ -31,7 +33,7 @@ pub fn write_preimage(block: &Block, out: &mut Vec<u8>) {
         block.block_no,
         block.timestamp,
         &block.data,
-        &block.prev_hash,
+        block.prev_hash.as_bytes(),
         out,
     );
     out.extend_from_slice(block.nonce.as_str().as_bytes());

@@ -121,7 +121,10 @@ impl StopSignal for Live<'_> {
 /// Why a worker left an epoch's work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Leave {
-    /// It found a hit, another worker did, or the epoch was superseded.
+    /// It found a hit on this counter, not yet reported on the board: a helper reports
+    /// it at once, worker 0 decides (see [`Crew::search`]).
+    Hit(u64),
+    /// Another worker found a hit, or the epoch was superseded.
     Stopped,
     /// The token was cancelled.
     Cancelled,
@@ -285,8 +288,8 @@ struct Stripe {
 /// Worker `worker`'s share of `generation`: its stripe of `workers` (worker `w` tries
 /// slices `w, w + workers, w + 2 * workers, ...` of [`SLICE`] counters, so no two
 /// workers ever try the same counter), slice by slice with `search` on each, until a
-/// hit (its own or another's), a new post, `check` says to leave (looked at before each
-/// slice), or its stripe runs out. `search` gets the generation's stop signal and is
+/// hit (its own, returned unreported, or another's), a new post, `check` says to leave
+/// (looked at before each slice), or its stripe runs out. `search` gets the generation's stop signal and is
 /// expected to give up within a batch once it is raised. `record` hears the attempts of
 /// each slice (up to and including a hit), so that the counters lag the work by one
 /// slice at most.
@@ -319,10 +322,7 @@ fn share(
         let end = search(start, count, &signal);
         record(end.tried(start, start + count));
         match end {
-            SearchEnd::Hit(hit) => {
-                board.report_hit(generation, hit);
-                return Leave::Stopped;
-            }
+            SearchEnd::Hit(hit) => return Leave::Hit(hit),
             SearchEnd::Stopped(_) => return Leave::Stopped,
             SearchEnd::Exhausted => {}
         }
@@ -373,6 +373,12 @@ impl Crew {
 
     /// Worker 0's share of `generation` (see [`share`]): it searches `job` and leaves on
     /// a cancel of `cancel` or when `deadline_passed` says so, besides a hit.
+    ///
+    /// Its own hit comes back as [`Leave::Hit`] and is not on the board yet: the caller
+    /// either posts the next job, which stops the helpers anyway (a chain), or calls
+    /// [`Crew::stop_with_hit`]. Reporting it first would cost a locked write to a cache
+    /// line the helpers are reading, about a tenth of a microsecond, before the next job
+    /// could be posted.
     pub(crate) fn search(
         &self,
         generation: u64,
@@ -401,6 +407,12 @@ impl Crew {
                 }
             },
         )
+    }
+
+    /// Ends `generation` with worker 0's hit on `counter`, which stops the helpers,
+    /// unless it has ended already (a helper's hit stands then; either is a block).
+    pub(crate) fn stop_with_hit(&self, generation: u64, counter: u64) {
+        self.board.report_hit(generation, counter);
     }
 
     /// The hit that ended `generation`, if one did (the first reported).
@@ -460,7 +472,7 @@ fn help(board: &Board, worker: usize, workers: usize, progress: &Progress) {
             continue;
         };
         let searched = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            share(
+            let leave = share(
                 board,
                 Stripe {
                     worker,
@@ -471,7 +483,10 @@ fn help(board: &Board, worker: usize, workers: usize, progress: &Progress) {
                 |start, count, stop| job.search_until(start, count, stop),
                 |attempts| progress.add(worker, attempts),
                 || None,
-            )
+            );
+            if let Leave::Hit(counter) = leave {
+                board.report_hit(generation, counter);
+            }
         }));
         if searched.is_err() {
             board.panicked.store(true, Ordering::Release);
@@ -536,8 +551,9 @@ mod tests {
         assert_eq!(total, limit);
     }
 
-    /// A hit raises the generation's stop signal, which ends the others' shares, and the
-    /// first hit of the generation is kept; the attempts recorded stop at the hit.
+    /// A share returns its own hit; reported, it raises the generation's stop signal,
+    /// which ends the others' shares, and the first hit of the generation is kept; the
+    /// attempts recorded stop at the hit.
     #[test]
     fn a_hit_stops_the_others() {
         let board = Board::new();
@@ -559,8 +575,10 @@ mod tests {
         );
         assert_eq!(
             (leave, recorded, board.hit(generation)),
-            (Leave::Stopped, SLICE + 43, Some(4 * SLICE + 42))
+            (Leave::Hit(4 * SLICE + 42), SLICE + 43, None),
+            "a share returns its hit unreported"
         );
+        board.report_hit(generation, 4 * SLICE + 42);
         board.report_hit(generation, 7);
         assert_eq!(
             board.hit(generation),

@@ -27,7 +27,6 @@
 //! posts it as soon as the hit is checked and builds the found block, hands it over and
 //! comes back while the helpers already hash the next one.
 
-use std::borrow::Cow;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
@@ -167,23 +166,29 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken, mut found: Found<'
                 }
             },
         );
-        match leave {
+        let own_hit = match leave {
+            Leave::Hit(counter) => Some(counter),
             Leave::Cancelled => return blocks,
             // Worker 0's stripe ran out (about 10^9 / workers counters in under 100 ms):
             // the helpers may still search theirs until the deadline.
-            Leave::Exhausted => wait_for_hit(
-                miner,
-                generation,
-                deadline.unwrap_or_else(|| Instant::now() + EPOCH),
-                cancel,
-            ),
-            // A hit, or the deadline (a helper's hit may have come meanwhile).
-            Leave::Stopped | Leave::Superseded => {}
-        }
+            Leave::Exhausted => {
+                wait_for_hit(
+                    miner,
+                    generation,
+                    deadline.unwrap_or_else(|| Instant::now() + EPOCH),
+                    cancel,
+                );
+                None
+            }
+            // A helper's hit, or the deadline (a helper's hit may have come meanwhile).
+            Leave::Stopped | Leave::Superseded => None,
+        };
         if miner.crew.take_panic() {
             panic!("a mining helper thread panicked (see its message above)");
         }
-        let Some(counter) = miner.crew.hit(generation) else {
+        // Worker 0's own hit first: the helpers' may not be on the board yet, and
+        // either is a block.
+        let Some(counter) = own_hit.or_else(|| miner.crew.hit(generation)) else {
             continue;
         };
         let Some(hit) = planner.check_hit(&epoch, counter) else {
@@ -199,12 +204,16 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken, mut found: Found<'
         miner.progress.block_found();
         let on_block = match &mut found {
             Found::Return(slot) => {
+                if own_hit.is_some() {
+                    miner.crew.stop_with_hit(generation, counter);
+                }
                 **slot = Some(planner.block(&epoch, hit, planner.tip.clone()));
                 return blocks;
             }
             Found::Chain(on_block) => on_block,
         };
-        // Chaining: the helpers start on the next block before this one is built.
+        // Chaining: the helpers start on the next block before this one is built (the
+        // post also ends this block's search for them).
         let on = planner.advance(&epoch, &hit);
         posted = Some(post_next(miner, &mut planner, now_ms()));
         let block = planner.block(&epoch, hit, on);
@@ -234,13 +243,43 @@ struct EpochPlanner<'a> {
 }
 
 /// What mining on a block needs of it: the policy's inputs and its hash for the
-/// preimage (borrowed from the job's `prev`, owned once the tip is a block just found).
+/// preimage.
 #[derive(Debug, Clone)]
 struct Tip<'a> {
     block_no: u64,
     timestamp: u64,
     difficulty: Difficulty,
-    hash: Cow<'a, str>,
+    hash: TipHash<'a>,
+}
+
+/// A tip's hash: the job's `prev.hash`, or the hex digits of a block just found (kept
+/// off the allocator until the block is built, after the next job is posted).
+#[derive(Debug, Clone)]
+enum TipHash<'a> {
+    Given(&'a str),
+    Found([u8; 64]),
+}
+
+impl TipHash<'_> {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            TipHash::Given(hash) => hash.as_bytes(),
+            TipHash::Found(digits) => digits,
+        }
+    }
+
+    /// The hash as a block's `prev_hash` field.
+    fn into_string(self) -> String {
+        match self {
+            TipHash::Given(hash) => hash.to_owned(),
+            TipHash::Found(digits) => hex_string(digits),
+        }
+    }
+}
+
+/// Hex digits as a `String`.
+fn hex_string(digits: [u8; 64]) -> String {
+    String::from_utf8(digits.to_vec()).expect("hex digits are ASCII")
 }
 
 /// One epoch: what every attempt in it shares.
@@ -257,8 +296,8 @@ struct Epoch {
 #[derive(Debug)]
 struct Hit {
     counter: u64,
-    /// The block's hash, in hex.
-    hash: String,
+    /// The block's hash, as hex digits.
+    hash: [u8; 64],
 }
 
 impl<'a> EpochPlanner<'a> {
@@ -269,7 +308,7 @@ impl<'a> EpochPlanner<'a> {
                 block_no: job.prev.block_no,
                 timestamp: job.prev.timestamp,
                 difficulty: job.prev.difficulty,
-                hash: Cow::Borrowed(&job.prev.hash),
+                hash: TipHash::Given(&job.prev.hash),
             },
             prefix: Vec::with_capacity(256),
             next_variant: 0,
@@ -288,7 +327,7 @@ impl<'a> EpochPlanner<'a> {
             tip.block_no + 1,
             timestamp,
             &job.data,
-            &tip.hash,
+            tip.hash.as_bytes(),
             &mut self.prefix,
         );
         // Each epoch takes a new variant even when it searches nothing, so variants are
@@ -323,7 +362,7 @@ impl<'a> EpochPlanner<'a> {
         let hash = template.hash(counter);
         epoch.difficulty.is_met_by(&hash).then(|| Hit {
             counter,
-            hash: hash.to_hex(),
+            hash: hash.hex_digits(),
         })
     }
 
@@ -335,7 +374,7 @@ impl<'a> EpochPlanner<'a> {
             block_no: self.tip.block_no + 1,
             timestamp: epoch.timestamp,
             difficulty: epoch.difficulty,
-            hash: Cow::Owned(hit.hash.clone()),
+            hash: TipHash::Found(hit.hash),
         };
         self.next_variant = 0;
         std::mem::replace(&mut self.tip, found)
@@ -353,9 +392,9 @@ impl<'a> EpochPlanner<'a> {
         let block = Block {
             block_no: on.block_no + 1,
             timestamp: epoch.timestamp,
-            prev_hash: on.hash.into_owned(),
+            prev_hash: on.hash.into_string(),
             data: self.job.data.clone(),
-            hash: hit.hash,
+            hash: hex_string(hit.hash),
             nonce,
             difficulty: epoch.difficulty,
         };
