@@ -42,8 +42,8 @@ impl BlockSlice {
     }
 }
 
-/// Mines blocks back to back, each on the last, starting on genesis, at `difficulty`
-/// for `slice`.
+/// Mines blocks back to back with [`Miner::mine_chain`], each on the last, starting on
+/// genesis, at `difficulty` for `slice`.
 pub fn mine_blocks_for(miner: &Miner, difficulty: Difficulty, slice: Duration) -> BlockSlice {
     let token = CancelToken::new();
     let progress = miner.progress();
