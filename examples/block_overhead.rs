@@ -8,11 +8,10 @@
 //! (defaults 8, 3, all CPUs, calibrated (also `auto` or empty), 1): each round mines
 //! SECS one way, then SECS the other. Under `perf record` it shows where a block's time goes beside its hashing.
 
-use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use minichain::chain::{Difficulty, genesis};
-use minichain::miner::bench::{cancel_after, peak_attempts_per_s, pinned_job};
+use minichain::miner::bench::{cancel_after, mine_blocks_for, peak_attempts_per_s, pinned_job};
 use minichain::miner::{CancelToken, KernelKind, MineOutcome, Miner, MinerConfig};
 
 // The binary's allocator, so that the per-block allocations cost what they cost there.
@@ -29,24 +28,29 @@ enum Way {
 /// Mines block after block from genesis for `secs` the given way: blocks, seconds and
 /// each worker's attempts.
 fn mine_for(miner: &Miner, difficulty: Difficulty, secs: f64, way: Way) -> (u64, f64, Vec<u64>) {
-    let token = CancelToken::new();
+    let slice = Duration::from_secs_f64(secs);
     let before = miner.progress().per_worker_attempts();
-    let started = Instant::now();
-    let blocks = cancel_after(Duration::from_secs_f64(secs), &token, || {
-        let mut job = pinned_job(genesis(), difficulty);
-        match way {
-            Way::Chain => miner.mine_chain(&job, &token, |_| ControlFlow::Continue(())),
-            Way::Loop => {
+    let (blocks, secs) = match way {
+        // What `minichain bench` measures.
+        Way::Chain => {
+            let mined = mine_blocks_for(miner, difficulty, slice);
+            (mined.blocks, mined.secs)
+        }
+        Way::Loop => {
+            let token = CancelToken::new();
+            let started = Instant::now();
+            let blocks = cancel_after(slice, &token, || {
+                let mut job = pinned_job(genesis(), difficulty);
                 let mut blocks = 0;
                 while let MineOutcome::Found(block) = miner.mine(&job, &token) {
                     blocks += 1;
                     job.prev = block;
                 }
                 blocks
-            }
+            });
+            (blocks, started.elapsed().as_secs_f64())
         }
-    });
-    let secs = started.elapsed().as_secs_f64();
+    };
     let after = miner.progress().per_worker_attempts();
     let attempts = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     (blocks, secs, attempts)

@@ -88,8 +88,15 @@ pub fn run(args: &MineArgs) -> anyhow::Result<ExitCode> {
         },
         fixed_difficulty: args.difficulty.map(Difficulty::new),
     };
+    let Some(last) = job.prev.block_no.checked_add(args.blocks) else {
+        bail!(
+            "--blocks {} on block {} would pass the largest block number",
+            args.blocks,
+            job.prev.block_no
+        );
+    };
+    // `--blocks` is at least 1, so this is at most `last`.
     let first = job.prev.block_no + 1;
-    let last = job.prev.block_no + args.blocks;
     let label = if args.blocks == 1 {
         format!("mining block {first}")
     } else {
@@ -97,9 +104,16 @@ pub fn run(args: &MineArgs) -> anyhow::Result<ExitCode> {
     };
     let label = format!("{label} ({} threads, {})", miner.threads(), miner.kernel());
     let mut written = Ok(());
+    let tty = std::io::stderr().is_terminal();
     // Nothing cancels this token: the command mines until it has its blocks.
     let mined = with_live_rate(&miner.progress(), &label, || {
         miner.mine_chain(&job, &CancelToken::new(), |block| {
+            // Holding stderr keeps the live line from being drawn meanwhile; on a
+            // terminal it is erased first, so that a block never follows it on its line.
+            let mut err = std::io::stderr().lock();
+            if tty {
+                let _ = write!(err, "\r\x1b[K").and_then(|()| err.flush());
+            }
             let mut out = std::io::stdout().lock();
             written = writeln!(out, "{}", block.to_json_string()).and_then(|()| out.flush());
             if written.is_err() || block.block_no == last {

@@ -124,7 +124,7 @@ pub(crate) enum Leave {
     /// It found a hit on this counter, not yet reported on the board: a helper reports
     /// it at once, worker 0 decides (see [`Crew::search`]).
     Hit(u64),
-    /// Another worker found a hit, or the epoch was superseded.
+    /// Another worker found a hit, a helper panicked, or the epoch was superseded.
     Stopped,
     /// The token was cancelled.
     Cancelled,
@@ -425,6 +425,12 @@ impl Crew {
         self.board.live(generation).is_raised()
     }
 
+    /// The generation posted last (tests look at how a search left it).
+    #[cfg(test)]
+    pub(crate) fn last_generation(&self) -> u64 {
+        self.board.posted.0.seq.load(Ordering::Acquire) / 2
+    }
+
     /// The job posted last, `None` for "no job" (tests look at what a search leaves).
     #[cfg(test)]
     pub(crate) fn posted(&self) -> Option<JobParts> {
@@ -436,7 +442,7 @@ impl Crew {
     /// Whether a helper panicked since the last call (and forgets it).
     pub(crate) fn take_panic(&self) -> bool {
         // A plain load first: the locked swap would wait for this thread's pending
-        // stores (the hit it just reported) to reach the other cores.
+        // stores (a post it just made) to reach the other cores.
         self.board.panicked.load(Ordering::Acquire)
             && self.board.panicked.swap(false, Ordering::AcqRel)
     }
@@ -662,6 +668,27 @@ mod tests {
         assert_eq!((leave, looks), (Leave::Cancelled, 3));
         board.post(&[0; JobParts::WORDS]);
         assert!(board.live(generation).is_raised(), "a new post supersedes");
+    }
+
+    /// A helper's own hit goes on the board at once: with worker 0 not searching, a
+    /// job every counter meets ends with a hit in the helper's stripe.
+    #[test]
+    fn a_helper_reports_its_hit() {
+        let progress = Arc::new(Progress::new(2));
+        let crew = Crew::start(2, &progress).expect("a helper starts");
+        let template = MiningTemplate::new(b"prefix", b"0", 0).expect("a valid template");
+        let generation = crew.post(Some(&KernelKind::Portable.prepare(&template, 0).parts()));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !crew.is_stopped(generation) && Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let hit = crew.hit(generation).expect("the helper reported its hit");
+        assert_eq!(
+            hit / SLICE % 2,
+            1,
+            "counter {hit} is in the helper's stripe"
+        );
+        crew.post(None);
     }
 
     /// The posted words read back as they were written, generation by generation.

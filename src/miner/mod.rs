@@ -179,6 +179,11 @@ impl Miner {
     /// microseconds of hashing, that is a good part of each block's cost. The price: the
     /// helpers hash a block that no one asks for after the last one (they leave within
     /// a batch of lanes once this returns), and those attempts count in [`Progress`].
+    ///
+    /// `on_block` runs on the calling thread while the helpers mine the next block: a
+    /// slow one costs that block worker 0's share, and the next block's epoch its time
+    /// (one slower than an epoch has the next block planned again with a fresh
+    /// timestamp). It must not call this miner: the search holds it until it returns.
     pub fn mine_chain(
         &self,
         job: &MineJob,

@@ -6,9 +6,11 @@
 //! Why no (timestamp, nonce) pair is tried twice:
 //! - within an epoch, worker `w` of `n` tries slices `w, w + n, w + 2n, ...` only
 //!   (see [`super::crew`]), so workers never share a counter;
-//! - across epochs of one job, each epoch's template has its own variant, and distinct
+//! - across epochs on one tip, each epoch's template has its own variant, and distinct
 //!   variants give nonces with distinct head digits (see [`super::layout`]), so no two
-//!   epochs share a nonce, even when the clock has not moved between them.
+//!   epochs share a nonce, even when the clock has not moved between them (a chain
+//!   starts again at variant 0 on each new tip, whose preimages differ anyway: a new
+//!   block number and previous hash).
 //!
 //! Why cancellation is quick: worker 0 looks at the token before each slice of at most
 //! [`SLICE`] attempts (tens of microseconds of work on any kernel), and then posts "no
@@ -25,7 +27,9 @@
 //! Why a chain ([`Miner::mine_chain`]) is cheaper per block than `mine` in a loop: the
 //! next block's job depends on the found block only through its hash, so worker 0
 //! posts it as soon as the hit is checked and builds the found block, hands it over and
-//! comes back while the helpers already hash the next one.
+//! comes back while the helpers already hash the next one. The epoch posted that way
+//! keeps its 100 ms from its timestamp: a slow `on_block` eats into it, and one slower
+//! than an epoch has it planned again with a fresh timestamp.
 
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -40,7 +44,7 @@ use crate::chain::block::{MAX_NONCE_DIGITS, fmt_u64};
 use crate::chain::hash::{block_hash, write_preimage_prefix};
 use crate::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use crate::chain::validate::now_ms;
-use crate::chain::{Block, Difficulty, Nonce, next_difficulty};
+use crate::chain::{Block, BlockHash, Difficulty, Nonce, next_difficulty};
 
 /// How long one timestamp is used before the clock is read again (the original reads
 /// it on every attempt; 100 ms keeps timestamps honest at a negligible cost).
@@ -57,15 +61,26 @@ const IDLE_POLL: Duration = Duration::from_millis(1);
 /// fires.
 pub(crate) fn run(miner: &Miner, job: &MineJob, cancel: &CancelToken) -> MineOutcome {
     let mut found = None;
+    // A hit stops the helpers already; a search left for any other reason (a cancel,
+    // a panic) is taken back, which they see within a batch.
+    let take_back = TakeBack(miner);
     search(miner, job, cancel, Found::Return(&mut found));
     match found {
-        Some(block) => MineOutcome::Found(block),
-        None => {
-            // A hit stops the helpers already; a search left for any other reason (a
-            // cancel) is taken back here, which they see within a batch.
-            miner.crew.post(None);
-            MineOutcome::Cancelled
+        Some(block) => {
+            std::mem::forget(take_back);
+            MineOutcome::Found(block)
         }
+        None => MineOutcome::Cancelled,
+    }
+}
+
+/// Posts "no job" when dropped, on every way out of a search that may leave a job
+/// posted, a panic included: the helpers must not hash on for no one.
+struct TakeBack<'m>(&'m Miner);
+
+impl Drop for TakeBack<'_> {
+    fn drop(&mut self) {
+        self.0.crew.post(None);
     }
 }
 
@@ -77,10 +92,10 @@ pub(crate) fn run_chain(
     cancel: &CancelToken,
     on_block: &mut dyn FnMut(Block) -> ControlFlow<()>,
 ) -> u64 {
-    let blocks = search(miner, job, cancel, Found::Chain(on_block));
-    // The next block's epoch is posted before `on_block` sees a block: take it back.
-    miner.crew.post(None);
-    blocks
+    // The next block's epoch is posted before `on_block` sees a block: it is taken
+    // back on the way out, whichever way that is.
+    let _take_back = TakeBack(miner);
+    search(miner, job, cancel, Found::Chain(on_block))
 }
 
 /// What the search does with a block it finds.
@@ -92,11 +107,13 @@ enum Found<'f> {
     Chain(&'f mut dyn FnMut(Block) -> ControlFlow<()>),
 }
 
-/// An epoch whose job is posted: its generation, and the parts worker 0 prepares.
+/// An epoch whose job is posted: its generation, the parts worker 0 prepares, and how
+/// long it has left (all of [`EPOCH`] but for one posted before a slow `on_block`).
 struct Posted {
     epoch: Epoch,
     generation: u64,
     parts: Option<JobParts>,
+    budget: Duration,
 }
 
 /// Plans the epoch at `timestamp` and posts it to the helpers.
@@ -111,6 +128,7 @@ fn post_next(miner: &Miner, planner: &mut EpochPlanner<'_>, timestamp: u64) -> P
         epoch,
         generation,
         parts,
+        budget: EPOCH,
     }
 }
 
@@ -131,6 +149,7 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken, mut found: Found<'
             epoch,
             generation,
             parts,
+            budget,
         } = match posted.take() {
             Some(posted) => posted,
             None => post_next(miner, &mut planner, now_ms()),
@@ -144,7 +163,7 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken, mut found: Found<'
             .progress
             .start_epoch(epoch.timestamp, epoch.difficulty.bits());
         let Some(prepared) = prepared else {
-            wait_out_epoch(Instant::now() + EPOCH, cancel);
+            wait_out_epoch(Instant::now() + budget, cancel);
             continue;
         };
         let progress = &miner.progress;
@@ -162,7 +181,7 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken, mut found: Found<'
                 looks = looks.wrapping_add(1);
                 looks.is_multiple_of(DEADLINE_EVERY) && {
                     let now = Instant::now();
-                    now >= *deadline.get_or_insert(now + EPOCH)
+                    now >= *deadline.get_or_insert(now + budget)
                 }
             },
         );
@@ -186,6 +205,11 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken, mut found: Found<'
         if miner.crew.take_panic() {
             panic!("a mining helper thread panicked (see its message above)");
         }
+        // Returning, worker 0 stops the helpers at once with its own hit (a chain stops
+        // them with the next post instead).
+        if let (Some(counter), Found::Return(_)) = (own_hit, &found) {
+            miner.crew.stop_with_hit(generation, counter);
+        }
         // Worker 0's own hit first: the helpers' may not be on the board yet, and
         // either is a block.
         let Some(counter) = own_hit.or_else(|| miner.crew.hit(generation)) else {
@@ -204,9 +228,6 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken, mut found: Found<'
         miner.progress.block_found();
         let on_block = match &mut found {
             Found::Return(slot) => {
-                if own_hit.is_some() {
-                    miner.crew.stop_with_hit(generation, counter);
-                }
                 **slot = Some(planner.block(&epoch, hit, planner.tip.clone()));
                 return blocks;
             }
@@ -215,11 +236,17 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken, mut found: Found<'
         // Chaining: the helpers start on the next block before this one is built (the
         // post also ends this block's search for them).
         let on = planner.advance(&epoch, &hit);
-        posted = Some(post_next(miner, &mut planner, now_ms()));
+        let next = post_next(miner, &mut planner, now_ms());
         let block = planner.block(&epoch, hit, on);
         if on_block(block).is_break() {
             return blocks;
         }
+        // The posted epoch's time counts from its timestamp: what `on_block` took is
+        // gone from it, and after a whole epoch the next is planned afresh.
+        let spent = Duration::from_millis(now_ms().saturating_sub(next.epoch.timestamp));
+        posted = EPOCH
+            .checked_sub(spent)
+            .map(|budget| Posted { budget, ..next });
     }
 }
 /// Waits, after worker 0's stripe ran out, for a helper's hit (or panic), the deadline or
@@ -252,19 +279,20 @@ struct Tip<'a> {
     hash: TipHash<'a>,
 }
 
-/// A tip's hash: the job's `prev.hash`, or the hex digits of a block just found (kept
-/// off the allocator until the block is built, after the next job is posted).
+/// A tip's hash: the job's `prev.hash`, or a block just found, with its hex digits for
+/// the preimage (kept off the allocator until the block is built, after the next job
+/// is posted).
 #[derive(Debug, Clone)]
 enum TipHash<'a> {
     Given(&'a str),
-    Found([u8; 64]),
+    Found { hash: BlockHash, hex: [u8; 64] },
 }
 
 impl TipHash<'_> {
     fn as_bytes(&self) -> &[u8] {
         match self {
             TipHash::Given(hash) => hash.as_bytes(),
-            TipHash::Found(digits) => digits,
+            TipHash::Found { hex, .. } => hex,
         }
     }
 
@@ -272,14 +300,9 @@ impl TipHash<'_> {
     fn into_string(self) -> String {
         match self {
             TipHash::Given(hash) => hash.to_owned(),
-            TipHash::Found(digits) => hex_string(digits),
+            TipHash::Found { hash, .. } => hash.to_hex(),
         }
     }
-}
-
-/// Hex digits as a `String`.
-fn hex_string(digits: [u8; 64]) -> String {
-    String::from_utf8(digits.to_vec()).expect("hex digits are ASCII")
 }
 
 /// One epoch: what every attempt in it shares.
@@ -296,8 +319,7 @@ struct Epoch {
 #[derive(Debug)]
 struct Hit {
     counter: u64,
-    /// The block's hash, as hex digits.
-    hash: [u8; 64],
+    hash: BlockHash,
 }
 
 impl<'a> EpochPlanner<'a> {
@@ -360,10 +382,10 @@ impl<'a> EpochPlanner<'a> {
             return None;
         }
         let hash = template.hash(counter);
-        epoch.difficulty.is_met_by(&hash).then(|| Hit {
-            counter,
-            hash: hash.hex_digits(),
-        })
+        epoch
+            .difficulty
+            .is_met_by(&hash)
+            .then_some(Hit { counter, hash })
     }
 
     /// Moves the tip to the block that `hit` made in `epoch` (an epoch of the tip it
@@ -374,7 +396,10 @@ impl<'a> EpochPlanner<'a> {
             block_no: self.tip.block_no + 1,
             timestamp: epoch.timestamp,
             difficulty: epoch.difficulty,
-            hash: TipHash::Found(hit.hash),
+            hash: TipHash::Found {
+                hash: hit.hash,
+                hex: hit.hash.hex_digits(),
+            },
         };
         self.next_variant = 0;
         std::mem::replace(&mut self.tip, found)
@@ -394,7 +419,7 @@ impl<'a> EpochPlanner<'a> {
             timestamp: epoch.timestamp,
             prev_hash: on.hash.into_string(),
             data: self.job.data.clone(),
-            hash: hex_string(hit.hash),
+            hash: hit.hash.to_hex(),
             nonce,
             difficulty: epoch.difficulty,
         };
@@ -532,5 +557,63 @@ mod tests {
             "next block posted first"
         );
         assert!(miner.crew.posted().is_none(), "the last post is taken back");
+    }
+
+    fn miner(threads: usize) -> Miner {
+        Miner::new(crate::miner::MinerConfig {
+            threads: Some(threads),
+            kernel: None,
+        })
+        .expect("a miner starts")
+    }
+
+    /// Worker 0's own hit (the only worker here) ends its generation when `mine`
+    /// returns the block, so nothing is left running.
+    #[test]
+    fn mine_ends_the_generation_of_its_own_hit() {
+        let miner = miner(1);
+        for _ in 0..3 {
+            let outcome = miner.mine(&job_on(genesis(), "own", Some(6)), &CancelToken::new());
+            assert!(matches!(outcome, MineOutcome::Found(_)));
+            assert!(miner.crew.is_stopped(miner.crew.last_generation()));
+        }
+    }
+
+    /// A panic in `on_block` leaves no job posted: the helpers do not hash on the next
+    /// block for no one.
+    #[test]
+    fn a_panicking_on_block_leaves_no_job_posted() {
+        let miner = miner(2);
+        let job = job_on(genesis(), "panics", Some(4));
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            miner.mine_chain(&job, &CancelToken::new(), |_| panic!("on_block fails"))
+        }));
+        assert!(unwound.is_err());
+        assert!(miner.crew.posted().is_none());
+        assert!(!miner.progress.is_mining());
+    }
+
+    /// An `on_block` slower than an epoch has the next block planned again: its
+    /// timestamp is read after the callback, not before it.
+    #[test]
+    fn a_slow_on_block_gets_the_next_block_a_fresh_timestamp() {
+        let miner = miner(2);
+        let job = job_on(genesis(), "slow", Some(4));
+        let mut returned_at = 0;
+        let mut timestamps = Vec::new();
+        miner.mine_chain(&job, &CancelToken::new(), |block| {
+            timestamps.push(block.timestamp);
+            if timestamps.len() == 2 {
+                return ControlFlow::Break(());
+            }
+            std::thread::sleep(EPOCH + Duration::from_millis(20));
+            returned_at = now_ms();
+            ControlFlow::Continue(())
+        });
+        assert!(
+            timestamps[1] >= returned_at,
+            "block 2 stamped {} before on_block returned at {returned_at}",
+            timestamps[1]
+        );
     }
 }
