@@ -131,6 +131,21 @@ fn busy_job() -> MineJob {
     )
 }
 
+/// Runs `search` with a fresh token, and cancels the token once `miner` is mining and
+/// its attempts have moved (every worker busy on the search).
+fn cancelled_once_busy<T>(miner: &Miner, search: impl FnOnce(&CancelToken) -> T) -> T {
+    let progress = miner.progress();
+    let token = CancelToken::new();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let before = progress.total_attempts();
+            wait_until(|| progress.is_mining() && progress.total_attempts() > before);
+            token.cancel();
+        });
+        search(&token)
+    })
+}
+
 fn wait_until(mut condition: impl FnMut() -> bool) {
     while !condition() {
         std::thread::sleep(Duration::from_micros(200));
@@ -144,15 +159,7 @@ fn cancel_returns_cancelled_and_the_miner_is_reusable() {
     let miner = miner(2, None);
     let progress = miner.progress();
     for _ in 0..5 {
-        let token = CancelToken::new();
-        let outcome = std::thread::scope(|scope| {
-            scope.spawn(|| {
-                let before = progress.total_attempts();
-                wait_until(|| progress.is_mining() && progress.total_attempts() > before);
-                token.cancel();
-            });
-            miner.mine(&busy_job(), &token)
-        });
+        let outcome = cancelled_once_busy(&miner, |token| miner.mine(&busy_job(), token));
         assert_eq!(outcome, MineOutcome::Cancelled);
         assert!(!progress.is_mining());
 
@@ -335,14 +342,8 @@ fn mine_chain_stops_its_helpers_and_the_miner_is_reusable() {
     let block = found(miner.mine(&pinned, &CancelToken::new()));
     assert_valid_on(&block, &pinned, from, now_ms());
 
-    let token = CancelToken::new();
-    let mined = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            let before = progress.total_attempts();
-            wait_until(|| progress.is_mining() && progress.total_attempts() > before);
-            token.cancel();
-        });
-        miner.mine_chain(&busy_job(), &token, |_| ControlFlow::Continue(()))
+    let mined = cancelled_once_busy(&miner, |token| {
+        miner.mine_chain(&busy_job(), token, |_| ControlFlow::Continue(()))
     });
     assert_eq!(mined, 0);
     assert!(!progress.is_mining());

@@ -289,8 +289,8 @@ struct Stripe {
 /// slices `w, w + workers, w + 2 * workers, ...` of [`SLICE`] counters, so no two
 /// workers ever try the same counter), slice by slice with `search` on each, until a
 /// hit (its own, returned unreported, or another's), a new post, `check` says to leave
-/// (looked at before each slice), or its stripe runs out. `search` gets the generation's stop signal and is
-/// expected to give up within a batch once it is raised. `record` hears the attempts of
+/// (looked at before each slice), or its stripe runs out. `search` gets the
+/// generation's stop signal and is expected to give up within a batch once it is raised. `record` hears the attempts of
 /// each slice (up to and including a hit), so that the counters lag the work by one
 /// slice at most.
 fn share(

@@ -194,7 +194,7 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken, mut found: Found<'
                 wait_for_hit(
                     miner,
                     generation,
-                    deadline.unwrap_or_else(|| Instant::now() + EPOCH),
+                    deadline.unwrap_or_else(|| Instant::now() + budget),
                     cancel,
                 );
                 None
@@ -249,6 +249,7 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken, mut found: Found<'
             .map(|budget| Posted { budget, ..next });
     }
 }
+
 /// Waits, after worker 0's stripe ran out, for a helper's hit (or panic), the deadline or
 /// a cancel.
 fn wait_for_hit(miner: &Miner, generation: u64, deadline: Instant, cancel: &CancelToken) {
@@ -534,13 +535,7 @@ mod tests {
     /// [`Miner::mine`].
     #[test]
     fn a_chain_leaves_no_job_posted() {
-        use crate::miner::MinerConfig;
-
-        let miner = Miner::new(MinerConfig {
-            threads: Some(2),
-            kernel: None,
-        })
-        .expect("a miner starts");
+        let miner = miner(2);
         let job = job_on(genesis(), "chain", Some(4));
         let mut posted_while_handed_over = Vec::new();
         let blocks = miner.mine_chain(&job, &CancelToken::new(), |block| {
