@@ -5,46 +5,22 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::node::{post, wait_until};
-use common::process::{read_until_listening, wait_exit};
+use common::process::{spawn_until_listening, unreachable_node_command, wait_exit};
 
 fn minichain() -> Command {
     Command::new(env!("CARGO_BIN_EXE_minichain"))
 }
 
 /// Starts a lone node on a free port mining at a pinned, unreachable difficulty, on a
-/// data directory of its own; returns the child, its base URL (read from its "node
-/// listening" log line) and the directory (removed on drop).
+/// data directory of its own; returns the child, its base URL and the directory
+/// (removed on drop).
 fn start_node() -> (Child, String, tempfile::TempDir) {
     let data = tempfile::tempdir().expect("a temporary data directory");
-    let mut child = minichain()
-        .args([
-            "node",
-            "--port",
-            "0",
-            "--redis",
-            "none",
-            "--root",
-            "none",
-            "--threads",
-            "1",
-            "--difficulty",
-            "60",
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start minichain node");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = read_until_listening(&mut lines);
+    let (child, addr, lines) = spawn_until_listening(&mut unreachable_node_command(data.path()));
     // Keep draining the log so the node never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, format!("http://{addr}"), data)

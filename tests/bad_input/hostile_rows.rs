@@ -6,7 +6,6 @@
 //! difficulty. One node process and one Redis serve every row.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -54,7 +53,8 @@ struct LogStats {
 impl NodeProcess {
     fn start(redis_url: &str) -> NodeProcess {
         let data = tempfile::tempdir().expect("a temporary data directory");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_minichain"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_minichain"));
+        command
             .args([
                 "node", "--port", "0", "--redis", redis_url, "--root", "none",
             ])
@@ -63,12 +63,8 @@ impl NodeProcess {
             .args(["--threads", "1", "--miner-nice", "0"])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start minichain node");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let addr = crate::common::process::read_until_listening(&mut lines);
+            .stderr(Stdio::piped());
+        let (child, addr, lines) = crate::common::process::spawn_until_listening(&mut command);
         let log = Arc::new(Mutex::new(LogStats::default()));
         let sink = Arc::clone(&log);
         std::thread::spawn(move || {
@@ -88,13 +84,7 @@ impl NodeProcess {
 
     /// Peak resident set size (VmHWM), in kB.
     fn peak_rss_kb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("/proc/PID/status");
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM")
+        crate::common::process::status_kb(self.child.id(), "VmHWM")
     }
 }
 

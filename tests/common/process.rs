@@ -2,9 +2,9 @@
 //! listens (or exits), killed with SIGKILL or stopped with SIGTERM.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Lines};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,45 @@ pub fn node_command(data_dir: &Path, redis: Option<&str>) -> Command {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     command
+}
+
+/// The command line of a lone node on `data_dir` that never finds a block: no Redis, no
+/// root, one mining thread at a pinned difficulty no search reaches.
+pub fn unreachable_node_command(data_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_minichain"));
+    command
+        .args(["node", "--port", "0", "--redis", "none", "--root", "none"])
+        .args(["--threads", "1", "--difficulty", "60"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Spawns `command` (whose stderr is piped) and reads its log until the node listens:
+/// the child, the address it listens on, and the rest of its log lines, which the
+/// caller must drain so that the node never blocks on a full pipe.
+pub fn spawn_until_listening(
+    command: &mut Command,
+) -> (Child, String, Lines<BufReader<ChildStderr>>) {
+    let mut child = command.spawn().expect("start minichain node");
+    let stderr = child.stderr.take().expect("a piped stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = read_until_listening(&mut lines);
+    (child, addr, lines)
+}
+
+/// A field of `/proc/<pid>/status` in kB (`VmRSS`, `VmHWM`).
+pub fn status_kb(pid: u32, field: &str) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/<pid>/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 /// The address in a node's "node listening addr=..." log line, if `line` is that line.

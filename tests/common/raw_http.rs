@@ -3,9 +3,8 @@
 //! process, whose memory the test reads from `/proc`.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -147,51 +146,20 @@ impl NodeProcess {
     /// with `extra` flags.
     pub fn start(extra: &[&str]) -> NodeProcess {
         let data = tempfile::tempdir().expect("a temporary data directory");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_minichain"))
-            .args([
-                "node",
-                "--port",
-                "0",
-                "--redis",
-                "none",
-                "--root",
-                "none",
-                "--threads",
-                "1",
-                "--difficulty",
-                "60",
-            ])
-            .args(extra)
-            .arg("--data-dir")
-            .arg(data.path())
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start minichain node");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let addr = super::process::read_until_listening(&mut lines)
-            .parse()
-            .expect("a socket address");
+        let mut command = super::process::unreachable_node_command(data.path());
+        let (child, addr, lines) = super::process::spawn_until_listening(command.args(extra));
         // Keep draining the log so the node never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         NodeProcess {
             child,
-            addr,
+            addr: addr.parse().expect("a socket address"),
             _data: data,
         }
     }
 
     /// A field of `/proc/<pid>/status` in kB (`VmRSS`, `VmHWM`).
     pub fn memory_kb(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("read /proc/<pid>/status");
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-            .unwrap_or_else(|| panic!("no {field} in /proc status"))
+        super::process::status_kb(self.child.id(), field)
     }
 
     /// `http://ADDR`.
