@@ -237,7 +237,7 @@ async fn events_show_mining_restarts_and_blocks_and_end_on_shutdown() {
 
 /// `/metrics` parses as the Prometheus text format, and its values move when a block
 /// is mined: height, work, attempts, blocks mined, and the HTTP request counters by
-/// route pattern (never by raw path).
+/// route pattern (never by raw path) and method (a made-up method counts as `other`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn metrics_parse_and_move_when_a_block_is_mined() {
     let node = TestNode::start(config(None)).await;
@@ -259,6 +259,16 @@ async fn metrics_parse_and_move_when_a_block_is_mined() {
     assert_eq!(code, 200);
     let (code, _, _) = node.get("/no/such/path").await;
     assert_eq!(code, 404);
+    // Methods no standard names: one `other` label for them all, never their tokens.
+    for token in ["FROBNICATE", "XYZZY"] {
+        let method = reqwest::Method::from_bytes(token.as_bytes()).expect("a method token");
+        let answer = reqwest::Client::new()
+            .request(method, format!("{}/api/blocks", node.base))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(answer.status().as_u16(), 405);
+    }
 
     let after = scrape(&node).await;
     assert_eq!(after["minichain_chain_height"], 1.0);
@@ -279,6 +289,12 @@ async fn metrics_parse_and_move_when_a_block_is_mined() {
     assert_eq!(requests("/metrics", "GET", 200), Some(1.0));
     assert_eq!(requests("unmatched", "GET", 404), Some(1.0));
     assert!(after.keys().all(|k| !k.contains("/no/such/path")));
+    assert_eq!(requests("/api/blocks", "other", 405), Some(2.0));
+    assert!(
+        after
+            .keys()
+            .all(|k| !k.contains("FROBNICATE") && !k.contains("XYZZY"))
+    );
     assert!(after.contains_key("minichain_mining_hash_rate"));
     assert!(after.contains_key("minichain_redis_reconnects_total"));
     node.stop().await;

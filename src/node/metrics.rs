@@ -52,8 +52,9 @@ pub struct RouteLabels {
     /// written `:n`, not `{n}`: braces are valid in a label value, but some parsers
     /// of the format (the `prometheus-parse` crate) drop such lines.
     pub route: String,
-    /// The method.
-    pub method: String,
+    /// The method: one of the standard ones, or `other` (hyper takes any token as a
+    /// method, and each new label would be a series kept for good).
+    pub method: &'static str,
     /// The status code.
     pub status: u16,
 }
@@ -140,7 +141,7 @@ pub async fn track(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| route_label(p.as_str()));
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let response = next.run(request).await;
     metrics.record(
         RouteLabels {
@@ -151,6 +152,27 @@ pub async fn track(
         started.elapsed().as_secs_f64(),
     );
     response
+}
+
+/// A method as a label: the standard methods by name, any other token `other`, so a
+/// client cannot grow the label set.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    let standard = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::PATCH, "PATCH"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    standard
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("other", |&(_, label)| label)
 }
 
 /// `/api/blocks/{n}` → `/api/blocks/:n`.

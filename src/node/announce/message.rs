@@ -255,7 +255,9 @@ pub fn decode(entry: &[u8]) -> Result<Announcement, Rejection> {
         )));
     }
     for pair in blocks.windows(2) {
-        if pair[1].prev_hash != pair[0].hash || pair[1].block_no != pair[0].block_no + 1 {
+        if pair[1].prev_hash != pair[0].hash
+            || pair[0].block_no.checked_add(1) != Some(pair[1].block_no)
+        {
             return Err(malformed("its blocks are not consecutive"));
         }
     }
@@ -438,6 +440,13 @@ mod tests {
         );
         let gapped = String::from_utf8(gapped).expect("utf8");
         assert_eq!(reason(&format!("{header}\n{gapped}")), "not_a_chain");
+        // A block numbered u64::MAX before another: refused, with no overflow.
+        let mut last_number = chain.blocks().to_blocks()[2..].to_vec();
+        last_number[0].block_no = u64::MAX;
+        let mut wrapped = Vec::new();
+        crate::chain::block::write_chain(&last_number, Dialect::Compact, &mut wrapped);
+        let wrapped = String::from_utf8(wrapped).expect("utf8");
+        assert_eq!(reason(&format!("{header}\n{wrapped}")), "not_a_chain");
         assert_eq!(reason(&format!("{header}\n[]")), "ok");
         assert_eq!(reason(&format!("{header}\n{blocks}\u{0}")), "not_json");
         let huge = vec![b' '; ANNOUNCE_MAX_BYTES + 1];

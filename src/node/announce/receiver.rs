@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::message::{self, ANNOUNCE_MAX_BYTES, Announcement, StreamId};
 use super::{AnnounceStats, KnownTips, bump};
@@ -38,6 +38,11 @@ use crate::node::stream_log::LogPosition;
 /// Announcements waiting for the receiver; past it live ones are dropped (counted as
 /// `backlog`: the log still holds them).
 pub const RECEIVER_QUEUE: usize = 1024;
+
+/// Bytes of announcements waiting for the receiver: past it, as past
+/// [`RECEIVER_QUEUE`], live ones are dropped (and the log reader waits). A count alone
+/// would let a burst of the largest announcements (4 MiB each) hold gigabytes.
+pub const RECEIVER_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Most announcements handled in one pass (merged when they extend each other).
 const BATCH_MAX: usize = 256;
@@ -60,6 +65,8 @@ pub enum Incoming {
         bytes: Bytes,
         /// When it arrived.
         received_at: Instant,
+        /// Its share of [`RECEIVER_QUEUE_BYTES`], given back when it is handled.
+        _queued: OwnedSemaphorePermit,
     },
     /// An entry read back from the block log.
     Logged {
@@ -67,6 +74,8 @@ pub enum Incoming {
         id: StreamId,
         /// The entry.
         bytes: Bytes,
+        /// Its share of [`RECEIVER_QUEUE_BYTES`], given back when it is handled.
+        _queued: OwnedSemaphorePermit,
     },
     /// The catch-up that began has sent every entry it read.
     CatchUpDone,
@@ -76,8 +85,16 @@ pub enum Incoming {
 #[derive(Debug, Clone)]
 pub struct AnnounceSender {
     tx: mpsc::Sender<Incoming>,
+    /// The bytes still free in the queue, [`RECEIVER_QUEUE_BYTES`] at most.
+    queue_bytes: Arc<Semaphore>,
     sync: Arc<SyncStats>,
     known: Arc<KnownTips>,
+}
+
+/// The permits for an entry of `len` bytes (a larger entry than the whole budget takes
+/// all of it rather than waiting for ever).
+fn permits_for(len: usize) -> u32 {
+    u32::try_from(len.clamp(1, RECEIVER_QUEUE_BYTES)).expect("the budget fits in u32")
 }
 
 impl AnnounceSender {
@@ -97,20 +114,43 @@ impl AnnounceSender {
         if let Some(hash) = message::header_hash(payload) {
             self.known.insert(hash);
         }
+        let backlog = || {
+            self.sync
+                .record(Source::Announce, &Verdict::Rejected(Rejection::Backlog));
+        };
+        let Ok(queued) =
+            Arc::clone(&self.queue_bytes).try_acquire_many_owned(permits_for(payload.len()))
+        else {
+            backlog();
+            return;
+        };
         let incoming = Incoming::Live {
             bytes: Bytes::copy_from_slice(payload),
             received_at: Instant::now(),
+            _queued: queued,
         };
         if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(incoming) {
-            self.sync
-                .record(Source::Announce, &Verdict::Rejected(Rejection::Backlog));
+            backlog();
         }
     }
 
     /// Queues an entry read from the log, waiting for room; false once the receiver
     /// has stopped.
     pub async fn send_logged(&self, id: StreamId, bytes: Bytes) -> bool {
-        self.tx.send(Incoming::Logged { id, bytes }).await.is_ok()
+        let Ok(queued) = Arc::clone(&self.queue_bytes)
+            .acquire_many_owned(permits_for(bytes.len()))
+            .await
+        else {
+            return false;
+        };
+        self.tx
+            .send(Incoming::Logged {
+                id,
+                bytes,
+                _queued: queued,
+            })
+            .await
+            .is_ok()
     }
 
     /// Marks the end of a catch-up's entries.
@@ -152,6 +192,7 @@ pub fn spawn(parts: ReceiverParts) -> (AnnounceSender, tokio::task::JoinHandle<(
     let (tx, mut rx) = mpsc::channel(RECEIVER_QUEUE);
     let sender = AnnounceSender {
         tx,
+        queue_bytes: Arc::new(Semaphore::new(RECEIVER_QUEUE_BYTES)),
         sync: Arc::clone(&parts.sync),
         known: Arc::clone(&parts.known),
     };
@@ -242,11 +283,13 @@ impl Worker {
                     self.save(&mut advanced);
                     continue;
                 }
-                Incoming::Logged { id, bytes } => {
+                Incoming::Logged { id, bytes, .. } => {
                     bump(&p.stats.log_read);
                     (Some(id), bytes, Instant::now(), false)
                 }
-                Incoming::Live { bytes, received_at } => match message::split_log_id(&bytes) {
+                Incoming::Live {
+                    bytes, received_at, ..
+                } => match message::split_log_id(&bytes) {
                     Ok((id, entry)) => (id, bytes.slice_ref(entry), received_at, true),
                     Err(rejection) => {
                         p.sync
@@ -474,5 +517,39 @@ impl Worker {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner) = self.parts.position.get();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Live announcements are dropped as `backlog` once the queued bytes reach
+    /// [`RECEIVER_QUEUE_BYTES`], long before the count limit, and room comes back as
+    /// the queued ones are handled.
+    #[test]
+    fn the_queue_is_bounded_in_bytes() {
+        let (tx, mut rx) = mpsc::channel(RECEIVER_QUEUE);
+        let sender = AnnounceSender {
+            tx,
+            queue_bytes: Arc::new(Semaphore::new(RECEIVER_QUEUE_BYTES)),
+            sync: Arc::new(SyncStats::default()),
+            known: Arc::new(KnownTips::default()),
+        };
+        let largest = vec![b'x'; ANNOUNCE_MAX_BYTES];
+        let fit = RECEIVER_QUEUE_BYTES / ANNOUNCE_MAX_BYTES;
+        for _ in 0..fit + 3 {
+            sender.offer_live(&largest);
+        }
+        let backlog = || sender.sync.rejected().get("backlog").copied().unwrap_or(0);
+        assert_eq!(backlog(), 3);
+        let mut queued = 0;
+        while rx.try_recv().is_ok() {
+            queued += 1;
+        }
+        assert_eq!(queued, fit, "the handled ones gave their bytes back");
+        sender.offer_live(&largest);
+        assert_eq!(backlog(), 3);
+        assert!(rx.try_recv().is_ok());
     }
 }

@@ -71,8 +71,8 @@ impl RefusedDigests {
         }
         self.expire(now);
         while self.order.len() >= REPLAY_CAPACITY {
-            if let Some((old, _)) = self.order.pop_front() {
-                self.entries.remove(&old);
+            if let Some((old, at)) = self.order.pop_front() {
+                self.forget(&old, at);
             }
         }
         let text =
@@ -83,8 +83,18 @@ impl RefusedDigests {
             at: now,
             redis_only: matches!(rejection, Rejection::NotAnArray(_)),
         };
-        if self.entries.insert(digest, refused).is_none() {
-            self.order.push_back((digest, now));
+        // A digest remembered again (refused on the channel, then over HTTP) gets a
+        // new place in the order: its entry leaves with that place, so every entry
+        // is bounded by the TTL and the capacity.
+        self.entries.insert(digest, refused);
+        self.order.push_back((digest, now));
+    }
+
+    /// Forgets `digest` if `at` is when it was last remembered (an older place in the
+    /// order is stale: the entry went on with a newer one).
+    fn forget(&mut self, digest: &MessageDigest, at: Instant) {
+        if self.entries.get(digest).is_some_and(|entry| entry.at == at) {
+            self.entries.remove(digest);
         }
     }
 
@@ -104,13 +114,7 @@ impl RefusedDigests {
                 break;
             }
             self.order.pop_front();
-            if self
-                .entries
-                .get(&old)
-                .is_some_and(|e| now.duration_since(e.at) >= REPLAY_TTL)
-            {
-                self.entries.remove(&old);
-            }
+            self.forget(&old, at);
         }
     }
 }
@@ -174,5 +178,26 @@ mod tests {
                 )
                 .is_none()
         );
+    }
+
+    /// A digest remembered a second time (refused on the channel for not being a bare
+    /// array, then over HTTP for another reason) still leaves after the TTL of its
+    /// second refusal, and stays until then.
+    #[test]
+    fn a_digest_remembered_twice_still_expires() {
+        let mut memory = RefusedDigests::default();
+        let start = Instant::now();
+        let body = digest(b"{\"x\": 1}");
+        memory.remember(body, &Rejection::NotAnArray("x".into()), start);
+        let later = start + Duration::from_secs(1);
+        memory.remember(body, &Rejection::NotAChain("x".into()), later);
+        assert_eq!(memory.len(), 1);
+        let first_ttl = start + REPLAY_TTL;
+        assert!(
+            memory.replayed(&body, Source::Http, first_ttl).is_some(),
+            "kept until the TTL of its second refusal"
+        );
+        memory.expire(later + REPLAY_TTL);
+        assert!(memory.is_empty(), "gone after it");
     }
 }

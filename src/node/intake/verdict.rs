@@ -239,6 +239,41 @@ pub struct SyncStats {
     rejected: [AtomicU64; REASONS.len()],
     last_rejection: Mutex<Option<String>>,
     recent: Mutex<VecDeque<RecentMessage>>,
+    warnings: WarnBudget,
+}
+
+/// Least time between two `warn` lines about refused messages: a flood of cheap bad
+/// messages must not become a flood of writes to the log (each a system call, and a
+/// slow reader of the log would stall the listener); the lines left out are counted in
+/// the next one, and every refusal is still counted and kept in the recent list.
+pub const REJECTION_WARN_EVERY_MS: u64 = 1_000;
+
+/// When the last `warn` line about a refusal was written, and how many were held back
+/// since.
+#[derive(Debug, Default)]
+struct WarnBudget {
+    /// Milliseconds since the Unix epoch of the last line, 0 before the first.
+    last_ms: AtomicU64,
+    held_back: AtomicU64,
+}
+
+impl WarnBudget {
+    /// Whether a line may be written at `now_ms`: `Some` with how many were held back
+    /// since the last one, or `None` (this one is held back and counted).
+    fn admit(&self, now_ms: u64) -> Option<u64> {
+        let last = self.last_ms.load(Ordering::Relaxed);
+        let too_soon = last != 0 && now_ms.saturating_sub(last) < REJECTION_WARN_EVERY_MS;
+        if too_soon
+            || self
+                .last_ms
+                .compare_exchange(last, now_ms.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            self.held_back.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(self.held_back.swap(0, Ordering::Relaxed))
+    }
 }
 
 /// How many of the latest chain messages [`SyncStats::recent`] keeps.
@@ -337,14 +372,18 @@ impl SyncStats {
             Verdict::Rejected(rejection) => {
                 self.rejected[rejection.reason_index()].fetch_add(1, Ordering::Relaxed);
                 let text = clip_to(&rejection.to_string(), MESSAGE_CHARS).into_owned();
-                if matches!(rejection, Rejection::NotPreferred { .. }) {
-                    tracing::debug!(?source, reason = rejection.reason(), "{text}");
-                } else {
-                    tracing::warn!(
+                let warn = !matches!(rejection, Rejection::NotPreferred { .. });
+                match warn
+                    .then(|| self.warnings.admit(crate::chain::validate::now_ms()))
+                    .flatten()
+                {
+                    Some(held_back) => tracing::warn!(
                         ?source,
                         reason = rejection.reason(),
+                        held_back,
                         "rejected a chain: {text}"
-                    );
+                    ),
+                    None => tracing::debug!(?source, reason = rejection.reason(), "{text}"),
                 }
                 self.note_recent(source, rejection.status_reason(), Some(text.clone()));
                 *self
@@ -353,5 +392,26 @@ impl SyncStats {
                     .unwrap_or_else(PoisonError::into_inner) = Some(text);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// At most one line per [`REJECTION_WARN_EVERY_MS`]; the next line says how many
+    /// were held back.
+    #[test]
+    fn warnings_are_rationed() {
+        let budget = WarnBudget::default();
+        let start = 1_700_000_000_000;
+        assert_eq!(budget.admit(start), Some(0));
+        assert_eq!(budget.admit(start + 1), None);
+        assert_eq!(budget.admit(start + REJECTION_WARN_EVERY_MS - 1), None);
+        assert_eq!(budget.admit(start + REJECTION_WARN_EVERY_MS), Some(2));
+        assert_eq!(budget.admit(start + REJECTION_WARN_EVERY_MS), None);
+        // A clock that went back holds lines back until it passes the last line again.
+        assert_eq!(budget.admit(start), None);
+        assert_eq!(budget.admit(start + 5 * REJECTION_WARN_EVERY_MS), Some(2));
     }
 }
