@@ -1,5 +1,6 @@
 //! Slow and greedy clients against a real node over real sockets: a half-sent header
-//! is dropped after the header timeout, a trickling body after the body timeout,
+//! is dropped after the header timeout, a trickling body after the body timeout, a
+//! client that stops reading after the write timeout,
 //! connections past the cap wait while the node serves, uploads past the shared body
 //! budget get 503, the mining queue refuses past its byte budget, and the node's
 //! memory stays bounded under a flood of large mining requests.
@@ -14,6 +15,8 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
 
 use common::node::{TestNode, config, wait_until};
 use common::raw_http::{
@@ -334,4 +337,53 @@ async fn rss_stays_bounded_under_a_mining_flood() {
     for reader in readers {
         reader.abort();
     }
+}
+
+/// A client that asks for the chain and stops reading is cut after the write timeout:
+/// its connection no longer counts, it never gets the whole answer, and the node
+/// serves others meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_after_the_write_timeout() {
+    let node = TestNode::start(NodeConfig {
+        write_timeout: Duration::from_millis(500),
+        // The genesis block's: every block mined at once, and each a valid step.
+        fixed_difficulty: Some(Difficulty::new(4)),
+        ..config(None)
+    })
+    .await;
+    // A chain of about 5 MB: more than the kernel's buffers on both sides hold.
+    let data = "x".repeat(900_000);
+    for _ in 0..6 {
+        let (code, answer) = node.mine(&format!(r#"{{"data": "{data}"}}"#)).await;
+        assert_eq!(code, 200, "{}", &answer[..answer.len().min(200)]);
+    }
+    let (code, _, whole) = node.get("/api/blocks").await;
+    assert_eq!(code, 200);
+
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("a small receive buffer");
+    let mut stalled = socket.connect(node.handle.addr()).await.expect("connect");
+    assert!(send(&mut stalled, &head("GET", "/api/blocks", "")).await);
+    // Well past the write timeout: the node has given up on it by now (a node that
+    // had not would send the rest once the test reads, and keep the connection).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(node.get("/healthz").await.0, 200);
+
+    // What the kernel held is still delivered, then the end: never the whole chain.
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stalled.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got += n,
+            Err(_) => panic!("the cut connection did not end"),
+        }
+    }
+    println!("stalled client got {got} of {} bytes", whole.len());
+    assert!(got < whole.len(), "{got} bytes: the whole answer went out");
+    node.stop().await;
 }

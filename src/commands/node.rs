@@ -64,6 +64,10 @@ pub struct NodeArgs {
     /// keep-alive connection may stay idle. Then the node closes the connection.
     #[arg(long, value_name = "MS", default_value_t = config::DEFAULT_HEADER_TIMEOUT.as_millis() as u64)]
     header_timeout_ms: u64,
+    /// Longest a write to a client may wait without progress (a client that stops
+    /// reading), in milliseconds; then the node closes the connection.
+    #[arg(long, value_name = "MS", default_value_t = config::DEFAULT_WRITE_TIMEOUT.as_millis() as u64)]
+    write_timeout_ms: u64,
     /// Time a client has to send a whole request body, in milliseconds; then 408.
     #[arg(long, value_name = "MS", default_value_t = config::DEFAULT_BODY_TIMEOUT.as_millis() as u64)]
     body_timeout_ms: u64,
@@ -166,8 +170,8 @@ impl NodeArgs {
         if self.max_message_bytes == 0 || self.max_body_bytes == 0 {
             bail!("--max-message-bytes and --max-body-bytes must be above 0");
         }
-        if self.header_timeout_ms == 0 || self.body_timeout_ms == 0 {
-            bail!("--header-timeout-ms and --body-timeout-ms must be above 0");
+        if self.header_timeout_ms == 0 || self.body_timeout_ms == 0 || self.write_timeout_ms == 0 {
+            bail!("--header-timeout-ms, --body-timeout-ms and --write-timeout-ms must be above 0");
         }
         if self.max_connections == 0 || self.body_budget_bytes == 0 || self.mining_queue_bytes == 0
         {
@@ -201,6 +205,7 @@ impl NodeArgs {
             max_body_bytes: self.max_body_bytes,
             header_timeout: Duration::from_millis(self.header_timeout_ms),
             body_timeout: Duration::from_millis(self.body_timeout_ms),
+            write_timeout: Duration::from_millis(self.write_timeout_ms),
             max_connections: self.max_connections,
             body_budget_bytes: self.body_budget_bytes,
             mining_queue_bytes: self.mining_queue_bytes,

@@ -31,6 +31,12 @@ pub const DEFAULT_ANSWER_DELAY_MAX: Duration = Duration::from_millis(500);
 /// half a header is dropped after this.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Default time an answer's write may wait on a client that does not read: a client
+/// that stops reading (a zero TCP window) would otherwise hold its connection, and the
+/// snapshot it reads, for good. Any progress starts the clock again, so a slow reader
+/// of a long chain is not cut.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Default time a client has to send a whole request body (a total, not per chunk, so
 /// a body that trickles a byte at a time is cut too): 32 MiB at 1 MB/s fits.
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -87,6 +93,9 @@ pub struct NodeConfig {
     pub header_timeout: Duration,
     /// Time to send a whole request body; then 408 and the connection is closed.
     pub body_timeout: Duration,
+    /// Longest a write to a client may wait with no progress (a client that does not
+    /// read); then the connection is closed.
+    pub write_timeout: Duration,
     /// Most client connections open at once; more wait to be accepted.
     pub max_connections: usize,
     /// Most bytes of request bodies held at once, over all connections; a body that
@@ -140,6 +149,7 @@ impl Default for NodeConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             body_budget_bytes: DEFAULT_BODY_BUDGET_BYTES,
             mining_queue_bytes: DEFAULT_MINING_QUEUE_BYTES,

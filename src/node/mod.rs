@@ -450,7 +450,10 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     let server = tokio::spawn(server::serve(
         listener,
         app,
-        config.header_timeout,
+        server::Timeouts {
+            header: config.header_timeout,
+            write: config.write_timeout,
+        },
         state.connections.clone(),
         shutdown_rx,
     ));

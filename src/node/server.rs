@@ -5,7 +5,11 @@
 //! off, and a client that sends half a request head keeps its connection forever
 //! (axum#2741). Here every connection gets `header_timeout` to send each request head;
 //! hyper restarts that clock when a keep-alive connection goes idle,
-//! so an idle connection is closed after the same time. The number of connections is
+//! so an idle connection is closed after the same time. hyper has no write timeout:
+//! a client that asks for the chain and stops reading would hold its connection (and
+//! the snapshot it reads) for good, so each connection's writes are wrapped in one
+//! (`tokio-io-timeout`): a write that makes no progress for `write` is an error, and
+//! the connection closes. The number of connections is
 //! capped by a semaphore taken before `accept`: past the cap, new connections wait in
 //! the kernel's listen backlog while the node serves the ones it has. A request head
 //! is at most 32 KiB, so stalled connections hold little memory each. Shutdown stops
@@ -24,6 +28,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+use tokio_io_timeout::TimeoutStream;
 
 /// How long the loop pauses after an accept error that is not the client's (such as
 /// running out of file descriptors), so that it does not spin.
@@ -68,10 +73,20 @@ impl ConnectionCount {
     }
 }
 
+/// The time limits on each client connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Time to send each request head, and the longest idle time between requests.
+    pub header: Duration,
+    /// Longest a write may wait without progress (a client that does not read).
+    pub write: Duration,
+}
+
 /// Serves `app` on `listener` until `shutdown` turns true, then drains the open
 /// connections (the caller bounds how long it waits for that). Each connection has
-/// `header_timeout` to send each request head, and may stay idle between requests as
-/// long; at most `connections`' cap are open at once.
+/// `timeouts.header` to send each request head, and may stay idle between requests as
+/// long, and its writes may wait `timeouts.write` on a client that does not read; at
+/// most `connections`' cap are open at once.
 ///
 /// # Errors
 /// None today: accept errors are logged and the loop goes on, as a listening socket
@@ -79,13 +94,13 @@ impl ConnectionCount {
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    header_timeout: Duration,
+    timeouts: Timeouts,
     connections: ConnectionCount,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
+        .header_read_timeout(timeouts.header)
         .max_header_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
@@ -112,8 +127,12 @@ pub async fn serve(
             () = stopped(&mut shutdown) => break,
         };
         tune_socket(&stream);
-        let connection =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(timeouts.write));
+        let connection = http.serve_connection(
+            TokioIo::new(Box::pin(stream)),
+            TowerToHyperService::new(app.clone()),
+        );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(err) = connection.await {
