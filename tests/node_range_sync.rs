@@ -2,13 +2,18 @@
 //! own and no shared Redis: an empty node copies a long chain from its root in pages
 //! and reports its progress; a node killed mid-sync resumes from its store's tip; a
 //! fork 50 blocks deep resolves to the chain with more work, through a gap request and
-//! through the start-up sync; a root that does not page still gives its whole chain.
+//! through the start-up sync; a root that does not page still gives its whole chain; a
+//! peer that answers junk page after page is dropped at the gap fill's progress
+//! deadline, and a peer whose fill failed is backed off (its error body unshown).
 //!
 //! Run with `cargo test --test node_range_sync`.
 
 mod common;
 
+use std::collections::HashMap;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::node::{TestNode, body, config, wait_until};
@@ -18,7 +23,7 @@ use minichain::chain::{Difficulty, genesis};
 use minichain::miner::kernel::KernelKind;
 use minichain::miner::synthetic::synthetic_chain;
 use minichain::node::gap::GapRequest;
-use minichain::node::gap_fill::COMMIT_EVERY;
+use minichain::node::gap_fill::{COMMIT_EVERY, GapLimits};
 
 /// Longest wait for a sync (a bound for a stuck test, not a speed check: debug builds
 /// validating two long chains at once on a loaded machine take a while).
@@ -399,10 +404,16 @@ async fn hostile_peers_fail_the_fill_and_change_nothing() {
     };
     let stuck = FileServer::answering(&page(&chain[..1], chain.len())).await;
     let dead = format!("http://127.0.0.1:{}", common::redis::free_port());
+    // A query or fragment would turn the page request into another GET on that host.
+    let elsewhere = format!(
+        "http://127.0.0.1:{}/admin?drop=all#",
+        common::redis::free_port()
+    );
     let cases = [
         (stuck.url.clone(), "do not add up"),
         ("file:///etc/passwd".to_owned(), "not an http(s) URL"),
         (dead, "no answer from the peer"),
+        (elsewhere, "without query, fragment or user info"),
     ];
     for (i, (peer, why)) in cases.into_iter().enumerate() {
         target
@@ -425,5 +436,214 @@ async fn hostile_peers_fail_the_fill_and_change_nothing() {
         assert_eq!(gap["last"]["state"], "failed", "{gap}");
     }
     assert_eq!(target.get("/api/blocks").await.2, before);
+    target.stop().await;
+}
+
+/// What a [`FakePeer`] answers to `GET /api/blocks`.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    /// Genesis for `from=0`, then one junk block per page, each after a pause, of a
+    /// chain it says is 9,999,999 blocks long: a page never times out, never matches
+    /// our chain, and there is always one more.
+    Junk,
+    /// 500, with text that must not reach the status or the log.
+    Secret,
+}
+
+/// Text a [`Behaviour::Secret`] peer answers with.
+const SECRET: &str = "SECRET internal text: token=hunter2";
+
+/// A hostile peer over real HTTP on 127.0.0.1:0 (axum), counting the requests it gets.
+struct FakePeer {
+    url: String,
+    hits: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakePeer {
+    async fn start(behaviour: Behaviour) -> FakePeer {
+        let hits = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&hits);
+        let app = axum::Router::new().route(
+            "/api/blocks",
+            axum::routing::get(
+                move |axum::extract::Query(query): axum::extract::Query<
+                    HashMap<String, String>,
+                >| {
+                    let counted = Arc::clone(&counted);
+                    async move {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        let from: u64 = query.get("from").and_then(|f| f.parse().ok()).unwrap_or(0);
+                        match behaviour {
+                            Behaviour::Secret => (
+                                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                                SECRET.to_owned(),
+                            ),
+                            Behaviour::Junk => {
+                                let block = if from == 0 {
+                                    genesis()
+                                } else {
+                                    // Well under the node's page timeout: pages keep coming.
+                                    tokio::time::sleep(Duration::from_millis(100)).await;
+                                    let mut junk = synthetic_chain(2)[1].clone();
+                                    junk.block_no = from;
+                                    junk.hash = format!("{from:064x}");
+                                    junk
+                                };
+                                let mut out = format!(
+                                    "{{\"from\":{from},\"limit\":1,\"total\":9999999,\"chain\":"
+                                )
+                                .into_bytes();
+                                minichain::chain::block::write_chain(
+                                    &[block],
+                                    minichain::chain::json::Dialect::Compact,
+                                    &mut out,
+                                );
+                                out.push(b'}');
+                                (
+                                    axum::http::StatusCode::OK,
+                                    String::from_utf8(out).expect("JSON is UTF-8"),
+                                )
+                            }
+                        }
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .await
+                .expect("the fake peer serves");
+        });
+        FakePeer { url, hits, task }
+    }
+
+    fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for FakePeer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A node with no root, mining at difficulty 4, whose gap fills have `limits`.
+async fn node_with(limits: GapLimits) -> TestNode {
+    let mut cfg = config(None);
+    cfg.root = None;
+    cfg.kernel = Some(KernelKind::Portable);
+    cfg.fixed_difficulty = Some(Difficulty::new(4));
+    cfg.gap_limits = limits;
+    TestNode::start(cfg).await
+}
+
+async fn gap_request(node: &TestNode, peer: String, height: u64, tip_hash: String) {
+    node.handle
+        .gaps()
+        .send(GapRequest {
+            peer,
+            height,
+            tip_hash,
+        })
+        .await
+        .expect("the node takes gap requests");
+}
+
+/// A peer that answers genesis and then one junk block per page, each well within the
+/// page timeout, holds a gap fill only until its progress deadline (2 s here): the
+/// fill stops with "no progress" rather than reading a thousand junk pages, and the
+/// gap filler then fills an honest gap from another peer; the node serves throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_progresses_is_dropped_at_the_deadline() {
+    let target = node_with(GapLimits {
+        progress: Duration::from_secs(2),
+        ..GapLimits::default()
+    })
+    .await;
+    let junk = FakePeer::start(Behaviour::Junk).await;
+    gap_request(&target, junk.url.clone(), 9_999_998, format!("{:064x}", 1)).await;
+    wait_until("the junk fill fails", WAIT, || async {
+        target.status().await["sync"]["gap_fill"]["failed"] == 1
+    })
+    .await;
+    let gap = target.status().await["sync"]["gap_fill"].clone();
+    let error = gap["last"]["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("no progress from the peer"), "{gap}");
+    assert_eq!(gap["last"]["state"], "failed", "{gap}");
+    // It was answered (no page timed out): only the deadline ended the fill (without
+    // it, the search would have read a thousand junk pages, then failed as invalid).
+    assert!(junk.hits() >= 2, "{} pages", junk.hits());
+    assert_eq!(target.len().await, 1);
+
+    // The gap filler is free: an honest peer's gap is filled.
+    let source = node_with(GapLimits::default()).await;
+    let chain = synthetic_chain(30);
+    assert_eq!(source.push(body(&chain)).await.0, 200);
+    gap_request(&target, source.url(), 29, chain[29].hash.clone()).await;
+    wait_until("the honest fill ends", WAIT, || async {
+        let gap = target.status().await["sync"]["gap_fill"].clone();
+        gap["requests"] == 2 && (gap["last"]["state"] == "done" || gap["failed"] == 2)
+    })
+    .await;
+    let gap = target.status().await["sync"]["gap_fill"].clone();
+    assert_eq!(gap["last"]["state"], "done", "{gap}");
+    assert_eq!(gap["last"]["adopted"], 29, "{gap}");
+    assert_eq!(gap["failed"], 1, "{gap}");
+    assert_eq!(target.chain().await, chain);
+    source.stop().await;
+    target.stop().await;
+}
+
+/// A fill from a peer that answers 500 fails with the status only (the peer's text is
+/// in neither the status nor the error); a second request naming that peer, spelled
+/// another way, is skipped without a request to it (counted in `backed_off`), while a
+/// request naming another peer is still filled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_peer_is_backed_off() {
+    // A backoff of an hour: the second request surely comes within it.
+    let target = node_with(GapLimits {
+        backoff_first: Duration::from_secs(3600),
+        ..GapLimits::default()
+    })
+    .await;
+    let secret = FakePeer::start(Behaviour::Secret).await;
+    let chain = synthetic_chain(10);
+    gap_request(&target, secret.url.clone(), 9, chain[9].hash.clone()).await;
+    wait_until("the fill fails", WAIT, || async {
+        target.status().await["sync"]["gap_fill"]["failed"] == 1
+    })
+    .await;
+    let status = target.status().await;
+    let gap = status["sync"]["gap_fill"].clone();
+    let error = gap["last"]["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("the peer answered 500"), "{gap}");
+    assert!(!status.to_string().contains("SECRET"), "{status}");
+    assert_eq!(secret.hits(), 1);
+    assert_eq!(gap["backed_off"], 0, "{gap}");
+
+    // The same peer (another spelling of it): skipped, not asked.
+    let again = format!("{}/some/prefix/", secret.url);
+    gap_request(&target, again, 9, chain[9].hash.clone()).await;
+    // Another peer: filled.
+    let source = node_with(GapLimits::default()).await;
+    assert_eq!(source.push(body(&chain)).await.0, 200);
+    gap_request(&target, source.url(), 9, chain[9].hash.clone()).await;
+    wait_until("the third request is done", WAIT, || async {
+        let gap = target.status().await["sync"]["gap_fill"].clone();
+        gap["requests"] == 3 && gap["last"]["state"] == "done"
+    })
+    .await;
+    let gap = target.status().await["sync"]["gap_fill"].clone();
+    assert_eq!(gap["backed_off"], 1, "{gap}");
+    assert_eq!(gap["failed"], 1, "{gap}");
+    assert_eq!(secret.hits(), 1, "the backed-off peer was not asked again");
+    assert_eq!(target.chain().await, chain);
+    source.stop().await;
     target.stop().await;
 }

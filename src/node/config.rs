@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::chain::{Difficulty, DifficultyPolicy, ForkChoice};
 use crate::miner::kernel::KernelKind;
+pub use crate::node::gap_fill::GapLimits;
 pub use crate::node::seed_compat::{DEFAULT_SEED_COMPAT_MAX_BYTES, SeedCompatMode};
 pub use crate::node::stream_log::DEFAULT_LOG_MAX_LEN;
 
@@ -131,6 +132,9 @@ pub struct NodeConfig {
     /// The HTTP base address announced to peers (where they fetch missing blocks);
     /// `None`: `http://` + the bound address (127.0.0.1 for an unspecified host).
     pub advertise: Option<String>,
+    /// Time bounds of gap fills from announced peers and the backoff after a failed
+    /// one (the constants in [`gap_fill`](super::gap_fill); tests shorten them).
+    pub gap_limits: GapLimits,
 }
 
 impl Default for NodeConfig {
@@ -164,6 +168,7 @@ impl Default for NodeConfig {
             seed_compat_max_bytes: DEFAULT_SEED_COMPAT_MAX_BYTES,
             block_log_len: DEFAULT_LOG_MAX_LEN,
             advertise: None,
+            gap_limits: GapLimits::default(),
         }
     }
 }

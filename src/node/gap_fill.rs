@@ -31,6 +31,15 @@
 //! start where asked and hold at least one block; the pending suffix is capped; and
 //! when our chain changes under a fill (a mined block, another peer's chain) the fill
 //! starts over at most [`MAX_RESTARTS`] times.
+//!
+//! A gap fill from an announced peer is bounded in time too ([`GapLimits`]): it stops
+//! when it has neither found the fork point nor adopted a block for
+//! [`GAP_PROGRESS_TIMEOUT`], and after [`GAP_FILL_MAX`] in all, since the bounds above
+//! still let a peer that answers each page just in time (one block per page, none of
+//! them ever adopted) hold the one gap filler for days. A peer whose fill failed is then
+//! left alone for a while ([`gap_backoff`](super::gap_backoff)). The start-up sync from
+//! the operator's root has no such deadline: it is the node's own choice of peer, and
+//! may copy a long chain.
 
 use std::cmp::Ordering as CmpOrdering;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +50,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::gap::{GapReceiver, GapRequest};
+use super::gap_backoff::{GAP_BACKOFF_FIRST, GAP_BACKOFF_MAX, PeerBackoff, peer_key};
 use super::job_slot::IntakeTimings;
 use super::range_fetch::{Answer, FetchError, Page, PageClient, parse_answer};
 use super::state::{AdoptOutcome, Candidate, ChainWriter, Snapshot, WriterStopped};
@@ -67,6 +77,50 @@ const FIRST_WINDOW: usize = 16;
 
 /// How often a fill starts over when our chain changed under it.
 pub const MAX_RESTARTS: usize = 3;
+
+/// Longest a gap fill goes on without progress (the fork point found, or a batch
+/// adopted) before it stops. An honest peer finds the fork point in a few requests and
+/// brings a batch at its tip (an announced gap is usually within the first page) or
+/// after [`COMMIT_EVERY`] blocks (10 pages; half the chain when that is more, so a
+/// gap of hundreds of thousands of blocks on a long chain needs a fast peer): each
+/// request is bounded by the page timeout (seconds), so two minutes leaves a slow
+/// honest peer a wide margin, while a peer that answers junk or a fork that never
+/// wins, one slow page at a time, holds the gap filler for two minutes, not days.
+pub const GAP_PROGRESS_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+
+/// Longest a gap fill goes on in all, progress or not: the gap filler takes one
+/// request at a time, so this bounds how long any one announcement can keep the
+/// others waiting. Thirty minutes is long enough for a gap fill to copy well over a
+/// million blocks from a peer serving pages at an ordinary rate; what was adopted
+/// stays adopted, and a later announcement resumes from there.
+pub const GAP_FILL_MAX: Duration = Duration::from_secs(30 * 60);
+
+/// The time bounds of gap fills from announced peers, and the backoff after one fails
+/// (see the module doc and [`gap_backoff`](super::gap_backoff)). The defaults are the
+/// constants; tests set short ones, so that they need not wait minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GapLimits {
+    /// Longest time without progress ([`GAP_PROGRESS_TIMEOUT`]).
+    pub progress: Duration,
+    /// Longest time in all ([`GAP_FILL_MAX`]).
+    pub total: Duration,
+    /// First wait before a peer whose fill failed is asked again
+    /// ([`GAP_BACKOFF_FIRST`]); it doubles on each further failure.
+    pub backoff_first: Duration,
+    /// Longest such wait ([`GAP_BACKOFF_MAX`]).
+    pub backoff_max: Duration,
+}
+
+impl Default for GapLimits {
+    fn default() -> Self {
+        GapLimits {
+            progress: GAP_PROGRESS_TIMEOUT,
+            total: GAP_FILL_MAX,
+            backoff_first: GAP_BACKOFF_FIRST,
+            backoff_max: GAP_BACKOFF_MAX,
+        }
+    }
+}
 
 /// Why a fill stopped without reaching the peer's tip.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +155,12 @@ pub enum FillError {
     /// Our chain kept changing under the fill.
     #[error("our chain changed under the fill {MAX_RESTARTS} times")]
     Unsettled,
+    /// A gap fill found no fork point and adopted no block for this long.
+    #[error("no progress from the peer in {0:?}: no fork point found and no block adopted")]
+    NoProgress(Duration),
+    /// A gap fill ran this long in all (what it adopted stays adopted).
+    #[error("the fill ran past its limit of {0:?}")]
+    TooLong(Duration),
     /// The store refused the chain.
     #[error("the chain could not be stored (see store.last_error in /api/status)")]
     NotStored,
@@ -135,6 +195,8 @@ pub struct FillProgress {
     target: AtomicU64,
     last_error: Mutex<Option<String>>,
     started: Mutex<Option<Instant>>,
+    /// When the fill last found the fork point or adopted a batch (or began).
+    progressed: Mutex<Option<Instant>>,
     elapsed_ms: AtomicU64,
 }
 
@@ -181,7 +243,28 @@ impl FillProgress {
         self.adopted.store(0, Ordering::Relaxed);
         self.target.store(0, Ordering::Relaxed);
         self.elapsed_ms.store(0, Ordering::Relaxed);
-        *self.started.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        let now = Instant::now();
+        *self.started.lock().unwrap_or_else(PoisonError::into_inner) = Some(now);
+        *self
+            .progressed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(now);
+    }
+
+    /// Notes progress: the fork point found, or a batch adopted.
+    fn progressed(&self) {
+        *self
+            .progressed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+
+    /// When the fill last made progress (or began); `None` before any fill.
+    fn last_progress(&self) -> Option<Instant> {
+        *self
+            .progressed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Marks the fill ended: `done`, or `failed` with `error`.
@@ -253,6 +336,7 @@ pub struct RangeStats {
     gap_requests: AtomicU64,
     gap_held: AtomicU64,
     gap_failed: AtomicU64,
+    gap_backoff: AtomicU64,
 }
 
 impl RangeStats {
@@ -264,6 +348,7 @@ impl RangeStats {
             gap_requests: AtomicU64::new(0),
             gap_held: AtomicU64::new(0),
             gap_failed: AtomicU64::new(0),
+            gap_backoff: AtomicU64::new(0),
         }
     }
 
@@ -273,6 +358,7 @@ impl RangeStats {
             requests: self.gap_requests.load(Ordering::Relaxed),
             already_held: self.gap_held.load(Ordering::Relaxed),
             failed: self.gap_failed.load(Ordering::Relaxed),
+            backed_off: self.gap_backoff.load(Ordering::Relaxed),
             last: self.gap.status(),
         }
     }
@@ -287,6 +373,9 @@ pub struct GapFillStatus {
     pub already_held: u64,
     /// Of them, fills that stopped short.
     pub failed: u64,
+    /// Of them, requests skipped because a fill from their peer failed a short while
+    /// ago (the peer is backed off; see `gap_backoff`).
+    pub backed_off: u64,
     /// The latest fill.
     pub last: FillStatus,
 }
@@ -306,6 +395,8 @@ pub struct RangeSync {
     pub max_bytes: usize,
     /// Progress and counters.
     pub stats: Arc<RangeStats>,
+    /// Time bounds and backoff of gap fills from announced peers.
+    pub gap_limits: GapLimits,
 }
 
 /// Blocks of the peer's chain read while looking for the fork point, above it.
@@ -328,7 +419,7 @@ impl RangeSync {
     /// A client for `peer` under this sync's limits.
     ///
     /// # Errors
-    /// [`FetchError::BadPeer`] when `peer` is not an http(s) URL.
+    /// [`FetchError::BadPeer`] when `peer` is not an http(s) base URL.
     pub fn client(&self, peer: &str) -> Result<PageClient, FetchError> {
         PageClient::new(peer, self.timeout, self.max_bytes)
     }
@@ -371,6 +462,7 @@ impl RangeSync {
             Ok(search) => search,
             Err(whole) => return Ok(Some(FillOutcome::WholeChain(whole))),
         };
+        progress.progressed();
         progress.set_state("fetching");
         progress.target.store(search.total, Ordering::Relaxed);
         let mut total = search.total;
@@ -646,6 +738,7 @@ impl RangeSync {
         progress
             .adopted
             .fetch_add(handing.blocks, Ordering::Relaxed);
+        progress.progressed();
         let secs = progress.elapsed().as_secs_f64().max(1e-3);
         tracing::info!(
             peer = %clip(peer.base()),
@@ -758,8 +851,12 @@ fn hash_is(held: Option<&[u8; 32]>, hash: &str) -> bool {
 
 /// Fills the gaps announced on `requests`, one at a time, for as long as the node
 /// runs (the announcement reader holds the sender): a request whose tip we hold by
-/// its turn is skipped; the others are filled from their peer.
+/// its turn is skipped, and so is one naming a peer whose last fill failed a short
+/// while ago (see [`gap_backoff`](super::gap_backoff)); the others are filled from
+/// their peer, each within the time bounds of [`GapLimits`].
 pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
+    let limits = sync.gap_limits;
+    let mut backoff = PeerBackoff::new(limits.backoff_first, limits.backoff_max);
     while let Some(request) = requests.recv().await {
         let stats = &sync.stats;
         stats.gap_requests.fetch_add(1, Ordering::Relaxed);
@@ -767,9 +864,26 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
             stats.gap_held.fetch_add(1, Ordering::Relaxed);
             continue;
         }
+        let key = peer_key(&request.peer);
+        if let Some(wait) = backoff.waiting(&key, Instant::now()) {
+            stats.gap_backoff.fetch_add(1, Ordering::Relaxed);
+            // Debug only: anyone may send such requests, as often as they like.
+            tracing::debug!(
+                peer = %clip(&request.peer),
+                wait_s = wait.as_secs(),
+                "gap fill skipped: the peer's last fill failed"
+            );
+            continue;
+        }
+        // Begun here too (not only in the fill), so that a request refused before the
+        // fill begins (a bad address) shows its own peer and counts no stale blocks.
+        stats
+            .gap
+            .begin(&request.peer, sync.snapshot().chain().len());
         let result = fill(&sync, &request).await;
         match &result {
             Ok(outcome) => {
+                backoff.succeeded(&key);
                 stats.gap.end(None);
                 tracing::info!(
                     peer = %clip(&request.peer),
@@ -782,9 +896,18 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
                 let text = err.to_string();
                 stats.gap_failed.fetch_add(1, Ordering::Relaxed);
                 stats.gap.end(Some(&text));
+                // A fill that adopted blocks brought us a better chain, however it
+                // ended: the peer is not to blame.
+                let wait = if stats.gap.adopted() > 0 {
+                    backoff.succeeded(&key);
+                    Duration::ZERO
+                } else {
+                    backoff.failed(&key, Instant::now())
+                };
                 tracing::warn!(
                     peer = %clip(&request.peer),
                     height = request.height,
+                    backoff_s = wait.as_secs(),
                     "gap fill stopped: {}",
                     clip_to(&text, MESSAGE_CHARS)
                 );
@@ -793,13 +916,44 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
     }
 }
 
+/// One gap fill from the request's peer, stopped by [`deadline`] when it makes no
+/// progress or runs too long (dropping the fill cancels its requests; a batch the
+/// writer is storing at that moment is stored all the same).
 async fn fill(sync: &RangeSync, request: &GapRequest) -> Result<FillOutcome, FillError> {
     let client = sync.client(&request.peer)?;
-    match sync.fill_from(&client, "gap fill", &sync.stats.gap).await? {
+    let progress = &sync.stats.gap;
+    let outcome = tokio::select! {
+        // The fill first: it marks its start before the deadline looks.
+        biased;
+        result = sync.fill_from(&client, "gap fill", progress) => result?,
+        stopped = deadline(progress, sync.gap_limits, Instant::now()) => return Err(stopped),
+    };
+    match outcome {
         // An announcer is a minichain node: it pages.
         FillOutcome::WholeChain(_) => Err(FillError::Inconsistent(
             "the peer does not serve pages".into(),
         )),
         outcome => Ok(outcome),
+    }
+}
+
+/// Resolves when the fill that began at `began` (reporting to `progress`) has made no
+/// progress for `limits.progress`, or has run `limits.total` in all: with the error
+/// saying which. Sleeps until the nearer of the two, and looks again on waking (the
+/// fill may have progressed meanwhile).
+async fn deadline(progress: &FillProgress, limits: GapLimits, began: Instant) -> FillError {
+    loop {
+        // A progress older than `began` is a previous fill's.
+        let last = progress.last_progress().map_or(began, |at| at.max(began));
+        let now = Instant::now();
+        let idle = now.saturating_duration_since(last);
+        let ran = now.saturating_duration_since(began);
+        if ran >= limits.total {
+            return FillError::TooLong(limits.total);
+        }
+        if idle >= limits.progress {
+            return FillError::NoProgress(limits.progress);
+        }
+        tokio::time::sleep((limits.progress - idle).min(limits.total - ran)).await;
     }
 }

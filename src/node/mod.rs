@@ -24,7 +24,8 @@
 //! - [`server`]: the accept loop: header-read timeout, connection cap, graceful drain.
 //! - [`body_budget`]: request bodies under a size limit, a shared byte budget and a
 //!   total read time.
-//! - [`gap`]: announced tips this node cannot attach yet, handed to the range fetch.
+//! - [`gap`]: announced tips this node cannot attach yet, handed to the range fetch;
+//!   [`gap_backoff`]: peers whose gap fill failed, left alone for a while.
 //! - [`events`]: live events (`GET /api/events`); [`metrics`]: `GET /metrics`;
 //!   [`openapi`]: `GET /api/openapi.json`; [`explorer`]: the page at `/`.
 //!
@@ -40,6 +41,7 @@ pub mod config;
 pub mod events;
 pub mod explorer;
 pub mod gap;
+pub mod gap_backoff;
 pub mod gap_fill;
 pub mod http;
 pub mod intake;
@@ -297,6 +299,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         timeout: config.root_timeout,
         max_bytes: config.max_message_bytes,
         stats: Arc::clone(&range_stats),
+        gap_limits: config.gap_limits,
     };
     let (intake, intake_task) = intake::spawn_intake(
         snapshots.clone(),

@@ -7,8 +7,10 @@
 //! and a node that stops half-way keeps the pages it applied.
 //!
 //! Everything a peer sends is hostile: an answer over the byte limit is cut off (the
-//! caller asks again for fewer blocks), a slow one times out, a malformed one is an
-//! error with the peer's text clipped. A peer that does not page (the original Python
+//! caller asks again for fewer blocks), a slow one times out, one with a status other
+//! than 200 is an error naming the status only (not its body), a malformed one is an
+//! error with the peer's text clipped. A peer address is a base URL only (no query,
+//! fragment or user info). A peer that does not page (the original Python
 //! node ignores the query and answers its whole chain) is recognized by its answer,
 //! which has no `total`: [`Answer::WholeChain`].
 
@@ -24,20 +26,19 @@ use crate::clip::{MESSAGE_CHARS, clip, clip_to, clipped};
 /// Why a page could not be had from the peer.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
-    /// The peer's address is not an `http://` or `https://` URL.
-    #[error("peer address {0:?} is not an http(s) URL")]
+    /// The peer's address is not an `http://` or `https://` base URL: no host, or a
+    /// query, a fragment or user info (which would turn the page request into some
+    /// other request on that host).
+    #[error("peer address {0:?} is not an http(s) URL without query, fragment or user info")]
     BadPeer(String),
     /// No answer: connection refused, reset, or the time limit passed.
     #[error("no answer from the peer: {0}")]
     Unreachable(String),
-    /// An answer with a status other than 200.
-    #[error("the peer answered {status}: {body}")]
-    Status {
-        /// The status code.
-        status: u16,
-        /// The start of its body (clipped).
-        body: String,
-    },
+    /// An answer with a status other than 200. Its body is not kept: a peer address
+    /// may name any host (one inside our network too), and what it answers must not
+    /// reach `/api/status` or the log.
+    #[error("the peer answered {0}")]
+    Status(u16),
     /// The answer is over the byte limit (it was cut off there).
     #[error("the answer is over the limit of {0} bytes")]
     TooLarge(usize),
@@ -78,17 +79,30 @@ pub struct PageClient {
 }
 
 impl PageClient {
-    /// A client for the peer at `base` (`http://host:port`), each request limited to
-    /// `timeout` and each answer to `max_bytes`.
+    /// A client for the peer at `base` (`http://host:port`, or with a path prefix for a
+    /// peer behind a reverse proxy), each request limited to `timeout` and each answer
+    /// to `max_bytes`.
+    ///
+    /// A peer address comes from an announcement anyone may publish, and the page
+    /// request is `{base}/api/blocks?from=..`: a query (`?`), a fragment (`#`, which
+    /// would cut our own query off) or user info in `base` would make that some other
+    /// request, so they are refused. The base kept is the parsed URL's own spelling.
     ///
     /// # Errors
-    /// [`FetchError::BadPeer`] when `base` is not an http(s) URL.
+    /// [`FetchError::BadPeer`] when `base` is not such a URL.
     pub fn new(base: &str, timeout: Duration, max_bytes: usize) -> Result<PageClient, FetchError> {
-        let trimmed = base.trim_end_matches('/');
-        let url = reqwest::Url::parse(trimmed).map_err(|_| FetchError::BadPeer(clipped(base)))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(FetchError::BadPeer(clipped(base)));
+        let bad = || FetchError::BadPeer(clipped(base));
+        let url = reqwest::Url::parse(base).map_err(|_| bad())?;
+        if !matches!(url.scheme(), "http" | "https")
+            || url.host_str().is_none()
+            || url.query().is_some()
+            || url.fragment().is_some()
+            || !url.username().is_empty()
+            || url.password().is_some()
+        {
+            return Err(bad());
         }
+        let trimmed = url.as_str().trim_end_matches('/');
         let client = reqwest::Client::builder()
             .timeout(timeout)
             // A peer's address is all it may name: no redirects elsewhere.
@@ -133,19 +147,8 @@ pub async fn fetch_limited(
     let mut response = client.get(url).send().await.map_err(unreachable)?;
     let status = response.status();
     if status != reqwest::StatusCode::OK {
-        // A few hundred bytes of the error say enough.
-        let mut body = Vec::new();
-        while let Ok(Some(chunk)) = response.chunk().await {
-            body.extend_from_slice(&chunk);
-            if body.len() >= 512 {
-                break;
-            }
-        }
-        let text = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
-        return Err(FetchError::Status {
-            status: status.as_u16(),
-            body: clip(&text).into_owned(),
-        });
+        // The body is not read: it is the peer's (or some internal host's) text.
+        return Err(FetchError::Status(status.as_u16()));
     }
     if response
         .content_length()
@@ -272,16 +275,37 @@ mod tests {
         assert!(bad(&long).len() < 300, "clipped");
     }
 
-    /// Only http(s) URLs with a host are peers.
+    /// Only http(s) URLs with a host are peers, and only as a base: a path prefix is
+    /// kept (a peer behind a reverse proxy), a query, a fragment or user info, which
+    /// would turn the page request into another request, is refused.
     #[test]
-    fn peers_are_http_urls() {
+    fn peers_are_http_base_urls() {
         let t = Duration::from_secs(1);
-        assert!(PageClient::new("http://127.0.0.1:8000/", t, 1).is_ok());
-        for bad in ["file:///etc/passwd", "not a url", "redis://127.0.0.1:6379"] {
-            assert!(matches!(
-                PageClient::new(bad, t, 1),
-                Err(FetchError::BadPeer(_))
-            ));
+        let base = |peer: &str| PageClient::new(peer, t, 1).map(|c| c.base().to_owned());
+        assert_eq!(
+            base("http://127.0.0.1:8000/").ok().as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+        assert_eq!(
+            base("https://node.example/minichain/").ok().as_deref(),
+            Some("https://node.example/minichain")
+        );
+        for bad in [
+            "file:///etc/passwd",
+            "not a url",
+            "redis://127.0.0.1:6379",
+            "http://internal/x#",
+            "http://internal/admin#frag",
+            "http://internal/x?",
+            "http://internal/delete?all=1&",
+            "http://user@internal",
+            "http://user:secret@internal:8000/",
+            "http://:secret@internal/",
+        ] {
+            assert!(
+                matches!(PageClient::new(bad, t, 1), Err(FetchError::BadPeer(_))),
+                "{bad} is refused"
+            );
         }
     }
 }
