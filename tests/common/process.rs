@@ -16,22 +16,13 @@ pub struct NodeProcess {
     pub log: Arc<Mutex<String>>,
 }
 
-/// The command line of a lone test node on `data_dir`: a free port, no root, one
-/// portable-kernel thread (no start-up calibration: it takes seconds unoptimized),
-/// and a mine rate that keeps the difficulty at its floor of 1.
-pub fn node_command(data_dir: &Path, redis: Option<&str>) -> Command {
+/// The command line of a lone test node on `data_dir` with `flags`: a free port, no
+/// root, one mining thread, its log (stderr) piped.
+fn lone_node_command(data_dir: &Path, flags: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_minichain"));
     command
         .args(["node", "--port", "0", "--root", "none", "--threads", "1"])
-        .args([
-            "--kernel",
-            "portable",
-            "--mine-rate-ms",
-            "0",
-            "--miner-nice",
-            "0",
-        ])
-        .args(["--redis", redis.unwrap_or("none")])
+        .args(flags)
         .arg("--data-dir")
         .arg(data_dir)
         .env("RUST_LOG", "info")
@@ -40,19 +31,29 @@ pub fn node_command(data_dir: &Path, redis: Option<&str>) -> Command {
     command
 }
 
+/// The command line of a lone test node on `data_dir`: a free port, no root, one
+/// portable-kernel thread (no start-up calibration: it takes seconds unoptimized),
+/// and a mine rate that keeps the difficulty at its floor of 1.
+pub fn node_command(data_dir: &Path, redis: Option<&str>) -> Command {
+    lone_node_command(
+        data_dir,
+        &[
+            "--kernel",
+            "portable",
+            "--mine-rate-ms",
+            "0",
+            "--miner-nice",
+            "0",
+            "--redis",
+            redis.unwrap_or("none"),
+        ],
+    )
+}
+
 /// The command line of a lone node on `data_dir` that never finds a block: no Redis, no
 /// root, one mining thread at a pinned difficulty no search reaches.
 pub fn unreachable_node_command(data_dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_minichain"));
-    command
-        .args(["node", "--port", "0", "--redis", "none", "--root", "none"])
-        .args(["--threads", "1", "--difficulty", "60"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    command
+    lone_node_command(data_dir, &["--redis", "none", "--difficulty", "60"])
 }
 
 /// Spawns `command` (whose stderr is piped) and reads its log until the node listens:
