@@ -267,6 +267,16 @@ fn bench_plot_writes_an_svg_naming_the_kernels() {
         .iter()
         .map(|k| k["name"].as_str().expect("name").to_owned())
         .collect();
+    // Each difficulty row carries both rates; at difficulties 2 and 4 every round finds
+    // blocks, so the blocks' rate is positive and the attempts made are not below it by
+    // much (they include every attempt that found a block).
+    for row in report["by_difficulty"].as_array().expect("by_difficulty") {
+        let made = row["attempts_per_s"].as_f64().expect("attempts_per_s");
+        let found = row["block_attempts_per_s"]
+            .as_f64()
+            .expect("block_attempts_per_s");
+        assert!(found > 0.0 && made > 0.5 * found, "{row}");
+    }
     let check = Command::new("python3")
         .args([
             "-c",

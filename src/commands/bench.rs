@@ -152,7 +152,7 @@ fn print_tables(report: &BenchReport, plan: &BenchPlan, kernel_from_flag: bool) 
     println!();
     let peak = report.threads.last().map_or(0.0, |t| t.attempts_per_s);
     println!(
-        "difficulty  blocks  s/block    effective attempts/s  of peak ({} threads)",
+        "difficulty  blocks  s/block    effective attempts/s  of peak   blocks x 2^d /s  of peak ({} threads)",
         plan.largest_threads()
     );
     for row in &report.by_difficulty {
@@ -160,12 +160,14 @@ fn print_tables(report: &BenchReport, plan: &BenchPlan, kernel_from_flag: bool) 
             .secs_per_block
             .map_or_else(|| "-".to_owned(), |s| format!("{s:.6}"));
         println!(
-            "{:>10}  {:>6}  {:>9}  {:>20}  {:>6.1}%",
+            "{:>10}  {:>6}  {:>9}  {:>20}  {:>6.1}%  {:>15}  {:>6.1}%",
             row.difficulty,
             row.blocks,
             per_block,
             format_rate(row.attempts_per_s),
-            100.0 * ratio(row.attempts_per_s, peak)
+            100.0 * ratio(row.attempts_per_s, peak),
+            format_rate(row.block_attempts_per_s),
+            100.0 * ratio(row.block_attempts_per_s, peak)
         );
     }
     println!();

@@ -1,6 +1,7 @@
 //! Blocks by difficulty: blocks mined back to back, each on the last, for a time
 //! slice, with the effective attempts per second (every per-block and per-epoch cost
-//! included).
+//! included), two ways: the attempts made, and the attempts the blocks found stand for
+//! (2^difficulty each, what a block takes on average).
 
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -20,6 +21,8 @@ pub struct BlockSlice {
     pub secs: f64,
     /// The best attempts per second of any one slice.
     pub best_attempts_per_s: f64,
+    /// The best blocks per second of any one slice.
+    pub best_blocks_per_s: f64,
 }
 
 impl BlockSlice {
@@ -28,16 +31,18 @@ impl BlockSlice {
         self.blocks += other.blocks;
         self.secs += other.secs;
         self.best_attempts_per_s = self.best_attempts_per_s.max(other.best_attempts_per_s);
+        self.best_blocks_per_s = self.best_blocks_per_s.max(other.best_blocks_per_s);
     }
 
     /// The report row for `difficulty`: seconds per block (none without a block) and
-    /// the best rate.
+    /// the best rates.
     pub fn rate(self, difficulty: u32) -> DifficultyRate {
         DifficultyRate {
             difficulty,
             blocks: self.blocks,
             secs_per_block: (self.blocks > 0).then(|| self.secs / self.blocks as f64),
             attempts_per_s: self.best_attempts_per_s,
+            block_attempts_per_s: self.best_blocks_per_s * 2f64.powi(difficulty as i32),
         }
     }
 }
@@ -60,6 +65,7 @@ pub fn mine_blocks_for(miner: &Miner, difficulty: Difficulty, slice: Duration) -
         blocks,
         secs,
         best_attempts_per_s: (progress.total_attempts() - before) as f64 / secs,
+        best_blocks_per_s: blocks as f64 / secs,
     }
 }
 
@@ -67,24 +73,51 @@ pub fn mine_blocks_for(miner: &Miner, difficulty: Difficulty, slice: Duration) -
 mod tests {
     use super::*;
 
-    /// Rounds add up blocks and seconds and keep the best rate; no block, no s/block.
+    /// Rounds add up blocks and seconds and keep the best rates (each on its own); no
+    /// block, no s/block and no block rate.
     #[test]
     fn slices_add_up() {
         let mut total = BlockSlice::default();
         assert_eq!(total.rate(8).secs_per_block, None);
+        assert_eq!(total.rate(8).block_attempts_per_s, 0.0);
         total.add(BlockSlice {
             blocks: 2,
             secs: 1.0,
             best_attempts_per_s: 5.0,
+            best_blocks_per_s: 2.0,
         });
         total.add(BlockSlice {
-            blocks: 2,
+            blocks: 3,
             secs: 1.0,
             best_attempts_per_s: 3.0,
+            best_blocks_per_s: 3.0,
         });
         let row = total.rate(8);
-        assert_eq!(row.blocks, 4);
-        assert_eq!(row.secs_per_block, Some(0.5));
+        assert_eq!(row.blocks, 5);
+        assert_eq!(row.secs_per_block, Some(0.4));
         assert_eq!(row.attempts_per_s, 5.0);
+        assert_eq!(row.block_attempts_per_s, 3.0 * 256.0);
+    }
+
+    /// A real slice at a low difficulty finds blocks, and its attempts made are at
+    /// least about what the blocks stand for (every attempt that found a block was
+    /// made, and so were those wasted in batches cut short).
+    #[test]
+    fn a_slice_counts_its_blocks_and_attempts() {
+        let miner = Miner::new(crate::miner::MinerConfig {
+            threads: Some(2),
+            kernel: Some(crate::miner::KernelKind::Portable),
+        })
+        .expect("the portable kernel runs everywhere");
+        let slice = mine_blocks_for(&miner, Difficulty::new(4), Duration::from_millis(200));
+        assert!(slice.blocks > 100, "{slice:?}");
+        assert!(slice.best_blocks_per_s > 0.0);
+        let row = slice.rate(4);
+        assert!(
+            row.attempts_per_s > 0.5 * row.block_attempts_per_s,
+            "attempts made {} against the blocks' {}",
+            row.attempts_per_s,
+            row.block_attempts_per_s
+        );
     }
 }

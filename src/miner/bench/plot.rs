@@ -222,6 +222,7 @@ mod tests {
                     blocks: 10,
                     secs_per_block: Some(0.1),
                     attempts_per_s: f64::from(d) * 4e6,
+                    block_attempts_per_s: f64::from(d) * 3.6e6,
                 })
                 .collect(),
             cancel_p50_us: 30.0,

@@ -57,6 +57,12 @@ pub struct DifficultyRate {
     /// Attempts made over a round's wall time, per-block costs included (best round,
     /// as for `threads`, so that the two compare like with like).
     pub attempts_per_s: f64,
+    /// Blocks found per second times 2^difficulty, the attempts a block takes on
+    /// average (best round; 0 without a block): the work the blocks stand for. Below
+    /// `attempts_per_s` by the attempts no block can come of, such as the rest of a
+    /// batch in flight when another worker's hit lands; noisy where a round finds few
+    /// blocks.
+    pub block_attempts_per_s: f64,
 }
 
 /// One row of [`BenchReport::kernels`]: one kernel's rate on one thread.
