@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::chain::{Difficulty, DifficultyPolicy, ForkChoice};
 use crate::miner::kernel::KernelKind;
 pub use crate::node::gap_fill::GapLimits;
+pub use crate::node::range_fetch::MAX_PAGE;
 pub use crate::node::seed_compat::{DEFAULT_SEED_COMPAT_MAX_BYTES, SeedCompatMode};
 pub use crate::node::stream_log::DEFAULT_LOG_MAX_LEN;
 
@@ -58,9 +59,6 @@ pub const DEFAULT_MINING_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 /// Messages waiting for the intake's validation; more are dropped (and counted), since
 /// each one holds a whole chain and a later one supersedes an earlier one anyway.
 pub const INTAKE_QUEUE: usize = 8;
-
-/// Largest page `GET /api/blocks?from=N&limit=M` serves.
-pub const MAX_PAGE: usize = 1000;
 
 /// Everything a node needs to start.
 #[derive(Debug, Clone)]

@@ -52,12 +52,11 @@ use tokio::sync::watch;
 use super::gap::{GapReceiver, GapRequest};
 use super::gap_backoff::{GAP_BACKOFF_FIRST, GAP_BACKOFF_MAX, PeerBackoff, peer_key};
 use super::job_slot::IntakeTimings;
-use super::range_fetch::{Answer, FetchError, Page, PageClient, parse_answer};
+use super::range_fetch::{Answer, FetchError, MAX_PAGE, Page, PageClient, parse_answer};
 use super::state::{AdoptOutcome, Candidate, ChainWriter, Snapshot, WriterStopped};
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, ChainWeight, ForkChoice, RuleSet, ValidSuffix, ValidationError};
 use crate::clip::{MESSAGE_CHARS, clip, clip_to};
-use crate::node::config::MAX_PAGE;
 
 /// Blocks fetched between two hand-overs to the writer: each hand-over stores the
 /// chain and installs a new snapshot (work that grows with the chain), so fewer,

@@ -3,7 +3,7 @@
 //!
 //! Why pages: a whole chain in one answer grows without end (15 MB at 100,000 blocks)
 //! and must be held, parsed and validated at once; a page of at most
-//! [`MAX_PAGE`](super::config::MAX_PAGE) blocks costs the same at any chain length,
+//! [`MAX_PAGE`] blocks costs the same at any chain length,
 //! and a node that stops half-way keeps the pages it applied.
 //!
 //! Everything a peer sends is hostile: an answer over the byte limit is cut off (the
@@ -22,6 +22,10 @@ use crate::chain::Block;
 use crate::chain::block::parse_chain;
 use crate::chain::json::{FieldError, Parser};
 use crate::clip::{MESSAGE_CHARS, clip, clip_to, clipped};
+
+/// Largest page `GET /api/blocks?from=N&limit=M` serves, and the most a page client
+/// asks for: both ends of the paged protocol read it here.
+pub const MAX_PAGE: usize = 1000;
 
 /// Why a page could not be had from the peer.
 #[derive(Debug, Clone, thiserror::Error)]
