@@ -14,7 +14,8 @@
 //!   the new one, never a mix.
 //! - **Nothing is trusted at start.** [`ChainStore::open`] has redb verify every page's
 //!   checksum, decodes every record (version byte first), validates the whole chain
-//!   under the strict rules (hashes recomputed in parallel) and checks the tip record
+//!   under the strict rules (hashes recomputed in parallel; the future-timestamp
+//!   limit, an admission rule, excepted: see `STORED_CLOCK`) and checks the tip record
 //!   against the blocks. Any failure is a [`StoreError`] that names the damage: a node
 //!   never serves a chain it cannot vouch for.
 //! - **A new store appears whole.** It is built under a temporary name, with genesis
@@ -38,7 +39,6 @@ use redb::{
 
 pub use self::meta::MetaKeys;
 pub use self::record::{RecordError, TipRecord};
-use crate::chain::validate::now_ms;
 use crate::chain::{Block, RuleSet, ValidChain, ValidationError};
 
 /// Records decoded together at start (in parallel), bounding the raw bytes held.
@@ -46,6 +46,15 @@ const DECODE_CHUNK: usize = 4096;
 
 /// Blocks written per transaction by [`ChainStore::write_new`].
 const IMPORT_BATCH: usize = 16384;
+
+/// The clock the stored chain is validated under at start: none. The strict rules'
+/// future-timestamp limit is an admission rule, judged once against the clock of the
+/// moment a block arrived; re-judged at start, a good store would be refused (and the
+/// node would not start, nor `minichain export` read it) whenever the clock had gone
+/// back since a block near the limit was accepted (an NTP step, a board without a
+/// battery-backed clock). It catches no damage: the timestamp is a hashed field.
+/// `u64::MAX` saturates the limit, so every other strict rule still applies.
+const STORED_CLOCK: u64 = u64::MAX;
 
 /// The store's file name inside the data directory.
 pub const FILE_NAME: &str = "chain.redb";
@@ -498,7 +507,7 @@ fn read_chain(db: &Database) -> Result<ValidChain, Damage> {
     let blocks_table = txn.open_table(BLOCKS).map_err(|e| table("blocks", e))?;
     let started = std::time::Instant::now();
     let mut chain: Option<ValidChain> = None;
-    let now = now_ms();
+    let now = STORED_CLOCK;
     // Records are copied out a chunk at a time, decoded in parallel (decoding parses
     // each block's data and renders its str()) and validated onto the chain read so
     // far (hashes in parallel): only one chunk of raw bytes and of whole blocks is
@@ -586,6 +595,7 @@ fn cut(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::validate::now_ms;
     use crate::miner::synthetic::synthetic_chain;
 
     fn valid(n: usize) -> ValidChain {
@@ -605,6 +615,34 @@ mod tests {
         let (_, again) = ChainStore::open(dir.path()).expect("reopens");
         assert_eq!(again, ValidChain::genesis());
         assert!(!dir.path().join(NEW_FILE_NAME).exists());
+    }
+
+    /// A block admitted while it was less than two hours ahead of the clock stays
+    /// readable when the clock is later set back (an NTP step, a board without a
+    /// battery-backed clock): the store holds what the node accepted, and the
+    /// timestamp is in the hashed fields, so damage to it is caught anyway.
+    #[test]
+    fn a_block_admitted_near_the_future_limit_reopens_after_the_clock_goes_back() {
+        use crate::chain::validate::MAX_FUTURE_MS;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, genesis) = ChainStore::open(dir.path()).expect("opens");
+        // Accepted when the clock read ten minutes later than it does now.
+        let then = now_ms() + 10 * 60 * 1000;
+        let mut chain = genesis.clone();
+        let tip = chain.tip().clone();
+        let block = crate::miner::reference::mine_reference(
+            &tip,
+            crate::chain::Json::String("ahead".into()),
+            then + MAX_FUTURE_MS - 1000,
+            crate::chain::Difficulty::new(3),
+        );
+        chain
+            .push(block, RuleSet::Strict, then)
+            .expect("admitted under the clock of then");
+        store.append(&chain).expect("append");
+        drop(store);
+        let (_, back) = ChainStore::open(dir.path()).expect("the accepted chain reopens");
+        assert_eq!(back, chain);
     }
 
     #[test]
