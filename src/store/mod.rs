@@ -279,9 +279,11 @@ impl ChainStore {
     /// under a temporary name (in transactions of [`IMPORT_BATCH`] blocks, made
     /// durable by the last) and renamed into place, so a crash leaves the old store or
     /// the new one. `progress` is told the blocks written so far after each batch.
-    /// The caller makes sure no node holds the store (see `minichain import`).
+    /// A store a process holds is refused, and the store is held while the new one is
+    /// built (see [`hold_target`]), so no node runs on a file about to be renamed over.
     ///
     /// # Errors
+    /// [`StoreError::Locked`] when another process holds the store;
     /// [`StoreError::Io`] or [`StoreError::Write`] when the file cannot be built.
     pub fn write_new(
         dir: &Path,
@@ -295,6 +297,7 @@ impl ChainStore {
             move |cause| StoreError::Io { path: at, cause }
         };
         fs::create_dir_all(dir).map_err(io(dir))?;
+        let held = hold_target(dir, &path)?;
         let store = fresh_store(tmp)?;
         let mut written = 0;
         while written < chain.len() {
@@ -332,6 +335,8 @@ impl ChainStore {
         let ChainStore { db, path: tmp } = store;
         drop(db);
         fs::rename(&tmp, &path).map_err(io(&path))?;
+        // The replaced file is released only now that the new one is in place.
+        drop(held);
         fs::File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(io(dir))?;
@@ -443,6 +448,34 @@ fn builder() -> redb::Builder {
         .set_check_integrity_on_open(true)
         .set_cache_size(CACHE_BYTES);
     builder
+}
+
+/// Holds the store at `path` open (its lock) for [`ChainStore::write_new`], creating
+/// one holding genesis if there is none.
+///
+/// Why: without it, a node started while a long import builds the new file opens the
+/// old one (or creates one, its own temporary file removing the import's) and keeps
+/// storing what it mines or adopts into a file that the import then renames over:
+/// every block it acknowledged is gone at its next start. Held, the node is refused
+/// (`Locked`) until the new store is in place. `None` when the file is there but redb
+/// cannot open it (a damaged store being replaced): no node can open it either.
+///
+/// # Errors
+/// [`StoreError::Locked`] when another process holds the store; [`StoreError::Io`] or
+/// [`StoreError::Write`] when a missing one cannot be created.
+fn hold_target(dir: &Path, path: &Path) -> Result<Option<Database>, StoreError> {
+    match fs::metadata(path) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => create_new(dir, path)?,
+        Ok(_) | Err(_) => {}
+    }
+    // redb may panic on a damaged file (see `ChainStore::open`).
+    match std::panic::catch_unwind(|| builder().open(path)) {
+        Ok(Ok(db)) => Ok(Some(db)),
+        Ok(Err(DatabaseError::DatabaseAlreadyOpen)) => Err(StoreError::Locked {
+            path: path.to_owned(),
+        }),
+        Ok(Err(_)) | Err(_) => Ok(None),
+    }
 }
 
 /// An empty store at `tmp` (a temporary name), with whatever a crash left there
@@ -643,6 +676,42 @@ mod tests {
         drop(store);
         let (_, back) = ChainStore::open(dir.path()).expect("the accepted chain reopens");
         assert_eq!(back, chain);
+    }
+
+    /// `write_new` (what `minichain import` ends with) refuses a store a node holds,
+    /// leaving it as it was, and holds the store while it writes, so a node started
+    /// meanwhile is refused instead of running on a file about to be renamed over
+    /// (or creating one), where everything it stored would be lost.
+    #[test]
+    fn a_new_store_is_not_written_under_a_node() {
+        let chain = valid(6);
+        for existing in [false, true] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            if existing {
+                let (store, genesis) = ChainStore::open(dir.path()).expect("opens");
+                store.replace(&genesis, &valid(3)).expect("replace");
+            }
+            let mut during = None;
+            ChainStore::write_new(dir.path(), &chain, |_| {
+                if during.is_none() {
+                    during = Some(ChainStore::open(dir.path()).map(|(_, c)| c.len()));
+                }
+            })
+            .expect("written");
+            assert!(
+                matches!(during, Some(Err(StoreError::Locked { .. }))),
+                "existing store {existing}: a node opening it meanwhile got {during:?}"
+            );
+            let (held, back) = ChainStore::open(dir.path()).expect("reopens");
+            assert_eq!(back, chain);
+            assert!(matches!(
+                ChainStore::write_new(dir.path(), &valid(4), |_| {}),
+                Err(StoreError::Locked { .. })
+            ));
+            drop(held);
+            let (_, back) = ChainStore::open(dir.path()).expect("reopens");
+            assert_eq!(back, chain, "the held store is left as it was");
+        }
     }
 
     #[test]
