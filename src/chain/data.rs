@@ -6,6 +6,7 @@
 //! the other.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use super::json::MAX_DEPTH;
@@ -13,7 +14,7 @@ use super::json::{
     Dialect, Json, JsonError, Number, NumberValue, Parser, Scalar, StreamJson, Visit,
 };
 use super::plain_str::{MAX_PLAIN_DEPTH, PlainScratch, write_plain_str};
-use super::pyrepr::{StreamRepr, write_str};
+use super::pyrepr::{StreamRepr, write_scalar_str, write_string_repr};
 
 /// A JSON value kept as the exact text it arrived as, checked to be JSON that a Python
 /// node reads. Blocks hold their `data` this way: one allocation instead of a tree,
@@ -80,11 +81,9 @@ impl RawJson {
         let text = &p.source()[start..p.offset()];
         let (keys, (nonfinite, render)) = visit;
         let python_str = if keys.found {
-            // Python keeps a repeated key's first place and last value: render from
-            // the tree, which knows the whole object.
-            let mut out = Vec::new();
-            write_str(&Json::parse(text)?, &mut out);
-            out
+            // Python keeps a repeated key's first place and last value: render again,
+            // following a plan of the objects that repeat keys.
+            str_with_repeated_keys(text)?
         } else {
             render.into_bytes()
         };
@@ -173,10 +172,29 @@ impl From<Json> for RawJson {
 }
 
 /// Equal when the values are (number spellings and key order count, whitespace not).
+///
+/// Compared as texts re-written compactly with every literal kept, not as trees: a
+/// tree costs some thirty times its text (a block's `data` of 32 MB, `[0,0,...]`,
+/// took over 1 GB to compare with genesis's `[]`), and the genesis check compares a
+/// peer's block 0 this way.
 impl PartialEq for RawJson {
     fn eq(&self, other: &RawJson) -> bool {
-        self.text == other.text || self.to_json() == other.to_json()
+        self.text == other.text || canonical_text(&self.text) == canonical_text(&other.text)
     }
+}
+
+/// Checked JSON text written compactly with its number literals as they are: equal
+/// for two texts exactly when their [`Json`] trees are (strings are unescaped and
+/// escaped again one way; numbers, Python's tokens included, keep their spelling).
+fn canonical_text(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    Parser::new(text)
+        .walk(&mut StreamJson::keeping_literals(
+            Dialect::Compact,
+            &mut out,
+        ))
+        .expect("the text was checked when it was read");
+    out
 }
 
 impl PartialEq<Json> for RawJson {
@@ -272,9 +290,202 @@ impl<'a> Visit<'a> for DuplicateKeys<'a> {
     }
 }
 
+/// Python's `str()` of checked JSON text in which some object repeats a key (Python's
+/// dict keeps the key's first place and its last value), in two walks over the text
+/// and no tree: the first notes, for each object that repeats a key, its members as
+/// the dict holds them (key and where the kept value starts); the second renders,
+/// taking those objects' members from the plan.
+///
+/// Why not the tree: a [`Json`] costs some thirty times its text (a 32 MB `data` of
+/// `{"a": 0, "a": [0, 0, ...]}` took over 1 GB to read), and any peer's block can
+/// repeat a key. The plan holds only members of objects, a few words each.
+fn str_with_repeated_keys(text: &str) -> Result<Vec<u8>, JsonError> {
+    let mut plans = HashMap::new();
+    plan_objects(&mut Parser::new(text), &mut plans)?;
+    let mut out = Vec::with_capacity(text.len());
+    render_planned(&mut Parser::new(text), &plans, true, &mut out)?;
+    Ok(out)
+}
+
+/// An object that repeats a key: its members as a Python dict holds them (each key
+/// once, at its first place, with the offset of its last value), and the offset after
+/// the object.
+struct DictPlan<'a> {
+    members: Vec<(Cow<'a, str>, usize)>,
+    end: usize,
+}
+
+/// Walks the value at `p` (its text was checked), noting in `plans`, by the offset of
+/// its `{`, every object that repeats a key.
+fn plan_objects<'a>(
+    p: &mut Parser<'a>,
+    plans: &mut HashMap<usize, DictPlan<'a>>,
+) -> Result<(), JsonError> {
+    p.skip_ws();
+    let at = p.offset();
+    match p.peek() {
+        Some(b'{') => {
+            p.expect(b'{', "'{'")?;
+            let mut members = Vec::new();
+            if !p.eat_close(b'}') {
+                loop {
+                    let key = p.key()?;
+                    p.expect(b':', "':'")?;
+                    p.skip_ws();
+                    let value_at = p.offset();
+                    plan_objects(p, plans)?;
+                    members.push((key, value_at));
+                    if !p.comma_or(b'}', "',' or '}'")? {
+                        break;
+                    }
+                }
+            }
+            if let Some(members) = dict_members(members) {
+                let end = p.offset();
+                plans.insert(at, DictPlan { members, end });
+            }
+        }
+        Some(b'[') => {
+            p.expect(b'[', "'['")?;
+            if !p.eat_close(b']') {
+                loop {
+                    plan_objects(p, plans)?;
+                    if !p.comma_or(b']', "',' or ']'")? {
+                        break;
+                    }
+                }
+            }
+        }
+        _ => p.walk(&mut IgnoreAll)?,
+    }
+    Ok(())
+}
+
+/// An object's members (key, offset of the value) as a Python dict holds them: each
+/// key at its first place with its last value; `None` when no key repeats.
+fn dict_members(members: Vec<(Cow<'_, str>, usize)>) -> Option<Vec<(Cow<'_, str>, usize)>> {
+    // For each member, the slot (first place) of its key; for each slot, its last value.
+    let mut slot_of_member = Vec::with_capacity(members.len());
+    let mut last_value = Vec::new();
+    {
+        let mut slots: HashMap<&str, usize> = HashMap::with_capacity(members.len());
+        for (key, value_at) in &members {
+            let slot = *slots.entry(key).or_insert(last_value.len());
+            if slot == last_value.len() {
+                last_value.push(*value_at);
+            } else {
+                last_value[slot] = *value_at;
+            }
+            slot_of_member.push(slot);
+        }
+    }
+    if last_value.len() == members.len() {
+        return None;
+    }
+    let mut next_slot = 0;
+    let mut dict = Vec::with_capacity(last_value.len());
+    for ((key, _), slot) in members.into_iter().zip(slot_of_member) {
+        if slot == next_slot {
+            dict.push((key, last_value[slot]));
+            next_slot += 1;
+        }
+    }
+    Some(dict)
+}
+
+/// Renders Python's `str()` (`top`) or `repr()` of the value at `p`, taking the
+/// members of the objects in `plans` from their plan.
+fn render_planned<'a>(
+    p: &mut Parser<'a>,
+    plans: &HashMap<usize, DictPlan<'a>>,
+    top: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), JsonError> {
+    p.skip_ws();
+    match p.peek() {
+        Some(b'{') => {
+            out.push(b'{');
+            if let Some(plan) = plans.get(&p.offset()) {
+                for (i, (key, value_at)) in plan.members.iter().enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(b", ");
+                    }
+                    write_string_repr(key, out);
+                    out.extend_from_slice(b": ");
+                    render_planned(&mut Parser::at(p.source(), *value_at), plans, false, out)?;
+                }
+                p.skip_to(plan.end);
+            } else {
+                p.expect(b'{', "'{'")?;
+                if !p.eat_close(b'}') {
+                    loop {
+                        write_string_repr(&p.key()?, out);
+                        out.extend_from_slice(b": ");
+                        p.expect(b':', "':'")?;
+                        render_planned(p, plans, false, out)?;
+                        if !p.comma_or(b'}', "',' or '}'")? {
+                            break;
+                        }
+                        out.extend_from_slice(b", ");
+                    }
+                }
+            }
+            out.push(b'}');
+        }
+        Some(b'[') => {
+            p.expect(b'[', "'['")?;
+            out.push(b'[');
+            if !p.eat_close(b']') {
+                loop {
+                    render_planned(p, plans, false, out)?;
+                    if !p.comma_or(b']', "',' or ']'")? {
+                        break;
+                    }
+                    out.extend_from_slice(b", ");
+                }
+            }
+            out.push(b']');
+        }
+        _ => p.walk(&mut ScalarStr { top, out })?,
+    }
+    Ok(())
+}
+
+/// Renders the one leaf a walk over a scalar reports.
+struct ScalarStr<'o> {
+    top: bool,
+    out: &'o mut Vec<u8>,
+}
+
+impl<'a> Visit<'a> for ScalarStr<'_> {
+    fn scalar(&mut self, scalar: Scalar<'a>) {
+        write_scalar_str(&scalar, self.top, self.out);
+    }
+
+    fn begin(&mut self, _: bool) {}
+
+    fn key(&mut self, _: Cow<'a, str>) {}
+
+    fn end(&mut self, _: bool) {}
+}
+
+/// Ignores every piece: a walk with it only checks and skips a value.
+struct IgnoreAll;
+
+impl<'a> Visit<'a> for IgnoreAll {
+    fn scalar(&mut self, _: Scalar<'a>) {}
+
+    fn begin(&mut self, _: bool) {}
+
+    fn key(&mut self, _: Cow<'a, str>) {}
+
+    fn end(&mut self, _: bool) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::pyrepr::write_str;
 
     #[test]
     fn python_tokens_are_noted_when_read() {
@@ -317,6 +528,58 @@ mod tests {
                     "{text}"
                 );
             }
+        }
+    }
+
+    /// Objects that repeat keys, at any depth and among others that do not, render as
+    /// the tree renders them (Python's dict: first place, last value).
+    #[test]
+    fn repeated_keys_render_as_the_tree_does() {
+        let many: Vec<String> = (0..100).map(|i| format!("\"k{}\": {i}", i % 70)).collect();
+        let distinct: Vec<String> = (0..100).map(|i| format!("\"k{i}\": [{i}]")).collect();
+        for text in [
+            r#"{"a": 1, "b": 2, "a": 3}"#.to_owned(),
+            r#"{"a": 1, "a": {"b": 1, "c": [{"d": 1, "d": "x"}], "b": 2}, "e": null}"#.to_owned(),
+            r#"[{"x": 1, "x": 2}, {"y": {"z": 1, "\u007a": [1.50, NaN]}}, {"y": 1}]"#.to_owned(),
+            r#" { "a" : { "a" : 1 } , "a" : { "b" : 2 , "b" : -0 } } "#.to_owned(),
+            format!("{{{}}}", many.join(", ")),
+            format!("[{{{}}}, {{\"q\": 1, \"q\": 2}}]", distinct.join(", ")),
+        ] {
+            let raw = RawJson::parse(&text).expect("JSON");
+            let mut tree = Vec::new();
+            write_str(&Json::parse(&text).expect("JSON"), &mut tree);
+            assert_eq!(raw.python_str().as_bytes(), tree.as_slice(), "{text}");
+        }
+    }
+
+    /// Values compare as their trees do: spellings count, whitespace and escapes not.
+    #[test]
+    fn equality_is_the_trees() {
+        let same = [
+            ("[1, {\"a\": \"x\"}]", "[1,{\"a\":\"\\u0078\"}]"),
+            ("[NaN, Infinity]", " [ NaN,Infinity ] "),
+            ("{\"a\": 1, \"a\": 2}", "{\"a\":1,\"a\":2}"),
+        ];
+        let different = [
+            ("[1.5]", "[1.50]"),
+            ("[NaN]", "[null]"),
+            ("[Infinity]", "[1e999]"),
+            ("{\"a\": 1, \"a\": 2}", "{\"a\": 2}"),
+            ("[\"a\"]", "[\"b\"]"),
+            ("[]", "{}"),
+        ];
+        for (a, b, want) in same
+            .iter()
+            .map(|(a, b)| (a, b, true))
+            .chain(different.iter().map(|(a, b)| (a, b, false)))
+        {
+            let (ra, rb) = (
+                RawJson::parse(a).expect("JSON"),
+                RawJson::parse(b).expect("JSON"),
+            );
+            let trees = Json::parse(a).ok() == Json::parse(b).ok();
+            assert_eq!(trees, want, "{a} / {b}");
+            assert_eq!(ra == rb, want, "{a} / {b}");
         }
     }
 

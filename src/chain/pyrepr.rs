@@ -46,15 +46,7 @@ impl StreamRepr {
 impl<'a> Visit<'a> for StreamRepr {
     fn scalar(&mut self, scalar: Scalar<'a>) {
         self.separate();
-        match scalar {
-            Scalar::Null => self.out.extend_from_slice(b"None"),
-            Scalar::Bool(true) => self.out.extend_from_slice(b"True"),
-            Scalar::Bool(false) => self.out.extend_from_slice(b"False"),
-            Scalar::Number(n) => write_number(n, &mut self.out),
-            // str() of a string is itself; inside a container it is its repr().
-            Scalar::String(s) if self.nesting.at_top() => self.out.extend_from_slice(s.as_bytes()),
-            Scalar::String(s) => write_string_repr(&s, &mut self.out),
-        }
+        write_scalar_str(&scalar, self.nesting.at_top(), &mut self.out);
     }
 
     fn begin(&mut self, object: bool) {
@@ -73,6 +65,20 @@ impl<'a> Visit<'a> for StreamRepr {
     fn end(&mut self, object: bool) {
         self.nesting.close();
         self.out.push(if object { b'}' } else { b']' });
+    }
+}
+
+/// Python's `str()` of a leaf value (`at_top`: the whole value), or its `repr()` inside
+/// a container: the one rendering of leaves that every `str()` renderer shares.
+pub(crate) fn write_scalar_str(scalar: &Scalar<'_>, at_top: bool, out: &mut Vec<u8>) {
+    match scalar {
+        Scalar::Null => out.extend_from_slice(b"None"),
+        Scalar::Bool(true) => out.extend_from_slice(b"True"),
+        Scalar::Bool(false) => out.extend_from_slice(b"False"),
+        Scalar::Number(n) => write_number(n, out),
+        // str() of a string is itself; inside a container it is its repr().
+        Scalar::String(s) if at_top => out.extend_from_slice(s.as_bytes()),
+        Scalar::String(s) => write_string_repr(s, out),
     }
 }
 

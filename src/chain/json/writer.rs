@@ -103,6 +103,8 @@ pub(crate) struct StreamJson<'o> {
     dialect: Dialect,
     out: &'o mut Vec<u8>,
     nesting: Nesting,
+    /// How number literals are written.
+    number: fn(&str, &mut Vec<u8>),
 }
 
 impl<'o> StreamJson<'o> {
@@ -112,6 +114,18 @@ impl<'o> StreamJson<'o> {
             dialect,
             out,
             nesting: Nesting::default(),
+            number: write_number_literal,
+        }
+    }
+
+    /// A writer that keeps every number literal as it arrived (Python's `NaN` and
+    /// `Infinity` tokens included), as `Json::write_numbers` does for the text raw
+    /// data keeps: two values written so are the same text exactly when their trees
+    /// are equal.
+    pub(crate) fn keeping_literals(dialect: Dialect, out: &'o mut Vec<u8>) -> Self {
+        StreamJson {
+            number: |literal, out| out.extend_from_slice(literal.as_bytes()),
+            ..StreamJson::new(dialect, out)
         }
     }
 
@@ -174,7 +188,7 @@ impl<'a> Visit<'a> for StreamJson<'_> {
             Scalar::Null => self.out.extend_from_slice(b"null"),
             Scalar::Bool(true) => self.out.extend_from_slice(b"true"),
             Scalar::Bool(false) => self.out.extend_from_slice(b"false"),
-            Scalar::Number(n) => write_number_literal(n, self.out),
+            Scalar::Number(n) => (self.number)(n, self.out),
             Scalar::String(s) => write_string(&s, self.dialect, self.out),
         }
     }
