@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use minichain::chain::block::{parse_blocks_lenient, parse_chain, write_chain};
 use minichain::chain::hash::preimage_string;
-use minichain::chain::json::Dialect;
+use minichain::chain::json::{Dialect, JsonErrorKind, JsonStr};
 use minichain::chain::pyrepr::{write_repr, write_str};
 use minichain::chain::validate::{Rule, check_chain};
 use minichain::chain::{
@@ -63,6 +63,17 @@ pub fn chain_json(data: &[u8]) {
 fn json_value_round_trip(text: &str) {
     let tree = Json::parse(text);
     let raw = RawJson::parse(text);
+    // A bare string holding a lone surrogate: Python reads it (so the tree does) but
+    // cannot hash it, so RawJson (what blocks hold) refuses it, and str() says so.
+    if let Ok(Json::String(JsonStr::Surrogates(w))) = &tree {
+        let want = JsonErrorKind::LoneSurrogate(u32::from(w.first_surrogate()));
+        assert_eq!(raw.err().map(|e| e.kind), Some(want.clone()));
+        assert_eq!(
+            write_str(tree.as_ref().expect("read"), &mut Vec::new()),
+            Err(want)
+        );
+        return;
+    }
     assert_eq!(
         tree.is_ok(),
         raw.is_ok(),
@@ -74,7 +85,7 @@ fn json_value_round_trip(text: &str) {
         return;
     };
     let mut python_str = Vec::new();
-    write_str(&tree, &mut python_str);
+    write_str(&tree, &mut python_str).expect("not a bare string with a lone surrogate");
     assert_eq!(
         raw.python_str().as_bytes(),
         python_str.as_slice(),
@@ -101,7 +112,7 @@ fn json_value_round_trip(text: &str) {
         if tree.has_nonfinite() {
             if !tree.has_nan() {
                 let mut back_str = Vec::new();
-                write_str(&back, &mut back_str);
+                write_str(&back, &mut back_str).expect("a number");
                 assert_eq!(back_str, python_str, "1e999 changed str() of an infinity");
             }
         } else {

@@ -5,16 +5,15 @@
 //! [`pyrepr`](super::pyrepr) (which renders `str()`), so that neither of those needs
 //! the other.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
 use super::json::MAX_DEPTH;
 use super::json::{
-    Dialect, Json, JsonError, Number, NumberValue, Parser, Scalar, StreamJson, Visit,
+    Dialect, Json, JsonError, JsonStr, Number, NumberValue, Parser, Scalar, StreamJson, Visit,
 };
 use super::plain_str::{MAX_PLAIN_DEPTH, PlainScratch, write_plain_str};
-use super::pyrepr::{StreamRepr, write_scalar_str, write_string_repr};
+use super::pyrepr::{StreamRepr, write_json_str_repr, write_scalar_str};
 
 /// A JSON value kept as the exact text it arrived as, checked to be JSON that a Python
 /// node reads. Blocks hold their `data` this way: one allocation instead of a tree,
@@ -44,11 +43,26 @@ impl RawJson {
     /// Checks one value at `p`'s position (after optional whitespace) and keeps its
     /// exact text: how the block reader takes a block's `data` without a tree.
     ///
+    /// Lone surrogates (`"\ud800"`) are read inside arrays and objects, where Python's
+    /// `str()` escapes them; a bare string holding one is refused, as Python cannot
+    /// encode its `str()` (the string itself) to hash it.
+    ///
     /// # Errors
-    /// Any [`JsonErrorKind`](super::json::JsonErrorKind).
+    /// Any [`JsonErrorKind`](super::json::JsonErrorKind);
+    /// [`JsonErrorKind::LoneSurrogate`](super::json::JsonErrorKind::LoneSurrogate) for a
+    /// bare string holding a lone surrogate.
     pub fn read(p: &mut Parser<'_>) -> Result<RawJson, JsonError> {
         p.skip_ws();
         let start = p.offset();
+        if p.peek() == Some(b'"') {
+            // str() of a string is the string itself: no walk, no rendering.
+            let s = p.string()?;
+            return Ok(RawJson {
+                python_str: s.into(),
+                text: p.source()[start..p.offset()].into(),
+                nonfinite: NonFinite::default(),
+            });
+        }
         // The plain lane first: plainly written data (most of it) renders in one pass.
         if p.depth() + MAX_PLAIN_DEPTH <= MAX_DEPTH {
             let mut python_str = Vec::new();
@@ -103,7 +117,9 @@ impl RawJson {
     /// [`JsonErrorKind::TooDeep`](super::json::JsonErrorKind::TooDeep) for a tree
     /// nested deeper than [`MAX_DEPTH`](super::json::MAX_DEPTH) levels: only a tree
     /// built in code can be, as [`Json::parse`] refuses such text. Nothing else in a
-    /// [`Json`] can fail to read back.
+    /// [`Json`] can fail to read back but a bare string holding a lone surrogate
+    /// ([`JsonErrorKind::LoneSurrogate`](super::json::JsonErrorKind::LoneSurrogate)),
+    /// which [`RawJson::read`] refuses.
     pub fn from_tree(value: &Json) -> Result<RawJson, JsonError> {
         let mut out = Vec::new();
         value.write_numbers(
@@ -157,7 +173,8 @@ impl RawJson {
 ///
 /// # Panics
 /// When the tree is nested deeper than [`MAX_DEPTH`](super::json::MAX_DEPTH) levels,
-/// which no tree read from text is; [`RawJson::from_tree`] returns that as an error.
+/// which no tree read from text is, or is a bare string holding a lone surrogate;
+/// [`RawJson::from_tree`] returns those as errors.
 impl From<&Json> for RawJson {
     fn from(value: &Json) -> RawJson {
         RawJson::from_tree(value)
@@ -246,7 +263,7 @@ impl<'a> Visit<'a> for NonFinite {
 
     fn begin(&mut self, _: bool) {}
 
-    fn key(&mut self, _: Cow<'a, str>) {}
+    fn key(&mut self, _: JsonStr<'a>) {}
 
     fn end(&mut self, _: bool) {}
 }
@@ -255,7 +272,7 @@ impl<'a> Visit<'a> for NonFinite {
 /// last value, which a streaming renderer cannot do).
 #[derive(Default)]
 struct DuplicateKeys<'a> {
-    open: Vec<Vec<Cow<'a, str>>>,
+    open: Vec<Vec<JsonStr<'a>>>,
     found: bool,
 }
 
@@ -268,7 +285,7 @@ impl<'a> Visit<'a> for DuplicateKeys<'a> {
         }
     }
 
-    fn key(&mut self, key: Cow<'a, str>) {
+    fn key(&mut self, key: JsonStr<'a>) {
         if let Some(keys) = self.open.last_mut() {
             // Objects are small: a scan beats hashing. A huge object with a repeated
             // key is only marked (and then rendered through the tree).
@@ -311,7 +328,7 @@ fn str_with_repeated_keys(text: &str) -> Result<Vec<u8>, JsonError> {
 /// once, at its first place, with the offset of its last value), and the offset after
 /// the object.
 struct DictPlan<'a> {
-    members: Vec<(Cow<'a, str>, usize)>,
+    members: Vec<(JsonStr<'a>, usize)>,
     end: usize,
 }
 
@@ -329,7 +346,7 @@ fn plan_objects<'a>(
             let mut members = Vec::new();
             if !p.eat_close(b'}') {
                 loop {
-                    let key = p.key()?;
+                    let key = p.key_value()?;
                     p.expect(b':', "':'")?;
                     p.skip_ws();
                     let value_at = p.offset();
@@ -363,12 +380,12 @@ fn plan_objects<'a>(
 
 /// An object's members (key, offset of the value) as a Python dict holds them: each
 /// key at its first place with its last value; `None` when no key repeats.
-fn dict_members(members: Vec<(Cow<'_, str>, usize)>) -> Option<Vec<(Cow<'_, str>, usize)>> {
+fn dict_members(members: Vec<(JsonStr<'_>, usize)>) -> Option<Vec<(JsonStr<'_>, usize)>> {
     // For each member, the slot (first place) of its key; for each slot, its last value.
     let mut slot_of_member = Vec::with_capacity(members.len());
     let mut last_value = Vec::new();
     {
-        let mut slots: HashMap<&str, usize> = HashMap::with_capacity(members.len());
+        let mut slots: HashMap<&JsonStr<'_>, usize> = HashMap::with_capacity(members.len());
         for (key, value_at) in &members {
             let slot = *slots.entry(key).or_insert(last_value.len());
             if slot == last_value.len() {
@@ -410,7 +427,7 @@ fn render_planned<'a>(
                     if i > 0 {
                         out.extend_from_slice(b", ");
                     }
-                    write_string_repr(key, out);
+                    write_json_str_repr(key, out);
                     out.extend_from_slice(b": ");
                     render_planned(&mut Parser::at(p.source(), *value_at), plans, false, out)?;
                 }
@@ -419,7 +436,7 @@ fn render_planned<'a>(
                 p.expect(b'{', "'{'")?;
                 if !p.eat_close(b'}') {
                     loop {
-                        write_string_repr(&p.key()?, out);
+                        write_json_str_repr(&p.key_value()?, out);
                         out.extend_from_slice(b": ");
                         p.expect(b':', "':'")?;
                         render_planned(p, plans, false, out)?;
@@ -464,7 +481,7 @@ impl<'a> Visit<'a> for ScalarStr<'_> {
 
     fn begin(&mut self, _: bool) {}
 
-    fn key(&mut self, _: Cow<'a, str>) {}
+    fn key(&mut self, _: JsonStr<'a>) {}
 
     fn end(&mut self, _: bool) {}
 }
@@ -477,7 +494,7 @@ impl<'a> Visit<'a> for IgnoreAll {
 
     fn begin(&mut self, _: bool) {}
 
-    fn key(&mut self, _: Cow<'a, str>) {}
+    fn key(&mut self, _: JsonStr<'a>) {}
 
     fn end(&mut self, _: bool) {}
 }
@@ -547,7 +564,7 @@ mod tests {
         ] {
             let raw = RawJson::parse(&text).expect("JSON");
             let mut tree = Vec::new();
-            write_str(&Json::parse(&text).expect("JSON"), &mut tree);
+            write_str(&Json::parse(&text).expect("JSON"), &mut tree).expect("no bare surrogate");
             assert_eq!(raw.python_str().as_bytes(), tree.as_slice(), "{text}");
         }
     }

@@ -5,17 +5,27 @@
 //! exponent notation, exact big integers, quote choice and escapes for strings inside
 //! containers, and Python 3.13's (Unicode 15.1) idea of a printable character.
 
-use std::borrow::Cow;
-
-use super::json::{HEX_DIGITS, Json, Nesting, Number, NumberValue, Scalar, Visit};
+use super::json::{
+    HEX_DIGITS, Json, JsonErrorKind, JsonStr, Nesting, Number, NumberValue, Scalar, Visit, Wtf8,
+    Wtf8Piece,
+};
 use super::printable_table::NON_PRINTABLE;
 
 /// Appends Python's `str(value)` as UTF-8.
-pub fn write_str(value: &Json, out: &mut Vec<u8>) {
+///
+/// # Errors
+/// [`JsonErrorKind::LoneSurrogate`] for a bare string holding a lone surrogate: its
+/// `str()` is itself, which Python cannot encode as UTF-8 (so cannot hash). Nothing is
+/// written then. Inside an array or object, `repr()` escapes it (`'\ud800'`).
+pub fn write_str(value: &Json, out: &mut Vec<u8>) -> Result<(), JsonErrorKind> {
     match value {
-        Json::String(s) => out.extend_from_slice(s.as_bytes()),
+        Json::String(JsonStr::Text(s)) => out.extend_from_slice(s.as_bytes()),
+        Json::String(JsonStr::Surrogates(w)) => {
+            return Err(JsonErrorKind::LoneSurrogate(u32::from(w.first_surrogate())));
+        }
         other => write_repr(other, out),
     }
+    Ok(())
 }
 
 /// Renders Python's `str()` of a value from the pieces
@@ -55,9 +65,9 @@ impl<'a> Visit<'a> for StreamRepr {
         self.nesting.open();
     }
 
-    fn key(&mut self, key: Cow<'a, str>) {
+    fn key(&mut self, key: JsonStr<'a>) {
         self.separate();
-        write_string_repr(&key, &mut self.out);
+        write_json_str_repr(&key, &mut self.out);
         self.out.extend_from_slice(b": ");
         self.nesting.key_written();
     }
@@ -70,6 +80,11 @@ impl<'a> Visit<'a> for StreamRepr {
 
 /// Python's `str()` of a leaf value (`at_top`: the whole value), or its `repr()` inside
 /// a container: the one rendering of leaves that every `str()` renderer shares.
+///
+/// A whole value that is a string holding a lone surrogate has no UTF-8 `str()`:
+/// callers refuse it before rendering (`RawJson::read` reads a bare string apart).
+/// Were one to come here, it is written with Python's escapes, a preimage no Python
+/// node computes (so the block cannot pass for valid), rather than a panic.
 pub(crate) fn write_scalar_str(scalar: &Scalar<'_>, at_top: bool, out: &mut Vec<u8>) {
     match scalar {
         Scalar::Null => out.extend_from_slice(b"None"),
@@ -77,8 +92,11 @@ pub(crate) fn write_scalar_str(scalar: &Scalar<'_>, at_top: bool, out: &mut Vec<
         Scalar::Bool(false) => out.extend_from_slice(b"False"),
         Scalar::Number(n) => write_number(n, out),
         // str() of a string is itself; inside a container it is its repr().
-        Scalar::String(s) if at_top => out.extend_from_slice(s.as_bytes()),
-        Scalar::String(s) => write_string_repr(s, out),
+        Scalar::String(JsonStr::Text(s)) if at_top => out.extend_from_slice(s.as_bytes()),
+        Scalar::String(JsonStr::Surrogates(w)) if at_top => {
+            out.extend_from_slice(w.escaped().as_bytes());
+        }
+        Scalar::String(s) => write_json_str_repr(s, out),
     }
 }
 
@@ -155,7 +173,7 @@ pub fn write_repr(value: &Json, out: &mut Vec<u8>) {
         Json::Bool(true) => out.extend_from_slice(b"True"),
         Json::Bool(false) => out.extend_from_slice(b"False"),
         Json::Number(n) => write_number(n.as_str(), out),
-        Json::String(s) => write_string_repr(s, out),
+        Json::String(s) => write_json_str_repr(s, out),
         Json::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -174,7 +192,7 @@ pub fn write_repr(value: &Json, out: &mut Vec<u8>) {
                     out.extend_from_slice(b", ");
                 }
                 first = false;
-                write_string_repr(key, out);
+                write_json_str_repr(key, out);
                 out.extend_from_slice(b": ");
                 write_repr(value, out);
             });
@@ -186,8 +204,8 @@ pub fn write_repr(value: &Json, out: &mut Vec<u8>) {
 /// Visits an object's members as a Python `dict` holds them: a repeated key keeps the
 /// place of its first occurrence and the value of its last.
 fn for_each_python_member<'a>(
-    members: &'a [(Box<str>, Json)],
-    mut f: impl FnMut(&'a str, &'a Json),
+    members: &'a [(JsonStr<'static>, Json)],
+    mut f: impl FnMut(&'a JsonStr<'static>, &'a Json),
 ) {
     // Small objects (the usual case) are scanned; large ones get an index so hostile
     // input cannot make rendering quadratic.
@@ -202,15 +220,15 @@ fn for_each_python_member<'a>(
         }
         return;
     }
-    let mut last_of: std::collections::HashMap<&str, usize> =
+    let mut last_of: std::collections::HashMap<&JsonStr<'static>, usize> =
         std::collections::HashMap::with_capacity(members.len());
     for (i, (key, _)) in members.iter().enumerate() {
         last_of.insert(key, i);
     }
     let mut seen = std::collections::HashSet::with_capacity(members.len());
     for (key, _) in members {
-        if seen.insert(&**key) {
-            let last = *last_of.get(&**key).expect("every key was indexed above");
+        if seen.insert(key) {
+            let last = *last_of.get(key).expect("every key was indexed above");
             f(key, &members[last].1);
         }
     }
@@ -339,6 +357,39 @@ pub fn write_string_repr(s: &str, out: &mut Vec<u8>) {
         b'\''
     };
     out.push(quote);
+    write_repr_body(s, quote, out);
+    out.push(quote);
+}
+
+/// Python's `repr()` of a string value: [`write_string_repr`], or for a string holding
+/// lone surrogates, the same with each one escaped as Python prints it (`\ud800`: a
+/// surrogate is not printable).
+pub fn write_json_str_repr(s: &JsonStr<'_>, out: &mut Vec<u8>) {
+    match s {
+        JsonStr::Text(s) => write_string_repr(s, out),
+        JsonStr::Surrogates(w) => write_wtf8_repr(w, out),
+    }
+}
+
+/// [`write_json_str_repr`] of a string holding lone surrogates.
+fn write_wtf8_repr(w: &Wtf8, out: &mut Vec<u8>) {
+    let quote = if w.contains_ascii(b'\'') && !w.contains_ascii(b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    out.push(quote);
+    for piece in w.pieces() {
+        match piece {
+            Wtf8Piece::Text(s) => write_repr_body(s, quote, out),
+            Wtf8Piece::Surrogate(unit) => write_hex_escape(u32::from(unit), out),
+        }
+    }
+    out.push(quote);
+}
+
+/// The characters of `repr(s)` between its quotes, `quote` being the one chosen.
+fn write_repr_body(s: &str, quote: u8, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     let mut plain_from = 0;
     let mut i = 0;
@@ -374,7 +425,6 @@ pub fn write_string_repr(s: &str, out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(&bytes[plain_from..]);
-    out.push(quote);
 }
 
 /// `\xhh`, `\uhhhh` or `\Uhhhhhhhh`, as CPython's `unicode_repr` picks by size.
@@ -409,7 +459,7 @@ mod tests {
     fn str_of(text: &str) -> String {
         let mut out = Vec::new();
         if let Ok(v) = Json::parse(text) {
-            write_str(&v, &mut out);
+            write_str(&v, &mut out).expect("no bare lone surrogate");
         }
         String::from_utf8(out).unwrap_or_default()
     }
@@ -500,6 +550,34 @@ mod tests {
             r"['a\\b\x00\x7f\xa0é\u2028']"
         );
         assert_eq!(str_of(r#"["\udb80\udc00"]"#), r"['\U000f0000']");
+    }
+
+    /// Lone surrogates inside containers are escaped as Python's `repr()` escapes
+    /// them (outputs of CPython 3.11: `str(json.loads(text))`); a bare one has no
+    /// UTF-8 `str()`.
+    #[test]
+    fn lone_surrogates_render_as_python_repr() {
+        for (text, python) in [
+            (r#"["\ud800", {"\udc00": 1}]"#, r"['\ud800', {'\udc00': 1}]"),
+            (
+                r#"["a\n'b\ud800\u00e9\u00a0\"", "x"]"#,
+                r#"['a\n\'b\ud800é\xa0"', 'x']"#,
+            ),
+            (
+                r#"{"\ud800": 1, "\udbff": 2, "\ud800": 3}"#,
+                r"{'\ud800': 3, '\udbff': 2}",
+            ),
+            (r#"["\udfff\ud800"]"#, r"['\udfff\ud800']"),
+            (r#"["\ud83d\ude00\ud83d"]"#, r"['😀\ud83d']"),
+            (r#"["it's \ud800"]"#, r#"["it's \ud800"]"#),
+        ] {
+            assert_eq!(str_of(text), python, "{text}");
+        }
+        let bare = Json::parse(r#""\ud800""#).expect("Python reads it");
+        assert_eq!(
+            write_str(&bare, &mut Vec::new()),
+            Err(JsonErrorKind::LoneSurrogate(0xd800))
+        );
     }
 
     #[test]

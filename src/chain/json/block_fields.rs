@@ -6,10 +6,9 @@
 //! [`describe_text`] make it in one walk that builds no tree: a hostile value costs
 //! one pass over its text, not a copy of it.
 
-use std::borrow::Cow;
-
 use super::grammar::{JsonError, Parser, Scalar, Visit};
 use super::tree::Json;
+use super::wtf8::JsonStr;
 use crate::clip::clip;
 
 impl<'a> Parser<'a> {
@@ -74,7 +73,7 @@ pub fn describe(v: &Json) -> String {
         Json::Null => "null".into(),
         Json::Bool(b) => b.to_string(),
         Json::Number(n) => format!("the number {}", clip(n.as_str())),
-        Json::String(s) => format!("the string {:?}", clip(s)),
+        Json::String(s) => format!("the string {:?}", clip(&s.escaped())),
         Json::Array(_) => "an array".into(),
         Json::Object(_) => "an object".into(),
     }
@@ -118,7 +117,7 @@ impl<'a> Visit<'a> for FirstPiece {
                 Scalar::Null => "null".into(),
                 Scalar::Bool(b) => b.to_string(),
                 Scalar::Number(n) => format!("the number {}", clip(n)),
-                Scalar::String(s) => format!("the string {:?}", clip(&s)),
+                Scalar::String(s) => format!("the string {:?}", clip(&s.escaped())),
             });
         }
     }
@@ -129,7 +128,7 @@ impl<'a> Visit<'a> for FirstPiece {
         }
     }
 
-    fn key(&mut self, _: Cow<'a, str>) {}
+    fn key(&mut self, _: JsonStr<'a>) {}
 
     fn end(&mut self, _: bool) {}
 }

@@ -7,6 +7,8 @@
 
 use std::borrow::Cow;
 
+use super::wtf8::{JsonStr, Wtf8Builder};
+
 /// Deepest nesting of arrays and objects accepted. Python's own decoder gives up near
 /// 1000 levels (`RecursionError`); a lower bound keeps hostile input off our stack.
 pub const MAX_DEPTH: usize = 512;
@@ -52,8 +54,13 @@ pub enum JsonErrorKind {
     /// A bad backslash escape.
     #[error("invalid escape in string")]
     BadEscape,
-    /// `\ud800` without its pair: Python cannot encode it, so it cannot be hashed.
-    #[error("lone surrogate \\u{0:04x} in string: a Python node cannot hash it")]
+    /// A string holding a lone surrogate (`"\ud800"`) where it would reach Python's
+    /// UTF-8 encoder as it is: as a block's whole `data` (`str()` of a string is the
+    /// string itself, and the preimage cannot be encoded to hash it) or as a name the
+    /// protocol fixes. Inside an array or object, `str()` escapes it and it is read.
+    #[error(
+        "lone surrogate \\u{0:04x} in a string that stands alone: Python cannot encode it as UTF-8 (only inside an array or object does str() escape it)"
+    )]
     LoneSurrogate(u32),
     /// A malformed number.
     #[error("invalid number")]
@@ -80,8 +87,8 @@ pub enum Scalar<'a> {
     Bool(bool),
     /// A number literal (or `NaN`, `Infinity`, `-Infinity`).
     Number(&'a str),
-    /// A string, unescaped.
-    String(Cow<'a, str>),
+    /// A string, unescaped (text, or rarely text holding lone surrogates).
+    String(JsonStr<'a>),
 }
 
 /// Receives the pieces of a value from [`Parser::walk`], in document order: the one
@@ -93,7 +100,7 @@ pub trait Visit<'a> {
     /// An array (`object == false`) or object starts.
     fn begin(&mut self, object: bool);
     /// An object member's key; its value follows.
-    fn key(&mut self, key: Cow<'a, str>);
+    fn key(&mut self, key: JsonStr<'a>);
     /// The innermost open container ends.
     fn end(&mut self, object: bool);
 }
@@ -110,7 +117,7 @@ impl<'a, A: Visit<'a>, B: Visit<'a>> Visit<'a> for (A, B) {
         self.1.begin(object);
     }
 
-    fn key(&mut self, key: Cow<'a, str>) {
+    fn key(&mut self, key: JsonStr<'a>) {
         self.0.key(key.clone());
         self.1.key(key);
     }
@@ -289,7 +296,7 @@ impl<'a> Parser<'a> {
                 visit.begin(true);
                 if !self.eat_close(b'}') {
                     loop {
-                        let key = self.key()?;
+                        let key = self.key_value()?;
                         visit.key(key);
                         self.expect(b':', "':'")?;
                         self.walk(visit)?;
@@ -319,7 +326,7 @@ impl<'a> Parser<'a> {
                 Ok(())
             }
             Some(b'"') => {
-                let s = self.string()?;
+                let s = self.string_value()?;
                 visit.scalar(Scalar::String(s));
                 Ok(())
             }
@@ -372,10 +379,11 @@ impl<'a> Parser<'a> {
         self.depth -= 1;
     }
 
-    /// Parses an object key (after whitespace).
+    /// Parses an object key (after whitespace) where the protocol fixes the names (a
+    /// block's fields, a request's members): a lone surrogate is refused.
     ///
     /// # Errors
-    /// When no string is next, or the string is malformed.
+    /// When no string is next, or the string is malformed or holds a lone surrogate.
     pub fn key(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.skip_ws();
         if self.peek() != Some(b'"') {
@@ -384,11 +392,44 @@ impl<'a> Parser<'a> {
         self.string()
     }
 
-    /// Parses a string literal at the current position (which holds `"`).
+    /// Parses an object key (after whitespace) as Python reads it: it may hold lone
+    /// surrogates.
+    ///
+    /// # Errors
+    /// When no string is next, or the string is malformed.
+    pub fn key_value(&mut self) -> Result<JsonStr<'a>, JsonError> {
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.unexpected("a string key"));
+        }
+        self.string_value()
+    }
+
+    /// Parses a string literal at the current position (which holds `"`) where only
+    /// text may stand (a name the protocol fixes, or a value that reaches Python's
+    /// UTF-8 encoder as it is): a lone surrogate is refused.
     ///
     /// # Errors
     /// Raw control characters, bad escapes, lone surrogates, a missing closing quote.
     pub fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
+        let at = self.pos;
+        match self.string_value()? {
+            JsonStr::Text(s) => Ok(s),
+            JsonStr::Surrogates(w) => Err(self.error_at(
+                at,
+                JsonErrorKind::LoneSurrogate(u32::from(w.first_surrogate())),
+            )),
+        }
+    }
+
+    /// Parses a string literal at the current position (which holds `"`) as Python's
+    /// `json.loads` reads it: a `\uXXXX` escape of a surrogate without its pair gives
+    /// a lone surrogate ([`JsonStr::Surrogates`]).
+    ///
+    /// # Errors
+    /// Raw control characters, bad escapes, a missing closing quote.
+    #[inline]
+    pub fn string_value(&mut self) -> Result<JsonStr<'a>, JsonError> {
         self.pos += 1;
         let start = self.pos;
         // Fast path: no escapes. A SIMD search for the string's end or first escape,
@@ -404,9 +445,15 @@ impl<'a> Parser<'a> {
         if stop.is_some_and(|n| rest[n] == b'"') {
             let s = &self.text[start..self.pos];
             self.pos += 1;
-            return Ok(Cow::Borrowed(s));
+            return Ok(JsonStr::Text(Cow::Borrowed(s)));
         }
-        let mut out = String::from(&self.text[start..self.pos]);
+        self.escaped_rest(start)
+    }
+
+    /// The rest of a string from its first escape (or the end of the text): the
+    /// string's text so far is `text[start..pos]`.
+    fn escaped_rest(&mut self, start: usize) -> Result<JsonStr<'a>, JsonError> {
+        let mut out = Wtf8Builder::new(&self.text[start..self.pos]);
         loop {
             let Some(&b) = self.bytes.get(self.pos) else {
                 return Err(self.error(JsonErrorKind::UnexpectedEnd));
@@ -414,7 +461,7 @@ impl<'a> Parser<'a> {
             match b {
                 b'"' => {
                     self.pos += 1;
-                    return Ok(Cow::Owned(out));
+                    return Ok(out.finish());
                 }
                 b'\\' => {
                     let esc_at = self.pos;
@@ -431,7 +478,13 @@ impl<'a> Parser<'a> {
                         Some(b'u') => {
                             self.pos += 1;
                             let unit = self.hex4(esc_at)?;
-                            self.surrogate_pair(unit, esc_at)?
+                            match self.surrogate_pair(unit, esc_at)? {
+                                Ok(c) => c,
+                                Err(lone) => {
+                                    out.push_surrogate(lone);
+                                    continue;
+                                }
+                            }
                         }
                         None => return Err(self.error(JsonErrorKind::UnexpectedEnd)),
                         Some(_) => return Err(self.error_at(esc_at, JsonErrorKind::BadEscape)),
@@ -439,7 +492,7 @@ impl<'a> Parser<'a> {
                     if !matches!(self.bytes.get(esc_at + 1), Some(b'u')) {
                         self.pos += 1;
                     }
-                    out.push(c);
+                    out.push_char(c);
                 }
                 0..=0x1f => return Err(self.error(JsonErrorKind::ControlCharacter(u32::from(b)))),
                 _ => {
@@ -475,8 +528,10 @@ impl<'a> Parser<'a> {
         Ok(v)
     }
 
-    /// Completes a `\uXXXX` escape, pairing a high surrogate with its low half.
-    fn surrogate_pair(&mut self, unit: u32, esc_at: usize) -> Result<char, JsonError> {
+    /// Completes a `\uXXXX` escape, pairing a high surrogate with its low half as
+    /// Python's decoder does: `Err(unit)` for a surrogate left without its pair (a lone
+    /// surrogate, which Python keeps in the string).
+    fn surrogate_pair(&mut self, unit: u32, esc_at: usize) -> Result<Result<char, u16>, JsonError> {
         match unit {
             0xd800..=0xdbff => {
                 if self.bytes[self.pos..].starts_with(b"\\u") {
@@ -486,16 +541,17 @@ impl<'a> Parser<'a> {
                     if (0xdc00..=0xdfff).contains(&low) {
                         let cp = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
                         return char::from_u32(cp)
+                            .map(Ok)
                             .ok_or_else(|| self.error_at(esc_at, JsonErrorKind::BadEscape));
                     }
                     self.pos = save;
                 }
-                Err(self.error_at(esc_at, JsonErrorKind::LoneSurrogate(unit)))
+                Ok(Err(unit as u16))
             }
-            0xdc00..=0xdfff => Err(self.error_at(esc_at, JsonErrorKind::LoneSurrogate(unit))),
-            _ => {
-                char::from_u32(unit).ok_or_else(|| self.error_at(esc_at, JsonErrorKind::BadEscape))
-            }
+            0xdc00..=0xdfff => Ok(Err(unit as u16)),
+            _ => char::from_u32(unit)
+                .map(Ok)
+                .ok_or_else(|| self.error_at(esc_at, JsonErrorKind::BadEscape)),
         }
     }
 
@@ -568,7 +624,7 @@ mod tests {
 
         fn begin(&mut self, _: bool) {}
 
-        fn key(&mut self, _: Cow<'a, str>) {}
+        fn key(&mut self, _: JsonStr<'a>) {}
 
         fn end(&mut self, _: bool) {}
     }
@@ -584,8 +640,6 @@ mod tests {
     fn errors_have_positions() {
         let e = check("[1,\n  2,, 3]").err();
         assert_eq!(e.map(|e| (e.line, e.column)), Some((2, 5)));
-        let e = check("\"\\ud800\"").err().map(|e| e.kind);
-        assert_eq!(e, Some(JsonErrorKind::LoneSurrogate(0xd800)));
         let e = check("\"a\u{1}\"").err().map(|e| e.kind);
         assert_eq!(e, Some(JsonErrorKind::ControlCharacter(1)));
         assert!(matches!(
@@ -615,6 +669,38 @@ mod tests {
         assert!(check(&"9".repeat(MAX_INT_DIGITS)).is_ok());
         // A long float is fine: Python's limit is on int().
         assert!(check(&format!("{}.5", "9".repeat(MAX_INT_DIGITS + 1))).is_ok());
+    }
+
+    /// A lone surrogate is read as Python reads it, wherever a string may stand; only
+    /// [`Parser::string`] (text-only places) refuses it.
+    #[test]
+    fn lone_surrogates_are_read() {
+        for text in [
+            r#""\ud800""#,
+            r#"["\udc00", {"\udbff": "a\ud800b"}]"#,
+            r#""\ud800\ud800\udc00""#,
+        ] {
+            assert_eq!(check(text), Ok(()), "{text}");
+        }
+        let read = |text: &str| {
+            Parser::new(text)
+                .string_value()
+                .ok()
+                .map(JsonStr::into_owned)
+        };
+        assert_eq!(
+            read(r#""x\ud800\n\ud83d\ude00\udfff""#),
+            Some(super::super::wtf8::Wtf8::from_utf16(&[
+                0x78, 0xd800, 0x0a, 0xd83d, 0xde00, 0xdfff
+            ]))
+        );
+        // A high surrogate followed by another escape stays alone; the escape is read.
+        assert_eq!(
+            read(r#""\ud800\u0041""#),
+            Some(super::super::wtf8::Wtf8::from_utf16(&[0xd800, 0x41]))
+        );
+        let e = Parser::new("  \"\\ud800\"").key().err().map(|e| e.kind);
+        assert_eq!(e, Some(JsonErrorKind::LoneSurrogate(0xd800)));
     }
 
     #[test]

@@ -2,11 +2,11 @@
 //! arrived (key order, repeated keys, the spelling of every number), and the
 //! [`Number`] literals it holds.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use super::grammar::{JsonError, Parser, Scalar, Visit};
-use super::writer::{Dialect, write_number_literal, write_separator, write_string};
+use super::writer::{Dialect, write_json_str, write_number_literal, write_separator};
+use super::wtf8::JsonStr;
 
 /// A JSON value as a Python node's `json.loads` sees it, kept as it arrived.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,12 +17,14 @@ pub enum Json {
     Bool(bool),
     /// A number, with its spelling.
     Number(Number),
-    /// A string (never holds a lone surrogate: those are refused when parsed).
-    String(Box<str>),
+    /// A string: text, or (from a `\ud800` escape without its pair) text holding lone
+    /// surrogates, which Python keeps and which is written back as the same escape.
+    String(JsonStr<'static>),
     /// An array.
     Array(Vec<Json>),
-    /// An object's members in document order, repeated keys included.
-    Object(Vec<(Box<str>, Json)>),
+    /// An object's members in document order, repeated keys included (keys that
+    /// differ only in their lone surrogates are different keys, as in Python).
+    Object(Vec<(JsonStr<'static>, Json)>),
 }
 
 /// A number literal exactly as written: JSON number grammar, or one of Python's tokens
@@ -122,16 +124,16 @@ impl Json {
             Json::Object(members) => members
                 .iter()
                 .rev()
-                .find(|(k, _)| &**k == key)
+                .find(|(k, _)| k.as_str() == Some(key))
                 .map(|(_, v)| v),
             _ => None,
         }
     }
 
-    /// The text of a string value.
+    /// The text of a string value (`None` also for one holding a lone surrogate).
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Json::String(s) => Some(s),
+            Json::String(s) => s.as_str(),
             _ => None,
         }
     }
@@ -184,7 +186,7 @@ impl Json {
             Json::Bool(true) => out.extend_from_slice(b"true"),
             Json::Bool(false) => out.extend_from_slice(b"false"),
             Json::Number(n) => number(n.as_str(), out),
-            Json::String(s) => write_string(s, dialect, out),
+            Json::String(s) => write_json_str(s, dialect, out),
             Json::Array(items) => {
                 out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
@@ -201,7 +203,7 @@ impl Json {
                     if i > 0 {
                         write_separator(b',', dialect, out);
                     }
-                    write_string(k, dialect, out);
+                    write_json_str(k, dialect, out);
                     write_separator(b':', dialect, out);
                     v.write_numbers(dialect, number, out);
                 }
@@ -230,7 +232,7 @@ impl fmt::Display for Json {
 struct TreeBuilder {
     /// Open containers, innermost last; an object's entry holds the key whose value
     /// comes next.
-    open: Vec<(Json, Option<Box<str>>)>,
+    open: Vec<(Json, Option<JsonStr<'static>>)>,
     root: Option<Json>,
 }
 
@@ -256,7 +258,7 @@ impl<'a> Visit<'a> for TreeBuilder {
             Scalar::Null => Json::Null,
             Scalar::Bool(b) => Json::Bool(b),
             Scalar::Number(n) => Json::Number(Number(n.into())),
-            Scalar::String(s) => Json::String(Box::from(&*s)),
+            Scalar::String(s) => Json::String(s.into_owned()),
         });
     }
 
@@ -269,9 +271,9 @@ impl<'a> Visit<'a> for TreeBuilder {
         self.open.push((container, None));
     }
 
-    fn key(&mut self, key: Cow<'a, str>) {
+    fn key(&mut self, key: JsonStr<'a>) {
         if let Some((_, pending)) = self.open.last_mut() {
-            *pending = Some(Box::from(&*key));
+            *pending = Some(key.into_owned());
         }
     }
 
@@ -333,5 +335,34 @@ mod tests {
             String::from_utf8_lossy(&out),
             r#"{"\u00e9": ["a\"b", "\ud83d\ude00\u0001\n"]}"#
         );
+    }
+
+    /// Lone surrogates are kept, as keys and values, and written back as the escapes
+    /// they arrived as, in both dialects (never as raw bytes, never replaced).
+    #[test]
+    fn lone_surrogates_are_kept_and_written_as_escapes() {
+        let text = r#"["\ud800", {"\udc00": "é\udbff\n", "\udc01": 1}, "\ud83d\ude00\ud83d"]"#;
+        let j = Json::parse(text).expect("Python reads it");
+        let mut python = Vec::new();
+        j.write(Dialect::Python, &mut python);
+        assert_eq!(
+            String::from_utf8_lossy(&python),
+            r#"["\ud800", {"\udc00": "\u00e9\udbff\n", "\udc01": 1}, "\ud83d\ude00\ud83d"]"#
+        );
+        assert_eq!(
+            j.to_compact_string(),
+            r#"["\ud800",{"\udc00":"é\udbff\n","\udc01":1},"😀\ud83d"]"#
+        );
+        assert_eq!(Json::parse(&j.to_compact_string()).ok(), Some(j.clone()));
+        // Keys that differ only in their surrogate are different keys.
+        let Json::Array(items) = &j else {
+            panic!("an array")
+        };
+        let Json::Object(members) = &items[1] else {
+            panic!("an object")
+        };
+        assert_ne!(members[0].0, members[1].0);
+        assert_eq!(j.as_str(), None);
+        assert_eq!(items[0].as_str(), None);
     }
 }

@@ -6,9 +6,8 @@
 //! such spelling, becomes `null` (callers that must keep hashes intact refuse NaN
 //! first).
 
-use std::borrow::Cow;
-
 use super::grammar::{Scalar, Visit};
+use super::wtf8::{JsonStr, Wtf8, Wtf8Piece};
 
 /// How JSON text is laid out (by `Json::write`, the streaming writer and the block
 /// writer): Python peers expect one form on HTTP and another on Redis. Both always
@@ -39,8 +38,44 @@ pub(crate) const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 /// Writes a JSON string literal the way Python's `json.dumps` escapes it, so that
 /// strings read back (and hash) exactly as they were.
 pub fn write_string(s: &str, dialect: Dialect, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = HEX_DIGITS;
     out.push(b'"');
+    write_string_body(s, dialect, out);
+    out.push(b'"');
+}
+
+/// Writes a string value as [`write_string`] does; a lone surrogate is written as its
+/// escape (`\ud800`, as Python's `json.dumps` writes it), in both dialects, so that it
+/// reads back (and hashes) as it was.
+pub fn write_json_str(s: &JsonStr<'_>, dialect: Dialect, out: &mut Vec<u8>) {
+    match s {
+        JsonStr::Text(s) => write_string(s, dialect, out),
+        JsonStr::Surrogates(w) => write_wtf8(w, dialect, out),
+    }
+}
+
+/// [`write_json_str`] of a string holding lone surrogates.
+pub(crate) fn write_wtf8(w: &Wtf8, dialect: Dialect, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for piece in w.pieces() {
+        match piece {
+            Wtf8Piece::Text(s) => write_string_body(s, dialect, out),
+            Wtf8Piece::Surrogate(unit) => write_u_escape(unit, out),
+        }
+    }
+    out.push(b'"');
+}
+
+/// `\uXXXX` with lowercase hex digits.
+fn write_u_escape(unit: u16, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"\\u");
+    for shift in [12, 8, 4, 0] {
+        out.push(HEX_DIGITS[usize::from((unit >> shift) & 0xf)]);
+    }
+}
+
+/// The escaped characters of a string literal, without its quotes.
+fn write_string_body(s: &str, dialect: Dialect, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = HEX_DIGITS;
     let bytes = s.as_bytes();
     let mut plain_from = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -72,16 +107,12 @@ pub fn write_string(s: &str, dialect: Dialect, out: &mut Vec<u8>) {
                 .expect("a lead byte of a str starts a character");
             let mut units = [0u16; 2];
             for unit in ch.encode_utf16(&mut units) {
-                out.extend_from_slice(b"\\u");
-                for shift in [12, 8, 4, 0] {
-                    out.push(HEX[usize::from((*unit >> shift) & 0xf)]);
-                }
+                write_u_escape(*unit, out);
             }
         }
         // Continuation bytes (0x80..0xc0) were covered by their lead byte.
     }
     out.extend_from_slice(&bytes[plain_from..]);
-    out.push(b'"');
 }
 
 /// A number literal as minichain writes it: as spelled, with Python's non-finite
@@ -189,7 +220,7 @@ impl<'a> Visit<'a> for StreamJson<'_> {
             Scalar::Bool(true) => self.out.extend_from_slice(b"true"),
             Scalar::Bool(false) => self.out.extend_from_slice(b"false"),
             Scalar::Number(n) => (self.number)(n, self.out),
-            Scalar::String(s) => write_string(&s, self.dialect, self.out),
+            Scalar::String(s) => write_json_str(&s, self.dialect, self.out),
         }
     }
 
@@ -199,9 +230,9 @@ impl<'a> Visit<'a> for StreamJson<'_> {
         self.nesting.open();
     }
 
-    fn key(&mut self, key: Cow<'a, str>) {
+    fn key(&mut self, key: JsonStr<'a>) {
         self.separate();
-        write_string(&key, self.dialect, self.out);
+        write_json_str(&key, self.dialect, self.out);
         write_separator(b':', self.dialect, self.out);
         self.nesting.key_written();
     }
