@@ -127,3 +127,36 @@ fn help_lists_every_flag() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--threads"));
 }
+
+/// A port in use is one line that names the address and the reason once (the reason
+/// was printed twice: in the message and again as its source).
+#[test]
+fn port_in_use_is_one_clear_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let output = minichain()
+        .args([
+            "node",
+            "--port",
+            &port,
+            "--data-dir",
+            "none",
+            "--redis",
+            "none",
+            "--root",
+            "none",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&output.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_default();
+    assert!(
+        line.starts_with(&format!("error: cannot listen on 127.0.0.1:{port}: ")),
+        "{err}"
+    );
+    assert_eq!(line.matches("(os error").count(), 1, "{err}");
+}

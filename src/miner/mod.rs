@@ -66,7 +66,7 @@ pub enum MinerError {
     KernelUnavailable(KernelKind),
     /// The OS refused a helper thread.
     #[error("cannot start a mining thread: {0}")]
-    Thread(#[from] std::io::Error),
+    Thread(std::io::Error),
 }
 
 /// How to build a [`Miner`].
@@ -113,7 +113,7 @@ impl Miner {
         }
         let kernels = kernel::MiningKernels::settle(config.kernel);
         let progress = Arc::new(Progress::new(threads));
-        let crew = crew::Crew::start(threads, &progress)?;
+        let crew = crew::Crew::start(threads, &progress).map_err(MinerError::Thread)?;
         Ok(Miner {
             crew,
             searching: Mutex::new(()),

@@ -137,7 +137,7 @@ pub enum MiningSetupError {
     Miner(#[from] MinerError),
     /// The OS refused a thread.
     #[error("cannot start the mining thread: {0}")]
-    Thread(#[from] std::io::Error),
+    Thread(std::io::Error),
     /// The mining thread panicked while it built the miner (a bug; the panic's message
     /// is in the log).
     #[error("the mining thread panicked while starting")]
@@ -350,21 +350,21 @@ pub fn spawn_miner(
         pinned: Arc::clone(&pinned),
         policy: config.policy,
     };
-    let thread =
-        std::thread::Builder::new()
-            .name("mining".into())
-            .spawn(move || match build_miner(miner_config, nice) {
-                Ok(miner) => {
-                    let ready = (miner.progress(), miner.threads(), miner.kernel().name());
-                    if ready_tx.send(Ok(ready)).is_ok() {
-                        coordinator.run(&miner, rx);
-                    }
+    let thread = std::thread::Builder::new()
+        .name("mining".into())
+        .spawn(move || match build_miner(miner_config, nice) {
+            Ok(miner) => {
+                let ready = (miner.progress(), miner.threads(), miner.kernel().name());
+                if ready_tx.send(Ok(ready)).is_ok() {
+                    coordinator.run(&miner, rx);
                 }
-                Err(err) => {
-                    // The starting side waits on this; it has gone only if it failed.
-                    let _ = ready_tx.send(Err(err));
-                }
-            })?;
+            }
+            Err(err) => {
+                // The starting side waits on this; it has gone only if it failed.
+                let _ = ready_tx.send(Err(err));
+            }
+        })
+        .map_err(MiningSetupError::Thread)?;
     let (progress, threads, kernel) = match ready_rx.recv() {
         Ok(Ok(ready)) => ready,
         Ok(Err(err)) => return Err(err),

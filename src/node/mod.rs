@@ -86,20 +86,20 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     /// The listen address is taken or not ours.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// What we tried.
         addr: String,
-        /// Why it failed.
-        source: std::io::Error,
+        /// Why it failed (in the message, so not also a `source` that `{:#}` repeats).
+        cause: std::io::Error,
     },
     /// The Redis URL does not parse.
-    #[error("invalid Redis URL {url:?}: {source}")]
+    #[error("invalid Redis URL {url:?}: {cause}")]
     RedisUrl {
         /// The URL.
         url: String,
-        /// Why.
-        source: redis::RedisError,
+        /// Why (in the message, so not also a `source` that `{:#}` repeats).
+        cause: redis::RedisError,
     },
     /// The miner could not start.
     #[error(transparent)]
@@ -223,20 +223,20 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     let addr_text = format!("{}:{}", config.host, config.port);
     let listener = tokio::net::TcpListener::bind(&addr_text)
         .await
-        .map_err(|source| NodeError::Bind {
+        .map_err(|cause| NodeError::Bind {
             addr: addr_text.clone(),
-            source,
+            cause,
         })?;
-    let addr = listener.local_addr().map_err(|source| NodeError::Bind {
+    let addr = listener.local_addr().map_err(|cause| NodeError::Bind {
         addr: addr_text,
-        source,
+        cause,
     })?;
     let redis_client = match &config.redis_url {
         Some(url) => {
             Some(
-                redis::Client::open(url.as_str()).map_err(|source| NodeError::RedisUrl {
+                redis::Client::open(url.as_str()).map_err(|cause| NodeError::RedisUrl {
                     url: url.clone(),
-                    source,
+                    cause,
                 })?,
             )
         }
