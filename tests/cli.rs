@@ -350,3 +350,116 @@ fn mine_piped_writes_plain_lines() {
     let block: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("the block as JSON");
     assert_eq!(block["data"], "piped");
 }
+
+/// Zero or nonsensical counts are refused up front with one line and exit 2, never
+/// run: `mine --difficulty 0` (no node takes such a block: the strict rules want at
+/// least 1), `--threads` above the miner's cap (so many threads that the OS refuses some
+/// of them: a panic and a hang), `import --synthetic 0` (a chain holds at least genesis).
+#[test]
+fn counts_out_of_range_are_refused() {
+    let data = tempfile::tempdir().expect("a temporary data directory");
+    let dir = data.path().to_string_lossy().into_owned();
+    for (args, expected) in [
+        (
+            &["mine", "--difficulty", "0"][..],
+            "--difficulty must be between 1 and 256",
+        ),
+        (
+            &["mine", "--threads", "1025", "--difficulty", "1"][..],
+            "--threads must be at most 1024, got 1025",
+        ),
+        (
+            &[
+                "bench",
+                "--threads",
+                "1,1025",
+                "--secs",
+                "0.05",
+                "--difficulties",
+                "1",
+            ][..],
+            "--threads must list thread counts of at most 1024, got 1025",
+        ),
+        (
+            &["import", "--synthetic", "0", "--data-dir", &dir][..],
+            "invalid value '0' for '--synthetic <N>'",
+        ),
+    ] {
+        let o = minichain(args, "");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expected), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{args:?}: {}", stdout(&o));
+    }
+    assert!(
+        !data.path().join("chain.redb").exists(),
+        "nothing was imported"
+    );
+}
+
+/// `bench --plot` into a folder that does not exist is refused before the run, not
+/// after it with the whole run's report lost.
+#[test]
+fn bench_plot_to_an_unwritable_path_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let svg = dir.path().join("missing").join("bench.svg");
+    let svg_arg = svg.to_string_lossy().into_owned();
+    let o = minichain(
+        &[
+            "bench",
+            "--secs",
+            "0.05",
+            "--threads",
+            "1",
+            "--difficulties",
+            "1",
+            "--plot",
+            &svg_arg,
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("cannot write --plot {svg_arg}")),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A standard output that cannot be written (here a full disk, `/dev/full`; a closed
+/// pipe alike) is one line on stderr and exit 2, never a panic.
+#[cfg(target_os = "linux")]
+#[test]
+fn unwritable_stdout_is_an_error_not_a_panic() {
+    let valid = chain_path("valid.json");
+    for args in [
+        &["validate", valid.as_str()][..],
+        &["validate", "--json", valid.as_str()][..],
+        &["validate", &chain_path("difficulty_jump.json")][..],
+        &[
+            "bench",
+            "--secs",
+            "0.05",
+            "--threads",
+            "1",
+            "--difficulties",
+            "1",
+        ][..],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let o = Command::new(env!("CARGO_BIN_EXE_minichain"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(full)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run minichain");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("standard output"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}

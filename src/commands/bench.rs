@@ -16,7 +16,7 @@ use minichain::miner::bench::{
     self, BenchConfig, BenchPlan, BenchPlanError, BenchReport, Observer, ROUNDS, Step, ratio,
 };
 use minichain::miner::kernel::calibrate::LOW_DIFFICULTY_MAX;
-use minichain::miner::{KernelKind, Progress};
+use minichain::miner::{KernelKind, MAX_THREADS, Progress};
 
 use super::mine::{format_rate, with_live_rate};
 
@@ -67,6 +67,9 @@ fn plan(args: &BenchArgs) -> anyhow::Result<BenchPlan> {
             anyhow!("--secs must be a positive number of seconds (at most 3600), got {secs}")
         }
         BenchPlanError::ZeroThreads => anyhow!("--threads must list thread counts of at least 1"),
+        BenchPlanError::TooManyThreads(n) => {
+            anyhow!("--threads must list thread counts of at most {MAX_THREADS}, got {n}")
+        }
         BenchPlanError::Difficulty(_) => {
             anyhow!("--difficulties must be at most 256 (a SHA-256 hash has 256 bits)")
         }
@@ -79,26 +82,46 @@ fn plan(args: &BenchArgs) -> anyhow::Result<BenchPlan> {
 /// Runs `minichain bench`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let plan = plan(args)?;
+    if let Some(path) = &args.plot {
+        // Refused before the run rather than after it: a path that cannot be written
+        // (a missing folder, a directory) would cost the whole run. An existing file is
+        // left as it is until the picture replaces it.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("cannot write --plot {}", path.display()))?;
+    }
     let mut steps = Steps::new();
     let report = bench::run(&plan, &mut steps);
     steps.finish();
     let report = report?;
+    let mut out = std::io::stdout().lock();
+    let printed = if args.json {
+        let text = serde_json::to_string_pretty(&report).context("cannot write the report")?;
+        writeln!(out, "{text}")
+    } else {
+        print_tables(&mut out, &report, &plan, args.kernel.is_some())
+    }
+    .and_then(|()| out.flush());
+    // Each of the two goes out even when the other fails: the run is not repeated.
     if let Some(path) = &args.plot {
         bench::write_svg(&report, path)?;
         eprintln!("minichain bench: drew {}", path.display());
     }
-    if args.json {
-        let text = serde_json::to_string_pretty(&report).context("cannot write the report")?;
-        println!("{text}");
-    } else {
-        print_tables(&report, &plan, args.kernel.is_some());
-    }
+    printed.context("cannot write the report to standard output")?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Prints the report as the text tables: rates against the baseline, blocks by
 /// difficulty against the peak, and the cancel latency.
-fn print_tables(report: &BenchReport, plan: &BenchPlan, kernel_from_flag: bool) {
+fn print_tables(
+    out: &mut impl Write,
+    report: &BenchReport,
+    plan: &BenchPlan,
+    kernel_from_flag: bool,
+) -> std::io::Result<()> {
     let baseline = report.baseline_compress_per_s;
     let how = if kernel_from_flag {
         "from --kernel".to_owned()
@@ -110,56 +133,66 @@ fn print_tables(report: &BenchReport, plan: &BenchPlan, kernel_from_flag: bool) 
     } else {
         "fastest by calibration".to_owned()
     };
-    println!(
+    writeln!(
+        out,
         "minichain bench: kernel {} ({how}), {} CPUs, {:.1} s per measurement (best of {ROUNDS} rounds for rates)",
         report.kernel,
         std::thread::available_parallelism().map_or(1, usize::from),
         plan.slice().as_secs_f64()
-    );
-    println!();
-    println!(
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
         "baseline  chained sha2::compress256, 1 thread: {}",
         format_rate(baseline)
-    );
-    println!();
-    println!("threads  attempts/s      per thread      per thread / baseline");
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "threads  attempts/s      per thread      per thread / baseline"
+    )?;
     for row in &report.threads {
         let per_thread = row.attempts_per_s / row.n as f64;
-        println!(
+        writeln!(
+            out,
             "{:>7}  {:>14}  {:>14}  {:>6.2}",
             row.n,
             format_rate(row.attempts_per_s),
             format_rate(per_thread),
             ratio(per_thread, baseline)
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "per-core ratio {:.2} (target >= 1.9, goal >= 2.4); scaling {} threads over 1: {:.2} (target >= 1.9 on 2 cores)",
         report.ratio_per_core,
         plan.largest_threads(),
         report.scaling
-    );
-    println!();
-    println!("kernel    attempts/s (1 thread)  / baseline");
+    )?;
+    writeln!(out)?;
+    writeln!(out, "kernel    attempts/s (1 thread)  / baseline")?;
     for row in &report.kernels {
-        println!(
+        writeln!(
+            out,
             "{:<9} {:>21}  {:>6.2}",
             row.name,
             format_rate(row.attempts_per_s),
             ratio(row.attempts_per_s, baseline)
-        );
+        )?;
     }
-    println!();
+    writeln!(out)?;
     let peak = report.threads.last().map_or(0.0, |t| t.attempts_per_s);
-    println!(
+    writeln!(
+        out,
         "difficulty  blocks  s/block    effective attempts/s  of peak   blocks x 2^d /s  of peak ({} threads)",
         plan.largest_threads()
-    );
+    )?;
     for row in &report.by_difficulty {
         let per_block = row
             .secs_per_block
             .map_or_else(|| "-".to_owned(), |s| format!("{s:.6}"));
-        println!(
+        writeln!(
+            out,
             "{:>10}  {:>6}  {:>9}  {:>20}  {:>6.1}%  {:>15}  {:>6.1}%",
             row.difficulty,
             row.blocks,
@@ -168,16 +201,18 @@ fn print_tables(report: &BenchReport, plan: &BenchPlan, kernel_from_flag: bool) 
             100.0 * ratio(row.attempts_per_s, peak),
             format_rate(row.block_attempts_per_s),
             100.0 * ratio(row.block_attempts_per_s, peak)
-        );
+        )?;
     }
-    println!();
-    println!(
+    writeln!(out)?;
+    writeln!(
+        out,
         "cancel latency ({} threads busy, {} cancels): p50 {:.0} µs, p99 {:.0} µs (target p99 <= 1000 µs)",
         plan.largest_threads(),
         report.cancels,
         report.cancel_p50_us,
         report.cancel_p99_us
-    );
+    )?;
+    Ok(())
 }
 
 /// The `[i/n] what` progress line on stderr, with the live hash rate, when stderr is a

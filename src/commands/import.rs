@@ -28,7 +28,8 @@ pub struct ImportArgs {
     /// Import a synthetic valid chain of N blocks (genesis included) instead of a file:
     /// small transaction-like data, low difficulty (1 to 2), so a million blocks take
     /// seconds; for tests and benchmarks.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     synthetic: Option<usize>,
     /// The data directory (default: the node's, $XDG_DATA_HOME/minichain).
     #[arg(long, value_name = "DIR")]
@@ -93,13 +94,13 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
         read_time.as_secs_f64(),
         (total - read_time).as_secs_f64(),
     );
-    println!(
+    super::print_line(format_args!(
         "imported {} blocks, tip {}, work {} into {}",
         chain.len(),
         chain.tip().hash,
         chain.work(),
         dir.join(minichain::store::FILE_NAME).display()
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,7 +8,7 @@ pub mod mine;
 pub mod node;
 pub mod validate;
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 use anyhow::Context;
 
@@ -16,6 +16,15 @@ use anyhow::Context;
 pub const EXIT_INVALID: u8 = 1;
 /// Exit code for input that could not be read or parsed.
 pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Writes `line` and a newline to standard output; a closed pipe or a full disk is an
+/// error (exit 2), never a panic as `println!` would make it.
+pub fn print_line(line: impl std::fmt::Display) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .context("cannot write to standard output")
+}
 
 /// Reads a whole file, or standard input for `-`.
 pub fn read_input(path: &str) -> anyhow::Result<String> {

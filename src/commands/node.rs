@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use minichain::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use minichain::chain::{Difficulty, DifficultyPolicy, ForkChoice};
+use minichain::miner::MAX_THREADS;
 use minichain::miner::kernel::KernelKind;
 use minichain::node::{self, NodeConfig, config};
 
@@ -153,6 +154,9 @@ impl NodeArgs {
     fn to_config(&self) -> anyhow::Result<NodeConfig> {
         if self.threads == Some(0) {
             bail!("--threads must be at least 1");
+        }
+        if let Some(n) = self.threads.filter(|&n| n > MAX_THREADS) {
+            bail!("--threads must be at most {MAX_THREADS}, got {n}");
         }
         if self
             .difficulty

@@ -61,6 +61,9 @@ pub enum MinerError {
     /// The thread count is zero.
     #[error("the miner needs at least one thread")]
     NoThreads,
+    /// More threads than [`MAX_THREADS`].
+    #[error("the miner takes at most {MAX_THREADS} threads, got {0}")]
+    TooManyThreads(usize),
     /// The requested kernel does not run on this CPU.
     #[error("kernel {0} is not available on this CPU")]
     KernelUnavailable(KernelKind),
@@ -69,10 +72,16 @@ pub enum MinerError {
     Thread(std::io::Error),
 }
 
+/// The most worker threads a [`Miner`] takes. Far more than any machine has cores,
+/// and far fewer than the OS's limits on threads and memory maps, which a larger
+/// count can run into: a helper that cannot set itself up would otherwise leave the
+/// search waiting for it.
+pub const MAX_THREADS: usize = 1024;
+
 /// How to build a [`Miner`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MinerConfig {
-    /// Worker threads; `None` means one per CPU.
+    /// Worker threads; `None` means one per CPU (at most [`MAX_THREADS`]).
     pub threads: Option<usize>,
     /// Kernel; `None` means the fastest here, picked by a short calibration (with a
     /// narrower one level with it at low difficulties, see [`Miner::kernel_for`]).
@@ -97,14 +106,17 @@ impl Miner {
     /// thread's priority (the node builds its miner on a lowered one).
     ///
     /// # Errors
-    /// [`MinerError`] for zero threads, an unavailable kernel, or a helper thread that
+    /// [`MinerError`] for zero threads or more than [`MAX_THREADS`], an unavailable kernel, or a helper thread that
     /// fails to start.
     pub fn new(config: MinerConfig) -> Result<Miner, MinerError> {
-        let threads = config
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let threads = config.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| usize::from(n).min(MAX_THREADS))
+        });
         if threads == 0 {
             return Err(MinerError::NoThreads);
+        }
+        if threads > MAX_THREADS {
+            return Err(MinerError::TooManyThreads(threads));
         }
         if let Some(k) = config.kernel
             && !k.is_available()

@@ -6,8 +6,8 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::chain::pow::MAX_MEETABLE_DIFFICULTY;
-use crate::miner::KernelKind;
 use crate::miner::kernel::MiningKernels;
+use crate::miner::{KernelKind, MAX_THREADS};
 
 /// Rounds of the baseline, thread, kernel and difficulty measurements, each a third of
 /// the seconds per measurement: each rate keeps its best round.
@@ -54,6 +54,9 @@ pub enum BenchPlanError {
     /// A thread count is zero.
     #[error("thread counts must be at least 1")]
     ZeroThreads,
+    /// A thread count above [`MAX_THREADS`].
+    #[error("thread counts must be at most {MAX_THREADS}, got {0}")]
+    TooManyThreads(usize),
     /// A difficulty above 256 bits, which no SHA-256 hash can meet.
     #[error("difficulty {0} is above {MAX_MEETABLE_DIFFICULTY} (a SHA-256 hash has 256 bits)")]
     Difficulty(u32),
@@ -81,13 +84,17 @@ impl BenchPlan {
     /// # Errors
     ///
     /// [`BenchPlanError`] for seconds that are not positive or above an hour, a zero
-    /// thread count, a difficulty above 256, or a kernel this CPU cannot run.
+    /// thread count or one above [`MAX_THREADS`], a difficulty above 256, or a kernel
+    /// this CPU cannot run.
     pub fn new(config: &BenchConfig) -> Result<BenchPlan, BenchPlanError> {
         if !(config.secs.is_finite() && config.secs > 0.0 && config.secs <= MAX_SECS) {
             return Err(BenchPlanError::Secs(config.secs));
         }
         if config.threads.contains(&0) {
             return Err(BenchPlanError::ZeroThreads);
+        }
+        if let Some(&n) = config.threads.iter().find(|&&n| n > MAX_THREADS) {
+            return Err(BenchPlanError::TooManyThreads(n));
         }
         if let Some(&difficulty) = config
             .difficulties
@@ -150,12 +157,13 @@ impl BenchPlan {
     }
 }
 
-/// The thread counts measured for `requested` (empty: the number of CPUs): those, with
+/// The thread counts measured for `requested` (empty: the number of CPUs, at most
+/// [`MAX_THREADS`]): those, with
 /// 1 added, smallest first, each once. Shared with the criterion benches, so that both
 /// measure the same counts.
 pub fn thread_counts(requested: &[usize]) -> Vec<usize> {
     let mut threads = if requested.is_empty() {
-        vec![std::thread::available_parallelism().map_or(1, usize::from)]
+        vec![std::thread::available_parallelism().map_or(1, |n| usize::from(n).min(MAX_THREADS))]
     } else {
         requested.to_vec()
     };
