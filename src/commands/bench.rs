@@ -20,6 +20,10 @@ use minichain::miner::{KernelKind, MAX_THREADS, Progress};
 
 use super::mine::{format_rate, with_live_rate};
 
+/// Fewest blocks (all rounds) for which the table shows the blocks' rate: about a
+/// hundred a round, so that luck moves it by some 10 %, not by half.
+const MIN_BLOCKS_FOR_RATE: u64 = 300;
+
 /// Measure the miner: a `compress256` baseline, attempts per second by thread count and
 /// by kernel, blocks per second by difficulty, and cancel latency, all in one run.
 #[derive(Args, Debug)]
@@ -191,16 +195,26 @@ fn print_tables(
         let per_block = row
             .secs_per_block
             .map_or_else(|| "-".to_owned(), |s| format!("{s:.6}"));
+        // The blocks' rate is a count of lucky draws: with few blocks it says little
+        // (18 blocks read 151 % of the peak once), so the table leaves it out.
+        let (found, found_share) = if row.blocks >= MIN_BLOCKS_FOR_RATE {
+            (
+                format_rate(row.block_attempts_per_s),
+                format!("{:.1}%", 100.0 * ratio(row.block_attempts_per_s, peak)),
+            )
+        } else {
+            ("few blocks".to_owned(), "-".to_owned())
+        };
         writeln!(
             out,
-            "{:>10}  {:>6}  {:>9}  {:>20}  {:>6.1}%  {:>15}  {:>6.1}%",
+            "{:>10}  {:>6}  {:>9}  {:>20}  {:>6.1}%  {:>15}  {:>7}",
             row.difficulty,
             row.blocks,
             per_block,
             format_rate(row.attempts_per_s),
             100.0 * ratio(row.attempts_per_s, peak),
-            format_rate(row.block_attempts_per_s),
-            100.0 * ratio(row.block_attempts_per_s, peak)
+            found,
+            found_share
         )?;
     }
     writeln!(out)?;
