@@ -95,8 +95,9 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
         (total - read_time).as_secs_f64(),
     );
     super::print_line(format_args!(
-        "imported {} blocks, tip {}, work {} into {}",
+        "imported {} block{}, tip {}, work {} into {}",
         chain.len(),
+        if chain.len() == 1 { "" } else { "s" },
         chain.tip().hash,
         chain.work(),
         dir.join(minichain::store::FILE_NAME).display()
