@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use minichain::chain::Json;
 use minichain::chain::data::{RawJson, write_raw_str};
@@ -212,17 +212,24 @@ fn minichain_str(text: &str) -> String {
     tree
 }
 
-/// Generated JSON renders exactly as CPython's `str(json.loads(text))`.
-#[test]
-fn renderer_matches_cpython() {
+/// `python3 -c script` with its standard input and output piped: the child, a writer
+/// to it and a line reader from it.
+fn spawn_python(script: &str) -> (Child, ChildStdin, BufReader<ChildStdout>) {
     let mut python = Command::new("python3")
-        .args(["-c", PYTHON])
+        .args(["-c", script])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3 must be on PATH (scripts/test installs it)");
-    let mut stdin = python.stdin.take().expect("stdin");
-    let mut stdout = BufReader::new(python.stdout.take().expect("stdout"));
+    let stdin = python.stdin.take().expect("stdin");
+    let stdout = BufReader::new(python.stdout.take().expect("stdout"));
+    (python, stdin, stdout)
+}
+
+/// Generated JSON renders exactly as CPython's `str(json.loads(text))`.
+#[test]
+fn renderer_matches_cpython() {
+    let (mut python, mut stdin, mut stdout) = spawn_python(PYTHON);
 
     // Printability: local Python versus minichain's Unicode 15.1 table.
     let mut line = String::new();
@@ -361,14 +368,7 @@ fn lone_surrogate_blocks_hash_as_cpython() {
     }
     ValidChain::validate(blocks.clone(), RuleSet::Strict, now_ms()).expect("valid chain");
 
-    let mut python = Command::new("python3")
-        .args(["-c", PYTHON_CHAIN])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 must be on PATH (scripts/test installs it)");
-    let mut stdin = python.stdin.take().expect("stdin");
-    let mut stdout = BufReader::new(python.stdout.take().expect("stdout"));
+    let (mut python, mut stdin, mut stdout) = spawn_python(PYTHON_CHAIN);
     let mut ask = |chain_text: &str| -> Vec<(String, bool, String, String)> {
         writeln!(
             stdin,

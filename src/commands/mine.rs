@@ -38,7 +38,9 @@ pub struct MineArgs {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..))]
     blocks: u64,
-    /// Pin the difficulty (leading zero bits) instead of following the chain.
+    /// Pin the difficulty (leading zero bits) instead of following the chain. The
+    /// strict rules let a block's difficulty move at most one from its parent's, so a
+    /// pin further from the tip's makes blocks only for measuring, not for a network.
     #[arg(long, value_name = "D")]
     difficulty: Option<u32>,
     /// Target block time in milliseconds for the difficulty rule.
