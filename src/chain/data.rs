@@ -10,7 +10,7 @@ use std::fmt;
 
 use super::json::MAX_DEPTH;
 use super::json::{
-    Dialect, Json, JsonError, JsonStr, Number, NumberValue, Parser, Scalar, StreamJson, Visit,
+    Dialect, Json, JsonError, JsonStr, Number, NumberValue, Parser, Scalar, Skip, StreamJson, Visit,
 };
 use super::plain_str::{MAX_PLAIN_DEPTH, PlainScratch, write_plain_str};
 use super::pyrepr::{StreamRepr, write_json_str_repr, write_scalar_str};
@@ -373,7 +373,7 @@ fn plan_objects<'a>(
                 }
             }
         }
-        _ => p.walk(&mut IgnoreAll)?,
+        _ => p.walk(&mut Skip)?,
     }
     Ok(())
 }
@@ -478,19 +478,6 @@ impl<'a> Visit<'a> for ScalarStr<'_> {
     fn scalar(&mut self, scalar: Scalar<'a>) {
         write_scalar_str(&scalar, self.top, self.out);
     }
-
-    fn begin(&mut self, _: bool) {}
-
-    fn key(&mut self, _: JsonStr<'a>) {}
-
-    fn end(&mut self, _: bool) {}
-}
-
-/// Ignores every piece: a walk with it only checks and skips a value.
-struct IgnoreAll;
-
-impl<'a> Visit<'a> for IgnoreAll {
-    fn scalar(&mut self, _: Scalar<'a>) {}
 
     fn begin(&mut self, _: bool) {}
 

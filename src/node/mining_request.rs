@@ -3,7 +3,7 @@
 //! tree of `[0,0,...]` costs some 20 times its text and queued requests keep their
 //! data until mined.
 
-use crate::chain::json::{JsonError, JsonErrorKind, JsonStr, Parser, Scalar, Visit};
+use crate::chain::json::{JsonError, JsonErrorKind, Parser, Skip};
 use crate::chain::{Json, MinableError, RawJson, check_minable_raw};
 
 /// Why a mining request cannot be mined, in words for the client (the API answers
@@ -79,19 +79,6 @@ fn read_data_member(p: &mut Parser<'_>) -> Result<Option<RawJson>, JsonError> {
     p.leave();
     p.finish()?;
     Ok(data)
-}
-
-/// A visitor that keeps nothing: checks a value's text and walks past it.
-struct Skip;
-
-impl<'a> Visit<'a> for Skip {
-    fn scalar(&mut self, _: Scalar<'a>) {}
-
-    fn begin(&mut self, _: bool) {}
-
-    fn key(&mut self, _: JsonStr<'a>) {}
-
-    fn end(&mut self, _: bool) {}
 }
 
 #[cfg(test)]

@@ -105,6 +105,20 @@ pub trait Visit<'a> {
     fn end(&mut self, object: bool);
 }
 
+/// Keeps nothing: walking with it checks a value's text and moves past it (a member a
+/// reader does not want, or a scalar a renderer handles by itself).
+pub struct Skip;
+
+impl<'a> Visit<'a> for Skip {
+    fn scalar(&mut self, _: Scalar<'a>) {}
+
+    fn begin(&mut self, _: bool) {}
+
+    fn key(&mut self, _: JsonStr<'a>) {}
+
+    fn end(&mut self, _: bool) {}
+}
+
 /// Two visitors fed by one walk.
 impl<'a, A: Visit<'a>, B: Visit<'a>> Visit<'a> for (A, B) {
     fn scalar(&mut self, scalar: Scalar<'a>) {
@@ -616,23 +630,10 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 mod tests {
     use super::*;
 
-    /// Ignores every piece: walking with it only checks the grammar.
-    struct Check;
-
-    impl<'a> Visit<'a> for Check {
-        fn scalar(&mut self, _: Scalar<'a>) {}
-
-        fn begin(&mut self, _: bool) {}
-
-        fn key(&mut self, _: JsonStr<'a>) {}
-
-        fn end(&mut self, _: bool) {}
-    }
-
     /// Checks that `text` is one whole value, as `Json::parse` does without the tree.
     fn check(text: &str) -> Result<(), JsonError> {
         let mut p = Parser::new(text);
-        p.walk(&mut Check)?;
+        p.walk(&mut Skip)?;
         p.finish()
     }
 

@@ -29,7 +29,9 @@ mod writer;
 mod wtf8;
 
 pub use block_fields::{FieldError, describe, describe_next, describe_text};
-pub use grammar::{JsonError, JsonErrorKind, MAX_DEPTH, MAX_INT_DIGITS, Parser, Scalar, Visit};
+pub use grammar::{
+    JsonError, JsonErrorKind, MAX_DEPTH, MAX_INT_DIGITS, Parser, Scalar, Skip, Visit,
+};
 pub use tree::{Json, Number, NumberValue};
 pub use writer::{Dialect, write_json_str, write_string};
 pub(crate) use writer::{HEX_DIGITS, Nesting, StreamJson, write_separator};
