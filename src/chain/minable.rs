@@ -99,8 +99,8 @@ struct Depth {
 
 impl Depth {
     fn note(&mut self, s: &JsonStr<'_>) {
-        if let (None, JsonStr::Surrogates(w)) = (self.surrogate, s) {
-            self.surrogate = Some(w.first_surrogate());
+        if self.surrogate.is_none() {
+            self.surrogate = s.lone_surrogate();
         }
     }
 }
@@ -128,16 +128,12 @@ impl<'a> Visit<'a> for Depth {
 
 /// The first lone surrogate in a string or key of a tree.
 fn lone_surrogate(value: &Json) -> Option<u16> {
-    let of = |s: &JsonStr<'_>| match s {
-        JsonStr::Surrogates(w) => Some(w.first_surrogate()),
-        JsonStr::Text(_) => None,
-    };
     match value {
-        Json::String(s) => of(s),
+        Json::String(s) => s.lone_surrogate(),
         Json::Array(items) => items.iter().find_map(lone_surrogate),
         Json::Object(members) => members
             .iter()
-            .find_map(|(k, v)| of(k).or_else(|| lone_surrogate(v))),
+            .find_map(|(k, v)| k.lone_surrogate().or_else(|| lone_surrogate(v))),
         _ => None,
     }
 }

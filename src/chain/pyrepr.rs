@@ -21,7 +21,7 @@ pub fn write_str(value: &Json, out: &mut Vec<u8>) -> Result<(), JsonErrorKind> {
     match value {
         Json::String(JsonStr::Text(s)) => out.extend_from_slice(s.as_bytes()),
         Json::String(JsonStr::Surrogates(w)) => {
-            return Err(JsonErrorKind::LoneSurrogate(u32::from(w.first_surrogate())));
+            return Err(JsonErrorKind::LoneSurrogate(w.first_surrogate()));
         }
         other => write_repr(other, out),
     }

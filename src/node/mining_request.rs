@@ -42,9 +42,9 @@ pub fn mining_data(body: &[u8]) -> Result<RawJson, BadMiningRequest> {
     }
     let data = read_data_member(&mut p).map_err(|e| match e.kind {
         // A bare string `data` holding a lone surrogate: read, but not minable.
-        JsonErrorKind::LoneSurrogate(unit) => BadMiningRequest(
-            MinableError::LoneSurrogate(u16::try_from(unit).unwrap_or(u16::MAX)).to_string(),
-        ),
+        JsonErrorKind::LoneSurrogate(unit) => {
+            BadMiningRequest(MinableError::LoneSurrogate(unit).to_string())
+        }
         _ => not_json(e),
     })?;
     let data = match data {

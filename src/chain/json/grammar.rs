@@ -61,7 +61,7 @@ pub enum JsonErrorKind {
     #[error(
         "lone surrogate \\u{0:04x} in a string that stands alone: Python cannot encode it as UTF-8 (only inside an array or object does str() escape it)"
     )]
-    LoneSurrogate(u32),
+    LoneSurrogate(u16),
     /// A malformed number.
     #[error("invalid number")]
     BadNumber,
@@ -429,10 +429,9 @@ impl<'a> Parser<'a> {
         let at = self.pos;
         match self.string_value()? {
             JsonStr::Text(s) => Ok(s),
-            JsonStr::Surrogates(w) => Err(self.error_at(
-                at,
-                JsonErrorKind::LoneSurrogate(u32::from(w.first_surrogate())),
-            )),
+            JsonStr::Surrogates(w) => {
+                Err(self.error_at(at, JsonErrorKind::LoneSurrogate(w.first_surrogate())))
+            }
         }
     }
 

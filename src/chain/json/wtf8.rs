@@ -193,6 +193,15 @@ impl JsonStr<'_> {
         }
     }
 
+    /// The first lone surrogate the string holds, if any: where a place that takes
+    /// text only (or minability) refuses it, and what the error names.
+    pub fn lone_surrogate(&self) -> Option<u16> {
+        match self {
+            JsonStr::Text(_) => None,
+            JsonStr::Surrogates(w) => Some(w.first_surrogate()),
+        }
+    }
+
     /// The text with each lone surrogate written as Python prints it (`\ud800`), for
     /// messages.
     pub fn escaped(&self) -> Cow<'_, str> {
