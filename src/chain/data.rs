@@ -13,7 +13,7 @@ use super::json::{
     Dialect, Json, JsonError, JsonStr, Number, NumberValue, Parser, Scalar, Skip, StreamJson, Visit,
 };
 use super::plain_str::{MAX_PLAIN_DEPTH, PlainScratch, write_plain_str};
-use super::pyrepr::{StreamRepr, write_json_str_repr, write_scalar_str};
+use super::pyrepr::{StreamRepr, for_each_python_member, write_json_str_repr, write_scalar_str};
 
 /// A JSON value kept as the exact text it arrived as, checked to be JSON that a Python
 /// node reads. Blocks hold their `data` this way: one allocation instead of a tree,
@@ -287,8 +287,8 @@ impl<'a> Visit<'a> for DuplicateKeys<'a> {
 
     fn key(&mut self, key: JsonStr<'a>) {
         if let Some(keys) = self.open.last_mut() {
-            // Objects are small: a scan beats hashing. A huge object with a repeated
-            // key is only marked (and then rendered through the tree).
+            // Objects are small: a scan beats hashing. A huge object is only marked
+            // (and then rendered from a plan of its members, `str_with_repeated_keys`).
             if !self.found && keys.len() < 64 && keys.contains(&key) {
                 self.found = true;
             }
@@ -357,7 +357,7 @@ fn plan_objects<'a>(
                     }
                 }
             }
-            if let Some(members) = dict_members(members) {
+            if let Some(members) = dict_members(&members) {
                 let end = p.offset();
                 plans.insert(at, DictPlan { members, end });
             }
@@ -380,34 +380,10 @@ fn plan_objects<'a>(
 
 /// An object's members (key, offset of the value) as a Python dict holds them: each
 /// key at its first place with its last value; `None` when no key repeats.
-fn dict_members(members: Vec<(JsonStr<'_>, usize)>) -> Option<Vec<(JsonStr<'_>, usize)>> {
-    // For each member, the slot (first place) of its key; for each slot, its last value.
-    let mut slot_of_member = Vec::with_capacity(members.len());
-    let mut last_value = Vec::new();
-    {
-        let mut slots: HashMap<&JsonStr<'_>, usize> = HashMap::with_capacity(members.len());
-        for (key, value_at) in &members {
-            let slot = *slots.entry(key).or_insert(last_value.len());
-            if slot == last_value.len() {
-                last_value.push(*value_at);
-            } else {
-                last_value[slot] = *value_at;
-            }
-            slot_of_member.push(slot);
-        }
-    }
-    if last_value.len() == members.len() {
-        return None;
-    }
-    let mut next_slot = 0;
-    let mut dict = Vec::with_capacity(last_value.len());
-    for ((key, _), slot) in members.into_iter().zip(slot_of_member) {
-        if slot == next_slot {
-            dict.push((key, last_value[slot]));
-            next_slot += 1;
-        }
-    }
-    Some(dict)
+fn dict_members<'a>(members: &[(JsonStr<'a>, usize)]) -> Option<Vec<(JsonStr<'a>, usize)>> {
+    let mut dict = Vec::new();
+    for_each_python_member(members, |key, &value_at| dict.push((key.clone(), value_at)));
+    (dict.len() < members.len()).then_some(dict)
 }
 
 /// Renders Python's `str()` (`top`) or `repr()` of the value at `p`, taking the

@@ -202,10 +202,11 @@ pub fn write_repr(value: &Json, out: &mut Vec<u8>) {
 }
 
 /// Visits an object's members as a Python `dict` holds them: a repeated key keeps the
-/// place of its first occurrence and the value of its last.
-fn for_each_python_member<'a>(
-    members: &'a [(JsonStr<'static>, Json)],
-    mut f: impl FnMut(&'a JsonStr<'static>, &'a Json),
+/// place of its first occurrence and the value of its last. The members are a tree's
+/// (key, value) or, for rendering straight from text, (key, where the value starts).
+pub(crate) fn for_each_python_member<'a, K: Eq + std::hash::Hash, V>(
+    members: &'a [(K, V)],
+    mut f: impl FnMut(&'a K, &'a V),
 ) {
     // Small objects (the usual case) are scanned; large ones get an index so hostile
     // input cannot make rendering quadratic.
@@ -220,7 +221,7 @@ fn for_each_python_member<'a>(
         }
         return;
     }
-    let mut last_of: std::collections::HashMap<&JsonStr<'static>, usize> =
+    let mut last_of: std::collections::HashMap<&K, usize> =
         std::collections::HashMap::with_capacity(members.len());
     for (i, (key, _)) in members.iter().enumerate() {
         last_of.insert(key, i);
@@ -351,11 +352,7 @@ pub fn write_string_repr(s: &str, out: &mut Vec<u8>) {
         out.push(b'\'');
         return;
     }
-    let quote = if s.contains('\'') && !s.contains('"') {
-        b'"'
-    } else {
-        b'\''
-    };
+    let quote = repr_quote(s.contains('\''), s.contains('"'));
     out.push(quote);
     write_repr_body(s, quote, out);
     out.push(quote);
@@ -373,11 +370,7 @@ pub fn write_json_str_repr(s: &JsonStr<'_>, out: &mut Vec<u8>) {
 
 /// [`write_json_str_repr`] of a string holding lone surrogates.
 fn write_wtf8_repr(w: &Wtf8, out: &mut Vec<u8>) {
-    let quote = if w.contains_ascii(b'\'') && !w.contains_ascii(b'"') {
-        b'"'
-    } else {
-        b'\''
-    };
+    let quote = repr_quote(w.contains_ascii(b'\''), w.contains_ascii(b'"'));
     out.push(quote);
     for piece in w.pieces() {
         match piece {
@@ -386,6 +379,12 @@ fn write_wtf8_repr(w: &Wtf8, out: &mut Vec<u8>) {
         }
     }
     out.push(quote);
+}
+
+/// The quote Python's `repr()` puts around a string: double quotes only for one that
+/// holds a single quote and no double quote.
+fn repr_quote(single: bool, double: bool) -> u8 {
+    if single && !double { b'"' } else { b'\'' }
 }
 
 /// The characters of `repr(s)` between its quotes, `quote` being the one chosen.
