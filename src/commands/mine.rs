@@ -15,9 +15,7 @@ use minichain::chain::block::parse_chain;
 use minichain::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use minichain::chain::validate::now_ms;
 use minichain::chain::{Difficulty, DifficultyPolicy, Json, RuleSet, ValidChain, check_minable};
-use minichain::miner::{
-    CancelToken, KernelKind, MAX_THREADS, MineJob, Miner, MinerConfig, Progress, RateMeter,
-};
+use minichain::miner::{CancelToken, KernelKind, MineJob, Miner, MinerConfig, Progress, RateMeter};
 
 /// Mine a block on the tip of a chain (default: the genesis block) and print it as
 /// JSON; with `--blocks N`, N blocks, each on the one before, one JSON line each as it
@@ -82,12 +80,7 @@ pub fn run(args: &MineArgs) -> anyhow::Result<ExitCode> {
             "--difficulty must be between 1 and {MAX_MEETABLE_DIFFICULTY} (a SHA-256 hash has 256 bits)"
         );
     }
-    if args.threads == Some(0) {
-        bail!("--threads must be at least 1");
-    }
-    if let Some(n) = args.threads.filter(|&n| n > MAX_THREADS) {
-        bail!("--threads must be at most {MAX_THREADS}, got {n}");
-    }
+    super::check_threads(args.threads)?;
     let miner = Miner::new(MinerConfig {
         threads: args.threads,
         kernel: args.kernel,

@@ -26,6 +26,19 @@ pub fn print_line(line: impl std::fmt::Display) -> anyhow::Result<()> {
         .context("cannot write to standard output")
 }
 
+/// Refuses a `--threads` the miner would refuse, in the flag's words, before any work
+/// starts (`mine` and `node`; `bench` checks its list in its plan).
+pub fn check_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    match threads {
+        Some(0) => anyhow::bail!("--threads must be at least 1"),
+        Some(n) if n > minichain::miner::MAX_THREADS => anyhow::bail!(
+            "--threads must be at most {}, got {n}",
+            minichain::miner::MAX_THREADS
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Reads a whole file, or standard input for `-`.
 pub fn read_input(path: &str) -> anyhow::Result<String> {
     if path == "-" {

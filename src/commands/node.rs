@@ -9,7 +9,6 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use minichain::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use minichain::chain::{Difficulty, DifficultyPolicy, ForkChoice};
-use minichain::miner::MAX_THREADS;
 use minichain::miner::kernel::KernelKind;
 use minichain::node::{self, NodeConfig, config};
 
@@ -152,12 +151,7 @@ enum ForkChoiceArg {
 impl NodeArgs {
     /// Checks the flags and turns them into a [`NodeConfig`].
     fn to_config(&self) -> anyhow::Result<NodeConfig> {
-        if self.threads == Some(0) {
-            bail!("--threads must be at least 1");
-        }
-        if let Some(n) = self.threads.filter(|&n| n > MAX_THREADS) {
-            bail!("--threads must be at most {MAX_THREADS}, got {n}");
-        }
+        super::check_threads(self.threads)?;
         if self
             .difficulty
             .is_some_and(|d| d == 0 || d > MAX_MEETABLE_DIFFICULTY)

@@ -78,10 +78,15 @@ pub enum MinerError {
 /// search waiting for it.
 pub const MAX_THREADS: usize = 1024;
 
+/// The worker count when none is asked for: one per CPU, at most [`MAX_THREADS`].
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| usize::from(n).min(MAX_THREADS))
+}
+
 /// How to build a [`Miner`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MinerConfig {
-    /// Worker threads; `None` means one per CPU (at most [`MAX_THREADS`]).
+    /// Worker threads; `None` means [`default_threads`].
     pub threads: Option<usize>,
     /// Kernel; `None` means the fastest here, picked by a short calibration (with a
     /// narrower one level with it at low difficulties, see [`Miner::kernel_for`]).
@@ -106,12 +111,10 @@ impl Miner {
     /// thread's priority (the node builds its miner on a lowered one).
     ///
     /// # Errors
-    /// [`MinerError`] for zero threads or more than [`MAX_THREADS`], an unavailable kernel, or a helper thread that
-    /// fails to start.
+    /// [`MinerError`] for zero threads or more than [`MAX_THREADS`], an unavailable
+    /// kernel, or a helper thread that fails to start.
     pub fn new(config: MinerConfig) -> Result<Miner, MinerError> {
-        let threads = config.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, |n| usize::from(n).min(MAX_THREADS))
-        });
+        let threads = config.threads.unwrap_or_else(default_threads);
         if threads == 0 {
             return Err(MinerError::NoThreads);
         }

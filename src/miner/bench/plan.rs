@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::chain::pow::MAX_MEETABLE_DIFFICULTY;
 use crate::miner::kernel::MiningKernels;
-use crate::miner::{KernelKind, MAX_THREADS};
+use crate::miner::{KernelKind, MAX_THREADS, default_threads};
 
 /// Rounds of the baseline, thread, kernel and difficulty measurements, each a third of
 /// the seconds per measurement: each rate keeps its best round.
@@ -163,7 +163,7 @@ impl BenchPlan {
 /// measure the same counts.
 pub fn thread_counts(requested: &[usize]) -> Vec<usize> {
     let mut threads = if requested.is_empty() {
-        vec![std::thread::available_parallelism().map_or(1, |n| usize::from(n).min(MAX_THREADS))]
+        vec![default_threads()]
     } else {
         requested.to_vec()
     };
@@ -189,8 +189,7 @@ mod tests {
     fn thread_counts_add_one_sorted_once() {
         assert_eq!(thread_counts(&[4, 2, 4]), vec![1, 2, 4]);
         assert_eq!(thread_counts(&[1]), vec![1]);
-        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        let mut expected = vec![1, cpus];
+        let mut expected = vec![1, default_threads()];
         expected.dedup();
         assert_eq!(thread_counts(&[]), expected);
     }
