@@ -468,8 +468,10 @@ fn hold_target(dir: &Path, path: &Path) -> Result<Option<Database>, StoreError> 
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => create_new(dir, path)?,
         Ok(_) | Err(_) => {}
     }
+    // Only the lock is wanted: no page check (the file is about to be replaced, and
+    // checking every page of a large store would add a read of it to the import).
     // redb may panic on a damaged file (see `ChainStore::open`).
-    match std::panic::catch_unwind(|| builder().open(path)) {
+    match std::panic::catch_unwind(|| Database::builder().open(path)) {
         Ok(Ok(db)) => Ok(Some(db)),
         Ok(Err(DatabaseError::DatabaseAlreadyOpen)) => Err(StoreError::Locked {
             path: path.to_owned(),
