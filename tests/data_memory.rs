@@ -7,85 +7,17 @@
 //!
 //! Run with `cargo test --release --test data_memory`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use minichain::chain::RawJson;
 use minichain::chain::genesis;
 use minichain::chain::validate::{RuleSet, check_chain};
 
-/// The system allocator, tracking the bytes held by allocations made on a thread
-/// whose [`COUNTED`] is set, and the most held at once.
-struct TrackingAllocator;
+#[path = "common/tracking_alloc.rs"]
+mod tracking_alloc;
 
-static HELD: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// Whether this thread's allocations are tracked (const-initialised: reading it
-    /// never allocates).
-    static COUNTED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn grow(bytes: usize) {
-    if COUNTED.with(Cell::get) {
-        let held = HELD.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        PEAK.fetch_max(held, Ordering::Relaxed);
-    }
-}
-
-fn shrink(bytes: usize) {
-    if COUNTED.with(Cell::get) {
-        HELD.fetch_sub(bytes, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so
-// `System`'s guarantees hold; the counters are plain atomics.
-unsafe impl GlobalAlloc for TrackingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grow(layout.size());
-        // SAFETY: forwarded from our caller, who upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        grow(layout.size());
-        // SAFETY: forwarded from our caller, who upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // Counted as the move it may be: both blocks are held for a moment.
-        grow(new_size);
-        shrink(layout.size());
-        // SAFETY: forwarded from our caller, who upholds `realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        shrink(layout.size());
-        // SAFETY: forwarded from our caller, who upholds `dealloc`'s contract.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use tracking_alloc::{TrackingAllocator, peak_bytes};
 
 #[global_allocator]
 static GLOBAL: TrackingAllocator = TrackingAllocator;
-
-/// The most bytes `f` holds at once (allocations on this thread only; the tests of
-/// this binary share the counters, so they run one at a time under a lock).
-fn peak_bytes<T>(f: impl FnOnce() -> T) -> (usize, T) {
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    HELD.store(0, Ordering::Relaxed);
-    PEAK.store(0, Ordering::Relaxed);
-    COUNTED.with(|c| c.set(true));
-    let out = f();
-    COUNTED.with(|c| c.set(false));
-    (PEAK.load(Ordering::Relaxed), out)
-}
 
 /// `[0,0,...,0]` with `n` items.
 fn zeros(n: usize) -> String {
