@@ -40,6 +40,7 @@ use redb::{
 pub use self::meta::MetaKeys;
 pub use self::record::{RecordError, TipRecord};
 use crate::chain::{Block, RuleSet, ValidChain, ValidationError};
+use crate::clip::clip_to;
 
 /// Records decoded together at start (in parallel), bounding the raw bytes held.
 const DECODE_CHUNK: usize = 4096;
@@ -74,6 +75,10 @@ pub const TIP_KEY: &str = "tip";
 /// redb's page cache: small, since the chain is read once at start (sequentially) and
 /// the node serves it from memory afterwards; writes touch a few pages at the end.
 const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+/// How many characters of a block hash an [`StoreError::OutOfStep`] shows: enough to
+/// tell two chains apart.
+pub const SHORT_HASH: usize = 16;
 
 /// Why the store cannot be opened, read or written.
 #[derive(Debug, thiserror::Error)]
@@ -127,10 +132,11 @@ pub enum StoreError {
         /// redb's reason.
         cause: redb::Error,
     },
-    /// The store does not hold the chain the writer believes it holds (a bug).
+    /// The store does not hold the chain the writer believes it holds (a bug): its tip
+    /// record names another length or another last block.
     #[error(
-        "the store {path} holds {stored} blocks where the node's chain has {expected}: \
-         refusing to write out of step"
+        "the store {path} holds {stored} blocks ending in {stored_tip} where the node's \
+         chain has {expected} ending in {expected_tip}: refusing to write out of step"
     )]
     OutOfStep {
         /// The file.
@@ -139,6 +145,10 @@ pub enum StoreError {
         stored: u64,
         /// Blocks the writer expected.
         expected: u64,
+        /// The stored last block's hash, cut to [`SHORT_HASH`] characters.
+        stored_tip: String,
+        /// The last block's hash the writer expected, cut the same way.
+        expected_tip: String,
     },
 }
 
@@ -237,7 +247,8 @@ impl ChainStore {
         let blocks = chain.blocks();
         let index = blocks.len() - 1;
         self.write(|txn| {
-            self.check_len(txn, index as u64)?;
+            // The chain is valid: its tip's prev_hash is the hash of the block before.
+            self.check_tip(txn, index as u64, &chain.tip().prev_hash)?;
             txn.open_table(BLOCKS)
                 .and_then(|mut table| {
                     table.insert(index as u64, record::encode_block(chain.tip()).as_slice())?;
@@ -258,7 +269,7 @@ impl ChainStore {
     pub fn replace(&self, old: &ValidChain, new: &ValidChain) -> Result<(), StoreError> {
         let common = old.blocks().common_records(new.blocks());
         self.write(|txn| {
-            self.check_len(txn, old.len() as u64)?;
+            self.check_tip(txn, old.len() as u64, &old.tip().hash)?;
             txn.open_table(BLOCKS)
                 .and_then(|mut table| {
                     for (i, block) in new.blocks().iter_from(common).enumerate() {
@@ -356,21 +367,39 @@ impl ChainStore {
     }
 
     /// Refuses to write unless the tip record counts `expected` blocks.
-    fn check_len(&self, txn: &redb::WriteTransaction, expected: u64) -> Result<(), StoreError> {
+    /// Checks, inside the write transaction, that the store holds `len` blocks ending in
+    /// `tip_hash`: the chain the writer is about to extend or replace. A length alone
+    /// would let a write land on another chain of the same length, leaving a store that
+    /// no longer links up and that the next start refuses.
+    fn check_tip(
+        &self,
+        txn: &redb::WriteTransaction,
+        len: u64,
+        tip_hash: &str,
+    ) -> Result<(), StoreError> {
         let table = txn.open_table(META).map_err(|e| self.write_error(e))?;
-        let stored = table
+        let guard = table
             .get(TIP_KEY)
             .map_err(|e| self.write_error(e))?
-            .and_then(|guard| record::decode_tip(guard.value()).ok())
-            .map_or(0, |tip| tip.len);
-        if stored == expected {
+            .ok_or_else(|| self.damaged(Damage::MissingTip))?;
+        let stored = record::decode_tip(guard.value()).map_err(|e| self.damaged(Damage::Tip(e)))?;
+        if stored.len == len && stored.tip_hash == tip_hash {
             Ok(())
         } else {
             Err(StoreError::OutOfStep {
                 path: self.path.clone(),
-                stored,
-                expected,
+                stored: stored.len,
+                expected: len,
+                stored_tip: clip_to(&stored.tip_hash, SHORT_HASH).into_owned(),
+                expected_tip: clip_to(tip_hash, SHORT_HASH).into_owned(),
             })
+        }
+    }
+
+    fn damaged(&self, damage: Damage) -> StoreError {
+        StoreError::Damaged {
+            path: self.path.clone(),
+            damage,
         }
     }
 
@@ -716,6 +745,73 @@ mod tests {
         }
     }
 
+    /// A write meant for another chain of the same length is refused, and the store
+    /// keeps its chain: before, only the lengths were compared, and the block landed on
+    /// a chain it does not link to, which the next start refused.
+    #[test]
+    fn writes_for_another_chain_of_the_same_length_are_refused() {
+        use crate::miner::reference::mine_reference;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, genesis) = ChainStore::open(dir.path()).expect("opens");
+        let held = valid(5);
+        store.replace(&genesis, &held).expect("replace");
+        // A fork of the same length: block 4 mined with other data.
+        let mut blocks = held.blocks().to_blocks();
+        let prev = blocks[3].clone();
+        blocks[4] = mine_reference(
+            &prev,
+            crate::chain::Json::parse(r#""a fork""#).expect("JSON"),
+            prev.timestamp + 1,
+            prev.difficulty,
+        );
+        let fork = ValidChain::validate(blocks.clone(), RuleSet::Strict, now_ms()).expect("valid");
+        let tip = blocks[4].clone();
+        blocks.push(mine_reference(
+            &tip,
+            crate::chain::Json::parse("1").expect("JSON"),
+            tip.timestamp + 1,
+            tip.difficulty,
+        ));
+        let longer = ValidChain::validate(blocks, RuleSet::Strict, now_ms()).expect("valid");
+        let refused = store
+            .append(&longer)
+            .expect_err("the store holds another block 4");
+        match &refused {
+            StoreError::OutOfStep {
+                stored: 5,
+                expected: 5,
+                stored_tip,
+                expected_tip,
+                ..
+            } => {
+                assert!(
+                    held.tip()
+                        .hash
+                        .starts_with(stored_tip.split('…').next().expect("text"))
+                );
+                assert!(
+                    fork.tip()
+                        .hash
+                        .starts_with(expected_tip.split('…').next().expect("text"))
+                );
+                assert_ne!(stored_tip, expected_tip);
+            }
+            other => panic!("expected OutOfStep, got {other:?}"),
+        }
+        assert!(
+            refused
+                .to_string()
+                .contains("refusing to write out of step")
+        );
+        assert!(matches!(
+            store.replace(&fork, &longer),
+            Err(StoreError::OutOfStep { .. })
+        ));
+        drop(store);
+        let (_, back) = ChainStore::open(dir.path()).expect("reopens");
+        assert_eq!(back, held);
+    }
+
     #[test]
     fn append_and_replace_round_trip() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -730,6 +826,15 @@ mod tests {
             Err(StoreError::OutOfStep {
                 stored: 8,
                 expected: 11,
+                ..
+            })
+        ));
+        // As is replacing a chain the store does not hold.
+        assert!(matches!(
+            store.replace(&long.truncated(5), &long),
+            Err(StoreError::OutOfStep {
+                stored: 8,
+                expected: 5,
                 ..
             })
         ));
