@@ -79,8 +79,8 @@ pub const KEEP_WITHIN: f64 = 0.85;
 pub const LOW_DIFFICULTY_MAX: u32 = 9;
 /// How close to the highest rate a kernel with a larger batch must come to be named the
 /// fastest (see the module docs: a near-tie is mostly a measurement under a neighbour's
-/// load, which hides the wider kernel's lead). Under half the 2 % that a pick may give up
-/// against the best kernel, less the calibration's own noise of about 0.5 %.
+/// load, which hides the wider kernel's lead): the 2 % that a pick may give up against
+/// the best kernel, less about 0.5 % for the calibration's own noise on a quiet core.
 pub const FASTEST_WITHIN: f64 = 0.015;
 /// How close to the fastest kernel's rate a kernel with a smaller batch must come to be
 /// the low-difficulty kernel: the gain of a narrower batch at difficulty 8 (2 to 4 %),
