@@ -366,7 +366,6 @@ impl ChainStore {
         txn.commit().map_err(|e| self.write_error(e))
     }
 
-    /// Refuses to write unless the tip record counts `expected` blocks.
     /// Checks, inside the write transaction, that the store holds `len` blocks ending in
     /// `tip_hash`: the chain the writer is about to extend or replace. A length alone
     /// would let a write land on another chain of the same length, leaving a store that
@@ -396,6 +395,7 @@ impl ChainStore {
         }
     }
 
+    /// This store's [`StoreError::Damaged`] for `damage`.
     fn damaged(&self, damage: Damage) -> StoreError {
         StoreError::Damaged {
             path: self.path.clone(),
