@@ -426,6 +426,56 @@ fn bench_plot_to_an_unwritable_path_is_refused_before_the_run() {
     );
 }
 
+/// While `bench --plot` runs, nothing is at the path yet: a run killed part-way (Ctrl-C)
+/// leaves no empty picture behind. Before, the up-front check created the file.
+#[cfg(target_os = "linux")]
+#[test]
+fn bench_plot_leaves_no_file_until_the_picture() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let svg = dir.path().join("bench.svg");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minichain"))
+        .args(["bench", "--secs", "60", "--threads", "1", "--plot"])
+        .arg(&svg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start minichain bench");
+    // The check comes before any measuring: once the run has used half a second of
+    // CPU (the start-up calibration alone takes about 0.15 s), it is well past it.
+    let stat = format!("/proc/{}/stat", child.id());
+    let cpu_ticks = || -> u64 {
+        let text = std::fs::read_to_string(&stat).unwrap_or_default();
+        // Fields after the command name (in parentheses): utime and stime are the
+        // 12th and 13th.
+        let rest = text.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        field(11).unwrap_or(0) + field(12).unwrap_or(0)
+    };
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while cpu_ticks() < 50 {
+        assert!(
+            child.try_wait().expect("poll the run").is_none(),
+            "the run ended early"
+        );
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the run never got going"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let present = svg.exists();
+    child.kill().expect("kill the run");
+    child.wait().expect("reap the run");
+    assert!(
+        !present,
+        "an empty {} sat there during the run",
+        svg.display()
+    );
+    assert!(!svg.exists(), "the killed run left {}", svg.display());
+}
+
 /// A standard output that cannot be written (here a full disk, `/dev/full`; a closed
 /// pipe alike) is one line on stderr and exit 2, never a panic.
 #[cfg(target_os = "linux")]

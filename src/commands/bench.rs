@@ -7,7 +7,7 @@
 //! a live hash rate on a terminal, and prints the report as tables or as JSON.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
@@ -87,15 +87,7 @@ fn plan(args: &BenchArgs) -> anyhow::Result<BenchPlan> {
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let plan = plan(args)?;
     if let Some(path) = &args.plot {
-        // Refused before the run rather than after it: a path that cannot be written
-        // (a missing folder, a directory) would cost the whole run. An existing file is
-        // left as it is until the picture replaces it.
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .with_context(|| format!("cannot write --plot {}", path.display()))?;
+        check_plot_path(path)?;
     }
     let mut steps = Steps::new();
     let report = bench::run(&plan, &mut steps);
@@ -116,6 +108,26 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     printed.context("cannot write the report to standard output")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a `--plot` path that cannot be written (a missing folder, a directory)
+/// before the run rather than after it, which would cost the whole run. The path is
+/// opened for writing without truncating it; a file the check had to create is removed
+/// at once, so an interrupted run leaves no empty picture behind, and an existing file
+/// is left as it is until the picture replaces it.
+fn check_plot_path(path: &Path) -> anyhow::Result<()> {
+    let cannot = || format!("cannot write --plot {}", path.display());
+    let existed = std::fs::symlink_metadata(path).is_ok();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(cannot)?;
+    if !existed {
+        std::fs::remove_file(path).with_context(cannot)?;
+    }
+    Ok(())
 }
 
 /// Prints the report as the text tables: rates against the baseline, blocks by
