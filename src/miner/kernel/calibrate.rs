@@ -37,8 +37,9 @@
 //!   under that load for all its rounds (such spells last seconds). On a 2-core AMD EPYC
 //!   (Zen 4, family 25 model 17), 36 calibrations a few seconds apart: on a quiet core
 //!   (SHA-NI near 60 M/s) avx512x3 led avx512x2 by 1.8-3.9 %, under load (SHA-NI near
-//!   38 M/s) the two came out level (-3 to +2.5 %, one +7 %), and 3 of the 36 picked avx512x2,
-//!   which a `bench` run a minute later measured at 97.5 % of avx512x3. Load on the
+//!   38 M/s) the two came out about level (-3 to +2.5 %, one +7 %), and 3 of the 36
+//!   picked avx512x2 (a `bench` run with such a pick measured it at 97.5 % of avx512x3,
+//!   its whole lead lost). Load on the
 //!   sibling takes issue slots, so it narrows the lead that a kernel's extra interleaved
 //!   streams give on a quiet core (they hide the dependency chain's latency) and keeps
 //!   the cost of extra instructions: a wider kernel's standing against a narrower one is
