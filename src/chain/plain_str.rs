@@ -1,6 +1,6 @@
 //! Python's `str()` of a JSON value in a plain form, rendered from its text in one
 //! tight pass: the fast lane beside the grammar's walk ([`Parser::walk`] with
-//! [`StreamRepr`](super::pyrepr::StreamRepr)), for the data most blocks carry.
+//! `pyrepr`'s `StreamRepr`), for the data most blocks carry.
 //!
 //! The plain form: objects, arrays, `true`/`false`/`null`, strings of printable ASCII
 //! without a backslash or `'`, integers of at most 18 digits (not `-0`), plain decimals

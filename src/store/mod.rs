@@ -287,11 +287,11 @@ impl ChainStore {
     }
 
     /// Writes `chain` as a new store in `dir`, replacing whatever store is there: built
-    /// under a temporary name (in transactions of [`IMPORT_BATCH`] blocks, made
+    /// under a temporary name (in transactions of `IMPORT_BATCH` blocks, made
     /// durable by the last) and renamed into place, so a crash leaves the old store or
     /// the new one. `progress` is told the blocks written so far after each batch.
     /// A store a process holds is refused, and the store is held while the new one is
-    /// built (see [`hold_target`]), so no node runs on a file about to be renamed over.
+    /// built (see `hold_target`), so no node runs on a file about to be renamed over.
     ///
     /// # Errors
     /// [`StoreError::Locked`] when another process holds the store;
