@@ -152,6 +152,16 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The store at `path` is damaged: `damage`.
+    fn damaged(path: &Path, damage: Damage) -> StoreError {
+        StoreError::Damaged {
+            path: path.to_owned(),
+            damage,
+        }
+    }
+}
+
 /// What is wrong with a store that opened.
 #[derive(Debug, thiserror::Error)]
 pub enum Damage {
@@ -380,8 +390,9 @@ impl ChainStore {
         let guard = table
             .get(TIP_KEY)
             .map_err(|e| self.write_error(e))?
-            .ok_or_else(|| self.damaged(Damage::MissingTip))?;
-        let stored = record::decode_tip(guard.value()).map_err(|e| self.damaged(Damage::Tip(e)))?;
+            .ok_or_else(|| StoreError::damaged(&self.path, Damage::MissingTip))?;
+        let stored = record::decode_tip(guard.value())
+            .map_err(|e| StoreError::damaged(&self.path, Damage::Tip(e)))?;
         if stored.len == len && stored.tip_hash == tip_hash {
             Ok(())
         } else {
@@ -392,14 +403,6 @@ impl ChainStore {
                 stored_tip: clip_to(&stored.tip_hash, SHORT_HASH).into_owned(),
                 expected_tip: clip_to(tip_hash, SHORT_HASH).into_owned(),
             })
-        }
-    }
-
-    /// This store's [`StoreError::Damaged`] for `damage`.
-    fn damaged(&self, damage: Damage) -> StoreError {
-        StoreError::Damaged {
-            path: self.path.clone(),
-            damage,
         }
     }
 
@@ -430,10 +433,7 @@ fn open_checked(dir: &Path, path: &Path) -> Result<(ChainStore, ValidChain), Sto
     fs::create_dir_all(dir).map_err(io(dir))?;
     match fs::metadata(path) {
         Ok(meta) if meta.len() == 0 => {
-            return Err(StoreError::Damaged {
-                path: path.to_owned(),
-                damage: Damage::Empty,
-            });
+            return Err(StoreError::damaged(path, Damage::Empty));
         }
         Ok(_) => {}
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => create_new(dir, path)?,
@@ -449,12 +449,8 @@ fn open_checked(dir: &Path, path: &Path) -> Result<(ChainStore, ValidChain), Sto
             cause: other.into(),
         },
     })?;
-    let damaged = |damage| StoreError::Damaged {
-        path: path.to_owned(),
-        damage,
-    };
     let opened = started.elapsed();
-    let chain = read_chain(&db).map_err(damaged)?;
+    let chain = read_chain(&db).map_err(|damage| StoreError::damaged(path, damage))?;
     tracing::debug!(
         open_ms = opened.as_millis() as u64,
         read_ms = (started.elapsed() - opened).as_millis() as u64,
