@@ -40,7 +40,7 @@ use redb::{
 pub use self::meta::MetaKeys;
 pub use self::record::{RecordError, TipRecord};
 use crate::chain::{Block, RuleSet, ValidChain, ValidationError};
-use crate::clip::clip_to;
+use crate::clip::{clip, clip_to};
 
 /// Records decoded together at start (in parallel), bounding the raw bytes held.
 const DECODE_CHUNK: usize = 4096;
@@ -631,8 +631,8 @@ fn read_chain(db: &Database) -> Result<ValidChain, Damage> {
             format!(
                 "{} blocks, tip {}, work {}",
                 t.len,
-                cut(&t.tip_hash),
-                t.work
+                clip(&t.tip_hash),
+                clip(&t.work)
             )
         };
         return Err(Damage::TipMismatch {
@@ -641,15 +641,6 @@ fn read_chain(db: &Database) -> Result<ValidChain, Damage> {
         });
     }
     Ok(chain)
-}
-
-/// At most 80 characters of a stored string, for messages.
-fn cut(text: &str) -> String {
-    let mut out: String = text.chars().take(80).collect();
-    if out.len() < text.len() {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]
