@@ -27,6 +27,22 @@ fn minichain(args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().expect("wait")
 }
 
+/// `bench` at its shortest (0.05 s a measurement, one thread) at `difficulties`,
+/// then `more`: what the tests that look at its output, not its figures, run.
+fn tiny_bench<'a>(difficulties: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "bench",
+        "--secs",
+        "0.05",
+        "--threads",
+        "1",
+        "--difficulties",
+        difficulties,
+    ];
+    args.extend_from_slice(more);
+    args
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -244,21 +260,7 @@ fn bench_plot_writes_an_svg_naming_the_kernels() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let svg = dir.join("bench.svg");
     let svg_arg = svg.to_string_lossy().into_owned();
-    let o = minichain(
-        &[
-            "bench",
-            "--secs",
-            "0.05",
-            "--threads",
-            "1",
-            "--difficulties",
-            "2,4",
-            "--json",
-            "--plot",
-            &svg_arg,
-        ],
-        "",
-    );
+    let o = minichain(&tiny_bench("2,4", &["--json", "--plot", &svg_arg]), "");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("--json report");
     let kernels: Vec<String> = report["kernels"]
@@ -404,20 +406,7 @@ fn bench_plot_to_an_unwritable_path_is_refused_before_the_run() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let svg = dir.path().join("missing").join("bench.svg");
     let svg_arg = svg.to_string_lossy().into_owned();
-    let o = minichain(
-        &[
-            "bench",
-            "--secs",
-            "0.05",
-            "--threads",
-            "1",
-            "--difficulties",
-            "1",
-            "--plot",
-            &svg_arg,
-        ],
-        "",
-    );
+    let o = minichain(&tiny_bench("1", &["--plot", &svg_arg]), "");
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
         stderr(&o).contains(&format!("cannot write --plot {svg_arg}")),
@@ -482,19 +471,12 @@ fn bench_plot_leaves_no_file_until_the_picture() {
 #[test]
 fn unwritable_stdout_is_an_error_not_a_panic() {
     let valid = chain_path("valid.json");
+    let bench = tiny_bench("1", &[]);
     for args in [
         &["validate", valid.as_str()][..],
         &["validate", "--json", valid.as_str()][..],
         &["validate", &chain_path("difficulty_jump.json")][..],
-        &[
-            "bench",
-            "--secs",
-            "0.05",
-            "--threads",
-            "1",
-            "--difficulties",
-            "1",
-        ][..],
+        &bench[..],
     ] {
         let full = std::fs::OpenOptions::new()
             .write(true)
