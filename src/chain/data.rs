@@ -115,9 +115,9 @@ impl RawJson {
     ///
     /// # Errors
     /// [`JsonErrorKind::TooDeep`](super::json::JsonErrorKind::TooDeep) for a tree
-    /// nested deeper than [`MAX_DEPTH`] levels: only a tree
-    /// built in code can be, as [`Json::parse`] refuses such text. Nothing else in a
-    /// [`Json`] can fail to read back but a bare string holding a lone surrogate
+    /// nested deeper than [`MAX_DEPTH`] levels: only a tree built in code can be, as
+    /// [`Json::parse`] refuses such text. Nothing else in a [`Json`] can fail to read
+    /// back but a bare string holding a lone surrogate
     /// ([`JsonErrorKind::LoneSurrogate`](super::json::JsonErrorKind::LoneSurrogate)),
     /// which [`RawJson::read`] refuses.
     pub fn from_tree(value: &Json) -> Result<RawJson, JsonError> {
@@ -172,9 +172,9 @@ impl RawJson {
 /// Builds the text of a tree's value (see [`RawJson::from_tree`]).
 ///
 /// # Panics
-/// When the tree is nested deeper than [`MAX_DEPTH`] levels,
-/// which no tree read from text is, or is a bare string holding a lone surrogate;
-/// [`RawJson::from_tree`] returns those as errors.
+/// When the tree is nested deeper than [`MAX_DEPTH`] levels, which no tree read from
+/// text is, or is a bare string holding a lone surrogate; [`RawJson::from_tree`]
+/// returns those as errors.
 impl From<&Json> for RawJson {
     fn from(value: &Json) -> RawJson {
         RawJson::from_tree(value)

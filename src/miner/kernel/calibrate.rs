@@ -38,15 +38,15 @@
 //!   (Zen 4, family 25 model 17), 36 calibrations a few seconds apart: on a quiet core
 //!   (SHA-NI near 60 M/s) avx512x3 led avx512x2 by 1.8-3.9 %, under load (SHA-NI near
 //!   38 M/s) the two came out about level (-3 to +2.5 %, one +7 %), and 3 of the 36
-//!   picked avx512x2 (a `bench` run with such a pick measured it at 97.5 % of avx512x3,
-//!   its whole lead lost). Load on the
-//!   sibling takes issue slots, so it narrows the lead that a kernel's extra interleaved
-//!   streams give on a quiet core (they hide the dependency chain's latency) and keeps
-//!   the cost of extra instructions: a wider kernel's standing against a narrower one is
-//!   at least as good on a quiet core as under load. So the fastest is the kernel with
-//!   the largest batch among those within [`FASTEST_WITHIN`] of the highest rate: at
-//!   worst that much slower on a quiet core, where the strict highest rate measured under
-//!   load gave up the whole lead.
+//!   picked avx512x2 (a `bench` run with such a pick measured it at 97.5 % of
+//!   avx512x3, its whole lead lost). Load on the sibling takes issue slots, so it
+//!   narrows the lead that a kernel's extra interleaved streams give on a quiet core
+//!   (they hide the dependency chain's latency) and keeps the cost of extra
+//!   instructions: a wider kernel's standing against a narrower one is at least as good
+//!   on a quiet core as under load. So the fastest is the kernel with the largest batch
+//!   among those within [`FASTEST_WITHIN`] of the highest rate: at worst that much
+//!   slower on a quiet core, where the strict highest rate measured under load gave up
+//!   the whole lead.
 //!
 //! Kernels below [`KEEP_WITHIN`] of the leader after [`PRUNE_AFTER`] rounds stop being
 //! measured, so the time goes to telling the close ones apart.
@@ -83,8 +83,8 @@ pub const LOW_DIFFICULTY_MAX: u32 = 9;
 /// load, which hides the wider kernel's lead): the 2 % that a pick may give up against
 /// the best kernel, less about 0.5 % for the calibration's own noise on a quiet core.
 pub const FASTEST_WITHIN: f64 = 0.015;
-/// How close to the fastest kernel's rate a kernel with a smaller batch must come to be
-/// the low-difficulty kernel: the gain of a narrower batch at difficulty 8 (2 to 4 %),
+/// How close to the highest rate a kernel with a smaller batch must come to be the
+/// low-difficulty kernel: the gain of a narrower batch at difficulty 8 (2 to 4 %),
 /// less a margin for the calibration's noise.
 pub const LOW_DIFFICULTY_WITHIN: f64 = 0.03;
 /// Search calls between two reads of the thread clock at first; each next stretch doubles
@@ -154,8 +154,9 @@ pub fn fastest_kernel() -> KernelKind {
 }
 
 /// Measures `kinds` (each available on this CPU) on the calling thread as the module
-/// docs say, and names the fastest (the widest close to the highest rate, see the module docs)
-/// and the kernel for low difficulties (portable for both when `kinds` is empty).
+/// docs say, and names the fastest (the widest close to the highest rate, see the
+/// module docs) and the kernel for low difficulties (portable for both when `kinds` is
+/// empty).
 ///
 /// # Panics
 ///
@@ -399,7 +400,8 @@ mod tests {
         let rates = [30.0, 58.0, 60.0, 70.0];
         assert_eq!(fastest(&rates), Avx512x3);
         assert_eq!(low(&rates), Avx512x3);
-        // Equal batches: the higher rate, then the earlier kernel.
+        // Equal batches and rates: the earlier kernel. A wider kernel within the margin
+        // wins over a narrower one at the highest rate.
         assert_eq!(
             pick(&[Avx512x2, Avx512x2], &[1.0, 1.0], 0.0, Prefer::Wider),
             Avx512x2
