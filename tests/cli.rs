@@ -252,6 +252,40 @@ fn mine_refuses_data_the_node_refuses() {
     assert_eq!(block.data.to_compact_string(), nested(509));
 }
 
+/// `bench`'s text tables: the baseline, the per-core ratio, every kernel, and a row per
+/// difficulty with its shares of the peak measured beside it, which the row names.
+#[test]
+fn bench_tables_show_each_difficulty_against_the_peak_beside_it() {
+    let o = minichain(&tiny_bench("2,3", &[]), "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    for text in [
+        "chained sha2::compress256",
+        "per-core ratio",
+        "portable",
+        "cancel latency",
+    ] {
+        assert!(out.contains(text), "no {text:?} in\n{out}");
+    }
+    let header = out
+        .lines()
+        .position(|line| line.starts_with("difficulty  blocks"))
+        .unwrap_or_else(|| panic!("no difficulty table in\n{out}"));
+    assert!(
+        out.lines()
+            .nth(header)
+            .is_some_and(|h| h.contains("peak beside"))
+    );
+    for (line, difficulty) in out.lines().skip(header + 1).zip(["2", "3"]) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cells.first(), Some(&difficulty), "{line}");
+        // The share of the peak, then the peak beside the row, a positive rate.
+        assert!(cells.iter().any(|c| c.ends_with('%')), "{line}");
+        assert!(line.trim_end().ends_with("H/s"), "{line}");
+        assert!(!line.contains(" 0.00 H/s"), "{line}");
+    }
+}
+
 /// `bench --plot FILE.svg` writes a well-formed SVG (read by Python's XML parser) that
 /// names every kernel the run measured, and `--json` still prints the report.
 #[test]
@@ -269,15 +303,20 @@ fn bench_plot_writes_an_svg_naming_the_kernels() {
         .iter()
         .map(|k| k["name"].as_str().expect("name").to_owned())
         .collect();
-    // Each difficulty row carries both rates; at difficulties 2 and 4 every round finds
-    // blocks, so the blocks' rate is positive and the attempts made are not below it by
-    // much (they include every attempt that found a block).
+    // Each difficulty row carries both rates and the peak measured beside it; at
+    // difficulties 2 and 4 every round finds blocks, so the blocks' rate is positive and
+    // the attempts made are not below it by much (they include every attempt that found
+    // a block).
     for row in report["by_difficulty"].as_array().expect("by_difficulty") {
         let made = row["attempts_per_s"].as_f64().expect("attempts_per_s");
         let found = row["block_attempts_per_s"]
             .as_f64()
             .expect("block_attempts_per_s");
+        let peak = row["peak_attempts_per_s"]
+            .as_f64()
+            .expect("peak_attempts_per_s");
         assert!(found > 0.0 && made > 0.5 * found, "{row}");
+        assert!(peak > 0.0, "{row}");
     }
     let check = Command::new("python3")
         .args([

@@ -197,13 +197,13 @@ fn print_tables(
         )?;
     }
     writeln!(out)?;
-    let peak = report.threads.last().map_or(0.0, |t| t.attempts_per_s);
     writeln!(
         out,
-        "difficulty  blocks  s/block    effective attempts/s  of peak   blocks x 2^d /s  of peak ({} threads)",
+        "difficulty  blocks  s/block    effective attempts/s  of peak   blocks x 2^d /s  of peak   peak beside ({} threads)",
         plan.largest_threads()
     )?;
     for row in &report.by_difficulty {
+        let peak = row.peak_attempts_per_s;
         let per_block = row
             .secs_per_block
             .map_or_else(|| "-".to_owned(), |s| format!("{s:.6}"));
@@ -219,14 +219,15 @@ fn print_tables(
         };
         writeln!(
             out,
-            "{:>10}  {:>6}  {:>9}  {:>20}  {:>6.1}%  {:>15}  {:>7}",
+            "{:>10}  {:>6}  {:>9}  {:>20}  {:>6.1}%  {:>15}  {:>7}  {:>11}",
             row.difficulty,
             row.blocks,
             per_block,
             format_rate(row.attempts_per_s),
             100.0 * ratio(row.attempts_per_s, peak),
             found,
-            found_share
+            found_share,
+            format_rate(peak)
         )?;
     }
     writeln!(out)?;

@@ -6,8 +6,9 @@
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use super::rates::{cancel_after, pinned_job};
+use super::rates::{cancel_after, peak_attempts_per_s, pinned_job};
 use super::report::DifficultyRate;
+use super::stats::ratio;
 use crate::chain::{Difficulty, genesis};
 use crate::miner::{CancelToken, Miner};
 
@@ -17,34 +18,53 @@ use crate::miner::{CancelToken, Miner};
 pub struct BlockSlice {
     /// Blocks found.
     pub blocks: u64,
+    /// Attempts made, per-block costs in their time.
+    pub attempts: u64,
     /// Seconds mined.
     pub secs: f64,
-    /// The best attempts per second of any one slice.
-    pub best_attempts_per_s: f64,
-    /// The best blocks per second of any one slice.
-    pub best_blocks_per_s: f64,
 }
 
 impl BlockSlice {
-    /// Adds another slice's blocks and seconds, keeping the better rate.
+    /// Adds another slice's blocks, attempts and seconds.
     pub fn add(&mut self, other: BlockSlice) {
         self.blocks += other.blocks;
+        self.attempts += other.attempts;
         self.secs += other.secs;
-        self.best_attempts_per_s = self.best_attempts_per_s.max(other.best_attempts_per_s);
-        self.best_blocks_per_s = self.best_blocks_per_s.max(other.best_blocks_per_s);
     }
 
     /// The report row for `difficulty`: seconds per block (none without a block) and
-    /// the best rates.
-    pub fn rate(self, difficulty: u32) -> DifficultyRate {
+    /// the rates over all the slices, with the peak measured beside them.
+    pub fn rate(self, difficulty: u32, peak_attempts_per_s: f64) -> DifficultyRate {
         DifficultyRate {
             difficulty,
             blocks: self.blocks,
             secs_per_block: (self.blocks > 0).then(|| self.secs / self.blocks as f64),
-            attempts_per_s: self.best_attempts_per_s,
-            block_attempts_per_s: self.best_blocks_per_s * 2f64.powi(difficulty as i32),
+            attempts_per_s: ratio(self.attempts as f64, self.secs),
+            block_attempts_per_s: ratio(self.blocks as f64, self.secs)
+                * 2f64.powi(difficulty as i32),
+            peak_attempts_per_s,
         }
     }
+}
+
+/// The peak windows beside a slice of blocks: one before and one after, each this
+/// fraction of the slice (half the slice's time again in all).
+pub const PEAK_BESIDE: f64 = 0.25;
+
+/// [`mine_blocks_for`], with the miner's peak measured just before and just after the
+/// slice ([`PEAK_BESIDE`] of it each, the two rates averaged): a yardstick for the
+/// slice taken within a fraction of a second of it, so that a shared machine's drift
+/// over seconds does not read as per-block cost.
+pub fn mine_blocks_beside_peak(
+    miner: &Miner,
+    difficulty: Difficulty,
+    slice: Duration,
+) -> (BlockSlice, f64) {
+    let window = slice.mul_f64(PEAK_BESIDE);
+    let before = peak_attempts_per_s(miner, window);
+    let blocks = mine_blocks_for(miner, difficulty, slice);
+    let after = peak_attempts_per_s(miner, window);
+    (blocks, (before + after) / 2.0)
 }
 
 /// Mines blocks back to back with [`Miner::mine_chain`], each on the last, starting on
@@ -63,9 +83,8 @@ pub fn mine_blocks_for(miner: &Miner, difficulty: Difficulty, slice: Duration) -
     let secs = started.elapsed().as_secs_f64();
     BlockSlice {
         blocks,
+        attempts: progress.total_attempts() - before,
         secs,
-        best_attempts_per_s: (progress.total_attempts() - before) as f64 / secs,
-        best_blocks_per_s: blocks as f64 / secs,
     }
 }
 
@@ -73,30 +92,30 @@ pub fn mine_blocks_for(miner: &Miner, difficulty: Difficulty, slice: Duration) -
 mod tests {
     use super::*;
 
-    /// Rounds add up blocks and seconds and keep the best rates (each on its own); no
-    /// block, no s/block and no block rate.
+    /// Rounds add up blocks, attempts and seconds, and the rates are over them all;
+    /// no block, no s/block and no block rate; no time, no rate rather than a NaN.
     #[test]
     fn slices_add_up() {
         let mut total = BlockSlice::default();
-        assert_eq!(total.rate(8).secs_per_block, None);
-        assert_eq!(total.rate(8).block_attempts_per_s, 0.0);
+        assert_eq!(total.rate(8, 0.0).secs_per_block, None);
+        assert_eq!(total.rate(8, 0.0).block_attempts_per_s, 0.0);
+        assert_eq!(total.rate(8, 0.0).attempts_per_s, 0.0);
         total.add(BlockSlice {
             blocks: 2,
+            attempts: 5,
             secs: 1.0,
-            best_attempts_per_s: 5.0,
-            best_blocks_per_s: 2.0,
         });
         total.add(BlockSlice {
             blocks: 3,
+            attempts: 3,
             secs: 1.0,
-            best_attempts_per_s: 3.0,
-            best_blocks_per_s: 3.0,
         });
-        let row = total.rate(8);
+        let row = total.rate(8, 7.0);
         assert_eq!(row.blocks, 5);
         assert_eq!(row.secs_per_block, Some(0.4));
-        assert_eq!(row.attempts_per_s, 5.0);
-        assert_eq!(row.block_attempts_per_s, 3.0 * 256.0);
+        assert_eq!(row.attempts_per_s, 4.0);
+        assert_eq!(row.block_attempts_per_s, 2.5 * 256.0);
+        assert_eq!(row.peak_attempts_per_s, 7.0);
     }
 
     /// A real slice at a low difficulty finds blocks, and its attempts made are at
@@ -109,10 +128,12 @@ mod tests {
             kernel: Some(crate::miner::KernelKind::Portable),
         })
         .expect("the portable kernel runs everywhere");
-        let slice = mine_blocks_for(&miner, Difficulty::new(4), Duration::from_millis(200));
+        let (slice, peak) =
+            mine_blocks_beside_peak(&miner, Difficulty::new(4), Duration::from_millis(200));
         assert!(slice.blocks > 100, "{slice:?}");
-        assert!(slice.best_blocks_per_s > 0.0);
-        let row = slice.rate(4);
+        assert!(slice.attempts > 0 && slice.secs > 0.0, "{slice:?}");
+        assert!(peak > 0.0, "the windows beside the slice made attempts");
+        let row = slice.rate(4, peak);
         assert!(
             row.attempts_per_s > 0.5 * row.block_attempts_per_s,
             "attempts made {} against the blocks' {}",

@@ -8,7 +8,7 @@ use std::fmt;
 use thiserror::Error;
 
 use super::cancel::{CancelQuota, cancel_latencies};
-use super::difficulty::{BlockSlice, mine_blocks_for};
+use super::difficulty::{BlockSlice, mine_blocks_beside_peak};
 use super::plan::{BenchPlan, ROUNDS};
 use super::rates::{baseline_compress_per_s, peak_attempts_per_s};
 use super::report::{BenchReport, DifficultyRate, KernelRate, ThreadRate};
@@ -47,7 +47,7 @@ pub enum StepKind {
     },
     /// One kernel's peak rate, one thread.
     Kernel(KernelKind),
-    /// Blocks mined back to back at a difficulty.
+    /// Blocks mined back to back at a difficulty, with the peak measured beside them.
     Difficulty(u32),
     /// The cancel latencies.
     CancelLatency,
@@ -73,7 +73,9 @@ impl fmt::Display for StepKind {
             StepKind::Baseline => f.write_str("baseline compress256, 1 thread"),
             StepKind::Threads { threads, kernel } => write!(f, "{threads} threads, {kernel}"),
             StepKind::Kernel(kernel) => write!(f, "kernel {kernel}, 1 thread"),
-            StepKind::Difficulty(difficulty) => write!(f, "blocks at difficulty {difficulty}"),
+            StepKind::Difficulty(difficulty) => {
+                write!(f, "blocks at difficulty {difficulty}, peak beside")
+            }
             StepKind::CancelLatency => f.write_str("cancel latency"),
         }
     }
@@ -219,20 +221,25 @@ pub fn run(plan: &BenchPlan, observer: &mut impl Observer) -> Result<BenchReport
     let miner = new_miner(plan.largest_threads(), plan.requested_kernel())?;
     let progress = miner.progress();
     let mut slices = vec![BlockSlice::default(); plan.difficulties().len()];
+    // The peaks beside each row, summed over the rounds (equal windows: their mean).
+    let mut peaks_beside = vec![0.0f64; plan.difficulties().len()];
     for round in 1..=ROUNDS {
-        for (&difficulty, total) in plan.difficulties().iter().zip(&mut slices) {
+        let rows = plan.difficulties().iter().zip(&mut slices);
+        for ((&difficulty, total), peaks) in rows.zip(&mut peaks_beside) {
             let kind = StepKind::Difficulty(difficulty);
-            let slice = steps.run(Some(round), kind, Some(&progress), || {
-                mine_blocks_for(&miner, Difficulty::new(difficulty), sub_slice)
+            let (slice, peak) = steps.run(Some(round), kind, Some(&progress), || {
+                mine_blocks_beside_peak(&miner, Difficulty::new(difficulty), sub_slice)
             });
             total.add(slice);
+            *peaks += peak;
         }
     }
     let by_difficulty: Vec<DifficultyRate> = plan
         .difficulties()
         .iter()
         .zip(slices)
-        .map(|(&difficulty, total)| total.rate(difficulty))
+        .zip(peaks_beside)
+        .map(|((&difficulty, total), peaks)| total.rate(difficulty, peaks / ROUNDS as f64))
         .collect();
 
     let mut latencies = steps.run(None, StepKind::CancelLatency, Some(&progress), || {
@@ -320,7 +327,7 @@ mod tests {
         );
         assert_eq!(
             recorder.steps[total - 2].to_string(),
-            "round 3/3: blocks at difficulty 1"
+            "round 3/3: blocks at difficulty 1, peak beside"
         );
         assert_eq!(recorder.steps[total - 1].to_string(), "cancel latency");
     }

@@ -3,8 +3,8 @@
 //!
 //! Two panels side by side:
 //! - left, the effective attempts per second against difficulty (every per-block cost
-//!   included), under a line at the peak rate, so the overhead at low difficulty shows as
-//!   the gap between the curve and the line;
+//!   included), under a line through the peak measured beside each difficulty, so the
+//!   overhead at low difficulty shows as the gap between the curve and the line;
 //! - right, each kernel's one-thread rate over the chained `compress256` baseline (a bar
 //!   per kernel, with the baseline at 1.0), the figure the per-core targets are set in.
 //!
@@ -68,21 +68,30 @@ pub fn write_svg(report: &BenchReport, path: &Path) -> Result<(), PlotError> {
 
 type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
 
-/// Left panel: effective M attempts/s against difficulty, and the peak.
+/// Left panel: effective M attempts/s against difficulty, and the peak beside each.
 fn difficulty_panel(report: &BenchReport, area: &DrawingArea<SVGBackend, Shift>) -> DrawResult {
     let points: Vec<(u32, f64)> = report
         .by_difficulty
         .iter()
         .map(|row| (row.difficulty, row.attempts_per_s / 1e6))
         .collect();
+    let peaks: Vec<(u32, f64)> = report
+        .by_difficulty
+        .iter()
+        .map(|row| (row.difficulty, row.peak_attempts_per_s / 1e6))
+        .collect();
     let threads = report.threads.last().map_or(1, |t| t.n);
-    let peak = report
-        .threads
-        .last()
-        .map_or(0.0, |t| t.attempts_per_s / 1e6);
     let lo = points.iter().map(|p| p.0).min().unwrap_or(0);
     let hi = points.iter().map(|p| p.0).max().unwrap_or(0).max(lo + 1);
-    let top = points.iter().map(|p| p.1).fold(peak, f64::max).max(1e-3) * 1.15;
+    let top = points
+        .iter()
+        .chain(&peaks)
+        .map(|p| p.1)
+        .fold(1e-3, f64::max)
+        * 1.15;
+    let (low_peak, high_peak) = peaks.iter().fold((f64::MAX, 0.0f64), |(low, high), p| {
+        (low.min(p.1), high.max(p.1))
+    });
 
     let mut chart = ChartBuilder::on(area)
         .caption(
@@ -99,13 +108,16 @@ fn difficulty_panel(report: &BenchReport, area: &DrawingArea<SVGBackend, Shift>)
         .y_desc("M attempts/s")
         .x_labels(points.len().min(16))
         .draw()?;
+    // With one row, a flat line across the axis shows its peak.
+    let peak_line = if peaks.len() == 1 {
+        vec![(lo, peaks[0].1), (hi, peaks[0].1)]
+    } else {
+        peaks.clone()
+    };
     chart
-        .draw_series(LineSeries::new(
-            [(lo, peak), (hi, peak)],
-            PEAK.stroke_width(2),
-        ))?
+        .draw_series(LineSeries::new(peak_line, PEAK.stroke_width(2)))?
         .label(format!(
-            "peak, {threads} thread{} ({peak:.1} M/s)",
+            "peak beside each, {threads} thread{} ({low_peak:.1}-{high_peak:.1} M/s)",
             if threads == 1 { "" } else { "s" }
         ))
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], PEAK.stroke_width(2)));
@@ -223,6 +235,7 @@ mod tests {
                     secs_per_block: Some(0.1),
                     attempts_per_s: f64::from(d) * 4e6,
                     block_attempts_per_s: f64::from(d) * 3.6e6,
+                    peak_attempts_per_s: 76e6 + f64::from(d) * 0.25e6,
                 })
                 .collect(),
             cancel_p50_us: 30.0,
@@ -258,7 +271,7 @@ mod tests {
             "sha-ni",
             "2.00×",
             "0.95×",
-            "peak, 2 threads (78.0 M/s)",
+            "peak beside each, 2 threads (78.0-80.0 M/s)",
         ] {
             assert!(svg.contains(text), "the picture lacks {text:?}");
         }

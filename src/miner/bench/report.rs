@@ -54,15 +54,22 @@ pub struct DifficultyRate {
     pub blocks: u64,
     /// Seconds per block over the three rounds; `null` when no block was found.
     pub secs_per_block: Option<f64>,
-    /// Attempts made over a round's wall time, per-block costs included (best round,
-    /// as for `threads`, so that the two compare like with like).
+    /// Attempts made per second of mining, per-block costs included, over all the
+    /// rounds' slices of this row.
     pub attempts_per_s: f64,
     /// Blocks found per second times 2^difficulty, the attempts a block takes on
-    /// average (best round; 0 without a block): the work the blocks stand for. Below
+    /// average (0 without a block): the work the blocks stand for. Below
     /// `attempts_per_s` by the attempts no block can come of, such as the rest of a
-    /// batch in flight when another worker's hit lands; noisy where a round finds few
+    /// batch in flight when another worker's hit lands; noisy where the rounds find few
     /// blocks.
     pub block_attempts_per_s: f64,
+    /// The peak (this miner at a difficulty no hash meets) measured beside this row: the
+    /// mean of a window just before and one just after each of its slices. The row's
+    /// shares of the peak are taken against it rather than against `threads`, whose
+    /// rounds ran seconds earlier: a shared machine's speed drifts by several per cent
+    /// over seconds, which read as per-block cost (or as a share above 100 %) before.
+    /// Means on both sides, not best rounds, so that the two compare like with like.
+    pub peak_attempts_per_s: f64,
 }
 
 /// One row of [`BenchReport::kernels`]: one kernel's rate on one thread.
