@@ -33,7 +33,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     threads: Vec<usize>,
     /// Seconds per measurement: the baseline, each thread count and each kernel (each
-    /// over three interleaved rounds), each difficulty, the cancel latency.
+    /// over three interleaved rounds), each difficulty (and half as long again for the
+    /// peak measured beside it), the cancel latency.
     #[arg(long, value_name = "S", default_value_t = BenchConfig::default().secs)]
     secs: f64,
     /// Difficulties (leading zero bits) for the blocks-by-difficulty table,
@@ -53,7 +54,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "NAME")]
     kernel: Option<KernelKind>,
     /// Also draw the report as an SVG picture at FILE: effective attempts/s against
-    /// difficulty (under the peak), and each kernel's rate over the baseline.
+    /// difficulty (under the peak measured beside each), and each kernel's rate over
+    /// the baseline.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
 }

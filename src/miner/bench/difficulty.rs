@@ -1,7 +1,8 @@
 //! Blocks by difficulty: blocks mined back to back, each on the last, for a time
 //! slice, with the effective attempts per second (every per-block and per-epoch cost
 //! included), two ways: the attempts made, and the attempts the blocks found stand for
-//! (2^difficulty each, what a block takes on average).
+//! (2^difficulty each, what a block takes on average); and beside each slice, the
+//! miner's peak, the yardstick for the slice's share of it.
 
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
