@@ -67,8 +67,9 @@ pub struct DifficultyRate {
     /// mean of a window just before and one just after each of its slices. The row's
     /// shares of the peak are taken against it rather than against `threads`, whose
     /// rounds ran seconds earlier: a shared machine's speed drifts by several per cent
-    /// over seconds, which read as per-block cost (or as a share above 100 %) before.
-    /// Means on both sides, not best rounds, so that the two compare like with like.
+    /// over seconds, and against a rate from seconds away that drift would read as
+    /// per-block cost, or as a share above 100 %. Means on both sides, not best rounds,
+    /// so that the two compare like with like.
     pub peak_attempts_per_s: f64,
 }
 
