@@ -267,6 +267,14 @@ fn bench_tables_show_each_difficulty_against_the_peak_beside_it() {
     ] {
         assert!(out.contains(text), "no {text:?} in\n{out}");
     }
+    // How far apart the rounds came out, whichever way this run went.
+    let spread_line = |l: &str| {
+        l.starts_with("rounds agreed within ") || l.starts_with("rounds disagreed by up to ")
+    };
+    assert!(
+        out.lines().any(spread_line),
+        "no line on the rounds in\n{out}"
+    );
     let header = out
         .lines()
         .position(|line| line.starts_with("difficulty  blocks"))
@@ -297,6 +305,9 @@ fn bench_plot_writes_an_svg_naming_the_kernels() {
     let o = minichain(&tiny_bench("2,4", &["--json", "--plot", &svg_arg]), "");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("--json report");
+    let spread = report["round_spread"].as_f64().expect("round_spread");
+    assert!((0.0..=1.0).contains(&spread), "round_spread {spread}");
+    assert!(report["round_spread_of"].is_string(), "{report}");
     let kernels: Vec<String> = report["kernels"]
         .as_array()
         .expect("kernels")

@@ -13,7 +13,8 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use clap::Args;
 use minichain::miner::bench::{
-    self, BenchConfig, BenchPlan, BenchPlanError, BenchReport, Observer, ROUNDS, Step, ratio,
+    self, BenchConfig, BenchPlan, BenchPlanError, BenchReport, NOISY_SPREAD, Observer, ROUNDS,
+    Step, ratio,
 };
 use minichain::miner::kernel::calibrate::LOW_DIFFICULTY_MAX;
 use minichain::miner::{KernelKind, MAX_THREADS, Progress};
@@ -196,6 +197,20 @@ fn print_tables(
             row.name,
             format_rate(row.attempts_per_s),
             ratio(row.attempts_per_s, baseline)
+        )?;
+    }
+    let spread = 100.0 * report.round_spread;
+    if report.round_spread > NOISY_SPREAD {
+        writeln!(
+            out,
+            "rounds disagreed by up to {spread:.0}% ({}): the machine was busy during the run; the best round is kept, but run again before trusting the figures",
+            report.round_spread_of
+        )?;
+    } else {
+        writeln!(
+            out,
+            "rounds agreed within {spread:.0}% (widest: {})",
+            report.round_spread_of
         )?;
     }
     writeln!(out)?;

@@ -12,7 +12,7 @@ use super::difficulty::{BlockSlice, mine_blocks_beside_peak};
 use super::plan::{BenchPlan, ROUNDS};
 use super::rates::{baseline_compress_per_s, peak_attempts_per_s};
 use super::report::{BenchReport, DifficultyRate, KernelRate, ThreadRate};
-use super::stats::{percentile, ratio};
+use super::stats::{percentile, ratio, spread};
 use crate::chain::Difficulty;
 use crate::miner::kernel::{MiningKernels, available_kernels};
 use crate::miner::{KernelKind, Miner, MinerConfig, MinerError, Progress};
@@ -174,46 +174,64 @@ pub fn run(plan: &BenchPlan, observer: &mut impl Observer) -> Result<BenchReport
 
     // Interleaved rounds, best of each: other load on the machine only ever slows a
     // measurement down, and interleaving keeps the baseline and the miner side by side.
+    // Each measurement's rate in every round: the best is kept, the spread reported.
     let sub_slice = plan.slice() / ROUNDS as u32;
-    let mut baseline = 0.0f64;
-    let mut thread_rates = vec![0.0f64; thread_miners.len()];
-    let mut kernel_rates = vec![0.0f64; kernel_miners.len()];
+    let mut baseline = Vec::with_capacity(ROUNDS);
+    let mut thread_rounds = vec![Vec::with_capacity(ROUNDS); thread_miners.len()];
+    let mut kernel_rounds = vec![Vec::with_capacity(ROUNDS); kernel_miners.len()];
     for round in 1..=ROUNDS {
-        let rate = steps.run(Some(round), StepKind::Baseline, None, || {
+        baseline.push(steps.run(Some(round), StepKind::Baseline, None, || {
             baseline_compress_per_s(sub_slice)
-        });
-        baseline = baseline.max(rate);
-        for (miner, best) in thread_miners.iter().zip(&mut thread_rates) {
+        }));
+        for (miner, rounds) in thread_miners.iter().zip(&mut thread_rounds) {
             let kind = StepKind::Threads {
                 threads: miner.threads(),
                 kernel: miner.kernel(),
             };
-            let rate = steps.run(Some(round), kind, Some(&miner.progress()), || {
+            rounds.push(steps.run(Some(round), kind, Some(&miner.progress()), || {
                 peak_attempts_per_s(miner, sub_slice)
-            });
-            *best = best.max(rate);
+            }));
         }
-        for (miner, best) in kernel_miners.iter().zip(&mut kernel_rates) {
+        for (miner, rounds) in kernel_miners.iter().zip(&mut kernel_rounds) {
             let kind = StepKind::Kernel(miner.kernel());
-            let rate = steps.run(Some(round), kind, Some(&miner.progress()), || {
+            rounds.push(steps.run(Some(round), kind, Some(&miner.progress()), || {
                 peak_attempts_per_s(miner, sub_slice)
-            });
-            *best = best.max(rate);
+            }));
         }
     }
-    let baseline_compress_per_s = baseline;
+    let best = |rounds: &[f64]| rounds.iter().copied().fold(0.0, f64::max);
+    let (round_spread, round_spread_of) = std::iter::once((spread(&baseline), "baseline".into()))
+        .chain(
+            plan.threads()
+                .iter()
+                .zip(&thread_rounds)
+                .map(|(n, rounds)| (spread(rounds), format!("{n} threads"))),
+        )
+        .chain(
+            kernels
+                .iter()
+                .zip(&kernel_rounds)
+                .map(|(kind, rounds)| (spread(rounds), format!("kernel {kind}"))),
+        )
+        .fold((0.0, String::new()), |widest, row| {
+            if row.0 > widest.0 { row } else { widest }
+        });
+    let baseline_compress_per_s = best(&baseline);
     let threads: Vec<ThreadRate> = plan
         .threads()
         .iter()
-        .zip(thread_rates)
-        .map(|(&n, attempts_per_s)| ThreadRate { n, attempts_per_s })
+        .zip(&thread_rounds)
+        .map(|(&n, rounds)| ThreadRate {
+            n,
+            attempts_per_s: best(rounds),
+        })
         .collect();
     let kernel_rates: Vec<KernelRate> = kernels
         .iter()
-        .zip(kernel_rates)
-        .map(|(kind, attempts_per_s)| KernelRate {
+        .zip(&kernel_rounds)
+        .map(|(kind, rounds)| KernelRate {
             name: kind.name().to_owned(),
-            attempts_per_s,
+            attempts_per_s: best(rounds),
         })
         .collect();
     drop((thread_miners, kernel_miners));
@@ -259,6 +277,8 @@ pub fn run(plan: &BenchPlan, observer: &mut impl Observer) -> Result<BenchReport
         baseline_compress_per_s,
         ratio_per_core: ratio(one_thread, baseline_compress_per_s),
         scaling: ratio(largest, one_thread),
+        round_spread,
+        round_spread_of,
         threads,
         by_difficulty,
         cancel_p50_us: percentile(&latencies, 50.0).as_secs_f64() * 1e6,
@@ -311,6 +331,18 @@ mod tests {
         assert_eq!(report.kernel, "portable");
         assert!(report.cancels >= MIN_CANCELS);
         assert!(report.cancel_p50_us <= report.cancel_p99_us);
+        assert!((0.0..=1.0).contains(&report.round_spread));
+        let of = report.round_spread_of.as_str();
+        let named = of == "baseline"
+            || of == "1 threads"
+            || report
+                .kernels
+                .iter()
+                .any(|k| of == format!("kernel {}", k.name));
+        assert!(
+            report.round_spread == 0.0 || named,
+            "{of:?} names no measured row"
+        );
 
         let total = ROUNDS * (1 + 1 + kernels + 1) + 1;
         assert_eq!(recorder.steps.len(), total);

@@ -45,4 +45,4 @@ pub use plan::{BenchConfig, BenchPlan, BenchPlanError, ROUNDS, thread_counts};
 pub use plot::{PlotError, write_svg};
 pub use rates::{baseline_compress_per_s, cancel_after, peak_attempts_per_s, pinned_job};
 pub use report::{BenchReport, DifficultyRate, KernelRate, ThreadRate};
-pub use stats::{percentile, ratio};
+pub use stats::{NOISY_SPREAD, percentile, ratio, spread};

@@ -227,6 +227,8 @@ mod tests {
             ],
             ratio_per_core: 2.0,
             scaling: 1.95,
+            round_spread: 0.02,
+            round_spread_of: "baseline".into(),
             by_difficulty: [8, 12, 16]
                 .into_iter()
                 .map(|d| DifficultyRate {

@@ -16,6 +16,15 @@ pub struct BenchReport {
     pub ratio_per_core: f64,
     /// Attempts per second at the largest thread count over one thread.
     pub scaling: f64,
+    /// The widest spread between the rounds of any best-of-rounds measurement (the
+    /// baseline, `threads`, `kernels`): slowest over fastest, subtracted from one.
+    /// Above [`NOISY_SPREAD`](super::stats::NOISY_SPREAD) the machine was busy during
+    /// the run: the best round is kept, but a busy spell over every round of a
+    /// measurement would go unseen, so such a run's figures want a second run.
+    pub round_spread: f64,
+    /// The measurement `round_spread` comes from, as the tables name it (`baseline`,
+    /// `2 threads`, `kernel sha-ni`).
+    pub round_spread_of: String,
     /// Blocks mined back to back at each difficulty, largest thread count.
     pub by_difficulty: Vec<DifficultyRate>,
     /// Median cancel latency, µs, from `cancel()` to `mine` returning, all workers busy.
