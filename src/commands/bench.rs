@@ -34,7 +34,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     threads: Vec<usize>,
     /// Seconds per measurement: the baseline, each thread count and each kernel (each
-    /// over three interleaved rounds), each difficulty (and half as long again for the
+    /// over six interleaved rounds), each difficulty (and half as long again for the
     /// peak measured beside it), the cancel latency.
     #[arg(long, value_name = "S", default_value_t = BenchConfig::default().secs)]
     secs: f64,

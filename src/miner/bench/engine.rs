@@ -54,7 +54,7 @@ pub enum StepKind {
 }
 
 /// One step of a run, as it begins: which it is of how many, and what it measures.
-/// Displays as the progress line's text, e.g. `round 1/3: 2 threads, sha-ni`.
+/// Displays as the progress line's text, e.g. `round 1/6: 2 threads, sha-ni`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
     /// This step's number, from 1.
@@ -347,15 +347,15 @@ mod tests {
         }
         assert_eq!(
             recorder.steps[0].to_string(),
-            "round 1/3: baseline compress256, 1 thread"
+            "round 1/6: baseline compress256, 1 thread"
         );
         assert_eq!(
             recorder.steps[1].to_string(),
-            "round 1/3: 1 threads, portable"
+            "round 1/6: 1 threads, portable"
         );
         assert_eq!(
             recorder.steps[total - 2].to_string(),
-            "round 3/3: blocks at difficulty 1, peak beside"
+            "round 6/6: blocks at difficulty 1, peak beside"
         );
         assert_eq!(recorder.steps[total - 1].to_string(), "cancel latency");
     }

@@ -17,7 +17,7 @@
 //! 5. cancel latency: many cancels with all workers busy, from `cancel()` to `mine`
 //!    returning ([`cancel_latencies`]).
 //!
-//! 1 to 4 run in [`ROUNDS`] interleaved rounds of a third of the time each. The rates
+//! 1 to 4 run in [`ROUNDS`] interleaved rounds of a sixth of the time each. The rates
 //! of 1 to 3 keep their best round: load from other processes only ever slows a
 //! measurement down. A difficulty row is a share of the peak, so it is compared with
 //! the peak measured beside it rather than with the thread rows, which ran seconds

@@ -7,7 +7,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BenchReport {
     /// Chained `sha2::compress256` calls per second on one thread: the yardstick (best
-    /// of three rounds, as are `threads` and `kernels`).
+    /// of the [`ROUNDS`](super::plan::ROUNDS) rounds, as are `threads` and `kernels`).
     pub baseline_compress_per_s: f64,
     /// The miner's attempts per second at each thread count, smallest first.
     pub threads: Vec<ThreadRate>,
@@ -59,9 +59,9 @@ pub struct ThreadRate {
 pub struct DifficultyRate {
     /// Leading zero bits required.
     pub difficulty: u32,
-    /// Blocks found in the three rounds together (the seconds per measurement in all).
+    /// Blocks found in all the rounds together (the seconds per measurement in all).
     pub blocks: u64,
-    /// Seconds per block over the three rounds; `null` when no block was found.
+    /// Seconds per block over all the rounds; `null` when no block was found.
     pub secs_per_block: Option<f64>,
     /// Attempts made per second of mining, per-block costs included, over all the
     /// rounds' slices of this row.
