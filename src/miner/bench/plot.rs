@@ -112,7 +112,7 @@ fn difficulty_panel(report: &BenchReport, area: &DrawingArea<SVGBackend, Shift>)
     let peak_line = if peaks.len() == 1 {
         vec![(lo, peaks[0].1), (hi, peaks[0].1)]
     } else {
-        peaks.clone()
+        peaks
     };
     chart
         .draw_series(LineSeries::new(peak_line, PEAK.stroke_width(2)))?
