@@ -4,9 +4,11 @@
 //! plans its first epoch afresh). It is the loop to profile when the per-block cost is
 //! in question.
 //!
-//! `cargo run --release --example block_overhead -- [DIFFICULTY] [SECS] [THREADS] [KERNEL] [ROUNDS]`
-//! (defaults 8, 3, all CPUs, calibrated (also `auto` or empty), 1): each round mines
-//! SECS one way, then SECS the other. Under `perf record` it shows where a block's time goes beside its hashing.
+//! `cargo run --release --example block_overhead -- [DIFFICULTY] [SECS] [THREADS] [KERNEL] [ROUNDS] [WAYS]`
+//! (defaults 8, 3, all CPUs, calibrated (also `auto` or empty), 1, `both`): each round
+//! mines SECS one way, then SECS the other; WAYS `chain` or `loop` mines only that way.
+//! Under `perf record` it shows where a block's time goes beside its hashing (with WAYS
+//! set, for that way alone).
 
 use std::time::{Duration, Instant};
 
@@ -67,6 +69,12 @@ fn main() -> anyhow::Result<()> {
         .map(|s| s.parse())
         .transpose()?;
     let rounds: u32 = args.get(4).map_or(Ok(1), |s| s.parse())?;
+    let ways: &[Way] = match args.get(5).map_or("both", String::as_str) {
+        "both" => &[Way::Chain, Way::Loop],
+        "chain" => &[Way::Chain],
+        "loop" => &[Way::Loop],
+        other => anyhow::bail!("WAYS is both, chain or loop, not {other:?}"),
+    };
     let miner = Miner::new(MinerConfig { threads, kernel })?;
     let peak = peak_attempts_per_s(&miner, Duration::from_secs_f64(0.5));
     println!(
@@ -77,7 +85,7 @@ fn main() -> anyhow::Result<()> {
         peak / 1e6
     );
     for round in 1..=rounds {
-        for way in [Way::Chain, Way::Loop] {
+        for &way in ways {
             let (blocks, secs, attempts) = mine_for(&miner, Difficulty::new(difficulty), secs, way);
             let per_block = secs / blocks.max(1) as f64;
             let effective = (1u64 << difficulty) as f64 / per_block;
