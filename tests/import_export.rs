@@ -268,3 +268,40 @@ fn bad_input_and_occupied_stores_are_refused() {
         text(&out.stderr)
     );
 }
+
+/// Export never writes over a store: not its own data directory's, not another's (a
+/// running node's), not through a link; the stores still open and export afterwards.
+#[test]
+fn export_refuses_to_write_over_a_store() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let dir = work.path().join("data");
+    let other = work.path().join("other");
+    for d in [&dir, &other] {
+        let out = minichain(&["import", "--synthetic", "50"], d);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let own = dir.join(minichain::store::FILE_NAME);
+    let theirs = other.join(minichain::store::FILE_NAME);
+    let link = work.path().join("looks-like-json.json");
+    std::os::unix::fs::symlink(&theirs, &link).expect("symlink");
+    let node = start_listening(node_command(&other, None));
+    for target in [&own, &theirs, &link] {
+        let out = minichain(&["export", &target.to_string_lossy()], &dir);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("would destroy it"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert!(node.terminate().success());
+    let mut expected = b"{\"chain\":".to_vec();
+    write_chain(&synthetic_chain(50), Dialect::Compact, &mut expected);
+    expected.push(b'}');
+    for d in [&dir, &other] {
+        let exported = work.path().join("after.json");
+        let out = minichain(&["export", &exported.to_string_lossy()], d);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(std::fs::read(&exported).expect("file"), expected);
+    }
+}

@@ -2,7 +2,7 @@
 //! node on that directory answers `GET /api/blocks` (or as its Redis message).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,9 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         None => super::node::default_data_dir()?,
     };
     let started = Instant::now();
+    if args.file != "-" {
+        refuse_a_store(Path::new(&args.file))?;
+    }
     if !dir.join(minichain::store::FILE_NAME).exists() {
         anyhow::bail!(
             "{} holds no store ({} is missing)",
@@ -88,4 +91,23 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses an output path that is a store file, or a link to one: export writes JSON,
+/// and writing it over a store (this directory's, whose lock is released once the chain
+/// is read, or a running node's) would destroy that chain. A store is always a data
+/// directory's [`FILE_NAME`](minichain::store::FILE_NAME).
+fn refuse_a_store(file: &Path) -> anyhow::Result<()> {
+    // A path that does not resolve does not exist yet: nothing there to destroy.
+    let Ok(resolved) = std::fs::canonicalize(file) else {
+        return Ok(());
+    };
+    if resolved.file_name() == Some(std::ffi::OsStr::new(minichain::store::FILE_NAME)) {
+        anyhow::bail!(
+            "{} is a store ({}): export writes JSON and would destroy it; choose another file",
+            file.display(),
+            resolved.display()
+        );
+    }
+    Ok(())
 }
