@@ -253,10 +253,12 @@ fn mine_refuses_data_the_node_refuses() {
 }
 
 /// `bench`'s text tables: the baseline, the per-core ratio, every kernel, and a row per
-/// difficulty with its shares of the peak measured beside it, which the row names.
+/// difficulty (smallest first and once each, however they were asked for) with its
+/// time per block in a unit and its shares of the peak measured beside it, which the
+/// row names.
 #[test]
 fn bench_tables_show_each_difficulty_against_the_peak_beside_it() {
-    let o = minichain(&tiny_bench("2,3", &[]), "");
+    let o = minichain(&tiny_bench("3,2,3", &[]), "");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     for text in [
@@ -284,9 +286,19 @@ fn bench_tables_show_each_difficulty_against_the_peak_beside_it() {
             .nth(header)
             .is_some_and(|h| h.contains("peak beside"))
     );
-    for (line, difficulty) in out.lines().skip(header + 1).zip(["2", "3"]) {
+    let rows: Vec<&str> = out
+        .lines()
+        .skip(header + 1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(rows.len(), 2, "one row per difficulty:\n{out}");
+    for (line, difficulty) in rows.into_iter().zip(["2", "3"]) {
         let cells: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(cells.first(), Some(&difficulty), "{line}");
+        assert!(
+            matches!(cells.get(3), Some(&("µs" | "ms" | "s"))),
+            "time per block with its unit: {line}"
+        );
         // The share of the peak, then the peak beside the row, a positive rate.
         assert!(cells.iter().any(|c| c.ends_with('%')), "{line}");
         assert!(line.trim_end().ends_with("H/s"), "{line}");
@@ -462,6 +474,44 @@ fn bench_plot_to_an_unwritable_path_is_refused_before_the_run() {
         stderr(&o).contains(&format!("cannot write --plot {svg_arg}")),
         "{}",
         stderr(&o)
+    );
+}
+
+/// `bench --plot` to a named pipe is refused before the run: opening it would wait
+/// for a reader, and the picture written after the run would wait for another.
+#[cfg(target_os = "linux")]
+#[test]
+fn bench_plot_to_a_pipe_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let fifo = dir.path().join("plot.fifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    let fifo_arg = fifo.to_string_lossy().into_owned();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minichain"))
+        .args(tiny_bench("1", &["--plot", &fifo_arg]))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start minichain bench");
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().expect("poll the run").is_none() {
+        if std::time::Instant::now() > give_up {
+            child.kill().expect("kill the run");
+            panic!("bench --plot to a pipe hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().expect("the run's output");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    assert!(
+        stdout(&o).is_empty(),
+        "refused before the run: {}",
+        stdout(&o)
     );
 }
 

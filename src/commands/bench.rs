@@ -35,11 +35,12 @@ pub struct BenchArgs {
     threads: Vec<usize>,
     /// Seconds per measurement: the baseline, each thread count and each kernel (each
     /// over six interleaved rounds), each difficulty (and half as long again for the
-    /// peak measured beside it), the cancel latency.
+    /// peak measured beside it), the cancel latency (at least 100 cancels, unless they
+    /// take over 3 s).
     #[arg(long, value_name = "S", default_value_t = BenchConfig::default().secs)]
     secs: f64,
     /// Difficulties (leading zero bits) for the blocks-by-difficulty table,
-    /// comma-separated.
+    /// comma-separated (measured smallest first, each once).
     #[arg(
         long,
         value_name = "LIST",
@@ -113,13 +114,28 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Refuses a `--plot` path that cannot be written (a missing folder, a directory)
-/// before the run rather than after it, which would cost the whole run. The path is
-/// opened for writing without truncating it; a file the check had to create is removed
-/// at once, so an interrupted run leaves no empty picture behind, and an existing file
-/// is left as it is until the picture replaces it.
+/// Refuses a `--plot` path that cannot be written (a missing folder, a directory) or is
+/// not a file (a named pipe, a socket, a device) before the run rather than after it,
+/// which would cost the whole run. The path is opened for writing without truncating it;
+/// a file the check had to create is removed at once, so an interrupted run leaves no
+/// empty picture behind, and an existing file is left as it is until the picture
+/// replaces it.
+///
+/// Why not a pipe: opening one for writing waits for a reader, and a reader sees the
+/// check's open and close as the end of its input, so the picture, written after the
+/// run, would wait for another reader forever.
 fn check_plot_path(path: &Path) -> anyhow::Result<()> {
     let cannot = || format!("cannot write --plot {}", path.display());
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+        && !meta.is_dir()
+    {
+        anyhow::bail!(
+            "cannot write --plot {}: not a regular file (a pipe, socket or device); \
+             name a file for the SVG",
+            path.display()
+        );
+    }
     let existed = std::fs::symlink_metadata(path).is_ok();
     std::fs::OpenOptions::new()
         .write(true)
@@ -216,14 +232,14 @@ fn print_tables(
     writeln!(out)?;
     writeln!(
         out,
-        "difficulty  blocks  s/block    effective attempts/s  of peak   blocks x 2^d /s  of peak   peak beside ({} threads)",
+        "difficulty  blocks  per block  effective attempts/s  of peak   blocks x 2^d /s  of peak   peak beside ({} threads)",
         plan.largest_threads()
     )?;
     for row in &report.by_difficulty {
         let peak = row.peak_attempts_per_s;
         let per_block = row
             .secs_per_block
-            .map_or_else(|| "-".to_owned(), |s| format!("{s:.6}"));
+            .map_or_else(|| "-".to_owned(), format_duration);
         // The blocks' rate is a count of lucky draws: with few blocks it says little
         // (18 blocks read 151 % of the peak once), so the table leaves it out.
         let (found, found_share) = if row.blocks >= MIN_BLOCKS_FOR_RATE {
@@ -292,5 +308,17 @@ impl Observer for Steps {
             Some(progress) => with_live_rate(progress, &label, work),
             None => work(),
         }
+    }
+}
+
+/// A block's time in the unit that shows three figures: a block at difficulty 8 takes
+/// microseconds, one at 24 a good part of a second.
+fn format_duration(secs: f64) -> String {
+    if secs >= 1.0 {
+        format!("{secs:.2} s")
+    } else if secs >= 1e-3 {
+        format!("{:.2} ms", secs * 1e3)
+    } else {
+        format!("{:.2} µs", secs * 1e6)
     }
 }

@@ -45,7 +45,7 @@ pub fn read_input(path: &str) -> anyhow::Result<String> {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
-            .context("cannot read standard input as UTF-8")?;
+            .context("cannot read standard input")?;
         Ok(text)
     } else {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))
@@ -80,7 +80,7 @@ pub fn read_input_bytes(path: &str) -> anyhow::Result<InputBytes> {
         let mut bytes = Vec::new();
         std::io::stdin()
             .read_to_end(&mut bytes)
-            .context("cannot read standard input as UTF-8")?;
+            .context("cannot read standard input")?;
         return Ok(InputBytes::Read(bytes));
     }
     let context = || format!("cannot read {path}");
@@ -108,7 +108,7 @@ pub fn input_text<'a>(path: &str, bytes: &'a [u8]) -> anyhow::Result<&'a str> {
             "stream did not contain valid UTF-8",
         );
         let what = if path == "-" {
-            "cannot read standard input as UTF-8".to_owned()
+            "cannot read standard input".to_owned()
         } else {
             format!("cannot read {path}")
         };

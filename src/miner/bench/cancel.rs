@@ -9,26 +9,36 @@ use super::rates::pinned_job;
 use crate::chain::{Difficulty, genesis};
 use crate::miner::{CancelToken, MineOutcome, Miner};
 
-/// The fewest cancels `minichain bench` measures, however short the slice.
+/// The fewest cancels `minichain bench` measures, however short the slice (unless they
+/// run past [`MAX_CANCEL_TIME`]).
 pub const MIN_CANCELS: usize = 100;
 
+/// The longest `minichain bench` spends on cancels beyond its slice: 100 cancels take
+/// about a quarter of a second when the workers have a core each, but with many more
+/// workers than cores each cancel waits for every worker to be scheduled (64 workers on
+/// 2 cores: 0.15 s a cancel), and the run must still end in about the time asked for.
+pub const MAX_CANCEL_TIME: Duration = Duration::from_secs(3);
+
 /// How many cancels [`cancel_latencies`] measures: at least `min_cancels`, and as many
-/// more as fit in `min_time`.
+/// more as fit in `min_time`, but none started after `max_time` (one at least).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CancelQuota {
     /// The fewest cancels.
     pub min_cancels: usize,
     /// Cancels go on until this much time has passed (and `min_cancels` are done).
     pub min_time: Duration,
+    /// No cancel starts after this much time, `min_cancels` or not (one always runs).
+    pub max_time: Duration,
 }
 
 impl CancelQuota {
-    /// `minichain bench`'s quota: at least [`MIN_CANCELS`], and as many as fit in
-    /// `slice`.
+    /// `minichain bench`'s quota: at least [`MIN_CANCELS`], as many as fit in `slice`,
+    /// and none started past `slice` or [`MAX_CANCEL_TIME`], whichever is longer.
     pub fn for_slice(slice: Duration) -> Self {
         CancelQuota {
             min_cancels: MIN_CANCELS,
             min_time: slice,
+            max_time: slice.max(MAX_CANCEL_TIME),
         }
     }
 
@@ -37,7 +47,14 @@ impl CancelQuota {
         CancelQuota {
             min_cancels: cancels,
             min_time: Duration::ZERO,
+            max_time: Duration::MAX,
         }
+    }
+
+    /// Whether another cancel is due after `done` of them in `elapsed`.
+    fn wants_more(&self, done: usize, elapsed: Duration) -> bool {
+        let short = done < self.min_cancels || elapsed < self.min_time;
+        short && (done == 0 || elapsed < self.max_time)
     }
 }
 
@@ -73,7 +90,7 @@ pub fn cancel_latencies(miner: &Miner, quota: CancelQuota) -> Vec<Duration> {
             }
         });
         let started = Instant::now();
-        while latencies.len() < quota.min_cancels || started.elapsed() < quota.min_time {
+        while quota.wants_more(latencies.len(), started.elapsed()) {
             let token = CancelToken::new();
             if token_tx.send(token.clone()).is_err() {
                 break;
@@ -108,5 +125,26 @@ mod tests {
         assert_eq!(latencies.len(), 3);
         assert!(latencies.iter().all(|l| *l < Duration::from_secs(1)));
         assert!(cancel_latencies(&miner, CancelQuota::exactly(0)).is_empty());
+    }
+
+    /// The bench's quota stops starting cancels past its time limit, with 100 not yet
+    /// done, but always measures one; below it, it wants the fewest and the time.
+    #[test]
+    fn the_bench_quota_is_bounded_in_time() {
+        let quota = CancelQuota::for_slice(Duration::from_millis(10));
+        assert_eq!(quota.max_time, MAX_CANCEL_TIME);
+        assert!(quota.wants_more(0, Duration::from_secs(60)), "one at least");
+        assert!(quota.wants_more(5, Duration::from_secs(1)));
+        assert!(!quota.wants_more(5, MAX_CANCEL_TIME));
+        assert!(quota.wants_more(MIN_CANCELS - 1, Duration::from_millis(20)));
+        assert!(!quota.wants_more(MIN_CANCELS, Duration::from_millis(20)));
+        assert!(quota.wants_more(MIN_CANCELS, Duration::from_millis(5)));
+        let long = CancelQuota::for_slice(Duration::from_secs(10));
+        assert!(
+            long.wants_more(MIN_CANCELS, Duration::from_secs(9)),
+            "the slice is kept"
+        );
+        assert!(!CancelQuota::exactly(3).wants_more(3, Duration::ZERO));
+        assert!(CancelQuota::exactly(3).wants_more(2, Duration::from_secs(3600)));
     }
 }

@@ -38,7 +38,7 @@ pub mod rates;
 pub mod report;
 pub mod stats;
 
-pub use cancel::{CancelQuota, MIN_CANCELS, cancel_latencies};
+pub use cancel::{CancelQuota, MAX_CANCEL_TIME, MIN_CANCELS, cancel_latencies};
 pub use difficulty::{BlockSlice, PEAK_BESIDE, mine_blocks_beside_peak, mine_blocks_for};
 pub use engine::{BenchError, Observer, Quiet, Step, StepKind, run};
 pub use plan::{BenchConfig, BenchPlan, BenchPlanError, ROUNDS, thread_counts};

@@ -29,7 +29,8 @@ pub struct BenchConfig {
     /// Seconds per measurement: the baseline, each thread count and each kernel (each
     /// over [`ROUNDS`] interleaved rounds), each difficulty, the cancel latency.
     pub secs: f64,
-    /// Difficulties (leading zero bits) for the blocks-by-difficulty measurement.
+    /// Difficulties (leading zero bits) for the blocks-by-difficulty measurement (the
+    /// plan measures them smallest first, each once).
     pub difficulties: Vec<u32>,
     /// Kernel for the thread, difficulty and cancel measurements (`None`: the fastest
     /// here, picked by a short calibration).
@@ -116,7 +117,7 @@ impl BenchPlan {
         Ok(BenchPlan {
             threads,
             slice: Duration::from_secs_f64(config.secs),
-            difficulties: config.difficulties.clone(),
+            difficulties: sorted_once(&config.difficulties),
             requested: config.kernel,
             kernels: MiningKernels::settle(config.kernel),
         })
@@ -137,7 +138,8 @@ impl BenchPlan {
         self.slice
     }
 
-    /// The difficulties for the blocks-by-difficulty measurement, in the caller's order.
+    /// The difficulties for the blocks-by-difficulty measurement, smallest first, each
+    /// once (the table and the plot's lines run along them).
     pub fn difficulties(&self) -> &[u32] {
         &self.difficulties
     }
@@ -175,6 +177,15 @@ pub fn thread_counts(requested: &[usize]) -> Vec<usize> {
     threads.sort_unstable();
     threads.dedup();
     threads
+}
+
+/// `values` smallest first, each once: a difficulty asked for twice is measured once,
+/// and the plot's lines join the rows in the order of their difficulties.
+fn sorted_once(values: &[u32]) -> Vec<u32> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted
 }
 
 #[cfg(test)]
@@ -236,5 +247,16 @@ mod tests {
         assert_eq!(plan.slice(), Duration::from_millis(500));
         assert_eq!(plan.difficulties(), [8, 12, 16, 20, 24]);
         assert_eq!(plan.kernel(), KernelKind::Portable);
+    }
+
+    /// Difficulties come smallest first and once each, whatever order they were given in.
+    #[test]
+    fn difficulties_are_sorted_once() {
+        let plan = BenchPlan::new(&BenchConfig {
+            difficulties: vec![8, 1, 4, 4, 20],
+            ..config()
+        })
+        .expect("a good config");
+        assert_eq!(plan.difficulties(), [1, 4, 8, 20]);
     }
 }
