@@ -156,8 +156,9 @@ async fn two_nodes_stay_in_sync_through_announcements_alone() {
 }
 
 /// A node stopped while its peer mines 1,000 blocks reads them from the block log at
-/// restart, from the position kept in its store: no gap request (no range fetch), no
-/// whole chain on `BLOCKCHAIN`, and the runs merged into few adoptions.
+/// restart, from the position kept in its store, past an entry of another shape in the
+/// log: no gap request (no range fetch), no whole chain on `BLOCKCHAIN`, and the runs
+/// merged into few adoptions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_away_for_1000_blocks_catches_up_from_the_log() {
     let redis = RedisServer::start();
@@ -204,6 +205,19 @@ async fn a_node_away_for_1000_blocks_catches_up_from_the_log() {
     for i in 0..1000 {
         let (code, answer) = a.mine(&format!(r#"{{"data": {{"away": {i}}}}}"#)).await;
         assert_eq!(code, 200, "{answer}");
+        if i == 10 {
+            // Someone else's entry in the log, without the `a` field: skipped, but it
+            // must neither end the catch-up (a page of 64 holding 63 usable entries is
+            // not the log's end) nor be read again.
+            let _: String = redis::cmd("XADD")
+                .arg("minichain:blocks:log")
+                .arg("*")
+                .arg("b")
+                .arg("a stranger's entry")
+                .query_async(&mut conn)
+                .await
+                .expect("XADD");
+        }
     }
     assert_eq!(a.len().await, 1003);
 

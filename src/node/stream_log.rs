@@ -135,16 +135,19 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
         .client
         .get_multiplexed_async_connection_with_config(&config)
         .await?;
+    // The oldest entry's id, whatever it holds: a stranger's entry first in the log
+    // must not pass for an empty log.
     let oldest = range(&mut conn, "XRANGE", "-", "+", 1).await?;
     let Some((oldest, _)) = oldest.first() else {
         return Ok(0);
     };
     let Some(mut from) = reader.position.get().filter(|from| from >= oldest) else {
-        // Further behind than the log holds (or new): only the newest entry, whose
-        // missing parent sends us to the range fetch.
+        // Further behind than the log holds (or new): only the newest announcement,
+        // whose missing parent sends us to the range fetch.
         let newest = range(&mut conn, "XREVRANGE", "+", "-", 1).await?;
         let mut sent = 0;
         for (id, entry) in newest {
+            let Some(entry) = entry else { continue };
             if !reader.sender.send_logged(id, entry).await {
                 break;
             }
@@ -156,9 +159,12 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
     loop {
         let start = format!("({from}");
         let entries = range(&mut conn, "XRANGE", &start, "+", READ_BATCH).await?;
+        // Pages end by what the log held, not by what could be used: a stranger's
+        // entry in a page must neither end the catch-up nor be read again.
         let count = entries.len();
         for (id, entry) in entries {
             from = id;
+            let Some(entry) = entry else { continue };
             if !reader.sender.send_logged(id, entry).await {
                 return Ok(sent);
             }
@@ -170,15 +176,16 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
     }
 }
 
-/// `XRANGE`/`XREVRANGE key start end COUNT n`: each entry's id and its `a` field.
-/// Entries of another shape (someone else's writes) are skipped.
+/// `XRANGE`/`XREVRANGE key start end COUNT n`: each entry's id, with its `a` field when
+/// it has one (an entry without, someone else's write, is `None`: skipped, but counted
+/// and passed).
 async fn range(
     conn: &mut redis::aio::MultiplexedConnection,
     command: &str,
     start: &str,
     end: &str,
     count: usize,
-) -> redis::RedisResult<Vec<(StreamId, Bytes)>> {
+) -> redis::RedisResult<Vec<(StreamId, Option<Bytes>)>> {
     let reply: redis::Value = redis::cmd(command)
         .arg(STREAM_KEY)
         .arg(start)
@@ -190,8 +197,10 @@ async fn range(
     Ok(entries(reply))
 }
 
-/// The entries of an `XRANGE` reply: `[[id, [field, value, ...]], ...]`.
-fn entries(reply: redis::Value) -> Vec<(StreamId, Bytes)> {
+/// The entries of an `XRANGE` reply, `[[id, [field, value, ...]], ...]`: each id with
+/// its `a` field, or `None` for an entry without one. An item with no stream id (which
+/// Redis never sends) is left out.
+fn entries(reply: redis::Value) -> Vec<(StreamId, Option<Bytes>)> {
     let redis::Value::Array(items) = reply else {
         return Vec::new();
     };
@@ -213,7 +222,7 @@ fn entries(reply: redis::Value) -> Vec<(StreamId, Bytes)> {
                 _ => return None,
             };
             let redis::Value::Array(fields) = fields else {
-                return None;
+                return Some((id, None));
             };
             let mut fields = fields.into_iter();
             while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
@@ -221,10 +230,10 @@ fn entries(reply: redis::Value) -> Vec<(StreamId, Bytes)> {
                     (name, value)
                     && name == b"a"
                 {
-                    return Some((id, Bytes::from(value)));
+                    return Some((id, Some(Bytes::from(value))));
                 }
             }
-            None
+            Some((id, None))
         })
         .collect()
 }
@@ -256,7 +265,8 @@ mod tests {
         );
     }
 
-    /// Replies of the expected shape give their entries; anything else is skipped.
+    /// Replies of the expected shape give their entries; an entry of another shape keeps
+    /// its id (a page is passed whole) without a value; an item with no id is left out.
     #[test]
     fn reads_entries_and_skips_strangers() {
         use redis::Value::{Array, BulkString, Int};
@@ -274,7 +284,10 @@ mod tests {
         ]);
         assert_eq!(
             entries(reply),
-            vec![(StreamId { ms: 1, seq: 0 }, Bytes::from_static(b"x"))]
+            vec![
+                (StreamId { ms: 1, seq: 0 }, Some(Bytes::from_static(b"x"))),
+                (StreamId { ms: 2, seq: 0 }, None),
+            ]
         );
     }
 }
