@@ -156,16 +156,11 @@ fn new_miner(threads: usize, kernel: Option<KernelKind>) -> Result<Miner, BenchE
 /// [`BenchError::StartMiner`] when a miner will not start (its thread pool, say).
 pub fn run(plan: &BenchPlan, observer: &mut impl Observer) -> Result<BenchReport, BenchError> {
     let kernels = available_kernels();
-    let thread_miners = plan
-        .threads()
-        .iter()
-        .map(|&n| new_miner(n, plan.requested_kernel()))
-        .collect::<Result<Vec<_>, _>>()?;
     let kernel_miners = kernels
         .iter()
         .map(|&kind| new_miner(1, Some(kind)))
         .collect::<Result<Vec<_>, _>>()?;
-    let per_round = 1 + thread_miners.len() + kernel_miners.len();
+    let per_round = 1 + plan.threads().len() + kernel_miners.len();
     let mut steps = Steps {
         done: 0,
         total: ROUNDS * (per_round + plan.difficulties().len()) + 1,
@@ -177,19 +172,23 @@ pub fn run(plan: &BenchPlan, observer: &mut impl Observer) -> Result<BenchReport
     // Every round's rate is kept until the end, for the spread between rounds.
     let sub_slice = plan.slice() / ROUNDS as u32;
     let mut baseline = Vec::with_capacity(ROUNDS);
-    let mut thread_rounds = vec![Vec::with_capacity(ROUNDS); thread_miners.len()];
+    let mut thread_rounds = vec![Vec::with_capacity(ROUNDS); plan.threads().len()];
     let mut kernel_rounds = vec![Vec::with_capacity(ROUNDS); kernel_miners.len()];
     for round in 1..=ROUNDS {
         baseline.push(steps.run(Some(round), StepKind::Baseline, None, || {
             baseline_compress_per_s(sub_slice)
         }));
-        for (miner, rounds) in thread_miners.iter().zip(&mut thread_rounds) {
+        // Each thread count's miner lives for its own measurement only: a list of large
+        // counts must not have all their threads started at once (the counts are
+        // bounded one by one, not in sum).
+        for (&threads, rounds) in plan.threads().iter().zip(&mut thread_rounds) {
+            let miner = new_miner(threads, plan.requested_kernel())?;
             let kind = StepKind::Threads {
                 threads: miner.threads(),
                 kernel: miner.kernel(),
             };
             rounds.push(steps.run(Some(round), kind, Some(&miner.progress()), || {
-                peak_attempts_per_s(miner, sub_slice)
+                peak_attempts_per_s(&miner, sub_slice)
             }));
         }
         for (miner, rounds) in kernel_miners.iter().zip(&mut kernel_rounds) {
@@ -233,7 +232,7 @@ pub fn run(plan: &BenchPlan, observer: &mut impl Observer) -> Result<BenchReport
             attempts_per_s: best(rounds),
         })
         .collect();
-    drop((thread_miners, kernel_miners));
+    drop(kernel_miners);
 
     let miner = new_miner(plan.largest_threads(), plan.requested_kernel())?;
     let progress = miner.progress();
