@@ -250,6 +250,60 @@ async fn a_node_away_for_1000_blocks_catches_up_from_the_log() {
     b.stop().await;
 }
 
+/// An honest block and a forged child of it, announced by different nodes back to back
+/// (so usually merged into one run): the honest block is adopted and only the forged
+/// one refused. Before, the run was checked all or nothing, and the forger's block cost
+/// the honest one too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_announcement_costs_only_its_own_blocks() {
+    use minichain::chain::{RuleSet, ValidChain};
+    use minichain::miner::synthetic::synthetic_chain;
+    use minichain::node::announce::ANNOUNCE_CHANNEL;
+    use minichain::node::announce::message::{encode, with_log_id};
+
+    let redis = RedisServer::start();
+    let b = TestNode::start(net_config(&redis, SeedCompatMode::Off)).await;
+    wait_connected(&b).await;
+    let blocks = synthetic_chain(3);
+    let work = |n: usize| {
+        ValidChain::validate(blocks[..n].to_vec(), RuleSet::Strict, u64::MAX / 2)
+            .expect("a valid chain")
+            .work()
+    };
+    let honest = encode("honest", "http://127.0.0.1:1", work(2), &blocks[1..2]).expect("fits");
+    let mut forged = blocks[2].clone();
+    forged.hash = "f".repeat(64);
+    let forged = encode("forger", "http://127.0.0.1:1", work(3), &[forged]).expect("fits");
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let _: () = redis::pipe()
+        .cmd("PUBLISH")
+        .arg(ANNOUNCE_CHANNEL)
+        .arg(with_log_id(None, &honest))
+        .ignore()
+        .cmd("PUBLISH")
+        .arg(ANNOUNCE_CHANNEL)
+        .arg(with_log_id(None, &forged))
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .expect("PUBLISH");
+    wait_until("the forged block is refused", WAIT, || async {
+        rejected(&b).await.1 >= 1
+    })
+    .await;
+    wait_until("the honest block is adopted", WAIT, || async {
+        b.len().await == 2
+    })
+    .await;
+    let chain = parse_chain(&b.get("/api/blocks").await.2).expect("a chain");
+    assert_eq!(chain.last(), blocks.get(1));
+    b.stop().await;
+}
+
 /// With `auto`, two minichain nodes publish no whole chain until a Python peer speaks
 /// on `BLOCKCHAIN` (a chain written by Python's `json.dumps`, whose tip no minichain
 /// node announced); both adopt it, and from then on a block mined on one reaches the

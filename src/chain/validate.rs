@@ -240,14 +240,38 @@ impl ValidChain {
         now_ms: u64,
     ) -> Result<(), ValidationError> {
         check_tail(self.tip(), self.blocks.len(), &blocks, rules, now_ms)?;
-        for block in &blocks {
-            self.work = self.work.saturating_add(block.difficulty.work());
-            self.blocks.push(block);
-        }
+        self.append_checked(&blocks);
         if let Some(last) = blocks.into_iter().next_back() {
             *self.tip = last;
         }
         Ok(())
+    }
+
+    /// [`ValidChain::extend`] from borrowed blocks (the tip is copied): for a caller
+    /// that, when a block fails, tries again with the blocks before it.
+    ///
+    /// # Errors
+    /// As [`ValidChain::extend`]; the chain is unchanged.
+    pub fn extend_from(
+        &mut self,
+        blocks: &[Block],
+        rules: RuleSet,
+        now_ms: u64,
+    ) -> Result<(), ValidationError> {
+        check_tail(self.tip(), self.blocks.len(), blocks, rules, now_ms)?;
+        self.append_checked(blocks);
+        if let Some(last) = blocks.last() {
+            *self.tip = last.clone();
+        }
+        Ok(())
+    }
+
+    /// Appends blocks [`check_tail`] passed (the tip is the caller's to set).
+    fn append_checked(&mut self, blocks: &[Block]) {
+        for block in blocks {
+            self.work = self.work.saturating_add(block.difficulty.work());
+            self.blocks.push(block);
+        }
     }
 
     /// The chain's first `len` blocks (at least genesis): a fork point, or the prefix

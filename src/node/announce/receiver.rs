@@ -27,7 +27,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use super::message::{self, ANNOUNCE_MAX_BYTES, Announcement, StreamId};
 use super::{AnnounceStats, KnownTips, bump};
 use crate::chain::validate::now_ms;
-use crate::chain::{Block, ChainWeight, ForkChoice, RuleSet};
+use crate::chain::{Block, ChainWeight, ForkChoice, RuleSet, ValidChain};
 use crate::node::gap::{GapRequest, GapSender};
 use crate::node::intake::examine::{check_nan, check_preferred};
 use crate::node::intake::{Rejection, Source, SyncStats, Verdict};
@@ -396,21 +396,13 @@ impl Worker {
         let received_at = run.received_at.take().unwrap_or_else(Instant::now);
         let started = Instant::now();
         let ours = base.chain().len();
-        let examined = (|| {
-            check_nan(&blocks, ours)?;
-            check_preferred(
-                p.fork_choice,
-                base.chain(),
-                ChainWeight::of_chain(base.chain()).extended_by(&blocks),
-            )?;
-            let mut chain = base.chain().clone();
-            chain
-                .extend(blocks, RuleSet::Strict, now_ms())
-                .map_err(Rejection::Invalid)?;
-            Ok::<_, Rejection>(chain)
-        })();
+        let examined = longest_valid(p.fork_choice, base.chain(), &blocks);
         let verdict = match examined {
-            Ok(chain) => {
+            Ok((chain, invalid)) => {
+                // The blocks after the valid ones, from whoever forged them.
+                if let Some(invalid) = invalid {
+                    p.sync.record(Source::Announce, &Verdict::Rejected(invalid));
+                }
                 let len = chain.len();
                 let examined_at = Instant::now();
                 let candidate = Candidate {
@@ -520,6 +512,46 @@ impl Worker {
     }
 }
 
+/// `base` extended by the longest valid prefix of `blocks` (a run gathered after its
+/// tip), if that is preferred to `base`, with why the rest was cut, if it was: a run
+/// merges many senders' announcements, and one that forged a block must not cost the
+/// others theirs. A failure cuts the run at the failing block and the rest is checked
+/// again: at most three checks (the text rules stop at the first failure, the hashes at
+/// the lowest bad one), so a forger costs this node at most twice the work it would have
+/// anyway.
+fn longest_valid(
+    fork_choice: ForkChoice,
+    base: &ValidChain,
+    blocks: &[Block],
+) -> Result<(ValidChain, Option<Rejection>), Rejection> {
+    let ours = base.len();
+    let (mut keep, mut invalid) = match check_nan(blocks, ours) {
+        Ok(()) => (blocks.len(), None),
+        Err(rejection @ Rejection::Nan(at)) => (at - ours, Some(rejection)),
+        Err(rejection) => return Err(rejection),
+    };
+    loop {
+        let kept = &blocks[..keep];
+        let preferred = check_preferred(
+            fork_choice,
+            base,
+            ChainWeight::of_chain(base).extended_by(kept),
+        );
+        if let Err(rejection) = preferred {
+            // Nothing kept, or too little to be preferred: the cut's reason first.
+            return Err(invalid.unwrap_or(rejection));
+        }
+        let mut chain = base.clone();
+        match chain.extend_from(kept, RuleSet::Strict, now_ms()) {
+            Ok(()) => return Ok((chain, invalid)),
+            Err(err) => {
+                keep = err.index.saturating_sub(ours).min(keep.saturating_sub(1));
+                invalid = Some(Rejection::Invalid(err));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,5 +583,43 @@ mod tests {
         sender.offer_live(&largest);
         assert_eq!(backlog(), 3);
         assert!(rx.try_recv().is_ok());
+    }
+
+    /// A run with a forged block keeps the valid blocks before it (a forged hash, then a
+    /// broken link: each cut where it fails), a run forged from its first block keeps
+    /// nothing, and a wholly valid run is kept whole.
+    #[test]
+    fn a_forged_block_costs_only_itself_and_what_follows() {
+        use crate::miner::synthetic::synthetic_chain;
+        let honest = synthetic_chain(12);
+        let base = ValidChain::validate(honest[..3].to_vec(), RuleSet::Strict, now_ms())
+            .expect("a valid chain");
+        let run = &honest[3..];
+        let (whole, cut) = longest_valid(ForkChoice::Work, &base, run).expect("valid run");
+        assert_eq!((whole.len(), cut.is_none()), (12, true));
+
+        let mut forged = run.to_vec();
+        forged[4].nonce = crate::chain::Nonce::from(7u128);
+        let (kept, cut) = longest_valid(ForkChoice::Work, &base, &forged).expect("prefix");
+        assert_eq!(kept.len(), 7, "blocks 3 to 6 kept");
+        assert_eq!(kept.tip(), &honest[6]);
+        assert!(
+            matches!(cut, Some(Rejection::Invalid(ref e)) if e.index == 7),
+            "{cut:?}"
+        );
+
+        let mut relinked = run.to_vec();
+        relinked[6].prev_hash = "0".repeat(64);
+        let (kept, cut) = longest_valid(ForkChoice::Work, &base, &relinked).expect("prefix");
+        assert_eq!(kept.len(), 9);
+        assert!(matches!(cut, Some(Rejection::Invalid(ref e)) if e.index == 9));
+
+        let mut first = run.to_vec();
+        first[0].nonce = crate::chain::Nonce::from(7u128);
+        let rejected = longest_valid(ForkChoice::Work, &base, &first);
+        assert!(
+            matches!(rejected, Err(Rejection::Invalid(ref e)) if e.index == 3),
+            "{rejected:?}"
+        );
     }
 }
