@@ -153,6 +153,60 @@ async fn connections_past_the_cap_wait_and_are_served() {
     node.stop().await;
 }
 
+/// Event streams take at most half the connections (none ends by a timeout: they are
+/// open for as long as their clients like): past that, a new stream gets 503 at once,
+/// with the JSON error, and other requests are still served; once a stream's client
+/// goes, its place is free again. Before, streams could hold every slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_streams_take_at_most_half_the_connections() {
+    let node = TestNode::start(NodeConfig {
+        max_connections: 8,
+        ..slow_config()
+    })
+    .await;
+    let addr = node.handle.addr();
+    let open_stream = || async {
+        let mut stream = connect(addr).await;
+        assert!(send(&mut stream, &head("GET", "/api/events", "")).await);
+        let ending = ending(&mut stream, PATIENCE).await;
+        (stream, ending)
+    };
+    let mut streams = Vec::new();
+    for _ in 0..4 {
+        let (stream, ending) = open_stream().await;
+        assert_eq!(ending, Ending::Answered(200));
+        streams.push(stream);
+    }
+    let (refused, refusal) = open_stream().await;
+    assert_eq!(refusal, Ending::Answered(503));
+    drop(refused);
+    let (code, _, body) = node.get("/api/events").await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("event streams are open"), "{body}");
+    assert_eq!(node.get("/healthz").await.0, 200);
+    assert_eq!(node.get("/api/status").await.0, 200);
+
+    drop(streams.pop());
+    let started = Instant::now();
+    let mut again = None;
+    while again.is_none() {
+        assert!(
+            started.elapsed() < 2 * PATIENCE,
+            "the place never came back"
+        );
+        match open_stream().await {
+            (stream, Ending::Answered(200)) => again = Some(stream),
+            (_, Ending::Answered(503)) => tokio::time::sleep(Duration::from_millis(50)).await,
+            (_, other) => panic!("a new stream ended {other:?}"),
+        }
+    }
+    println!(
+        "a closed stream's place came back in {:?}",
+        started.elapsed()
+    );
+    node.stop().await;
+}
+
 /// Shutdown drains: it closes idle connections at once and waits for a half-sent
 /// head only until its header timeout, so it ends with slow clients connected.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
 use tokio::task::JoinHandle;
 
 use super::intake::SyncStats;
@@ -114,18 +114,51 @@ pub struct WireEvent {
     pub data: Arc<str>,
 }
 
-/// The sending side of the events: cheap to clone, never blocks.
+/// The sending side of the events: cheap to clone, never blocks. It also counts the
+/// open streams against their cap ([`EventBus::reader`]).
 #[derive(Debug, Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<WireEvent>,
     shutdown: watch::Receiver<bool>,
+    readers: Arc<Semaphore>,
+    max_readers: usize,
 }
 
+/// A place among a bus's open streams, held for as long as its stream is open.
+#[derive(Debug)]
+pub struct EventReader(#[allow(dead_code)] OwnedSemaphorePermit);
+
 impl EventBus {
-    /// A bus whose streams end when `shutdown` turns true.
-    pub fn new(shutdown: watch::Receiver<bool>) -> EventBus {
+    /// A bus whose streams end when `shutdown` turns true, with at most `max_readers`
+    /// (at least one) open at once.
+    ///
+    /// Why a cap of their own: a stream stays open for as long as its client likes and
+    /// sends only a keep-alive every [`KEEP_ALIVE`], so no timeout ends it, and each
+    /// holds one of the server's connection slots: without a cap, that many idle
+    /// streams would take every slot and leave no room for any other request. The node
+    /// caps them at half its connections.
+    pub fn new(shutdown: watch::Receiver<bool>, max_readers: usize) -> EventBus {
         let (tx, _) = broadcast::channel(EVENT_BUFFER);
-        EventBus { tx, shutdown }
+        let max_readers = max_readers.max(1);
+        EventBus {
+            tx,
+            shutdown,
+            readers: Arc::new(Semaphore::new(max_readers)),
+            max_readers,
+        }
+    }
+
+    /// A place for one more stream, or `None` when [`Self::max_readers`] are open.
+    pub fn reader(&self) -> Option<EventReader> {
+        Arc::clone(&self.readers)
+            .try_acquire_owned()
+            .ok()
+            .map(EventReader)
+    }
+
+    /// The most streams open at once.
+    pub fn max_readers(&self) -> usize {
+        self.max_readers
     }
 
     /// Sends `event` as `name` to every reader (none: dropped).
@@ -326,21 +359,23 @@ async fn tick(bus: EventBus, sources: EventSources) {
 /// How often an idle stream carries a keep-alive comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// `GET /api/events`: the node's events as Server-Sent Events (`event: block`,
-/// `mining`, `reorg`, `rejected`, `restart`; `data:` one JSON object). The stream ends
-/// when the node shuts down, or when the reader falls [`EVENT_BUFFER`] events behind.
-#[utoipa::path(get, path = "/api/events", tag = "live",
-    responses((status = 200, content_type = "text/event-stream",
-        description = "Server-Sent Events: `block` (BlockEvent), `mining` (MiningEvent), `reorg` (ReorgEvent), `restart` (RestartEvent), `rejected` (RejectedEvent); `data:` is the event's JSON")))]
-pub async fn stream(
-    axum::extract::State(bus): axum::extract::State<EventBus>,
+/// The node's events as Server-Sent Events (`event: block`, `mining`, `reorg`,
+/// `rejected`, `restart`; `data:` one JSON object), for `GET /api/events`, holding
+/// `reader`'s place until it ends: when the node shuts down, the client goes, or the
+/// reader falls [`EVENT_BUFFER`] events behind.
+pub fn stream(
+    bus: &EventBus,
+    reader: EventReader,
 ) -> axum::response::sse::Sse<
-    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>
+    + use<>,
 > {
     use axum::response::sse::{Event, KeepAlive, Sse};
     use futures_util::StreamExt;
-    let events =
-        wire_stream(&bus).map(|event| Ok(Event::default().event(event.name).data(&*event.data)));
+    let events = wire_stream(bus).map(move |event| {
+        let _held = &reader;
+        Ok(Event::default().event(event.name).data(&*event.data))
+    });
     Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }
 
@@ -404,7 +439,7 @@ mod tests {
     async fn lagging_readers_are_dropped_and_shutdown_ends_streams() {
         use futures_util::StreamExt;
         let (stop, shutdown) = watch::channel(false);
-        let bus = EventBus::new(shutdown);
+        let bus = EventBus::new(shutdown, 4);
         let slow = wire_stream(&bus);
         let mut slow = std::pin::pin!(slow);
         // Subscribed at the first poll: poll once with nothing to read.

@@ -122,7 +122,7 @@ pub fn router(state: AppState) -> Router {
     let pushes = Router::new().route("/api/chain", post(push_chain));
     // No timeout on the event stream: it lasts until the reader or the node goes.
     let live = Router::new()
-        .route("/api/events", get(events::stream))
+        .route("/api/events", get(event_stream))
         .route("/metrics", get(metrics::render));
     let tracked = axum::middleware::from_fn_with_state(Arc::clone(&state.metrics), metrics::track);
     reads
@@ -148,6 +148,24 @@ pub fn router(state: AppState) -> Router {
             ),
         )
         .with_state(state)
+}
+
+/// `GET /api/events`: the node's events as Server-Sent Events (see [`events::stream`]),
+/// or 503 while the most streams the node serves at once are open (see
+/// [`EventBus::new`] for why they have a cap of their own).
+#[utoipa::path(get, path = "/api/events", tag = "live",
+    responses(
+        (status = 200, content_type = "text/event-stream",
+            description = "Server-Sent Events: `block` (BlockEvent), `mining` (MiningEvent), `reorg` (ReorgEvent), `restart` (RestartEvent), `rejected` (RejectedEvent); `data:` is the event's JSON"),
+        (status = 503, description = "As many event streams are open as the node serves at once", body = super::api_docs::ErrorDoc)))]
+pub async fn event_stream(State(bus): State<EventBus>) -> Result<Response, ApiError> {
+    let reader = bus.reader().ok_or_else(|| {
+        ApiError::Unavailable(format!(
+            "{} event streams are open, the most this node serves at once; try again later",
+            bus.max_readers()
+        ))
+    })?;
+    Ok(events::stream(&bus, reader).into_response())
 }
 
 /// An API failure: a status code and `{"error": "..."}`.

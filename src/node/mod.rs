@@ -410,7 +410,8 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     }
     tasks.push(tokio::spawn(gap_fill::run(gap_requests, range_sync)));
 
-    let events = events::EventBus::new(shutdown_rx.clone());
+    // Event streams may take half the connections, never all of them.
+    let events = events::EventBus::new(shutdown_rx.clone(), config.max_connections / 2);
     tasks.extend(events::spawn_watchers(
         &events,
         events::EventSources {

@@ -28,7 +28,7 @@ use super::{events, http, job_slot, metrics};
         http::push_chain,
         http::get_status,
         http::healthz,
-        events::stream,
+        http::event_stream,
         metrics::render,
         openapi_json,
     ),
