@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 
 use super::examine::{Examined, examine};
 use super::replay::{RefusedDigests, digest};
@@ -28,7 +28,16 @@ pub struct RawMessage {
     pub received_at: Instant,
     /// Who wants to know the verdict (the start-up sync), if anyone.
     pub reply: Option<oneshot::Sender<Verdict>>,
+    /// A pushed chain's place among the queue's [`HTTP_SHARE`], held until its verdict
+    /// (not while its client waits: a client that goes must not free the place of a
+    /// chain still queued).
+    pub slot: Option<OwnedSemaphorePermit>,
 }
+
+/// How many pushed chains (`POST /api/chain`) the intake holds at once, queued or being
+/// examined: half its queue, so that pushes, which anyone can send as fast as they
+/// like, always leave room for the chains that arrive over Redis.
+pub const HTTP_SHARE: usize = INTAKE_QUEUE / 2;
 
 /// The producers' handle on the intake queue.
 #[derive(Debug, Clone)]
@@ -36,6 +45,7 @@ pub struct IntakeSender {
     tx: mpsc::Sender<RawMessage>,
     stats: Arc<SyncStats>,
     max_bytes: usize,
+    http_slots: Arc<Semaphore>,
 }
 
 impl IntakeSender {
@@ -76,21 +86,24 @@ impl IntakeSender {
             source,
             received_at,
             reply: None,
+            slot: None,
         });
     }
 
     /// Queues a message and waits for its verdict. The start-up sync waits for room
-    /// in the queue; a pushed chain ([`Source::Http`]) does not: with the queue full it
-    /// is refused as a backlog (503), so pushes can neither crowd out the Redis
-    /// listener nor pile up bodies in memory. `None` when the node is shutting down
-    /// (or the chain's validation failed on a bug).
+    /// in the queue; a pushed chain ([`Source::Http`]) does not: past its
+    /// [`HTTP_SHARE`] of the queue, or with the queue full, it is refused as a backlog
+    /// (503), so pushes can neither crowd out the Redis listener nor pile up bodies in
+    /// memory. `None` when the node is shutting down (or the chain's validation failed
+    /// on a bug).
     pub async fn submit(&self, bytes: Bytes, source: Source) -> Option<Verdict> {
         let (reply, rx) = oneshot::channel();
-        let message = RawMessage {
+        let mut message = RawMessage {
             bytes,
             source,
             received_at: Instant::now(),
             reply: Some(reply),
+            slot: None,
         };
         if message.bytes.len() > self.max_bytes {
             let rejection = Rejection::TooLarge {
@@ -99,7 +112,13 @@ impl IntakeSender {
             };
             self.refuse(message, rejection);
         } else if source == Source::Http {
-            self.offer(message);
+            match Arc::clone(&self.http_slots).try_acquire_owned() {
+                Ok(slot) => {
+                    message.slot = Some(slot);
+                    self.offer(message);
+                }
+                Err(_) => self.refuse(message, Rejection::Backlog),
+            }
         } else {
             self.tx.send(message).await.ok()?;
         }
@@ -146,16 +165,19 @@ pub fn spawn_intake(
         tx,
         stats: Arc::clone(&stats),
         max_bytes,
+        http_slots: Arc::new(Semaphore::new(HTTP_SHARE)),
     };
     let refused = Arc::new(Mutex::new(RefusedDigests::default()));
     let task = tokio::spawn(async move {
         while let Some(message) = rx.recv().await {
             let snapshot = Arc::clone(&snapshots.borrow());
+            // A pushed chain's slot is given back once its verdict is in.
             let RawMessage {
                 bytes,
                 source,
                 received_at,
                 reply,
+                slot: _slot,
             } = message;
             // Examine and offer to the writer from the same blocking thread: one
             // thread hop less between a message and a restarted search.
@@ -245,11 +267,7 @@ mod tests {
     #[tokio::test]
     async fn a_push_to_a_full_queue_is_refused_at_once() {
         let (tx, _rx) = mpsc::channel(1);
-        let sender = IntakeSender {
-            tx,
-            stats: Arc::new(SyncStats::default()),
-            max_bytes: 1024,
-        };
+        let sender = sender(tx);
         sender.offer_payload(b"[]", Source::Redis, Instant::now());
         let verdict = tokio::time::timeout(
             Duration::from_secs(60),
@@ -262,5 +280,43 @@ mod tests {
             "{verdict:?}"
         );
         assert_eq!(sender.stats.rejected()["backlog"], 1);
+    }
+
+    fn sender(tx: mpsc::Sender<RawMessage>) -> IntakeSender {
+        IntakeSender {
+            tx,
+            stats: Arc::new(SyncStats::default()),
+            max_bytes: 1024,
+            http_slots: Arc::new(Semaphore::new(HTTP_SHARE)),
+        }
+    }
+
+    /// Pushed chains hold at most [`HTTP_SHARE`] places until their verdicts: the next
+    /// push is refused as a backlog while the queue still has room, a Redis message
+    /// still gets in, and a place comes back once a pushed chain is dealt with (not
+    /// when its client stops waiting).
+    #[tokio::test]
+    async fn pushes_leave_room_for_redis() {
+        let (tx, mut rx) = mpsc::channel(INTAKE_QUEUE);
+        let sender = sender(tx);
+        let push = || sender.submit(Bytes::from_static(b"[]"), Source::Http);
+        for _ in 0..HTTP_SHARE {
+            // Given up at once: the message stays queued, and holds its place.
+            let waiting = tokio::time::timeout(Duration::from_millis(1), push()).await;
+            assert!(waiting.is_err(), "no verdict without an intake");
+        }
+        assert_eq!(sender.tx.capacity(), INTAKE_QUEUE - HTTP_SHARE);
+        let verdict = tokio::time::timeout(Duration::from_secs(60), push())
+            .await
+            .expect("no wait for room");
+        assert!(
+            matches!(verdict, Some(Verdict::Rejected(Rejection::Backlog))),
+            "{verdict:?}"
+        );
+        sender.offer_payload(b"[]", Source::Redis, Instant::now());
+        assert_eq!(sender.tx.capacity(), INTAKE_QUEUE - HTTP_SHARE - 1);
+        assert_eq!(sender.stats.rejected()["backlog"], 1);
+        drop(rx.recv().await.expect("a pushed chain"));
+        assert_eq!(sender.http_slots.available_permits(), 1);
     }
 }
