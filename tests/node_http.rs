@@ -88,6 +88,17 @@ async fn new_endpoints_and_error_statuses() {
     let (code, _, body) = node.get("/api/blocks/-1").await;
     assert_eq!(code, 400);
     assert!(error_of(&body).contains("non-negative integer"));
+    // A path or query that is not UTF-8 once decoded: 400 with the JSON error too, as
+    // every other bad request (not the router's plain text).
+    for path in ["/api/blocks/%ff", "/api/blocks?from=%ff"] {
+        let (code, content_type, body) = node.get(path).await;
+        assert_eq!(
+            (code, content_type.as_str()),
+            (400, "application/json"),
+            "{path}: {body}"
+        );
+        assert!(!error_of(&body).is_empty(), "{path}: {body}");
+    }
     // Pages.
     let (code, _, body) = node.get("/api/blocks?from=1&limit=2").await;
     assert_eq!(code, 200);
@@ -206,6 +217,10 @@ async fn pushed_chains_get_a_status_per_verdict() {
         assert_eq!(code, 200, "{text}");
         assert_eq!(answer(&text)["result"], "current");
     }
+    // An empty array is no chain at all (422), not one that loses to ours (409).
+    let (code, text) = node.push(b"[]".to_vec()).await;
+    assert_eq!(code, 422, "{text}");
+    assert!(error_of(&text).contains("genesis"), "{text}");
     // A longer chain (bigger than a mining request may be), as a bare Python-dialect
     // array: adopted.
     let longer = extend(&ours, 8, &"long data ".repeat(20));

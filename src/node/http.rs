@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -168,6 +169,12 @@ pub async fn event_stream(State(bus): State<EventBus>) -> Result<Response, ApiEr
     Ok(events::stream(&bus, reader).into_response())
 }
 
+/// A path or query the router's extractors refused (invalid UTF-8 after decoding, say)
+/// as our 400, `{"error": ...}` with the text cut, rather than their plain-text one.
+fn bad_request(text: &str) -> ApiError {
+    ApiError::BadRequest(clip(text).into_owned())
+}
+
 /// An API failure: a status code and `{"error": "..."}`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -302,8 +309,9 @@ fn json_bytes(body: Bytes) -> Response {
     ))]
 pub async fn get_blocks(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|rejection| bad_request(&rejection.body_text()))?;
     let snapshot = state.snapshot();
     if !query.contains_key("from") && !query.contains_key("limit") {
         return Ok(chain_body(&snapshot));
@@ -357,8 +365,9 @@ fn parse_param(query: &HashMap<String, String>, name: &str) -> Result<Option<u64
     ))]
 pub async fn get_block(
     State(state): State<AppState>,
-    Path(n): Path<String>,
+    n: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path(n) = n.map_err(|rejection| bad_request(&rejection.body_text()))?;
     let index: u64 = n.parse().map_err(|_| {
         ApiError::BadRequest(format!(
             "block number must be a non-negative integer, found {:?}",

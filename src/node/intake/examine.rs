@@ -115,6 +115,12 @@ fn examine_whole(
     fork_choice: ForkChoice,
 ) -> Result<Option<ValidChain>, Rejection> {
     let blocks = parse_chain(text).map_err(|err| Rejection::from_chain_error(text, err))?;
+    // Not a chain at all, rather than one that loses to ours.
+    if blocks.is_empty() {
+        return Err(Rejection::NotAChain(
+            "an empty array: a chain holds at least its genesis block".to_owned(),
+        ));
+    }
     let current = ours.chain();
     if current.blocks().equals_blocks(&blocks) {
         return Ok(None);
