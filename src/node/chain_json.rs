@@ -94,12 +94,13 @@ impl Cursor {
             out.extend_from_slice(form.open());
             self.opened = true;
         }
+        // A block at a time: a piece stays near `at_least` even when blocks are large
+        // (a mining request's data may be a MiB).
         while out.len() < target && self.next < chain.len() {
-            let end = (self.next + 64).min(chain.len());
             chain
                 .blocks()
-                .write_items(self.next..end, form.dialect(), 0, out);
-            self.next = end;
+                .write_items(self.next..self.next + 1, form.dialect(), 0, out);
+            self.next += 1;
         }
         if self.next >= chain.len() {
             out.extend_from_slice(form.close());
@@ -181,6 +182,77 @@ impl<S: AsRef<ValidChain>> http_body::Body for ChainBody<S> {
     }
 }
 
+/// A page of `GET /api/blocks?from=&limit=`: `head` (the page's fields and `"chain":`),
+/// then blocks `range` of `source`'s chain as a compact array, then `}`, written as it
+/// is sent, a piece of about 64 KiB at a time.
+///
+/// Why not built whole: a page holds up to a thousand blocks, each as large as a mining
+/// request may make it (a MiB), so a page built in one buffer could cost each request a
+/// gigabyte for as long as its client takes to read it. Its length is not measured
+/// beforehand (it goes out chunked).
+#[derive(Debug)]
+pub struct PageBody<S> {
+    source: Arc<S>,
+    head: Option<Vec<u8>>,
+    first: usize,
+    next: usize,
+    end: usize,
+    closed: bool,
+}
+
+impl<S: AsRef<ValidChain>> PageBody<S> {
+    /// The page of blocks `range` of `source`'s chain, after `head`.
+    pub fn new(source: Arc<S>, head: Vec<u8>, range: std::ops::Range<usize>) -> PageBody<S> {
+        PageBody {
+            source,
+            head: Some(head),
+            first: range.start,
+            next: range.start,
+            end: range.end,
+            closed: false,
+        }
+    }
+}
+
+impl<S: AsRef<ValidChain>> http_body::Body for PageBody<S> {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let this = &mut *self;
+        if this.closed {
+            return Poll::Ready(None);
+        }
+        let mut piece = Vec::with_capacity(PIECE_BYTES + 4096);
+        if let Some(head) = this.head.take() {
+            piece.extend_from_slice(&head);
+            piece.push(b'[');
+        }
+        let blocks = (*this.source).as_ref().blocks();
+        while piece.len() < PIECE_BYTES && this.next < this.end {
+            blocks.write_items(
+                this.next..this.next + 1,
+                Dialect::Compact,
+                this.first,
+                &mut piece,
+            );
+            this.next += 1;
+        }
+        if this.next >= this.end {
+            piece.extend_from_slice(b"]}");
+            this.closed = true;
+        }
+        Poll::Ready(Some(Ok(Frame::data(piece.into()))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.closed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +291,52 @@ mod tests {
                 let at = other.len() / 2;
                 other[at] ^= 1;
                 assert!(!matches(&chain, form, &other, 0));
+            }
+        }
+    }
+
+    /// A page's pieces add up to the head, the blocks of its range as one compact array
+    /// (as `write_chain` writes them) and `}`, over several pieces, none much over the
+    /// piece size; an empty range is `[]`.
+    #[test]
+    fn a_page_is_streamed_in_pieces_that_add_up() {
+        use http_body::Body;
+        let blocks = synthetic_chain(1500);
+        struct Held(ValidChain);
+        impl AsRef<ValidChain> for Held {
+            fn as_ref(&self) -> &ValidChain {
+                &self.0
+            }
+        }
+        let chain = Arc::new(Held(
+            ValidChain::validate(blocks.clone(), RuleSet::Strict, now_ms()).expect("valid"),
+        ));
+        for range in [0..1500, 700..1000, 1499..1500, 1500..1500] {
+            let mut expected = b"{\"head\":1,\"chain\":".to_vec();
+            crate::chain::block::write_chain(
+                &blocks[range.clone()],
+                Dialect::Compact,
+                &mut expected,
+            );
+            expected.push(b'}');
+            let mut body = PageBody::new(
+                Arc::clone(&chain),
+                b"{\"head\":1,\"chain\":".to_vec(),
+                range.clone(),
+            );
+            let mut out = Vec::new();
+            let mut pieces = 0;
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            while let Poll::Ready(Some(frame)) = Pin::new(&mut body).poll_frame(&mut cx) {
+                let data = frame.expect("infallible").into_data().expect("data");
+                assert!(data.len() < PIECE_BYTES + 4096, "a piece of {}", data.len());
+                out.extend_from_slice(&data);
+                pieces += 1;
+            }
+            assert_eq!(out, expected, "{range:?}");
+            assert!(body.is_end_stream());
+            if range.len() == 1500 {
+                assert!(pieces > 2, "{pieces} pieces");
             }
         }
     }

@@ -334,13 +334,14 @@ pub async fn get_blocks(
     let end = start
         .saturating_add(usize::try_from(limit).unwrap_or(MAX_PAGE))
         .min(total);
-    let mut out = Vec::with_capacity((end - start) * 300 + 64);
-    out.extend_from_slice(
-        format!("{{\"from\":{start},\"limit\":{limit},\"total\":{total},\"chain\":").as_bytes(),
-    );
-    blocks.write_array(start..end, Dialect::Compact, &mut out);
-    out.push(b'}');
-    Ok(json_bytes(out.into()))
+    let head = format!("{{\"from\":{start},\"limit\":{limit},\"total\":{total},\"chain\":");
+    // Streamed, not built: a page of large blocks would cost a gigabyte (see PageBody).
+    let body = super::chain_json::PageBody::new(snapshot, head.into_bytes(), start..end);
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::new(body),
+    )
+        .into_response())
 }
 
 fn parse_param(query: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {
