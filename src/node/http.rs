@@ -159,14 +159,22 @@ pub fn router(state: AppState) -> Router {
         (status = 200, content_type = "text/event-stream",
             description = "Server-Sent Events: `block` (BlockEvent), `mining` (MiningEvent), `reorg` (ReorgEvent), `restart` (RestartEvent), `rejected` (RejectedEvent); `data:` is the event's JSON"),
         (status = 503, description = "As many event streams are open as the node serves at once", body = super::api_docs::ErrorDoc)))]
-pub async fn event_stream(State(bus): State<EventBus>) -> Result<Response, ApiError> {
-    let reader = bus.reader().ok_or_else(|| {
-        ApiError::Unavailable(format!(
+pub async fn event_stream(State(bus): State<EventBus>) -> Response {
+    let Some(reader) = bus.reader() else {
+        let mut refused = ApiError::Unavailable(format!(
             "{} event streams are open, the most this node serves at once; try again later",
             bus.max_readers()
         ))
-    })?;
-    Ok(events::stream(&bus, reader).into_response())
+        .into_response();
+        // The connection goes with the refusal: kept open, idle, it would hold its slot
+        // until the idle timeout, and a flood of refused streams would fill the rest.
+        refused.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        return refused;
+    };
+    events::stream(&bus, reader).into_response()
 }
 
 /// A path or query the router's extractors refused (invalid UTF-8 after decoding, say)
