@@ -445,6 +445,10 @@ fn counts_out_of_range_are_refused() {
             "--threads must list thread counts of at most 1024, got 1025",
         ),
         (
+            &["bench", "--secs", "1e-300", "--difficulties", "1"][..],
+            "--secs must be between 0.001 and 3600 seconds, got 1e-300",
+        ),
+        (
             &["import", "--synthetic", "0", "--data-dir", &dir][..],
             "invalid value '0' for '--synthetic <N>'",
         ),

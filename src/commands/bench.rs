@@ -72,7 +72,7 @@ fn plan(args: &BenchArgs) -> anyhow::Result<BenchPlan> {
     };
     BenchPlan::new(&config).map_err(|error| match error {
         BenchPlanError::Secs(secs) => {
-            anyhow!("--secs must be a positive number of seconds (at most 3600), got {secs}")
+            anyhow!("--secs must be between 0.001 and 3600 seconds, got {secs:?}")
         }
         BenchPlanError::ZeroThreads => anyhow!("--threads must list thread counts of at least 1"),
         BenchPlanError::TooManyThreads(n) => {

@@ -20,6 +20,10 @@ pub const ROUNDS: usize = 6;
 /// The longest measurement a plan accepts, in seconds: an hour.
 const MAX_SECS: f64 = 3600.0;
 
+/// The shortest time per measurement: a millisecond, six rounds of about 170 µs. Below
+/// it a round is a few batches or none (1e-300 s made every rate of a run zero).
+const MIN_SECS: f64 = 0.001;
+
 /// What the caller asks to measure, unchecked: the `minichain bench` flags as values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchConfig {
@@ -53,8 +57,8 @@ impl Default for BenchConfig {
 /// Why a [`BenchConfig`] cannot be run.
 #[derive(Debug, Clone, Copy, PartialEq, Error)]
 pub enum BenchPlanError {
-    /// The seconds per measurement are not a positive number of at most an hour.
-    #[error("seconds per measurement must be positive (at most 3600), got {0}")]
+    /// The seconds per measurement are not between a millisecond and an hour.
+    #[error("seconds per measurement must be between 0.001 and 3600, got {0:?}")]
     Secs(f64),
     /// A thread count is zero.
     #[error("thread counts must be at least 1")]
@@ -92,7 +96,7 @@ impl BenchPlan {
     /// thread count or one above [`MAX_THREADS`], a difficulty above 256, or a kernel
     /// this CPU cannot run.
     pub fn new(config: &BenchConfig) -> Result<BenchPlan, BenchPlanError> {
-        if !(config.secs.is_finite() && config.secs > 0.0 && config.secs <= MAX_SECS) {
+        if !(config.secs.is_finite() && (MIN_SECS..=MAX_SECS).contains(&config.secs)) {
             return Err(BenchPlanError::Secs(config.secs));
         }
         if config.threads.contains(&0) {
@@ -212,7 +216,7 @@ mod tests {
     /// Each bad value is refused with its own error; a good config is completed.
     #[test]
     fn plans_check_the_config() {
-        for secs in [0.0, -1.0, f64::NAN, f64::INFINITY, 3600.5] {
+        for secs in [0.0, 1e-300, 0.0009, -1.0, f64::NAN, f64::INFINITY, 3600.5] {
             let bad = BenchConfig { secs, ..config() };
             assert!(matches!(BenchPlan::new(&bad), Err(BenchPlanError::Secs(_))));
         }
