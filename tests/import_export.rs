@@ -270,7 +270,8 @@ fn bad_input_and_occupied_stores_are_refused() {
 }
 
 /// Export never writes over a store: not its own data directory's, not another's (a
-/// running node's), not through a link; the stores still open and export afterwards.
+/// running node's), not through a symbolic or a hard link; the stores still open and
+/// export afterwards.
 #[test]
 fn export_refuses_to_write_over_a_store() {
     let work = tempfile::tempdir().expect("temp dir");
@@ -284,8 +285,10 @@ fn export_refuses_to_write_over_a_store() {
     let theirs = other.join(minichain::store::FILE_NAME);
     let link = work.path().join("looks-like-json.json");
     std::os::unix::fs::symlink(&theirs, &link).expect("symlink");
+    let hard = work.path().join("backup.json");
+    std::fs::hard_link(&own, &hard).expect("hard link");
     let node = start_listening(node_command(&other, None));
-    for target in [&own, &theirs, &link] {
+    for target in [&own, &theirs, &link, &hard] {
         let out = minichain(&["export", &target.to_string_lossy()], &dir);
         assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
         assert!(

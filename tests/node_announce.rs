@@ -301,6 +301,11 @@ async fn a_forged_announcement_costs_only_its_own_blocks() {
     .await;
     let chain = parse_chain(&b.get("/api/blocks").await.2).expect("a chain");
     assert_eq!(chain.last(), blocks.get(1));
+    assert_eq!(
+        b.stat(&["redis", "announcements", "applied"]).await,
+        1,
+        "only the honest announcement counts as applied"
+    );
     b.stop().await;
 }
 

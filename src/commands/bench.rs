@@ -36,7 +36,7 @@ pub struct BenchArgs {
     /// Seconds per measurement: the baseline, each thread count and each kernel (each
     /// over six interleaved rounds), each difficulty (and half as long again for the
     /// peak measured beside it), the cancel latency (at least 100 cancels, unless they
-    /// take over 3 s).
+    /// take longer than this time or 3 s, whichever is longer).
     #[arg(long, value_name = "S", default_value_t = BenchConfig::default().secs)]
     secs: f64,
     /// Difficulties (leading zero bits) for the blocks-by-difficulty table,

@@ -93,20 +93,15 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Refuses an output path that is a store file, or a link to one: export writes JSON,
-/// and writing it over a store (this directory's, whose lock is released once the chain
-/// is read, or a running node's) would destroy that chain. A store is always a data
-/// directory's [`FILE_NAME`](minichain::store::FILE_NAME).
+/// Refuses an output path that is a store, by its name or its header, through any
+/// link (see [`looks_like_a_store`](minichain::store::looks_like_a_store)): export
+/// writes JSON, and writing it over a store (this directory's, whose lock is released
+/// once the chain is read, or a running node's) would destroy that chain.
 fn refuse_a_store(file: &Path) -> anyhow::Result<()> {
-    // A path that does not resolve does not exist yet: nothing there to destroy.
-    let Ok(resolved) = std::fs::canonicalize(file) else {
-        return Ok(());
-    };
-    if resolved.file_name() == Some(std::ffi::OsStr::new(minichain::store::FILE_NAME)) {
+    if minichain::store::looks_like_a_store(file) {
         anyhow::bail!(
-            "{} is a store ({}): export writes JSON and would destroy it; choose another file",
-            file.display(),
-            resolved.display()
+            "{} is a store: export writes JSON and would destroy it; choose another file",
+            file.display()
         );
     }
     Ok(())

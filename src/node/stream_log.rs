@@ -144,15 +144,15 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
     let Some(mut from) = reader.position.get().filter(|from| from >= oldest) else {
         // Further behind than the log holds (or new): only the newest announcement,
         // whose missing parent sends us to the range fetch.
-        let newest = range(&mut conn, "XREVRANGE", "+", "-", 1).await?;
-        let mut sent = 0;
-        for (id, entry) in newest {
-            let Some(entry) = entry else { continue };
-            if !reader.sender.send_logged(id, entry).await {
-                break;
-            }
-            sent += 1;
-        }
+        // (A page of the newest, for the case that the very newest is a stranger's.)
+        let newest = range(&mut conn, "XREVRANGE", "+", "-", READ_BATCH).await?;
+        let Some((id, entry)) = newest
+            .into_iter()
+            .find_map(|(id, entry)| Some((id, entry?)))
+        else {
+            return Ok(0);
+        };
+        let sent = usize::from(reader.sender.send_logged(id, entry).await);
         return Ok(sent);
     };
     let mut sent = 0;

@@ -60,6 +60,27 @@ const STORED_CLOCK: u64 = u64::MAX;
 /// The store's file name inside the data directory.
 pub const FILE_NAME: &str = "chain.redb";
 
+/// The first bytes of every store file: redb's file header (its magic number), which
+/// [`looks_like_a_store`] reads, and a test checks against a store written here.
+const STORE_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
+/// Whether `path` (links followed) is, or would stand as, a store: named [`FILE_NAME`]
+/// or starting with the store's file header. For a command that is about to write over `path`: whatever
+/// its name, and by whichever link it is reached, a store must not be overwritten.
+pub fn looks_like_a_store(path: &Path) -> bool {
+    use std::io::Read;
+    // A path that does not resolve yet is judged by its own name: JSON written there
+    // would stand where a node looks for its store.
+    let resolved = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let named = resolved.file_name() == Some(std::ffi::OsStr::new(FILE_NAME));
+    let mut head = [0u8; STORE_MAGIC.len()];
+    let headed = fs::File::open(path)
+        .and_then(|mut file| file.read_exact(&mut head))
+        .is_ok()
+        && head == STORE_MAGIC;
+    named || headed
+}
+
 /// Where a new store is built before it is renamed to [`FILE_NAME`].
 const NEW_FILE_NAME: &str = "chain.redb.new";
 
@@ -651,6 +672,24 @@ mod tests {
 
     fn valid(n: usize) -> ValidChain {
         ValidChain::validate(synthetic_chain(n), RuleSet::Strict, now_ms()).expect("valid")
+    }
+
+    /// A store is told by its name or by its header, through a hard link too; a
+    /// missing path or another file is not one.
+    #[test]
+    fn stores_are_told_by_name_or_header() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store_path = dir.path().join(FILE_NAME);
+        assert!(looks_like_a_store(&store_path), "named so, though missing");
+        let (store, _) = ChainStore::open(dir.path()).expect("opens");
+        drop(store);
+        let hard = dir.path().join("backup.json");
+        fs::hard_link(&store_path, &hard).expect("hard link");
+        assert!(looks_like_a_store(&hard), "by its header");
+        let json = dir.path().join("chain.json");
+        fs::write(&json, b"{\"chain\":[]}").expect("write");
+        assert!(!looks_like_a_store(&json));
+        assert!(!looks_like_a_store(&dir.path().join("missing.json")));
     }
 
     #[test]

@@ -307,11 +307,12 @@ fn rows(ours: &[Block]) -> Vec<Row> {
             push(b"[] []".to_vec()),
             status(400, "not_json"),
         ),
+        // No chain at all (not even genesis), not one that loses to ours.
         row(
             "empty_array",
             "[]",
             push(b"[]".to_vec()),
-            status(409, "not_preferred"),
+            status(422, "not_a_chain"),
         ),
         row(
             "object_not_chain",
@@ -642,11 +643,12 @@ fn rows(ours: &[Block]) -> Vec<Row> {
             publish(b"42".to_vec()),
             Expect::Counted("not_a_chain"),
         ),
+        // Spelled apart from the pushed `[]`, whose refusal is remembered (a replay).
         row(
             "redis_empty_array",
-            "[]",
-            publish(b"[]".to_vec()),
-            Expect::Counted("not_preferred"),
+            "[ ]",
+            publish(b"[ ]".to_vec()),
+            Expect::Counted("not_a_chain"),
         ),
         row(
             "redis_nested_600",

@@ -237,7 +237,9 @@ struct Worker {
 struct Run {
     base: Option<Arc<Snapshot>>,
     blocks: Vec<Block>,
-    merged: u64,
+    /// Where each merged announcement's blocks end in `blocks`, in order: an
+    /// announcement counts as applied only when the blocks kept reach its end.
+    ends: Vec<usize>,
     received_at: Option<Instant>,
 }
 
@@ -381,7 +383,7 @@ impl Worker {
             run.received_at = Some(received_at);
         }
         run.blocks.extend_from_slice(&ann.blocks[first..]);
-        run.merged += 1;
+        run.ends.push(run.blocks.len());
         Step::Extended
     }
 
@@ -392,7 +394,7 @@ impl Worker {
             return Ok(());
         };
         let blocks = std::mem::take(&mut run.blocks);
-        let merged = std::mem::take(&mut run.merged);
+        let ends = std::mem::take(&mut run.ends);
         let received_at = run.received_at.take().unwrap_or_else(Instant::now);
         let started = Instant::now();
         let ours = base.chain().len();
@@ -416,7 +418,9 @@ impl Worker {
                 };
                 match p.writer.adopt_blocking(candidate)? {
                     AdoptOutcome::Adopted => {
-                        p.stats.applied.fetch_add(merged, Ordering::Relaxed);
+                        let kept = len.saturating_sub(ours);
+                        let applied = ends.iter().filter(|&&end| end <= kept).count();
+                        p.stats.applied.fetch_add(applied as u64, Ordering::Relaxed);
                         Verdict::Adopted
                     }
                     AdoptOutcome::NotPreferred => {
