@@ -455,8 +455,8 @@ async fn no_subscriber_is_dropped_for_a_chain_over_the_limit() {
 }
 
 /// A node away longer than the block log holds (its position is older than the oldest
-/// entry) reads only the newest entry and asks for the range (a gap request); it then
-/// holds its peer's chain. Hostile announcements on the channel are counted, not
+/// entry) reads only the newest announcement (past a newer entry of someone else's) and
+/// asks for the range (a gap request); it then holds its peer's chain. Hostile announcements on the channel are counted, not
 /// fatal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_further_behind_than_the_log_asks_for_the_range() {
@@ -496,6 +496,15 @@ async fn a_node_further_behind_than_the_log_asks_for_the_range() {
         .await
         .expect("XLEN");
     assert!((10..300).contains(&kept), "the log keeps {kept} entries");
+    // The newest entry is a stranger's: b looks past it for the newest announcement.
+    let _: String = redis::cmd("XADD")
+        .arg("minichain:blocks:log")
+        .arg("*")
+        .arg("b")
+        .arg("a stranger's entry")
+        .query_async(&mut conn)
+        .await
+        .expect("XADD");
 
     let b = TestNode::start(b_config()).await;
     wait_until("b holds a's chain", WAIT, || async { b.len().await == 302 }).await;
