@@ -448,7 +448,13 @@ enum Behaviour {
     Junk,
     /// 500, with text that must not reach the status or the log.
     Secret,
+    /// As [`Behaviour::Junk`] but at once, each junk block holding [`HEAVY_BYTES`] of
+    /// data: pages under the size limit that add up without end.
+    Heavy,
 }
+
+/// The data in each of a [`Behaviour::Heavy`] peer's junk blocks.
+const HEAVY_BYTES: usize = 8 << 20;
 
 /// Text a [`Behaviour::Secret`] peer answers with.
 const SECRET: &str = "SECRET internal text: token=hunter2";
@@ -479,15 +485,25 @@ impl FakePeer {
                                 axum::http::StatusCode::INTERNAL_SERVER_ERROR,
                                 SECRET.to_owned(),
                             ),
-                            Behaviour::Junk => {
+                            Behaviour::Junk | Behaviour::Heavy => {
+                                let heavy = matches!(behaviour, Behaviour::Heavy);
                                 let block = if from == 0 {
                                     genesis()
                                 } else {
-                                    // Well under the node's page timeout: pages keep coming.
-                                    tokio::time::sleep(Duration::from_millis(100)).await;
+                                    if !heavy {
+                                        // Well under the node's page timeout: pages keep
+                                        // coming.
+                                        tokio::time::sleep(Duration::from_millis(100)).await;
+                                    }
                                     let mut junk = synthetic_chain(2)[1].clone();
                                     junk.block_no = from;
                                     junk.hash = format!("{from:064x}");
+                                    if heavy {
+                                        junk.data = minichain::chain::Json::String(
+                                            "x".repeat(HEAVY_BYTES).into(),
+                                        )
+                                        .into();
+                                    }
                                     junk
                                 };
                                 let mut out = format!(
@@ -597,6 +613,39 @@ async fn a_peer_that_never_progresses_is_dropped_at_the_deadline() {
     assert_eq!(gap["failed"], 1, "{gap}");
     assert_eq!(target.chain().await, chain);
     source.stop().await;
+    target.stop().await;
+}
+
+/// A peer whose pages are each under the size limit but add up without end (one junk
+/// block of 8 MiB a page) is read only up to the fill's limit of bytes: the fork
+/// search stops at about 256 MiB of pages, not the thousand-block window it asked for
+/// (8 GB), and the fill fails. The node's chain is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_whose_pages_add_up_without_end_is_dropped_at_the_byte_limit() {
+    use minichain::node::gap_fill::MAX_PENDING_BYTES;
+    let target = node_with(GapLimits::default()).await;
+    let heavy = FakePeer::start(Behaviour::Heavy).await;
+    gap_request(&target, heavy.url.clone(), 9_999_998, format!("{:064x}", 1)).await;
+    wait_until("the heavy fill fails", WAIT, || async {
+        target.status().await["sync"]["gap_fill"]["failed"] == 1
+    })
+    .await;
+    let gap = target.status().await["sync"]["gap_fill"].clone();
+    let error = gap["last"]["last_error"].as_str().unwrap_or_default();
+    // The search stops reading at the limit with genesis matched, so what it read is
+    // checked, and the junk fails: refused as invalid, not read on.
+    assert!(
+        error.contains("is invalid") || error.contains("bytes held"),
+        "{gap}"
+    );
+    // Genesis, then pages until the limit, then at most one more.
+    let most = 2 + MAX_PENDING_BYTES.div_ceil(HEAVY_BYTES) as u64;
+    assert!(
+        heavy.hits() <= most,
+        "{} pages, at most {most}",
+        heavy.hits()
+    );
+    assert_eq!(target.len().await, 1);
     target.stop().await;
 }
 

@@ -485,7 +485,12 @@ impl RangeSync {
         let mut handing: Option<HandOver> = None;
         loop {
             let at_end = suffix.next_index() as u64 >= total;
-            if !suffix.is_empty() && (at_end || suffix.len() >= batch(fork)) {
+            // A batch is full at its count, or at the bytes a fill may hold: large
+            // blocks are handed over in smaller batches, and a fork that does not win
+            // is dropped once it holds that much (a page at a time, a peer's pages
+            // could otherwise pile up to a batch of 10,000 blocks of any size).
+            let full = suffix.len() >= batch(fork) || pending_bytes >= MAX_PENDING_BYTES;
+            if !suffix.is_empty() && (at_end || full) {
                 // This batch follows the previous one's tip: that one first.
                 if let Some(previous) = handing.take()
                     && !self.handed(previous, peer, what, progress, adopted).await?
@@ -601,7 +606,9 @@ impl RangeSync {
             let lo = top.saturating_sub(width);
             // The first window also reaches a page forward.
             let want = if first_window { MAX_PAGE } else { top - lo };
-            let (blocks, got_bytes, now_total) = self.range(peer, lo as u64, want).await?;
+            let budget = MAX_PENDING_BYTES.saturating_sub(bytes);
+            let (blocks, got_bytes, now_total) =
+                self.range(peer, lo as u64, want, top - lo, budget).await?;
             total = now_total;
             bytes += got_bytes;
             let in_both = blocks.len().min(top - lo);
@@ -646,12 +653,18 @@ impl RangeSync {
     }
 
     /// Blocks `from..from + count` of the peer's chain (fewer at its end), in as many
-    /// pages as their size needs; with the answers' bytes and the peer's length.
+    /// pages as their size needs; with the answers' bytes and the peer's length. Once
+    /// the answers reach `budget` bytes it stops: with what it has if that is at least
+    /// `need` blocks (the rest is fetched later, a page at a time), else with
+    /// [`FillError::TooMuchPending`]. A page is bounded in bytes, so at most a page
+    /// past the budget is ever held.
     async fn range(
         &self,
         peer: &PageClient,
         from: u64,
         count: usize,
+        need: usize,
+        budget: usize,
     ) -> Result<(Vec<Block>, usize, u64), FillError> {
         let mut blocks: Vec<Block> = Vec::with_capacity(count.min(MAX_PAGE));
         let mut bytes = 0;
@@ -665,6 +678,16 @@ impl RangeSync {
             blocks.extend(page.blocks);
             if !more || blocks.len() >= count || from + blocks.len() as u64 >= total {
                 return Ok((blocks, bytes, total));
+            }
+            if bytes >= budget {
+                if blocks.len() >= need {
+                    return Ok((blocks, bytes, total));
+                }
+                return Err(FillError::TooMuchPending {
+                    fork: usize::try_from(from).unwrap_or(usize::MAX),
+                    pending: blocks.len(),
+                    bytes,
+                });
             }
         }
     }
