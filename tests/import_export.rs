@@ -269,6 +269,38 @@ fn bad_input_and_occupied_stores_are_refused() {
     );
 }
 
+/// An import that fails part-way (here the file-size limit, as a full disk would) exits
+/// 2 with the cause and leaves no half-built store behind to hold the disk's space.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_failed_import_leaves_no_temporary_store() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let dir = work.path().join("data");
+    // Files of at most 512 KiB (bash counts in KiB); SIGXFSZ ignored, so a write past
+    // it fails with EFBIG instead of killing the process.
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; ulimit -f 512; exec "$0" import --synthetic 50000 --data-dir "$1""#)
+        .arg(env!("CARGO_BIN_EXE_minichain"))
+        .arg(&dir)
+        .output()
+        .expect("runs bash");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("too large"),
+        "{}",
+        text(&out.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the data directory")
+        .map(|e| e.expect("an entry").file_name())
+        .collect();
+    assert!(
+        !left.iter().any(|name| name == "chain.redb.new"),
+        "left behind: {left:?}"
+    );
+}
+
 /// Export never writes over a store: not its own data directory's, not another's (a
 /// running node's), not through a symbolic or a hard link; the stores still open and
 /// export afterwards.
