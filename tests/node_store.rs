@@ -367,3 +367,67 @@ fn vector_blocks_round_trip_through_a_real_store() {
         assert_eq!(back.to_json_string(), block.to_json_string());
     }
 }
+
+/// A store that stops taking writes (here the file-size limit, as a full disk would):
+/// the block that could not be kept is a 500 with the cause, `/api/status` says the
+/// store is failing, and `/healthz` answers 503, so a supervisor restarts the node
+/// (before, it kept answering 200 while no block could be stored).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_fails_to_write_makes_the_node_unhealthy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let inner = node_command(dir.path(), None);
+    // Files of at most 2 MiB (bash counts in KiB); SIGXFSZ ignored, so a write past it
+    // fails with EFBIG instead of killing the node.
+    let mut command = std::process::Command::new("bash");
+    command
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; ulimit -f 2048; exec "$@""#)
+        .arg("bash")
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let node = start_listening(command);
+    let client = client();
+    let health = |client: &reqwest::Client| {
+        let url = format!("{}/healthz", node.base);
+        let client = client.clone();
+        async move {
+            let response = client.get(url).send().await.expect("GET /healthz");
+            (
+                response.status().as_u16(),
+                response.text().await.expect("body"),
+            )
+        }
+    };
+    assert_eq!(health(&client).await.0, 200);
+    let data = "x".repeat(100 * 1024);
+    let mut failed = None;
+    for i in 0..200 {
+        let response = client
+            .post(format!("{}/api/mineblock", node.base))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"data": "{i} {data}"}}"#))
+            .send()
+            .await
+            .expect("POST");
+        if response.status() != 200 {
+            failed = Some((
+                response.status().as_u16(),
+                response.text().await.expect("body"),
+            ));
+            break;
+        }
+    }
+    let (code, text) = failed.expect("a write fails within 20 MB of blocks");
+    assert_eq!(code, 500, "{text}");
+    let status: serde_json::Value =
+        serde_json::from_str(&get(&client, &node, "/api/status").await).expect("JSON");
+    assert_eq!(status["store"]["state"], "failing", "{status}");
+    let (code, text) = health(&client).await;
+    assert_eq!(code, 503, "{text}");
+    assert!(text.contains("the store fails to take writes"), "{text}");
+    node.kill9();
+}

@@ -605,10 +605,22 @@ pub async fn get_status(State(state): State<AppState>) -> axum::Json<Status> {
     axum::Json(status(&state))
 }
 
-/// `GET /healthz`.
+/// `GET /healthz`: 200 while the node is up and can keep what it adopts, 503 while
+/// its store fails to take writes.
+///
+/// Why a failing store is not healthy: after a write error (a full disk, say) the store
+/// refuses every later write until the node restarts, so the node would run on with
+/// blocks it cannot keep; a supervisor that watches this restarts it.
 #[utoipa::path(get, path = "/healthz", tag = "node",
-    responses((status = 200, description = "The node is up", body = super::api_docs::HealthDoc)))]
-pub async fn healthz() -> Response {
+    responses(
+        (status = 200, description = "The node is up", body = super::api_docs::HealthDoc),
+        (status = 503, description = "The node's store fails to take writes (see /api/status); a restart reopens it", body = super::api_docs::ErrorDoc)))]
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    if state.store.state() == "failing" {
+        let why = state.store.last_error().unwrap_or_default();
+        return ApiError::Unavailable(format!("the store fails to take writes: {}", clip(&why)))
+            .into_response();
+    }
     json_bytes(Bytes::from_static(b"{\"status\":\"ok\"}"))
 }
 
