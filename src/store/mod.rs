@@ -121,6 +121,15 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
     },
+    /// The file cannot be read or written at all (permissions, a read-only or full
+    /// file system): nothing says it is damaged.
+    #[error("the store {path} cannot be read or written: {cause}")]
+    Access {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        cause: std::io::Error,
+    },
     /// redb cannot open the file (it is not a redb database, a checksum fails, ...).
     #[error("the store {path} cannot be opened (damaged?): {cause}")]
     Open {
@@ -494,15 +503,7 @@ fn open_checked(dir: &Path, path: &Path) -> Result<(ChainStore, ValidChain), Sto
         Err(err) => return Err(io(path)(err)),
     }
     let started = std::time::Instant::now();
-    let db = builder().open(path).map_err(|err| match err {
-        DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
-            path: path.to_owned(),
-        },
-        other => StoreError::Open {
-            path: path.to_owned(),
-            cause: other.into(),
-        },
-    })?;
+    let db = builder().open(path).map_err(|err| open_error(path, err))?;
     let opened = started.elapsed();
     let chain = read_chain(&db).map_err(|damage| StoreError::damaged(path, damage))?;
     tracing::debug!(
@@ -567,10 +568,9 @@ fn fresh_store(tmp: PathBuf) -> Result<ChainStore, StoreError> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(cause) => return Err(StoreError::Io { path: tmp, cause }),
     }
-    let db = builder().create(&tmp).map_err(|cause| StoreError::Open {
-        path: tmp.clone(),
-        cause: cause.into(),
-    })?;
+    let db = builder()
+        .create(&tmp)
+        .map_err(|err| open_error(&tmp, err))?;
     Ok(ChainStore {
         db: Arc::new(db),
         path: tmp,
@@ -697,6 +697,38 @@ fn read_chain(db: &Database) -> Result<ValidChain, Damage> {
     Ok(chain)
 }
 
+/// Whether `cause` is about reaching the file (permissions, a read-only or full file
+/// system, no file there), not about what the file holds.
+fn is_access(cause: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        cause.kind(),
+        ErrorKind::PermissionDenied
+            | ErrorKind::ReadOnlyFilesystem
+            | ErrorKind::StorageFull
+            | ErrorKind::IsADirectory
+            | ErrorKind::NotFound
+    )
+}
+
+/// Why redb could not open or create the store at `path`: held by another process, an
+/// I/O error (permissions, a full disk: the file is not said to be damaged), or the
+/// file itself.
+fn open_error(path: &Path, err: DatabaseError) -> StoreError {
+    let path = path.to_owned();
+    match err {
+        DatabaseError::DatabaseAlreadyOpen => StoreError::Locked { path },
+        // (redb reports a file that is not a store as an I/O error too: kept below.)
+        DatabaseError::Storage(redb::StorageError::Io(cause)) if is_access(&cause) => {
+            StoreError::Access { path, cause }
+        }
+        other => StoreError::Open {
+            path,
+            cause: other.into(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -705,6 +737,20 @@ mod tests {
 
     fn valid(n: usize) -> ValidChain {
         ValidChain::validate(synthetic_chain(n), RuleSet::Strict, now_ms()).expect("valid")
+    }
+
+    /// A store file that cannot be read or written at all (here a directory where the
+    /// file should be; permissions or a full disk alike) is said to be that, not
+    /// damaged.
+    #[test]
+    fn an_unreadable_store_is_not_called_damaged() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::create_dir(dir.path().join(FILE_NAME)).expect("a directory in its place");
+        let err = ChainStore::open(dir.path()).expect_err("not a file");
+        assert!(matches!(err, StoreError::Access { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains("cannot be read or written"), "{text}");
+        assert!(!text.contains("damaged"), "{text}");
     }
 
     /// Every commit of a block, and the last of a new store's, is made in two phases:
