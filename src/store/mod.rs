@@ -577,13 +577,28 @@ fn fresh_store(tmp: PathBuf) -> Result<ChainStore, StoreError> {
     })
 }
 
-/// Builds a store holding genesis under a temporary name and renames it into place.
+/// Builds a store holding genesis under a temporary name of this process's own and
+/// puts it in place unless a store is there by then.
+///
+/// Why not a shared temporary name and a rename: two nodes started at once on a new
+/// data directory would each remove the other's half-built file, and the later rename
+/// would replace a store the first node already runs on, so that everything it stored
+/// went to a deleted file (a review had both nodes answer 200 to mining, and one's
+/// blocks lost). A hard link never replaces a file: the second process finds the store
+/// there, opens it, and is refused by its lock.
 fn create_new(dir: &Path, path: &Path) -> Result<(), StoreError> {
     let io = |at: &Path| {
         let at = at.to_owned();
         move |cause| StoreError::Io { path: at, cause }
     };
-    let store = fresh_store(dir.join(NEW_FILE_NAME))?;
+    let unique = format!(
+        "{NEW_FILE_NAME}.{}.{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    );
+    let store = fresh_store(dir.join(unique))?;
     let genesis = ValidChain::genesis();
     store.write(|txn| {
         txn.open_table(BLOCKS)
@@ -596,8 +611,21 @@ fn create_new(dir: &Path, path: &Path) -> Result<(), StoreError> {
     })?;
     let ChainStore { db, path: tmp } = store;
     drop(db);
-    fs::rename(&tmp, path).map_err(io(path))?;
-    // The rename is durable once the directory is.
+    let placed = match fs::hard_link(&tmp, path) {
+        // Another process put its store there first: that one is used.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A file system without hard links: the rename, as before.
+        Err(err) if err.kind() == std::io::ErrorKind::Unsupported => fs::rename(&tmp, path),
+        other => other,
+    };
+    let removed = fs::remove_file(&tmp);
+    placed.map_err(io(path))?;
+    if let Err(cause) = removed
+        && cause.kind() != std::io::ErrorKind::NotFound
+    {
+        return Err(StoreError::Io { path: tmp, cause });
+    }
+    // The new name is durable once the directory is.
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io(dir))?;
@@ -737,6 +765,43 @@ mod tests {
 
     fn valid(n: usize) -> ValidChain {
         ValidChain::validate(synthetic_chain(n), RuleSet::Strict, now_ms()).expect("valid")
+    }
+
+    /// Stores opened at once on a new data directory: exactly one opens, the others are
+    /// refused as held (none fails otherwise, none runs on a file replaced under it),
+    /// and no temporary file is left.
+    #[test]
+    fn opens_at_once_on_a_new_directory_give_one_store() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let start = std::sync::Barrier::new(6);
+            let results: Vec<_> = std::thread::scope(|scope| {
+                let opens: Vec<_> = (0..6)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            start.wait();
+                            ChainStore::open(dir.path())
+                        })
+                    })
+                    .collect();
+                opens
+                    .into_iter()
+                    .map(|open| open.join().expect("no panic"))
+                    .collect()
+            });
+            let opened = results.iter().filter(|r| r.is_ok()).count();
+            let held = results
+                .iter()
+                .filter(|r| matches!(r, Err(StoreError::Locked { .. })))
+                .count();
+            assert_eq!((opened, held), (1, 5), "{results:?}");
+            drop(results);
+            let names: Vec<_> = fs::read_dir(dir.path())
+                .expect("read dir")
+                .map(|e| e.expect("entry").file_name())
+                .collect();
+            assert_eq!(names, [FILE_NAME], "{names:?}");
+        }
     }
 
     /// A store file that cannot be read or written at all (here a directory where the
