@@ -49,6 +49,18 @@ async fn rejected(node: &TestNode) -> (u64, u64) {
     )
 }
 
+/// Appends someone else's entry to the block log: a field other than `a`.
+async fn add_strangers_entry(conn: &mut redis::aio::MultiplexedConnection) {
+    let _: String = redis::cmd("XADD")
+        .arg("minichain:blocks:log")
+        .arg("*")
+        .arg("b")
+        .arg("a stranger's entry")
+        .query_async(conn)
+        .await
+        .expect("XADD");
+}
+
 async fn wait_connected(node: &TestNode) {
     wait_until("the node is subscribed", WAIT, || async {
         node.status().await["redis"]["connected"] == true
@@ -209,14 +221,7 @@ async fn a_node_away_for_1000_blocks_catches_up_from_the_log() {
             // Someone else's entry in the log, without the `a` field: skipped, but it
             // must neither end the catch-up (a page of 64 holding 63 usable entries is
             // not the log's end) nor be read again.
-            let _: String = redis::cmd("XADD")
-                .arg("minichain:blocks:log")
-                .arg("*")
-                .arg("b")
-                .arg("a stranger's entry")
-                .query_async(&mut conn)
-                .await
-                .expect("XADD");
+            add_strangers_entry(&mut conn).await;
         }
     }
     assert_eq!(a.len().await, 1003);
@@ -497,14 +502,7 @@ async fn a_node_further_behind_than_the_log_asks_for_the_range() {
         .expect("XLEN");
     assert!((10..300).contains(&kept), "the log keeps {kept} entries");
     // The newest entry is a stranger's: b looks past it for the newest announcement.
-    let _: String = redis::cmd("XADD")
-        .arg("minichain:blocks:log")
-        .arg("*")
-        .arg("b")
-        .arg("a stranger's entry")
-        .query_async(&mut conn)
-        .await
-        .expect("XADD");
+    add_strangers_entry(&mut conn).await;
 
     let b = TestNode::start(b_config()).await;
     wait_until("b holds a's chain", WAIT, || async { b.len().await == 302 }).await;
