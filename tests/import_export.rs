@@ -302,8 +302,9 @@ fn a_failed_import_leaves_no_temporary_store() {
 }
 
 /// Export never writes over a store: not its own data directory's, not another's (a
-/// running node's), not through a symbolic or a hard link; the stores still open and
-/// export afterwards.
+/// running node's), not through a symbolic or a hard link, not as its standard output,
+/// and it plants no file through a link to where a store would be; the stores still
+/// open and export afterwards.
 #[test]
 fn export_refuses_to_write_over_a_store() {
     let work = tempfile::tempdir().expect("temp dir");
@@ -330,6 +331,33 @@ fn export_refuses_to_write_over_a_store() {
         );
     }
     assert!(node.terminate().success());
+    // A link to where a store would be, in a directory without one: no file planted.
+    let empty = work.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let dangling = work.path().join("dangling.json");
+    std::os::unix::fs::symlink(empty.join(minichain::store::FILE_NAME), &dangling)
+        .expect("symlink");
+    let out = minichain(&["export", &dangling.to_string_lossy()], &dir);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_dir(&empty).expect("read dir").count(), 0);
+    // Standard output opened on a store (`1<>chain.redb`): refused too.
+    let store_rw = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&own)
+        .expect("open the store");
+    let out = Command::new(env!("CARGO_BIN_EXE_minichain"))
+        .args(["export", "-", "--data-dir"])
+        .arg(&dir)
+        .stdout(store_rw)
+        .output()
+        .expect("runs minichain");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("standard output is a store"),
+        "{}",
+        text(&out.stderr)
+    );
     let mut expected = b"{\"chain\":".to_vec();
     write_chain(&synthetic_chain(50), Dialect::Compact, &mut expected);
     expected.push(b'}');

@@ -62,11 +62,11 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         ExportDialect::Python => Form::Message,
     };
     let mut out: Box<dyn Write> = if args.file == "-" {
-        Box::new(std::io::stdout().lock())
+        let stdout = std::io::stdout();
+        refuse_a_store_handle(&stdout, "standard output")?;
+        Box::new(stdout.lock())
     } else {
-        let file = std::fs::File::create(&args.file)
-            .with_context(|| format!("cannot create {}", args.file))?;
-        Box::new(file)
+        Box::new(open_output(Path::new(&args.file))?)
     };
     let mut cursor = Cursor::default();
     let mut piece = Vec::with_capacity(1 << 20);
@@ -96,12 +96,63 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
 /// Refuses an output path that is a store, by its name or its header, through any
 /// link (see [`looks_like_a_store`](minichain::store::looks_like_a_store)): export
 /// writes JSON, and writing it over a store (this directory's, whose lock is released
-/// once the chain is read, or a running node's) would destroy that chain.
+/// once the chain is read, or a running node's) would destroy that chain. Checked
+/// before the store is read, to fail at once; [`open_output`] checks again what it opens.
 fn refuse_a_store(file: &Path) -> anyhow::Result<()> {
     if minichain::store::looks_like_a_store(file) {
         anyhow::bail!(
             "{} is a store: export writes JSON and would destroy it; choose another file",
             file.display()
+        );
+    }
+    Ok(())
+}
+
+/// Opens `path` for the export: checked again by name, opened without truncating, then
+/// checked through the handle (what the path led to when opened, whatever was swapped
+/// in since the first check), and only then emptied (a regular file). A file this
+/// created and then refused is removed.
+fn open_output(path: &Path) -> anyhow::Result<std::fs::File> {
+    refuse_a_store(path)?;
+    let existed = std::fs::symlink_metadata(path).is_ok();
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    if let Err(refused) = refuse_a_store_handle(&file, &path.display().to_string()) {
+        if !existed && file.metadata().is_ok_and(|meta| meta.len() == 0) {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(refused);
+    }
+    // (A pipe or a device, /dev/null say, has nothing to empty.)
+    if file.metadata().is_ok_and(|meta| meta.is_file()) {
+        file.set_len(0)
+            .with_context(|| format!("cannot empty {}", path.display()))?;
+    }
+    Ok(file)
+}
+
+/// Refuses an open handle (a file, or standard output) that is a store: the store's
+/// header at its start, or, on Linux, the file it reaches named as a store.
+fn refuse_a_store_handle(handle: &impl std::os::fd::AsFd, what: &str) -> anyhow::Result<()> {
+    let fd = handle.as_fd();
+    let reached = std::fs::read_link(format!(
+        "/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&fd)
+    ));
+    let named = reached.is_ok_and(|target| minichain::store::is_store_name(&target));
+    // A second handle on the same open file: reading at an offset moves no position.
+    let headed = fd
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .is_ok_and(|file| minichain::store::has_store_header(&file));
+    if named || headed {
+        anyhow::bail!(
+            "{what} is a store: export writes JSON and would destroy it; choose another file"
         );
     }
     Ok(())

@@ -72,7 +72,7 @@ pub struct NodeArgs {
     #[arg(long, value_name = "MS", default_value_t = config::DEFAULT_BODY_TIMEOUT.as_millis() as u64)]
     body_timeout_ms: u64,
     /// Most client connections open at once; more wait until one closes. Event streams
-    /// (GET /api/events) may hold half of them (at least one); past that, a new stream
+    /// (GET /api/events) may hold half of them, rounded down; past that, a new stream
     /// gets 503.
     #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,

@@ -130,7 +130,8 @@ pub struct EventReader(#[allow(dead_code)] OwnedSemaphorePermit);
 
 impl EventBus {
     /// A bus whose streams end when `shutdown` turns true, with at most `max_readers`
-    /// (at least one) open at once.
+    /// open at once (none: every stream is refused, as on a node with one connection,
+    /// which a stream would hold for good).
     ///
     /// Why a cap of their own: a stream stays open for as long as its client likes and
     /// sends only a keep-alive every [`KEEP_ALIVE`], so no timeout ends it, and each
@@ -139,7 +140,6 @@ impl EventBus {
     /// caps them at half its connections.
     pub fn new(shutdown: watch::Receiver<bool>, max_readers: usize) -> EventBus {
         let (tx, _) = broadcast::channel(EVENT_BUFFER);
-        let max_readers = max_readers.max(1);
         EventBus {
             tx,
             shutdown,
@@ -431,6 +431,20 @@ mod tests {
         let fork = extend(&base, 4, "d");
         assert_eq!(reorg_depth(&old, &fork), 3);
         assert_eq!(reorg_depth(&old, &ValidChain::genesis()), 5);
+    }
+
+    /// A bus allows as many streams as it was given, and a bus given none refuses all
+    /// (a node with one connection, which one stream would hold for good).
+    #[test]
+    fn readers_are_capped() {
+        let (_stop, shutdown) = watch::channel(false);
+        let bus = EventBus::new(shutdown.clone(), 2);
+        let first = bus.reader().expect("one");
+        let _second = bus.reader().expect("two");
+        assert!(bus.reader().is_none(), "a third is refused");
+        drop(first);
+        assert!(bus.reader().is_some(), "a place comes back");
+        assert!(EventBus::new(shutdown, 0).reader().is_none());
     }
 
     /// A reader that falls more than the buffer behind gets its stream closed; a

@@ -65,20 +65,45 @@ pub const FILE_NAME: &str = "chain.redb";
 const STORE_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
 
 /// Whether `path` (links followed) is, or would stand as, a store: named [`FILE_NAME`]
-/// or starting with the store's file header. For a command that is about to write over `path`: whatever
-/// its name, and by whichever link it is reached, a store must not be overwritten.
+/// or starting with the store's file header. For a command that is about to write over
+/// `path`: whatever its name, and by whichever link it is reached (a dangling one too),
+/// a store must not be overwritten, nor a file planted where a node looks for one.
 pub fn looks_like_a_store(path: &Path) -> bool {
-    use std::io::Read;
-    // A path that does not resolve yet is judged by its own name: JSON written there
-    // would stand where a node looks for its store.
-    let resolved = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let named = resolved.file_name() == Some(std::ffi::OsStr::new(FILE_NAME));
+    is_store_name(&link_target(path))
+        || fs::File::open(path).is_ok_and(|file| has_store_header(&file))
+}
+
+/// Whether the open `file` starts with the store's header (read at offset 0 without
+/// moving the file's position, so a handle about to be written can be checked).
+pub fn has_store_header(file: &fs::File) -> bool {
+    use std::os::unix::fs::FileExt;
     let mut head = [0u8; STORE_MAGIC.len()];
-    let headed = fs::File::open(path)
-        .and_then(|mut file| file.read_exact(&mut head))
-        .is_ok()
-        && head == STORE_MAGIC;
-    named || headed
+    file.read_exact_at(&mut head, 0).is_ok() && head == STORE_MAGIC
+}
+
+/// Whether `path`'s last part is [`FILE_NAME`].
+pub fn is_store_name(path: &Path) -> bool {
+    path.file_name() == Some(std::ffi::OsStr::new(FILE_NAME))
+}
+
+/// Where `path` leads: its canonical form, or, when it does not resolve (missing, or
+/// a link to a missing file), the end of its chain of links (at most 40, as the kernel
+/// follows), itself when it is no link.
+fn link_target(path: &Path) -> PathBuf {
+    if let Ok(resolved) = fs::canonicalize(path) {
+        return resolved;
+    }
+    let mut at = path.to_path_buf();
+    for _ in 0..40 {
+        let Ok(target) = fs::read_link(&at) else {
+            break;
+        };
+        at = match at.parent() {
+            Some(parent) if target.is_relative() => parent.join(target),
+            _ => target,
+        };
+    }
+    at
 }
 
 /// Where a new store is built before it is renamed to [`FILE_NAME`].
@@ -837,8 +862,8 @@ mod tests {
         assert_eq!(flags(other.path()) & TWO_PHASE, TWO_PHASE, "a new store");
     }
 
-    /// A store is told by its name or by its header, through a hard link too; a
-    /// missing path or another file is not one.
+    /// A store is told by its name or by its header, through a hard link too, and so is
+    /// a link to where a store would be; a missing path or another file is not one.
     #[test]
     fn stores_are_told_by_name_or_header() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -853,6 +878,13 @@ mod tests {
         fs::write(&json, b"{\"chain\":[]}").expect("write");
         assert!(!looks_like_a_store(&json));
         assert!(!looks_like_a_store(&dir.path().join("missing.json")));
+        // Links to where a store would be, none there yet: one hop and two, relative.
+        let elsewhere = tempfile::tempdir().expect("temp dir");
+        let one = dir.path().join("one.json");
+        std::os::unix::fs::symlink(elsewhere.path().join(FILE_NAME), &one).expect("link");
+        let two = dir.path().join("two.json");
+        std::os::unix::fs::symlink("one.json", &two).expect("link");
+        assert!(looks_like_a_store(&one) && looks_like_a_store(&two));
     }
 
     #[test]
