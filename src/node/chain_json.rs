@@ -69,15 +69,30 @@ impl Form {
     }
 }
 
-/// Where a piece-by-piece writer stands.
+/// Where a piece-by-piece writer stands: the whole chain, or blocks `first..end` of it
+/// (a page, [`Cursor::range`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Cursor {
     next: usize,
+    /// The first block written: the one without a separator before it.
+    first: usize,
+    /// The end of the blocks written (`None`: the chain's end).
+    end: Option<usize>,
     opened: bool,
     closed: bool,
 }
 
 impl Cursor {
+    /// A cursor over blocks `range` of the chain only.
+    pub fn range(range: std::ops::Range<usize>) -> Cursor {
+        Cursor {
+            next: range.start,
+            first: range.start,
+            end: Some(range.end),
+            ..Cursor::default()
+        }
+    }
+
     /// Whether the whole JSON is written.
     pub fn is_done(&self) -> bool {
         self.closed
@@ -86,24 +101,47 @@ impl Cursor {
     /// Appends the next piece of `form` of `chain` to `out`: at least `at_least` bytes
     /// unless the JSON ends first.
     pub fn fill(&mut self, chain: &ValidChain, form: Form, out: &mut Vec<u8>, at_least: usize) {
+        self.fill_framed(
+            chain,
+            form.dialect(),
+            form.open(),
+            form.close(),
+            out,
+            at_least,
+        );
+    }
+
+    /// Appends the next piece of the blocks as array items in `dialect`, after `open`
+    /// (written first) and before `close` (written last): at least `at_least` bytes
+    /// unless the JSON ends first.
+    pub fn fill_framed(
+        &mut self,
+        chain: &ValidChain,
+        dialect: Dialect,
+        open: &[u8],
+        close: &[u8],
+        out: &mut Vec<u8>,
+        at_least: usize,
+    ) {
         if self.closed {
             return;
         }
         let target = out.len() + at_least;
         if !self.opened {
-            out.extend_from_slice(form.open());
+            out.extend_from_slice(open);
             self.opened = true;
         }
+        let end = self.end.map_or(chain.len(), |end| end.min(chain.len()));
         // A block at a time: a piece stays near `at_least` even when blocks are large
         // (a mining request's data may be a MiB).
-        while out.len() < target && self.next < chain.len() {
+        while out.len() < target && self.next < end {
             chain
                 .blocks()
-                .write_items(self.next..self.next + 1, form.dialect(), 0, out);
+                .write_items(self.next..self.next + 1, dialect, self.first, out);
             self.next += 1;
         }
-        if self.next >= chain.len() {
-            out.extend_from_slice(form.close());
+        if self.next >= end {
+            out.extend_from_slice(close);
             self.closed = true;
         }
     }
@@ -193,23 +231,19 @@ impl<S: AsRef<ValidChain>> http_body::Body for ChainBody<S> {
 #[derive(Debug)]
 pub struct PageBody<S> {
     source: Arc<S>,
-    head: Option<Vec<u8>>,
-    first: usize,
-    next: usize,
-    end: usize,
-    closed: bool,
+    /// The page's fields, `"chain":` and `[`: what comes before the blocks.
+    open: Vec<u8>,
+    cursor: Cursor,
 }
 
 impl<S: AsRef<ValidChain>> PageBody<S> {
     /// The page of blocks `range` of `source`'s chain, after `head`.
-    pub fn new(source: Arc<S>, head: Vec<u8>, range: std::ops::Range<usize>) -> PageBody<S> {
+    pub fn new(source: Arc<S>, mut head: Vec<u8>, range: std::ops::Range<usize>) -> PageBody<S> {
+        head.push(b'[');
         PageBody {
             source,
-            head: Some(head),
-            first: range.start,
-            next: range.start,
-            end: range.end,
-            closed: false,
+            open: head,
+            cursor: Cursor::range(range),
         }
     }
 }
@@ -223,33 +257,23 @@ impl<S: AsRef<ValidChain>> http_body::Body for PageBody<S> {
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = &mut *self;
-        if this.closed {
+        if this.cursor.is_done() {
             return Poll::Ready(None);
         }
         let mut piece = Vec::with_capacity(PIECE_BYTES + 4096);
-        if let Some(head) = this.head.take() {
-            piece.extend_from_slice(&head);
-            piece.push(b'[');
-        }
-        let blocks = (*this.source).as_ref().blocks();
-        while piece.len() < PIECE_BYTES && this.next < this.end {
-            blocks.write_items(
-                this.next..this.next + 1,
-                Dialect::Compact,
-                this.first,
-                &mut piece,
-            );
-            this.next += 1;
-        }
-        if this.next >= this.end {
-            piece.extend_from_slice(b"]}");
-            this.closed = true;
-        }
+        this.cursor.fill_framed(
+            (*this.source).as_ref(),
+            Dialect::Compact,
+            &this.open,
+            b"]}",
+            &mut piece,
+            PIECE_BYTES,
+        );
         Poll::Ready(Some(Ok(Frame::data(piece.into()))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.closed
+        self.cursor.is_done()
     }
 }
 
