@@ -616,12 +616,13 @@ fn create_new(dir: &Path, path: &Path) -> Result<(), StoreError> {
         let at = at.to_owned();
         move |cause| StoreError::Io { path: at, cause }
     };
+    // The process id and a count of this process's new stores: no two creations share
+    // a name, across processes or threads.
+    static CREATED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let unique = format!(
         "{NEW_FILE_NAME}.{}.{}",
         std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
+        CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
     let store = fresh_store(dir.join(unique))?;
     let genesis = ValidChain::genesis();
