@@ -616,7 +616,7 @@ pub async fn get_status(State(state): State<AppState>) -> axum::Json<Status> {
         (status = 200, description = "The node is up", body = super::api_docs::HealthDoc),
         (status = 503, description = "The node's store fails to take writes (see /api/status); a restart reopens it", body = super::api_docs::ErrorDoc)))]
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    if state.store.state() == "failing" {
+    if state.store.is_failing() {
         let why = state.store.last_error().unwrap_or_default();
         return ApiError::Unavailable(format!("the store fails to take writes: {}", clip(&why)))
             .into_response();

@@ -245,9 +245,14 @@ impl StoreHealth {
         self.data_dir.as_deref()
     }
 
+    /// Whether the last write to the store failed (a node without a store never fails).
+    pub fn is_failing(&self) -> bool {
+        self.data_dir.is_some() && self.failing.load(Ordering::Relaxed)
+    }
+
     /// `off` (no store), `ok`, or `failing` (the last write failed).
     pub fn state(&self) -> &'static str {
-        match (&self.data_dir, self.failing.load(Ordering::Relaxed)) {
+        match (&self.data_dir, self.is_failing()) {
             (None, _) => "off",
             (Some(_), false) => "ok",
             (Some(_), true) => "failing",
