@@ -599,3 +599,51 @@ fn unwritable_stdout_is_an_error_not_a_panic() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// An input with no end (`/dev/zero`, an endless pipe) or past the input limit is one
+/// error line and exit 2, not a run that fills memory: a device or pipe is read up to
+/// the limit (lowered here by its environment variable), and a regular file larger than
+/// the limit (a sparse one, 4 GiB and a byte) is refused before it is read.
+#[cfg(target_os = "linux")]
+#[test]
+fn endless_or_oversized_input_is_refused() {
+    let zero = || std::fs::File::open("/dev/zero").expect("/dev/zero");
+    for (args, stdin) in [
+        (&["validate", "/dev/zero"][..], Stdio::null()),
+        (&["validate", "-"][..], Stdio::from(zero())),
+        (&["hash"][..], Stdio::from(zero())),
+        (&["mine", "--chain", "-"][..], Stdio::from(zero())),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_minichain"))
+            .args(args)
+            .env("MINICHAIN_MAX_INPUT_BYTES", "1000000")
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run minichain");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("more than 1000000 bytes"), "{args:?}: {err}");
+    }
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let big = dir.path().join("big.json");
+    std::fs::File::create(&big)
+        .and_then(|file| file.set_len((4 << 30) + 1))
+        .expect("a sparse file");
+    let big = big.to_string_lossy().into_owned();
+    let data = dir.path().join("data").to_string_lossy().into_owned();
+    for args in [
+        &["import", "--data-dir", data.as_str(), big.as_str()][..],
+        &["mine", "--chain", big.as_str()][..],
+    ] {
+        let o = minichain(args, "");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("more than 4294967296 bytes"),
+            "{args:?}: {err}"
+        );
+    }
+}

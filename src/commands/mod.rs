@@ -39,16 +39,78 @@ pub fn check_threads(threads: Option<usize>) -> anyhow::Result<()> {
     }
 }
 
-/// Reads a whole file, or standard input for `-`.
-pub fn read_input(path: &str) -> anyhow::Result<String> {
+/// The most bytes a command reads from one input (4 GiB; a chain of ten million blocks
+/// is about 3 GiB): past it the command stops with an error instead of filling memory
+/// (`validate /dev/zero` or an endless pipe would otherwise run until memory ran out).
+/// A regular file that `validate` maps is not read into memory and has no such limit.
+pub const MAX_INPUT_BYTES: u64 = 4 << 30;
+
+/// The environment variable that sets a lower input limit than [`MAX_INPUT_BYTES`] (for
+/// a small machine, and for the tests).
+pub const MAX_INPUT_ENV: &str = "MINICHAIN_MAX_INPUT_BYTES";
+
+/// The input limit in force: [`MAX_INPUT_ENV`] when it holds a number below
+/// [`MAX_INPUT_BYTES`], else that.
+fn max_input_bytes() -> u64 {
+    std::env::var(MAX_INPUT_ENV)
+        .ok()
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map_or(MAX_INPUT_BYTES, |limit| limit.min(MAX_INPUT_BYTES))
+}
+
+/// What an input is called in errors: its path, or "standard input" for `-`.
+fn input_name(path: &str) -> String {
     if path == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read standard input")?;
-        Ok(text)
+        "standard input".to_owned()
     } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))
+        path.to_owned()
+    }
+}
+
+/// Reads all of `reader`, but no more than the input limit: an input past it is an error
+/// that names it and the limit.
+fn read_bounded(reader: impl Read, path: &str) -> anyhow::Result<Vec<u8>> {
+    let limit = max_input_bytes();
+    let mut bytes = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", input_name(path)))?;
+    if bytes.len() as u64 > limit {
+        anyhow::bail!(too_large(path, limit));
+    }
+    Ok(bytes)
+}
+
+/// The error for an input larger than `limit`.
+fn too_large(path: &str, limit: u64) -> String {
+    format!(
+        "cannot read {}: it holds more than {limit} bytes, the most a command reads \
+         ({MAX_INPUT_ENV} can set a lower limit)",
+        input_name(path)
+    )
+}
+
+/// Reads a whole file, or standard input for `-`, as text, up to the input limit
+/// ([`MAX_INPUT_BYTES`]).
+pub fn read_input(path: &str) -> anyhow::Result<String> {
+    let bytes = if path == "-" {
+        read_bounded(std::io::stdin().lock(), path)?
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("cannot read {path}"))?;
+        // A regular file past the limit is refused before a byte of it is read.
+        let limit = max_input_bytes();
+        if file
+            .metadata()
+            .is_ok_and(|meta| meta.is_file() && meta.len() > limit)
+        {
+            anyhow::bail!(too_large(path, limit));
+        }
+        read_bounded(file, path)?
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        Err(_) => Err(utf8_error(path)),
     }
 }
 
@@ -77,19 +139,14 @@ impl std::ops::Deref for InputBytes {
 /// for the text, [`input_text`]).
 pub fn read_input_bytes(path: &str) -> anyhow::Result<InputBytes> {
     if path == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("cannot read standard input")?;
-        return Ok(InputBytes::Read(bytes));
+        return read_bounded(std::io::stdin().lock(), path).map(InputBytes::Read);
     }
     let context = || format!("cannot read {path}");
     let file = std::fs::File::open(path).with_context(context)?;
     let meta = file.metadata().with_context(context)?;
     if !meta.is_file() || meta.len() == 0 {
-        return std::fs::read(path)
-            .map(InputBytes::Read)
-            .with_context(context);
+        // A device, a pipe or an empty file: read, up to the limit.
+        return read_bounded(file, path).map(InputBytes::Read);
     }
     // SAFETY: the map is only read. Another process that changes the file while it
     // is mapped changes what this command reads (a truncation can end it with
@@ -102,16 +159,14 @@ pub fn read_input_bytes(path: &str) -> anyhow::Result<InputBytes> {
 /// The text of input read by [`read_input_bytes`] from `path`, failing as
 /// [`read_input`] would have.
 pub fn input_text<'a>(path: &str, bytes: &'a [u8]) -> anyhow::Result<&'a str> {
-    std::str::from_utf8(bytes).map_err(|_| {
-        let err = std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "stream did not contain valid UTF-8",
-        );
-        let what = if path == "-" {
-            "cannot read standard input".to_owned()
-        } else {
-            format!("cannot read {path}")
-        };
-        anyhow::Error::new(err).context(what)
-    })
+    std::str::from_utf8(bytes).map_err(|_| utf8_error(path))
+}
+
+/// The error for input that is not UTF-8.
+fn utf8_error(path: &str) -> anyhow::Error {
+    let err = std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        "stream did not contain valid UTF-8",
+    );
+    anyhow::Error::new(err).context(format!("cannot read {}", input_name(path)))
 }
