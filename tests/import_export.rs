@@ -368,3 +368,72 @@ fn export_refuses_to_write_over_a_store() {
         assert_eq!(std::fs::read(&exported).expect("file"), expected);
     }
 }
+
+/// Makes a store file one this process may only read, for as long as it lives: its mode
+/// read-only, and for root (whom modes do not stop) the immutable attribute as well.
+struct ReadOnlyFile<'a>(&'a Path);
+
+impl<'a> ReadOnlyFile<'a> {
+    fn new(path: &'a Path) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|out| text(&out.stdout).trim() == "0");
+        if root {
+            let set = Command::new("chattr")
+                .arg("+i")
+                .arg(path)
+                .status()
+                .expect("chattr (e2fsprogs) runs");
+            assert!(set.success(), "chattr +i {}", path.display());
+        }
+        let writable = std::fs::OpenOptions::new().write(true).open(path);
+        assert!(writable.is_err(), "{} is still writable", path.display());
+        ReadOnlyFile(path)
+    }
+}
+
+impl Drop for ReadOnlyFile<'_> {
+    fn drop(&mut self) {
+        // Without the attribute the temporary directory could not be removed.
+        let _ = Command::new("chattr").arg("-i").arg(self.0).status();
+    }
+}
+
+/// A store the user may only read is exported all the same (opened read-only), byte for
+/// byte as from a writable one; a read-only store that a killed node left needing a
+/// repair is refused with a message that says so, and exports once a node has opened
+/// it.
+#[test]
+fn a_read_only_store_is_exported() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let dir = work.path().join("data");
+    let imported = minichain(&["import", "--synthetic", "300"], &dir);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let writable = minichain(&["export", "-"], &dir);
+    assert!(writable.status.success(), "{}", text(&writable.stderr));
+    {
+        let store = dir.join("chain.redb");
+        let _read_only = ReadOnlyFile::new(&store);
+        let out = minichain(&["export", "-"], &dir);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(out.stdout, writable.stdout, "the same bytes read-only");
+    }
+
+    // A node killed while it held the store leaves it needing the repair a writer makes.
+    let killed = work.path().join("killed");
+    start_listening(node_command(&killed, None)).kill9();
+    {
+        let store = killed.join("chain.redb");
+        let _read_only = ReadOnlyFile::new(&store);
+        let out = minichain(&["export", "-"], &killed);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("not closed cleanly"), "{err}");
+    }
+    let out = minichain(&["export", "-"], &killed);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("{\"chain\":[{\"block_no\":0"));
+}

@@ -14,8 +14,9 @@ use minichain::store::ChainStore;
 /// Export a data directory's chain to FILE (`-` for standard output): by default
 /// `{"chain": [...]}` exactly as GET /api/blocks answers, or with --dialect python the
 /// bare array a Redis message carries. The store is checked as a node checks it at
-/// start; one a running node holds is refused (ask the node: GET /api/blocks).
-/// Progress goes to stderr.
+/// start; one a running node holds is refused (ask the node: GET /api/blocks). A store
+/// you may only read is opened read-only and never changed (one a crash left needing
+/// repair is then refused). Progress goes to stderr.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// Where to write the chain, or `-` for standard output.
@@ -55,8 +56,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             minichain::store::FILE_NAME
         );
     }
-    let (store, chain) = ChainStore::open(&dir)?;
-    drop(store);
+    let chain = ChainStore::read(&dir)?;
     let form = match args.dialect {
         ExportDialect::Api => Form::Body,
         ExportDialect::Python => Form::Message,

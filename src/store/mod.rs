@@ -155,6 +155,18 @@ pub enum StoreError {
         /// Why.
         cause: std::io::Error,
     },
+    /// The store was not closed cleanly (a node stopped by a crash or a kill) and
+    /// needs the repair redb makes when it opens a store for writing, which this
+    /// process may not do (read-only file or file system).
+    #[error(
+        "the store {path} was not closed cleanly and needs the repair a node makes when it \
+         starts on it, which needs write access; start a node on it once, or copy it somewhere \
+         writable"
+    )]
+    NeedsRepair {
+        /// The file.
+        path: PathBuf,
+    },
     /// redb cannot open the file (it is not a redb database, a checksum fails, ...).
     #[error("the store {path} cannot be opened (damaged?): {cause}")]
     Open {
@@ -282,12 +294,47 @@ impl ChainStore {
     pub fn open(dir: &Path) -> Result<(ChainStore, ValidChain), StoreError> {
         let path = dir.join(FILE_NAME);
         std::panic::catch_unwind(|| open_checked(dir, &path)).unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".into());
-            Err(StoreError::Panicked { path, message })
+            Err(StoreError::Panicked {
+                path,
+                message: panic_message(panic.as_ref()),
+            })
+        })
+    }
+
+    /// Reads the chain of the store in `dir` for a reader that changes nothing (such as
+    /// `minichain export`), checked as [`ChainStore::open`] checks it; never creates one.
+    ///
+    /// Why two ways: opened for writing, redb verifies every page's checksum and repairs
+    /// a store a crash left, as a node's start does, so that is the way whenever this
+    /// process may write the file. A store the user may only read (its mode, a read-only
+    /// file system) is opened read-only instead: every record is still decoded and the
+    /// whole chain validated, but a store that needs a repair is refused
+    /// ([`StoreError::NeedsRepair`]).
+    ///
+    /// # Errors
+    /// [`StoreError`] as for [`ChainStore::open`], and [`StoreError::Access`] when the
+    /// file cannot even be read.
+    pub fn read(dir: &Path) -> Result<ValidChain, StoreError> {
+        let path = dir.join(FILE_NAME);
+        let read = || {
+            let writable = fs::OpenOptions::new().read(true).write(true).open(&path);
+            match writable {
+                Ok(file) => {
+                    drop(file);
+                    open_checked(dir, &path).map(|(_store, chain)| chain)
+                }
+                Err(cause) if is_access(&cause) && path.is_file() => read_only(&path),
+                Err(cause) => Err(StoreError::Access {
+                    path: path.clone(),
+                    cause,
+                }),
+            }
+        };
+        std::panic::catch_unwind(read).unwrap_or_else(|panic| {
+            Err(StoreError::Panicked {
+                path: path.clone(),
+                message: panic_message(panic.as_ref()),
+            })
         })
     }
 
@@ -545,6 +592,27 @@ fn open_checked(dir: &Path, path: &Path) -> Result<(ChainStore, ValidChain), Sto
     ))
 }
 
+/// The message of a panic caught while redb read a store.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
+}
+
+/// Reads the chain of the store at `path` without opening it for writing (see
+/// [`ChainStore::read`]).
+fn read_only(path: &Path) -> Result<ValidChain, StoreError> {
+    let db = builder().open_read_only(path).map_err(|err| match err {
+        DatabaseError::RepairAborted => StoreError::NeedsRepair {
+            path: path.to_owned(),
+        },
+        other => open_error(path, other),
+    })?;
+    read_chain(&db).map_err(|damage| StoreError::damaged(path, damage))
+}
+
 /// redb's settings: every page's checksum verified at open (a damaged file is refused
 /// rather than trusted), a bounded cache.
 fn builder() -> redb::Builder {
@@ -659,7 +727,7 @@ fn create_new(dir: &Path, path: &Path) -> Result<(), StoreError> {
 }
 
 /// Reads every record, validates the chain and checks the tip record against it.
-fn read_chain(db: &Database) -> Result<ValidChain, Damage> {
+fn read_chain(db: &impl ReadableDatabase) -> Result<ValidChain, Damage> {
     let storage = |e: redb::Error| Damage::Storage(e);
     let txn = db.begin_read().map_err(|e| storage(e.into()))?;
     let table = |name: &'static str, err: TableError| match err {
