@@ -46,6 +46,11 @@ const BAR: RGBColor = RGBColor(44, 160, 44);
 const CHOSEN: RGBColor = RGBColor(255, 127, 14);
 
 /// Draws `report` as an SVG file at `path` (see the module doc for what it shows).
+///
+/// The picture is drawn in memory first and the file written last, through a handle
+/// that must reach a regular file: a pipe, socket or device put at `path` while the
+/// benchmark ran is refused instead of written (a pipe nobody reads would hold the run
+/// forever), and nothing is written when the drawing fails.
 pub fn write_svg(report: &BenchReport, path: &Path) -> Result<(), PlotError> {
     if report.by_difficulty.is_empty() {
         return Err(PlotError::Empty("difficulty rows"));
@@ -53,23 +58,70 @@ pub fn write_svg(report: &BenchReport, path: &Path) -> Result<(), PlotError> {
     if report.kernels.is_empty() {
         return Err(PlotError::Empty("kernel rates"));
     }
-    let draw_error = |e: &dyn std::fmt::Display| PlotError::Draw {
+    let svg = render_svg(report).map_err(|reason| PlotError::Draw {
+        path: path.display().to_string(),
+        reason,
+    })?;
+    write_regular_file(path, svg.as_bytes()).map_err(|e| PlotError::Draw {
         path: path.display().to_string(),
         reason: e.to_string(),
+    })
+}
+
+/// The picture of `report` (which has rows in both panels) as SVG text, or the drawing
+/// library's words on why not.
+fn render_svg(report: &BenchReport) -> Result<String, String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let (left, right) = root.split_horizontally(SIZE.0 * 11 / 20);
+        difficulty_panel(report, &left).map_err(|e| e.to_string())?;
+        kernel_panel(report, &right).map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+/// Writes `bytes` as the whole of the regular file at `path` (created if missing).
+///
+/// Opened without blocking (a pipe with no reader is an error at once, not a wait) and
+/// without truncating, then checked through the handle: only a regular file is emptied
+/// and written.
+fn write_regular_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let not_a_file = || {
+        std::io::Error::other(
+            "not a regular file (a pipe, socket or device); name a file for the SVG",
+        )
     };
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| draw_error(&e))?;
-    let (left, right) = root.split_horizontally(SIZE.0 * 11 / 20);
-    difficulty_panel(report, &left).map_err(|e| draw_error(&e))?;
-    kernel_panel(report, &right).map_err(|e| draw_error(&e))?;
-    root.present().map_err(|e| draw_error(&e))?;
-    Ok(())
+    let mut file = options.open(path).map_err(|err| {
+        // ENXIO: a pipe that no one has open for reading.
+        if err.raw_os_error() == Some(6) {
+            not_a_file()
+        } else {
+            err
+        }
+    })?;
+    if !file.metadata()?.is_file() {
+        return Err(not_a_file());
+    }
+    file.set_len(0)?;
+    file.write_all(bytes)?;
+    file.flush()
 }
 
 type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
 
 /// Left panel: effective M attempts/s against difficulty, and the peak beside each.
-fn difficulty_panel(report: &BenchReport, area: &DrawingArea<SVGBackend, Shift>) -> DrawResult {
+fn difficulty_panel(report: &BenchReport, area: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult {
     let points: Vec<(u32, f64)> = report
         .by_difficulty
         .iter()
@@ -143,7 +195,7 @@ fn difficulty_panel(report: &BenchReport, area: &DrawingArea<SVGBackend, Shift>)
 }
 
 /// Right panel: each kernel's one-thread rate over the baseline, and the baseline.
-fn kernel_panel(report: &BenchReport, area: &DrawingArea<SVGBackend, Shift>) -> DrawResult {
+fn kernel_panel(report: &BenchReport, area: &DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult {
     let baseline = report.baseline_compress_per_s;
     let bars: Vec<(String, f64)> = report
         .kernels
@@ -277,6 +329,37 @@ mod tests {
         ] {
             assert!(svg.contains(text), "the picture lacks {text:?}");
         }
+    }
+
+    /// A pipe put where the picture goes (after the run's first check, so only the
+    /// final write sees it) is refused at once, with no reader and with one, and
+    /// nothing is written into it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_pipe_at_the_path_is_refused_not_waited_on() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("bench.svg");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let refused = |result: Result<(), PlotError>| {
+            let err = result.expect_err("a pipe is refused").to_string();
+            assert!(err.contains("not a regular file"), "{err}");
+        };
+        refused(write_svg(&report(), &path));
+        // With a reader: the open succeeds, the handle's check refuses it.
+        use std::os::unix::fs::OpenOptionsExt;
+        let reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .open(&path)
+            .expect("a reader opens the pipe");
+        refused(write_svg(&report(), &path));
+        let mut read = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut &reader, &mut read);
+        assert!(read.is_empty(), "{} bytes went into the pipe", read.len());
     }
 
     #[test]
