@@ -71,6 +71,84 @@ async fn sigint_stops_gracefully() {
     stop_while_mining("-INT").await;
 }
 
+/// Whether the node's search runs, from `/api/status`.
+async fn mining_active(client: &reqwest::Client, base: &str) -> Option<bool> {
+    let response = client.get(format!("{base}/api/status")).send().await.ok()?;
+    let status: serde_json::Value = response.json().await.ok()?;
+    status["mining"]["active"].as_bool()
+}
+
+/// A client that goes away while its block is mined stops the search (a block nobody
+/// waits for is not mined, and the queue moves on); one that stays keeps it running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_stops_its_search() {
+    let (mut child, base, _data) = start_node();
+    let client = reqwest::Client::new();
+    let addr = base.trim_start_matches("http://").to_owned();
+    let body = r#"{"data": "nobody waits"}"#;
+    let request = format!(
+        "POST /api/mineblock HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut socket = std::net::TcpStream::connect(&addr).expect("connect");
+    std::io::Write::write_all(&mut socket, request.as_bytes()).expect("send");
+    wait_until("the node mines", Duration::from_secs(10), || async {
+        mining_active(&client, &base).await == Some(true)
+    })
+    .await;
+    // Still mining a moment later while the client waits.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(mining_active(&client, &base).await, Some(true));
+    drop(socket);
+    wait_until("the search stops", Duration::from_secs(10), || async {
+        mining_active(&client, &base).await == Some(false)
+    })
+    .await;
+    let status: serde_json::Value = client
+        .get(format!("{base}/api/status"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(status["mining"]["queue"], 0, "{status}");
+    assert_eq!(status["mining"]["blocks_mined"], 0, "{status}");
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+}
+
+/// A connection left half-way through a request does not hold the stop past the
+/// shutdown grace (10 s) twice over: the mining queue stops on its own word, not when
+/// the last handle on it goes, so the process exits within the grace (it took 20 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_sent_request_holds_the_stop_no_longer_than_the_grace() {
+    let (mut child, base, _data) = start_node();
+    let addr = base.trim_start_matches("http://").to_owned();
+    let mut socket = std::net::TcpStream::connect(&addr).expect("connect");
+    std::io::Write::write_all(
+        &mut socket,
+        b"POST /api/mineblock HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"data\"",
+    )
+    .expect("send");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status =
+        tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(30)))
+            .await
+            .expect("join");
+    let took = started.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(took < Duration::from_secs(14), "the stop took {took:?}");
+    drop(socket);
+}
+
 /// `--help` names the one-block route on one line: clap's help reads `{n}` in doc
 /// text as a line break, which once cut it into `/api/blocks/` and a broken line.
 #[test]

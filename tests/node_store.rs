@@ -429,5 +429,21 @@ async fn a_store_that_fails_to_write_makes_the_node_unhealthy() {
     let (code, text) = health(&client).await;
     assert_eq!(code, 503, "{text}");
     assert!(text.contains("the store fails to take writes"), "{text}");
+    // Later requests are refused before any work: a block mined now could not be kept.
+    let mined_before = status["mining"]["blocks_mined"].clone();
+    let response = client
+        .post(format!("{}/api/mineblock", node.base))
+        .header("content-type", "application/json")
+        .body(r#"{"data": "after the failure"}"#)
+        .send()
+        .await
+        .expect("POST");
+    let code = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    assert_eq!(code, 503, "{text}");
+    assert!(text.contains("failing to take writes"), "{text}");
+    let status: serde_json::Value =
+        serde_json::from_str(&get(&client, &node, "/api/status").await).expect("JSON");
+    assert_eq!(status["mining"]["blocks_mined"], mined_before, "{status}");
     node.kill9();
 }

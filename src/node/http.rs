@@ -248,9 +248,11 @@ impl IntoResponse for ApiError {
 impl From<MineError> for ApiError {
     fn from(err: MineError) -> ApiError {
         match err {
-            MineError::ShuttingDown | MineError::QueueFull | MineError::QueueBytesFull { .. } => {
-                ApiError::Unavailable(err.to_string())
-            }
+            MineError::ShuttingDown
+            | MineError::QueueFull
+            | MineError::QueueBytesFull { .. }
+            | MineError::StoreFailing
+            | MineError::ClientGone => ApiError::Unavailable(err.to_string()),
             MineError::Failed(why) => ApiError::Internal(why),
         }
     }
@@ -631,10 +633,11 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     responses(
         (status = 200, description = "The chain holding the new block", body = super::api_docs::ChainDoc),
         (status = 400, description = "The body could not be read", body = super::api_docs::ErrorDoc),
+        (status = 408, description = "The body did not arrive in time", body = super::api_docs::ErrorDoc),
         (status = 413, description = "The body is over the limit", body = super::api_docs::ErrorDoc),
         (status = 422, description = "Not a mining request a Python node could take", body = super::api_docs::ErrorDoc),
-        (status = 500, description = "The miner failed (a bug)", body = super::api_docs::ErrorDoc),
-        (status = 503, description = "The queue is full or the node shuts down", body = super::api_docs::ErrorDoc),
+        (status = 500, description = "The miner failed (a bug), or the store could not keep the block", body = super::api_docs::ErrorDoc),
+        (status = 503, description = "The queue is full, the store fails to take writes, or the node shuts down", body = super::api_docs::ErrorDoc),
     ))]
 pub async fn mine_block(
     State(state): State<AppState>,
@@ -688,6 +691,7 @@ pub struct PushAnswer {
     responses(
         (status = 200, description = "The chain is ours now", body = PushAnswer),
         (status = 400, description = "Not JSON, not UTF-8, or nested too deeply", body = super::api_docs::ErrorDoc),
+        (status = 408, description = "The body did not arrive in time", body = super::api_docs::ErrorDoc),
         (status = 409, description = "Ours is at least as good by the fork-choice rule", body = super::api_docs::ErrorDoc),
         (status = 413, description = "Over the message limit", body = super::api_docs::ErrorDoc),
         (status = 422, description = "Not a valid chain", body = super::api_docs::ErrorDoc),

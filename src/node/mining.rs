@@ -27,9 +27,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::config::NodeConfig;
 use super::job_slot::{IntakeTimings, JobSlot, JobStart, RestartTiming};
-use super::state::{ChainWriter, CommitError, Snapshot};
+use super::state::{ChainWriter, CommitError, Snapshot, StoreHealth};
 use crate::chain::{Difficulty, DifficultyPolicy, RawJson};
-use crate::miner::{MineJob, MineOutcome, Miner, MinerConfig, MinerError, Progress, RateMeter};
+use crate::miner::{
+    CancelToken, MineJob, MineOutcome, Miner, MinerConfig, MinerError, Progress, RateMeter,
+};
 
 /// Most requests waiting to be mined; more get 503 rather than an unbounded queue.
 pub const MAX_QUEUE: usize = 1024;
@@ -124,6 +126,16 @@ pub enum MineError {
         /// [`NodeConfig::mining_queue_bytes`].
         limit: usize,
     },
+    /// The store fails to take writes (after a disk error redb takes none until the
+    /// node restarts): a block mined now could not be kept, so none is mined.
+    #[error(
+        "the node's store is failing to take writes (see /healthz and the node's log); \
+         no block is mined until the node restarts on a working disk"
+    )]
+    StoreFailing,
+    /// The request's client went away, and its search was stopped (no one reads this).
+    #[error("the client went away")]
+    ClientGone,
     /// The miner found a block the chain refused (a bug).
     #[error("{0}")]
     Failed(String),
@@ -144,11 +156,91 @@ pub enum MiningSetupError {
     Panicked,
 }
 
+/// What the coordinator's queue carries.
+enum Work {
+    /// A request to mine.
+    Mine(MineRequest),
+    /// The node shuts down: the coordinator stops at once, even while connections left
+    /// open hold the queue's sender (they would otherwise keep it waiting for good).
+    Stop,
+}
+
 struct MineRequest {
     data: RawJson,
     reply: oneshot::Sender<Result<Arc<Snapshot>, MineError>>,
+    /// Where the request's client says it has gone, and the coordinator registers the
+    /// search it runs for it.
+    client: Arc<ClientLink>,
     /// Counts the request in the queue until it is dropped.
     _queued: Queued,
+}
+
+/// The tie between a request's client and the search run for it: a client that goes
+/// away (its connection closed, its request timed out) cancels the search, so no block
+/// is mined for no one and the next request in the queue starts at once.
+///
+/// Why: a search at a high difficulty runs for seconds to hours; before this, a client
+/// that gave up (and perhaps tried again) still had its block mined, and every later
+/// request waited for it.
+#[derive(Debug, Default)]
+struct ClientLink {
+    state: Mutex<LinkState>,
+}
+
+#[derive(Debug, Default)]
+struct LinkState {
+    /// The client has gone.
+    gone: bool,
+    /// The token of the search running for the request, if one runs.
+    search: Option<CancelToken>,
+}
+
+impl ClientLink {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LinkState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The client has gone: cancels the running search, if any.
+    fn leave(&self) {
+        let mut state = self.lock();
+        state.gone = true;
+        if let Some(token) = state.search.take() {
+            token.cancel();
+        }
+    }
+
+    /// Registers the search about to run on `token`; `false` (and the token cancelled)
+    /// when the client has gone already.
+    fn watch(&self, token: &CancelToken) -> bool {
+        let mut state = self.lock();
+        if state.gone {
+            token.cancel();
+            return false;
+        }
+        state.search = Some(token.clone());
+        true
+    }
+
+    /// The search has ended.
+    fn unwatch(&self) {
+        self.lock().search = None;
+    }
+
+    fn is_gone(&self) -> bool {
+        self.lock().gone
+    }
+}
+
+/// Tells the request's [`ClientLink`] that its client has gone when dropped before the
+/// answer came: the HTTP side's future is dropped when its connection closes.
+struct LeaveOnDrop(Option<Arc<ClientLink>>);
+
+impl Drop for LeaveOnDrop {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            client.leave();
+        }
+    }
 }
 
 /// Counts a request in [`MiningStats::queue_len`] and its bytes in
@@ -194,7 +286,8 @@ const NO_PIN: u32 = u32::MAX;
 /// The HTTP side's handle on the mining queue (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct MiningHandle {
-    tx: mpsc::Sender<MineRequest>,
+    tx: mpsc::Sender<Work>,
+    store: Arc<StoreHealth>,
     stats: Arc<MiningStats>,
     progress: Arc<Progress>,
     jobs: Arc<JobSlot>,
@@ -217,10 +310,17 @@ impl MiningHandle {
     /// [`NodeConfig::mining_queue_bytes`] is refused, unless the queue is empty (so
     /// that data the body limit lets in can always be mined).
     ///
+    /// A client that goes away before the answer (this future dropped) cancels its
+    /// request: taken out of the queue's way, or its search stopped (see
+    /// [`ClientLink`]).
+    ///
     /// # Errors
-    /// [`MineError`] when the queue is full (by count or by bytes) or the node shuts
-    /// down first.
+    /// [`MineError`] when the queue is full (by count or by bytes), the store fails to
+    /// take writes, or the node shuts down first.
     pub async fn mine(&self, data: RawJson) -> Result<Arc<Snapshot>, MineError> {
+        if self.store.is_failing() {
+            return Err(MineError::StoreFailing);
+        }
         let (reply, rx) = oneshot::channel();
         let (queued, before) = Queued::new(&self.stats, queued_bytes(&data));
         if before > 0 && before.saturating_add(queued.bytes) > self.max_queue_bytes {
@@ -230,19 +330,25 @@ impl MiningHandle {
                 limit: self.max_queue_bytes,
             });
         }
+        let client = Arc::new(ClientLink::default());
         let request = MineRequest {
             data,
             reply,
+            client: Arc::clone(&client),
             _queued: queued,
         };
         // A refused request is dropped here, which takes it out of the count.
-        if let Err(err) = self.tx.try_send(request) {
+        if let Err(err) = self.tx.try_send(Work::Mine(request)) {
             return Err(match err {
                 mpsc::error::TrySendError::Full(_) => MineError::QueueFull,
                 mpsc::error::TrySendError::Closed(_) => MineError::ShuttingDown,
             });
         }
-        rx.await.unwrap_or(Err(MineError::ShuttingDown))
+        let mut leave = LeaveOnDrop(Some(client));
+        let answer = rx.await.unwrap_or(Err(MineError::ShuttingDown));
+        // Answered: nothing to cancel any more.
+        leave.0 = None;
+        answer
     }
 
     /// The queue's counters.
@@ -302,6 +408,9 @@ impl MiningHandle {
     /// [`MineError::ShuttingDown`].
     pub fn shut_down(&self) {
         self.jobs.shut_down();
+        // Wakes an idle coordinator; a full queue means it is busy, and it looks at the
+        // slot after each request.
+        let _ = self.tx.try_send(Work::Stop);
     }
 
     /// Samples the attempt counters once a second into [`MiningStats::hash_rate`]
@@ -329,6 +438,7 @@ pub fn spawn_miner(
     config: &NodeConfig,
     writer: ChainWriter,
     jobs: Arc<JobSlot>,
+    store: Arc<StoreHealth>,
 ) -> Result<(MiningHandle, JoinHandle<()>), MiningSetupError> {
     let (tx, rx) = mpsc::channel(MAX_QUEUE);
     let stats = Arc::new(MiningStats::default());
@@ -345,6 +455,7 @@ pub fn spawn_miner(
     let nice = config.miner_nice;
     let coordinator = Coordinator {
         writer,
+        store: Arc::clone(&store),
         jobs: Arc::clone(&jobs),
         stats: Arc::clone(&stats),
         pinned: Arc::clone(&pinned),
@@ -374,6 +485,7 @@ pub fn spawn_miner(
     jobs.count_attempts_of(Arc::clone(&progress));
     let handle = MiningHandle {
         tx,
+        store,
         stats,
         progress,
         jobs,
@@ -412,6 +524,7 @@ fn lower_priority(_nice: i32) {}
 
 struct Coordinator {
     writer: ChainWriter,
+    store: Arc<StoreHealth>,
     jobs: Arc<JobSlot>,
     stats: Arc<MiningStats>,
     pinned: Arc<AtomicU32>,
@@ -419,24 +532,37 @@ struct Coordinator {
 }
 
 impl Coordinator {
-    fn run(&self, miner: &Miner, mut rx: mpsc::Receiver<MineRequest>) {
-        while let Some(request) = rx.blocking_recv() {
-            if request.reply.is_closed() {
+    fn run(&self, miner: &Miner, mut rx: mpsc::Receiver<Work>) {
+        while let Some(Work::Mine(request)) = rx.blocking_recv() {
+            if request.reply.is_closed() || request.client.is_gone() {
                 tracing::debug!("mining request dropped: its client went away");
             } else {
-                let result = self.mine_one(miner, &request.data);
+                let result = self.mine_one(miner, &request.data, &request.client);
                 let _ = request.reply.send(result);
             }
             // The request (and its place in the count) goes here.
+            if self.jobs.is_shutting_down() {
+                break;
+            }
         }
+        // Requests still queued are dropped with the queue: their clients hear
+        // "shutting down".
         tracing::debug!("mining coordinator stopped");
     }
 
     /// Mines one block with `data`, restarting on every new tip, until it is on the
     /// chain.
-    fn mine_one(&self, miner: &Miner, data: &RawJson) -> Result<Arc<Snapshot>, MineError> {
+    fn mine_one(
+        &self,
+        miner: &Miner,
+        data: &RawJson,
+        client: &ClientLink,
+    ) -> Result<Arc<Snapshot>, MineError> {
         let mut first = true;
         loop {
+            if self.store.is_failing() {
+                return Err(MineError::StoreFailing);
+            }
             let JobStart {
                 prev,
                 token,
@@ -468,10 +594,14 @@ impl Coordinator {
                     d => Some(Difficulty::new(d)),
                 },
             };
+            if !client.watch(&token) {
+                return Err(MineError::ClientGone);
+            }
             // A panic in a mining worker comes back here through the pool; catching it
             // fails this request instead of killing the queue for every later one.
             let outcome =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| miner.mine(&job, &token)));
+            client.unwatch();
             // The search is over: end its registration before looking at the tip.
             drop(running);
             let Ok(outcome) = outcome else {
@@ -499,6 +629,12 @@ impl Coordinator {
                         return Err(MineError::Failed(err.to_string()));
                     }
                 },
+                // Cancelled for a new tip (mined again on it), for shutdown (the slot
+                // refuses the next search) or because the client went away.
+                MineOutcome::Cancelled if client.is_gone() => {
+                    tracing::info!("mining stopped: the request's client went away");
+                    return Err(MineError::ClientGone);
+                }
                 MineOutcome::Cancelled => {}
             }
         }

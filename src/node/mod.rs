@@ -82,6 +82,10 @@ use crate::store::{ChainStore, StoreError};
 /// How long shutdown waits for open connections and threads before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// The least time the background threads get to stop once the connections are done
+/// with, even when they used all of [`SHUTDOWN_GRACE`].
+const THREADS_GRACE: Duration = Duration::from_millis(500);
+
 /// Why a node cannot start (or stop cleanly).
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -182,7 +186,10 @@ impl NodeHandle {
         state.mining.shut_down();
         let _ = shutdown.send(true);
         drop(state);
-        let served = match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        // One grace for the whole stop: connections left open past it hold handles on
+        // the threads too, so the threads get only what remains of it.
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        let served = match tokio::time::timeout_at(deadline, server).await {
             Ok(Ok(result)) => result.map_err(NodeError::Serve),
             Ok(Err(join)) => Err(NodeError::Serve(std::io::Error::other(join))),
             Err(_) => {
@@ -202,8 +209,14 @@ impl NodeHandle {
                 }
             }
         });
-        if tokio::time::timeout(SHUTDOWN_GRACE, joined).await.is_err() {
-            tracing::warn!("background threads did not stop in {SHUTDOWN_GRACE:?}");
+        // At least a moment for the threads, which stop at once unless a connection left
+        // open holds them (the chain writer finishes the commit it is in first).
+        let deadline = deadline.max(tokio::time::Instant::now() + THREADS_GRACE);
+        if tokio::time::timeout_at(deadline, joined).await.is_err() {
+            tracing::warn!(
+                "background threads did not stop within the shutdown grace (connections left \
+                 open hold them); leaving them"
+            );
         }
         tracing::info!("stopped");
         served
@@ -262,7 +275,8 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     )
     .map_err(NodeError::Thread)?;
     let bodies_ms = started.elapsed().as_millis() as u64;
-    let (mining, mining_thread) = mining::spawn_miner(&config, writer.clone(), jobs)?;
+    let (mining, mining_thread) =
+        mining::spawn_miner(&config, writer.clone(), jobs, Arc::clone(&store_health))?;
     let sync_stats = Arc::new(SyncStats::default());
     let known_tips = Arc::new(announce::KnownTips::default());
     let announce_stats = Arc::new(announce::AnnounceStats::default());
