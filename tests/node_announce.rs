@@ -547,3 +547,60 @@ async fn a_node_further_behind_than_the_log_asks_for_the_range() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A catch-up over large blocks applies them as their bytes add up (16 MiB at most held
+/// unvalidated), not all at its end: 24 blocks of about 900 kB, read back from the log,
+/// arrive in more than one adoption. Before, a catch-up held up to 4,096 entries of
+/// any size (a review's log of fake entries took a node to 808 MB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_over_large_blocks_applies_them_as_they_add_up() {
+    let redis = RedisServer::start();
+    let a = TestNode::start(net_config(&redis, SeedCompatMode::Off)).await;
+    let b_dir = tempfile::tempdir().expect("temp dir");
+    let b_config = || NodeConfig {
+        data_dir: Some(b_dir.path().to_owned()),
+        ..net_config(&redis, SeedCompatMode::Off)
+    };
+    let b = TestNode::start(b_config()).await;
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    assert_eq!(a.mine(r#"{"data": "first"}"#).await.0, 200);
+    wait_until("b has a's first block", WAIT, || async {
+        b.len().await == 2
+    })
+    .await;
+    let first_adoptions = b.stat(&["sync", "accepted"]).await;
+    // Let b's position reach the log's end, then stop it.
+    let logged = a.stat(&["redis", "announcements", "logged"]).await;
+    wait_until("b read the log's end", WAIT, || async {
+        b.stat(&["redis", "announcements", "log_read"]).await
+            + b.stat(&["redis", "announcements", "received"]).await
+            >= logged
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    b.stop().await;
+
+    let large = "x".repeat(900_000);
+    for i in 0..24 {
+        let (code, answer) = a.mine(&format!(r#"{{"data": "{i} {large}"}}"#)).await;
+        assert_eq!(code, 200, "{answer}");
+    }
+    assert_eq!(a.len().await, 26);
+
+    let b = TestNode::start(b_config()).await;
+    assert_eq!(b.len().await, 2, "b restarted from its store");
+    wait_until("b caught up", Duration::from_secs(120), || async {
+        b.len().await == 26
+    })
+    .await;
+    assert_eq!(a.get("/api/blocks").await.2, b.get("/api/blocks").await.2);
+    assert_eq!(b.stat(&["redis", "announcements", "gap_requests"]).await, 0);
+    let adoptions = b.stat(&["sync", "accepted"]).await;
+    assert!(
+        adoptions >= 2,
+        "{adoptions} adoptions (and {first_adoptions} before the restart) for 21 MB of blocks"
+    );
+    a.stop().await;
+    b.stop().await;
+}

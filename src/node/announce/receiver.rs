@@ -50,6 +50,12 @@ const BATCH_MAX: usize = 256;
 /// Most blocks gathered across wake-ups during a catch-up before they are applied.
 const CARRY_MAX: usize = 4096;
 
+/// Most bytes of announcements gathered before they are applied, during a catch-up or
+/// within one pass: blocks are held unvalidated until then, and a count alone would let
+/// a log of the largest announcements (4 MiB each) hold gigabytes (a review's log of
+/// 375 MiB of fake entries took a node to 808 MB).
+const CARRY_MAX_BYTES: usize = 16 * 1024 * 1024;
+
 /// Most live announcements set aside during a catch-up (the newest are kept).
 const DEFERRED_MAX: usize = 16;
 
@@ -241,6 +247,8 @@ struct Run {
     /// announcement counts as applied only when the blocks kept reach its end.
     ends: Vec<usize>,
     received_at: Option<Instant>,
+    /// Bytes of the announcements merged into `blocks` (see [`CARRY_MAX_BYTES`]).
+    bytes: usize,
 }
 
 enum Step {
@@ -329,7 +337,13 @@ impl Worker {
             }
             match step {
                 Step::Held => p.sync.record(Source::Announce, &Verdict::Current),
-                Step::Extended => {}
+                Step::Extended => {
+                    run.bytes = run.bytes.saturating_add(entry.len());
+                    if run.bytes >= CARRY_MAX_BYTES {
+                        // Applied now: what was gathered is checked before more is held.
+                        self.flush(&mut run)?;
+                    }
+                }
                 Step::NotAttached => {
                     let live_id = live.then_some(id);
                     if !self.unattached(&ann, live_id) {
@@ -340,7 +354,10 @@ impl Worker {
             }
             advance(id);
         }
-        if p.catching_up.load(Ordering::Relaxed) && run.blocks.len() < CARRY_MAX {
+        if p.catching_up.load(Ordering::Relaxed)
+            && run.blocks.len() < CARRY_MAX
+            && run.bytes < CARRY_MAX_BYTES
+        {
             // A catch-up feeds entries as Redis answers: gather them into one
             // candidate (flushed at its end, or when large) rather than one per
             // wake-up. The position moves only once they are applied.
@@ -395,6 +412,7 @@ impl Worker {
         };
         let blocks = std::mem::take(&mut run.blocks);
         let ends = std::mem::take(&mut run.ends);
+        run.bytes = 0;
         let received_at = run.received_at.take().unwrap_or_else(Instant::now);
         let started = Instant::now();
         let ours = base.chain().len();
