@@ -604,3 +604,34 @@ async fn a_catch_up_over_large_blocks_applies_them_as_they_add_up() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A chain of a few large blocks passes the per-block estimate of its message, and is
+/// then withheld by its message's length, measured, not written: before, the whole
+/// message was written (and kept with the chain) only to be withheld, at every new tip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_limit_is_withheld_unwritten() {
+    let redis = RedisServer::start();
+    let a = TestNode::start(NodeConfig {
+        seed_compat_max_bytes: 32 * 1024,
+        ..net_config(&redis, SeedCompatMode::On)
+    })
+    .await;
+    wait_connected(&a).await;
+    let large = "y".repeat(20_000);
+    for i in 0..3 {
+        let (code, answer) = a.mine(&format!(r#"{{"data": "{i} {large}"}}"#)).await;
+        assert_eq!(code, 200, "{answer}");
+    }
+    wait_until("the message is withheld", WAIT, || async {
+        a.stat(&["redis", "seed_compat", "withheld_over_limit"])
+            .await
+            >= 1
+    })
+    .await;
+    assert_eq!(a.len().await, 4);
+    assert!(
+        !a.handle.snapshot().message_written(),
+        "the withheld message was written"
+    );
+    a.stop().await;
+}

@@ -279,6 +279,25 @@ pub async fn publish_loop(
                 .wait_for(&snapshot.chain().tip().hash, ANNOUNCED_FIRST_WAIT)
                 .await;
         }
+        // The message's length first (summed, not written, and off the async workers
+        // when not yet known): a chain of a few large blocks passes the per-block
+        // estimate above, and writing its message only to withhold it would cost a
+        // copy of the whole chain, kept with the snapshot.
+        let len = if snapshot.message_written() {
+            snapshot.message().len() as u64
+        } else {
+            let measured = Arc::clone(&snapshot);
+            match tokio::task::spawn_blocking(move || measured.message_len()).await {
+                Ok(len) => len,
+                Err(err) => {
+                    tracing::error!(%err, "measuring the chain message failed; not published");
+                    continue;
+                }
+            }
+        };
+        if !seed_compat.admit_len(usize::try_from(len).unwrap_or(usize::MAX)) {
+            continue;
+        }
         // A restarted node writes its first message off the start-up path: wait for it
         // off the async workers.
         let message = if snapshot.message_written() {
@@ -292,9 +311,6 @@ pub async fn publish_loop(
                 }
             }
         };
-        if !seed_compat.admit_len(message.len()) {
-            continue;
-        }
         // One retry on a fresh connection; if Redis is down, the subscriber's
         // reconnect asks for a republish anyway.
         for _ in 0..2 {
