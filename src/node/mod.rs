@@ -461,6 +461,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         large_checks: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
         )),
+        sends: chain_json::SendBudget::new(chain_json::SEND_BUDGET_BYTES),
     };
     let app = http::router(state.clone())
         .merge(openapi::routes())
