@@ -119,6 +119,77 @@ async fn a_client_that_goes_away_stops_its_search() {
     child.wait().expect("reap");
 }
 
+/// Requests whose clients went away while they waited leave the queue at once: after
+/// more of them than the queue holds, a live client is queued, not refused (before, each
+/// kept its place until the coordinator reached it, and the live client got 503).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_left_do_not_fill_the_queue() {
+    let (mut child, base, _data) = start_node();
+    let client = reqwest::Client::new();
+    let addr = base.trim_start_matches("http://").to_owned();
+    let request = |text: &str| {
+        format!(
+            "POST /api/mineblock HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{text}",
+            text.len()
+        )
+    };
+    // One client that waits, whose search never ends.
+    let mut live = std::net::TcpStream::connect(&addr).expect("connect");
+    std::io::Write::write_all(&mut live, request(r#"{"data": "waits"}"#).as_bytes()).expect("send");
+    wait_until("the node mines", Duration::from_secs(10), || async {
+        mining_active(&client, &base).await == Some(true)
+    })
+    .await;
+    // More than the queue holds: each sent, then the client leaves once it is queued.
+    for i in 0..1100 {
+        let mut gone = std::net::TcpStream::connect(&addr).expect("connect");
+        std::io::Write::write_all(
+            &mut gone,
+            request(&format!(r#"{{"data": {i}}}"#)).as_bytes(),
+        )
+        .expect("send");
+        drop(gone);
+    }
+    wait_until(
+        "the queue holds only the live request",
+        Duration::from_secs(30),
+        || async {
+            let Ok(response) = client.get(format!("{base}/api/status")).send().await else {
+                return false;
+            };
+            let status: serde_json::Value = response.json().await.unwrap_or_default();
+            status["mining"]["queue"] == 1
+        },
+    )
+    .await;
+    let late = {
+        let (client, base) = (client.clone(), base.clone());
+        tokio::spawn(async move { post(&client, &base, r#"{"data": "late"}"#).await })
+    };
+    wait_until(
+        "the late request is queued",
+        Duration::from_secs(10),
+        || async {
+            let Ok(response) = client.get(format!("{base}/api/status")).send().await else {
+                return false;
+            };
+            let status: serde_json::Value = response.json().await.unwrap_or_default();
+            status["mining"]["queue"] == 2
+        },
+    )
+    .await;
+    assert!(
+        !late.is_finished(),
+        "the late request was answered: {:?}",
+        late.await
+    );
+    late.abort();
+    drop(live);
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+}
+
 /// A connection left half-way through a request does not hold the stop past the
 /// shutdown grace (10 s) twice over: the mining queue stops on its own word, not when
 /// the last handle on it goes, so the process exits within the grace (it took 20 s).

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use super::config::NodeConfig;
 use super::job_slot::{IntakeTimings, JobSlot, JobStart, RestartTiming};
@@ -156,13 +156,90 @@ pub enum MiningSetupError {
     Panicked,
 }
 
-/// What the coordinator's queue carries.
-enum Work {
-    /// A request to mine.
-    Mine(MineRequest),
-    /// The node shuts down: the coordinator stops at once, even while connections left
-    /// open hold the queue's sender (they would otherwise keep it waiting for good).
-    Stop,
+/// The requests waiting for the coordinator, in order.
+///
+/// Why a list under a lock and not a channel: a request whose client goes away while it
+/// waits is taken out at once ([`MiningQueue::withdraw`]), its place and its data with
+/// it. In a channel it kept both until the coordinator reached it, so clients that sent
+/// a request and left could fill the queue, and a live client got 503.
+#[derive(Debug, Default)]
+struct MiningQueue {
+    state: Mutex<QueueState>,
+    /// Signalled on each request queued and at shutdown.
+    ready: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    waiting: std::collections::VecDeque<(u64, MineRequest)>,
+    /// The id the next request gets.
+    next_id: u64,
+    /// The node shuts down: nothing more is queued, and the coordinator stops.
+    stopped: bool,
+}
+
+impl MiningQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `request` behind the others; returns its id (for
+    /// [`MiningQueue::withdraw`]).
+    fn push(&self, request: MineRequest) -> Result<u64, MineError> {
+        let mut state = self.lock();
+        if state.stopped {
+            return Err(MineError::ShuttingDown);
+        }
+        if state.waiting.len() >= MAX_QUEUE {
+            return Err(MineError::QueueFull);
+        }
+        let id = state.next_id;
+        state.next_id += 1;
+        state.waiting.push_back((id, request));
+        drop(state);
+        self.ready.notify_one();
+        Ok(id)
+    }
+
+    /// Takes request `id` out if it still waits (its client has gone).
+    fn withdraw(&self, id: u64) {
+        let mut state = self.lock();
+        if let Some(at) = state.waiting.iter().position(|(queued, _)| *queued == id) {
+            // Dropped after the lock: its count and its data go with it.
+            let removed = state.waiting.remove(at);
+            drop(state);
+            drop(removed);
+        }
+    }
+
+    /// The next request, waiting for one; `None` once the node shuts down.
+    fn next(&self) -> Option<MineRequest> {
+        let mut state = self.lock();
+        loop {
+            if state.stopped {
+                return None;
+            }
+            if let Some((_, request)) = state.waiting.pop_front() {
+                return Some(request);
+            }
+            state = self
+                .ready
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Refuses new requests, drops the waiting ones (their clients hear "shutting
+    /// down") and wakes the coordinator to stop.
+    fn stop(&self) {
+        let waiting = {
+            let mut state = self.lock();
+            state.stopped = true;
+            std::mem::take(&mut state.waiting)
+        };
+        drop(waiting);
+        self.ready.notify_all();
+    }
 }
 
 struct MineRequest {
@@ -231,14 +308,19 @@ impl ClientLink {
     }
 }
 
-/// Tells the request's [`ClientLink`] that its client has gone when dropped before the
-/// answer came: the HTTP side's future is dropped when its connection closes.
-struct LeaveOnDrop(Option<Arc<ClientLink>>);
+/// Withdraws request `id` from the queue, or cancels its search, when dropped before
+/// the answer came: the HTTP side's future is dropped when its connection closes.
+struct LeaveOnDrop<'q> {
+    queue: &'q MiningQueue,
+    id: u64,
+    client: Option<Arc<ClientLink>>,
+}
 
-impl Drop for LeaveOnDrop {
+impl Drop for LeaveOnDrop<'_> {
     fn drop(&mut self) {
-        if let Some(client) = self.0.take() {
+        if let Some(client) = self.client.take() {
             client.leave();
+            self.queue.withdraw(self.id);
         }
     }
 }
@@ -286,7 +368,7 @@ const NO_PIN: u32 = u32::MAX;
 /// The HTTP side's handle on the mining queue (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct MiningHandle {
-    tx: mpsc::Sender<Work>,
+    queue: Arc<MiningQueue>,
     store: Arc<StoreHealth>,
     stats: Arc<MiningStats>,
     progress: Arc<Progress>,
@@ -337,17 +419,16 @@ impl MiningHandle {
             client: Arc::clone(&client),
             _queued: queued,
         };
-        // A refused request is dropped here, which takes it out of the count.
-        if let Err(err) = self.tx.try_send(Work::Mine(request)) {
-            return Err(match err {
-                mpsc::error::TrySendError::Full(_) => MineError::QueueFull,
-                mpsc::error::TrySendError::Closed(_) => MineError::ShuttingDown,
-            });
-        }
-        let mut leave = LeaveOnDrop(Some(client));
+        // A refused request is dropped in `push`, which takes it out of the count.
+        let id = self.queue.push(request)?;
+        let mut leave = LeaveOnDrop {
+            queue: &self.queue,
+            id,
+            client: Some(client),
+        };
         let answer = rx.await.unwrap_or(Err(MineError::ShuttingDown));
         // Answered: nothing to cancel any more.
-        leave.0 = None;
+        leave.client = None;
         answer
     }
 
@@ -408,9 +489,9 @@ impl MiningHandle {
     /// [`MineError::ShuttingDown`].
     pub fn shut_down(&self) {
         self.jobs.shut_down();
-        // Wakes an idle coordinator; a full queue means it is busy, and it looks at the
-        // slot after each request.
-        let _ = self.tx.try_send(Work::Stop);
+        // The coordinator stops on this word, even while connections left open hold
+        // handles on the queue.
+        self.queue.stop();
     }
 
     /// Samples the attempt counters once a second into [`MiningStats::hash_rate`]
@@ -440,7 +521,8 @@ pub fn spawn_miner(
     jobs: Arc<JobSlot>,
     store: Arc<StoreHealth>,
 ) -> Result<(MiningHandle, JoinHandle<()>), MiningSetupError> {
-    let (tx, rx) = mpsc::channel(MAX_QUEUE);
+    let queue = Arc::new(MiningQueue::default());
+    let waiting = Arc::clone(&queue);
     let stats = Arc::new(MiningStats::default());
     let pinned = Arc::new(AtomicU32::new(
         config
@@ -467,7 +549,7 @@ pub fn spawn_miner(
             Ok(miner) => {
                 let ready = (miner.progress(), miner.threads(), miner.kernel().name());
                 if ready_tx.send(Ok(ready)).is_ok() {
-                    coordinator.run(&miner, rx);
+                    coordinator.run(&miner, &waiting);
                 }
             }
             Err(err) => {
@@ -484,7 +566,7 @@ pub fn spawn_miner(
     };
     jobs.count_attempts_of(Arc::clone(&progress));
     let handle = MiningHandle {
-        tx,
+        queue,
         store,
         stats,
         progress,
@@ -532,8 +614,8 @@ struct Coordinator {
 }
 
 impl Coordinator {
-    fn run(&self, miner: &Miner, mut rx: mpsc::Receiver<Work>) {
-        while let Some(Work::Mine(request)) = rx.blocking_recv() {
+    fn run(&self, miner: &Miner, queue: &MiningQueue) {
+        while let Some(request) = queue.next() {
             if request.reply.is_closed() || request.client.is_gone() {
                 tracing::debug!("mining request dropped: its client went away");
             } else {
@@ -541,12 +623,7 @@ impl Coordinator {
                 let _ = request.reply.send(result);
             }
             // The request (and its place in the count) goes here.
-            if self.jobs.is_shutting_down() {
-                break;
-            }
         }
-        // Requests still queued are dropped with the queue: their clients hear
-        // "shutting down".
         tracing::debug!("mining coordinator stopped");
     }
 
@@ -638,5 +715,66 @@ impl Coordinator {
                 MineOutcome::Cancelled => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(stats: &Arc<MiningStats>, text: &str) -> MineRequest {
+        let data = RawJson::parse(text).expect("JSON");
+        let (queued, _) = Queued::new(stats, queued_bytes(&data));
+        MineRequest {
+            data,
+            reply: oneshot::channel().0,
+            client: Arc::new(ClientLink::default()),
+            _queued: queued,
+        }
+    }
+
+    /// Requests come out in order; one withdrawn while it waits is gone at once, its
+    /// place and its bytes with it; the queue holds at most `MAX_QUEUE`; once stopped it
+    /// takes nothing, drops what waits, and gives the coordinator nothing more.
+    #[test]
+    fn the_queue_keeps_order_and_lets_a_request_go() {
+        let stats = Arc::new(MiningStats::default());
+        let queue = MiningQueue::default();
+        let ids: Vec<u64> = ["1", "2", "3"]
+            .iter()
+            .map(|text| queue.push(request(&stats, text)).expect("queued"))
+            .collect();
+        assert_eq!(stats.queue_len(), 3);
+        let bytes = stats.queue_bytes();
+        queue.withdraw(ids[1]);
+        assert_eq!(stats.queue_len(), 2);
+        assert!(stats.queue_bytes() < bytes);
+        queue.withdraw(ids[1]);
+        assert_eq!(stats.queue_len(), 2, "withdrawn once");
+        let first = queue.next().expect("a request");
+        assert_eq!(first.data.as_str(), "1");
+        drop(first);
+        assert_eq!(queue.next().expect("a request").data.as_str(), "3");
+        assert_eq!(stats.queue_len(), 0);
+
+        for i in 0..MAX_QUEUE {
+            queue.push(request(&stats, &i.to_string())).expect("room");
+        }
+        assert!(matches!(
+            queue.push(request(&stats, "0")),
+            Err(MineError::QueueFull)
+        ));
+        assert_eq!(
+            stats.queue_len(),
+            MAX_QUEUE,
+            "the refused one is not counted"
+        );
+        queue.stop();
+        assert_eq!(stats.queue_len(), 0, "dropped at shutdown");
+        assert!(queue.next().is_none());
+        assert!(matches!(
+            queue.push(request(&stats, "0")),
+            Err(MineError::ShuttingDown)
+        ));
     }
 }
