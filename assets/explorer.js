@@ -29,6 +29,19 @@ function fmtTime(ms) {
   return Date.now() - ms < 86400 * 1000 ? d.toLocaleTimeString() : d.toISOString().slice(0, 10);
 }
 
+// The answer's text, unparsed (for the block pages, read by rawBlocks); an error
+// answer's message as the error.
+async function getText(path) {
+  const response = await fetch(path, { cache: "no-store" });
+  const body = await response.text();
+  if (!response.ok) {
+    let parsed = null;
+    try { parsed = JSON.parse(body); } catch (_) { /* not JSON */ }
+    throw new Error((parsed && parsed.error) || ("HTTP " + response.status));
+  }
+  return { body };
+}
+
 async function getJson(path) {
   const response = await fetch(path, { cache: "no-store" });
   const body = await response.text();
@@ -40,9 +53,51 @@ async function getJson(path) {
   return { parsed, body };
 }
 
-// Nonces may exceed 2^53: read them from the text rather than from JSON.parse.
-function nonces(body) {
-  return Array.from(body.matchAll(/"nonce":\s*(\d+)/g), (m) => m[1]);
+// The most characters of a block's data the table shows: the whole text of a large
+// block laid out in a cell (hidden by the ellipsis or not) froze the tab for seconds.
+const DATA_SHOWN = 160;
+
+// Each block's fields as the node wrote them, read off the text of a page answer
+// ({"from":...,"chain":[{block}, ...]}): JSON.parse would round nonces past 2^53 and
+// respell data (1.50 as 1.5, a repeated key dropped), and a pattern search over the
+// text would also find keys inside a block's data. A field is a key at the depth of
+// the blocks' own objects (3), its value the text up to the next comma or brace there.
+function rawBlocks(body) {
+  const blocks = [];
+  let depth = 0, inString = false, escaped = false, start = 0;
+  let lastString = "", key = null, valueAt = 0, block = null;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === "\\") escaped = true;
+      else if (c === '"') { inString = false; lastString = body.slice(start + 1, i); }
+      continue;
+    }
+    if (c === '"') { inString = true; start = i; continue; }
+    if (depth === 3 && c === ":" && key === null) { key = lastString; valueAt = i + 1; continue; }
+    if (depth === 3 && (c === "," || c === "}") && key !== null) {
+      block[key] = body.slice(valueAt, i).trim();
+      key = null;
+    }
+    if (c === "{" || c === "[") {
+      depth++;
+      if (depth === 3 && c === "{") block = {};
+    } else if (c === "}" || c === "]") {
+      if (depth === 3 && c === "}") blocks.push(block);
+      depth--;
+    }
+  }
+  return blocks;
+}
+
+// A JSON string field's text as a string.
+function stringField(raw) {
+  try { return String(JSON.parse(raw)); } catch (_) { return raw; }
+}
+
+function clipped(raw) {
+  return raw.length > DATA_SHOWN ? raw.slice(0, DATA_SHOWN) + "…" : raw;
 }
 
 async function refreshStatus() {
@@ -96,9 +151,15 @@ async function refreshBlocks(highlight) {
   const length = status ? status.length : 1;
   const end = Math.max(0, length - newest * PAGE);
   const from = Math.max(0, end - PAGE);
-  const { parsed, body } = await getJson("/api/blocks?from=" + from + "&limit=" + Math.max(1, end - from));
-  const blocks = parsed.chain;
-  const rawNonces = nonces(body);
+  const { body } = await getText("/api/blocks?from=" + from + "&limit=" + Math.max(1, end - from));
+  const blocks = rawBlocks(body).map((raw) => ({
+    block_no: Number(raw.block_no),
+    timestamp: Number(raw.timestamp),
+    difficulty: Number(raw.difficulty),
+    hash: stringField(raw.hash ?? ""),
+    nonce: raw.nonce ?? "",
+    data: raw.data ?? "",
+  }));
   const tbody = $("blocks");
   tbody.replaceChildren();
   for (let i = blocks.length - 1; i >= 0; i--) {
@@ -108,8 +169,8 @@ async function refreshBlocks(highlight) {
     if (highlight !== undefined && b.block_no === highlight) tr.className = "new";
     const cells = [
       [b.block_no, ""], [fmtTime(b.timestamp), ""], [b.difficulty, ""],
-      [shortHash(b.hash), "mono"], [rawNonces[i] ?? String(b.nonce), "mono"],
-      [JSON.stringify(b.data), "data"],
+      [shortHash(b.hash), "mono"], [b.nonce, "mono"],
+      [clipped(b.data), "data"],
     ];
     for (const [v, cls] of cells) {
       const td = document.createElement("td");
@@ -218,11 +279,26 @@ function refreshAll(highlight) {
   run(highlight);
 }
 
+// How long the page waits before it opens the event stream again after the node
+// refused or closed it for good (a 503 when its streams are all taken: the browser
+// does not retry such an answer itself); doubled on each refusal, up to a minute.
+let followRetryMs = 1000;
+
 function follow() {
   const events = new EventSource("/api/events");
   const live = $("live");
-  events.onopen = () => { live.className = "pill on"; text(live, "live"); };
-  events.onerror = () => { live.className = "pill off"; text(live, "reconnecting"); };
+  events.onopen = () => { live.className = "pill on"; text(live, "live"); followRetryMs = 1000; };
+  events.onerror = () => {
+    live.className = "pill off";
+    if (events.readyState === EventSource.CLOSED) {
+      const wait = followRetryMs;
+      followRetryMs = Math.min(60000, followRetryMs * 2);
+      text(live, "offline, retrying in " + Math.round(wait / 1000) + " s");
+      setTimeout(follow, wait);
+    } else {
+      text(live, "reconnecting");
+    }
+  };
   events.addEventListener("block", (e) => {
     const b = JSON.parse(e.data);
     push(difficultySeries, b.difficulty, b.timestamp);

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 from selenium import webdriver
@@ -67,6 +68,8 @@ def main():
                 [binary, "node", "--host", "127.0.0.1", "--port", str(port),
                  "--redis", f"redis://127.0.0.1:{redis_port}",
                  "--difficulty", "4", "--threads", "1",
+                 # Node A serves at most 8 event streams (half its connections).
+                 *(["--max-connections", "16"] if name == "a" else []),
                  "--data-dir", os.path.join(workdir, f"data-{name}")],
                 stdout=log, stderr=subprocess.STDOUT))
             bases.append(f"http://127.0.0.1:{port}")
@@ -90,9 +93,21 @@ def main():
         driver = webdriver.Chrome(service=Service(driver_path), options=options)
         try:
             wait = WebDriverWait(driver, TIMEOUT)
+            # Every event stream node A serves is taken: the page's is refused (503),
+            # which a browser does not retry on its own; the page must.
+            host, port = a.removeprefix("http://").split(":")
+            streams = []
+            for _ in range(8):
+                s = socket.create_connection((host, int(port)), timeout=10)
+                s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert b" 200 " in s.recv(200).split(b"\r\n")[0], "a stream opens"
+                streams.append(s)
             driver.get(a + "/")
-            # The genesis block is listed, and the live stream is open.
+            # The genesis block is listed; the live stream waits for a place.
             wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#blocks tr[data-height='0']"))
+            wait.until(lambda d: "retrying" in d.find_element(By.ID, "live").text)
+            for s in streams:
+                s.close()
             wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
             # A marker that a reload would wipe.
             driver.execute_script("window.__noReload = true;")
@@ -142,6 +157,39 @@ def main():
                 with urllib.request.urlopen(req, timeout=TIMEOUT) as r:
                     height = json.load(r)["chain"][-1]["block_no"]
             wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f"#blocks tr[data-height='{height}']"))
+
+            # A block whose data holds "nonce" keys of its own and is long: the table
+            # shows each block's own nonce (not one read out of another's data) and only
+            # the start of the data.
+            tricky = {"data": [{"nonce": 111111}, {"nonce": 222222}, "x" * 5000]}
+            req = urllib.request.Request(
+                a + "/api/mineblock", data=json.dumps(tricky).encode(),
+                headers={"content-type": "application/json"}, method="POST")
+            with urllib.request.urlopen(req, timeout=TIMEOUT) as r:
+                chain = json.load(r)["chain"]
+            wait.until(lambda d: d.find_elements(
+                By.CSS_SELECTOR, f"#blocks tr[data-height='{chain[-1]['block_no']}']"))
+            for block in chain[-4:]:
+                row = driver.find_element(
+                    By.CSS_SELECTOR, f"#blocks tr[data-height='{block['block_no']}']")
+                cells = row.find_elements(By.TAG_NAME, "td")
+                assert cells[4].get_attribute("textContent") == str(block["nonce"]), (
+                    block["block_no"], cells[4].get_attribute("textContent"), block["nonce"])
+                shown = cells[5].get_attribute("textContent")
+                assert len(shown) <= 161, f"block {block['block_no']}: {len(shown)} characters shown"
+            height = chain[-1]["block_no"]
+
+            # A request from a page of another site may not mine (cross-site request
+            # forgery); the page's own requests may.
+            req = urllib.request.Request(
+                a + "/api/mineblock", data=b'{"data": "forged"}',
+                headers={"content-type": "text/plain", "origin": "http://127.0.0.1:1"},
+                method="POST")
+            try:
+                urllib.request.urlopen(req, timeout=TIMEOUT)
+                raise SystemExit("a cross-site request mined a block")
+            except urllib.error.HTTPError as err:
+                assert err.code == 403, err.code
 
             # The block detail view.
             driver.find_element(By.CSS_SELECTOR, "#blocks tr[data-height='1']").click()

@@ -323,6 +323,96 @@ async fn router_answers_oneshot_requests() {
     node.stop().await;
 }
 
+/// A write from a web page of another site (its `Origin` another host, or `null`) is
+/// refused with 403 before anything is read; the same request from the node's own page
+/// (same host) or from a client that sends no `Origin` (curl, Python, peers) is served.
+/// Every answer says `nosniff` and forbids framing, and the explorer's and the API
+/// description's requests are counted in the metrics like the API's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_site_writes_are_refused_and_every_route_is_guarded() {
+    let node = TestNode::start(config(None)).await;
+    let host = node.base.trim_start_matches("http://").to_owned();
+    let post = |path: &'static str, origin: Option<&str>, body: &'static str| {
+        let mut request = Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("host", host.as_str())
+            .header("content-type", "text/plain");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let router = node.handle.router();
+        let request = request.body(Body::from(body)).expect("request");
+        async move { router.oneshot(request).await.expect("response") }
+    };
+    for origin in ["http://evil.example", "http://127.0.0.1:1", "null"] {
+        for path in ["/api/mineblock", "/api/chain"] {
+            let response = post(path, Some(origin), r#"{"data": "forged"}"#).await;
+            assert_eq!(
+                response.status(),
+                StatusCode::FORBIDDEN,
+                "{path} from {origin}"
+            );
+        }
+    }
+    assert_eq!(node.len().await, 1, "nothing was mined");
+    let same_site = format!("http://{host}");
+    let response = post(
+        "/api/mineblock",
+        Some(&same_site),
+        r#"{"data": "own page"}"#,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = post("/api/mineblock", None, r#"{"data": "curl"}"#).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(node.len().await, 3);
+
+    for path in [
+        "/",
+        "/assets/explorer.js",
+        "/api/openapi.json",
+        "/api/status",
+    ] {
+        let response = node
+            .handle
+            .router()
+            .oneshot(
+                Request::builder()
+                    .uri(path)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .is_ok_and(|csp| csp.contains("frame-ancestors 'none'")),
+            "{path}"
+        );
+    }
+    let (_, _, metrics) = node.get("/metrics").await;
+    for route in [
+        "route=\"/\"",
+        "route=\"/assets/explorer.js\"",
+        "route=\"/api/openapi.json\"",
+    ] {
+        assert!(
+            metrics
+                .lines()
+                .any(|line| line.starts_with("minichain_http_requests_total")
+                    && line.contains(route)),
+            "{route} not counted:\n{metrics}"
+        );
+    }
+    node.stop().await;
+}
+
 /// Data nested as deep as allowed is mined, and the chain holding it still reads back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deepest_data_keeps_the_chain_readable() {

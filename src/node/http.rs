@@ -107,8 +107,11 @@ impl AppState {
     }
 }
 
-/// Builds the router over `state` (tests call it without a socket).
-pub fn router(state: AppState) -> Router {
+/// Builds the router over `state` (tests call it without a socket), with `pages` (the
+/// explorer and the API description, which live in modules of their own) behind the
+/// same layers: counted in the metrics, guarded by [`same_site_writes`] and
+/// [`security_headers`].
+pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let limit = state.max_body_bytes;
     let reads = Router::new()
         .route("/api/blocks", get(get_blocks))
@@ -133,8 +136,11 @@ pub fn router(state: AppState) -> Router {
         .merge(writes)
         .merge(pushes)
         .merge(live)
+        .merge(pages)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(same_site_writes))
+        .layer(axum::middleware::map_response(security_headers))
         .layer(tracked)
         // The POST handlers read through the body budget; this bounds any extractor
         // a later route might use.
@@ -152,6 +158,67 @@ pub fn router(state: AppState) -> Router {
             ),
         )
         .with_state(state)
+}
+
+/// Middleware: refuses a request that changes something (any method but GET, HEAD and
+/// OPTIONS) when it comes from a web page of another site: its `Origin` header names
+/// another host than the one the request was sent to (or is `null`, a sandboxed page).
+///
+/// Why: a browser lets any page send a "simple" POST (`text/plain`, or no type at all)
+/// to `localhost:8000` without asking, and the node would mine a block or weigh a chain
+/// for it: a review's page from another port put a block on the chain. Browsers always
+/// send `Origin` on such a request; API clients (curl, Python, other nodes) send none,
+/// so they are not affected, and the explorer's own requests are same-site.
+pub async fn same_site_writes(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if !safe && let Some(origin) = request.headers().get(header::ORIGIN) {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+            .unwrap_or("");
+        let same = origin.to_str().is_ok_and(|origin| {
+            origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"))
+                .is_some_and(|origin_host| {
+                    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+                })
+        });
+        if !same {
+            return ApiError::Forbidden(format!(
+                "a request from a web page of another site ({}) may not change this node",
+                clip(&String::from_utf8_lossy(origin.as_bytes()))
+            ))
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// Middleware: headers that keep browsers from reading the node's answers as anything
+/// but what they are (`nosniff`) and from framing its page in another site's
+/// (`frame-ancestors`, `X-Frame-Options`); the page itself may load only its own
+/// script, style and API (`default-src 'self'`), so no injected markup could run.
+pub async fn security_headers(mut response: Response) -> Response {
+    use axum::http::HeaderValue;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
+    );
+    response
 }
 
 /// `GET /api/events`: the node's events as Server-Sent Events (see [`events::stream`]),
@@ -198,6 +265,9 @@ pub enum ApiError {
     /// A method the route does not take (405).
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// A request a web page of another site made (403): see [`same_site_writes`].
+    #[error("{0}")]
+    Forbidden(String),
     /// A chain that loses to ours by the fork-choice rule (409).
     #[error("{0}")]
     Conflict(String),
@@ -228,6 +298,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) | ApiError::TooLargeToPublish(_) => {

@@ -161,9 +161,10 @@ impl NodeHandle {
 
     /// A router over this node's state, for requests without a socket.
     pub fn router(&self) -> axum::Router {
-        http::router(self.state.clone())
-            .merge(openapi::routes())
-            .merge(explorer::routes())
+        http::router(
+            self.state.clone(),
+            openapi::routes().merge(explorer::routes()),
+        )
     }
 
     /// Stops the node: stops accepting, cancels mining (queued requests get 503),
@@ -463,9 +464,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         )),
         sends: chain_json::SendBudget::new(chain_json::SEND_BUDGET_BYTES),
     };
-    let app = http::router(state.clone())
-        .merge(openapi::routes())
-        .merge(explorer::routes());
+    let app = http::router(state.clone(), openapi::routes().merge(explorer::routes()));
     let server = tokio::spawn(server::serve(
         listener,
         app,
