@@ -635,3 +635,41 @@ async fn a_message_over_the_limit_is_withheld_unwritten() {
     );
     a.stop().await;
 }
+
+/// A node restarted while Redis is down, holding blocks it mined meanwhile, tells its
+/// tip once Redis is back (and again a little later, for peers that come back after
+/// it): its peer catches up without anyone mining again. Before, the start-up
+/// announcement went out once, into a Redis that was down, and the peer stayed behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_while_redis_is_down_tells_its_tip_when_it_returns() {
+    let mut redis = RedisServer::start();
+    let a_dir = tempfile::tempdir().expect("temp dir");
+    let a_config = |redis: &RedisServer| NodeConfig {
+        data_dir: Some(a_dir.path().to_owned()),
+        ..net_config(redis, SeedCompatMode::Off)
+    };
+    let a = TestNode::start(a_config(&redis)).await;
+    let b = TestNode::start(net_config(&redis, SeedCompatMode::Off)).await;
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    assert_eq!(a.mine(r#"{"data": "before"}"#).await.0, 200);
+    wait_until("b has a's first block", WAIT, || async {
+        b.len().await == 2
+    })
+    .await;
+    redis.kill();
+    for i in 0..3 {
+        assert_eq!(
+            a.mine(&format!(r#"{{"data": "while down {i}"}}"#)).await.0,
+            200
+        );
+    }
+    a.stop().await;
+    let a = TestNode::start(a_config(&redis)).await;
+    assert_eq!(a.len().await, 5, "a restarted from its store");
+    redis.restart();
+    wait_until("b catches up with a", WAIT, || async { b.len().await == 5 }).await;
+    assert_eq!(a.get("/api/blocks").await.2, b.get("/api/blocks").await.2);
+    a.stop().await;
+    b.stop().await;
+}

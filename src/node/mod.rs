@@ -347,6 +347,8 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         let reannounce = Arc::new(Notify::new());
         let catching_up = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let subscribed = Arc::new(Notify::new());
+        // The same news for the block announcer: tell our tip again.
+        let subscribed_again = Arc::new(Notify::new());
         let (announcements, receiver_task) =
             announce::receiver::spawn(announce::receiver::ReceiverParts {
                 snapshots: snapshots.clone(),
@@ -383,6 +385,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             Arc::clone(&known_tips),
             Arc::clone(&announce_stats),
             reannounce,
+            Arc::clone(&subscribed_again),
             shutdown_rx.clone(),
         )));
         tasks.push(tokio::spawn(sync::subscribe_loop(
@@ -395,6 +398,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
                 announcements,
                 seed_compat: Arc::clone(&seed_compat),
                 subscribed,
+                tell_tip: subscribed_again,
             },
             shutdown_rx.clone(),
         )));

@@ -109,6 +109,9 @@ pub struct SubscriberLinks {
     pub seed_compat: Arc<SeedCompat>,
     /// Notified after each (re)subscription: the block log is read then.
     pub subscribed: Arc<Notify>,
+    /// Notified after each (re)subscription too: the block announcer tells our tip
+    /// again then (see [`announce::publisher::run`](super::announce::publisher::run)).
+    pub tell_tip: Arc<Notify>,
 }
 
 /// The settings the Redis tasks need.
@@ -156,6 +159,7 @@ pub async fn subscribe_loop(
                 // the block log has what was announced meanwhile.
                 publish.notify_one();
                 links.subscribed.notify_one();
+                links.tell_tip.notify_one();
                 let lost = listen(
                     pubsub,
                     &intake,

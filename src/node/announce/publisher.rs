@@ -28,6 +28,14 @@ const REANNOUNCE_INTERVAL: Duration = Duration::from_secs(2);
 /// How often a failed announcement is retried.
 const RETRY: Duration = Duration::from_secs(1);
 
+/// How many times our tip is told after each (re)subscription.
+const TELLS: u8 = 2;
+
+/// The time between those tellings: past the longest reconnect backoff of a peer with
+/// the default settings (5 s), so that peers coming back to a restarted Redis after
+/// us hear the second.
+const TELL_AGAIN: Duration = Duration::from_secs(6);
+
 /// What the publisher needs.
 #[derive(Debug, Clone)]
 pub struct PublisherSettings {
@@ -40,24 +48,36 @@ pub struct PublisherSettings {
 }
 
 /// Runs until shutdown (see the module doc). `reannounce` asks for our tip to be
-/// announced again on the channel only (a peer announced a worse chain).
+/// announced again on the channel only (a peer announced a worse chain); `subscribed`
+/// says the node's subscription to Redis is (again) up, after which our tip is told
+/// on the channel at once and once more [`TELL_AGAIN`] later.
+///
+/// Why the tip is told after every (re)subscription, each time retried until Redis
+/// takes it: blocks mined while Redis was down (or before a restart) were never
+/// announced, and a peer learns of them only from an announcement; one lost to a Redis
+/// that was still down left a peer behind until the next block (a review's node,
+/// restarted while Redis was down, was never caught up to). Told twice because peers
+/// come back to a restarted Redis each after its own backoff: the second reaches those
+/// that were not yet listening at the first. Not in the log: a peer that reads the log
+/// from far behind takes its newest entry, which must be the network's newest tip, not
+/// a restarted node's.
 pub async fn run(
     settings: PublisherSettings,
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
     known: Arc<KnownTips>,
     stats: Arc<AnnounceStats>,
     reannounce: Arc<Notify>,
+    subscribed: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut announced = Arc::clone(&snapshots.borrow_and_update());
     let mut connection: Option<redis::aio::MultiplexedConnection> = None;
     let mut pending = false;
     let mut last_reannounce: Option<(String, Instant)> = None;
-    // A restarted node tells its peers where it stands (on the channel only: the log
-    // has these blocks, or they came from elsewhere); a peer that lacks them asks.
-    if announced.chain().len() > 1 {
-        reannounce.notify_one();
-    }
+    // Tellings of our tip still to make after the last (re)subscription, and when the
+    // next is due.
+    let mut tells_left = 0u8;
+    let mut tell_at = tokio::time::Instant::now();
     let mut retry = tokio::time::interval(RETRY);
     retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -67,6 +87,39 @@ pub async fn run(
                     return;
                 }
                 pending = true;
+            }
+            () = subscribed.notified() => {
+                tells_left = TELLS;
+                tell_at = tokio::time::Instant::now();
+                continue;
+            }
+            () = tokio::time::sleep_until(tell_at), if tells_left > 0 => {
+                let snapshot = Arc::clone(&snapshots.borrow());
+                if snapshot.chain().len() < 2 {
+                    tells_left = 0;
+                    continue;
+                }
+                let blocks = [snapshot.chain().tip().clone()];
+                let sent = match message::encode(
+                    &settings.identity.node,
+                    &settings.identity.peer,
+                    snapshot.chain().work(),
+                    &blocks,
+                ) {
+                    Some(entry) => send(&settings, &mut connection, &entry, false, &stats).await,
+                    None => Ok(()),
+                };
+                match sent {
+                    Ok(()) => {
+                        tells_left -= 1;
+                        tell_at = tokio::time::Instant::now() + TELL_AGAIN;
+                    }
+                    Err(()) => {
+                        connection = None;
+                        tell_at = tokio::time::Instant::now() + RETRY;
+                    }
+                }
+                continue;
             }
             _ = reannounce.notified() => {
                 let snapshot = Arc::clone(&snapshots.borrow());
