@@ -673,3 +673,69 @@ async fn a_node_restarted_while_redis_is_down_tells_its_tip_when_it_returns() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A saved log position past the newest entry (the log started again: a Redis that lost
+/// its data, whose new ids lag the old) counts as none: the catch-up reads the newest
+/// announcement and the position moves back to it. Before, the catch-up read nothing
+/// (every entry was "before" the position) until the new ids passed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_position_past_a_restarted_log_counts_as_none() {
+    let redis = RedisServer::start();
+    let client = redis::Client::open(redis.url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let a = TestNode::start(net_config(&redis, SeedCompatMode::Off)).await;
+    let b_dir = tempfile::tempdir().expect("temp dir");
+    let b_config = || NodeConfig {
+        data_dir: Some(b_dir.path().to_owned()),
+        ..net_config(&redis, SeedCompatMode::Off)
+    };
+    let b = TestNode::start(b_config()).await;
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    // An entry an hour ahead: every id Redis gives after it is later still, as if its
+    // clock had been an hour ahead.
+    let ahead = format!("{}-0", minichain::chain::validate::now_ms() + 3_600_000);
+    let _: String = redis::cmd("XADD")
+        .arg("minichain:blocks:log")
+        .arg(&ahead)
+        .arg("b")
+        .arg("a stranger's entry")
+        .query_async(&mut conn)
+        .await
+        .expect("XADD");
+    assert_eq!(a.mine(r#"{"data": "ahead"}"#).await.0, 200);
+    wait_until("b has a's block and a position past it", WAIT, || async {
+        b.len().await == 2
+            && b.status().await["redis"]["announcements"]["log_position"]
+                .as_str()
+                .is_some_and(|p| p > ahead.as_str())
+    })
+    .await;
+    let stale = b.status().await["redis"]["announcements"]["log_position"].clone();
+    b.stop().await;
+    // The log starts again; a mines on.
+    let _: i64 = redis::cmd("DEL")
+        .arg("minichain:blocks:log")
+        .query_async(&mut conn)
+        .await
+        .expect("DEL");
+    for i in 0..3 {
+        assert_eq!(a.mine(&format!(r#"{{"data": "after {i}"}}"#)).await.0, 200);
+    }
+    let b = TestNode::start(b_config()).await;
+    wait_until("b catches up", WAIT, || async { b.len().await == 5 }).await;
+    wait_until("b's catch-up read the newest entry", WAIT, || async {
+        b.stat(&["redis", "announcements", "log_read"]).await >= 1
+    })
+    .await;
+    let position = b.status().await["redis"]["announcements"]["log_position"].clone();
+    assert!(
+        position.as_str() < stale.as_str(),
+        "the position moved back: {position} (was {stale})"
+    );
+    a.stop().await;
+    b.stop().await;
+}
