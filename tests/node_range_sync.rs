@@ -696,3 +696,35 @@ async fn a_failed_peer_is_backed_off() {
     source.stop().await;
     target.stop().await;
 }
+
+/// A request put off for its peer's back-off is filled once the back-off ends, not
+/// dropped: the peer, which failed the first fill, is asked again by itself, with no
+/// new request. Before, a peer that came back on the same address after a failed fill
+/// was never asked again until it announced another tip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_put_off_by_the_back_off_is_filled_when_it_ends() {
+    let target = node_with(GapLimits {
+        backoff_first: Duration::from_secs(1),
+        ..GapLimits::default()
+    })
+    .await;
+    let failing = FakePeer::start(Behaviour::Secret).await;
+    let chain = synthetic_chain(10);
+    gap_request(&target, failing.url.clone(), 9, chain[9].hash.clone()).await;
+    wait_until("the fill fails", WAIT, || async {
+        target.status().await["sync"]["gap_fill"]["failed"] == 1
+    })
+    .await;
+    assert_eq!(failing.hits(), 1);
+    // Within the back-off: put off, then filled (and here failed again) when it ends.
+    gap_request(&target, failing.url.clone(), 9, chain[9].hash.clone()).await;
+    wait_until("the put-off request is filled", WAIT, || async {
+        target.status().await["sync"]["gap_fill"]["failed"] == 2
+    })
+    .await;
+    let gap = target.status().await["sync"]["gap_fill"].clone();
+    assert_eq!(gap["backed_off"], 1, "{gap}");
+    assert_eq!(gap["requests"], 2, "{gap}");
+    assert_eq!(failing.hits(), 2, "the peer was asked again");
+    target.stop().await;
+}

@@ -859,6 +859,35 @@ async fn check(mut suffix: ValidSuffix, blocks: Vec<Block>) -> Result<ValidSuffi
     .map_err(|_| FillError::Stopped)?
 }
 
+/// The most gap requests set aside for their peers' back-off at once (one per peer).
+pub const DEFERRED_GAPS: usize = 16;
+
+/// Sets `request` aside until `at`: in place of the one its peer (`key`) had set aside
+/// (the newer announcement stands), or beside the others while there is room, else in
+/// place of the one due last.
+fn defer(
+    deferred: &mut Vec<(Instant, String, GapRequest)>,
+    at: Instant,
+    key: String,
+    request: GapRequest,
+) {
+    if let Some(slot) = deferred.iter_mut().find(|(_, held, _)| *held == key) {
+        *slot = (at, key, request);
+    } else if deferred.len() < DEFERRED_GAPS {
+        deferred.push((at, key, request));
+    } else if let Some(slot) = deferred.iter_mut().max_by_key(|(due, _, _)| *due) {
+        *slot = (at, key, request);
+    }
+}
+
+/// Sleeps until `at` (forever without one: the branch is off then).
+async fn sleep_until_due(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Whether `snapshot`'s chain holds `hash` at `height`.
 fn holds(snapshot: &Snapshot, height: u64, hash: &str) -> bool {
     usize::try_from(height)
@@ -876,12 +905,36 @@ fn hash_is(held: Option<&[u8; 32]>, hash: &str) -> bool {
 /// its turn is skipped, and so is one naming a peer whose last fill failed a short
 /// while ago (see [`gap_backoff`](super::gap_backoff)); the others are filled from
 /// their peer, each within the time bounds of [`GapLimits`].
+///
+/// A request skipped for its peer's back-off is not dropped: the newest one per peer is
+/// kept aside ([`DEFERRED_GAPS`] at most) and filled when the back-off ends. Before, it
+/// was dropped, and a node whose peer had been down (and came back on the same address,
+/// announcing once) stayed on its weaker chain until the next block.
 pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
     let limits = sync.gap_limits;
     let mut backoff = PeerBackoff::new(limits.backoff_first, limits.backoff_max);
-    while let Some(request) = requests.recv().await {
+    // Requests set aside for their peer's back-off: when each is due, and the request.
+    let mut deferred: Vec<(Instant, String, GapRequest)> = Vec::new();
+    loop {
+        let due = deferred
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, (at, _, _))| *at)
+            .map(|(i, (at, _, _))| (i, *at));
+        let (request, fresh) = tokio::select! {
+            request = requests.recv() => match request {
+                Some(request) => (request, true),
+                None => return,
+            },
+            () = sleep_until_due(due.map(|(_, at)| at)), if due.is_some() => {
+                let (i, _) = due.expect("the branch runs only with a due request");
+                (deferred.swap_remove(i).2, false)
+            }
+        };
         let stats = &sync.stats;
-        stats.gap_requests.fetch_add(1, Ordering::Relaxed);
+        if fresh {
+            stats.gap_requests.fetch_add(1, Ordering::Relaxed);
+        }
         if holds(&sync.snapshot(), request.height, &request.tip_hash) {
             stats.gap_held.fetch_add(1, Ordering::Relaxed);
             continue;
@@ -893,8 +946,9 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
             tracing::debug!(
                 peer = %clip(&request.peer),
                 wait_s = wait.as_secs(),
-                "gap fill skipped: the peer's last fill failed"
+                "gap fill put off: the peer's last fill failed"
             );
+            defer(&mut deferred, Instant::now() + wait, key, request);
             continue;
         }
         // Begun here too (not only in the fill), so that a request refused before the
@@ -977,5 +1031,42 @@ async fn deadline(progress: &FillProgress, limits: GapLimits, began: Instant) ->
             return FillError::NoProgress(limits.progress);
         }
         tokio::time::sleep((limits.progress - idle).min(limits.total - ran)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(peer: &str, height: u64) -> GapRequest {
+        GapRequest {
+            peer: peer.to_owned(),
+            height,
+            tip_hash: String::new(),
+        }
+    }
+
+    /// One request set aside per peer (the newer stands), at most [`DEFERRED_GAPS`] in
+    /// all: past that a new peer's takes the place of the one due last.
+    #[test]
+    fn requests_put_off_are_one_per_peer_and_bounded() {
+        let now = Instant::now();
+        let mut deferred = Vec::new();
+        let peer = |i: usize| format!("http://127.0.0.1:{}", 1000 + i);
+        defer(&mut deferred, now, peer_key(&peer(0)), request(&peer(0), 1));
+        defer(&mut deferred, now, peer_key(&peer(0)), request(&peer(0), 2));
+        assert_eq!(deferred.len(), 1);
+        assert_eq!(deferred[0].2.height, 2, "the newer request stands");
+        for i in 1..DEFERRED_GAPS + 5 {
+            let at = now + Duration::from_secs(i as u64);
+            defer(&mut deferred, at, peer_key(&peer(i)), request(&peer(i), 3));
+        }
+        assert_eq!(deferred.len(), DEFERRED_GAPS);
+        assert!(
+            deferred
+                .iter()
+                .any(|(_, key, _)| *key == peer_key(&peer(0))),
+            "the one due first is kept"
+        );
     }
 }
