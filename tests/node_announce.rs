@@ -61,6 +61,15 @@ async fn add_strangers_entry(conn: &mut redis::aio::MultiplexedConnection) {
         .expect("XADD");
 }
 
+/// A connection of the test's own to `redis` (to read or write the block log).
+async fn connect(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis.url())
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect")
+}
+
 async fn wait_connected(node: &TestNode) {
     wait_until("the node is subscribed", WAIT, || async {
         node.status().await["redis"]["connected"] == true
@@ -193,11 +202,7 @@ async fn a_node_away_for_1000_blocks_catches_up_from_the_log() {
     .await;
     // The position moves just after the blocks are applied: wait for it to reach the
     // log's end, so that the restart resumes exactly there.
-    let client = redis::Client::open(redis.url()).expect("client");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect");
+    let mut conn = connect(&redis).await;
     let newest: Vec<LogEntry> = redis::cmd("XREVRANGE")
         .arg("minichain:blocks:log")
         .arg("+")
@@ -279,11 +284,7 @@ async fn a_forged_announcement_costs_only_its_own_blocks() {
     let mut forged = blocks[2].clone();
     forged.hash = "f".repeat(64);
     let forged = encode("forger", "http://127.0.0.1:1", work(3), &[forged]).expect("fits");
-    let client = redis::Client::open(redis.url()).expect("client");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect");
+    let mut conn = connect(&redis).await;
     let _: () = redis::pipe()
         .cmd("PUBLISH")
         .arg(ANNOUNCE_CHANNEL)
@@ -406,11 +407,7 @@ async fn python_peers_still_sync_both_ways_in_auto() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_subscriber_is_dropped_for_a_chain_over_the_limit() {
     let redis = RedisServer::start();
-    let client = redis::Client::open(redis.url()).expect("client");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect");
+    let mut conn = connect(&redis).await;
     let () = redis::cmd("CONFIG")
         .arg("SET")
         .arg("client-output-buffer-limit")
@@ -490,11 +487,7 @@ async fn a_node_further_behind_than_the_log_asks_for_the_range() {
     for i in 0..300 {
         assert_eq!(a.mine(&format!(r#"{{"data": {i}}}"#)).await.0, 200);
     }
-    let client = redis::Client::open(redis.url()).expect("client");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect");
+    let mut conn = connect(&redis).await;
     let kept: u64 = redis::cmd("XLEN")
         .arg("minichain:blocks:log")
         .query_async(&mut conn)
@@ -681,11 +674,7 @@ async fn a_node_restarted_while_redis_is_down_tells_its_tip_when_it_returns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_position_past_a_restarted_log_counts_as_none() {
     let redis = RedisServer::start();
-    let client = redis::Client::open(redis.url()).expect("client");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect");
+    let mut conn = connect(&redis).await;
     let a = TestNode::start(net_config(&redis, SeedCompatMode::Off)).await;
     let b_dir = tempfile::tempdir().expect("temp dir");
     let b_config = || NodeConfig {
