@@ -153,28 +153,7 @@ pub struct BlockView<'a> {
     verbatim: (bool, bool),
 }
 
-/// An upper bound on a block's JSON beside its `data`: keys, two hashes, two numbers of
-/// at most 20 digits, a nonce and separators.
-const BLOCK_FIELDS_BYTES: usize = 512;
-
 impl BlockView<'_> {
-    /// About how many bytes [`BlockView::write`] writes in `dialect`: exact but for the
-    /// few fixed fields when `data` is copied as it is, twice its text when it is
-    /// written again (a spelling such as `1e400` for `Infinity` grows, spaces shrink).
-    /// For budgets, not for lengths sent.
-    pub fn json_estimate(&self, dialect: Dialect) -> usize {
-        let verbatim = match dialect {
-            Dialect::Compact => self.verbatim.0,
-            Dialect::Python => self.verbatim.1,
-        };
-        let data = if verbatim {
-            self.data.len()
-        } else {
-            self.data.len().saturating_mul(2)
-        };
-        data.saturating_add(BLOCK_FIELDS_BYTES)
-    }
-
     /// The hash as 64 lowercase hex digits.
     pub fn hash_hex(&self) -> String {
         hex::encode(self.hash)

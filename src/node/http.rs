@@ -27,7 +27,6 @@ use tokio::sync::watch;
 use tower_http::timeout::TimeoutLayer;
 
 use super::body_budget::{BodyBudget, BodyError};
-use super::chain_json::SendBudget;
 use super::config::{MAX_PAGE, fork_choice_name};
 use super::events::{self, EventBus};
 use super::intake::{IntakeSender, Rejection, Source, SyncStats, Verdict};
@@ -37,6 +36,7 @@ use super::mining::{MineError, MiningHandle};
 use super::mining_request::{BadMiningRequest, mining_data};
 use super::server::ConnectionCount;
 use super::state::Snapshot;
+use crate::chain::json::Dialect;
 pub use crate::chain::minable::MAX_DATA_DEPTH;
 use crate::chain::{DifficultyPolicy, validate::now_ms};
 use crate::chain::{ForkChoice, next_difficulty};
@@ -84,9 +84,6 @@ pub struct AppState {
     pub events: EventBus,
     /// This node's metrics registry (`GET /metrics`).
     pub metrics: Arc<NodeMetrics>,
-    /// The bytes of large blocks being sent at once (see
-    /// [`SEND_BUDGET_BYTES`](super::chain_json::SEND_BUDGET_BYTES)).
-    pub sends: SendBudget,
 }
 
 impl axum::extract::FromRef<AppState> for EventBus {
@@ -368,10 +365,10 @@ impl From<Rejection> for ApiError {
 }
 
 /// The whole chain as the original answers it, streamed with its length.
-fn chain_body(snapshot: &Arc<super::state::Snapshot>, budget: SendBudget) -> Response {
+fn chain_body(snapshot: &Arc<super::state::Snapshot>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        axum::body::Body::new(snapshot.body(budget)),
+        axum::body::Body::new(snapshot.body()),
     )
         .into_response()
 }
@@ -398,7 +395,7 @@ pub async fn get_blocks(
     let Query(query) = query.map_err(|rejection| bad_request(&rejection.body_text()))?;
     let snapshot = state.snapshot();
     if !query.contains_key("from") && !query.contains_key("limit") {
-        return Ok(chain_body(&snapshot, state.sends.clone()));
+        return Ok(chain_body(&snapshot));
     }
     let from = parse_param(&query, "from")?.unwrap_or(0);
     let limit = parse_param(&query, "limit")?.unwrap_or(100);
@@ -420,12 +417,7 @@ pub async fn get_blocks(
         .min(total);
     let head = format!("{{\"from\":{start},\"limit\":{limit},\"total\":{total},\"chain\":");
     // Streamed, not built: a page of large blocks would cost a gigabyte (see PageBody).
-    let body = super::chain_json::PageBody::new(
-        snapshot,
-        head.into_bytes(),
-        start..end,
-        state.sends.clone(),
-    );
+    let body = super::chain_json::PageBody::new(snapshot, head.into_bytes(), start..end);
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         axum::body::Body::new(body),
@@ -476,9 +468,9 @@ pub async fn get_block(
                 blocks.len() - 1
             ))
         })?;
-    Ok(json_bytes(
-        super::chain_json::block_bytes(&block, &state.sends).await,
-    ))
+    let mut out = Vec::with_capacity(512);
+    block.write(Dialect::Compact, &mut out);
+    Ok(json_bytes(out.into()))
 }
 
 /// `/api/status`'s body.
@@ -745,7 +737,7 @@ pub async fn mine_block(
             .map_err(|e| ApiError::Internal(format!("checking the mining request failed: {e}")))??
     };
     let snapshot = state.mining.mine(data).await?;
-    Ok(chain_body(&snapshot, state.sends.clone()))
+    Ok(chain_body(&snapshot))
 }
 
 /// `POST /api/chain`'s answer when the chain is ours now.

@@ -466,7 +466,6 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         large_checks: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
         )),
-        sends: chain_json::SendBudget::new(chain_json::SEND_BUDGET_BYTES),
     };
     let app = http::router(state.clone(), openapi::routes().merge(explorer::routes()));
     let server = tokio::spawn(server::serve(

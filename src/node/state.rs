@@ -29,7 +29,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-use super::chain_json::{ChainBody, Cursor, Form, SendBudget, matches};
+use super::chain_json::{ChainBody, Cursor, Form, matches};
 use super::job_slot::{IntakeTimings, JobSlot};
 use crate::chain::validate::now_ms;
 use crate::chain::{Block, ForkChoice, RuleSet, ValidChain, ValidationError};
@@ -86,8 +86,8 @@ impl Snapshot {
 
     /// `GET /api/blocks`'s body: `{"chain":[...]}`, compact, as the original answers,
     /// streamed with its length.
-    pub fn body(self: &Arc<Self>, budget: SendBudget) -> ChainBody<Snapshot> {
-        ChainBody::new(Arc::clone(self), self.body_len(), budget)
+    pub fn body(self: &Arc<Self>) -> ChainBody<Snapshot> {
+        ChainBody::new(Arc::clone(self), self.body_len())
     }
 
     /// The whole body in one buffer (for tests and small chains: a long chain's body
