@@ -293,11 +293,6 @@ impl JobSlot {
         self.lock().tip.hash != prev_hash
     }
 
-    /// Whether [`JobSlot::shut_down`] was called.
-    pub fn is_shutting_down(&self) -> bool {
-        self.lock().shutting_down
-    }
-
     /// Cancels the running search and refuses new ones.
     pub fn shut_down(&self) {
         let mut state = self.lock();

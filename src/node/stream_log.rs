@@ -74,11 +74,7 @@ impl LogPosition {
     /// saved one (blocking: writes the store).
     pub fn restart_at(&self, id: StreamId) {
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
-        if let Some(keys) = &self.keys
-            && let Err(err) = keys.put(POSITION_KEY, id.to_string().as_bytes())
-        {
-            tracing::warn!(%err, "block log: cannot save the position");
-        }
+        self.save(id);
     }
 
     /// Moves the position to `id` if it is further (blocking: writes the store).
@@ -90,6 +86,11 @@ impl LogPosition {
             }
             *current = Some(id);
         }
+        self.save(id);
+    }
+
+    /// Writes `id` to the store, when there is one (blocking).
+    fn save(&self, id: StreamId) {
         if let Some(keys) = &self.keys
             && let Err(err) = keys.put(POSITION_KEY, id.to_string().as_bytes())
         {
@@ -152,19 +153,15 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
     let Some((oldest, _)) = oldest.first() else {
         return Ok(0);
     };
-    // The newest page, for the case that the position is not in the log (and the
-    // newest entry may be a stranger's).
-    let newest = range(&mut conn, "XREVRANGE", "+", "-", READ_BATCH).await?;
-    let newest_id = newest.first().map(|(id, _)| *id);
     // A position past the newest entry means the log was started again (a Redis that
     // lost its data, whose new ids may lag the old ones): nothing after it would be
     // read until the new ids passed it, so it counts as no position.
-    let usable =
-        |from: &StreamId| from >= oldest && newest_id.is_some_and(|newest| *from <= newest);
-    let position = reader.position.get();
-    if let (Some(from), Some(newest)) = (position, newest_id)
-        && from > newest
+    let newest = range(&mut conn, "XREVRANGE", "+", "-", 1).await?;
+    let mut position = reader.position.get();
+    if let (Some(from), Some((newest, _))) = (position, newest.first())
+        && from > *newest
     {
+        let newest = *newest;
         tracing::info!(
             position = %from,
             newest = %newest,
@@ -174,10 +171,13 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
         let restarted = Arc::clone(&reader.position);
         // Written to the store off the async workers.
         let _ = tokio::task::spawn_blocking(move || restarted.restart_at(newest)).await;
+        position = None;
     }
-    let Some(mut from) = position.filter(usable) else {
+    let Some(mut from) = position.filter(|from| from >= oldest) else {
         // Further behind than the log holds (or new, or the log is new): only the
         // newest announcement, whose missing parent sends us to the range fetch.
+        // (A page of the newest, for the case that the very newest is a stranger's.)
+        let newest = range(&mut conn, "XREVRANGE", "+", "-", READ_BATCH).await?;
         let Some((id, entry)) = newest
             .into_iter()
             .find_map(|(id, entry)| Some((id, entry?)))

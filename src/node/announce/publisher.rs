@@ -99,13 +99,7 @@ pub async fn run(
                     tells_left = 0;
                     continue;
                 }
-                let blocks = [snapshot.chain().tip().clone()];
-                let sent = match message::encode(
-                    &settings.identity.node,
-                    &settings.identity.peer,
-                    snapshot.chain().work(),
-                    &blocks,
-                ) {
+                let sent = match tip_entry(&settings, &snapshot) {
                     Some(entry) => send(&settings, &mut connection, &entry, false, &stats).await,
                     None => Ok(()),
                 };
@@ -131,8 +125,7 @@ pub async fn run(
                     continue;
                 }
                 last_reannounce = Some((tip.hash.clone(), Instant::now()));
-                let blocks = [tip.clone()];
-                if let Some(entry) = message::encode(&settings.identity.node, &settings.identity.peer, snapshot.chain().work(), &blocks)
+                if let Some(entry) = tip_entry(&settings, &snapshot)
                     && send(&settings, &mut connection, &entry, false, &stats).await.is_err()
                 {
                     connection = None;
@@ -168,6 +161,16 @@ pub async fn run(
             Err(()) => connection = None,
         }
     }
+}
+
+/// An announcement of `snapshot`'s tip alone (telling where we stand, not what is new).
+fn tip_entry(settings: &PublisherSettings, snapshot: &Snapshot) -> Option<Vec<u8>> {
+    message::encode(
+        &settings.identity.node,
+        &settings.identity.peer,
+        snapshot.chain().work(),
+        &[snapshot.chain().tip().clone()],
+    )
 }
 
 /// The blocks of `new` that `old` lacks at the same height, the newest
