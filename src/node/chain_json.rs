@@ -170,6 +170,17 @@ pub fn matches(chain: &ValidChain, form: Form, bytes: &[u8], cut: usize) -> bool
     at == bytes.len()
 }
 
+/// The next piece of a body that `fill` writes with `cursor`, `None` once it is all
+/// written: what [`ChainBody`] and [`PageBody`] share.
+fn next_piece(cursor: &mut Cursor, fill: impl FnOnce(&mut Cursor, &mut Vec<u8>)) -> Option<Bytes> {
+    if cursor.is_done() {
+        return None;
+    }
+    let mut piece = Vec::with_capacity(PIECE_BYTES + 4096);
+    fill(cursor, &mut piece);
+    Some(piece.into())
+}
+
 /// `GET /api/blocks`'s body for one version of the chain (a node's snapshot, which
 /// `source` keeps alive while the body is sent), written as it is sent, with its
 /// exact length (so the answer carries `Content-Length`, as a cached body would).
@@ -201,14 +212,13 @@ impl<S: AsRef<ValidChain>> http_body::Body for ChainBody<S> {
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = &mut *self;
-        if this.cursor.is_done() {
-            return Poll::Ready(None);
+        let piece = next_piece(&mut this.cursor, |cursor, piece| {
+            cursor.fill((*this.source).as_ref(), Form::Body, piece, PIECE_BYTES);
+        });
+        if let Some(piece) = &piece {
+            this.remaining = this.remaining.saturating_sub(piece.len() as u64);
         }
-        let mut piece = Vec::with_capacity(PIECE_BYTES + 4096);
-        this.cursor
-            .fill((*this.source).as_ref(), Form::Body, &mut piece, PIECE_BYTES);
-        this.remaining = this.remaining.saturating_sub(piece.len() as u64);
-        Poll::Ready(Some(Ok(Frame::data(piece.into()))))
+        Poll::Ready(piece.map(|piece| Ok(Frame::data(piece))))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -257,19 +267,17 @@ impl<S: AsRef<ValidChain>> http_body::Body for PageBody<S> {
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let this = &mut *self;
-        if this.cursor.is_done() {
-            return Poll::Ready(None);
-        }
-        let mut piece = Vec::with_capacity(PIECE_BYTES + 4096);
-        this.cursor.fill_framed(
-            (*this.source).as_ref(),
-            Dialect::Compact,
-            &this.open,
-            b"]}",
-            &mut piece,
-            PIECE_BYTES,
-        );
-        Poll::Ready(Some(Ok(Frame::data(piece.into()))))
+        let piece = next_piece(&mut this.cursor, |cursor, piece| {
+            cursor.fill_framed(
+                (*this.source).as_ref(),
+                Dialect::Compact,
+                &this.open,
+                b"]}",
+                piece,
+                PIECE_BYTES,
+            );
+        });
+        Poll::Ready(piece.map(|piece| Ok(Frame::data(piece))))
     }
 
     fn is_end_stream(&self) -> bool {
