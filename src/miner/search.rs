@@ -43,7 +43,7 @@ use super::{CancelToken, MineJob, MineOutcome, Miner};
 use crate::chain::block::{MAX_NONCE_DIGITS, fmt_u64};
 use crate::chain::hash::{block_hash, write_preimage_prefix};
 use crate::chain::pow::MAX_MEETABLE_DIFFICULTY;
-use crate::chain::validate::now_ms;
+use crate::chain::validate::{coarse_now_ms, now_ms};
 use crate::chain::{Block, BlockHash, Difficulty, Nonce, next_difficulty};
 
 /// How long one timestamp is used before the clock is read again (the original reads
@@ -242,8 +242,10 @@ fn search(miner: &Miner, job: &MineJob, cancel: &CancelToken, mut found: Found<'
             return blocks;
         }
         // The posted epoch's time counts from its timestamp: what `on_block` took is
-        // gone from it, and after a whole epoch the next is planned afresh.
-        let spent = Duration::from_millis(now_ms().saturating_sub(next.epoch.timestamp));
+        // gone from it, and after a whole epoch the next is planned afresh. The coarse
+        // clock (a few ns against tens, every block) lags by a tick at most, so the
+        // budget may run that much long.
+        let spent = Duration::from_millis(coarse_now_ms().saturating_sub(next.epoch.timestamp));
         posted = EPOCH
             .checked_sub(spent)
             .map(|budget| Posted { budget, ..next });
