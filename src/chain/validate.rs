@@ -636,8 +636,9 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Milliseconds since the Unix epoch by the local clock as of its last tick (1 to 10 ms
-/// ago, never ahead of [`now_ms`]): a few nanoseconds where [`now_ms`] costs tens, for
+/// Milliseconds since the Unix epoch by the local clock as of its last tick (behind
+/// [`now_ms`] by less than a tick, 1 to 10 ms by the kernel's setting, never ahead of
+/// it): a few nanoseconds where [`now_ms`] costs tens, for
 /// the miner, which checks a budget of 100 ms after every block (at low difficulties,
 /// every couple of microseconds). Not for timestamps.
 #[cfg(target_os = "linux")]
