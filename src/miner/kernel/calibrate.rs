@@ -103,8 +103,8 @@ pub const FASTEST_WITHIN: f64 = 0.025;
 /// (2 threads, 2 s each, four pairs in turn) avx512x2 mined 88.8, 93.9, 89.4 and 88.7 M
 /// attempts/s of blocks against 86.9, 89.3, 86.2 and 90.0 on avx512x3, whose peak was
 /// 3.7-6.1 % higher in the same runs: the narrower batch gained 4-12 % (8 % on average).
-/// At 3 %, quiet calibrations there (avx512x3 2.9-4.4 % ahead) mined on avx512x3 at
-/// difficulty 8 about half the time.
+/// At 3 %, 9 of 12 quiet calibrations there (avx512x3 2.3-4.2 % ahead) put difficulty 8
+/// on avx512x3.
 pub const LOW_DIFFICULTY_WITHIN: f64 = 0.05;
 /// Search calls between two reads of the thread clock at first; each next stretch doubles
 /// them while it took under an eighth of the window, up to [`MAX_CALLS`]. Every call is
