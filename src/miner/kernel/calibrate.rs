@@ -58,9 +58,8 @@
 //!   3.6 % in the other's), and a margin past its lead would give that lead up. So the
 //!   margin is 2.5 %: under load on the Zen 4 it would have picked avx512x2 in 2 of the
 //!   20 (avx512x3 3.0 and 3.1 % below), and where the narrower truly leads it gives up
-//!   at most 2.5 %. Which way a near-tie
-//!   truly goes cannot be told from one calibration's rates: the sibling's load does not
-//!   show in them.
+//!   at most 2.5 %. Which way a near-tie truly goes cannot be told from one
+//!   calibration's rates: the sibling's load does not show in them.
 //!
 //! Kernels below [`KEEP_WITHIN`] of the leader after [`PRUNE_AFTER`] rounds stop being
 //! measured, so the time goes to telling the close ones apart.
@@ -95,8 +94,8 @@ pub const LOW_DIFFICULTY_MAX: u32 = 9;
 /// How close to the highest rate a kernel with a larger batch must come to be named the
 /// fastest (see the module docs: a near-tie is mostly a measurement under a neighbour's
 /// load, which hides the wider kernel's lead and has put the wider up to 3.1 % behind;
-/// yet on one Xeon the narrower truly leads by 0.5-3.6 %, which a wider margin would
-/// give up).
+/// yet on one Xeon the narrower led in every `bench` run of two sessions, by 0.5-3.6 %,
+/// which a wider margin would give up).
 pub const FASTEST_WITHIN: f64 = 0.025;
 /// How close to the highest rate a kernel with a smaller batch must come to be the
 /// low-difficulty kernel: below the gain of a narrower batch at difficulty 8. On a Zen 4
