@@ -638,20 +638,12 @@ pub fn now_ms() -> u64 {
 
 /// Milliseconds since the Unix epoch by the local clock as of its last tick (behind
 /// [`now_ms`] by less than a tick, 1 to 10 ms by the kernel's setting, never ahead of
-/// it): a few nanoseconds where [`now_ms`] costs tens, for
-/// the miner, which checks a budget of 100 ms after every block (at low difficulties,
-/// every couple of microseconds). Not for timestamps.
+/// it): a few nanoseconds where [`now_ms`] costs tens, for the miner, which checks a
+/// budget of 100 ms after every block (at low difficulties, every couple of
+/// microseconds). Not for timestamps.
 #[cfg(target_os = "linux")]
 pub fn coarse_now_ms() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid timespec the call only writes, and the clock id is one
-    // Linux has had since 2.6.32.
-    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut now) } != 0 {
-        return now_ms();
-    }
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
     let (Ok(secs), Ok(nanos)) = (u64::try_from(now.tv_sec), u64::try_from(now.tv_nsec)) else {
         return now_ms();
     };
