@@ -9,6 +9,8 @@
 //! - [`compact`]: [`ChainBlocks`](compact::ChainBlocks), a valid chain's blocks held compact
 //!   and shared between versions.
 //! - [`hash`]: the preimage and the block hash.
+//! - [`hash_many`]: SHA-256 of up to 16 messages side by side (AVX-512), for checking
+//!   a chain's hashes.
 //! - [`pow`]: [`BlockHash`], [`Difficulty`], [`Work`].
 //! - [`difficulty`]: the next block's difficulty under a [`DifficultyPolicy`].
 //! - [`validate`]: the rules, [`ValidationError`], [`ValidChain`], and [`ValidSuffix`]
@@ -22,6 +24,7 @@ pub mod data;
 pub mod difficulty;
 pub mod fork_choice;
 pub mod hash;
+pub mod hash_many;
 pub mod json;
 pub mod minable;
 pub mod plain_str;
