@@ -19,6 +19,11 @@ use sha2::{Digest, Sha256};
 /// Most messages one [`HashMany::digests`] call hashes side by side.
 pub const LANES: usize = 16;
 
+/// Bytes of messages after which a caller gathering a batch hashes it before it has
+/// [`LANES`] messages, and the most a message buffer should keep between batches: a
+/// chain of large blocks then holds one large preimage at a time, not sixteen.
+pub const BATCH_BYTES: usize = 64 * 1024;
+
 /// Hashes batches of up to [`LANES`] messages, with AVX-512 where the CPU has it.
 #[derive(Debug, Clone, Copy)]
 pub struct HashMany {

@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use super::block::{Block, genesis};
 use super::compact::ChainBlocks;
-use super::hash::BlockHasher;
+use super::hash::{BatchHasher, BlockHasher};
 use super::pow::{BlockHash, Work};
 use crate::clip::clipped;
 
@@ -489,13 +489,18 @@ fn check_tail(
         })?;
         prev = block;
     }
-    let failure = (0..blocks.len())
-        .into_par_iter()
-        .with_min_len(256)
-        .map_init(BlockHasher::new, |hasher, i| {
-            check_hash(hasher, &blocks[i]).map_err(|rule| ValidationError {
-                index: base + i,
-                rule,
+    // Runs of 256 blocks per job, as when each block was a job of its own with at
+    // least 256 to a thread; each run hashes sixteen at a time.
+    const RUN: usize = 256;
+    let failure = blocks
+        .par_chunks(RUN)
+        .enumerate()
+        .map_init(BatchHasher::new, |hasher, (run, chunk)| {
+            hasher.check_each(chunk, |i, computed| {
+                check_computed(&chunk[i], computed).map_err(|rule| ValidationError {
+                    index: base + run * RUN + i,
+                    rule,
+                })
             })
         })
         .find_map_first(Result::err);
@@ -619,7 +624,11 @@ fn claimed_zero_bits(hash: &str) -> Option<u32> {
 
 /// The original's hash rule: the fields hash to the claimed hash.
 fn check_hash(hasher: &mut BlockHasher, block: &Block) -> Result<(), Rule> {
-    let computed = hasher.hash(block);
+    check_computed(block, hasher.hash(block))
+}
+
+/// The original's hash rule, given the hash of the block's fields.
+fn check_computed(block: &Block, computed: BlockHash) -> Result<(), Rule> {
     if !computed.matches_hex(&block.hash) {
         return Err(Rule::Hash {
             computed,
@@ -764,6 +773,31 @@ pub(crate) mod tests {
             Some((last, "difficulty-step"))
         );
         assert_eq!(chain.len(), 1);
+    }
+
+    /// The hash pass names the lowest block whose fields do not hash to its claim,
+    /// wherever it sits: in any slot of a batch of sixteen, in a run after the first,
+    /// and with a lower bad block in a later batch of the same run left unnamed.
+    #[test]
+    fn the_lowest_wrong_hash_is_named_across_batches_and_runs() {
+        let blocks = crate::miner::synthetic::synthetic_chain(700);
+        // A nonce that no longer hashes to the claim, keeping every text rule.
+        let forge = |block: &mut Block| {
+            let nonce: u128 = block.nonce.as_str().parse().expect("a decimal nonce");
+            block.nonce = crate::chain::Nonce::from(nonce + 1);
+        };
+        for bad in [1, 15, 16, 17, 255, 256, 300, 699] {
+            let mut forged = blocks.clone();
+            forge(&mut forged[bad]);
+            if bad + 40 < forged.len() {
+                forge(&mut forged[bad + 40]);
+            }
+            for rules in [RuleSet::Strict, RuleSet::Seed] {
+                let err = check_chain(&forged, rules, now_ms()).err();
+                assert_eq!(err.map(|e| (e.index, e.rule.name())), Some((bad, "hash")));
+            }
+        }
+        assert_eq!(check_chain(&blocks, RuleSet::Strict, now_ms()), Ok(()));
     }
 
     /// A claimed hash with fewer leading zero bits than its difficulty is refused by

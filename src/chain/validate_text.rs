@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 use super::block::{GENESIS_HASH, MAX_NONCE_DIGITS};
 use super::data::RawJson;
-use super::hash_many::{self, HashMany};
+use super::hash_many::{self, BATCH_BYTES, HashMany};
 use super::json::Parser;
 use super::plain_str::{PlainScratch, write_plain_str};
 use super::pow::{BlockHash, Difficulty, Work};
@@ -416,11 +416,6 @@ fn finish_preimage(block: &TextBlock<'_>, buf: &mut Vec<u8>) {
     buf.extend_from_slice(block.nonce);
     buf.extend_from_slice(block.difficulty_text);
 }
-
-/// Preimage bytes after which a batch is hashed before it has sixteen blocks, and the
-/// most a preimage buffer keeps between batches: a chain of large blocks holds one
-/// large preimage at a time per part, as one buffer did, not sixteen.
-const BATCH_BYTES: usize = 64 * 1024;
 
 /// Blocks read whose hashes are still to be checked: that their fields hash to their
 /// claimed hash, and under strict rules that the hash has the block's difficulty in
