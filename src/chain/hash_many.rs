@@ -8,9 +8,12 @@
 //! calls `sha2` for each.
 //!
 //! Messages of different lengths share the lanes: each lane reads its own message's
-//! blocks (with the SHA-256 padding written in as it goes), and a lane whose message has
-//! no more blocks keeps its state while the others go on.
+//! blocks in place (its last one or two, with the SHA-256 padding, are written out once),
+//! the sixteen blocks are transposed in registers so that each vector holds one word of
+//! every lane, and a lane whose message has no more blocks keeps its state while the
+//! others go on.
 
+#![deny(unsafe_op_in_unsafe_fn)]
 // Off x86-64 only the one-by-one path exists, and the lanes' constants go unused.
 #![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
