@@ -1,7 +1,8 @@
 //! Slow and greedy clients against a real node over real sockets: a half-sent header
 //! is dropped after the header timeout, a trickling body after the body timeout, a
 //! client that stops reading after the write timeout,
-//! connections past the cap wait while the node serves, uploads past the shared body
+//! connections past the cap wait while the node serves, idle connections on the last
+//! slots are dropped soon, uploads past the shared body
 //! budget get 503, the mining queue refuses past its byte budget, and the node's
 //! memory stays bounded under a flood of large mining requests.
 //!
@@ -214,6 +215,55 @@ async fn event_streams_take_at_most_half_the_connections() {
         "a closed stream's place came back in {:?}",
         started.elapsed()
     );
+    node.stop().await;
+}
+
+/// Idle connections cannot hold the last slots for a whole header timeout: one
+/// accepted while fewer than a quarter of the slots are free gets the short one. With
+/// event streams on half the slots and idle keep-alive connections on the rest, a new
+/// request waits only until the idle connections accepted last are dropped, while
+/// those accepted with slots to spare are kept. Before, it waited the whole timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_cannot_hold_the_last_slots() {
+    let node = TestNode::start(NodeConfig {
+        max_connections: 8,
+        // Longer than PATIENCE: a request that waited for it would fail the test.
+        header_timeout: 2 * PATIENCE,
+        ..slow_config()
+    })
+    .await;
+    let addr = node.handle.addr();
+    let mut streams = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect(addr).await;
+        assert!(send(&mut stream, &head("GET", "/api/events", "")).await);
+        assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
+        streams.push(stream);
+    }
+    // Each idle connection is answered once (so the node has taken it, in this order),
+    // then sends nothing: 3, 2, 1 and 0 slots are left free as they are taken.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect(addr).await;
+        assert!(send(&mut stream, &head("GET", "/healthz", "")).await);
+        assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
+        idle.push(stream);
+    }
+    let started = Instant::now();
+    let mut waiting = connect(addr).await;
+    assert!(send(&mut waiting, &head("GET", "/healthz", "")).await);
+    assert_eq!(ending(&mut waiting, PATIENCE).await, Ending::Answered(200));
+    println!(
+        "a request behind idle connections on the last slots waited {:?}",
+        started.elapsed()
+    );
+    for stream in &mut idle[..2] {
+        assert!(!closed_within(stream, Duration::from_millis(50)).await);
+    }
+    for stream in &mut idle[2..] {
+        assert!(closed_within(stream, PATIENCE).await);
+    }
+    drop(streams);
     node.stop().await;
 }
 

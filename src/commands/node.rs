@@ -61,7 +61,9 @@ pub struct NodeArgs {
     #[arg(long, value_name = "BYTES", default_value_t = config::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
     /// Time a client has to send a request's head, in milliseconds; also the longest a
-    /// keep-alive connection may stay idle. Then the node closes the connection.
+    /// keep-alive connection may stay idle. Then the node closes the connection. A
+    /// connection accepted while fewer than a quarter of --max-connections are free
+    /// gets at most 1 s.
     #[arg(long, value_name = "MS", default_value_t = config::DEFAULT_HEADER_TIMEOUT.as_millis() as u64)]
     header_timeout_ms: u64,
     /// Longest a write to a client may wait without progress (a client that stops

@@ -11,9 +11,14 @@
 //! (`tokio-io-timeout`): a write that makes no progress for `write` is an error, and
 //! the connection closes. The number of connections is
 //! capped by a semaphore taken before `accept`: past the cap, new connections wait in
-//! the kernel's listen backlog while the node serves the ones it has. A request head
-//! is at most 32 KiB, so stalled connections hold little memory each. Shutdown stops
-//! accepting and lets every open connection finish its request (graceful drain).
+//! the kernel's listen backlog while the node serves the ones it has. A connection
+//! accepted while fewer than a quarter of the slots are free gets a short header
+//! timeout ([`PRESSED_HEADER_TIMEOUT`]): otherwise a client that opens connections and
+//! sends nothing could hold the last slots (those event streams leave, say) a whole
+//! header timeout each, reopen them at once, and keep honest clients waiting in the
+//! backlog. A request head is at most 32 KiB, so stalled connections hold little memory
+//! each. Shutdown stops accepting and lets every open connection finish its request
+//! (graceful drain).
 //!
 //! HTTP/1 only, as the original's uvicorn serves: HTTP/2 would bring multiplexed
 //! streams whose headers have no read timeout.
@@ -33,6 +38,12 @@ use tokio_io_timeout::TimeoutStream;
 /// How long the loop pauses after an accept error that is not the client's (such as
 /// running out of file descriptors), so that it does not spin.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// The header timeout (time to send each request head, and the longest idle time
+/// between requests) of a connection accepted while fewer than a quarter of the slots
+/// are free, when the configured one is longer: a request head is a few hundred bytes,
+/// which any client sends in far less.
+pub const PRESSED_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Largest request head (request line and headers) read; a larger one gets 431. The
 /// API's requests carry a few hundred bytes of head; without this cap hyper buffers up
@@ -85,8 +96,9 @@ pub struct Timeouts {
 /// Serves `app` on `listener` until `shutdown` turns true, then drains the open
 /// connections (the caller bounds how long it waits for that). Each connection has
 /// `timeouts.header` to send each request head, and may stay idle between requests as
-/// long, and its writes may wait `timeouts.write` on a client that does not read; at
-/// most `connections`' cap are open at once.
+/// long (at most [`PRESSED_HEADER_TIMEOUT`] when it is accepted with fewer than a
+/// quarter of the slots free), and its writes may wait `timeouts.write` on a client
+/// that does not read; at most `connections`' cap are open at once.
 ///
 /// # Errors
 /// None today: accept errors are logged and the loop goes on, as a listening socket
@@ -98,11 +110,16 @@ pub async fn serve(
     connections: ConnectionCount,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(timeouts.header)
-        .max_header_size(MAX_HEAD_BYTES)
-        .keep_alive(true);
+    let builder = |header_timeout: Duration| {
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_header_size(MAX_HEAD_BYTES)
+            .keep_alive(true);
+        http
+    };
+    let http = builder(timeouts.header);
+    let pressed = builder(timeouts.header.min(PRESSED_HEADER_TIMEOUT));
     let graceful = GracefulShutdown::new();
     loop {
         // The slot is taken before accepting: past the cap, connections wait in the
@@ -129,6 +146,8 @@ pub async fn serve(
         tune_socket(&stream);
         let mut stream = TimeoutStream::new(stream);
         stream.set_write_timeout(Some(timeouts.write));
+        let short_of_slots = connections.slots.available_permits() * 4 < connections.max;
+        let http = if short_of_slots { &pressed } else { &http };
         let connection = http.serve_connection(
             TokioIo::new(Box::pin(stream)),
             TowerToHyperService::new(app.clone()),
