@@ -608,6 +608,16 @@ mod tests {
         })
     }
 
+    /// Where each block's nonce digits start in a chain written in the Python dialect.
+    fn nonce_offsets(text: &[u8]) -> Vec<usize> {
+        let key = b"\"nonce\": ";
+        text.windows(key.len())
+            .enumerate()
+            .filter(|(_, window)| window == key)
+            .map(|(at, _)| at + key.len())
+            .collect()
+    }
+
     fn text_of(blocks: &[Block], dialect: Dialect) -> Vec<u8> {
         let mut out = Vec::new();
         write_chain(blocks, dialect, &mut out);
@@ -622,13 +632,7 @@ mod tests {
         let blocks = crate::miner::synthetic::synthetic_chain(40);
         let text = text_of(&blocks, Dialect::Python);
         let now = now_ms();
-        let key = b"\"nonce\": ";
-        let nonces: Vec<usize> = text
-            .windows(key.len())
-            .enumerate()
-            .filter(|(_, window)| window == key)
-            .map(|(at, _)| at + key.len())
-            .collect();
+        let nonces = nonce_offsets(&text);
         assert_eq!(nonces.len(), 40);
         for rules in [RuleSet::Strict, RuleSet::Seed] {
             assert!(validate_chain_text(&text, rules, now).is_some());
@@ -676,12 +680,8 @@ mod tests {
             assert!(fast.is_some(), "{rules:?}");
             assert_eq!(fast, full_path(&text, rules, now));
         }
-        let key = b"\"nonce\": ";
-        for (block_no, at) in text
-            .windows(key.len())
-            .enumerate()
-            .filter(|(_, window)| window == key)
-            .map(|(at, _)| at + key.len())
+        for (block_no, at) in nonce_offsets(&text)
+            .into_iter()
             .enumerate()
             .filter(|(block_no, _)| block_no % 7 == 3 || block_no % 7 == 4)
         {
