@@ -260,6 +260,7 @@ fn help_lists_every_flag() {
         "--header-timeout-ms",
         "--body-timeout-ms",
         "--max-connections",
+        "--allow-host",
         "--body-budget-bytes",
         "--mining-queue-bytes",
     ] {
@@ -275,6 +276,12 @@ fn help_lists_every_flag() {
         .expect("run");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--threads"));
+    let output = minichain()
+        .args(["node", "--allow-host", "miner.lan:8000"])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--allow-host"));
 }
 
 /// A port in use is one line that names the address and the reason once (the reason

@@ -14,6 +14,7 @@ use common::node::{TestNode, body, config, extend, message, post, wait_until};
 use minichain::chain::block::{GENESIS_HASH, parse_chain};
 use minichain::chain::validate::now_ms;
 use minichain::chain::{Difficulty, Json, RuleSet, ValidChain, genesis};
+use minichain::node::NodeConfig;
 use tower::ServiceExt;
 
 fn error_of(body: &str) -> String {
@@ -323,9 +324,37 @@ async fn router_answers_oneshot_requests() {
     node.stop().await;
 }
 
-/// A write from a web page of another site (its `Origin` another host, or `null`) is
-/// refused with 403 before anything is read; the same request from the node's own page
-/// (same host) or from a client that sends no `Origin` (curl, Python, peers) is served.
+/// A page under a name given with `--allow-host` (`allowed_hosts`) may write, as under
+/// localhost or an IP address; any other name still may not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_under_an_allowed_host_name_may_write() {
+    let node = TestNode::start(NodeConfig {
+        allowed_hosts: vec!["miner.lan".into()],
+        ..config(None)
+    })
+    .await;
+    let mine_from = |host: &'static str| {
+        let router = node.handle.router();
+        let request = Request::builder()
+            .method("POST")
+            .uri("/api/mineblock")
+            .header("host", host)
+            .header("origin", format!("http://{host}"))
+            .header("content-type", "text/plain")
+            .body(Body::from(r#"{"data": "page"}"#))
+            .expect("request");
+        async move { router.oneshot(request).await.expect("response").status() }
+    };
+    assert_eq!(mine_from("MINER.lan:8000").await, StatusCode::OK);
+    assert_eq!(mine_from("other.lan:8000").await, StatusCode::FORBIDDEN);
+    assert_eq!(node.len().await, 2);
+    node.stop().await;
+}
+
+/// A write from a web page of another site (its `Origin` another host, or `null`), or
+/// from a page under a host name the node was not given (DNS rebinding), is refused
+/// with 403 before anything is read; the same request from the node's own page (same
+/// host) or from a client that sends no `Origin` (curl, Python, peers) is served.
 /// Every answer says `nosniff` and forbids framing, and the explorer's and the API
 /// description's requests are counted in the metrics like the API's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -355,6 +384,27 @@ async fn cross_site_writes_are_refused_and_every_route_is_guarded() {
             );
         }
     }
+    assert_eq!(node.len().await, 1, "nothing was mined");
+    // A page under a name pointed at this node (DNS rebinding): same-site, but the node
+    // was not told it has that name.
+    let port = host.rsplit_once(':').map_or("80", |(_, port)| port);
+    let rebound = format!("rebound.example:{port}");
+    let response = node
+        .handle
+        .router()
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri("/api/mineblock")
+                .header("host", rebound.as_str())
+                .header("origin", format!("http://{rebound}"))
+                .header("content-type", "text/plain")
+                .body(Body::from(r#"{"data": "rebound"}"#))
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(node.len().await, 1, "nothing was mined");
     let same_site = format!("http://{host}");
     let response = post(

@@ -78,6 +78,13 @@ pub struct NodeArgs {
     /// gets 503.
     #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// A host name under which web pages may change this node (mine, push a chain),
+    /// beside localhost and IP addresses; repeat for several. A page served under any
+    /// other name gets 403 on a write: that stops a site whose name an attacker points
+    /// at 127.0.0.1 (DNS rebinding) from using a browser to drive a local node. Clients
+    /// that send no Origin (curl, scripts, peers) are not affected.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_host: Vec<String>,
     /// Most bytes of request bodies the node holds at once, over all connections; a
     /// body that would take more gets 503.
     #[arg(long, value_name = "BYTES", default_value_t = config::DEFAULT_BODY_BUDGET_BYTES)]
@@ -181,6 +188,16 @@ impl NodeArgs {
                 "--max-connections, --body-budget-bytes and --mining-queue-bytes must be above 0"
             );
         }
+        if let Some(bad) = self
+            .allow_host
+            .iter()
+            .find(|name| name.is_empty() || name.contains([':', '/', '[', ']']))
+        {
+            bail!(
+                "--allow-host takes a host name, without a scheme or port: not {:?}",
+                minichain::clip::clip(bad)
+            );
+        }
         let optional = |s: &str| (!s.eq_ignore_ascii_case("none")).then(|| s.to_owned());
         let data_dir = match &self.data_dir {
             Some(dir) if dir.as_os_str().eq_ignore_ascii_case("none") => None,
@@ -209,6 +226,7 @@ impl NodeArgs {
             body_timeout: Duration::from_millis(self.body_timeout_ms),
             write_timeout: Duration::from_millis(self.write_timeout_ms),
             max_connections: self.max_connections,
+            allowed_hosts: self.allow_host.clone(),
             body_budget_bytes: self.body_budget_bytes,
             mining_queue_bytes: self.mining_queue_bytes,
             root_timeout: Duration::from_millis(self.root_timeout_ms),

@@ -97,6 +97,9 @@ pub struct NodeConfig {
     pub write_timeout: Duration,
     /// Most client connections open at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Host names (beside `localhost` and IP addresses) under which a web page may
+    /// change this node: see [`same_site_writes`](super::http::same_site_writes).
+    pub allowed_hosts: Vec<String>,
     /// Most bytes of request bodies held at once, over all connections; a body that
     /// would take more gets 503.
     pub body_budget_bytes: usize,
@@ -153,6 +156,7 @@ impl Default for NodeConfig {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            allowed_hosts: Vec::new(),
             body_budget_bytes: DEFAULT_BODY_BUDGET_BYTES,
             mining_queue_bytes: DEFAULT_MINING_QUEUE_BYTES,
             root_timeout: Duration::from_secs(5),

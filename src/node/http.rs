@@ -78,6 +78,9 @@ pub struct AppState {
     pub bodies: BodyBudget,
     /// Open client connections.
     pub connections: ConnectionCount,
+    /// Host names beside `localhost` and IP addresses under which a web page may
+    /// change the node ([`same_site_writes`]).
+    pub allowed_hosts: Arc<[String]>,
     /// Turns for checking large mining requests on the blocking pool (one per core).
     pub large_checks: Arc<tokio::sync::Semaphore>,
     /// Live events (`GET /api/events`).
@@ -136,7 +139,10 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         .merge(pages)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(same_site_writes))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.allowed_hosts),
+            same_site_writes,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .layer(tracked)
         // The POST handlers read through the body budget; this bounds any extractor
@@ -159,14 +165,20 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
 
 /// Middleware: refuses a request that changes something (any method but GET, HEAD and
 /// OPTIONS) when it comes from a web page of another site: its `Origin` header names
-/// another host than the one the request was sent to (or is `null`, a sandboxed page).
+/// another host than the one the request was sent to (or is `null`, a sandboxed page);
+/// or from a page served under a host name that is not `localhost`, an IP address or
+/// one of `allowed` (`--allow-host`).
 ///
 /// Why: a browser lets any page send a "simple" POST (`text/plain`, or no type at all)
 /// to `localhost:8000` without asking, and the node would mine a block or weigh a chain
 /// for it: a review's page from another port put a block on the chain. Browsers always
 /// send `Origin` on such a request; API clients (curl, Python, other nodes) send none,
-/// so they are not affected, and the explorer's own requests are same-site.
+/// so they are not affected, and the explorer's own requests are same-site. The host
+/// names: a site can point its own name at 127.0.0.1 once its page has loaded (DNS
+/// rebinding), and its page's requests are then same-site to a local node; a name the
+/// node was not told it has is refused.
 pub async fn same_site_writes(
+    axum::extract::State(allowed): axum::extract::State<Arc<[String]>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -195,8 +207,44 @@ pub async fn same_site_writes(
             ))
             .into_response();
         }
+        if !host_takes_page_writes(host, &allowed) {
+            return ApiError::Forbidden(format!(
+                "a web page under the name {} may not change this node (start it with \
+                 --allow-host for a name it really has)",
+                clip(host)
+            ))
+            .into_response();
+        }
     }
     next.run(request).await
+}
+
+/// Whether a web page served under `host` (a `Host` header: a name or an IP address,
+/// with or without a port) may change the node: `localhost` and names under it, IPv4
+/// and IPv6 addresses, and the names in `allowed`, matched without regard to case.
+fn host_takes_page_writes(host: &str, allowed: &[String]) -> bool {
+    if host.starts_with('[') {
+        // An IPv6 address, as a Host header writes one.
+        return host
+            .split_once(']')
+            .is_some_and(|(address, _)| address[1..].parse::<std::net::Ipv6Addr>().is_ok());
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || name
+            .len()
+            .checked_sub(".localhost".len())
+            .is_some_and(|at| {
+                name.is_char_boundary(at) && name[at..].eq_ignore_ascii_case(".localhost")
+            })
+        || allowed
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(name))
 }
 
 /// Middleware: headers that keep browsers from reading the node's answers as anything
@@ -833,5 +881,42 @@ mod tests {
         assert_eq!(ApiError::Unprocessable(String::new()).status(), 422);
         assert_eq!(ApiError::Unavailable(String::new()).status(), 503);
         assert_eq!(ApiError::Internal(String::new()).status(), 500);
+    }
+
+    /// Pages under localhost, an IP address or an allowed name may write; under any
+    /// other name (a rebound one), or a malformed host, not.
+    #[test]
+    fn page_writes_by_host_name() {
+        let allowed: Vec<String> = vec!["Node.Example".into()];
+        for host in [
+            "localhost",
+            "LOCALHOST:8000",
+            "app.localhost:8000",
+            "127.0.0.1",
+            "127.0.0.1:8000",
+            "10.1.2.3:80",
+            "[::1]:8000",
+            "[fe80::1]",
+            "node.example:8000",
+            "node.example.",
+            "é.localhost",
+        ] {
+            assert!(host_takes_page_writes(host, &allowed), "{host}");
+        }
+        for host in [
+            "",
+            "evil.example:8000",
+            "localhost.evil.example",
+            "evillocalhost",
+            "127.0.0.1.evil.example",
+            "other.node.example",
+            "[::1",
+            "[not-an-address]:80",
+            "node.example:80x",
+            "é.local",
+        ] {
+            assert!(!host_takes_page_writes(host, &allowed), "{host}");
+        }
+        assert!(!host_takes_page_writes("node.example", &[]));
     }
 }
