@@ -324,6 +324,32 @@ async fn router_answers_oneshot_requests() {
     node.stop().await;
 }
 
+/// The status of a POST to `path` sent to `host` as a web page under `origin` sends it
+/// (or, with no `origin`, as an API client does), through the node's router.
+async fn post_as(
+    node: &TestNode,
+    path: &str,
+    host: &str,
+    origin: Option<&str>,
+    body: &'static str,
+) -> StatusCode {
+    let mut request = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("host", host)
+        .header("content-type", "text/plain");
+    if let Some(origin) = origin {
+        request = request.header("origin", origin);
+    }
+    let request = request.body(Body::from(body)).expect("request");
+    node.handle
+        .router()
+        .oneshot(request)
+        .await
+        .expect("response")
+        .status()
+}
+
 /// A page under a name given with `--allow-host` (`allowed_hosts`) may write, as under
 /// localhost or an IP address; any other name still may not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -333,20 +359,21 @@ async fn pages_under_an_allowed_host_name_may_write() {
         ..config(None)
     })
     .await;
-    let mine_from = |host: &'static str| {
-        let router = node.handle.router();
-        let request = Request::builder()
-            .method("POST")
-            .uri("/api/mineblock")
-            .header("host", host)
-            .header("origin", format!("http://{host}"))
-            .header("content-type", "text/plain")
-            .body(Body::from(r#"{"data": "page"}"#))
-            .expect("request");
-        async move { router.oneshot(request).await.expect("response").status() }
-    };
-    assert_eq!(mine_from("MINER.lan:8000").await, StatusCode::OK);
-    assert_eq!(mine_from("other.lan:8000").await, StatusCode::FORBIDDEN);
+    for (host, want) in [
+        ("MINER.lan:8000", StatusCode::OK),
+        ("other.lan:8000", StatusCode::FORBIDDEN),
+    ] {
+        let origin = format!("http://{host}");
+        let got = post_as(
+            &node,
+            "/api/mineblock",
+            host,
+            Some(&origin),
+            r#"{"data": "page"}"#,
+        )
+        .await;
+        assert_eq!(got, want, "{host}");
+    }
     assert_eq!(node.len().await, 2);
     node.stop().await;
 }
@@ -361,27 +388,10 @@ async fn pages_under_an_allowed_host_name_may_write() {
 async fn cross_site_writes_are_refused_and_every_route_is_guarded() {
     let node = TestNode::start(config(None)).await;
     let host = node.base.trim_start_matches("http://").to_owned();
-    let post = |path: &'static str, origin: Option<&str>, body: &'static str| {
-        let mut request = Request::builder()
-            .method("POST")
-            .uri(path)
-            .header("host", host.as_str())
-            .header("content-type", "text/plain");
-        if let Some(origin) = origin {
-            request = request.header("origin", origin);
-        }
-        let router = node.handle.router();
-        let request = request.body(Body::from(body)).expect("request");
-        async move { router.oneshot(request).await.expect("response") }
-    };
     for origin in ["http://evil.example", "http://127.0.0.1:1", "null"] {
         for path in ["/api/mineblock", "/api/chain"] {
-            let response = post(path, Some(origin), r#"{"data": "forged"}"#).await;
-            assert_eq!(
-                response.status(),
-                StatusCode::FORBIDDEN,
-                "{path} from {origin}"
-            );
+            let status = post_as(&node, path, &host, Some(origin), r#"{"data": "forged"}"#).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path} from {origin}");
         }
     }
     assert_eq!(node.len().await, 1, "nothing was mined");
@@ -389,33 +399,29 @@ async fn cross_site_writes_are_refused_and_every_route_is_guarded() {
     // was not told it has that name.
     let port = host.rsplit_once(':').map_or("80", |(_, port)| port);
     let rebound = format!("rebound.example:{port}");
-    let response = node
-        .handle
-        .router()
-        .oneshot(
-            Request::builder()
-                .method("POST")
-                .uri("/api/mineblock")
-                .header("host", rebound.as_str())
-                .header("origin", format!("http://{rebound}"))
-                .header("content-type", "text/plain")
-                .body(Body::from(r#"{"data": "rebound"}"#))
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let origin = format!("http://{rebound}");
+    let status = post_as(
+        &node,
+        "/api/mineblock",
+        &rebound,
+        Some(&origin),
+        r#"{"data": "rebound"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(node.len().await, 1, "nothing was mined");
     let same_site = format!("http://{host}");
-    let response = post(
+    let status = post_as(
+        &node,
         "/api/mineblock",
+        &host,
         Some(&same_site),
         r#"{"data": "own page"}"#,
     )
     .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let response = post("/api/mineblock", None, r#"{"data": "curl"}"#).await;
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(status, StatusCode::OK);
+    let status = post_as(&node, "/api/mineblock", &host, None, r#"{"data": "curl"}"#).await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(node.len().await, 3);
 
     for path in [
