@@ -97,8 +97,9 @@ pub struct NodeConfig {
     pub write_timeout: Duration,
     /// Most client connections open at once; more wait to be accepted.
     pub max_connections: usize,
-    /// Host names (beside `localhost` and IP addresses) under which a web page may
-    /// change this node: see [`same_site_writes`](super::http::same_site_writes).
+    /// Host names (beside `localhost`, IP addresses and [`NodeConfig::host`]) under
+    /// which a web page may change this node: see
+    /// [`same_site_writes`](super::http::same_site_writes).
     pub allowed_hosts: Vec<String>,
     /// Most bytes of request bodies held at once, over all connections; a body that
     /// would take more gets 503.
@@ -176,6 +177,15 @@ impl Default for NodeConfig {
 }
 
 impl NodeConfig {
+    /// The host names, beside `localhost` and IP addresses, under which a web page may
+    /// change the node: [`NodeConfig::allowed_hosts`] and the name it listens on
+    /// ([`NodeConfig::host`]), which it surely has.
+    pub fn page_write_hosts(&self) -> Vec<String> {
+        let mut hosts = self.allowed_hosts.clone();
+        hosts.push(self.host.clone());
+        hosts
+    }
+
     /// The fork-choice rule's name as `/api/status` and `--fork-choice` spell it.
     pub fn fork_choice_name(&self) -> &'static str {
         fork_choice_name(self.fork_choice)
@@ -187,5 +197,21 @@ pub fn fork_choice_name(choice: ForkChoice) -> &'static str {
     match choice {
         ForkChoice::Work => "work",
         ForkChoice::Length => "length",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pages may write under the names given and under the name the node listens on.
+    #[test]
+    fn page_write_hosts_add_the_listening_name() {
+        let config = NodeConfig {
+            host: "miner.lan".into(),
+            allowed_hosts: vec!["explorer.lan".into()],
+            ..NodeConfig::default()
+        };
+        assert_eq!(config.page_write_hosts(), ["explorer.lan", "miner.lan"]);
     }
 }

@@ -463,7 +463,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         store: store_health,
         bodies: BodyBudget::new(config.body_budget_bytes, config.body_timeout),
         connections: ConnectionCount::new(config.max_connections),
-        allowed_hosts: config.allowed_hosts.clone().into(),
+        allowed_hosts: config.page_write_hosts().into(),
         large_checks: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
         )),
