@@ -205,11 +205,9 @@ async fn events_show_mining_restarts_and_blocks_and_end_on_shutdown() {
     assert_eq!(peer["hash"], pushed[2].hash.as_str());
     assert_eq!(mined["source"], "mined");
     assert_eq!(restart["restarts"], 1);
+    // The cancelled search's last slice is stale work: usually some attempts, none if
+    // the cancel came between two slices (job_slot's unit test counts it exactly).
     let stale = restart["last"]["stale_attempts"].as_u64().expect("a count");
-    assert!(
-        stale > 0,
-        "the cancelled search's last slices are stale work: {restart}"
-    );
     assert_eq!(restart["stale_attempts_total"].as_u64(), Some(stale));
     let (code, chain) = mine.await.expect("the request task");
     assert_eq!(code, 200, "{chain}");

@@ -380,6 +380,30 @@ mod tests {
         assert!(slot.begin().is_none());
     }
 
+    /// The attempts a cancelled search makes after its cancel are its stale work,
+    /// handed to the next search's start; a search that was not cancelled has none.
+    #[test]
+    fn attempts_after_a_cancel_are_counted_as_stale() {
+        let first = genesis();
+        let second = mine_reference(&first, Json::Null, first.timestamp + 1, Difficulty::new(3));
+        let slot = JobSlot::new(&first);
+        let progress = Arc::new(crate::miner::progress::Progress::new(2));
+        slot.count_attempts_of(Arc::clone(&progress));
+        let start = slot.begin().expect("not shutting down");
+        progress.add(0, 1000);
+        assert_eq!(slot.on_new_tip(&second, Some(cause())), Some(1));
+        progress.add(0, 96);
+        progress.add(1, 27);
+        drop(start.running);
+        let next = slot.begin().expect("not shutting down");
+        assert_eq!(next.stale_attempts, Some(123));
+        drop(next.running);
+        assert_eq!(
+            slot.begin().expect("not shutting down").stale_attempts,
+            None
+        );
+    }
+
     /// Dropping the registration ends it even when a panic unwinds through it: the
     /// slot then has no running search to cancel, and a new tip asks for no wait.
     #[test]
