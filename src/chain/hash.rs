@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use super::block::{Block, fmt_u64};
 use super::data::{RawJson, write_raw_str};
-use super::hash_many::{BATCH_BYTES, HashMany, LANES};
+use super::hash_many::Batch;
 use super::pow::BlockHash;
 
 /// Appends the part of the preimage before the nonce:
@@ -80,12 +80,11 @@ pub fn block_hash(block: &Block) -> BlockHash {
     BlockHasher::new().hash(block)
 }
 
-/// Hashes runs of blocks a batch at a time ([`HashMany`]: sixteen preimages side by
-/// side in AVX-512 lanes where the CPU has them), through reused preimage buffers.
+/// Hashes runs of blocks a [`Batch`] at a time (sixteen preimages side by side in
+/// AVX-512 lanes where the CPU has them), through reused preimage buffers.
 #[derive(Debug, Default)]
 pub struct BatchHasher {
-    preimages: [Vec<u8>; LANES],
-    hasher: HashMany,
+    batch: Batch,
 }
 
 impl BatchHasher {
@@ -96,7 +95,7 @@ impl BatchHasher {
 
     /// Calls `check(i, hash of blocks[i])` for each block in order, and stops at the
     /// first error, which it returns. A batch is cut short once its preimages pass
-    /// [`BATCH_BYTES`], and buffers grown past that are let go after it.
+    /// [`BATCH_BYTES`](super::hash_many::BATCH_BYTES).
     ///
     /// # Errors
     /// The first error `check` returns.
@@ -107,29 +106,20 @@ impl BatchHasher {
     ) -> Result<(), E> {
         let mut from = 0;
         while from < blocks.len() {
-            let mut count = 0;
-            let mut bytes = 0;
-            for (buf, block) in self.preimages.iter_mut().zip(&blocks[from..]) {
+            for block in &blocks[from..] {
+                let buf = self.batch.slot();
                 buf.clear();
                 write_preimage(block, buf);
-                bytes += buf.len();
-                count += 1;
-                if bytes >= BATCH_BYTES {
+                self.batch.push();
+                if self.batch.is_full() {
                     break;
                 }
             }
-            let messages: [&[u8]; LANES] = std::array::from_fn(|i| &self.preimages[i][..]);
-            let mut digests = [[0u8; 32]; LANES];
-            self.hasher.digests(&messages[..count], &mut digests);
-            for buf in &mut self.preimages[..count] {
-                if buf.capacity() > BATCH_BYTES {
-                    *buf = Vec::new();
-                }
-            }
-            for (i, digest) in digests[..count].iter().enumerate() {
+            let digests = self.batch.hash();
+            for (i, digest) in digests.iter().enumerate() {
                 check(from + i, BlockHash::from_bytes(*digest))?;
             }
-            from += count;
+            from += digests.len();
         }
         Ok(())
     }
@@ -138,6 +128,7 @@ impl BatchHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::hash_many::BATCH_BYTES;
     use crate::chain::json::Json;
     use crate::chain::pow::Difficulty;
     use crate::miner::reference::mine_reference;

@@ -22,10 +22,67 @@ use sha2::{Digest, Sha256};
 /// Most messages one [`HashMany::digests`] call hashes side by side.
 pub const LANES: usize = 16;
 
-/// Bytes of messages after which a caller gathering a batch hashes it before it has
-/// [`LANES`] messages, and the most a message buffer should keep between batches: a
-/// chain of large blocks then holds one large preimage at a time, not sixteen.
+/// Bytes of messages after which a [`Batch`] is full before it has [`LANES`] messages,
+/// and the most a message buffer keeps between batches: a chain of large blocks then
+/// holds one large preimage at a time, not sixteen.
 pub const BATCH_BYTES: usize = 64 * 1024;
+
+/// Up to [`LANES`] messages gathered in reused buffers, then hashed together: what
+/// both chain checks (from blocks and from text) fill with preimages.
+#[derive(Debug, Default)]
+pub struct Batch {
+    buffers: [Vec<u8>; LANES],
+    /// Messages taken.
+    len: usize,
+    /// Their bytes.
+    bytes: usize,
+    digests: [[u8; 32]; LANES],
+    hasher: HashMany,
+}
+
+impl Batch {
+    /// An empty batch that hashes with AVX-512 where the CPU has it.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The buffer the next message is written to (as the last message left it: the
+    /// caller clears it). [`Batch::push`] takes it into the batch.
+    ///
+    /// # Panics
+    /// When the batch holds [`LANES`] messages (hash it once [`Batch::is_full`]).
+    pub fn slot(&mut self) -> &mut Vec<u8> {
+        &mut self.buffers[self.len]
+    }
+
+    /// Takes the message written to [`Batch::slot`] into the batch.
+    pub fn push(&mut self) {
+        self.bytes += self.buffers[self.len].len();
+        self.len += 1;
+    }
+
+    /// Whether the batch is to be hashed now: every lane taken, or [`BATCH_BYTES`]
+    /// waiting.
+    pub fn is_full(&self) -> bool {
+        self.len == LANES || self.bytes >= BATCH_BYTES
+    }
+
+    /// SHA-256 of each message taken, in order; then the batch is empty, and a buffer
+    /// grown past [`BATCH_BYTES`] is let go.
+    pub fn hash(&mut self) -> &[[u8; 32]] {
+        let count = self.len;
+        let messages: [&[u8]; LANES] = std::array::from_fn(|i| &self.buffers[i][..]);
+        self.hasher.digests(&messages[..count], &mut self.digests);
+        for buffer in &mut self.buffers[..count] {
+            if buffer.capacity() > BATCH_BYTES {
+                *buffer = Vec::new();
+            }
+        }
+        self.len = 0;
+        self.bytes = 0;
+        &self.digests[..count]
+    }
+}
 
 /// Hashes batches of up to [`LANES`] messages, with AVX-512 where the CPU has it.
 #[derive(Debug, Clone, Copy)]
@@ -349,6 +406,42 @@ mod tests {
     fn the_lanes_are_used_where_the_cpu_has_avx512() {
         assert_eq!(HashMany::new().uses_lanes(), avx512_available());
         assert!(!HashMany::one_by_one().uses_lanes());
+    }
+
+    /// A batch is full at sixteen messages or at `BATCH_BYTES`, hashes what it took in
+    /// order, and lets go of a buffer grown past `BATCH_BYTES`.
+    #[test]
+    fn a_batch_fills_hashes_and_lets_large_buffers_go() {
+        let mut batch = Batch::new();
+        for i in 0..LANES {
+            assert!(!batch.is_full(), "{i}");
+            let slot = batch.slot();
+            slot.clear();
+            slot.extend_from_slice(format!("message {i}").as_bytes());
+            batch.push();
+        }
+        assert!(batch.is_full());
+        let digests = batch.hash().to_vec();
+        assert_eq!(digests.len(), LANES);
+        for (i, digest) in digests.iter().enumerate() {
+            let want: [u8; 32] = Sha256::digest(format!("message {i}")).into();
+            assert_eq!(*digest, want);
+        }
+        assert!(!batch.is_full());
+        let slot = batch.slot();
+        slot.clear();
+        slot.resize(BATCH_BYTES + 1, b'z');
+        batch.push();
+        assert!(batch.is_full());
+        let digest = batch.hash().to_vec();
+        assert_eq!(
+            digest,
+            [<[u8; 32]>::from(Sha256::digest(vec![
+                b'z';
+                BATCH_BYTES + 1
+            ]))]
+        );
+        assert_eq!(batch.slot().capacity(), 0, "the large buffer was let go");
     }
 
     proptest! {

@@ -21,7 +21,7 @@ use rayon::prelude::*;
 
 use super::block::{GENESIS_HASH, MAX_NONCE_DIGITS};
 use super::data::RawJson;
-use super::hash_many::{self, BATCH_BYTES, HashMany};
+use super::hash_many::Batch;
 use super::json::Parser;
 use super::plain_str::{PlainScratch, write_plain_str};
 use super::pow::{BlockHash, Difficulty, Work};
@@ -204,7 +204,6 @@ fn check_part(
     let mut scratch = Scratch {
         range,
         part_text: None,
-        preimages: Default::default(),
         plain: PlainScratch::default(),
     };
     let mut hashes = PendingHashes::new(rules);
@@ -214,7 +213,7 @@ fn check_part(
     let mut last: Option<Edge<'_>> = None;
     loop {
         c.skip_ws();
-        let block = read_block(&mut c, &mut scratch, hashes.len())?;
+        let block = read_block(&mut c, &mut scratch, hashes.batch.slot())?;
         let edge = Edge {
             block_no: block.block_no,
             prev_hash: block.prev_hash,
@@ -234,11 +233,10 @@ fn check_part(
             if rules == RuleSet::Strict {
                 check_strict_fields(&block, timestamp_limit)?;
             }
-            let preimage = &mut scratch.preimages[hashes.len()];
-            finish_preimage(&block, preimage);
-            hashes.push(&block, preimage.len());
-            if hashes.is_full() {
-                hashes.check(&mut scratch.preimages)?;
+            finish_preimage(&block, hashes.batch.slot());
+            hashes.push(&block);
+            if hashes.batch.is_full() {
+                hashes.check()?;
             }
         }
         work.add(block.difficulty);
@@ -263,7 +261,7 @@ fn check_part(
             break;
         }
     }
-    hashes.check(&mut scratch.preimages)?;
+    hashes.check()?;
     Some(Part {
         first: first?,
         last: last?,
@@ -307,9 +305,6 @@ struct Scratch<'a> {
     /// The part as text, checked as UTF-8 the first time a value needs the full
     /// reader.
     part_text: Option<&'a str>,
-    /// The preimages of the blocks whose hashes wait to be checked, then of the block
-    /// being read (at [`PendingHashes::len`]).
-    preimages: [Vec<u8>; hash_many::LANES],
     plain: PlainScratch,
 }
 
@@ -328,11 +323,11 @@ struct TextBlock<'a> {
 }
 
 /// Reads one block object with the seven keys in the original's order, starting its
-/// preimage in the scratch buffer at `slot`.
+/// preimage in `buf`.
 fn read_block<'a>(
     c: &mut Cursor<'a>,
     scratch: &mut Scratch<'a>,
-    slot: usize,
+    buf: &mut Vec<u8>,
 ) -> Option<TextBlock<'a>> {
     c.literal(b"{")?;
     c.key(b"\"block_no\"")?;
@@ -342,7 +337,6 @@ fn read_block<'a>(
     c.next_key(b"\"prev_hash\"")?;
     let prev_hash = c.plain_string()?;
     c.next_key(b"\"data\"")?;
-    let buf = &mut scratch.preimages[slot];
     buf.clear();
     buf.extend_from_slice(block_no_text);
     buf.extend_from_slice(timestamp_text);
@@ -365,7 +359,7 @@ fn read_block<'a>(
             };
             let mut p = Parser::at(part, data_start - from);
             let raw = RawJson::read(&mut p).ok()?;
-            scratch.preimages[slot].extend_from_slice(raw.python_str().as_bytes());
+            buf.extend_from_slice(raw.python_str().as_bytes());
             c.pos = from + p.offset();
         }
     }
@@ -419,52 +413,36 @@ fn finish_preimage(block: &TextBlock<'_>, buf: &mut Vec<u8>) {
 
 /// Blocks read whose hashes are still to be checked: that their fields hash to their
 /// claimed hash, and under strict rules that the hash has the block's difficulty in
-/// leading zero bits. Checked a batch at a time, so the preimages hash side by side.
+/// leading zero bits. Checked a [`Batch`] at a time, so the preimages hash side by side.
 struct PendingHashes<'a> {
-    hasher: HashMany,
+    /// The waiting blocks' preimages, then the preimage of the block being read (at
+    /// [`Batch::slot`]).
+    batch: Batch,
     rules: RuleSet,
-    /// Each block's claimed hash and difficulty.
-    blocks: Vec<(&'a [u8], u32)>,
-    /// The waiting preimages' bytes.
-    bytes: usize,
+    /// Each waiting block's claimed hash and difficulty.
+    claims: Vec<(&'a [u8], u32)>,
 }
 
 impl<'a> PendingHashes<'a> {
     fn new(rules: RuleSet) -> Self {
         Self {
-            hasher: HashMany::new(),
+            batch: Batch::new(),
             rules,
-            blocks: Vec::with_capacity(hash_many::LANES),
-            bytes: 0,
+            claims: Vec::with_capacity(super::hash_many::LANES),
         }
     }
 
-    /// Blocks waiting: the next block's preimage goes to this slot.
-    fn len(&self) -> usize {
-        self.blocks.len()
+    /// Adds a block whose preimage is complete in the batch's slot.
+    fn push(&mut self, block: &TextBlock<'a>) {
+        self.batch.push();
+        self.claims.push((block.hash, block.difficulty));
     }
 
-    /// Whether the batch is to be hashed now: every slot taken, or
-    /// [`BATCH_BYTES`] waiting.
-    fn is_full(&self) -> bool {
-        self.blocks.len() == hash_many::LANES || self.bytes >= BATCH_BYTES
-    }
-
-    /// Adds a block whose preimage, `preimage_len` bytes, is complete in its slot.
-    fn push(&mut self, block: &TextBlock<'a>, preimage_len: usize) {
-        self.blocks.push((block.hash, block.difficulty));
-        self.bytes += preimage_len;
-    }
-
-    /// Hashes every waiting block's preimage (in `preimages`, slot by slot) and checks
-    /// it against the block's claim; then none waits, and a buffer grown past
-    /// [`BATCH_BYTES`] is let go.
-    fn check(&mut self, preimages: &mut [Vec<u8>; hash_many::LANES]) -> Option<()> {
-        let count = self.blocks.len();
-        let messages: [&[u8]; hash_many::LANES] = std::array::from_fn(|i| &preimages[i][..]);
-        let mut digests = [[0u8; 32]; hash_many::LANES];
-        self.hasher.digests(&messages[..count], &mut digests);
-        for (&(claimed, difficulty), digest) in self.blocks.iter().zip(digests) {
+    /// Hashes every waiting block's preimage and checks it against the block's claim;
+    /// then none waits.
+    fn check(&mut self) -> Option<()> {
+        let digests = self.batch.hash();
+        for (&(claimed, difficulty), &digest) in self.claims.iter().zip(digests) {
             let computed = BlockHash::from_bytes(digest);
             if claimed != computed.hex_digits() {
                 return None;
@@ -474,13 +452,7 @@ impl<'a> PendingHashes<'a> {
                 return None;
             }
         }
-        for preimage in &mut preimages[..count] {
-            if preimage.capacity() > BATCH_BYTES {
-                *preimage = Vec::new();
-            }
-        }
-        self.blocks.clear();
-        self.bytes = 0;
+        self.claims.clear();
         Some(())
     }
 }
@@ -593,6 +565,7 @@ fn canonical(digits: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::chain::block::{parse_chain, write_chain};
+    use crate::chain::hash_many::BATCH_BYTES;
     use crate::chain::json::Dialect;
     use crate::chain::validate::now_ms;
     use crate::chain::{Block, ValidChain};
@@ -650,7 +623,7 @@ mod tests {
         }
     }
 
-    /// Blocks whose preimages pass [`BATCH_BYTES`] are hashed in short batches, and
+    /// Blocks whose preimages pass `BATCH_BYTES` are hashed in short batches, and
     /// the verdict is the same: large and small data mixed, valid, then with a wrong
     /// nonce after each large block.
     #[test]
