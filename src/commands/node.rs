@@ -79,10 +79,10 @@ pub struct NodeArgs {
     #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
     /// A host name under which web pages may change this node (mine, push a chain),
-    /// beside localhost, IP addresses and the --host name; repeat for several. A page served under any
-    /// other name gets 403 on a write: that stops a site whose name an attacker points
-    /// at 127.0.0.1 (DNS rebinding) from using a browser to drive a local node. Clients
-    /// that send no Origin (curl, scripts, peers) are not affected.
+    /// beside localhost, IP addresses and the --host name; repeat for several. A page
+    /// served under any other name gets 403 on a write: that stops a site whose name an
+    /// attacker points at 127.0.0.1 (DNS rebinding) from using a browser to drive a
+    /// local node. Clients that send no Origin (curl, scripts, peers) are not affected.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_host: Vec<String>,
     /// Most bytes of request bodies the node holds at once, over all connections; a
