@@ -69,3 +69,35 @@ fn genesis_data_is_compared_without_a_tree() {
         text.len()
     );
 }
+
+/// A block field that must hold an integer but holds a large array is refused, and
+/// the error names what is there without a tree of it being built: in a chain pushed
+/// to the node and in a page a peer answers alike.
+#[test]
+fn a_non_integer_field_is_described_without_a_tree() {
+    let array = zeros(2_000_000);
+    let chain = format!(
+        r#"[{{"block_no": {array}, "timestamp": 0, "data": [], "prev_hash": "0", "hash": "0", "nonce": 0, "difficulty": 0}}]"#
+    );
+    let (peak, parsed) = peak_bytes(|| minichain::chain::block::parse_chain(&chain));
+    let error = parsed.expect_err("block_no is an array").to_string();
+    assert!(error.contains("an array"), "{error}");
+    assert!(
+        peak <= MAX_BYTES_PER_TEXT_BYTE * chain.len(),
+        "reading {} bytes held {peak} bytes at once",
+        chain.len()
+    );
+
+    let page = bytes::Bytes::from(format!(r#"{{"from": {array}, "total": 1, "blocks": []}}"#));
+    let len = page.len();
+    let (peak, parsed) = peak_bytes(|| minichain::node::range_fetch::parse_answer(page));
+    let error = parsed
+        .map(|_| ())
+        .expect_err("from is an array")
+        .to_string();
+    assert!(error.contains("an array"), "{error}");
+    assert!(
+        peak <= MAX_BYTES_PER_TEXT_BYTE * len,
+        "reading {len} bytes held {peak} bytes at once"
+    );
+}

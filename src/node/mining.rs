@@ -635,6 +635,10 @@ impl Coordinator {
         data: &RawJson,
         client: &ClientLink,
     ) -> Result<Arc<Snapshot>, MineError> {
+        // Written as the miner always wrote mined data: rendered again from its tree, so
+        // the block's text is in the node's own spelling. Once per request, not per
+        // restart: the tree of a large `data` costs many times its text.
+        let data = RawJson::from(data.to_json());
         let mut first = true;
         loop {
             if self.store.is_failing() {
@@ -662,9 +666,7 @@ impl Coordinator {
             }
             let job = MineJob {
                 prev,
-                // Written as the miner always wrote mined data: rendered again from its
-                // tree, so the block's text is in the node's own spelling.
-                data: RawJson::from(data.to_json()),
+                data: data.clone(),
                 policy: self.policy,
                 fixed_difficulty: match self.pinned.load(Ordering::Relaxed) {
                     NO_PIN => None,

@@ -33,8 +33,10 @@ impl<'a> Parser<'a> {
         let is_number = matches!(self.peek(), Some(b'-' | b'0'..=b'9'))
             && !self.bytes[at..].starts_with(b"-Infinity");
         if !is_number {
-            let v = self.value().map_err(FieldError::Json)?;
-            return Err(FieldError::NotInteger(at, describe(&v)));
+            // Described in one walk, with no tree: a hostile `[0,0,...]` here would
+            // otherwise cost some thirty times its text to say "an array".
+            let found = describe_next(self).map_err(FieldError::Json)?;
+            return Err(FieldError::NotInteger(at, found));
         }
         let s = self.number_literal().map_err(FieldError::Json)?;
         if s.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
