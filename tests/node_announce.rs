@@ -728,3 +728,41 @@ async fn a_position_past_a_restarted_log_counts_as_none() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A Redis that refuses the block log's appends (here another value sits at its key, as
+/// a read-only replica or an out-of-memory `noeviction` Redis would refuse them too)
+/// still carries the announcements: the peer gets each block live, and the failed
+/// append is counted once per block, not retried every second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_go_out_when_the_log_refuses_appends() {
+    let redis = RedisServer::start();
+    let mut conn = connect(&redis).await;
+    let _: () = redis::cmd("SET")
+        .arg("minichain:blocks:log")
+        .arg("not a stream")
+        .query_async(&mut conn)
+        .await
+        .expect("SET");
+    let a = TestNode::start(net_config(&redis, SeedCompatMode::Off)).await;
+    let b = TestNode::start(net_config(&redis, SeedCompatMode::Off)).await;
+    wait_connected(&a).await;
+    wait_connected(&b).await;
+    for round in 0..2 {
+        assert_eq!(a.mine(&format!(r#"{{"data": "a {round}"}}"#)).await.0, 200);
+        let want = a.len().await;
+        wait_until("b has a's block", WAIT, || async { b.len().await == want }).await;
+    }
+    assert_eq!(b.get("/api/blocks").await.2, a.get("/api/blocks").await.2);
+    let published = ["redis", "announcements", "published"];
+    let errors = ["redis", "announcements", "publish_errors"];
+    assert_eq!(a.stat(&published).await, 2);
+    assert_eq!(a.stat(&["redis", "announcements", "logged"]).await, 0);
+    assert_eq!(b.stat(&["redis", "announcements", "applied"]).await, 2);
+    assert_eq!(b.stat(&["redis", "announcements", "gap_requests"]).await, 0);
+    // Nothing left to retry: the count stays at one per block.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(a.stat(&errors).await, 2);
+    assert_eq!(a.stat(&published).await, 2);
+    a.stop().await;
+    b.stop().await;
+}

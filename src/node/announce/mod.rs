@@ -238,7 +238,8 @@ pub struct AnnounceStatus {
     pub published: u64,
     /// Their bytes in total.
     pub published_bytes: u64,
-    /// Announcements or log appends that failed (retried).
+    /// Announcements or log appends that failed (a failed announcement is retried; one
+    /// whose append failed is announced without a log id).
     pub publish_errors: u64,
     /// Announcements appended to the block log (`minichain:blocks:log`).
     pub logged: u64,

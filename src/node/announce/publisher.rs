@@ -220,10 +220,13 @@ async fn send(
                 bump(&stats.logged);
                 id = StreamId::parse(&text);
             }
+            // Announced all the same, without a log id: a Redis that refuses the log
+            // (out of memory under `noeviction`, a read-only replica, another value at
+            // the log's key) still carries live announcements, and peers without the
+            // entry in their catch-up are no worse off than without a log.
             Err(err) => {
-                tracing::warn!(%err, "redis: appending to the block log failed");
+                tracing::warn!(%err, "redis: appending to the block log failed; announcing without it");
                 bump(&stats.publish_errors);
-                return Err(());
             }
         }
     }
