@@ -289,6 +289,21 @@ async fn shutdown_drains_with_slow_clients_connected() {
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
 
+/// Reads an answer's status line and headers (to its blank line).
+async fn response_head(stream: &mut tokio::net::TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(PATIENCE, stream.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        assert!(n > 0, "closed before the answer's head: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
 fn post_head_only(path: &str, length: usize) -> Vec<u8> {
     head(
         "POST",
@@ -347,6 +362,41 @@ async fn uploads_past_the_body_budget_get_503() {
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("current"), "{body}");
     assert_eq!(node.len().await, 1);
+    node.stop().await;
+}
+
+/// Pushed chains draw on at most three quarters of the body budget: uploads that only
+/// declare large bodies are refused past that share, and a mining request still finds
+/// room while they wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declared_uploads_cannot_starve_mining_requests() {
+    let mib = 1024 * 1024;
+    let node = TestNode::start(NodeConfig {
+        body_budget_bytes: 4 * mib,
+        body_timeout: Duration::from_secs(30),
+        fixed_difficulty: Some(Difficulty::new(4)),
+        ..slow_config()
+    })
+    .await;
+    let addr = node.handle.addr();
+    let mut holder = connect(addr).await;
+    assert!(send(&mut holder, &post_head_only("/api/chain", 2 * mib)).await);
+    wait_until("an upload holds 2 MiB", PATIENCE, || async {
+        node.status().await["http"]["body_bytes"] == 2 * mib
+    })
+    .await;
+    let mut second = connect(addr).await;
+    assert!(send(&mut second, &post_head_only("/api/chain", 2 * mib)).await);
+    // Refused, and told to close: its body may still be on the way, so a client must
+    // not send its next request on this connection.
+    let answer = response_head(&mut second).await.to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 503"), "{answer}");
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+    assert!(closed_within(&mut second, PATIENCE).await);
+    let (code, body) = node.mine(r#"{"data": "mined beside the uploads"}"#).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(node.len().await, 2);
+    drop(holder);
     node.stop().await;
 }
 

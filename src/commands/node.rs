@@ -86,7 +86,8 @@ pub struct NodeArgs {
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_host: Vec<String>,
     /// Most bytes of request bodies the node holds at once, over all connections; a
-    /// body that would take more gets 503.
+    /// body that would take more gets 503. Pushed chains (POST /api/chain) may hold
+    /// three quarters of it, so the rest is always there for mining requests.
     #[arg(long, value_name = "BYTES", default_value_t = config::DEFAULT_BODY_BUDGET_BYTES)]
     body_budget_bytes: usize,
     /// Most bytes of data waiting in the mining queue; a mining request that would

@@ -9,6 +9,12 @@
 //! when it declares none; the reservation lasts as long as the handler holds the
 //! [`ReadBody`].
 //!
+//! Why uploads get only a share of it ([`BodyBudget::capped`]): a pushed chain may
+//! declare up to the Redis message limit (32 MiB), so four connections that send only
+//! their headers would hold the whole default budget for the body timeout, and every
+//! mining request would get 503 meanwhile. Pushed chains draw on at most
+//! [`UPLOAD_SHARE`] of the budget; the rest is always there for mining requests.
+//!
 //! Why a total time and not a per-chunk one: a body that sends one byte just before
 //! each per-chunk deadline would hold its connection and its reservation forever.
 
@@ -45,11 +51,18 @@ pub enum BodyError {
     Read(String),
 }
 
+/// The part of the budget that pushed chains may hold at once, in quarters: the last
+/// quarter is kept for mining requests.
+pub const UPLOAD_SHARE: (usize, usize) = (3, 4);
+
 /// The shared budget and the time limit; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct BodyBudget {
     bytes: Arc<Semaphore>,
     budget: usize,
+    /// A second, smaller pool that this user's bodies also draw on, when it gets only
+    /// part of the budget ([`BodyBudget::capped`]).
+    cap: Option<Arc<Semaphore>>,
     timeout: Duration,
 }
 
@@ -62,10 +75,12 @@ pub struct ReadBody {
     _reserved: Reservation,
 }
 
-/// Bytes reserved from the budget (none, or one merged permit).
+/// Bytes reserved from the budget (none, or one merged permit), and as many from the
+/// cap when there is one.
 #[derive(Debug, Default)]
 struct Reservation {
     permit: Option<OwnedSemaphorePermit>,
+    capped: Option<OwnedSemaphorePermit>,
 }
 
 impl Reservation {
@@ -76,6 +91,14 @@ impl Reservation {
     }
 }
 
+/// Adds `permit` to the one held in `held`, if any.
+fn merge(held: &mut Option<OwnedSemaphorePermit>, permit: OwnedSemaphorePermit) {
+    match held {
+        Some(held) => held.merge(permit),
+        None => *held = Some(permit),
+    }
+}
+
 impl BodyBudget {
     /// A budget of `budget` bytes, and `timeout` to send a body.
     pub fn new(budget: usize, timeout: Duration) -> BodyBudget {
@@ -83,7 +106,20 @@ impl BodyBudget {
         BodyBudget {
             bytes: Arc::new(Semaphore::new(budget)),
             budget,
+            cap: None,
             timeout,
+        }
+    }
+
+    /// The same budget for a user that may hold at most [`UPLOAD_SHARE`] of it at once
+    /// (at least one byte): what it holds counts in the whole budget as well, and the
+    /// rest of the budget stays free for the others.
+    pub fn capped(&self) -> BodyBudget {
+        let (part, whole) = UPLOAD_SHARE;
+        let cap = (self.budget / whole).saturating_mul(part).max(1);
+        BodyBudget {
+            cap: Some(Arc::new(Semaphore::new(cap))),
+            ..self.clone()
         }
     }
 
@@ -141,12 +177,22 @@ impl BodyBudget {
             budget: self.budget,
         };
         let n = u32::try_from(more).map_err(|_| busy.clone())?;
+        // The cap first: a body over its share takes nothing from the whole budget. A
+        // cap permit taken for a body the whole budget then refuses is dropped here.
+        let capped = match &self.cap {
+            Some(cap) => Some(
+                Arc::clone(cap)
+                    .try_acquire_many_owned(n)
+                    .map_err(|_| busy.clone())?,
+            ),
+            None => None,
+        };
         let permit = Arc::clone(&self.bytes)
             .try_acquire_many_owned(n)
             .map_err(|_| busy)?;
-        match &mut reserved.permit {
-            Some(held) => held.merge(permit),
-            None => reserved.permit = Some(permit),
+        merge(&mut reserved.permit, permit);
+        if let Some(capped) = capped {
+            merge(&mut reserved.capped, capped);
         }
         Ok(())
     }
@@ -279,6 +325,49 @@ mod tests {
         );
         drop(held);
         assert_eq!(budget.available(), 100);
+    }
+
+    /// Reads an `n`-byte body that declares its length through `budget`.
+    async fn upload(budget: &BodyBudget, n: usize) -> Result<ReadBody, BodyError> {
+        budget
+            .read(&headers(Some(n)), Body::from(vec![0u8; n]), 100)
+            .await
+    }
+
+    /// A capped user holds at most its share, counted in the whole budget too: the
+    /// uncapped user still finds the rest, and the capped one is refused both past its
+    /// share and when the whole budget is taken.
+    #[tokio::test]
+    async fn a_capped_user_leaves_the_rest_of_the_budget() {
+        let budget = BodyBudget::new(100, Duration::from_secs(5));
+        let uploads = budget.capped();
+        let first = upload(&uploads, 50).await.expect("within the share");
+        let second = upload(&uploads, 25).await.expect("within the share");
+        let busy = upload(&uploads, 1).await.err();
+        assert!(
+            matches!(busy, Some(BodyError::Busy { needed: 1, .. })),
+            "{busy:?}"
+        );
+        assert_eq!(budget.available(), 25);
+        let mining = budget
+            .read(&headers(Some(25)), Body::from(vec![0u8; 25]), 100)
+            .await
+            .expect("the quarter kept for the uncapped user");
+        drop(first);
+        // The share has room again, the whole budget only 50 bytes.
+        let busy = upload(&uploads, 60).await.err();
+        assert!(
+            matches!(busy, Some(BodyError::Busy { needed: 60, .. })),
+            "{busy:?}"
+        );
+        assert_eq!(budget.available(), 50, "a refused body holds nothing");
+        let third = upload(&uploads, 50)
+            .await
+            .expect("the share's room and the budget's");
+        assert_eq!(budget.available(), 0);
+        drop((second, third, mining));
+        assert_eq!(budget.available(), 100);
+        assert_eq!(upload(&uploads, 75).await.map(|b| b.bytes.len()), Ok(75));
     }
 
     /// A body that never ends is cut after the total time, and its bytes return.

@@ -74,8 +74,13 @@ pub struct AppState {
     pub intake: IntakeSender,
     /// How the store fares.
     pub store: Arc<super::state::StoreHealth>,
-    /// The byte budget and time limit of request bodies.
+    /// The byte budget and time limit of request bodies (mining requests read theirs
+    /// under the whole of it).
     pub bodies: BodyBudget,
+    /// The same budget as pushed chains see it: at most
+    /// [`UPLOAD_SHARE`](super::body_budget::UPLOAD_SHARE) of it, so that uploads that
+    /// only declare large bodies cannot starve mining requests.
+    pub uploads: BodyBudget,
     /// Open client connections.
     pub connections: ConnectionCount,
     /// Host names beside `localhost` and IP addresses under which a web page may
@@ -290,6 +295,19 @@ pub async fn event_stream(State(bus): State<EventBus>) -> Response {
         return refused;
     };
     events::stream(&bus, reader).into_response()
+}
+
+/// The answer to a request whose body was refused before it was read whole (over the
+/// limit, over the budget, too slow, broken), with the connection closed after it: the
+/// rest of the body may still be on its way, and a client that sent the next request
+/// on the same connection would have it read as garbage or cut off.
+fn body_refused(err: BodyError) -> Response {
+    let mut refused = ApiError::from(err).into_response();
+    refused.headers_mut().insert(
+        header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    refused
 }
 
 /// A path or query the router's extractors refused (invalid UTF-8 after decoding, say)
@@ -763,10 +781,14 @@ pub async fn mine_block(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let body = state
+    let body = match state
         .bodies
         .read(&headers, body, state.max_body_bytes)
-        .await?;
+        .await
+    {
+        Ok(body) => body,
+        Err(err) => return Ok(body_refused(err)),
+    };
     // The body (and its share of the budget) goes before the wait: the queue holds
     // only the data's text.
     let data = if body.bytes.len() <= INLINE_CHECK_BYTES {
@@ -823,10 +845,14 @@ pub async fn push_chain(
 ) -> Result<Response, ApiError> {
     // The body keeps its share of the budget until the verdict: the intake holds it
     // until then.
-    let body = state
-        .bodies
+    let body = match state
+        .uploads
         .read(&headers, body, state.intake.max_bytes())
-        .await?;
+        .await
+    {
+        Ok(body) => body,
+        Err(err) => return Ok(body_refused(err)),
+    };
     let verdict = state
         .intake
         .submit(body.bytes.clone(), Source::Http)

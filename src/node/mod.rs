@@ -448,6 +448,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         sync: Arc::clone(&sync_stats),
         redis: Arc::clone(&redis_stats),
     }));
+    let bodies = BodyBudget::new(config.body_budget_bytes, config.body_timeout);
     let state = AppState {
         events,
         metrics,
@@ -461,7 +462,8 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         max_body_bytes: config.max_body_bytes,
         intake: intake.clone(),
         store: store_health,
-        bodies: BodyBudget::new(config.body_budget_bytes, config.body_timeout),
+        uploads: bodies.capped(),
+        bodies,
         connections: ConnectionCount::new(config.max_connections),
         allowed_hosts: config.page_write_hosts().into(),
         large_checks: Arc::new(tokio::sync::Semaphore::new(
