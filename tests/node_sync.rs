@@ -308,6 +308,46 @@ async fn sync_resumes_after_redis_restarts() {
     b.stop().await;
 }
 
+/// A subscription that Redis drops as soon as it is made (here the test kills the
+/// node's subscriber connection every 50 ms for 3 s) is not remade at once each time:
+/// the backoff starts over only after a subscription that lasted, so a flapping link
+/// is retried at the backoff's pace (50 ms doubling to `redis_backoff_max`, 1 s here:
+/// six or seven tries in 3 s), not every 50 ms. A slower machine only makes it fewer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flapping_subscription_backs_off() {
+    let redis = RedisServer::start();
+    let node = TestNode::start(minichain::node::NodeConfig {
+        redis_backoff_max: Duration::from_secs(1),
+        ..config(Some(&redis))
+    })
+    .await;
+    wait_connected(&node).await;
+    let mut conn = redis::Client::open(redis.url())
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let flapping = std::time::Instant::now();
+    while flapping.elapsed() < Duration::from_secs(3) {
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("pubsub")
+            .query_async(&mut conn)
+            .await
+            .expect("CLIENT KILL");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reconnects = node.stat(&["redis", "reconnects"]).await;
+    assert!(
+        (2..=8).contains(&reconnects),
+        "{reconnects} resubscriptions while killed every 50 ms for 3 s"
+    );
+    // Left alone, it subscribes again and syncs.
+    wait_connected(&node).await;
+    node.stop().await;
+}
+
 /// Redis down at start: the node serves and mines, and connects once Redis is up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_at_start_is_survived() {

@@ -33,6 +33,12 @@ use super::state::Snapshot;
 /// First wait before reconnecting; it doubles up to the configured maximum.
 const INITIAL_BACKOFF: Duration = Duration::from_millis(50);
 
+/// How long a subscription must last for the reconnect backoff to start over: one that
+/// Redis (or a proxy, or its output-buffer limit) drops as soon as it is made would
+/// otherwise be remade every [`INITIAL_BACKOFF`], each time republishing, telling our
+/// tip and reading the block log again.
+const STABLE_AFTER: Duration = Duration::from_secs(10);
+
 /// Longest wait for a connection, a subscription or a publish.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -154,7 +160,7 @@ pub async fn subscribe_loop(
                     tracing::info!("redis: subscribed to {CHANNEL}");
                 }
                 subscribed_before = true;
-                backoff = INITIAL_BACKOFF;
+                let since = tokio::time::Instant::now();
                 // Peers may have missed our chain while we were away, and we theirs:
                 // the block log has what was announced meanwhile.
                 publish.notify_one();
@@ -170,6 +176,9 @@ pub async fn subscribe_loop(
                 )
                 .await;
                 stats.connected.store(false, Ordering::Relaxed);
+                if since.elapsed() >= STABLE_AFTER {
+                    backoff = INITIAL_BACKOFF;
+                }
                 match lost {
                     Lost::Shutdown => return,
                     Lost::Because(why) => {
