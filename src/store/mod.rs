@@ -191,6 +191,15 @@ pub enum StoreError {
         /// The panic's message.
         message: String,
     },
+    /// A write transaction panicked inside redb (a page damaged since the store was
+    /// opened): the change is not stored (nor installed).
+    #[error("the store {path} could not be written: redb panicked ({message})")]
+    WritePanicked {
+        /// The file.
+        path: PathBuf,
+        /// The panic's message.
+        message: String,
+    },
     /// A write transaction failed: the change is not stored (nor installed).
     #[error("the store {path} could not be written: {cause}")]
     Write {
@@ -499,16 +508,30 @@ impl ChainStore {
     /// (a review flipped bytes of a crashed store: 138 of 470 offsets did that). With
     /// two, redb refuses such a store, and the node says so instead of starting. The
     /// price is a second sync per commit.
+    ///
+    /// Why panics are caught: redb may panic on a page damaged since the store was
+    /// opened, as it may while opening one (see [`ChainStore::open`]). Uncaught, the
+    /// panic would end the node's chain-writer thread, and the node would run on with
+    /// nothing to keep its blocks, healthy to a supervisor; caught, it is a failed write,
+    /// which marks the store failing (`/healthz` answers 503) and installs nothing.
     fn write(
         &self,
         fill: impl FnOnce(&redb::WriteTransaction) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut txn = self.db.begin_write().map_err(|e| self.write_error(e))?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(|e| self.write_error(e))?;
-        txn.set_two_phase_commit(true);
-        fill(&txn)?;
-        txn.commit().map_err(|e| self.write_error(e))
+        let attempt = || {
+            let mut txn = self.db.begin_write().map_err(|e| self.write_error(e))?;
+            txn.set_durability(Durability::Immediate)
+                .map_err(|e| self.write_error(e))?;
+            txn.set_two_phase_commit(true);
+            fill(&txn)?;
+            txn.commit().map_err(|e| self.write_error(e))
+        };
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(attempt)).unwrap_or_else(|panic| {
+            Err(StoreError::WritePanicked {
+                path: self.path.clone(),
+                message: panic_message(panic.as_ref()),
+            })
+        })
     }
 
     /// Checks, inside the write transaction, that the store holds `len` blocks ending in
@@ -929,6 +952,32 @@ mod tests {
         let other = tempfile::tempdir().expect("temp dir");
         ChainStore::write_new(other.path(), &valid(4), |_| {}).expect("write_new");
         assert_eq!(flags(other.path()) & TWO_PHASE, TWO_PHASE, "a new store");
+    }
+
+    /// A write that panics inside its transaction (as redb may on a page damaged after
+    /// the store was opened) comes back as an error naming the panic, stores nothing,
+    /// and leaves this thread and the store going: the next write lands.
+    #[test]
+    fn a_panicking_write_is_a_failed_write() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, _) = ChainStore::open(dir.path()).expect("opens");
+        let failed = store.write(|txn| {
+            txn.open_table(BLOCKS)
+                .expect("table")
+                .insert(1, [0u8; 8].as_slice())
+                .expect("insert");
+            panic!("a damaged page");
+        });
+        match failed {
+            Err(StoreError::WritePanicked { message, .. }) => {
+                assert_eq!(message, "a damaged page");
+            }
+            other => panic!("not a panicked write: {other:?}"),
+        }
+        store.append(&valid(2)).expect("the next write");
+        drop(store);
+        let (_, stored) = ChainStore::open(dir.path()).expect("reopens");
+        assert_eq!(stored.len(), 2);
     }
 
     /// A store is told by its name or by its header, through a hard link too, and so is
