@@ -766,3 +766,63 @@ async fn announcements_go_out_when_the_log_refuses_appends() {
     a.stop().await;
     b.stop().await;
 }
+
+/// One forged announcement of a worse tip, heard by three nodes on the same best tip,
+/// is answered by one re-announcement, not three: the nodes claim it in Redis first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worse_announcement_is_answered_once_among_nodes() {
+    use minichain::chain::{RuleSet, ValidChain};
+    use minichain::miner::synthetic::synthetic_chain;
+    use minichain::node::announce::ANNOUNCE_CHANNEL;
+    use minichain::node::announce::message::{encode, with_log_id};
+
+    let redis = RedisServer::start();
+    let nodes = [
+        TestNode::start(net_config(&redis, SeedCompatMode::Off)).await,
+        TestNode::start(net_config(&redis, SeedCompatMode::Off)).await,
+        TestNode::start(net_config(&redis, SeedCompatMode::Off)).await,
+    ];
+    for node in &nodes {
+        wait_connected(node).await;
+    }
+    for round in 0..2 {
+        assert_eq!(
+            nodes[0].mine(&format!(r#"{{"data": "{round}"}}"#)).await.0,
+            200
+        );
+    }
+    for node in &nodes[1..] {
+        wait_until("the peers have the chain", WAIT, || async {
+            node.len().await == 3
+        })
+        .await;
+    }
+    let announcements = ChannelCount::start(&redis, ANNOUNCE_CHANNEL).await;
+    // Another node's block 1 (not ours), claiming the work of genesis alone: worse.
+    let other = synthetic_chain(2);
+    let genesis_work = ValidChain::validate(other[..1].to_vec(), RuleSet::Strict, u64::MAX / 2)
+        .expect("genesis")
+        .work();
+    let worse = encode("stranger", "http://127.0.0.1:1", genesis_work, &other[1..2]).expect("fits");
+    let mut conn = connect(&redis).await;
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(ANNOUNCE_CHANNEL)
+        .arg(with_log_id(None, &worse))
+        .query_async(&mut conn)
+        .await
+        .expect("PUBLISH");
+    wait_until("a node re-announces its tip", WAIT, || async {
+        announcements.count() >= 2
+    })
+    .await;
+    // Time for the other two to have re-announced, were they going to.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        announcements.count(),
+        2,
+        "the forged message and one answer"
+    );
+    for node in nodes {
+        node.stop().await;
+    }
+}

@@ -312,18 +312,22 @@ fn post_head_only(path: &str, length: usize) -> Vec<u8> {
     )
 }
 
+/// A body budget of 4 MiB, and time enough to send a body that the tests need not hurry.
+fn small_budget_config() -> NodeConfig {
+    NodeConfig {
+        body_budget_bytes: 4 * 1024 * 1024,
+        body_timeout: Duration::from_secs(30),
+        ..slow_config()
+    }
+}
+
 /// Uploads whose declared bodies do not fit in what is left of the shared budget get
 /// 503 at once, without a byte buffered; when the holders go, the budget returns and
 /// the node takes uploads again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_past_the_body_budget_get_503() {
     let mib = 1024 * 1024;
-    let node = TestNode::start(NodeConfig {
-        body_budget_bytes: 4 * mib,
-        body_timeout: Duration::from_secs(30),
-        ..slow_config()
-    })
-    .await;
+    let node = TestNode::start(small_budget_config()).await;
     let addr = node.handle.addr();
     let upload = |n: usize| {
         head(
@@ -372,10 +376,8 @@ async fn uploads_past_the_body_budget_get_503() {
 async fn declared_uploads_cannot_starve_mining_requests() {
     let mib = 1024 * 1024;
     let node = TestNode::start(NodeConfig {
-        body_budget_bytes: 4 * mib,
-        body_timeout: Duration::from_secs(30),
         fixed_difficulty: Some(Difficulty::new(4)),
-        ..slow_config()
+        ..small_budget_config()
     })
     .await;
     let addr = node.handle.addr();

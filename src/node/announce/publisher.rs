@@ -125,6 +125,10 @@ pub async fn run(
                     continue;
                 }
                 last_reannounce = Some((tip.hash.clone(), Instant::now()));
+                if !claim_reannouncement(&settings, &mut connection, &tip.hash).await {
+                    tracing::debug!("another node re-announces our tip: not re-announcing");
+                    continue;
+                }
                 if let Some(entry) = tip_entry(&settings, &snapshot)
                     && send(&settings, &mut connection, &entry, false, &stats).await.is_err()
                 {
@@ -161,6 +165,33 @@ pub async fn run(
             Err(()) => connection = None,
         }
     }
+}
+
+/// Claims the re-announcement of `tip` among the nodes on this Redis for
+/// [`REANNOUNCE_INTERVAL`] (`SET minichain:blocks:reannounced:<tip> NX PX ...`): true
+/// when this node got it, or when Redis cannot say (the announcement then fails or goes
+/// out as it would have). Why: every node on the best tip hears the same worse
+/// announcement, so without a claim one forged message makes each of them re-announce,
+/// N messages for one; with it, one node does, as with answers on `BLOCKCHAIN`.
+async fn claim_reannouncement(
+    settings: &PublisherSettings,
+    connection: &mut Option<redis::aio::MultiplexedConnection>,
+    tip: &str,
+) -> bool {
+    let Some(conn) = crate::node::sync::ensure_connection(&settings.client, connection).await
+    else {
+        return true;
+    };
+    let millis = u64::try_from(REANNOUNCE_INTERVAL.as_millis()).unwrap_or(u64::MAX);
+    redis::cmd("SET")
+        .arg(format!("{ANNOUNCE_CHANNEL}:reannounced:{tip}"))
+        .arg(1)
+        .arg("NX")
+        .arg("PX")
+        .arg(millis)
+        .query_async::<Option<String>>(conn)
+        .await
+        .map_or(true, |set| set.is_some())
 }
 
 /// An announcement of `snapshot`'s tip alone (telling where we stand, not what is new).
