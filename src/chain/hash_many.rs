@@ -146,8 +146,8 @@ fn avx512_available() -> bool {
     false
 }
 
-/// SHA-256's initial state.
-const H0: [u32; 8] = [
+/// SHA-256's initial state (the miner's midstates start from it too).
+pub(crate) const SHA256_IV: [u32; 8] = [
     0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 
@@ -173,7 +173,7 @@ fn padded_blocks(len: usize) -> usize {
 mod avx512 {
     use core::arch::x86_64::*;
 
-    use super::{H0, K, LANES, padded_blocks};
+    use super::{K, LANES, SHA256_IV, padded_blocks};
 
     type V = __m512i;
 
@@ -341,7 +341,7 @@ mod avx512 {
         let most = blocks.iter().copied().max().unwrap_or(0);
         // Bytes 3, 2, 1, 0 of each dword: SHA-256's words are big-endian.
         let swap = _mm512_set4_epi32(0x0c0d_0e0f, 0x0809_0a0b, 0x0405_0607, 0x0001_0203);
-        let mut state = H0.map(|word| splat(word));
+        let mut state = SHA256_IV.map(|word| splat(word));
         for block in 0..most {
             let mut live = 0u16;
             let mut rows = [_mm512_setzero_si512(); LANES];

@@ -49,6 +49,7 @@ use thiserror::Error;
 
 use crate::chain::BlockHash;
 use crate::chain::block::MAX_NONCE_DIGITS;
+use crate::chain::hash_many::SHA256_IV;
 
 /// How many low (varying) digits a template has: the counter space is `10^DIGITS_LEN`.
 ///
@@ -62,18 +63,6 @@ pub const MAX_SUFFIX_LEN: usize = 3;
 /// How many of the low digits, the last and fastest-changing ones, the kernels step
 /// through with table look-ups; the layout prefers to put them in one message word.
 pub(crate) const INNER_DIGITS: usize = 4;
-
-/// SHA-256's initial hash value.
-const SHA256_IV: [u32; 8] = [
-    0x6a09_e667,
-    0xbb67_ae85,
-    0x3c6e_f372,
-    0xa54f_f53a,
-    0x510e_527f,
-    0x9b05_688c,
-    0x1f83_d9ab,
-    0x5be0_cd19,
-];
 
 /// Bytes of message a final block can hold: 64 less the `0x80` marker and the 8-byte length.
 const LAST_BLOCK_PAYLOAD: usize = 64 - 1 - 8;
