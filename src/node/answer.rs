@@ -184,22 +184,17 @@ impl Answerer {
     /// Claims the answer for `tip` in Redis; true when this node got it, or when Redis
     /// cannot say (then the node answers anyway).
     async fn claim(&self, client: &redis::Client, tip: &str) -> bool {
-        let millis = u64::try_from(self.interval.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
         let attempt = async {
             let mut conn = client.get_multiplexed_async_connection().await?;
-            redis::cmd("SET")
-                .arg(format!("{CHANNEL}:answered:{tip}"))
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
-                .arg(millis)
-                .query_async::<Option<String>>(&mut conn)
-                .await
+            claim_key(
+                &mut conn,
+                &format!("{CHANNEL}:answered:{tip}"),
+                self.interval,
+            )
+            .await
         };
         match tokio::time::timeout(CLAIM_TIMEOUT, attempt).await {
-            Ok(Ok(set)) => set.is_some(),
+            Ok(Ok(claimed)) => claimed,
             Ok(Err(err)) => {
                 tracing::debug!(%err, "redis: cannot claim the answer; answering anyway");
                 true
@@ -235,6 +230,30 @@ impl Answerer {
             tracing::debug!("another node answered with our tip: cancelled our answer");
         }
     }
+}
+
+/// Claims `key` among the nodes on one Redis for `ttl` (at least a millisecond):
+/// `SET key 1 NX PX ttl`, true when this node set it, false when another node holds it.
+/// How the nodes of a network leave one of them to answer (here) or to re-announce
+/// (the announcement publisher) for each tip.
+///
+/// # Errors
+/// Redis's, when it could not say.
+pub(crate) async fn claim_key(
+    conn: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+    ttl: Duration,
+) -> redis::RedisResult<bool> {
+    let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    let set: Option<String> = redis::cmd("SET")
+        .arg(key)
+        .arg(1)
+        .arg("NX")
+        .arg("PX")
+        .arg(millis)
+        .query_async(conn)
+        .await?;
+    Ok(set.is_some())
 }
 
 /// A random duration in `[0, max]`, from std's randomly keyed hasher (jitter needs no

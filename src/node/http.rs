@@ -281,20 +281,24 @@ pub async fn security_headers(mut response: Response) -> Response {
         (status = 503, description = "As many event streams are open as the node serves at once", body = super::api_docs::ErrorDoc)))]
 pub async fn event_stream(State(bus): State<EventBus>) -> Response {
     let Some(reader) = bus.reader() else {
-        let mut refused = ApiError::Unavailable(format!(
-            "{} event streams are open, the most this node serves at once; try again later",
-            bus.max_readers()
-        ))
-        .into_response();
         // The connection goes with the refusal: kept open, idle, it would hold its slot
         // until the idle timeout, and a flood of refused streams would fill the rest.
-        refused.headers_mut().insert(
-            header::CONNECTION,
-            axum::http::HeaderValue::from_static("close"),
-        );
-        return refused;
+        return closing(ApiError::Unavailable(format!(
+            "{} event streams are open, the most this node serves at once; try again later",
+            bus.max_readers()
+        )));
     };
     events::stream(&bus, reader).into_response()
+}
+
+/// `refusal` as an answer that closes the connection after it (`Connection: close`).
+fn closing(refusal: ApiError) -> Response {
+    let mut refused = refusal.into_response();
+    refused.headers_mut().insert(
+        header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    refused
 }
 
 /// The answer to a request whose body was refused before it was read whole (over the
@@ -302,12 +306,7 @@ pub async fn event_stream(State(bus): State<EventBus>) -> Response {
 /// rest of the body may still be on its way, and a client that sent the next request
 /// on the same connection would have it read as garbage or cut off.
 fn body_refused(err: BodyError) -> Response {
-    let mut refused = ApiError::from(err).into_response();
-    refused.headers_mut().insert(
-        header::CONNECTION,
-        axum::http::HeaderValue::from_static("close"),
-    );
-    refused
+    closing(ApiError::from(err))
 }
 
 /// A path or query the router's extractors refused (invalid UTF-8 after decoding, say)

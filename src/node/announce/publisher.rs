@@ -18,6 +18,7 @@ use super::message::{self, ANNOUNCED_BLOCKS_MAX, StreamId};
 use super::{ANNOUNCE_CHANNEL, AnnounceStats, Identity, KnownTips, bump};
 use crate::chain::Block;
 use crate::chain::compact::ChainBlocks;
+use crate::node::answer::claim_key;
 use crate::node::state::Snapshot;
 use crate::node::stream_log::STREAM_KEY;
 
@@ -182,16 +183,10 @@ async fn claim_reannouncement(
     else {
         return true;
     };
-    let millis = u64::try_from(REANNOUNCE_INTERVAL.as_millis()).unwrap_or(u64::MAX);
-    redis::cmd("SET")
-        .arg(format!("{ANNOUNCE_CHANNEL}:reannounced:{tip}"))
-        .arg(1)
-        .arg("NX")
-        .arg("PX")
-        .arg(millis)
-        .query_async::<Option<String>>(conn)
+    let key = format!("{ANNOUNCE_CHANNEL}:reannounced:{tip}");
+    claim_key(conn, &key, REANNOUNCE_INTERVAL)
         .await
-        .map_or(true, |set| set.is_some())
+        .unwrap_or(true)
 }
 
 /// An announcement of `snapshot`'s tip alone (telling where we stand, not what is new).
