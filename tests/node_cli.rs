@@ -270,18 +270,17 @@ fn help_lists_every_flag() {
         !help.contains("--difficulty"),
         "the benchmark pin stays hidden"
     );
-    let output = minichain()
-        .args(["node", "--threads", "0"])
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--threads"));
-    let output = minichain()
-        .args(["node", "--allow-host", "miner.lan:8000"])
-        .output()
-        .expect("run");
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--allow-host"));
+    for (args, flag) in [
+        (["node", "--threads", "0"], "--threads"),
+        (["node", "--allow-host", "miner.lan:8000"], "--allow-host"),
+    ] {
+        let output = minichain().args(args).output().expect("run");
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(flag),
+            "{args:?}"
+        );
+    }
 }
 
 /// A port in use is one line that names the address and the reason once (the reason

@@ -233,21 +233,22 @@ async fn idle_connections_cannot_hold_the_last_slots() {
     })
     .await;
     let addr = node.handle.addr();
+    // A connection the node has answered once on `path` (so it has taken it).
+    let answered = |path: &'static str| async move {
+        let mut stream = connect(addr).await;
+        assert!(send(&mut stream, &head("GET", path, "")).await);
+        assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
+        stream
+    };
     let mut streams = Vec::new();
     for _ in 0..4 {
-        let mut stream = connect(addr).await;
-        assert!(send(&mut stream, &head("GET", "/api/events", "")).await);
-        assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
-        streams.push(stream);
+        streams.push(answered("/api/events").await);
     }
     // Each idle connection is answered once (so the node has taken it, in this order),
     // then sends nothing: 3, 2, 1 and 0 slots are left free as they are taken.
     let mut idle = Vec::new();
     for _ in 0..4 {
-        let mut stream = connect(addr).await;
-        assert!(send(&mut stream, &head("GET", "/healthz", "")).await);
-        assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
-        idle.push(stream);
+        idle.push(answered("/healthz").await);
     }
     let started = Instant::now();
     let mut waiting = connect(addr).await;

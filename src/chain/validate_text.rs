@@ -591,6 +591,18 @@ mod tests {
             .collect()
     }
 
+    /// `text` with the nonce digit at `at` changed to another, canonical one: the
+    /// block still reads, its preimage differs.
+    fn other_nonce(text: &[u8], at: usize) -> Vec<u8> {
+        let mut edited = text.to_vec();
+        edited[at] = if edited[at] == b'9' {
+            b'1'
+        } else {
+            edited[at] + 1
+        };
+        edited
+    }
+
     fn text_of(blocks: &[Block], dialect: Dialect) -> Vec<u8> {
         let mut out = Vec::new();
         write_chain(blocks, dialect, &mut out);
@@ -610,13 +622,7 @@ mod tests {
         for rules in [RuleSet::Strict, RuleSet::Seed] {
             assert!(validate_chain_text(&text, rules, now).is_some());
             for (block_no, &at) in nonces.iter().enumerate().skip(1) {
-                let mut edited = text.clone();
-                // Another canonical nonce: the block still reads, its preimage differs.
-                edited[at] = if edited[at] == b'9' {
-                    b'1'
-                } else {
-                    edited[at] + 1
-                };
+                let edited = other_nonce(&text, at);
                 assert_eq!(validate_chain_text(&edited, rules, now), None, "{block_no}");
                 assert_eq!(full_path(&edited, rules, now), None, "{block_no}");
             }
@@ -658,12 +664,7 @@ mod tests {
             .enumerate()
             .filter(|(block_no, _)| block_no % 7 == 3 || block_no % 7 == 4)
         {
-            let mut edited = text.clone();
-            edited[at] = if edited[at] == b'9' {
-                b'1'
-            } else {
-                edited[at] + 1
-            };
+            let edited = other_nonce(&text, at);
             assert_eq!(
                 validate_chain_text(&edited, RuleSet::Seed, now),
                 None,
