@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::node::{TestNode, body, config, extend, message, wait_until};
-use common::process::{python, python_reads_back};
+use common::process::{node_command, python, python_reads_back, start_listening, status_kb};
 use common::redis::RedisServer;
 use futures_util::StreamExt;
 use minichain::chain::block::parse_chain;
@@ -825,4 +825,66 @@ async fn a_worse_announcement_is_answered_once_among_nodes() {
     for node in nodes {
         node.stop().await;
     }
+}
+
+/// A block log of large entries is read a bounded page at a time: 40 entries of 4 MiB
+/// (the largest an announcement may be) and, newest, 4 of 16 MiB (over it), 224 MiB in
+/// all, cost a node that reads the log's newest page a few tens of MB at most (the page
+/// is cut by its bytes inside Redis, and the oversized entries are counted, not read),
+/// where a plain `XREVRANGE ... COUNT 64` brought the whole 224 MiB into the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_of_large_entries_is_read_in_bounded_pages() {
+    const MIB: usize = 1024 * 1024;
+    let redis = RedisServer::start();
+    let mut conn = connect(&redis).await;
+    for (count, size) in [(40, 4 * MIB), (4, 16 * MIB)] {
+        let entry = vec![b'x'; size];
+        for _ in 0..count {
+            let _: String = redis::cmd("XADD")
+                .arg("minichain:blocks:log")
+                .arg("*")
+                .arg("a")
+                .arg(&entry)
+                .query_async(&mut conn)
+                .await
+                .expect("XADD");
+        }
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let node = start_listening(node_command(dir.path(), Some(&redis.url())));
+    let client = reqwest::Client::new();
+    let stat = |path: &'static [&'static str]| {
+        let client = client.clone();
+        let url = format!("{}/api/status", node.base);
+        async move {
+            let status: serde_json::Value = client
+                .get(url)
+                .send()
+                .await
+                .expect("GET /api/status")
+                .json()
+                .await
+                .expect("status is JSON");
+            path.iter()
+                .fold(&status, |value, key| &value[*key])
+                .as_u64()
+                .unwrap_or(0)
+        }
+    };
+    wait_until("the node read the log's newest page", WAIT, || async {
+        stat(&["redis", "announcements", "log_read"]).await >= 1
+    })
+    .await;
+    let peak_kb = status_kb(node.child.id(), "VmHWM");
+    assert!(
+        peak_kb < 112 * 1024,
+        "the node's memory peaked at {} MiB reading a page of the log",
+        peak_kb / 1024
+    );
+    assert_eq!(
+        stat(&["sync", "rejected", "too_large"]).await,
+        4,
+        "the four oversized entries are counted as too large"
+    );
+    node.kill9();
 }

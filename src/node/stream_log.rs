@@ -20,6 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{Notify, watch};
 
+use super::announce::message::ANNOUNCE_MAX_BYTES;
 use super::announce::{AnnounceSender, AnnounceStats, StreamId};
 use crate::store::MetaKeys;
 
@@ -33,8 +34,13 @@ pub const POSITION_KEY: &str = "block_log_position";
 /// blocks (a node away longer fetches its gap over HTTP), a few MB of Redis memory.
 pub const DEFAULT_LOG_MAX_LEN: usize = 10_000;
 
-/// Entries read per `XRANGE` (bounds one reply: at most this many announcements).
+/// Most entries in one page of the log (see [`range`]).
 const READ_BATCH: usize = 64;
+
+/// The most bytes of entries one page of the log brings (its first entry comes whatever
+/// its size, up to [`ANNOUNCE_MAX_BYTES`]): the receiver holds 16 MiB of gathered
+/// announcements at most, and a page never needs to be larger.
+pub const PAGE_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// Longest wait for Redis during a catch-up.
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -178,10 +184,14 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
         // newest announcement, whose missing parent sends us to the range fetch.
         // (A page of the newest, for the case that the very newest is a stranger's.)
         let newest = range(&mut conn, "XREVRANGE", "+", "-", READ_BATCH).await?;
-        let Some((id, entry)) = newest
-            .into_iter()
-            .find_map(|(id, entry)| Some((id, entry?)))
-        else {
+        let Some((id, entry)) = newest.into_iter().find_map(|(id, item)| match item {
+            LogItem::Entry(entry) => Some((id, entry)),
+            LogItem::TooLarge(len) => {
+                reader.sender.reject_too_large(len);
+                None
+            }
+            LogItem::Stranger => None,
+        }) else {
             return Ok(0);
         };
         let sent = usize::from(reader.sender.send_logged(id, entry).await);
@@ -192,47 +202,107 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
         let start = format!("({from}");
         let entries = range(&mut conn, "XRANGE", &start, "+", READ_BATCH).await?;
         // Pages end by what the log held, not by what could be used: a stranger's
-        // entry in a page must neither end the catch-up nor be read again.
-        let count = entries.len();
-        for (id, entry) in entries {
-            from = id;
-            let Some(entry) = entry else { continue };
-            if !reader.sender.send_logged(id, entry).await {
-                return Ok(sent);
-            }
-            sent += 1;
-        }
-        if count < READ_BATCH {
+        // entry in a page must neither end the catch-up nor be read again. A page may
+        // end early by its bytes, so only an empty one ends the catch-up.
+        if entries.is_empty() {
             return Ok(sent);
+        }
+        for (id, item) in entries {
+            from = id;
+            match item {
+                LogItem::Entry(entry) => {
+                    if !reader.sender.send_logged(id, entry).await {
+                        return Ok(sent);
+                    }
+                    sent += 1;
+                }
+                LogItem::TooLarge(len) => reader.sender.reject_too_large(len),
+                LogItem::Stranger => {}
+            }
         }
     }
 }
 
-/// `XRANGE`/`XREVRANGE key start end COUNT n`: each entry's id, with its `a` field when
-/// it has one (an entry without, someone else's write, is `None`: skipped, but counted
-/// and passed).
+/// Reads a page of the log without letting its size reach us unbounded: `XRANGE` (or
+/// `XREVRANGE`) `start end COUNT count` run inside Redis by [`PAGE_SCRIPT`], which
+/// answers in `XRANGE`'s shape but stops before the entry that would take the page past
+/// [`PAGE_MAX_BYTES`] (the first entry always comes), and answers an entry whose `a`
+/// field is over [`ANNOUNCE_MAX_BYTES`] with its length alone (an `n` field).
+///
+/// Why in Redis: anyone who can write to Redis can write the log, and a plain `XRANGE`
+/// reply is read whole before a byte of it can be looked at: 64 entries of 512 MB (the
+/// largest string Redis keeps) would be 32 GB in this process.
 async fn range(
     conn: &mut redis::aio::MultiplexedConnection,
     command: &str,
     start: &str,
     end: &str,
     count: usize,
-) -> redis::RedisResult<Vec<(StreamId, Option<Bytes>)>> {
-    let reply: redis::Value = redis::cmd(command)
-        .arg(STREAM_KEY)
+) -> redis::RedisResult<Vec<(StreamId, LogItem)>> {
+    let reply: redis::Value = PAGE_SCRIPT
+        .key(STREAM_KEY)
+        .arg(command)
         .arg(start)
         .arg(end)
-        .arg("COUNT")
         .arg(count)
-        .query_async(conn)
+        .arg(PAGE_MAX_BYTES)
+        .arg(ANNOUNCE_MAX_BYTES)
+        .invoke_async(conn)
         .await?;
     Ok(entries(reply))
 }
 
-/// The entries of an `XRANGE` reply, `[[id, [field, value, ...]], ...]`: each id with
-/// its `a` field, or `None` for an entry without one. An item with no stream id (which
-/// Redis never sends) is left out.
-fn entries(reply: redis::Value) -> Vec<(StreamId, Option<Bytes>)> {
+/// The Lua run by [`range`]: `KEYS[1]` the log; `ARGV` the command, start, end, count,
+/// the page's byte budget and an entry's largest size.
+static PAGE_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local items = redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3], 'COUNT', ARGV[4])
+local budget = tonumber(ARGV[5])
+local largest = tonumber(ARGV[6])
+local page = {}
+local used = 0
+for _, item in ipairs(items) do
+  local fields = item[2]
+  local value = nil
+  for i = 1, #fields - 1, 2 do
+    if fields[i] == 'a' then
+      value = fields[i + 1]
+      break
+    end
+  end
+  if value == nil then
+    page[#page + 1] = {item[1], {}}
+  elseif #value > largest then
+    page[#page + 1] = {item[1], {'n', tostring(#value)}}
+  else
+    if #page > 0 and used + #value > budget then
+      break
+    end
+    used = used + #value
+    page[#page + 1] = {item[1], {'a', value}}
+  end
+end
+return page
+",
+    )
+});
+
+/// An entry of the log as a page brings it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LogItem {
+    /// An announcement (its `a` field).
+    Entry(Bytes),
+    /// An `a` field over [`ANNOUNCE_MAX_BYTES`], left in Redis: its length.
+    TooLarge(usize),
+    /// Someone else's entry (no `a` field): skipped, but counted and passed.
+    Stranger,
+}
+
+/// The entries of a page ([`range`]), `[[id, [field, value, ...]], ...]`: each id with
+/// its `a` field, the length in its `n` field, or neither. An item with no stream id
+/// (which Redis never sends) is left out.
+fn entries(reply: redis::Value) -> Vec<(StreamId, LogItem)> {
     let redis::Value::Array(items) = reply else {
         return Vec::new();
     };
@@ -254,18 +324,28 @@ fn entries(reply: redis::Value) -> Vec<(StreamId, Option<Bytes>)> {
                 _ => return None,
             };
             let redis::Value::Array(fields) = fields else {
-                return Some((id, None));
+                return Some((id, LogItem::Stranger));
             };
             let mut fields = fields.into_iter();
             while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
-                if let (redis::Value::BulkString(name), redis::Value::BulkString(value)) =
+                let (redis::Value::BulkString(name), redis::Value::BulkString(value)) =
                     (name, value)
-                    && name == b"a"
-                {
-                    return Some((id, Some(Bytes::from(value))));
+                else {
+                    continue;
+                };
+                match name.as_slice() {
+                    b"a" => return Some((id, LogItem::Entry(Bytes::from(value)))),
+                    b"n" => {
+                        let len = std::str::from_utf8(&value)
+                            .ok()
+                            .and_then(|text| text.parse().ok())
+                            .unwrap_or(usize::MAX);
+                        return Some((id, LogItem::TooLarge(len)));
+                    }
+                    _ => {}
                 }
             }
-            Some((id, None))
+            Some((id, LogItem::Stranger))
         })
         .collect()
 }
@@ -297,8 +377,9 @@ mod tests {
         );
     }
 
-    /// Replies of the expected shape give their entries; an entry of another shape keeps
-    /// its id (a page is passed whole) without a value; an item with no id is left out.
+    /// Replies of the expected shape give their entries, or an oversized entry's length;
+    /// an entry of another shape keeps its id (a page is passed whole) without a value;
+    /// an item with no id is left out.
     #[test]
     fn reads_entries_and_skips_strangers() {
         use redis::Value::{Array, BulkString, Int};
@@ -313,12 +394,23 @@ mod tests {
                 Array(vec![BulkString(b"b".to_vec()), BulkString(b"y".to_vec())]),
             ]),
             Int(3),
+            Array(vec![
+                BulkString(b"3-0".to_vec()),
+                Array(vec![
+                    BulkString(b"n".to_vec()),
+                    BulkString(b"9000000".to_vec()),
+                ]),
+            ]),
         ]);
         assert_eq!(
             entries(reply),
             vec![
-                (StreamId { ms: 1, seq: 0 }, Some(Bytes::from_static(b"x"))),
-                (StreamId { ms: 2, seq: 0 }, None),
+                (
+                    StreamId { ms: 1, seq: 0 },
+                    LogItem::Entry(Bytes::from_static(b"x"))
+                ),
+                (StreamId { ms: 2, seq: 0 }, LogItem::Stranger),
+                (StreamId { ms: 3, seq: 0 }, LogItem::TooLarge(9_000_000)),
             ]
         );
     }

@@ -108,11 +108,7 @@ impl AnnounceSender {
     /// oversized one or a full queue is counted and dropped.
     pub fn offer_live(&self, payload: &[u8]) {
         if payload.len() > ANNOUNCE_MAX_BYTES + 64 {
-            let verdict = Verdict::Rejected(Rejection::TooLarge {
-                len: payload.len(),
-                limit: ANNOUNCE_MAX_BYTES,
-            });
-            self.sync.record(Source::Announce, &verdict);
+            self.reject_too_large(payload.len());
             return;
         }
         // Known at once, before a whole chain with this tip can follow on BLOCKCHAIN
@@ -138,6 +134,16 @@ impl AnnounceSender {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(incoming) {
             backlog();
         }
+    }
+
+    /// Counts an announcement of `len` bytes, over [`ANNOUNCE_MAX_BYTES`], as refused
+    /// unread (a channel message, or a log entry left in Redis).
+    pub fn reject_too_large(&self, len: usize) {
+        let verdict = Verdict::Rejected(Rejection::TooLarge {
+            len,
+            limit: ANNOUNCE_MAX_BYTES,
+        });
+        self.sync.record(Source::Announce, &verdict);
     }
 
     /// Queues an entry read from the log, waiting for room; false once the receiver
