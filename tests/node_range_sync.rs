@@ -728,3 +728,61 @@ async fn a_request_put_off_by_the_back_off_is_filled_when_it_ends() {
     assert_eq!(failing.hits(), 2, "the peer was asked again");
     target.stop().await;
 }
+
+/// A request from a peer whose fill brought blocks goes first: while a stranger's fill
+/// runs (a peer that answers one junk page at a time, each within the deadlines, so that
+/// only the two-minute progress deadline would end it) and two more strangers wait, the
+/// peer that brought our blocks before announces more, and its fill runs at once: the
+/// stranger's fill gives way (it is taken up again after). Before, the request waited
+/// behind all three strangers, two minutes each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_brought_blocks_goes_before_strangers() {
+    let target = node_with(GapLimits::default()).await;
+    let source = node_with(GapLimits::default()).await;
+    let chain = synthetic_chain(40);
+    assert_eq!(source.push(body(&chain[..30])).await.0, 200);
+    gap_request(&target, source.url(), 29, chain[29].hash.clone()).await;
+    wait_until("the first fill brings 29 blocks", WAIT, || async {
+        target.len().await == 30
+    })
+    .await;
+
+    let mut strangers = Vec::new();
+    for _ in 0..3 {
+        strangers.push(FakePeer::start(Behaviour::Junk).await);
+    }
+    for stranger in &strangers {
+        gap_request(
+            &target,
+            stranger.url.clone(),
+            9_999_998,
+            format!("{:064x}", 1),
+        )
+        .await;
+    }
+    wait_until("the first stranger's fill runs", WAIT, || async {
+        target.status().await["sync"]["gap_fill"]["last"]["peer"] == strangers[0].url.as_str()
+            && strangers[0].hits() >= 2
+    })
+    .await;
+
+    assert_eq!(source.push(body(&chain)).await.0, 200);
+    gap_request(&target, source.url(), 39, chain[39].hash.clone()).await;
+    // A bound for a stuck test only: the fill takes a fraction of a second, and the
+    // strangers' fills would end at their deadlines after two minutes each.
+    wait_until(
+        "the helpful peer's fill brings 10 blocks",
+        Duration::from_secs(90),
+        || async { target.len().await == 40 },
+    )
+    .await;
+    let gap = target.status().await["sync"]["gap_fill"].clone();
+    assert_eq!(
+        gap["failed"], 0,
+        "no stranger's fill ran to its end first: {gap}"
+    );
+    assert_eq!(gap["gave_way"], 1, "{gap}");
+    assert_eq!(target.chain().await, chain);
+    source.stop().await;
+    target.stop().await;
+}

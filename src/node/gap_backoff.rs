@@ -1,5 +1,7 @@
-//! Per-peer backoff for gap fills: after a fill from a peer fails, gap requests that
-//! name that peer are skipped for a while, doubling on each further failure.
+//! What gap fills remember per peer: after a fill from a peer fails, gap requests that
+//! name that peer are skipped for a while, doubling on each further failure
+//! ([`PeerBackoff`]); after a fill from a peer brings blocks, its requests go first
+//! ([`HelpfulPeers`]).
 //!
 //! Why: a gap request comes from an announcement anyone may publish, naming any peer
 //! and claiming any work. The gap filler is one task working one request at a time,
@@ -122,6 +124,58 @@ impl PeerBackoff {
     }
 }
 
+/// Most peers remembered as having brought blocks ([`HelpfulPeers`]).
+pub const HELPFUL_PEERS: usize = 64;
+
+/// Peers whose gap fill brought blocks this node adopted (the latest
+/// [`HELPFUL_PEERS`]): their requests go first, and a fill from any other peer gives way
+/// to one of theirs.
+///
+/// Why: the backoff above stops one name from coming back, but names cost nothing. A
+/// peer that answers each page slowly, just inside the deadlines, holds the one gap
+/// filler for its progress deadline (two minutes), and one server behind many names (a
+/// port or a host name each) could hold it for as long as it liked, while a request
+/// from the peer that truly had our next blocks waited behind them. Bringing a block we
+/// adopted costs its proof of work on a chain we preferred, which a name does not.
+#[derive(Debug, Default)]
+pub struct HelpfulPeers {
+    /// Each peer's key, with when its fill last brought blocks.
+    peers: HashMap<String, Instant>,
+}
+
+impl HelpfulPeers {
+    /// Whether a fill from `key` brought blocks (and is still remembered).
+    pub fn contains(&self, key: &str) -> bool {
+        self.peers.contains_key(key)
+    }
+
+    /// Records that a fill from `key` brought blocks at `now`; past [`HELPFUL_PEERS`],
+    /// the peer that helped least recently is forgotten.
+    pub fn helped(&mut self, key: &str, now: Instant) {
+        if !self.peers.contains_key(key) && self.peers.len() >= HELPFUL_PEERS {
+            let oldest = self
+                .peers
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(key, _)| key.clone());
+            if let Some(oldest) = oldest {
+                self.peers.remove(&oldest);
+            }
+        }
+        self.peers.insert(key.to_owned(), now);
+    }
+
+    /// Peers remembered.
+    pub fn len(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Whether no peer is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+}
+
 /// The key a peer address is remembered by: its origin (`http://host:port`, the host
 /// in lower case, a default port left out) when it is an http(s) URL, so another
 /// spelling of the same peer is the same peer; else the address itself, clipped (a
@@ -220,5 +274,25 @@ mod tests {
         }
         assert_eq!(peer_key("file:///etc/passwd"), "file:///etc/passwd");
         assert!(peer_key(&"x".repeat(10_000)).len() < 200, "clipped");
+    }
+
+    /// A helpful peer is remembered; past the bound the one that helped longest ago is
+    /// forgotten, and helping again refreshes a peer.
+    #[test]
+    fn helpful_peers_are_bounded_and_refreshed() {
+        let now = Instant::now();
+        let mut helpful = HelpfulPeers::default();
+        let key = |i: usize| format!("http://127.0.0.1:{}", 2000 + i);
+        for i in 0..HELPFUL_PEERS {
+            helpful.helped(&key(i), now + Duration::from_secs(i as u64));
+        }
+        // Peer 0 helps again, so peer 1 is now the one that helped longest ago.
+        helpful.helped(&key(0), now + Duration::from_secs(1000));
+        helpful.helped(&key(HELPFUL_PEERS), now + Duration::from_secs(1001));
+        assert_eq!(helpful.len(), HELPFUL_PEERS);
+        assert!(helpful.contains(&key(0)));
+        assert!(!helpful.contains(&key(1)));
+        assert!(helpful.contains(&key(HELPFUL_PEERS)));
+        assert!(!helpful.contains("http://127.0.0.1:1"));
     }
 }

@@ -42,6 +42,7 @@
 //! may copy a long chain.
 
 use std::cmp::Ordering as CmpOrdering;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -49,8 +50,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use super::gap::{GapReceiver, GapRequest};
-use super::gap_backoff::{GAP_BACKOFF_FIRST, GAP_BACKOFF_MAX, PeerBackoff, peer_key};
+use super::gap::{GAP_QUEUE, GapReceiver, GapRequest};
+use super::gap_backoff::{GAP_BACKOFF_FIRST, GAP_BACKOFF_MAX, HelpfulPeers, PeerBackoff, peer_key};
 use super::job_slot::IntakeTimings;
 use super::range_fetch::{Answer, FetchError, MAX_PAGE, Page, PageClient, parse_answer};
 use super::state::{AdoptOutcome, Candidate, ChainWriter, Snapshot, WriterStopped};
@@ -203,7 +204,8 @@ pub struct FillProgress {
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct FillStatus {
     /// `off` (no root), `skipped` (the root is this node), `searching` (for the fork
-    /// point), `fetching`, `done`, or `failed`.
+    /// point), `fetching`, `done`, `failed`, or `gave_way` (a gap fill set aside for a
+    /// peer that brought blocks before).
     pub state: &'static str,
     /// The peer (clipped).
     pub peer: Option<String>,
@@ -264,6 +266,13 @@ impl FillProgress {
             .progressed
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks the fill set aside for another (`gave_way`); it is taken up again later.
+    fn gave_way(&self) {
+        self.set_state("gave_way");
+        self.elapsed_ms
+            .store(self.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
     /// Marks the fill ended: `done`, or `failed` with `error`.
@@ -336,6 +345,7 @@ pub struct RangeStats {
     gap_held: AtomicU64,
     gap_failed: AtomicU64,
     gap_backoff: AtomicU64,
+    gap_gave_way: AtomicU64,
 }
 
 impl RangeStats {
@@ -348,6 +358,7 @@ impl RangeStats {
             gap_held: AtomicU64::new(0),
             gap_failed: AtomicU64::new(0),
             gap_backoff: AtomicU64::new(0),
+            gap_gave_way: AtomicU64::new(0),
         }
     }
 
@@ -358,6 +369,7 @@ impl RangeStats {
             already_held: self.gap_held.load(Ordering::Relaxed),
             failed: self.gap_failed.load(Ordering::Relaxed),
             backed_off: self.gap_backoff.load(Ordering::Relaxed),
+            gave_way: self.gap_gave_way.load(Ordering::Relaxed),
             last: self.gap.status(),
         }
     }
@@ -375,6 +387,9 @@ pub struct GapFillStatus {
     /// Of them, requests skipped because a fill from their peer failed a short while
     /// ago (the peer is backed off; see `gap_backoff`).
     pub backed_off: u64,
+    /// Fills from a peer not known to help that were set aside for a request from one
+    /// that brought blocks before (and taken up again after it).
+    pub gave_way: u64,
     /// The latest fill.
     pub last: FillStatus,
 }
@@ -910,31 +925,48 @@ fn hash_is(held: Option<&[u8; 32]>, hash: &str) -> bool {
 /// kept aside ([`DEFERRED_GAPS`] at most) and filled when the back-off ends. Before, it
 /// was dropped, and a node whose peer had been down (and came back on the same address,
 /// announcing once) stayed on its weaker chain until the next block.
+///
+/// Requests from peers whose fills brought blocks before ([`HelpfulPeers`]) go first,
+/// and a fill from any other peer gives way to one (`gave_way` in `/api/status`): it is
+/// put back in line and taken up again after. Before, any name in an announcement held
+/// the filler for up to its progress deadline, one name after another.
 pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
     let limits = sync.gap_limits;
     let mut backoff = PeerBackoff::new(limits.backoff_first, limits.backoff_max);
+    let mut helpful = HelpfulPeers::default();
     // Requests set aside for their peer's back-off: when each is due, and the request.
     let mut deferred: Vec<(Instant, String, GapRequest)> = Vec::new();
+    // Requests taken off the channel during a fill that may give way (see `gives_way`),
+    // and fills that gave way, in turn: one per peer, [`GAP_QUEUE`] at most.
+    let mut waiting: VecDeque<GapRequest> = VecDeque::new();
+    let stats = &sync.stats;
     loop {
         let due = deferred
             .iter()
             .enumerate()
             .min_by_key(|(_, (at, _, _))| *at)
             .map(|(i, (at, _, _))| (i, *at));
-        let (request, fresh) = tokio::select! {
-            request = requests.recv() => match request {
-                Some(request) => (request, true),
-                None => return,
+        let first = waiting
+            .iter()
+            .position(|request| helpful.contains(&peer_key(&request.peer)))
+            .or((!waiting.is_empty()).then_some(0));
+        let request = match (first, due) {
+            (_, Some((i, at))) if at <= Instant::now() => deferred.swap_remove(i).2,
+            (Some(first), _) => waiting.remove(first).expect("the index is in the queue"),
+            (None, _) => tokio::select! {
+                request = requests.recv() => match request {
+                    Some(request) => {
+                        stats.gap_requests.fetch_add(1, Ordering::Relaxed);
+                        request
+                    }
+                    None => return,
+                },
+                () = sleep_until_due(due.map(|(_, at)| at)), if due.is_some() => {
+                    let (i, _) = due.expect("the branch runs only with a due request");
+                    deferred.swap_remove(i).2
+                }
             },
-            () = sleep_until_due(due.map(|(_, at)| at)), if due.is_some() => {
-                let (i, _) = due.expect("the branch runs only with a due request");
-                (deferred.swap_remove(i).2, false)
-            }
         };
-        let stats = &sync.stats;
-        if fresh {
-            stats.gap_requests.fetch_add(1, Ordering::Relaxed);
-        }
         if holds(&sync.snapshot(), request.height, &request.tip_hash) {
             stats.gap_held.fetch_add(1, Ordering::Relaxed);
             continue;
@@ -956,7 +988,29 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
         stats
             .gap
             .begin(&request.peer, sync.snapshot().chain().len());
-        let result = fill(&sync, &request).await;
+        let result = if helpful.contains(&key) {
+            fill(&sync, &request).await
+        } else {
+            tokio::select! {
+                result = fill(&sync, &request) => result,
+                () = gives_way(&mut requests, &mut waiting, &helpful, &backoff, &sync) => {
+                    stats.gap_gave_way.fetch_add(1, Ordering::Relaxed);
+                    stats.gap.gave_way();
+                    if stats.gap.adopted() > 0 {
+                        helpful.helped(&key, Instant::now());
+                    }
+                    tracing::info!(
+                        peer = %clip(&request.peer),
+                        "gap fill set aside for a peer that brought blocks before"
+                    );
+                    wait_in_line(&mut waiting, request, &helpful);
+                    continue;
+                }
+            }
+        };
+        if stats.gap.adopted() > 0 {
+            helpful.helped(&key, Instant::now());
+        }
         match &result {
             Ok(outcome) => {
                 backoff.succeeded(&key);
@@ -990,6 +1044,57 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
             }
         }
     }
+}
+
+/// Takes the requests that come during a fill from a peer not known to help into
+/// `waiting`, and resolves once one of them should go first: its peer brought blocks
+/// before, is not backed off, and its tip is not ours already. Never resolves once the
+/// channel is closed (the fill then runs to its end).
+async fn gives_way(
+    requests: &mut GapReceiver,
+    waiting: &mut VecDeque<GapRequest>,
+    helpful: &HelpfulPeers,
+    backoff: &PeerBackoff,
+    sync: &RangeSync,
+) {
+    while let Some(request) = requests.recv().await {
+        sync.stats.gap_requests.fetch_add(1, Ordering::Relaxed);
+        let key = peer_key(&request.peer);
+        let first = helpful.contains(&key)
+            && backoff.waiting(&key, Instant::now()).is_none()
+            && !holds(&sync.snapshot(), request.height, &request.tip_hash);
+        wait_in_line(waiting, request, helpful);
+        if first {
+            return;
+        }
+    }
+    std::future::pending().await
+}
+
+/// Puts `request` in line: in place of its peer's request already there (the newer
+/// announcement stands), else at the end; past [`GAP_QUEUE`] the oldest request from a
+/// peer not known to help is dropped (or this one, when every other is from one).
+fn wait_in_line(waiting: &mut VecDeque<GapRequest>, request: GapRequest, helpful: &HelpfulPeers) {
+    let key = peer_key(&request.peer);
+    if let Some(held) = waiting.iter_mut().find(|held| peer_key(&held.peer) == key) {
+        *held = request;
+        return;
+    }
+    if waiting.len() >= GAP_QUEUE {
+        let stranger = waiting
+            .iter()
+            .position(|held| !helpful.contains(&peer_key(&held.peer)));
+        match stranger {
+            Some(i) => {
+                waiting.remove(i);
+            }
+            None if !helpful.contains(&key) => return,
+            None => {
+                waiting.pop_front();
+            }
+        }
+    }
+    waiting.push_back(request);
 }
 
 /// One gap fill from the request's peer, stopped by [`deadline`] when it makes no
@@ -1044,6 +1149,31 @@ mod tests {
             height,
             tip_hash: String::new(),
         }
+    }
+
+    /// The line holds one request per peer (the newer stands) and at most [`GAP_QUEUE`];
+    /// past that a stranger's request makes way, never a helpful peer's.
+    #[test]
+    fn the_line_is_one_per_peer_and_keeps_helpful_peers() {
+        let peer = |i: usize| format!("http://127.0.0.1:{}", 3000 + i);
+        let mut helpful = HelpfulPeers::default();
+        helpful.helped(&peer_key(&peer(0)), Instant::now());
+        let mut waiting = VecDeque::new();
+        wait_in_line(&mut waiting, request(&peer(0), 1), &helpful);
+        wait_in_line(&mut waiting, request(&peer(0), 2), &helpful);
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(waiting[0].height, 2);
+        for i in 1..GAP_QUEUE + 4 {
+            wait_in_line(&mut waiting, request(&peer(i), 1), &helpful);
+        }
+        assert_eq!(waiting.len(), GAP_QUEUE);
+        assert_eq!(waiting[0].peer, peer(0), "the helpful peer's request stays");
+        assert_eq!(
+            waiting[1].peer,
+            peer(5),
+            "the four oldest strangers made way"
+        );
+        assert_eq!(waiting[GAP_QUEUE - 1].peer, peer(GAP_QUEUE + 3));
     }
 
     /// One request set aside per peer (the newer stands), at most [`DEFERRED_GAPS`] in
