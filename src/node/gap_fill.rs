@@ -42,7 +42,6 @@
 //! may copy a long chain.
 
 use std::cmp::Ordering as CmpOrdering;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -50,8 +49,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::watch;
 
-use super::gap::{GAP_QUEUE, GapReceiver, GapRequest};
+use super::gap::{GapReceiver, GapRequest};
 use super::gap_backoff::{GAP_BACKOFF_FIRST, GAP_BACKOFF_MAX, HelpfulPeers, PeerBackoff, peer_key};
+use super::gap_line::{GapLine, Next};
 use super::job_slot::IntakeTimings;
 use super::range_fetch::{Answer, FetchError, MAX_PAGE, Page, PageClient, parse_answer};
 use super::state::{AdoptOutcome, Candidate, ChainWriter, Snapshot, WriterStopped};
@@ -346,6 +346,7 @@ pub struct RangeStats {
     gap_failed: AtomicU64,
     gap_backoff: AtomicU64,
     gap_gave_way: AtomicU64,
+    gap_dropped: AtomicU64,
 }
 
 impl RangeStats {
@@ -359,6 +360,7 @@ impl RangeStats {
             gap_failed: AtomicU64::new(0),
             gap_backoff: AtomicU64::new(0),
             gap_gave_way: AtomicU64::new(0),
+            gap_dropped: AtomicU64::new(0),
         }
     }
 
@@ -370,6 +372,7 @@ impl RangeStats {
             failed: self.gap_failed.load(Ordering::Relaxed),
             backed_off: self.gap_backoff.load(Ordering::Relaxed),
             gave_way: self.gap_gave_way.load(Ordering::Relaxed),
+            dropped: self.gap_dropped.load(Ordering::Relaxed),
             last: self.gap.status(),
         }
     }
@@ -390,6 +393,9 @@ pub struct GapFillStatus {
     /// Fills from a peer not known to help that were set aside for a request from one
     /// that brought blocks before (and taken up again after it).
     pub gave_way: u64,
+    /// Requests dropped from the line of those waiting (one per peer, 16 at most;
+    /// strangers' first) for room.
+    pub dropped: u64,
     /// The latest fill.
     pub last: FillStatus,
 }
@@ -928,17 +934,17 @@ fn hash_is(held: Option<&[u8; 32]>, hash: &str) -> bool {
 ///
 /// Requests from peers whose fills brought blocks before ([`HelpfulPeers`]) go first,
 /// and a fill from any other peer gives way to one (`gave_way` in `/api/status`): it is
-/// put back in line and taken up again after. Before, any name in an announcement held
-/// the filler for up to its progress deadline, one name after another.
+/// put back in line ([`GapLine`]) and taken up again after, then without giving way
+/// again. Before, any name in an announcement held the filler for up to its progress
+/// deadline, one name after another.
 pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
     let limits = sync.gap_limits;
     let mut backoff = PeerBackoff::new(limits.backoff_first, limits.backoff_max);
     let mut helpful = HelpfulPeers::default();
     // Requests set aside for their peer's back-off: when each is due, and the request.
     let mut deferred: Vec<(Instant, String, GapRequest)> = Vec::new();
-    // Requests taken off the channel during a fill that may give way (see `gives_way`),
-    // and fills that gave way, in turn: one per peer, [`GAP_QUEUE`] at most.
-    let mut waiting: VecDeque<GapRequest> = VecDeque::new();
+    // Requests read during a fill that may give way, and fills that gave way.
+    let mut line = GapLine::default();
     let stats = &sync.stats;
     loop {
         let due = deferred
@@ -946,24 +952,26 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
             .enumerate()
             .min_by_key(|(_, (at, _, _))| *at)
             .map(|(i, (at, _, _))| (i, *at));
-        let first = waiting
-            .iter()
-            .position(|request| helpful.contains(&peer_key(&request.peer)))
-            .or((!waiting.is_empty()).then_some(0));
-        let request = match (first, due) {
-            (_, Some((i, at))) if at <= Instant::now() => deferred.swap_remove(i).2,
-            (Some(first), _) => waiting.remove(first).expect("the index is in the queue"),
-            (None, _) => tokio::select! {
+        let Next {
+            request,
+            may_give_way,
+        } = match due {
+            Some((i, at)) if at <= Instant::now() => Next {
+                request: deferred.swap_remove(i).2,
+                may_give_way: true,
+            },
+            _ if !line.is_empty() => line.next(&helpful).expect("the line is not empty"),
+            _ => tokio::select! {
                 request = requests.recv() => match request {
                     Some(request) => {
                         stats.gap_requests.fetch_add(1, Ordering::Relaxed);
-                        request
+                        Next { request, may_give_way: true }
                     }
                     None => return,
                 },
                 () = sleep_until_due(due.map(|(_, at)| at)), if due.is_some() => {
                     let (i, _) = due.expect("the branch runs only with a due request");
-                    deferred.swap_remove(i).2
+                    Next { request: deferred.swap_remove(i).2, may_give_way: true }
                 }
             },
         };
@@ -988,12 +996,12 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
         stats
             .gap
             .begin(&request.peer, sync.snapshot().chain().len());
-        let result = if helpful.contains(&key) {
+        let result = if helpful.contains(&key) || !may_give_way {
             fill(&sync, &request).await
         } else {
             tokio::select! {
                 result = fill(&sync, &request) => result,
-                () = gives_way(&mut requests, &mut waiting, &helpful, &backoff, &sync) => {
+                () = gives_way(&mut requests, &mut line, &helpful, &backoff, &sync) => {
                     stats.gap_gave_way.fetch_add(1, Ordering::Relaxed);
                     stats.gap.gave_way();
                     if stats.gap.adopted() > 0 {
@@ -1003,13 +1011,19 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
                         peer = %clip(&request.peer),
                         "gap fill set aside for a peer that brought blocks before"
                     );
-                    wait_in_line(&mut waiting, request, &helpful);
+                    if line.put_back(request, &helpful) {
+                        stats.gap_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
                     continue;
                 }
             }
         };
+        // A peer stays first in line only while its fills bring blocks: one named in
+        // forged announcements (its fills then adopt nothing) loses its place at once.
         if stats.gap.adopted() > 0 {
             helpful.helped(&key, Instant::now());
+        } else {
+            helpful.forget(&key);
         }
         match &result {
             Ok(outcome) => {
@@ -1046,13 +1060,13 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
     }
 }
 
-/// Takes the requests that come during a fill from a peer not known to help into
-/// `waiting`, and resolves once one of them should go first: its peer brought blocks
-/// before, is not backed off, and its tip is not ours already. Never resolves once the
-/// channel is closed (the fill then runs to its end).
+/// Puts the requests that come during a fill from a peer not known to help in `line`,
+/// and resolves once one of them should go first: its peer brought blocks before, is
+/// not backed off, and its tip is not ours already. Never resolves once the channel is
+/// closed (the fill then runs to its end).
 async fn gives_way(
     requests: &mut GapReceiver,
-    waiting: &mut VecDeque<GapRequest>,
+    line: &mut GapLine,
     helpful: &HelpfulPeers,
     backoff: &PeerBackoff,
     sync: &RangeSync,
@@ -1063,38 +1077,14 @@ async fn gives_way(
         let first = helpful.contains(&key)
             && backoff.waiting(&key, Instant::now()).is_none()
             && !holds(&sync.snapshot(), request.height, &request.tip_hash);
-        wait_in_line(waiting, request, helpful);
+        if line.join(request, helpful) {
+            sync.stats.gap_dropped.fetch_add(1, Ordering::Relaxed);
+        }
         if first {
             return;
         }
     }
     std::future::pending().await
-}
-
-/// Puts `request` in line: in place of its peer's request already there (the newer
-/// announcement stands), else at the end; past [`GAP_QUEUE`] the oldest request from a
-/// peer not known to help is dropped (or this one, when every other is from one).
-fn wait_in_line(waiting: &mut VecDeque<GapRequest>, request: GapRequest, helpful: &HelpfulPeers) {
-    let key = peer_key(&request.peer);
-    if let Some(held) = waiting.iter_mut().find(|held| peer_key(&held.peer) == key) {
-        *held = request;
-        return;
-    }
-    if waiting.len() >= GAP_QUEUE {
-        let stranger = waiting
-            .iter()
-            .position(|held| !helpful.contains(&peer_key(&held.peer)));
-        match stranger {
-            Some(i) => {
-                waiting.remove(i);
-            }
-            None if !helpful.contains(&key) => return,
-            None => {
-                waiting.pop_front();
-            }
-        }
-    }
-    waiting.push_back(request);
 }
 
 /// One gap fill from the request's peer, stopped by [`deadline`] when it makes no
@@ -1149,31 +1139,6 @@ mod tests {
             height,
             tip_hash: String::new(),
         }
-    }
-
-    /// The line holds one request per peer (the newer stands) and at most [`GAP_QUEUE`];
-    /// past that a stranger's request makes way, never a helpful peer's.
-    #[test]
-    fn the_line_is_one_per_peer_and_keeps_helpful_peers() {
-        let peer = |i: usize| format!("http://127.0.0.1:{}", 3000 + i);
-        let mut helpful = HelpfulPeers::default();
-        helpful.helped(&peer_key(&peer(0)), Instant::now());
-        let mut waiting = VecDeque::new();
-        wait_in_line(&mut waiting, request(&peer(0), 1), &helpful);
-        wait_in_line(&mut waiting, request(&peer(0), 2), &helpful);
-        assert_eq!(waiting.len(), 1);
-        assert_eq!(waiting[0].height, 2);
-        for i in 1..GAP_QUEUE + 4 {
-            wait_in_line(&mut waiting, request(&peer(i), 1), &helpful);
-        }
-        assert_eq!(waiting.len(), GAP_QUEUE);
-        assert_eq!(waiting[0].peer, peer(0), "the helpful peer's request stays");
-        assert_eq!(
-            waiting[1].peer,
-            peer(5),
-            "the four oldest strangers made way"
-        );
-        assert_eq!(waiting[GAP_QUEUE - 1].peer, peer(GAP_QUEUE + 3));
     }
 
     /// One request set aside per peer (the newer stands), at most [`DEFERRED_GAPS`] in

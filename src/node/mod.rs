@@ -25,7 +25,8 @@
 //! - [`body_budget`]: request bodies under a size limit, a shared byte budget and a
 //!   total read time.
 //! - [`gap`]: announced tips this node cannot attach yet, handed to the range fetch;
-//!   [`gap_backoff`]: peers whose gap fill failed, left alone for a while.
+//!   [`gap_backoff`]: peers whose gap fill failed, left alone for a while, and peers
+//!   whose fills brought blocks, whose requests go first ([`gap_line`]).
 //! - [`events`]: live events (`GET /api/events`); [`metrics`]: `GET /metrics`;
 //!   [`openapi`]: `GET /api/openapi.json`; [`explorer`]: the page at `/`.
 //!
@@ -43,6 +44,7 @@ pub mod explorer;
 pub mod gap;
 pub mod gap_backoff;
 pub mod gap_fill;
+pub mod gap_line;
 pub mod http;
 pub mod intake;
 pub mod job_slot;

@@ -38,8 +38,8 @@ pub const DEFAULT_LOG_MAX_LEN: usize = 10_000;
 const READ_BATCH: usize = 64;
 
 /// The most bytes of entries one page of the log brings (its first entry comes whatever
-/// its size, up to [`ANNOUNCE_MAX_BYTES`]): the receiver holds 16 MiB of gathered
-/// announcements at most, and a page never needs to be larger.
+/// its size, up to [`ANNOUNCE_MAX_BYTES`]): the receiver applies what a catch-up
+/// gathers at 16 MiB, so a larger page would gain nothing.
 pub const PAGE_MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// Longest wait for Redis during a catch-up.
@@ -163,11 +163,13 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
     // lost its data, whose new ids may lag the old ones): nothing after it would be
     // read until the new ids passed it, so it counts as no position.
     let newest = range(&mut conn, "XREVRANGE", "+", "-", 1).await?;
+    let Some(&(newest, _)) = newest.first() else {
+        return Ok(0);
+    };
     let mut position = reader.position.get();
-    if let (Some(from), Some((newest, _))) = (position, newest.first())
-        && from > *newest
+    if let Some(from) = position
+        && from > newest
     {
-        let newest = *newest;
         tracing::info!(
             position = %from,
             newest = %newest,
@@ -197,13 +199,17 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
         let sent = usize::from(reader.sender.send_logged(id, entry).await);
         return Ok(sent);
     };
+    // Up to the newest entry when the catch-up began: what comes after it comes on the
+    // channel too (subscribed before this began), and a writer adding entries as fast
+    // as they are read must not keep the catch-up (and its gathered blocks) going.
+    let end = newest.to_string();
     let mut sent = 0;
-    loop {
+    while from < newest {
         let start = format!("({from}");
-        let entries = range(&mut conn, "XRANGE", &start, "+", READ_BATCH).await?;
+        let entries = range(&mut conn, "XRANGE", &start, &end, READ_BATCH).await?;
         // Pages end by what the log held, not by what could be used: a stranger's
         // entry in a page must neither end the catch-up nor be read again. A page may
-        // end early by its bytes, so only an empty one ends the catch-up.
+        // end early by its bytes, so only an empty one, or the newest entry, ends it.
         if entries.is_empty() {
             return Ok(sent);
         }
@@ -221,13 +227,15 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
             }
         }
     }
+    Ok(sent)
 }
 
-/// Reads a page of the log without letting its size reach us unbounded: `XRANGE` (or
-/// `XREVRANGE`) `start end COUNT count` run inside Redis by [`PAGE_SCRIPT`], which
-/// answers in `XRANGE`'s shape but stops before the entry that would take the page past
-/// [`PAGE_MAX_BYTES`] (the first entry always comes), and answers an entry whose `a`
-/// field is over [`ANNOUNCE_MAX_BYTES`] with its length alone (an `n` field).
+/// Reads a page of the log without letting its size reach us unbounded: up to `count`
+/// entries of `XRANGE` (or `XREVRANGE`) `start end`, read one by one inside Redis by
+/// [`PAGE_SCRIPT`] (so the script never holds more than one entry beyond the page),
+/// which answers in `XRANGE`'s shape but stops before the entry that would take the
+/// page past [`PAGE_MAX_BYTES`] (the first entry always comes), and answers an entry
+/// whose `a` field is over [`ANNOUNCE_MAX_BYTES`] with its length alone (an `n` field).
 ///
 /// Why in Redis: anyone who can write to Redis can write the log, and a plain `XRANGE`
 /// reply is read whole before a byte of it can be looked at: 64 entries of 512 MB (the
@@ -257,12 +265,17 @@ async fn range(
 static PAGE_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
         r"
-local items = redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3], 'COUNT', ARGV[4])
+local command, key, from, to = ARGV[1], KEYS[1], ARGV[2], ARGV[3]
+local count = tonumber(ARGV[4])
 local budget = tonumber(ARGV[5])
 local largest = tonumber(ARGV[6])
 local page = {}
 local used = 0
-for _, item in ipairs(items) do
+while #page < count do
+  local item = redis.call(command, key, from, to, 'COUNT', 1)[1]
+  if item == nil then
+    break
+  end
   local fields = item[2]
   local value = nil
   for i = 1, #fields - 1, 2 do
@@ -282,6 +295,7 @@ for _, item in ipairs(items) do
     used = used + #value
     page[#page + 1] = {item[1], {'a', value}}
   end
+  from = '(' .. item[1]
 end
 return page
 ",
