@@ -165,11 +165,6 @@ impl HelpfulPeers {
         self.peers.insert(key.to_owned(), now);
     }
 
-    /// Forgets `key` (a fill from it brought nothing).
-    pub fn forget(&mut self, key: &str) {
-        self.peers.remove(key);
-    }
-
     /// Peers remembered.
     pub fn len(&self) -> usize {
         self.peers.len()

@@ -956,6 +956,8 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
             request,
             may_give_way,
         } = match due {
+            // A helpful peer's request in line first, then one whose back-off is over.
+            _ if line.has_helpful(&helpful) => line.next(&helpful).expect("it holds one"),
             Some((i, at)) if at <= Instant::now() => Next {
                 request: deferred.swap_remove(i).2,
                 may_give_way: true,
@@ -1018,12 +1020,11 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
                 }
             }
         };
-        // A peer stays first in line only while its fills bring blocks: one named in
-        // forged announcements (its fills then adopt nothing) loses its place at once.
+        // A fill that adopts nothing leaves the peer's place as it was: forged
+        // announcements naming a helpful peer must not cost it its place (and each
+        // costs one of its fills at most, since a fill gives way only once).
         if stats.gap.adopted() > 0 {
             helpful.helped(&key, Instant::now());
-        } else {
-            helpful.forget(&key);
         }
         match &result {
             Ok(outcome) => {

@@ -88,6 +88,11 @@ impl GapLine {
         )
     }
 
+    /// Whether a request from a peer in `helpful` waits.
+    pub fn has_helpful(&self, helpful: &HelpfulPeers) -> bool {
+        self.queue.iter().any(|held| helpful.contains(&held.key))
+    }
+
     /// The next request: the oldest from a peer in `helpful`, else the oldest.
     pub fn next(&mut self, helpful: &HelpfulPeers) -> Option<Next> {
         let at = self
@@ -160,8 +165,10 @@ mod tests {
             .count();
         assert_eq!(dropped, 4);
         assert_eq!(line.len(), GAP_QUEUE);
+        assert!(line.has_helpful(&helpful));
         let first = line.next(&helpful).expect("a request");
         assert_eq!((first.request.peer, first.request.height), (peer(0), 2));
+        assert!(!line.has_helpful(&helpful));
         let second = line.next(&helpful).expect("a request");
         assert_eq!(
             second.request.peer,

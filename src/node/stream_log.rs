@@ -42,6 +42,11 @@ const READ_BATCH: usize = 64;
 /// gathers at 16 MiB, so a larger page would gain nothing.
 pub const PAGE_MAX_BYTES: usize = 16 * 1024 * 1024;
 
+/// How many times a catch-up reads up to the newest entry it sees (looking again once
+/// it gets there): enough for what was appended while it read, bounded against a
+/// writer that appends as fast as it reads.
+const CATCH_UP_ROUNDS: usize = 3;
+
 /// Longest wait for Redis during a catch-up.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -199,31 +204,44 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
         let sent = usize::from(reader.sender.send_logged(id, entry).await);
         return Ok(sent);
     };
-    // Up to the newest entry when the catch-up began: what comes after it comes on the
-    // channel too (subscribed before this began), and a writer adding entries as fast
-    // as they are read must not keep the catch-up (and its gathered blocks) going.
-    let end = newest.to_string();
+    // Up to the newest entry when the catch-up began, then up to the newest again, a
+    // few times at most: what came meanwhile came on the channel too (subscribed before
+    // this began) unless the receiver's queue, full of log entries, dropped it, and a
+    // writer adding entries as fast as they are read must not keep the catch-up (and
+    // the blocks it gathers) going for ever.
+    let mut newest = newest;
     let mut sent = 0;
-    while from < newest {
-        let start = format!("({from}");
-        let entries = range(&mut conn, "XRANGE", &start, &end, READ_BATCH).await?;
-        // Pages end by what the log held, not by what could be used: a stranger's
-        // entry in a page must neither end the catch-up nor be read again. A page may
-        // end early by its bytes, so only an empty one, or the newest entry, ends it.
-        if entries.is_empty() {
-            return Ok(sent);
+    for round in 0..CATCH_UP_ROUNDS {
+        if round > 0 {
+            let probe = range(&mut conn, "XREVRANGE", "+", "-", 1).await?;
+            match probe.first() {
+                Some(&(id, _)) if id > from => newest = id,
+                _ => break,
+            }
         }
-        for (id, item) in entries {
-            from = id;
-            match item {
-                LogItem::Entry(entry) => {
-                    if !reader.sender.send_logged(id, entry).await {
-                        return Ok(sent);
+        let end = newest.to_string();
+        while from < newest {
+            let start = format!("({from}");
+            let entries = range(&mut conn, "XRANGE", &start, &end, READ_BATCH).await?;
+            // Pages end by what the log held, not by what could be used: a stranger's
+            // entry in a page must neither end the catch-up nor be read again. A page
+            // may end early by its bytes, so only an empty one, or the newest entry,
+            // ends a round.
+            if entries.is_empty() {
+                break;
+            }
+            for (id, item) in entries {
+                from = id;
+                match item {
+                    LogItem::Entry(entry) => {
+                        if !reader.sender.send_logged(id, entry).await {
+                            return Ok(sent);
+                        }
+                        sent += 1;
                     }
-                    sent += 1;
+                    LogItem::TooLarge(len) => reader.sender.reject_too_large(len),
+                    LogItem::Stranger => {}
                 }
-                LogItem::TooLarge(len) => reader.sender.reject_too_large(len),
-                LogItem::Stranger => {}
             }
         }
     }
