@@ -23,6 +23,18 @@ pub struct GapRequest {
     pub tip_hash: String,
 }
 
+#[cfg(test)]
+impl GapRequest {
+    /// A request naming `peer` at `height`, with no tip hash (the unit tests' own).
+    pub(crate) fn naming(peer: &str, height: u64) -> GapRequest {
+        GapRequest {
+            peer: peer.to_owned(),
+            height,
+            tip_hash: String::new(),
+        }
+    }
+}
+
 /// The sending side, held by whoever reads announcements.
 pub type GapSender = mpsc::Sender<GapRequest>;
 

@@ -1135,11 +1135,7 @@ mod tests {
     use super::*;
 
     fn request(peer: &str, height: u64) -> GapRequest {
-        GapRequest {
-            peer: peer.to_owned(),
-            height,
-            tip_hash: String::new(),
-        }
+        GapRequest::naming(peer, height)
     }
 
     /// One request set aside per peer (the newer stands), at most [`DEFERRED_GAPS`] in

@@ -137,11 +137,7 @@ mod tests {
     use super::*;
 
     fn request(peer: &str, height: u64) -> GapRequest {
-        GapRequest {
-            peer: peer.to_owned(),
-            height,
-            tip_hash: String::new(),
-        }
+        GapRequest::naming(peer, height)
     }
 
     fn peer(i: usize) -> String {
