@@ -21,9 +21,11 @@ use common::process::start_listening;
 use minichain::chain::block::parse_chain;
 use minichain::chain::{Difficulty, genesis};
 use minichain::miner::kernel::KernelKind;
+use minichain::miner::reference::mine_reference;
 use minichain::miner::synthetic::synthetic_chain;
 use minichain::node::gap::GapRequest;
 use minichain::node::gap_fill::{COMMIT_EVERY, GapLimits};
+use minichain::node::range_fetch::MAX_PAGE;
 
 /// Longest wait for a sync (a bound for a stuck test, not a speed check: debug builds
 /// validating two long chains at once on a loaded machine take a while).
@@ -784,5 +786,72 @@ async fn a_peer_that_brought_blocks_goes_before_strangers() {
     assert_eq!(gap["gave_way"], 1, "{gap}");
     assert_eq!(target.chain().await, chain);
     source.stop().await;
+    target.stop().await;
+}
+
+/// A stranger's fill that has handed a batch to the writer (its blocks won our fork
+/// choice) runs to its end: a helpful peer's request that comes meanwhile waits its
+/// turn. Before, the fill gave way with a batch still being stored, whose blocks it
+/// never counted, and its peer was not marked as one that brought blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fill_that_brought_blocks_does_not_give_way() {
+    let target = node_with(GapLimits::default()).await;
+    let helper = node_with(GapLimits::default()).await;
+    let chain = synthetic_chain(30);
+    assert_eq!(helper.push(body(&chain)).await.0, 200);
+    gap_request(&target, helper.url(), 29, chain[29].hash.clone()).await;
+    wait_until("the helper's fill brings 29 blocks", WAIT, || async {
+        target.len().await == 30
+    })
+    .await;
+    // The helper forks off on its own, so that it has a tip to announce that the
+    // stranger's longer chain will not hold.
+    let mut fork = chain.clone();
+    for i in 0..3 {
+        let prev = fork.last().expect("a chain").clone();
+        let step = Difficulty::new(3 - prev.difficulty.bits().clamp(1, 2));
+        let data = minichain::chain::Json::String(format!("the helper's fork {i}").into());
+        let block = mine_reference(&prev, data, prev.timestamp + 1000, step);
+        fork.push(block);
+    }
+    let (code, answer) = helper.push(body(&fork)).await;
+    assert_eq!(code, 200, "{answer}");
+
+    let stranger = root_with(LONG).await;
+    let long = synthetic_chain(LONG);
+    gap_request(
+        &target,
+        stranger.url(),
+        LONG as u64 - 1,
+        long[LONG - 1].hash.clone(),
+    )
+    .await;
+    // Two pages past the first batch: the fill fetches the next page only once it has
+    // handed that batch over.
+    wait_until(
+        "the stranger's first batch is handed over",
+        WAIT,
+        || async {
+            target.status().await["sync"]["gap_fill"]["last"]["fetched"]
+                .as_u64()
+                .is_some_and(|fetched| fetched >= (COMMIT_EVERY + 2 * MAX_PAGE) as u64)
+        },
+    )
+    .await;
+    gap_request(&target, helper.url(), 32, fork[32].hash.clone()).await;
+    wait_until("the stranger's chain is ours", WAIT, || async {
+        target.len().await == LONG
+    })
+    .await;
+    wait_until("the helper's request is taken", WAIT, || async {
+        target.status().await["sync"]["gap_fill"]["requests"] == 3
+            && target.status().await["sync"]["gap_fill"]["last"]["state"] != "searching"
+    })
+    .await;
+    let gap = target.status().await["sync"]["gap_fill"].clone();
+    assert_eq!(gap["gave_way"], 0, "{gap}");
+    assert_eq!(target.chain().await, long);
+    stranger.stop().await;
+    helper.stop().await;
     target.stop().await;
 }

@@ -192,6 +192,8 @@ pub struct FillProgress {
     started_height: AtomicU64,
     fetched: AtomicU64,
     adopted: AtomicU64,
+    /// Batches handed to the writer (adopted or on their way).
+    handed_over: AtomicU64,
     target: AtomicU64,
     last_error: Mutex<Option<String>>,
     started: Mutex<Option<Instant>>,
@@ -242,6 +244,7 @@ impl FillProgress {
         self.started_height.store(height as u64, Ordering::Relaxed);
         self.fetched.store(0, Ordering::Relaxed);
         self.adopted.store(0, Ordering::Relaxed);
+        self.handed_over.store(0, Ordering::Relaxed);
         self.target.store(0, Ordering::Relaxed);
         self.elapsed_ms.store(0, Ordering::Relaxed);
         let now = Instant::now();
@@ -302,6 +305,11 @@ impl FillProgress {
     /// Blocks adopted so far.
     pub fn adopted(&self) -> u64 {
         self.adopted.load(Ordering::Relaxed)
+    }
+
+    /// Batches handed to the writer so far (adopted, or still being stored).
+    pub fn handed_over(&self) -> u64 {
+        self.handed_over.load(Ordering::Relaxed)
     }
 
     /// The status view.
@@ -529,6 +537,7 @@ impl RangeSync {
                     == CmpOrdering::Greater;
                 if preferred {
                     let tip = suffix.last().clone();
+                    progress.handed_over.fetch_add(1, Ordering::Relaxed);
                     handing = Some(HandOver {
                         blocks: suffix.len() as u64,
                         height: weight.len,
@@ -1063,8 +1072,10 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
 
 /// Puts the requests that come during a fill from a peer not known to help in `line`,
 /// and resolves once one of them should go first: its peer brought blocks before, is
-/// not backed off, and its tip is not ours already. Never resolves once the channel is
-/// closed (the fill then runs to its end).
+/// not backed off, and its tip is not ours already. Never resolves once the fill has
+/// handed a batch to the writer (its blocks won our fork choice: it is no stranger's
+/// stalling, and a batch still being stored would go uncounted, its peer not marked
+/// helpful), nor once the channel is closed: the fill then runs to its end.
 async fn gives_way(
     requests: &mut GapReceiver,
     line: &mut GapLine,
@@ -1076,6 +1087,7 @@ async fn gives_way(
         sync.stats.gap_requests.fetch_add(1, Ordering::Relaxed);
         let key = peer_key(&request.peer);
         let first = helpful.contains(&key)
+            && sync.stats.gap.handed_over() == 0
             && backoff.waiting(&key, Instant::now()).is_none()
             && !holds(&sync.snapshot(), request.height, &request.tip_hash);
         if line.join(request, helpful) {
