@@ -731,6 +731,22 @@ async fn a_request_put_off_by_the_back_off_is_filled_when_it_ends() {
     target.stop().await;
 }
 
+/// A node (the first) whose gap fill from another (the second, which then holds the
+/// synthetic chain of 30 blocks) brought it 29 blocks: the second is a peer that
+/// brought blocks, whose requests go first.
+async fn helped_once() -> (TestNode, TestNode) {
+    let target = node_with(GapLimits::default()).await;
+    let helper = node_with(GapLimits::default()).await;
+    let chain = synthetic_chain(30);
+    assert_eq!(helper.push(body(&chain)).await.0, 200);
+    gap_request(&target, helper.url(), 29, chain[29].hash.clone()).await;
+    wait_until("the helper's fill brings 29 blocks", WAIT, || async {
+        target.len().await == 30
+    })
+    .await;
+    (target, helper)
+}
+
 /// A request from a peer whose fill brought blocks goes first: while a stranger's fill
 /// runs (a peer that answers one junk page at a time, each within the deadlines, so that
 /// only the two-minute progress deadline would end it) and two more strangers wait, the
@@ -739,15 +755,8 @@ async fn a_request_put_off_by_the_back_off_is_filled_when_it_ends() {
 /// behind all three strangers, two minutes each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_brought_blocks_goes_before_strangers() {
-    let target = node_with(GapLimits::default()).await;
-    let source = node_with(GapLimits::default()).await;
+    let (target, source) = helped_once().await;
     let chain = synthetic_chain(40);
-    assert_eq!(source.push(body(&chain[..30])).await.0, 200);
-    gap_request(&target, source.url(), 29, chain[29].hash.clone()).await;
-    wait_until("the first fill brings 29 blocks", WAIT, || async {
-        target.len().await == 30
-    })
-    .await;
 
     let mut strangers = Vec::new();
     for _ in 0..3 {
@@ -795,15 +804,8 @@ async fn a_peer_that_brought_blocks_goes_before_strangers() {
 /// never counted, and its peer was not marked as one that brought blocks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fill_that_brought_blocks_does_not_give_way() {
-    let target = node_with(GapLimits::default()).await;
-    let helper = node_with(GapLimits::default()).await;
+    let (target, helper) = helped_once().await;
     let chain = synthetic_chain(30);
-    assert_eq!(helper.push(body(&chain)).await.0, 200);
-    gap_request(&target, helper.url(), 29, chain[29].hash.clone()).await;
-    wait_until("the helper's fill brings 29 blocks", WAIT, || async {
-        target.len().await == 30
-    })
-    .await;
     // The helper forks off on its own, so that it has a tip to announce that the
     // stranger's longer chain will not hold.
     let mut fork = chain.clone();

@@ -1014,10 +1014,9 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
                 result = fill(&sync, &request) => result,
                 () = gives_way(&mut requests, &mut line, &helpful, &backoff, &sync) => {
                     stats.gap_gave_way.fetch_add(1, Ordering::Relaxed);
+                    // Nothing of it was adopted: a fill that handed a batch over does
+                    // not give way (see `gives_way`).
                     stats.gap.gave_way();
-                    if stats.gap.adopted() > 0 {
-                        helpful.helped(&key, Instant::now());
-                    }
                     tracing::info!(
                         peer = %clip(&request.peer),
                         "gap fill set aside for a peer that brought blocks before"

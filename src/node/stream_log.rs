@@ -160,15 +160,13 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
         .await?;
     // The oldest entry's id, whatever it holds: a stranger's entry first in the log
     // must not pass for an empty log.
-    let oldest = range(&mut conn, "XRANGE", "-", "+", 1).await?;
-    let Some((oldest, _)) = oldest.first() else {
+    let Some(oldest) = edge(&mut conn, Edge::Oldest).await? else {
         return Ok(0);
     };
     // A position past the newest entry means the log was started again (a Redis that
     // lost its data, whose new ids may lag the old ones): nothing after it would be
     // read until the new ids passed it, so it counts as no position.
-    let newest = range(&mut conn, "XREVRANGE", "+", "-", 1).await?;
-    let Some(&(newest, _)) = newest.first() else {
+    let Some(newest) = edge(&mut conn, Edge::Newest).await? else {
         return Ok(0);
     };
     let mut position = reader.position.get();
@@ -186,7 +184,7 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
         let _ = tokio::task::spawn_blocking(move || restarted.restart_at(newest)).await;
         position = None;
     }
-    let Some(mut from) = position.filter(|from| from >= oldest) else {
+    let Some(mut from) = position.filter(|&from| from >= oldest) else {
         // Further behind than the log holds (or new, or the log is new): only the
         // newest announcement, whose missing parent sends us to the range fetch.
         // (A page of the newest, for the case that the very newest is a stranger's.)
@@ -213,9 +211,8 @@ async fn catch_up(reader: &LogReader) -> redis::RedisResult<usize> {
     let mut sent = 0;
     for round in 0..CATCH_UP_ROUNDS {
         if round > 0 {
-            let probe = range(&mut conn, "XREVRANGE", "+", "-", 1).await?;
-            match probe.first() {
-                Some(&(id, _)) if id > from => newest = id,
+            match edge(&mut conn, Edge::Newest).await? {
+                Some(id) if id > from => newest = id,
                 _ => break,
             }
         }
@@ -265,6 +262,42 @@ async fn range(
     end: &str,
     count: usize,
 ) -> redis::RedisResult<Vec<(StreamId, LogItem)>> {
+    page(conn, command, start, end, count, ANNOUNCE_MAX_BYTES).await
+}
+
+/// The log's oldest or newest entry's id, whatever the entry holds, without its value
+/// (the script is told that no entry may hold a byte, so an announcement comes back as
+/// its length alone): a catch-up looks at both ends before it reads, and again after
+/// each round.
+async fn edge(
+    conn: &mut redis::aio::MultiplexedConnection,
+    edge: Edge,
+) -> redis::RedisResult<Option<StreamId>> {
+    let (command, start, end) = match edge {
+        Edge::Oldest => ("XRANGE", "-", "+"),
+        Edge::Newest => ("XREVRANGE", "+", "-"),
+    };
+    let found = page(conn, command, start, end, 1, 0).await?;
+    Ok(found.first().map(|&(id, _)| id))
+}
+
+/// An end of the log ([`edge`]).
+#[derive(Debug, Clone, Copy)]
+enum Edge {
+    Oldest,
+    Newest,
+}
+
+/// [`PAGE_SCRIPT`] on `start end COUNT count`, an entry's value coming whole only up to
+/// `largest` bytes.
+async fn page(
+    conn: &mut redis::aio::MultiplexedConnection,
+    command: &str,
+    start: &str,
+    end: &str,
+    count: usize,
+    largest: usize,
+) -> redis::RedisResult<Vec<(StreamId, LogItem)>> {
     let reply: redis::Value = PAGE_SCRIPT
         .key(STREAM_KEY)
         .arg(command)
@@ -272,13 +305,13 @@ async fn range(
         .arg(end)
         .arg(count)
         .arg(PAGE_MAX_BYTES)
-        .arg(ANNOUNCE_MAX_BYTES)
+        .arg(largest)
         .invoke_async(conn)
         .await?;
     Ok(entries(reply))
 }
 
-/// The Lua run by [`range`]: `KEYS[1]` the log; `ARGV` the command, start, end, count,
+/// The Lua run by [`page`]: `KEYS[1]` the log; `ARGV` the command, start, end, count,
 /// the page's byte budget and an entry's largest size.
 static PAGE_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
