@@ -27,6 +27,8 @@
 //! - [`gap`]: announced tips this node cannot attach yet, handed to the range fetch;
 //!   [`gap_backoff`]: peers whose gap fill failed, left alone for a while, and peers
 //!   whose fills brought blocks, whose requests go first ([`gap_line`]).
+//! - [`critical`]: the parts that must run as long as the node does (the writer, the
+//!   coordinator, the server, the tasks), and the failure when one stops early.
 //! - [`events`]: live events (`GET /api/events`); [`metrics`]: `GET /metrics`;
 //!   [`openapi`]: `GET /api/openapi.json`; [`explorer`]: the page at `/`.
 //!
@@ -39,6 +41,7 @@ pub mod api_docs;
 pub mod body_budget;
 pub mod chain_json;
 pub mod config;
+pub mod critical;
 pub mod events;
 pub mod explorer;
 pub mod gap;
@@ -119,6 +122,9 @@ pub enum NodeError {
     /// The HTTP server failed.
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
+    /// A part the node needs stopped while it ran (see [`critical`]).
+    #[error(transparent)]
+    PartStopped(#[from] critical::PartsStopped),
 }
 
 /// A running node. Dropping it without [`NodeHandle::shutdown`] leaves its tasks
@@ -129,8 +135,7 @@ pub struct NodeHandle {
     state: AppState,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
-    tasks: Vec<JoinHandle<()>>,
-    threads: Vec<std::thread::JoinHandle<()>>,
+    parts: critical::PartsWatch,
     gaps: gap::GapSender,
 }
 
@@ -169,6 +174,13 @@ impl NodeHandle {
         )
     }
 
+    /// Resolves once a part the node needs (the chain writer, the mining coordinator,
+    /// the HTTP server, a task) has stopped before shutdown, naming it; never while
+    /// they all run. See [`critical`].
+    pub async fn part_stopped(&self) -> critical::PartsStopped {
+        self.parts.stopped(|| self.server.is_finished()).await
+    }
+
     /// Stops the node: stops accepting, cancels mining (queued requests get 503),
     /// closes the Redis tasks, and waits for connections and threads to finish.
     ///
@@ -179,8 +191,7 @@ impl NodeHandle {
             state,
             shutdown,
             server,
-            tasks,
-            threads,
+            parts,
             gaps,
             ..
         } = self;
@@ -200,15 +211,13 @@ impl NodeHandle {
                 Ok(())
             }
         };
-        for task in tasks {
-            task.abort();
-        }
+        let threads = parts.stop_tasks();
         // The threads end once every handle on them is gone (the server's state was
         // the last); joining them off the runtime.
         let joined = tokio::task::spawn_blocking(move || {
-            for thread in threads {
+            for (name, thread) in threads {
                 if thread.join().is_err() {
-                    tracing::error!("a background thread had panicked (see above)");
+                    tracing::error!(thread = name, "a node thread had panicked (see above)");
                 }
             }
         });
@@ -328,13 +337,14 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         config.max_message_bytes,
     );
 
-    let mut tasks = vec![intake_task];
+    let mut tasks: critical::NamedTasks = vec![("intake", intake_task)];
     {
         let mining = mining.clone();
         let shutdown = shutdown_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            mining.meter_hash_rate(shutdown).await
-        }));
+        tasks.push((
+            "hash-rate meter",
+            tokio::spawn(async move { mining.meter_hash_rate(shutdown).await }),
+        ));
     }
     // Announced tips whose parent we lack go to the range fetch (gap fill).
     let (gaps, gap_requests) = gap::gap_queue();
@@ -365,53 +375,65 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
                 position: Arc::clone(&log_position),
                 catching_up: Arc::clone(&catching_up),
             });
-        tasks.push(receiver_task);
-        tasks.push(tokio::spawn(stream_log::run(
-            stream_log::LogReader {
-                client: settings.client.clone(),
-                sender: announcements.clone(),
-                position: log_position,
-                catching_up,
-                stats: Arc::clone(&announce_stats),
-            },
-            Arc::clone(&subscribed),
-            shutdown_rx.clone(),
-        )));
-        tasks.push(tokio::spawn(announce::publisher::run(
-            announce::publisher::PublisherSettings {
-                client: settings.client.clone(),
-                identity,
-                log_max_len: config.block_log_len,
-            },
-            snapshots.clone(),
-            Arc::clone(&known_tips),
-            Arc::clone(&announce_stats),
-            reannounce,
-            Arc::clone(&subscribed_again),
-            shutdown_rx.clone(),
-        )));
-        tasks.push(tokio::spawn(sync::subscribe_loop(
-            settings.clone(),
-            intake.clone(),
-            answers,
-            Arc::clone(&publish),
-            Arc::clone(&redis_stats),
-            sync::SubscriberLinks {
-                announcements,
-                seed_compat: Arc::clone(&seed_compat),
-                subscribed,
-                tell_tip: subscribed_again,
-            },
-            shutdown_rx.clone(),
-        )));
-        tasks.push(tokio::spawn(sync::publish_loop(
-            settings,
-            snapshots.clone(),
-            Arc::clone(&publish),
-            Arc::clone(&redis_stats),
-            seed_compat,
-            shutdown_rx.clone(),
-        )));
+        tasks.push(("announcement receiver", receiver_task));
+        tasks.push((
+            "block log reader",
+            tokio::spawn(stream_log::run(
+                stream_log::LogReader {
+                    client: settings.client.clone(),
+                    sender: announcements.clone(),
+                    position: log_position,
+                    catching_up,
+                    stats: Arc::clone(&announce_stats),
+                },
+                Arc::clone(&subscribed),
+                shutdown_rx.clone(),
+            )),
+        ));
+        tasks.push((
+            "block announcer",
+            tokio::spawn(announce::publisher::run(
+                announce::publisher::PublisherSettings {
+                    client: settings.client.clone(),
+                    identity,
+                    log_max_len: config.block_log_len,
+                },
+                snapshots.clone(),
+                Arc::clone(&known_tips),
+                Arc::clone(&announce_stats),
+                reannounce,
+                Arc::clone(&subscribed_again),
+                shutdown_rx.clone(),
+            )),
+        ));
+        tasks.push((
+            "Redis subscriber",
+            tokio::spawn(sync::subscribe_loop(
+                settings.clone(),
+                intake.clone(),
+                answers,
+                Arc::clone(&publish),
+                Arc::clone(&redis_stats),
+                sync::SubscriberLinks {
+                    announcements,
+                    seed_compat: Arc::clone(&seed_compat),
+                    subscribed,
+                    tell_tip: subscribed_again,
+                },
+                shutdown_rx.clone(),
+            )),
+        ));
+        tasks.push((
+            "Redis publisher",
+            tokio::spawn(sync::publish_loop(
+                settings,
+                snapshots.clone(),
+                Arc::clone(&publish),
+                Arc::clone(&redis_stats),
+                seed_compat,
+                shutdown_rx.clone(),
+            )),
+        ));
     } else {
         drop((gap_tx, announce_writer));
     }
@@ -420,29 +442,39 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
             tracing::info!(%root, "start-up sync skipped: the root is this node");
         }
         Some(root) => {
-            tasks.push(tokio::spawn(startup_sync::run(
-                root.clone(),
-                range_sync.clone(),
-                intake.clone(),
-                Arc::clone(&publish),
-            )));
+            tasks.push((
+                "start-up sync",
+                tokio::spawn(startup_sync::run(
+                    root.clone(),
+                    range_sync.clone(),
+                    intake.clone(),
+                    Arc::clone(&publish),
+                )),
+            ));
         }
         None => {}
     }
-    tasks.push(tokio::spawn(gap_fill::run(gap_requests, range_sync)));
+    tasks.push((
+        "gap filler",
+        tokio::spawn(gap_fill::run(gap_requests, range_sync)),
+    ));
 
     // Event streams may take half the connections, never all of them.
     let events = events::EventBus::new(shutdown_rx.clone(), config.max_connections / 2);
-    tasks.extend(events::spawn_watchers(
-        &events,
-        events::EventSources {
-            snapshots: snapshots.clone(),
-            jobs: mining.jobs(),
-            progress: mining.progress(),
-            mining: mining.shared_stats(),
-            sync: Arc::clone(&sync_stats),
-        },
-    ));
+    tasks.extend(
+        events::spawn_watchers(
+            &events,
+            events::EventSources {
+                snapshots: snapshots.clone(),
+                jobs: mining.jobs(),
+                progress: mining.progress(),
+                mining: mining.shared_stats(),
+                sync: Arc::clone(&sync_stats),
+            },
+        )
+        .into_iter()
+        .map(|task| ("event watcher", task)),
+    );
     let metrics = Arc::new(metrics::NodeMetrics::new(metrics::MetricSources {
         snapshots: snapshots.clone(),
         progress: mining.progress(),
@@ -494,8 +526,13 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         state,
         shutdown: shutdown_tx,
         server,
-        tasks,
-        threads: vec![writer_thread, mining_thread],
+        parts: critical::PartsWatch::new(
+            vec![
+                ("chain writer", writer_thread),
+                ("mining coordinator", mining_thread),
+            ],
+            tasks,
+        ),
         gaps,
     })
 }
@@ -552,12 +589,25 @@ async fn open_store(data_dir: Option<PathBuf>) -> Result<(ValidChain, Persistenc
     Ok((chain, persistence))
 }
 
-/// Runs a node until `shutdown` completes, then stops it gracefully.
+/// Runs a node until `shutdown` completes, or until a part it needs stops (see
+/// [`critical`]), then stops it gracefully.
 ///
 /// # Errors
-/// [`NodeError`] when the node cannot start or its server fails.
+/// [`NodeError`] when the node cannot start or its server fails;
+/// [`NodeError::PartStopped`] when a part stopped before `shutdown` completed.
 pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
     let node = start(config).await?;
-    shutdown.await;
-    node.shutdown().await
+    let stopped = tokio::select! {
+        () = shutdown => None,
+        stopped = node.part_stopped() => Some(stopped),
+    };
+    if let Some(stopped) = &stopped {
+        tracing::error!(parts = ?stopped.parts, "a part of the node stopped; shutting down");
+    }
+    // The server's own error, when it has one, says more than its name.
+    node.shutdown().await?;
+    match stopped {
+        Some(stopped) => Err(NodeError::PartStopped(stopped)),
+        None => Ok(()),
+    }
 }

@@ -142,8 +142,18 @@ impl TestNode {
         self.status().await["length"].as_u64().expect("length") as usize
     }
 
-    /// Stops the node gracefully.
+    /// Stops the node gracefully, after checking that every part it needs still ran (no thread
+    /// ended and no task panicked before the shutdown).
     pub async fn stop(self) {
+        // The watcher notes a task's panic when it next runs: let it.
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+        let stopped = futures_util::FutureExt::now_or_never(self.handle.part_stopped());
+        assert_eq!(
+            stopped, None,
+            "a part of the node stopped before its shutdown"
+        );
         self.handle.shutdown().await.expect("clean shutdown");
     }
 }
