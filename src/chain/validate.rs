@@ -675,16 +675,19 @@ pub(crate) mod tests {
     /// A strict-valid chain on genesis with these difficulties, mined by the reference
     /// miner (shared by the fork-choice tests).
     pub(crate) fn chain_of(difficulties: &[u32]) -> ValidChain {
+        mined_chain(difficulties.iter().map(|&d| (Json::String("x".into()), d)))
+    }
+
+    /// A strict-valid chain on genesis with a block for each `(data, difficulty)`, one
+    /// millisecond apart, mined by the reference miner (shared by the node's tests).
+    pub(crate) fn mined_chain(blocks: impl IntoIterator<Item = (Json, u32)>) -> ValidChain {
         let mut chain = ValidChain::genesis();
-        for &d in difficulties {
+        for (data, d) in blocks {
             let tip = chain.tip().clone();
-            let block = mine_reference(
-                &tip,
-                Json::String("x".into()),
-                tip.timestamp + 1,
-                Difficulty::new(d),
-            );
-            chain.push(block, RuleSet::Strict, now_ms()).ok();
+            let block = mine_reference(&tip, data, tip.timestamp + 1, Difficulty::new(d));
+            chain
+                .push(block, RuleSet::Strict, now_ms())
+                .expect("the reference miner's block extends the chain");
         }
         chain
     }

@@ -506,20 +506,14 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::{Difficulty, Json};
-    use crate::miner::reference::mine_reference;
+    use crate::chain::Json;
 
+    /// `n` blocks on genesis, each with non-ASCII data.
     fn chain_of(n: usize) -> ValidChain {
-        let mut chain = ValidChain::genesis();
-        for i in 0..n {
-            let tip = chain.tip().clone();
+        crate::chain::validate::tests::mined_chain((0..n).map(|i| {
             let data = Json::parse(&format!(r#"{{"i": {i}, "s": "é"}}"#)).expect("literal JSON");
-            let block = mine_reference(&tip, data, tip.timestamp + 1, Difficulty::new(3));
-            chain
-                .push(block, RuleSet::Strict, now_ms())
-                .expect("valid block");
-        }
-        chain
+            (data, 3)
+        }))
     }
 
     /// A change the store refuses is neither installed nor handed to the miner: the
