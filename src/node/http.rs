@@ -430,12 +430,24 @@ impl From<Rejection> for ApiError {
 }
 
 /// The whole chain as the original answers it, streamed with its length.
-fn chain_body(snapshot: &Arc<super::state::Snapshot>) -> Response {
-    (
+///
+/// The length is measured first, off the async workers when this snapshot's is not
+/// known yet (a node just started on a long stored chain, or a chain just adopted,
+/// before the publisher measured it): for a million blocks that is a second or more,
+/// and on a worker it would stall every connection that worker serves, the health
+/// check included, while each request for the chain waited on the same measurement.
+async fn chain_body(snapshot: Arc<super::state::Snapshot>) -> Result<Response, ApiError> {
+    if !snapshot.is_measured() {
+        let measuring = Arc::clone(&snapshot);
+        tokio::task::spawn_blocking(move || measuring.body_len())
+            .await
+            .map_err(|e| ApiError::Internal(format!("measuring the chain failed: {e}")))?;
+    }
+    Ok((
         [(header::CONTENT_TYPE, "application/json")],
         axum::body::Body::new(snapshot.body()),
     )
-        .into_response()
+        .into_response())
 }
 
 fn json_bytes(body: Bytes) -> Response {
@@ -460,7 +472,7 @@ pub async fn get_blocks(
     let Query(query) = query.map_err(|rejection| bad_request(&rejection.body_text()))?;
     let snapshot = state.snapshot();
     if !query.contains_key("from") && !query.contains_key("limit") {
-        return Ok(chain_body(&snapshot));
+        return chain_body(snapshot).await;
     }
     let from = parse_param(&query, "from")?.unwrap_or(0);
     let limit = parse_param(&query, "limit")?.unwrap_or(100);
@@ -806,7 +818,7 @@ pub async fn mine_block(
             .map_err(|e| ApiError::Internal(format!("checking the mining request failed: {e}")))??
     };
     let snapshot = state.mining.mine(data).await?;
-    Ok(chain_body(&snapshot))
+    chain_body(snapshot).await
 }
 
 /// `POST /api/chain`'s answer when the chain is ours now.
@@ -894,6 +906,40 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A chain whose length is not measured yet is measured off the async thread: on a
+    /// one-thread runtime, a task spawned before the request runs while the request
+    /// waits for the length (measured on the thread itself, it could not run until the
+    /// whole answer was ready), and the answer carries the measured length.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_chain_is_measured_off_the_async_thread() {
+        let chain = crate::chain::ValidChain::validate(
+            crate::miner::synthetic::synthetic_chain(2_000),
+            crate::chain::RuleSet::Strict,
+            crate::chain::validate::now_ms(),
+        )
+        .expect("the synthetic chain is valid");
+        let snapshot = Arc::new(super::super::state::Snapshot::of_chain(chain));
+        assert!(!snapshot.is_measured());
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let other = {
+            let ran = Arc::clone(&ran);
+            tokio::spawn(async move { ran.store(true, std::sync::atomic::Ordering::SeqCst) })
+        };
+        let response = chain_body(Arc::clone(&snapshot))
+            .await
+            .expect("the chain's answer");
+        assert!(
+            ran.load(std::sync::atomic::Ordering::SeqCst),
+            "the other task waited for the measurement"
+        );
+        assert!(snapshot.is_measured());
+        assert_eq!(
+            axum::body::HttpBody::size_hint(response.body()).exact(),
+            Some(snapshot.body_len())
+        );
+        other.await.expect("the other task ends");
+    }
 
     /// Each error variant maps to its status.
     #[test]

@@ -78,6 +78,13 @@ impl Snapshot {
             .get_or_init(|| (Form::Body.len(&self.chain), Form::Message.len(&self.chain)))
     }
 
+    /// Whether the lengths are known yet ([`Snapshot::body_len`] and
+    /// [`Snapshot::message_len`] then cost nothing): async code measures them off its
+    /// workers when they are not.
+    pub fn is_measured(&self) -> bool {
+        self.lens.get().is_some()
+    }
+
     /// The length of `GET /api/blocks`'s body (the first call per snapshot sums the
     /// chain's chunks; full chunks are measured once for all snapshots).
     pub fn body_len(&self) -> u64 {
