@@ -554,3 +554,76 @@ async fn a_client_that_stops_reading_is_cut_after_the_write_timeout() {
     assert!(got < whole.len(), "{got} bytes: the whole answer went out");
     node.stop().await;
 }
+
+/// One client address holds at most its share of the connections: past it, a new
+/// connection from that address gets 503 with the JSON error and is closed at once,
+/// while another address is still served, and `/api/status` counts the refusal.
+/// Before, one address could take every slot (slow readers each held to their write
+/// timeout, say) and leave everyone else waiting in the backlog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_holds_at_most_its_share_of_the_connections() {
+    let node = TestNode::start(NodeConfig {
+        max_connections: 8,
+        max_connections_per_ip: 4,
+        // The held connections stay open for the whole test.
+        header_timeout: 2 * PATIENCE,
+        ..slow_config()
+    })
+    .await;
+    let addr = node.handle.addr();
+    // Four connections from 127.0.0.1 that the node has taken (each answered once).
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect(addr).await;
+        assert!(send(&mut stream, &head("GET", "/healthz", "")).await);
+        assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
+        held.push(stream);
+    }
+    // A fifth from the same address is refused at once, before it sends a byte.
+    let mut fifth = connect(addr).await;
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, fifth.read_to_end(&mut answer))
+        .await
+        .expect("the refused connection is closed")
+        .expect("the refusal is read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.contains(r#"{"error":"too many connections from this address: at most 4 at once"}"#),
+        "{answer}"
+    );
+    // Another address (the loopback takes all of 127/8) is served, slots being free.
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind("127.0.0.2:0".parse().expect("an address"))
+        .expect("127.0.0.2 is a loopback address");
+    let mut other = socket.connect(addr).await.expect("connect from 127.0.0.2");
+    assert!(
+        send(
+            &mut other,
+            &head("GET", "/api/status", "Connection: close\r\n")
+        )
+        .await
+    );
+    let mut status = Vec::new();
+    tokio::time::timeout(PATIENCE, other.read_to_end(&mut status))
+        .await
+        .expect("the status is answered")
+        .expect("the status is read");
+    assert_eq!(common::raw_http::status_of(&status), Some(200));
+    let status = String::from_utf8_lossy(&status);
+    let body = &status[status.find("\r\n\r\n").expect("a head") + 4..];
+    let status: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    assert_eq!(status["http"]["max_connections_per_ip"], 4, "{status}");
+    assert_eq!(status["http"]["refused_per_ip"], 1, "{status}");
+    // Once one of the four goes, the address has room again.
+    drop(held.pop());
+    wait_until("127.0.0.1 has room again", PATIENCE, || async {
+        let mut stream = connect(addr).await;
+        send(&mut stream, &head("GET", "/healthz", "")).await
+            && ending(&mut stream, PATIENCE).await == Ending::Answered(200)
+    })
+    .await;
+    drop(held);
+    node.stop().await;
+}

@@ -78,6 +78,12 @@ pub struct NodeArgs {
     /// gets 503.
     #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Most client connections open at once from one address (an IPv4 address, or an
+    /// IPv6 /64); past that a new one gets 503 and is closed, so that one client cannot
+    /// hold every connection. Raise it behind a reverse proxy, whose connections all
+    /// come from one address.
+    #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    max_connections_per_ip: usize,
     /// A host name under which web pages may change this node (mine, push a chain),
     /// beside localhost, IP addresses and the --host name; repeat for several. A page
     /// served under any other name gets 403 on a write: that stops a site whose name an
@@ -183,10 +189,14 @@ impl NodeArgs {
         if self.header_timeout_ms == 0 || self.body_timeout_ms == 0 || self.write_timeout_ms == 0 {
             bail!("--header-timeout-ms, --body-timeout-ms and --write-timeout-ms must be above 0");
         }
-        if self.max_connections == 0 || self.body_budget_bytes == 0 || self.mining_queue_bytes == 0
+        if self.max_connections == 0
+            || self.max_connections_per_ip == 0
+            || self.body_budget_bytes == 0
+            || self.mining_queue_bytes == 0
         {
             bail!(
-                "--max-connections, --body-budget-bytes and --mining-queue-bytes must be above 0"
+                "--max-connections, --max-connections-per-ip, --body-budget-bytes and \
+                 --mining-queue-bytes must be above 0"
             );
         }
         if let Some(bad) = self
@@ -227,6 +237,7 @@ impl NodeArgs {
             body_timeout: Duration::from_millis(self.body_timeout_ms),
             write_timeout: Duration::from_millis(self.write_timeout_ms),
             max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
             allowed_hosts: self.allow_host.clone(),
             body_budget_bytes: self.body_budget_bytes,
             mining_queue_bytes: self.mining_queue_bytes,

@@ -47,6 +47,11 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(60);
 /// listen backlog until one closes.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
+/// Default [`NodeConfig::max_connections_per_ip`]: far more than a browser (six per
+/// host) or a peer uses, and a sixteenth of [`DEFAULT_MAX_CONNECTIONS`], so one client
+/// cannot take the slots however it paces its connections.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 64;
+
 /// Default cap on the bytes of request bodies being held at once across all
 /// connections (read, or reserved by their declared length): a few hundred slow
 /// uploads hold at most this, not gigabytes.
@@ -97,6 +102,9 @@ pub struct NodeConfig {
     pub write_timeout: Duration,
     /// Most client connections open at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Most client connections open at once from one client address (an IPv4 address,
+    /// an IPv6 /64); past that a new one gets 503 and is closed.
+    pub max_connections_per_ip: usize,
     /// Host names (beside `localhost`, IP addresses and [`NodeConfig::host`]) under
     /// which a web page may change this node: see
     /// [`same_site_writes`](super::http::same_site_writes).
@@ -157,6 +165,7 @@ impl Default for NodeConfig {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             allowed_hosts: Vec::new(),
             body_budget_bytes: DEFAULT_BODY_BUDGET_BYTES,
             mining_queue_bytes: DEFAULT_MINING_QUEUE_BYTES,

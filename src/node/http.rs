@@ -600,6 +600,11 @@ pub struct HttpStatus {
     pub connections: usize,
     /// The cap on open connections.
     pub max_connections: usize,
+    /// The cap on open connections from one client address (an IPv4 address, an IPv6
+    /// /64).
+    pub max_connections_per_ip: usize,
+    /// Connections refused (503, closed) because their address had its share open.
+    pub refused_per_ip: u64,
     /// Bytes of request bodies held now, of [`HttpStatus::body_budget_bytes`].
     pub body_bytes: usize,
     /// The cap on bytes of request bodies held at once.
@@ -742,6 +747,8 @@ pub fn status(state: &AppState) -> Status {
         http: HttpStatus {
             connections: state.connections.open(),
             max_connections: state.connections.max(),
+            max_connections_per_ip: state.connections.max_per_address(),
+            refused_per_ip: state.connections.refused_per_address(),
             body_bytes: state.bodies.budget() - state.bodies.available(),
             body_budget_bytes: state.bodies.budget(),
         },

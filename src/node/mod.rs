@@ -498,7 +498,10 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         store: store_health,
         uploads: bodies.capped(),
         bodies,
-        connections: ConnectionCount::new(config.max_connections),
+        connections: ConnectionCount::with_per_address(
+            config.max_connections,
+            config.max_connections_per_ip,
+        ),
         allowed_hosts: config.page_write_hosts().into(),
         large_checks: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get),

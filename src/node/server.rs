@@ -20,10 +20,19 @@
 //! each. Shutdown stops accepting and lets every open connection finish its request
 //! (graceful drain).
 //!
+//! One client address (an IPv4 address, or an IPv6 /64, which one host may hold
+//! whole) may hold at most `max_per_address` of the slots: past that its new
+//! connections get a 503 and are closed at once, so one client cannot take every slot
+//! however it paces its connections (slowly reading answers, say, each kept until its
+//! write timeout).
+//!
 //! HTTP/1 only, as the original's uvicorn serves: HTTP/2 would bring multiplexed
 //! streams whose headers have no read timeout.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -61,16 +70,105 @@ const SEND_BUFFER_BYTES: usize = 1024 * 1024;
 pub struct ConnectionCount {
     slots: Arc<Semaphore>,
     max: usize,
+    per_address: Arc<PerAddress>,
+}
+
+/// Connections open per client address, and those refused for being one too many.
+#[derive(Debug)]
+struct PerAddress {
+    max: usize,
+    /// Only addresses with a connection open: at most the cap's count of entries.
+    open: Mutex<HashMap<IpAddr, usize>>,
+    refused: AtomicU64,
+}
+
+/// A connection's place in its address's count, given back when dropped.
+#[derive(Debug)]
+struct AddressSlot {
+    per_address: Arc<PerAddress>,
+    address: IpAddr,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .per_address
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
+}
+
+/// The address a client's connections count under: an IPv4 address as it is (an
+/// IPv4-mapped IPv6 one as that IPv4 address), an IPv6 address by its /64.
+fn client_address(peer: IpAddr) -> IpAddr {
+    match peer.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
 }
 
 impl ConnectionCount {
-    /// Room for `max` connections (at least one).
+    /// Room for `max` connections (at least one), with no cap per client address below
+    /// that.
     pub fn new(max: usize) -> ConnectionCount {
+        ConnectionCount::with_per_address(max, max)
+    }
+
+    /// Room for `max` connections (at least one), at most `max_per_address` (at least
+    /// one) from one client address.
+    pub fn with_per_address(max: usize, max_per_address: usize) -> ConnectionCount {
         let max = max.clamp(1, Semaphore::MAX_PERMITS);
         ConnectionCount {
             slots: Arc::new(Semaphore::new(max)),
             max,
+            per_address: Arc::new(PerAddress {
+                max: max_per_address.clamp(1, max),
+                open: Mutex::new(HashMap::new()),
+                refused: AtomicU64::new(0),
+            }),
         }
+    }
+
+    /// The cap per client address.
+    pub fn max_per_address(&self) -> usize {
+        self.per_address.max
+    }
+
+    /// Connections refused because their address had its share open.
+    pub fn refused_per_address(&self) -> u64 {
+        self.per_address.refused.load(Ordering::Relaxed)
+    }
+
+    /// A place for a connection from `peer`, or `None` (counted) when its address has
+    /// its share open already.
+    fn admit(&self, peer: IpAddr) -> Option<AddressSlot> {
+        let address = client_address(peer);
+        let mut open = self
+            .per_address
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(address).or_insert(0);
+        if *count >= self.per_address.max {
+            drop(open);
+            self.per_address.refused.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            per_address: Arc::clone(&self.per_address),
+            address,
+        })
     }
 
     /// Connections open now.
@@ -98,7 +196,8 @@ pub struct Timeouts {
 /// `timeouts.header` to send each request head, and may stay idle between requests as
 /// long (at most [`PRESSED_HEADER_TIMEOUT`] when it is accepted with fewer than a
 /// quarter of the slots free), and its writes may wait `timeouts.write` on a client
-/// that does not read; at most `connections`' cap are open at once.
+/// that does not read; at most `connections`' cap are open at once, and at most its
+/// share per client address.
 ///
 /// # Errors
 /// None today: accept errors are logged and the loop goes on, as a listening socket
@@ -120,6 +219,7 @@ pub async fn serve(
     };
     let http = builder(timeouts.header);
     let pressed = builder(timeouts.header.min(PRESSED_HEADER_TIMEOUT));
+    let refusal = too_many_from_address(connections.max_per_address());
     let graceful = GracefulShutdown::new();
     loop {
         // The slot is taken before accepting: past the cap, connections wait in the
@@ -130,9 +230,9 @@ pub async fn serve(
             }
             () = stopped(&mut shutdown) => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     if !is_connection_error(&err) {
                         tracing::error!(%err, "accept failed; pausing");
@@ -142,6 +242,15 @@ pub async fn serve(
                 }
             },
             () = stopped(&mut shutdown) => break,
+        };
+        let Some(address_slot) = connections.admit(peer.ip()) else {
+            // Told why if its buffer takes it (a fresh socket's does), never waited
+            // on: the connection is closed at once, and its slot is free again.
+            // (A plain send: tokio's own try_write waits for a readiness event that a
+            // socket just accepted has not had yet.)
+            let _ = socket2::SockRef::from(&stream).send(&refusal);
+            tracing::debug!(peer = %peer.ip(), "refused a connection: its address has its share open");
+            continue;
         };
         tune_socket(&stream);
         let mut stream = TimeoutStream::new(stream);
@@ -158,13 +267,26 @@ pub async fn serve(
                 // Timeouts and clients that go away: theirs, not ours.
                 tracing::debug!(%err, "connection closed with an error");
             }
-            drop(slot);
+            drop((slot, address_slot));
         });
     }
     drop(listener);
     tracing::debug!(open = connections.open(), "draining connections");
     graceful.shutdown().await;
     Ok(())
+}
+
+/// The answer to a connection past its address's share: 503, with the JSON error
+/// every other refusal has, and the connection closed.
+fn too_many_from_address(max_per_address: usize) -> Vec<u8> {
+    let body = format!(
+        r#"{{"error":"too many connections from this address: at most {max_per_address} at once"}}"#
+    );
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 /// Completes once the shutdown flag is set (or its sender is gone).
@@ -188,4 +310,57 @@ fn is_connection_error(err: &std::io::Error) -> bool {
 fn tune_socket(stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
     let _ = socket2::SockRef::from(stream).set_send_buffer_size(SEND_BUFFER_BYTES);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// IPv4 addresses count alone, IPv4-mapped IPv6 ones as their IPv4 address, and
+    /// IPv6 addresses by their /64 (one host may hold a whole /64).
+    #[test]
+    fn client_addresses_group_ipv6_by_its_64() {
+        let v4: IpAddr = "192.0.2.7".parse().expect("an address");
+        assert_eq!(client_address(v4), v4);
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().expect("an address");
+        assert_eq!(client_address(mapped), v4);
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("an address");
+        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().expect("an address");
+        let c: IpAddr = "2001:db8:1:3::1".parse().expect("an address");
+        assert_eq!(
+            client_address(a),
+            "2001:db8:1:2::".parse::<IpAddr>().expect("an address")
+        );
+        assert_eq!(client_address(a), client_address(b));
+        assert_ne!(client_address(a), client_address(c));
+    }
+
+    /// An address gets its share and no more; a place given back is free again, and
+    /// an address with nothing open leaves no entry behind.
+    #[test]
+    fn an_address_gets_its_share() {
+        let count = ConnectionCount::with_per_address(8, 2);
+        let ip: IpAddr = "192.0.2.7".parse().expect("an address");
+        let first = count.admit(ip).expect("room");
+        let second = count.admit(ip).expect("room");
+        assert!(count.admit(ip).is_none());
+        assert!(
+            count
+                .admit("192.0.2.8".parse().expect("an address"))
+                .is_some()
+        );
+        assert_eq!(count.refused_per_address(), 1);
+        drop(first);
+        let third = count.admit(ip).expect("room again");
+        drop((second, third));
+        assert!(
+            count
+                .per_address
+                .open
+                .lock()
+                .expect("not poisoned")
+                .is_empty()
+        );
+        assert_eq!(ConnectionCount::new(8).max_per_address(), 8);
+    }
 }
