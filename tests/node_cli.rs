@@ -19,8 +19,15 @@ fn minichain() -> Command {
 /// data directory of its own; returns the child, its base URL and the directory
 /// (removed on drop).
 fn start_node() -> (Child, String, tempfile::TempDir) {
+    start_node_with(&[])
+}
+
+/// [`start_node`] with more arguments.
+fn start_node_with(extra: &[&str]) -> (Child, String, tempfile::TempDir) {
     let data = tempfile::tempdir().expect("a temporary data directory");
-    let (child, addr, lines) = spawn_until_listening(&mut unreachable_node_command(data.path()));
+    let mut command = unreachable_node_command(data.path());
+    command.args(extra);
+    let (child, addr, lines) = spawn_until_listening(&mut command);
     // Keep draining the log so the node never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, format!("http://{addr}"), data)
@@ -124,7 +131,8 @@ async fn a_client_that_goes_away_stops_its_search() {
 /// kept its place until the coordinator reached it, and the live client got 503).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_left_do_not_fill_the_queue() {
-    let (mut child, base, _data) = start_node();
+    // All from one address: no cap per address below the 1,100 connections.
+    let (mut child, base, _data) = start_node_with(&["--max-connections-per-ip", "2048"]);
     let client = reqwest::Client::new();
     let addr = base.trim_start_matches("http://").to_owned();
     let request = |text: &str| {

@@ -79,9 +79,9 @@ pub struct NodeArgs {
     #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
     /// Most client connections open at once from one address (an IPv4 address, or an
-    /// IPv6 /64); past that a new one gets 503 and is closed, so that one client cannot
-    /// hold every connection. Raise it behind a reverse proxy, whose connections all
-    /// come from one address.
+    /// IPv6 /64); past that a new one gets 503 (a reset if it is still sending) and is
+    /// closed, so that one client cannot hold every connection. Raise it behind a
+    /// reverse proxy, whose connections all come from one address.
     #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_CONNECTIONS_PER_IP)]
     max_connections_per_ip: usize,
     /// A host name under which web pages may change this node (mine, push a chain),

@@ -22,7 +22,8 @@
 //!
 //! One client address (an IPv4 address, or an IPv6 /64, which one host may hold
 //! whole) may hold at most `max_per_address` of the slots: past that its new
-//! connections get a 503 and are closed at once, so one client cannot take every slot
+//! connections get a 503 (a client still sending may see a reset instead) and are
+//! closed at once, so one client cannot take every slot
 //! however it paces its connections (slowly reading answers, say, each kept until its
 //! write timeout).
 //!
@@ -244,11 +245,7 @@ pub async fn serve(
             () = stopped(&mut shutdown) => break,
         };
         let Some(address_slot) = connections.admit(peer.ip()) else {
-            // Told why if its buffer takes it (a fresh socket's does), never waited
-            // on: the connection is closed at once, and its slot is free again.
-            // (A plain send: tokio's own try_write waits for a readiness event that a
-            // socket just accepted has not had yet.)
-            let _ = socket2::SockRef::from(&stream).send(&refusal);
+            refuse(stream, &refusal);
             tracing::debug!(peer = %peer.ip(), "refused a connection: its address has its share open");
             continue;
         };
@@ -274,6 +271,28 @@ pub async fn serve(
     tracing::debug!(open = connections.open(), "draining connections");
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Tells a connection past its address's share why, and closes it, never waiting on
+/// it: the answer goes into a fresh socket's empty buffer, and whatever the client sent
+/// already is read off first, so that the close is a clean end rather than a reset that
+/// could discard the answer. A client still sending may see a reset all the same.
+/// (A std socket: tokio's own writes wait for a readiness event that a socket just
+/// accepted has not had yet, and std's send never raises SIGPIPE.)
+fn refuse(stream: TcpStream, refusal: &[u8]) {
+    let Ok(mut stream) = stream.into_std() else {
+        return;
+    };
+    let _ = std::io::Write::write(&mut stream, refusal);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut sink = [0u8; 4096];
+    // A request head is at most MAX_HEAD_BYTES; the rest, if any, is not waited for.
+    for _ in 0..MAX_HEAD_BYTES / sink.len() {
+        match std::io::Read::read(&mut stream, &mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
 }
 
 /// The answer to a connection past its address's share: 503, with the JSON error
