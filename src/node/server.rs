@@ -23,9 +23,8 @@
 //! One client address (an IPv4 address, or an IPv6 /64, which one host may hold
 //! whole) may hold at most `max_per_address` of the slots: past that its new
 //! connections get a 503 (a client still sending may see a reset instead) and are
-//! closed at once, so one client cannot take every slot
-//! however it paces its connections (slowly reading answers, say, each kept until its
-//! write timeout).
+//! closed at once, so one client cannot take every slot however it paces its
+//! connections (slowly reading answers, say, each kept until its write timeout).
 //!
 //! HTTP/1 only, as the original's uvicorn serves: HTTP/2 would bring multiplexed
 //! streams whose headers have no read timeout.
