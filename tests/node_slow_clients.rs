@@ -627,3 +627,44 @@ async fn one_address_holds_at_most_its_share_of_the_connections() {
     drop(held);
     node.stop().await;
 }
+
+/// One client address holds at most its share of the event streams: past it, a new
+/// stream from that address gets 503 (and its connection is closed) while another
+/// address still gets one. Before, one client could take every stream the node serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_holds_at_most_its_share_of_the_event_streams() {
+    let share = minichain::node::events::STREAMS_PER_ADDRESS;
+    let node = TestNode::start(NodeConfig {
+        // Room for four addresses' shares of streams, and every connection below.
+        max_connections: 8 * share,
+        ..slow_config()
+    })
+    .await;
+    let addr = node.handle.addr();
+    let mut streams = Vec::new();
+    for _ in 0..share {
+        let mut stream = connect(addr).await;
+        assert!(send(&mut stream, &head("GET", "/api/events", "")).await);
+        assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
+        streams.push(stream);
+    }
+    let mut refused = connect(addr).await;
+    assert!(send(&mut refused, &head("GET", "/api/events", "")).await);
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, refused.read_to_end(&mut answer))
+        .await
+        .expect("the refused stream's connection is closed")
+        .expect("the refusal is read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("from this address"), "{answer}");
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind("127.0.0.2:0".parse().expect("an address"))
+        .expect("127.0.0.2 is a loopback address");
+    let mut other = socket.connect(addr).await.expect("connect from 127.0.0.2");
+    assert!(send(&mut other, &head("GET", "/api/events", "")).await);
+    assert_eq!(ending(&mut other, PATIENCE).await, Ending::Answered(200));
+    drop(streams);
+    node.stop().await;
+}

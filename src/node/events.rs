@@ -16,6 +16,7 @@
 //!   `rejected` for each rejection reason whose count moved.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,7 @@ use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, watch};
 use tokio::task::JoinHandle;
 
+use super::address_count::{AddressCounts, AddressSlot};
 use super::intake::SyncStats;
 use super::job_slot::{JobSlot, RestartTiming, TipSource};
 use super::mining::MiningStats;
@@ -122,11 +124,30 @@ pub struct EventBus {
     shutdown: watch::Receiver<bool>,
     readers: Arc<Semaphore>,
     max_readers: usize,
+    per_address: Arc<AddressCounts>,
 }
 
-/// A place among a bus's open streams, held for as long as its stream is open.
+/// The most event streams one client address may hold open at once (a few browser
+/// tabs' worth): the streams' own cap is shared by every client, and without this one
+/// client could take all of it.
+pub const STREAMS_PER_ADDRESS: usize = 8;
+
+/// A place among a bus's open streams (and its address's share, when the request
+/// came with one), held for as long as its stream is open.
 #[derive(Debug)]
-pub struct EventReader(#[allow(dead_code)] OwnedSemaphorePermit);
+pub struct EventReader(
+    #[allow(dead_code)] OwnedSemaphorePermit,
+    #[allow(dead_code)] Option<AddressSlot>,
+);
+
+/// Why a stream was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamRefused {
+    /// As many streams are open as the node serves at once.
+    AllOpen,
+    /// The client's address holds its share ([`STREAMS_PER_ADDRESS`]).
+    AddressShare,
+}
 
 impl EventBus {
     /// A bus whose streams end when `shutdown` turns true, with at most `max_readers`
@@ -145,15 +166,29 @@ impl EventBus {
             shutdown,
             readers: Arc::new(Semaphore::new(max_readers)),
             max_readers,
+            per_address: AddressCounts::new(STREAMS_PER_ADDRESS),
         }
     }
 
-    /// A place for one more stream, or `None` when [`Self::max_readers`] are open.
-    pub fn reader(&self) -> Option<EventReader> {
-        Arc::clone(&self.readers)
+    /// A place for one more stream from `client` (`None`: a request made without a
+    /// socket, which has no share to keep), or why not: [`Self::max_readers`] are
+    /// open, or the client's address holds [`STREAMS_PER_ADDRESS`].
+    ///
+    /// # Errors
+    /// [`StreamRefused`], as above.
+    pub fn reader(&self, client: Option<IpAddr>) -> Result<EventReader, StreamRefused> {
+        let share = match client {
+            Some(address) => Some(
+                self.per_address
+                    .admit(address)
+                    .ok_or(StreamRefused::AddressShare)?,
+            ),
+            None => None,
+        };
+        let place = Arc::clone(&self.readers)
             .try_acquire_owned()
-            .ok()
-            .map(EventReader)
+            .map_err(|_| StreamRefused::AllOpen)?;
+        Ok(EventReader(place, share))
     }
 
     /// The most streams open at once.
@@ -439,12 +474,42 @@ mod tests {
     fn readers_are_capped() {
         let (_stop, shutdown) = watch::channel(false);
         let bus = EventBus::new(shutdown.clone(), 2);
-        let first = bus.reader().expect("one");
-        let _second = bus.reader().expect("two");
-        assert!(bus.reader().is_none(), "a third is refused");
+        let first = bus.reader(None).expect("one");
+        let _second = bus.reader(None).expect("two");
+        assert_eq!(bus.reader(None).err(), Some(StreamRefused::AllOpen));
         drop(first);
-        assert!(bus.reader().is_some(), "a place comes back");
-        assert!(EventBus::new(shutdown, 0).reader().is_none());
+        assert!(bus.reader(None).is_ok(), "a place comes back");
+        assert!(EventBus::new(shutdown, 0).reader(None).is_err());
+    }
+
+    /// One address holds at most its share of the streams, while another still gets
+    /// one; a stream refused for the cap over all does not keep its address's place.
+    #[test]
+    fn an_address_holds_at_most_its_share_of_streams() {
+        let (_stop, shutdown) = watch::channel(false);
+        let (a, b): (IpAddr, IpAddr) = (
+            "192.0.2.1".parse().expect("an address"),
+            "192.0.2.2".parse().expect("an address"),
+        );
+        let bus = EventBus::new(shutdown.clone(), 4 * STREAMS_PER_ADDRESS);
+        let held: Vec<_> = (0..STREAMS_PER_ADDRESS)
+            .map(|_| bus.reader(Some(a)).expect("within the share"))
+            .collect();
+        assert_eq!(bus.reader(Some(a)).err(), Some(StreamRefused::AddressShare));
+        assert!(bus.reader(Some(b)).is_ok());
+        drop(held);
+        assert!(bus.reader(Some(a)).is_ok(), "the share comes back");
+
+        let full = EventBus::new(shutdown, 1);
+        let only = full.reader(Some(a)).expect("the one place");
+        for _ in 0..2 * STREAMS_PER_ADDRESS {
+            assert_eq!(full.reader(Some(b)).err(), Some(StreamRefused::AllOpen));
+        }
+        drop(only);
+        assert!(
+            full.reader(Some(b)).is_ok(),
+            "b's refusals kept none of its share"
+        );
     }
 
     /// A reader that falls more than the buffer behind gets its stream closed; a

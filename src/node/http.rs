@@ -26,9 +26,10 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tower_http::timeout::TimeoutLayer;
 
+use super::address_count::ClientAddress;
 use super::body_budget::{BodyBudget, BodyError};
 use super::config::{MAX_PAGE, fork_choice_name};
-use super::events::{self, EventBus};
+use super::events::{self, EventBus, STREAMS_PER_ADDRESS, StreamRefused};
 use super::intake::{IntakeSender, Rejection, Source, SyncStats, Verdict};
 use super::job_slot::RestartTiming;
 use super::metrics::{self, NodeMetrics};
@@ -273,20 +274,33 @@ pub async fn security_headers(mut response: Response) -> Response {
 
 /// `GET /api/events`: the node's events as Server-Sent Events (see [`events::stream`]),
 /// or 503 while the most streams the node serves at once are open (see
-/// [`EventBus::new`] for why they have a cap of their own).
+/// [`EventBus::new`] for why they have a cap of their own), or while the client's
+/// address holds its share of them ([`STREAMS_PER_ADDRESS`]).
 #[utoipa::path(get, path = "/api/events", tag = "live",
     responses(
         (status = 200, content_type = "text/event-stream",
             description = "Server-Sent Events: `block` (BlockEvent), `mining` (MiningEvent), `reorg` (ReorgEvent), `restart` (RestartEvent), `rejected` (RejectedEvent); `data:` is the event's JSON"),
-        (status = 503, description = "As many event streams are open as the node serves at once", body = super::api_docs::ErrorDoc)))]
-pub async fn event_stream(State(bus): State<EventBus>) -> Response {
-    let Some(reader) = bus.reader() else {
+        (status = 503, description = "As many event streams are open as the node serves at once, or as one client address may hold", body = super::api_docs::ErrorDoc)))]
+pub async fn event_stream(
+    State(bus): State<EventBus>,
+    client: Option<axum::Extension<ClientAddress>>,
+) -> Response {
+    let reader = match bus.reader(client.map(|axum::Extension(ClientAddress(ip))| ip)) {
+        Ok(reader) => reader,
         // The connection goes with the refusal: kept open, idle, it would hold its slot
         // until the idle timeout, and a flood of refused streams would fill the rest.
-        return closing(ApiError::Unavailable(format!(
-            "{} event streams are open, the most this node serves at once; try again later",
-            bus.max_readers()
-        )));
+        Err(StreamRefused::AllOpen) => {
+            return closing(ApiError::Unavailable(format!(
+                "{} event streams are open, the most this node serves at once; try again later",
+                bus.max_readers()
+            )));
+        }
+        Err(StreamRefused::AddressShare) => {
+            return closing(ApiError::Unavailable(format!(
+                "{STREAMS_PER_ADDRESS} event streams are open from this address, the most one \
+                 address may hold; close one first"
+            )));
+        }
     };
     events::stream(&bus, reader).into_response()
 }

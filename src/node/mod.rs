@@ -21,6 +21,7 @@
 //!   [`seed_compat`]: whole chains on `BLOCKCHAIN` for Python peers, under a limit.
 //! - [`answer`]: answers to peers with a worse chain, bounded against amplification.
 //! - [`http`]: [`router`](http::router), the handlers and [`ApiError`](http::ApiError).
+//! - [`address_count`]: what each client address holds open, for caps per address.
 //! - [`server`]: the accept loop: header-read timeout, connection cap, graceful drain.
 //! - [`body_budget`]: request bodies under a size limit, a shared byte budget and a
 //!   total read time.
@@ -35,6 +36,7 @@
 //! Data flows one way: HTTP/Redis → intake (validate) → writer (fork choice) →
 //! snapshot → cache/publish, and the writer cancels a search on a stale tip.
 
+pub mod address_count;
 pub mod announce;
 pub mod answer;
 pub mod api_docs;

@@ -29,10 +29,7 @@
 //! HTTP/1 only, as the original's uvicorn serves: HTTP/2 would bring multiplexed
 //! streams whose headers have no read timeout.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -43,6 +40,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio_io_timeout::TimeoutStream;
+
+use super::address_count::{AddressCounts, ClientAddress};
 
 /// How long the loop pauses after an accept error that is not the client's (such as
 /// running out of file descriptors), so that it does not spin.
@@ -70,51 +69,7 @@ const SEND_BUFFER_BYTES: usize = 1024 * 1024;
 pub struct ConnectionCount {
     slots: Arc<Semaphore>,
     max: usize,
-    per_address: Arc<PerAddress>,
-}
-
-/// Connections open per client address, and those refused for being one too many.
-#[derive(Debug)]
-struct PerAddress {
-    max: usize,
-    /// Only addresses with a connection open: at most the cap's count of entries.
-    open: Mutex<HashMap<IpAddr, usize>>,
-    refused: AtomicU64,
-}
-
-/// A connection's place in its address's count, given back when dropped.
-#[derive(Debug)]
-struct AddressSlot {
-    per_address: Arc<PerAddress>,
-    address: IpAddr,
-}
-
-impl Drop for AddressSlot {
-    fn drop(&mut self) {
-        let mut open = self
-            .per_address
-            .open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.address) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.address);
-            }
-        }
-    }
-}
-
-/// The address a client's connections count under: an IPv4 address as it is (an
-/// IPv4-mapped IPv6 one as that IPv4 address), an IPv6 address by its /64.
-fn client_address(peer: IpAddr) -> IpAddr {
-    match peer.to_canonical() {
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(prefix.into())
-        }
-        v4 => v4,
-    }
+    per_address: Arc<AddressCounts>,
 }
 
 impl ConnectionCount {
@@ -131,44 +86,18 @@ impl ConnectionCount {
         ConnectionCount {
             slots: Arc::new(Semaphore::new(max)),
             max,
-            per_address: Arc::new(PerAddress {
-                max: max_per_address.clamp(1, max),
-                open: Mutex::new(HashMap::new()),
-                refused: AtomicU64::new(0),
-            }),
+            per_address: AddressCounts::new(max_per_address.clamp(1, max)),
         }
     }
 
     /// The cap per client address.
     pub fn max_per_address(&self) -> usize {
-        self.per_address.max
+        self.per_address.max()
     }
 
     /// Connections refused because their address had its share open.
     pub fn refused_per_address(&self) -> u64 {
-        self.per_address.refused.load(Ordering::Relaxed)
-    }
-
-    /// A place for a connection from `peer`, or `None` (counted) when its address has
-    /// its share open already.
-    fn admit(&self, peer: IpAddr) -> Option<AddressSlot> {
-        let address = client_address(peer);
-        let mut open = self
-            .per_address
-            .open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let count = open.entry(address).or_insert(0);
-        if *count >= self.per_address.max {
-            drop(open);
-            self.per_address.refused.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        *count += 1;
-        Some(AddressSlot {
-            per_address: Arc::clone(&self.per_address),
-            address,
-        })
+        self.per_address.refused()
     }
 
     /// Connections open now.
@@ -243,7 +172,7 @@ pub async fn serve(
             },
             () = stopped(&mut shutdown) => break,
         };
-        let Some(address_slot) = connections.admit(peer.ip()) else {
+        let Some(address_slot) = connections.per_address.admit(peer.ip()) else {
             refuse(stream, &refusal);
             tracing::debug!(peer = %peer.ip(), "refused a connection: its address has its share open");
             continue;
@@ -253,9 +182,19 @@ pub async fn serve(
         stream.set_write_timeout(Some(timeouts.write));
         let short_of_slots = connections.slots.available_permits() * 4 < connections.max;
         let http = if short_of_slots { &pressed } else { &http };
+        // Each request carries its client's address, for the caps per address that
+        // handlers keep (event streams).
+        let client = ClientAddress(peer.ip());
+        let service = tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(client);
+                request
+            },
+        );
         let connection = http.serve_connection(
             TokioIo::new(Box::pin(stream)),
-            TowerToHyperService::new(app.clone()),
+            TowerToHyperService::new(service),
         );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
@@ -334,51 +273,21 @@ fn tune_socket(stream: &TcpStream) {
 mod tests {
     use super::*;
 
-    /// IPv4 addresses count alone, IPv4-mapped IPv6 ones as their IPv4 address, and
-    /// IPv6 addresses by their /64 (one host may hold a whole /64).
+    /// The connection cap's share per address is at most the cap itself, and a count
+    /// without one has none below the cap.
     #[test]
-    fn client_addresses_group_ipv6_by_its_64() {
-        let v4: IpAddr = "192.0.2.7".parse().expect("an address");
-        assert_eq!(client_address(v4), v4);
-        let mapped: IpAddr = "::ffff:192.0.2.7".parse().expect("an address");
-        assert_eq!(client_address(mapped), v4);
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("an address");
-        let b: IpAddr = "2001:db8:1:2:ffff:1:2:3".parse().expect("an address");
-        let c: IpAddr = "2001:db8:1:3::1".parse().expect("an address");
-        assert_eq!(
-            client_address(a),
-            "2001:db8:1:2::".parse::<IpAddr>().expect("an address")
-        );
-        assert_eq!(client_address(a), client_address(b));
-        assert_ne!(client_address(a), client_address(c));
-    }
-
-    /// An address gets its share and no more; a place given back is free again, and
-    /// an address with nothing open leaves no entry behind.
-    #[test]
-    fn an_address_gets_its_share() {
+    fn the_share_per_address_is_within_the_cap() {
         let count = ConnectionCount::with_per_address(8, 2);
-        let ip: IpAddr = "192.0.2.7".parse().expect("an address");
-        let first = count.admit(ip).expect("room");
-        let second = count.admit(ip).expect("room");
-        assert!(count.admit(ip).is_none());
-        assert!(
-            count
-                .admit("192.0.2.8".parse().expect("an address"))
-                .is_some()
-        );
+        let ip: std::net::IpAddr = "192.0.2.7".parse().expect("an address");
+        let held = [count.per_address.admit(ip), count.per_address.admit(ip)];
+        assert!(held.iter().all(Option::is_some));
+        assert!(count.per_address.admit(ip).is_none());
         assert_eq!(count.refused_per_address(), 1);
-        drop(first);
-        let third = count.admit(ip).expect("room again");
-        drop((second, third));
-        assert!(
-            count
-                .per_address
-                .open
-                .lock()
-                .expect("not poisoned")
-                .is_empty()
-        );
+        assert_eq!(count.max_per_address(), 2);
         assert_eq!(ConnectionCount::new(8).max_per_address(), 8);
+        assert_eq!(
+            ConnectionCount::with_per_address(8, 100).max_per_address(),
+            8
+        );
     }
 }
