@@ -94,11 +94,14 @@ def main():
         try:
             wait = WebDriverWait(driver, TIMEOUT)
             # Every event stream node A serves is taken: the page's is refused (503),
-            # which a browser does not retry on its own; the page must.
+            # which a browser does not retry on its own; the page must. The streams
+            # come from another loopback address than the browser's, so that it is the
+            # cap over all streams that refuses the page, not its address's share.
             host, port = a.removeprefix("http://").split(":")
             streams = []
             for _ in range(8):
-                s = socket.create_connection((host, int(port)), timeout=10)
+                s = socket.create_connection((host, int(port)), timeout=10,
+                                             source_address=("127.0.0.2", 0))
                 s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
                 assert b" 200 " in s.recv(200).split(b"\r\n")[0], "a stream opens"
                 streams.append(s)

@@ -26,7 +26,7 @@ enum Command {
     Validate(commands::validate::ValidateArgs),
     Mine(commands::mine::MineArgs),
     Bench(commands::bench::BenchArgs),
-    Node(commands::node::NodeArgs),
+    Node(Box<commands::node::NodeArgs>),
     Import(commands::import::ImportArgs),
     Export(commands::export::ExportArgs),
 }

@@ -633,10 +633,11 @@ async fn one_address_holds_at_most_its_share_of_the_connections() {
 /// address still gets one. Before, one client could take every stream the node serves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_holds_at_most_its_share_of_the_event_streams() {
-    let share = minichain::node::events::STREAMS_PER_ADDRESS;
+    let share = 3;
     let node = TestNode::start(NodeConfig {
         // Room for four addresses' shares of streams, and every connection below.
         max_connections: 8 * share,
+        max_streams_per_ip: share,
         ..slow_config()
     })
     .await;
@@ -665,6 +666,9 @@ async fn one_address_holds_at_most_its_share_of_the_event_streams() {
     let mut other = socket.connect(addr).await.expect("connect from 127.0.0.2");
     assert!(send(&mut other, &head("GET", "/api/events", "")).await);
     assert_eq!(ending(&mut other, PATIENCE).await, Ending::Answered(200));
+    let status = node.status().await;
+    assert_eq!(status["http"]["max_streams_per_ip"], share, "{status}");
+    assert_eq!(status["http"]["refused_streams_per_ip"], 1, "{status}");
     drop(streams);
     node.stop().await;
 }

@@ -84,6 +84,10 @@ pub struct NodeArgs {
     /// reverse proxy, whose connections all come from one address.
     #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_CONNECTIONS_PER_IP)]
     max_connections_per_ip: usize,
+    /// Most event streams (GET /api/events) open at once from one address; past that a
+    /// new one gets 503. Raise it behind a reverse proxy, like --max-connections-per-ip.
+    #[arg(long, value_name = "N", default_value_t = minichain::node::events::STREAMS_PER_ADDRESS)]
+    max_streams_per_ip: usize,
     /// A host name under which web pages may change this node (mine, push a chain),
     /// beside localhost, IP addresses and the --host name; repeat for several. A page
     /// served under any other name gets 403 on a write: that stops a site whose name an
@@ -191,12 +195,13 @@ impl NodeArgs {
         }
         if self.max_connections == 0
             || self.max_connections_per_ip == 0
+            || self.max_streams_per_ip == 0
             || self.body_budget_bytes == 0
             || self.mining_queue_bytes == 0
         {
             bail!(
-                "--max-connections, --max-connections-per-ip, --body-budget-bytes and \
-                 --mining-queue-bytes must be above 0"
+                "--max-connections, --max-connections-per-ip, --max-streams-per-ip, \
+                 --body-budget-bytes and --mining-queue-bytes must be above 0"
             );
         }
         if let Some(bad) = self
@@ -238,6 +243,7 @@ impl NodeArgs {
             write_timeout: Duration::from_millis(self.write_timeout_ms),
             max_connections: self.max_connections,
             max_connections_per_ip: self.max_connections_per_ip,
+            max_streams_per_ip: self.max_streams_per_ip,
             allowed_hosts: self.allow_host.clone(),
             body_budget_bytes: self.body_budget_bytes,
             mining_queue_bytes: self.mining_queue_bytes,

@@ -6,7 +6,8 @@
 //! all clients alone let one client take everything. An IPv4 address counts alone (an
 //! IPv4-mapped IPv6 one as that IPv4 address); an IPv6 address counts by its /64,
 //! which one host may hold whole. Behind a reverse proxy every client has the proxy's
-//! address, so the caps are settings.
+//! address, so the caps are settings (`--max-connections-per-ip`,
+//! `--max-streams-per-ip`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -105,6 +105,9 @@ pub struct NodeConfig {
     /// Most client connections open at once from one client address (an IPv4 address,
     /// an IPv6 /64); past that a new one gets 503 and is closed.
     pub max_connections_per_ip: usize,
+    /// Most event streams open at once from one client address; past that a new one
+    /// gets 503.
+    pub max_streams_per_ip: usize,
     /// Host names (beside `localhost`, IP addresses and [`NodeConfig::host`]) under
     /// which a web page may change this node: see
     /// [`same_site_writes`](super::http::same_site_writes).
@@ -166,6 +169,7 @@ impl Default for NodeConfig {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            max_streams_per_ip: super::events::STREAMS_PER_ADDRESS,
             allowed_hosts: Vec::new(),
             body_budget_bytes: DEFAULT_BODY_BUDGET_BYTES,
             mining_queue_bytes: DEFAULT_MINING_QUEUE_BYTES,

@@ -127,9 +127,10 @@ pub struct EventBus {
     per_address: Arc<AddressCounts>,
 }
 
-/// The most event streams one client address may hold open at once (a few browser
-/// tabs' worth): the streams' own cap is shared by every client, and without this one
-/// client could take all of it.
+/// The default of the most event streams one client address may hold open at once (a
+/// few browser tabs' worth): the streams' own cap is shared by every client, and
+/// without this one client could take all of it. A setting (`--max-streams-per-ip`):
+/// behind a reverse proxy every client has the proxy's address.
 pub const STREAMS_PER_ADDRESS: usize = 8;
 
 /// A place among a bus's open streams (and its address's share, when the request
@@ -145,7 +146,7 @@ pub struct EventReader(
 pub enum StreamRefused {
     /// As many streams are open as the node serves at once.
     AllOpen,
-    /// The client's address holds its share ([`STREAMS_PER_ADDRESS`]).
+    /// The client's address holds its share ([`EventBus::max_per_address`]).
     AddressShare,
 }
 
@@ -160,19 +161,39 @@ impl EventBus {
     /// streams would take every slot and leave no room for any other request. The node
     /// caps them at half its connections.
     pub fn new(shutdown: watch::Receiver<bool>, max_readers: usize) -> EventBus {
+        EventBus::with_share(shutdown, max_readers, STREAMS_PER_ADDRESS)
+    }
+
+    /// [`EventBus::new`], with at most `per_address` (at least one) of the streams from
+    /// one client address.
+    pub fn with_share(
+        shutdown: watch::Receiver<bool>,
+        max_readers: usize,
+        per_address: usize,
+    ) -> EventBus {
         let (tx, _) = broadcast::channel(EVENT_BUFFER);
         EventBus {
             tx,
             shutdown,
             readers: Arc::new(Semaphore::new(max_readers)),
             max_readers,
-            per_address: AddressCounts::new(STREAMS_PER_ADDRESS),
+            per_address: AddressCounts::new(per_address),
         }
+    }
+
+    /// The most streams one client address may hold.
+    pub fn max_per_address(&self) -> usize {
+        self.per_address.max()
+    }
+
+    /// Streams refused because their address held its share.
+    pub fn refused_per_address(&self) -> u64 {
+        self.per_address.refused()
     }
 
     /// A place for one more stream from `client` (`None`: a request made without a
     /// socket, which has no share to keep), or why not: [`Self::max_readers`] are
-    /// open, or the client's address holds [`STREAMS_PER_ADDRESS`].
+    /// open, or the client's address holds [`Self::max_per_address`].
     ///
     /// # Errors
     /// [`StreamRefused`], as above.

@@ -29,7 +29,7 @@ use tower_http::timeout::TimeoutLayer;
 use super::address_count::ClientAddress;
 use super::body_budget::{BodyBudget, BodyError};
 use super::config::{MAX_PAGE, fork_choice_name};
-use super::events::{self, EventBus, STREAMS_PER_ADDRESS, StreamRefused};
+use super::events::{self, EventBus, StreamRefused};
 use super::intake::{IntakeSender, Rejection, Source, SyncStats, Verdict};
 use super::job_slot::RestartTiming;
 use super::metrics::{self, NodeMetrics};
@@ -275,7 +275,7 @@ pub async fn security_headers(mut response: Response) -> Response {
 /// `GET /api/events`: the node's events as Server-Sent Events (see [`events::stream`]),
 /// or 503 while the most streams the node serves at once are open (see
 /// [`EventBus::new`] for why they have a cap of their own), or while the client's
-/// address holds its share of them ([`STREAMS_PER_ADDRESS`]).
+/// address holds its share of them ([`EventBus::max_per_address`]).
 #[utoipa::path(get, path = "/api/events", tag = "live",
     responses(
         (status = 200, content_type = "text/event-stream",
@@ -296,9 +296,11 @@ pub async fn event_stream(
             )));
         }
         Err(StreamRefused::AddressShare) => {
+            tracing::debug!("refused an event stream: its address holds its share");
             return closing(ApiError::Unavailable(format!(
-                "{STREAMS_PER_ADDRESS} event streams are open from this address, the most one \
-                 address may hold; close one first"
+                "{} event streams are open from this address, the most one address may hold; \
+                 close one first",
+                bus.max_per_address()
             )));
         }
     };
@@ -619,6 +621,10 @@ pub struct HttpStatus {
     pub max_connections_per_ip: usize,
     /// Connections refused (503, closed) because their address had its share open.
     pub refused_per_ip: u64,
+    /// The cap on event streams open from one client address.
+    pub max_streams_per_ip: usize,
+    /// Event streams refused (503) because their address held its share.
+    pub refused_streams_per_ip: u64,
     /// Bytes of request bodies held now, of [`HttpStatus::body_budget_bytes`].
     pub body_bytes: usize,
     /// The cap on bytes of request bodies held at once.
@@ -763,6 +769,8 @@ pub fn status(state: &AppState) -> Status {
             max_connections: state.connections.max(),
             max_connections_per_ip: state.connections.max_per_address(),
             refused_per_ip: state.connections.refused_per_address(),
+            max_streams_per_ip: state.events.max_per_address(),
+            refused_streams_per_ip: state.events.refused_per_address(),
             body_bytes: state.bodies.budget() - state.bodies.available(),
             body_budget_bytes: state.bodies.budget(),
         },

@@ -462,7 +462,11 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     ));
 
     // Event streams may take half the connections, never all of them.
-    let events = events::EventBus::new(shutdown_rx.clone(), config.max_connections / 2);
+    let events = events::EventBus::with_share(
+        shutdown_rx.clone(),
+        config.max_connections / 2,
+        config.max_streams_per_ip,
+    );
     tasks.extend(
         events::spawn_watchers(
             &events,
