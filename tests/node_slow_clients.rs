@@ -21,7 +21,8 @@ use tokio::io::AsyncReadExt;
 
 use common::node::{TestNode, config, wait_until};
 use common::raw_http::{
-    Ending, NodeProcess, closed_within, connect, ending, head, post, send, zeros_request,
+    Ending, NodeProcess, closed_within, connect, connect_from, ending, head, post,
+    read_until_closed, send, zeros_request,
 };
 use minichain::chain::Difficulty;
 use minichain::node::NodeConfig;
@@ -580,24 +581,14 @@ async fn one_address_holds_at_most_its_share_of_the_connections() {
         held.push(stream);
     }
     // A fifth from the same address is refused at once, before it sends a byte.
-    let mut fifth = connect(addr).await;
-    let mut answer = Vec::new();
-    tokio::time::timeout(PATIENCE, fifth.read_to_end(&mut answer))
-        .await
-        .expect("the refused connection is closed")
-        .expect("the refusal is read");
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = read_until_closed(&mut connect(addr).await, PATIENCE).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(
         answer.contains(r#"{"error":"too many connections from this address: at most 4 at once"}"#),
         "{answer}"
     );
-    // Another address (the loopback takes all of 127/8) is served, slots being free.
-    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
-    socket
-        .bind("127.0.0.2:0".parse().expect("an address"))
-        .expect("127.0.0.2 is a loopback address");
-    let mut other = socket.connect(addr).await.expect("connect from 127.0.0.2");
+    // Another address is served, slots being free.
+    let mut other = connect_from("127.0.0.2", addr).await;
     assert!(
         send(
             &mut other,
@@ -605,13 +596,8 @@ async fn one_address_holds_at_most_its_share_of_the_connections() {
         )
         .await
     );
-    let mut status = Vec::new();
-    tokio::time::timeout(PATIENCE, other.read_to_end(&mut status))
-        .await
-        .expect("the status is answered")
-        .expect("the status is read");
-    assert_eq!(common::raw_http::status_of(&status), Some(200));
-    let status = String::from_utf8_lossy(&status);
+    let status = read_until_closed(&mut other, PATIENCE).await;
+    assert_eq!(common::raw_http::status_of(status.as_bytes()), Some(200));
     let body = &status[status.find("\r\n\r\n").expect("a head") + 4..];
     let status: serde_json::Value = serde_json::from_str(body).expect("JSON");
     assert_eq!(status["http"]["max_connections_per_ip"], 4, "{status}");
@@ -651,19 +637,10 @@ async fn one_address_holds_at_most_its_share_of_the_event_streams() {
     }
     let mut refused = connect(addr).await;
     assert!(send(&mut refused, &head("GET", "/api/events", "")).await);
-    let mut answer = Vec::new();
-    tokio::time::timeout(PATIENCE, refused.read_to_end(&mut answer))
-        .await
-        .expect("the refused stream's connection is closed")
-        .expect("the refusal is read");
-    let answer = String::from_utf8_lossy(&answer);
+    let answer = read_until_closed(&mut refused, PATIENCE).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("from this address"), "{answer}");
-    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
-    socket
-        .bind("127.0.0.2:0".parse().expect("an address"))
-        .expect("127.0.0.2 is a loopback address");
-    let mut other = socket.connect(addr).await.expect("connect from 127.0.0.2");
+    let mut other = connect_from("127.0.0.2", addr).await;
     assert!(send(&mut other, &head("GET", "/api/events", "")).await);
     assert_eq!(ending(&mut other, PATIENCE).await, Ending::Answered(200));
     let status = node.status().await;

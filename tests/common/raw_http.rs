@@ -26,6 +26,26 @@ pub async fn connect(addr: SocketAddr) -> TcpStream {
     TcpStream::connect(addr).await.expect("connect")
 }
 
+/// Connects to `addr` from the loopback address `from` (the loopback takes all of
+/// 127/8): a second client address, for the caps per address.
+pub async fn connect_from(from: &str, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    let local = format!("{from}:0").parse().expect("an IPv4 address");
+    socket.bind(local).expect("a loopback address");
+    socket.connect(addr).await.expect("connect")
+}
+
+/// Everything the node sends until it closes the connection, as text; panics when it
+/// is still open after `within`.
+pub async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> String {
+    let mut answer = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut answer))
+        .await
+        .expect("the node closes the connection")
+        .expect("what the node sent is read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
 /// Sends `bytes`, ignoring a node that closed first (that is what some tests expect).
 pub async fn send(stream: &mut TcpStream, bytes: &[u8]) -> bool {
     stream.write_all(bytes).await.is_ok()
