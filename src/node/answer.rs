@@ -217,6 +217,12 @@ impl Answerer {
         let tip = {
             // Not under the channel's lock: the message may still be being written.
             let snapshot = Arc::clone(&self.snapshots.borrow());
+            // This runs on the Redis listener's async task: a chain not measured yet
+            // (just adopted, a million blocks long, say) is not measured here, and such
+            // a message is let by (the answer then goes out: one more at most).
+            if !snapshot.message_written() && !snapshot.is_measured() {
+                return;
+            }
             if !snapshot.is_message(payload) {
                 return;
             }
@@ -330,6 +336,30 @@ mod tests {
         assert_eq!(stats.withheld(), 2, "answered by another node: withheld");
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(stats.sent(), 0);
+    }
+
+    /// A chain whose lengths are not measured yet is not measured by a message going
+    /// by (that runs on the Redis listener's async task, and a long chain takes a
+    /// second or more): the message is let by, and the answer is not cancelled.
+    #[tokio::test]
+    async fn an_unmeasured_chain_is_not_measured_by_a_passing_message() {
+        let chain = ValidChain::validate(
+            crate::miner::synthetic::synthetic_chain(100),
+            crate::chain::RuleSet::Strict,
+            crate::chain::validate::now_ms(),
+        )
+        .expect("the synthetic chain is valid");
+        let written = Snapshot::of_chain(chain.clone()).message().clone();
+        let snapshot = Arc::new(Snapshot::of_chain(chain));
+        let (answers, stats, _publish) = answerer(&snapshot);
+        answers.request();
+        answers.observe(&written);
+        assert!(!snapshot.is_measured(), "measured on the listener's task");
+        assert_eq!(stats.withheld(), 0);
+        // Once measured (the publisher does it off the async workers), it is compared.
+        snapshot.message_len();
+        answers.observe(&written);
+        assert_eq!(stats.withheld(), 1);
     }
 
     /// The delay stays within its bound and varies.
