@@ -649,3 +649,63 @@ async fn one_address_holds_at_most_its_share_of_the_event_streams() {
     drop(streams);
     node.stop().await;
 }
+
+/// A connection accepted while fewer than a quarter of the slots are free gets the
+/// short write timeout: a client there that asks for the chain and stops reading is
+/// cut within seconds, not after the configured write timeout (longer than this test
+/// waits). Before, it held one of the last slots that whole time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_reader_on_the_last_slots_is_cut_soon() {
+    let node = TestNode::start(NodeConfig {
+        max_connections: 8,
+        // Both longer than PATIENCE: a connection that waited for either would fail
+        // the test.
+        write_timeout: 2 * PATIENCE,
+        header_timeout: 2 * PATIENCE,
+        // The genesis block's: every block mined at once, and each a valid step.
+        fixed_difficulty: Some(Difficulty::new(4)),
+        ..config(None)
+    })
+    .await;
+    // A chain of about 5 MB: more than the kernel's buffers on both sides hold.
+    let data = "x".repeat(900_000);
+    for _ in 0..6 {
+        let (code, answer) = node.mine(&format!(r#"{{"data": "{data}"}}"#)).await;
+        assert_eq!(code, 200, "{}", &answer[..answer.len().min(200)]);
+    }
+    let addr = node.handle.addr();
+    // Six connections the node has taken, then idle (with the test client's pooled
+    // one, if it kept it): at most two of the eight slots are left, so the next is
+    // accepted short of slots.
+    let mut idle = Vec::new();
+    for _ in 0..6 {
+        let mut stream = connect(addr).await;
+        assert!(send(&mut stream, &head("GET", "/healthz", "")).await);
+        assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
+        idle.push(stream);
+    }
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("a small receive buffer");
+    let mut stalled = socket.connect(addr).await.expect("connect");
+    assert!(send(&mut stalled, &head("GET", "/api/blocks", "")).await);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    // What the kernel held is still delivered, then the end, well before the
+    // configured write timeout.
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stalled.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got += n,
+            Err(_) => panic!("the stalled connection on the last slots was kept"),
+        }
+    }
+    println!("the stalled client on the last slots got {got} bytes");
+    assert!(got < 5_000_000, "{got} bytes: the whole answer went out");
+    drop(idle);
+    node.stop().await;
+}

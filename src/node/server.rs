@@ -13,10 +13,11 @@
 //! capped by a semaphore taken before `accept`: past the cap, new connections wait in
 //! the kernel's listen backlog while the node serves the ones it has. A connection
 //! accepted while fewer than a quarter of the slots are free gets a short header
-//! timeout ([`PRESSED_HEADER_TIMEOUT`]): otherwise a client that opens connections and
-//! sends nothing could hold the last slots (those event streams leave, say) a whole
-//! header timeout each, reopen them at once, and keep honest clients waiting in the
-//! backlog. A request head is at most 32 KiB, so stalled connections hold little memory
+//! timeout ([`PRESSED_HEADER_TIMEOUT`]) and a short write timeout
+//! ([`PRESSED_WRITE_TIMEOUT`]): otherwise a client that opens connections and
+//! sends nothing (or asks for the chain and does not read it) could hold the last
+//! slots (those event streams leave, say) a whole header (or write) timeout each,
+//! reopen them at once, and keep honest clients waiting in the backlog. A request head is at most 32 KiB, so stalled connections hold little memory
 //! each. Shutdown stops accepting and lets every open connection finish its request
 //! (graceful drain).
 //!
@@ -52,6 +53,13 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// are free, when the configured one is longer: a request head is a few hundred bytes,
 /// which any client sends in far less.
 pub const PRESSED_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The write timeout (longest a write may wait with no progress) of a connection
+/// accepted while fewer than a quarter of the slots are free, when the configured one
+/// is longer: a client that asks for the chain and stops reading would otherwise hold
+/// one of the last slots a whole write timeout, and one that reads now and then,
+/// indefinitely. A client that reads at all makes progress well within it.
+pub const PRESSED_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Largest request head (request line and headers) read; a larger one gets 431. The
 /// API's requests carry a few hundred bytes of head; without this cap hyper buffers up
@@ -125,7 +133,7 @@ pub struct Timeouts {
 /// `timeouts.header` to send each request head, and may stay idle between requests as
 /// long (at most [`PRESSED_HEADER_TIMEOUT`] when it is accepted with fewer than a
 /// quarter of the slots free), and its writes may wait `timeouts.write` on a client
-/// that does not read; at most `connections`' cap are open at once, and at most its
+/// that does not read (at most [`PRESSED_WRITE_TIMEOUT`] when accepted so); at most `connections`' cap are open at once, and at most its
 /// share per client address.
 ///
 /// # Errors
@@ -178,9 +186,13 @@ pub async fn serve(
             continue;
         };
         tune_socket(&stream);
-        let mut stream = TimeoutStream::new(stream);
-        stream.set_write_timeout(Some(timeouts.write));
         let short_of_slots = connections.slots.available_permits() * 4 < connections.max;
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(if short_of_slots {
+            timeouts.write.min(PRESSED_WRITE_TIMEOUT)
+        } else {
+            timeouts.write
+        }));
         let http = if short_of_slots { &pressed } else { &http };
         // Each request carries its client's address, for the caps per address that
         // handlers keep (event streams).
