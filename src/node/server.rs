@@ -214,7 +214,11 @@ pub async fn serve(
                 // Timeouts and clients that go away: theirs, not ours.
                 tracing::debug!(%err, "connection closed with an error");
             }
-            drop((slot, address_slot));
+            // The address's place first: a slot freed before it could let the next
+            // connection from the same address be counted against a share that still
+            // holds this one (and refused, with the cap per address at the cap).
+            drop(address_slot);
+            drop(slot);
         });
     }
     drop(listener);
