@@ -507,6 +507,43 @@ async fn rss_stays_bounded_under_a_mining_flood() {
     }
 }
 
+/// Mines a chain of about 5 MB (six blocks of 900 KB of data): more than the kernel's
+/// buffers on both sides of a connection hold.
+async fn mine_a_long_chain(node: &TestNode) {
+    let data = "x".repeat(900_000);
+    for _ in 0..6 {
+        let (code, answer) = node.mine(&format!(r#"{{"data": "{data}"}}"#)).await;
+        assert_eq!(code, 200, "{}", &answer[..answer.len().min(200)]);
+    }
+}
+
+/// A client with a small receive buffer that asks for the chain and reads nothing.
+async fn ask_for_the_chain_and_stall(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("a small receive buffer");
+    let mut stalled = socket.connect(addr).await.expect("connect");
+    assert!(send(&mut stalled, &head("GET", "/api/blocks", "")).await);
+    stalled
+}
+
+/// Reads what the node sends until it closes the connection: the bytes read; panics
+/// with `kept` when the connection is still open after PATIENCE.
+async fn bytes_until_closed(stream: &mut tokio::net::TcpStream, kept: &str) -> usize {
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return got,
+            Ok(Ok(n)) => got += n,
+            Err(_) => panic!("{kept}"),
+        }
+    }
+}
+
 /// A client that asks for the chain and stops reading is cut after the write timeout:
 /// its connection no longer counts, it never gets the whole answer, and the node
 /// serves others meanwhile.
@@ -519,38 +556,18 @@ async fn a_client_that_stops_reading_is_cut_after_the_write_timeout() {
         ..config(None)
     })
     .await;
-    // A chain of about 5 MB: more than the kernel's buffers on both sides hold.
-    let data = "x".repeat(900_000);
-    for _ in 0..6 {
-        let (code, answer) = node.mine(&format!(r#"{{"data": "{data}"}}"#)).await;
-        assert_eq!(code, 200, "{}", &answer[..answer.len().min(200)]);
-    }
+    mine_a_long_chain(&node).await;
     let (code, _, whole) = node.get("/api/blocks").await;
     assert_eq!(code, 200);
 
-    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
-    socket
-        .set_recv_buffer_size(4096)
-        .expect("a small receive buffer");
-    let mut stalled = socket.connect(node.handle.addr()).await.expect("connect");
-    assert!(send(&mut stalled, &head("GET", "/api/blocks", "")).await);
+    let mut stalled = ask_for_the_chain_and_stall(node.handle.addr()).await;
     // Well past the write timeout: the node has given up on it by now (a node that
     // had not would send the rest once the test reads, and keep the connection).
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(node.get("/healthz").await.0, 200);
 
     // What the kernel held is still delivered, then the end: never the whole chain.
-    let mut got = 0usize;
-    let mut buf = vec![0u8; 64 * 1024];
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, stalled.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break,
-            Ok(Ok(n)) => got += n,
-            Err(_) => panic!("the cut connection did not end"),
-        }
-    }
+    let got = bytes_until_closed(&mut stalled, "the cut connection did not end").await;
     println!("stalled client got {got} of {} bytes", whole.len());
     assert!(got < whole.len(), "{got} bytes: the whole answer went out");
     node.stop().await;
@@ -667,12 +684,7 @@ async fn a_stalled_reader_on_the_last_slots_is_cut_soon() {
         ..config(None)
     })
     .await;
-    // A chain of about 5 MB: more than the kernel's buffers on both sides hold.
-    let data = "x".repeat(900_000);
-    for _ in 0..6 {
-        let (code, answer) = node.mine(&format!(r#"{{"data": "{data}"}}"#)).await;
-        assert_eq!(code, 200, "{}", &answer[..answer.len().min(200)]);
-    }
+    mine_a_long_chain(&node).await;
     let addr = node.handle.addr();
     // Six connections the node has taken, then idle (with the test client's pooled
     // one, if it kept it): at most two of the eight slots are left, so the next is
@@ -684,26 +696,15 @@ async fn a_stalled_reader_on_the_last_slots_is_cut_soon() {
         assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
         idle.push(stream);
     }
-    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
-    socket
-        .set_recv_buffer_size(4096)
-        .expect("a small receive buffer");
-    let mut stalled = socket.connect(addr).await.expect("connect");
-    assert!(send(&mut stalled, &head("GET", "/api/blocks", "")).await);
+    let mut stalled = ask_for_the_chain_and_stall(addr).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     // What the kernel held is still delivered, then the end, well before the
     // configured write timeout.
-    let mut got = 0usize;
-    let mut buf = vec![0u8; 64 * 1024];
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, stalled.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break,
-            Ok(Ok(n)) => got += n,
-            Err(_) => panic!("the stalled connection on the last slots was kept"),
-        }
-    }
+    let got = bytes_until_closed(
+        &mut stalled,
+        "the stalled connection on the last slots was kept",
+    )
+    .await;
     println!("the stalled client on the last slots got {got} bytes");
     assert!(got < 5_000_000, "{got} bytes: the whole answer went out");
     drop(idle);
