@@ -159,14 +159,9 @@ impl EventBus {
     /// sends only a keep-alive every [`KEEP_ALIVE`], so no timeout ends it, and each
     /// holds one of the server's connection slots: without a cap, that many idle
     /// streams would take every slot and leave no room for any other request. The node
-    /// caps them at half its connections.
-    pub fn new(shutdown: watch::Receiver<bool>, max_readers: usize) -> EventBus {
-        EventBus::with_share(shutdown, max_readers, STREAMS_PER_ADDRESS)
-    }
-
-    /// [`EventBus::new`], with at most `per_address` (at least one) of the streams from
+    /// caps them at half its connections, and at most `per_address` (at least one) from
     /// one client address.
-    pub fn with_share(
+    pub fn new(
         shutdown: watch::Receiver<bool>,
         max_readers: usize,
         per_address: usize,
@@ -494,13 +489,17 @@ mod tests {
     #[test]
     fn readers_are_capped() {
         let (_stop, shutdown) = watch::channel(false);
-        let bus = EventBus::new(shutdown.clone(), 2);
+        let bus = EventBus::new(shutdown.clone(), 2, STREAMS_PER_ADDRESS);
         let first = bus.reader(None).expect("one");
         let _second = bus.reader(None).expect("two");
         assert_eq!(bus.reader(None).err(), Some(StreamRefused::AllOpen));
         drop(first);
         assert!(bus.reader(None).is_ok(), "a place comes back");
-        assert!(EventBus::new(shutdown, 0).reader(None).is_err());
+        assert!(
+            EventBus::new(shutdown, 0, STREAMS_PER_ADDRESS)
+                .reader(None)
+                .is_err()
+        );
     }
 
     /// One address holds at most its share of the streams, while another still gets
@@ -512,7 +511,11 @@ mod tests {
             "192.0.2.1".parse().expect("an address"),
             "192.0.2.2".parse().expect("an address"),
         );
-        let bus = EventBus::new(shutdown.clone(), 4 * STREAMS_PER_ADDRESS);
+        let bus = EventBus::new(
+            shutdown.clone(),
+            4 * STREAMS_PER_ADDRESS,
+            STREAMS_PER_ADDRESS,
+        );
         let held: Vec<_> = (0..STREAMS_PER_ADDRESS)
             .map(|_| bus.reader(Some(a)).expect("within the share"))
             .collect();
@@ -521,7 +524,7 @@ mod tests {
         drop(held);
         assert!(bus.reader(Some(a)).is_ok(), "the share comes back");
 
-        let full = EventBus::new(shutdown, 1);
+        let full = EventBus::new(shutdown, 1, STREAMS_PER_ADDRESS);
         let only = full.reader(Some(a)).expect("the one place");
         for _ in 0..2 * STREAMS_PER_ADDRESS {
             assert_eq!(full.reader(Some(b)).err(), Some(StreamRefused::AllOpen));
@@ -539,7 +542,7 @@ mod tests {
     async fn lagging_readers_are_dropped_and_shutdown_ends_streams() {
         use futures_util::StreamExt;
         let (stop, shutdown) = watch::channel(false);
-        let bus = EventBus::new(shutdown, 4);
+        let bus = EventBus::new(shutdown, 4, STREAMS_PER_ADDRESS);
         let slow = wire_stream(&bus);
         let mut slow = std::pin::pin!(slow);
         // Subscribed at the first poll: poll once with nothing to read.

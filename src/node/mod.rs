@@ -462,7 +462,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     ));
 
     // Event streams may take half the connections, never all of them.
-    let events = events::EventBus::with_share(
+    let events = events::EventBus::new(
         shutdown_rx.clone(),
         config.max_connections / 2,
         config.max_streams_per_ip,
@@ -504,10 +504,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         store: store_health,
         uploads: bodies.capped(),
         bodies,
-        connections: ConnectionCount::with_per_address(
-            config.max_connections,
-            config.max_connections_per_ip,
-        ),
+        connections: ConnectionCount::new(config.max_connections, config.max_connections_per_ip),
         allowed_hosts: config.page_write_hosts().into(),
         large_checks: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get),

@@ -81,15 +81,9 @@ pub struct ConnectionCount {
 }
 
 impl ConnectionCount {
-    /// Room for `max` connections (at least one), with no cap per client address below
-    /// that.
-    pub fn new(max: usize) -> ConnectionCount {
-        ConnectionCount::with_per_address(max, max)
-    }
-
     /// Room for `max` connections (at least one), at most `max_per_address` (at least
-    /// one) from one client address.
-    pub fn with_per_address(max: usize, max_per_address: usize) -> ConnectionCount {
+    /// one, at most `max`) from one client address.
+    pub fn new(max: usize, max_per_address: usize) -> ConnectionCount {
         let max = max.clamp(1, Semaphore::MAX_PERMITS);
         ConnectionCount {
             slots: Arc::new(Semaphore::new(max)),
@@ -289,21 +283,16 @@ fn tune_socket(stream: &TcpStream) {
 mod tests {
     use super::*;
 
-    /// The connection cap's share per address is at most the cap itself, and a count
-    /// without one has none below the cap.
+    /// The connection cap's share per address is at most the cap itself.
     #[test]
     fn the_share_per_address_is_within_the_cap() {
-        let count = ConnectionCount::with_per_address(8, 2);
+        let count = ConnectionCount::new(8, 2);
         let ip: std::net::IpAddr = "192.0.2.7".parse().expect("an address");
         let held = [count.per_address.admit(ip), count.per_address.admit(ip)];
         assert!(held.iter().all(Option::is_some));
         assert!(count.per_address.admit(ip).is_none());
         assert_eq!(count.refused_per_address(), 1);
         assert_eq!(count.max_per_address(), 2);
-        assert_eq!(ConnectionCount::new(8).max_per_address(), 8);
-        assert_eq!(
-            ConnectionCount::with_per_address(8, 100).max_per_address(),
-            8
-        );
+        assert_eq!(ConnectionCount::new(8, 100).max_per_address(), 8);
     }
 }
