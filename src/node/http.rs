@@ -451,14 +451,13 @@ impl From<Rejection> for ApiError {
 /// known yet (a node just started on a long stored chain, or a chain just adopted,
 /// before the publisher measured it): for a million blocks that is a second or more,
 /// and on a worker it would stall every connection that worker serves, the health
-/// check included, while each request for the chain waited on the same measurement.
+/// check included. Requests that come while it runs wait for the same one
+/// ([`Snapshot::measure`](super::state::Snapshot::measure)).
 async fn chain_body(snapshot: Arc<super::state::Snapshot>) -> Result<Response, ApiError> {
-    if !snapshot.is_measured() {
-        let measuring = Arc::clone(&snapshot);
-        tokio::task::spawn_blocking(move || measuring.body_len())
-            .await
-            .map_err(|e| ApiError::Internal(format!("measuring the chain failed: {e}")))?;
-    }
+    snapshot
+        .measure()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         axum::body::Body::new(snapshot.body()),

@@ -45,7 +45,22 @@ pub struct Snapshot {
     message: OnceLock<Bytes>,
     /// The body's and message's lengths, noted when first asked for.
     lens: OnceLock<(u64, u64)>,
+    /// Async callers of [`Snapshot::measure`] wait here for the one blocking thread
+    /// that measures.
+    measuring: Measuring,
     version: u64,
+}
+
+/// The one measurement off the async workers that all async callers share.
+#[derive(Debug, Default)]
+struct Measuring {
+    /// A blocking thread was asked to measure.
+    started: AtomicBool,
+    /// Told when that thread is done (or has failed).
+    done: Notify,
+    /// Measurements handed to the blocking pool (tests check there is one).
+    #[cfg(test)]
+    spawned: std::sync::atomic::AtomicUsize,
 }
 
 /// The chain a snapshot holds, for readers that need only the chain (the streamed
@@ -63,6 +78,7 @@ impl Snapshot {
             chain,
             message: OnceLock::new(),
             lens: OnceLock::new(),
+            measuring: Measuring::default(),
             version: 0,
         }
     }
@@ -83,6 +99,51 @@ impl Snapshot {
     /// workers when they are not.
     pub fn is_measured(&self) -> bool {
         self.lens.get().is_some()
+    }
+
+    /// Measures the lengths off the async workers, unless they are known: the first
+    /// caller hands the measurement to one blocking thread, and every caller, that one
+    /// included, waits for it without holding a thread. A burst of requests for a long
+    /// chain just loaded or adopted (a second or more at a million blocks) so takes one
+    /// blocking thread, not one each, all waiting on the same measurement, while the
+    /// pool's threads are needed elsewhere (a mining request's data, pages fetched from
+    /// peers). A caller that gives up waiting leaves the measurement running for the
+    /// others.
+    ///
+    /// # Errors
+    /// [`MeasureError`] when called outside a tokio runtime, or when the measuring
+    /// thread panicked (a bug): the lengths are still unknown.
+    pub async fn measure(self: &Arc<Self>) -> Result<(), MeasureError> {
+        let measuring = &self.measuring;
+        let done = measuring.done.notified();
+        tokio::pin!(done);
+        // Registered before the check: a notice sent after it is not missed.
+        done.as_mut().enable();
+        if self.is_measured() {
+            return Ok(());
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| MeasureError)?;
+        if !measuring.started.swap(true, Ordering::AcqRel) {
+            #[cfg(test)]
+            measuring.spawned.fetch_add(1, Ordering::Relaxed);
+            // Dropping the handle does not stop the thread: it measures for whoever
+            // waits. The guard tells them however it ends, a panic or a task never run
+            // (a runtime shutting down) included, so no waiter is left behind.
+            let guard = Measurer(Arc::clone(self));
+            drop(runtime.spawn_blocking(move || guard.0.body_len()));
+        }
+        done.await;
+        if self.is_measured() {
+            Ok(())
+        } else {
+            Err(MeasureError)
+        }
+    }
+
+    /// How many measurements [`Snapshot::measure`] handed to the blocking pool.
+    #[cfg(test)]
+    fn measurements_spawned(&self) -> usize {
+        self.measuring.spawned.load(Ordering::Relaxed)
     }
 
     /// The length of `GET /api/blocks`'s body (the first call per snapshot sums the
@@ -164,6 +225,27 @@ impl Snapshot {
     /// Counts changes since start (0 is the genesis chain).
     pub fn version(&self) -> u64 {
         self.version
+    }
+}
+
+/// The chain's lengths could not be measured off the async workers (see
+/// [`Snapshot::measure`]).
+#[derive(Debug, thiserror::Error)]
+#[error("measuring the chain failed")]
+pub struct MeasureError;
+
+/// The measurement [`Snapshot::measure`] hands to a blocking thread: when it is dropped,
+/// measured or not, it wakes the waiters, and if the lengths are still unknown (a
+/// panic, or a task the runtime never ran) lets the next caller start again.
+struct Measurer(Arc<Snapshot>);
+
+impl Drop for Measurer {
+    fn drop(&mut self) {
+        let measuring = &self.0.measuring;
+        if !self.0.is_measured() {
+            measuring.started.store(false, Ordering::Release);
+        }
+        measuring.done.notify_waiters();
     }
 }
 
@@ -579,6 +661,39 @@ mod tests {
         );
         drop(writer);
         thread.join().expect("the writer stops");
+    }
+
+    /// Callers that come together for a chain whose lengths are unknown share one
+    /// blocking thread: the measurement is handed to the pool once, a caller that gives
+    /// up leaves it running for the others, and every caller that waits sees it done.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_share_one_measurement() {
+        let snapshot = Arc::new(Snapshot::of_chain(chain_of(300)));
+        assert!(!snapshot.is_measured());
+        // The first caller gives up after starting the measurement (a client gone).
+        let gave_up = tokio::time::timeout(Duration::ZERO, snapshot.measure()).await;
+        assert_eq!(
+            snapshot.measurements_spawned(),
+            1,
+            "the first caller started it"
+        );
+        let callers: Vec<_> = (0..32)
+            .map(|_| {
+                let snapshot = Arc::clone(&snapshot);
+                tokio::spawn(async move { snapshot.measure().await.is_ok() })
+            })
+            .collect();
+        for caller in callers {
+            assert!(caller.await.expect("a caller ends"), "measured");
+        }
+        assert!(snapshot.is_measured());
+        assert_eq!(
+            snapshot.measurements_spawned(),
+            1,
+            "one blocking thread in all"
+        );
+        assert_eq!(snapshot.body_len(), snapshot.body_bytes().len() as u64);
+        drop(gave_up);
     }
 
     /// The snapshot's JSON forms are the chain's, as the block writer writes them;

@@ -299,9 +299,8 @@ pub async fn publish_loop(
         let len = if snapshot.message_written() {
             snapshot.message().len() as u64
         } else {
-            let measured = Arc::clone(&snapshot);
-            match tokio::task::spawn_blocking(move || measured.message_len()).await {
-                Ok(len) => len,
+            match snapshot.measure().await {
+                Ok(()) => snapshot.message_len(),
                 Err(err) => {
                     tracing::error!(%err, "measuring the chain message failed; not published");
                     continue;
