@@ -61,6 +61,9 @@ struct Measuring {
     /// Measurements handed to the blocking pool (tests check there is one).
     #[cfg(test)]
     spawned: std::sync::atomic::AtomicUsize,
+    /// Held by a test to keep the measurement from finishing while callers come.
+    #[cfg(test)]
+    held: Mutex<()>,
 }
 
 /// The chain a snapshot holds, for readers that need only the chain (the streamed
@@ -111,33 +114,53 @@ impl Snapshot {
     /// others.
     ///
     /// # Errors
-    /// [`MeasureError`] when called outside a tokio runtime, or when the measuring
-    /// thread panicked (a bug): the lengths are still unknown.
+    /// [`MeasureError`], with the lengths still unknown, when called outside a tokio
+    /// runtime, or when the measurement failed twice while this caller waited (its
+    /// thread panicked, a bug, or the runtime is shutting down and never ran it).
     pub async fn measure(self: &Arc<Self>) -> Result<(), MeasureError> {
-        let measuring = &self.measuring;
-        let done = measuring.done.notified();
-        tokio::pin!(done);
-        // Registered before the check: a notice sent after it is not missed.
-        done.as_mut().enable();
+        // Known already, as for every request but the first few on a snapshot: no
+        // lock taken (registering a waiter takes the notifier's).
         if self.is_measured() {
             return Ok(());
         }
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| MeasureError)?;
-        if !measuring.started.swap(true, Ordering::AcqRel) {
-            #[cfg(test)]
-            measuring.spawned.fetch_add(1, Ordering::Relaxed);
-            // Dropping the handle does not stop the thread: it measures for whoever
-            // waits. The guard tells them however it ends, a panic or a task never run
-            // (a runtime shutting down) included, so no waiter is left behind.
-            let guard = Measurer(Arc::clone(self));
-            drop(runtime.spawn_blocking(move || guard.0.body_len()));
+        let measuring = &self.measuring;
+        // A measurement that failed lets the next caller start another: one that came
+        // just then may have been told of the failure while its own one runs, so it
+        // waits once more.
+        for _ in 0..2 {
+            let done = measuring.done.notified();
+            tokio::pin!(done);
+            // Registered before the check: a notice sent after it is not missed.
+            done.as_mut().enable();
+            if self.is_measured() {
+                return Ok(());
+            }
+            if !measuring.started.swap(true, Ordering::AcqRel) {
+                #[cfg(test)]
+                measuring.spawned.fetch_add(1, Ordering::Relaxed);
+                // Dropping the handle does not stop the thread: it measures for
+                // whoever waits. The guard tells them however it ends, a panic or a
+                // task never run (a runtime shutting down) included, so no waiter is
+                // left behind.
+                let guard = Measurer(Arc::clone(self));
+                drop(runtime.spawn_blocking(move || {
+                    #[cfg(test)]
+                    let _held = guard
+                        .0
+                        .measuring
+                        .held
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    guard.0.body_len()
+                }));
+            }
+            done.await;
+            if self.is_measured() {
+                return Ok(());
+            }
         }
-        done.await;
-        if self.is_measured() {
-            Ok(())
-        } else {
-            Err(MeasureError)
-        }
+        Err(MeasureError)
     }
 
     /// How many measurements [`Snapshot::measure`] handed to the blocking pool.
@@ -664,14 +687,21 @@ mod tests {
     }
 
     /// Callers that come together for a chain whose lengths are unknown share one
-    /// blocking thread: the measurement is handed to the pool once, a caller that gives
-    /// up leaves it running for the others, and every caller that waits sees it done.
+    /// blocking thread: the measurement is handed to the pool once, held here until
+    /// every caller has come, a caller that gives up leaves it running for the others,
+    /// and every caller that waits sees it done.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn callers_share_one_measurement() {
         let snapshot = Arc::new(Snapshot::of_chain(chain_of(300)));
         assert!(!snapshot.is_measured());
+        let held = snapshot
+            .measuring
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         // The first caller gives up after starting the measurement (a client gone).
         let gave_up = tokio::time::timeout(Duration::ZERO, snapshot.measure()).await;
+        assert!(gave_up.is_err(), "the measurement is held");
         assert_eq!(
             snapshot.measurements_spawned(),
             1,
@@ -683,17 +713,23 @@ mod tests {
                 tokio::spawn(async move { snapshot.measure().await.is_ok() })
             })
             .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            callers.iter().all(|caller| !caller.is_finished()),
+            "a caller finished while the measurement was held"
+        );
+        assert_eq!(
+            snapshot.measurements_spawned(),
+            1,
+            "one blocking thread for all callers"
+        );
+        drop(held);
         for caller in callers {
             assert!(caller.await.expect("a caller ends"), "measured");
         }
         assert!(snapshot.is_measured());
-        assert_eq!(
-            snapshot.measurements_spawned(),
-            1,
-            "one blocking thread in all"
-        );
+        assert_eq!(snapshot.measurements_spawned(), 1);
         assert_eq!(snapshot.body_len(), snapshot.body_bytes().len() as u64);
-        drop(gave_up);
     }
 
     /// The snapshot's JSON forms are the chain's, as the block writer writes them;
