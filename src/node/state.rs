@@ -63,7 +63,7 @@ struct Measuring {
     spawned: std::sync::atomic::AtomicUsize,
     /// Held by a test to keep the measurement from finishing while callers come.
     #[cfg(test)]
-    held: Mutex<()>,
+    held: tokio::sync::Mutex<()>,
 }
 
 /// The chain a snapshot holds, for readers that need only the chain (the streamed
@@ -146,12 +146,7 @@ impl Snapshot {
                 let guard = Measurer(Arc::clone(self));
                 drop(runtime.spawn_blocking(move || {
                     #[cfg(test)]
-                    let _held = guard
-                        .0
-                        .measuring
-                        .held
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner);
+                    let _held = guard.0.measuring.held.blocking_lock();
                     guard.0.body_len()
                 }));
             }
@@ -694,11 +689,7 @@ mod tests {
     async fn callers_share_one_measurement() {
         let snapshot = Arc::new(Snapshot::of_chain(chain_of(300)));
         assert!(!snapshot.is_measured());
-        let held = snapshot
-            .measuring
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let held = snapshot.measuring.held.lock().await;
         // The first caller gives up after starting the measurement (a client gone).
         let gave_up = tokio::time::timeout(Duration::ZERO, snapshot.measure()).await;
         assert!(gave_up.is_err(), "the measurement is held");
