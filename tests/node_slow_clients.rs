@@ -710,3 +710,49 @@ async fn a_stalled_reader_on_the_last_slots_is_cut_soon() {
     drop(idle);
     node.stop().await;
 }
+
+/// A client that asked for the chain and stopped reading while the slots were plenty
+/// gets the short write timeout once they run short: it is cut within seconds of the
+/// last slots going, not after the configured write timeout (longer than this test
+/// waits). Before, only connections accepted short of slots got the short one, so this
+/// client held its slot the whole configured time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_reader_from_before_the_slots_ran_short_is_cut_soon() {
+    let node = TestNode::start(NodeConfig {
+        max_connections: 8,
+        // Both longer than PATIENCE: a connection that waited for either would fail
+        // the test.
+        write_timeout: 2 * PATIENCE,
+        header_timeout: 2 * PATIENCE,
+        fixed_difficulty: Some(Difficulty::new(4)),
+        ..config(None)
+    })
+    .await;
+    mine_a_long_chain(&node).await;
+    let addr = node.handle.addr();
+    // Accepted with most slots free: the configured write timeout.
+    let mut stalled = ask_for_the_chain_and_stall(addr).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Then six idle connections (with the test client's pooled one, if it kept it):
+    // at most one of the eight slots is left.
+    let mut idle = Vec::new();
+    for _ in 0..6 {
+        let mut stream = connect(addr).await;
+        assert!(send(&mut stream, &head("GET", "/healthz", "")).await);
+        assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
+        idle.push(stream);
+    }
+    // Time for a look at the slots and the short timeout after it, with room to spare.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    // What the kernel held is still delivered, then the end, well before the
+    // configured write timeout.
+    let got = bytes_until_closed(
+        &mut stalled,
+        "the stalled connection from before the slots ran short was kept",
+    )
+    .await;
+    println!("the stalled client from before the pressure got {got} bytes");
+    assert!(got < 5_000_000, "{got} bytes: the whole answer went out");
+    drop(idle);
+    node.stop().await;
+}

@@ -64,6 +64,7 @@ pub mod startup_sync;
 pub mod state;
 pub mod stream_log;
 pub mod sync;
+pub mod write_timeout;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -17,8 +17,11 @@
 //! ([`PRESSED_WRITE_TIMEOUT`]): otherwise a client that opens connections and
 //! sends nothing (or asks for the chain and does not read it) could hold the last
 //! slots (those event streams leave, say) a whole header (or write) timeout each,
-//! reopen them at once, and keep honest clients waiting in the backlog. A request head is at most 32 KiB, so stalled connections hold little memory
-//! each. Shutdown stops accepting and lets every open connection finish its request
+//! reopen them at once, and keep honest clients waiting in the backlog. A connection
+//! accepted earlier gets the short write timeout too once the slots run short while
+//! one of its writes waits ([`super::write_timeout`]), so a client that stopped reading
+//! before cannot keep its slot either. A request head is at most 32 KiB, so stalled
+//! connections hold little memory each. Shutdown stops accepting and lets every open connection finish its request
 //! (graceful drain).
 //!
 //! One client address (an IPv4 address, or an IPv6 /64, which one host may hold
@@ -40,9 +43,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
-use tokio_io_timeout::TimeoutStream;
 
 use super::address_count::{AddressCounts, ClientAddress};
+use super::write_timeout::{PressedWriteTimeout, Pressure};
 
 /// How long the loop pauses after an accept error that is not the client's (such as
 /// running out of file descriptors), so that it does not spin.
@@ -58,7 +61,9 @@ pub const PRESSED_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
 /// accepted while fewer than a quarter of the slots are free, when the configured one
 /// is longer: a client that asks for the chain and stops reading would otherwise hold
 /// one of the last slots a whole write timeout, and one that reads now and then,
-/// indefinitely. A client that reads at all makes progress well within it.
+/// indefinitely. A client that reads at all makes progress well within it. A
+/// connection accepted while slots were plenty takes it too, once they run short while
+/// one of its writes waits (see [`super::write_timeout`]).
 pub const PRESSED_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Largest request head (request line and headers) read; a larger one gets 431. The
@@ -113,6 +118,14 @@ impl ConnectionCount {
     }
 }
 
+/// Fewer than a quarter of the slots are free: new connections get the short
+/// timeouts, and waiting writes of older ones the short write timeout.
+impl Pressure for ConnectionCount {
+    fn is_pressed(&self) -> bool {
+        self.slots.available_permits() * 4 < self.max
+    }
+}
+
 /// The time limits on each client connection.
 #[derive(Debug, Clone, Copy)]
 pub struct Timeouts {
@@ -127,8 +140,9 @@ pub struct Timeouts {
 /// `timeouts.header` to send each request head, and may stay idle between requests as
 /// long (at most [`PRESSED_HEADER_TIMEOUT`] when it is accepted with fewer than a
 /// quarter of the slots free), and its writes may wait `timeouts.write` on a client
-/// that does not read (at most [`PRESSED_WRITE_TIMEOUT`] when accepted so); at most `connections`' cap are open at once, and at most its
-/// share per client address.
+/// that does not read (at most [`PRESSED_WRITE_TIMEOUT`] when accepted so, or once
+/// the slots run short while a write waits); at most `connections`' cap are open at
+/// once, and at most its share per client address.
 ///
 /// # Errors
 /// None today: accept errors are logged and the loop goes on, as a listening socket
@@ -180,13 +194,15 @@ pub async fn serve(
             continue;
         };
         tune_socket(&stream);
-        let short_of_slots = connections.slots.available_permits() * 4 < connections.max;
-        let mut stream = TimeoutStream::new(stream);
-        stream.set_write_timeout(Some(if short_of_slots {
-            timeouts.write.min(PRESSED_WRITE_TIMEOUT)
-        } else {
-            timeouts.write
-        }));
+        let short_of_slots = connections.is_pressed();
+        // The write timeout shortens later too, should the slots run short while a
+        // write waits on this client.
+        let stream = PressedWriteTimeout::new(
+            stream,
+            timeouts.write,
+            PRESSED_WRITE_TIMEOUT,
+            connections.clone(),
+        );
         let http = if short_of_slots { &pressed } else { &http };
         // Each request carries its client's address, for the caps per address that
         // handlers keep (event streams).
