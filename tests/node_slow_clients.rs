@@ -742,10 +742,12 @@ async fn a_stalled_reader_from_before_the_slots_ran_short_is_cut_soon() {
         assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
         idle.push(stream);
     }
-    // Time for a look at the slots and the short timeout after it, with room to spare.
+    // Time for a look at the slots (the write has waited past the short timeout by
+    // then), with room to spare.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    // What the kernel held is still delivered, then the end, well before the
-    // configured write timeout.
+    // What the kernel held is still delivered, then the end. A connection still open
+    // here would take up its answer again and send the whole of it: that bounds the
+    // cut at these few seconds, against the configured write timeout.
     let got = bytes_until_closed(
         &mut stalled,
         "the stalled connection from before the slots ran short was kept",

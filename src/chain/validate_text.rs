@@ -6,7 +6,7 @@
 //! per block (five allocations each, and Python's `str()` of its data kept for later),
 //! which is most of the time of checking a long chain once. Here every block is read in
 //! place, its preimage written into a reused buffer, and the preimages hashed sixteen at a
-//! time ([`HashMany`]: AVX-512 lanes where the CPU has them), in parallel over parts of
+//! time ([`super::hash_many`]: AVX-512 lanes where the CPU has them), in parallel over parts of
 //! the text.
 //!
 //! The check only ever answers "valid, with this length, tip and work", or "not decided

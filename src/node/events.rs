@@ -156,7 +156,7 @@ impl EventBus {
     /// which a stream would hold for good).
     ///
     /// Why a cap of their own: a stream stays open for as long as its client likes and
-    /// sends only a keep-alive every [`KEEP_ALIVE`], so no timeout ends it, and each
+    /// sends only a keep-alive every `KEEP_ALIVE` (15 s), so no timeout ends it, and each
     /// holds one of the server's connection slots: without a cap, that many idle
     /// streams would take every slot and leave no room for any other request. The node
     /// caps them at half its connections, and at most `per_address` (at least one) from

@@ -9,7 +9,7 @@
 //!
 //! Cancellation goes through [`JobSlot`] (in [`super::job_slot`]), which holds the tip
 //! to mine on: the coordinator reads it and registers its
-//! [`CancelToken`](crate::miner::CancelToken) under one lock; the chain writer, on each
+//! [`CancelToken`] under one lock; the chain writer, on each
 //! change and before it publishes the change to readers, sets the new tip and cancels
 //! the token if the tip moved.
 //!
@@ -394,7 +394,7 @@ impl MiningHandle {
     ///
     /// A client that goes away before the answer (this future dropped) cancels its
     /// request: taken out of the queue's way, or its search stopped (see
-    /// [`ClientLink`]).
+    /// `ClientLink`).
     ///
     /// # Errors
     /// [`MineError`] when the queue is full (by count or by bytes), the store fails to

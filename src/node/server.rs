@@ -8,21 +8,18 @@
 //! so an idle connection is closed after the same time. hyper has no write timeout:
 //! a client that asks for the chain and stops reading would hold its connection (and
 //! the snapshot it reads) for good, so each connection's writes are wrapped in one
-//! (`tokio-io-timeout`): a write that makes no progress for `write` is an error, and
-//! the connection closes. The number of connections is
-//! capped by a semaphore taken before `accept`: past the cap, new connections wait in
-//! the kernel's listen backlog while the node serves the ones it has. A connection
-//! accepted while fewer than a quarter of the slots are free gets a short header
-//! timeout ([`PRESSED_HEADER_TIMEOUT`]) and a short write timeout
-//! ([`PRESSED_WRITE_TIMEOUT`]): otherwise a client that opens connections and
+//! ([`super::write_timeout`]): a write that makes no progress for `write` is an error,
+//! and the connection closes. The number of connections is capped by a semaphore
+//! taken before `accept`: past the cap, new connections wait in the kernel's listen
+//! backlog while the node serves the ones it has. While fewer than a quarter of the
+//! slots are free, a connection accepted then gets a short header timeout
+//! ([`PRESSED_HEADER_TIMEOUT`]), and any connection's write that has waited
+//! [`PRESSED_WRITE_TIMEOUT`] is cut: otherwise a client that opens connections and
 //! sends nothing (or asks for the chain and does not read it) could hold the last
 //! slots (those event streams leave, say) a whole header (or write) timeout each,
-//! reopen them at once, and keep honest clients waiting in the backlog. A connection
-//! accepted earlier gets the short write timeout too once the slots run short while
-//! one of its writes waits ([`super::write_timeout`]), so a client that stopped reading
-//! before cannot keep its slot either. A request head is at most 32 KiB, so stalled
-//! connections hold little memory each. Shutdown stops accepting and lets every open connection finish its request
-//! (graceful drain).
+//! reopen them at once, and keep honest clients waiting in the backlog. A request head
+//! is at most 32 KiB, so stalled connections hold little memory each. Shutdown stops
+//! accepting and lets every open connection finish its request (graceful drain).
 //!
 //! One client address (an IPv4 address, or an IPv6 /64, which one host may hold
 //! whole) may hold at most `max_per_address` of the slots: past that its new
@@ -45,7 +42,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
 use super::address_count::{AddressCounts, ClientAddress};
-use super::write_timeout::{PressedWriteTimeout, Pressure};
+use super::write_timeout::{Pressure, WriteTimeout};
 
 /// How long the loop pauses after an accept error that is not the client's (such as
 /// running out of file descriptors), so that it does not spin.
@@ -57,13 +54,12 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// which any client sends in far less.
 pub const PRESSED_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// The write timeout (longest a write may wait with no progress) of a connection
-/// accepted while fewer than a quarter of the slots are free, when the configured one
-/// is longer: a client that asks for the chain and stops reading would otherwise hold
-/// one of the last slots a whole write timeout, and one that reads now and then,
-/// indefinitely. A client that reads at all makes progress well within it. A
-/// connection accepted while slots were plenty takes it too, once they run short while
-/// one of its writes waits (see [`super::write_timeout`]).
+/// The write timeout (longest a write may wait with no progress) while fewer than a
+/// quarter of the slots are free, when the configured one is longer, for every
+/// connection however long it has been open: a client that asks for the chain and
+/// stops reading would otherwise hold one of the last slots a whole write timeout, and
+/// one that reads now and then, indefinitely. A client that reads at all makes
+/// progress well within it (see [`super::write_timeout`]).
 pub const PRESSED_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Largest request head (request line and headers) read; a larger one gets 431. The
@@ -118,8 +114,8 @@ impl ConnectionCount {
     }
 }
 
-/// Fewer than a quarter of the slots are free: new connections get the short
-/// timeouts, and waiting writes of older ones the short write timeout.
+/// Fewer than a quarter of the slots are free: new connections get the short header
+/// timeout, and every waiting write the short write timeout.
 impl Pressure for ConnectionCount {
     fn is_pressed(&self) -> bool {
         self.slots.available_permits() * 4 < self.max
@@ -140,9 +136,9 @@ pub struct Timeouts {
 /// `timeouts.header` to send each request head, and may stay idle between requests as
 /// long (at most [`PRESSED_HEADER_TIMEOUT`] when it is accepted with fewer than a
 /// quarter of the slots free), and its writes may wait `timeouts.write` on a client
-/// that does not read (at most [`PRESSED_WRITE_TIMEOUT`] when accepted so, or once
-/// the slots run short while a write waits); at most `connections`' cap are open at
-/// once, and at most its share per client address.
+/// that does not read (at most [`PRESSED_WRITE_TIMEOUT`] while fewer than a quarter
+/// are free); at most `connections`' cap are open at once, and at most its share per
+/// client address.
 ///
 /// # Errors
 /// None today: accept errors are logged and the loop goes on, as a listening socket
@@ -195,9 +191,8 @@ pub async fn serve(
         };
         tune_socket(&stream);
         let short_of_slots = connections.is_pressed();
-        // The write timeout shortens later too, should the slots run short while a
-        // write waits on this client.
-        let stream = PressedWriteTimeout::new(
+        // The write timeout follows the slots left (see `super::write_timeout`).
+        let stream = WriteTimeout::new(
             stream,
             timeouts.write,
             PRESSED_WRITE_TIMEOUT,
@@ -214,10 +209,8 @@ pub async fn serve(
                 request
             },
         );
-        let connection = http.serve_connection(
-            TokioIo::new(Box::pin(stream)),
-            TowerToHyperService::new(service),
-        );
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(err) = connection.await {

@@ -1,16 +1,19 @@
-//! A connection's write timeout, shortened once the server runs short of slots.
+//! A connection's write timeout, shorter while the server is short of slots.
 //!
-//! Why: a connection accepted while fewer than a quarter of the slots are free gets a
-//! short write timeout ([`PRESSED_WRITE_TIMEOUT`](super::server::PRESSED_WRITE_TIMEOUT))
-//! from the start. One accepted earlier, while slots were plenty, had the configured
-//! one (30 s by default): a client that asked for the chain and stopped reading before
-//! the slots ran short kept its slot that long, or, reading a little now and then,
-//! indefinitely, while honest clients waited in the backlog. So a write that waits on
-//! its client looks at the slots every [`PRESSURE_LOOK`] too, and once they are short
-//! the timeout of that connection drops to the short one for good, counted afresh from
-//! then (a client that reads at all makes progress well within it).
+//! Why: a client that asks for the chain and stops reading holds its connection's slot
+//! until a write times out. While slots are plenty that may take the configured write
+//! timeout (30 s by default); once fewer than a quarter are free, honest clients wait
+//! in the backlog behind such connections, so a write that has waited
+//! [`PRESSED_WRITE_TIMEOUT`](super::server::PRESSED_WRITE_TIMEOUT) (2 s) is cut then,
+//! whenever its connection was accepted: one accepted while slots were plenty, and
+//! stalled since, is cut within [`PRESSURE_LOOK`] of the slots running short. A client
+//! that reads at all makes progress well within the short timeout, and a write that
+//! waited through a short spike of connections is judged by the configured timeout
+//! again once it has passed.
 //!
-//! The timing itself is `tokio-io-timeout`'s: this only changes its setting.
+//! Hand-written rather than `tokio-io-timeout`'s fixed timeout, which cannot follow the
+//! pressure: one timer per connection, armed when a write starts to wait and moved
+//! as it goes on waiting.
 
 use std::io;
 use std::pin::Pin;
@@ -19,9 +22,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
-use tokio_io_timeout::TimeoutStream;
 
-/// How often a write waiting on its client looks whether the slots have run short.
+/// How often a write that has waited past the short timeout, while slots are plenty,
+/// looks again whether they have run short.
 pub const PRESSURE_LOOK: Duration = Duration::from_secs(1);
 
 /// Says whether the server is short of slots now (cheap: an atomic load or two).
@@ -30,101 +33,111 @@ pub trait Pressure {
     fn is_pressed(&self) -> bool;
 }
 
-/// `stream` with a write timeout of `normal`, or of at most `pressed` once `pressure`
-/// says the slots are short while a write waits (or from the start, when they are short
-/// already).
-pub struct PressedWriteTimeout<S, P> {
-    inner: Pin<Box<TimeoutStream<S>>>,
+/// `stream` whose writes fail with [`io::ErrorKind::TimedOut`] once one has waited on
+/// its client `normal` without progress, or `pressed` (when shorter) while `pressure`
+/// is on.
+pub struct WriteTimeout<S, P> {
+    inner: S,
+    normal: Duration,
+    pressed: Duration,
     pressure: P,
-    pressed_timeout: Duration,
-    /// The timeout is the short one.
-    pressed: bool,
-    /// When a waiting write looks at the pressure next.
-    look: Pin<Box<Sleep>>,
+    /// When the write now waiting started to wait; `None` when none waits.
+    waiting_since: Option<Instant>,
+    /// Wakes the connection to judge a waiting write again.
+    timer: Pin<Box<Sleep>>,
 }
 
-impl<S: AsyncRead + AsyncWrite, P: Pressure> PressedWriteTimeout<S, P> {
-    /// Wraps `stream`: writes that make no progress fail after `normal`, or after
-    /// `pressed` (when shorter) once `pressure` is on.
+impl<S: AsyncRead + AsyncWrite + Unpin, P: Pressure> WriteTimeout<S, P> {
+    /// Wraps `stream` (see [`WriteTimeout`]).
     pub fn new(stream: S, normal: Duration, pressed: Duration, pressure: P) -> Self {
-        let pressed_timeout = pressed.min(normal);
-        let is_pressed = pressure.is_pressed();
-        let mut inner = TimeoutStream::new(stream);
-        inner.set_write_timeout(Some(if is_pressed { pressed_timeout } else { normal }));
-        PressedWriteTimeout {
-            inner: Box::pin(inner),
+        WriteTimeout {
+            inner: stream,
+            normal,
+            pressed: pressed.min(normal),
             pressure,
-            pressed_timeout,
-            pressed: is_pressed || pressed_timeout == normal,
-            look: Box::pin(tokio::time::sleep(PRESSURE_LOOK)),
+            waiting_since: None,
+            timer: Box::pin(tokio::time::sleep_until(Instant::now())),
         }
     }
 
-    /// Whether this connection's write timeout is the short one.
-    pub fn is_pressed(&self) -> bool {
-        self.pressed
-    }
-
-    /// After a write that waits on its client: arranges to look at the pressure again
-    /// soon, and once it is on, shortens the timeout. Returns whether the write should
-    /// be tried again at once (the timeout just changed, and the new one must be armed
-    /// by a poll).
-    fn watch(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.pressed {
-            return false;
-        }
+    /// Judges a write that waits on its client: the error once it has waited too
+    /// long, else `None` with the timer set for the next judgement.
+    fn judge(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+        let since = *self.waiting_since.get_or_insert_with(Instant::now);
         loop {
-            if self.pressure.is_pressed() {
-                self.pressed = true;
-                // The new timeout counts from the next poll, which arms it.
-                self.inner
-                    .as_mut()
-                    .set_write_timeout_pinned(Some(self.pressed_timeout));
-                return true;
+            let now = Instant::now();
+            let waited = now.saturating_duration_since(since);
+            let limit = if self.pressure.is_pressed() {
+                self.pressed
+            } else {
+                self.normal
+            };
+            if waited >= limit {
+                return Some(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the client read nothing for the write timeout",
+                ));
             }
-            if self.look.is_elapsed() {
-                self.look.as_mut().reset(Instant::now() + PRESSURE_LOOK);
+            // Before the short timeout nothing can cut the write; past it, only the
+            // pressure can, before the configured timeout.
+            let look = now + PRESSURE_LOOK;
+            let next = if waited < self.pressed {
+                since + self.pressed
+            } else {
+                // A configured timeout too far off to add is never reached.
+                since
+                    .checked_add(self.normal)
+                    .map_or(look, |end| end.min(look))
+            };
+            if self.timer.deadline() != next {
+                self.timer.as_mut().reset(next);
             }
-            match self.look.as_mut().poll(cx) {
-                Poll::Pending => return false,
-                // Elapsed between the two lines above: look again.
+            match self.timer.as_mut().poll(cx) {
+                Poll::Pending => return None,
+                // Due already (the clock moved on while judging): judge again.
                 Poll::Ready(()) => {}
             }
         }
     }
 
-    /// Runs `op` on the inner stream; while it waits on the client, watches the
-    /// pressure (see [`PressedWriteTimeout::watch`]).
-    fn waiting<T>(
+    /// Runs `op` (a write, flush or shutdown) on the stream: progress ends the wait,
+    /// a wait is judged.
+    fn write_op<T>(
         &mut self,
         cx: &mut Context<'_>,
-        mut op: impl FnMut(Pin<&mut TimeoutStream<S>>, &mut Context<'_>) -> Poll<io::Result<T>>,
+        op: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
-        match op(self.inner.as_mut(), cx) {
-            Poll::Pending if self.watch(cx) => op(self.inner.as_mut(), cx),
-            other => other,
+        match op(Pin::new(&mut self.inner), cx) {
+            Poll::Ready(done) => {
+                self.waiting_since = None;
+                Poll::Ready(done)
+            }
+            Poll::Pending => match self.judge(cx) {
+                Some(err) => Poll::Ready(Err(err)),
+                None => Poll::Pending,
+            },
         }
     }
 }
 
-impl<S: AsyncRead + AsyncWrite, P: Pressure + Unpin> AsyncRead for PressedWriteTimeout<S, P> {
+impl<S: AsyncRead + AsyncWrite + Unpin, P: Pressure + Unpin> AsyncRead for WriteTimeout<S, P> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.get_mut().inner.as_mut().poll_read(cx, buf)
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
     }
 }
 
-impl<S: AsyncRead + AsyncWrite, P: Pressure + Unpin> AsyncWrite for PressedWriteTimeout<S, P> {
+impl<S: AsyncRead + AsyncWrite + Unpin, P: Pressure + Unpin> AsyncWrite for WriteTimeout<S, P> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.get_mut()
-            .waiting(cx, |inner, cx| inner.poll_write(cx, buf))
+            .write_op(cx, |inner, cx| inner.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -133,7 +146,7 @@ impl<S: AsyncRead + AsyncWrite, P: Pressure + Unpin> AsyncWrite for PressedWrite
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         self.get_mut()
-            .waiting(cx, |inner, cx| inner.poll_write_vectored(cx, bufs))
+            .write_op(cx, |inner, cx| inner.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -141,12 +154,13 @@ impl<S: AsyncRead + AsyncWrite, P: Pressure + Unpin> AsyncWrite for PressedWrite
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().waiting(cx, |inner, cx| inner.poll_flush(cx))
+        self.get_mut()
+            .write_op(cx, |inner, cx| inner.poll_flush(cx))
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.get_mut()
-            .waiting(cx, |inner, cx| inner.poll_shutdown(cx))
+            .write_op(cx, |inner, cx| inner.poll_shutdown(cx))
     }
 }
 
@@ -168,76 +182,78 @@ mod tests {
         }
     }
 
-    /// Writes zeros to `stream` (whose peer never reads) until a write fails: the
-    /// error.
-    async fn write_until_error(
-        stream: &mut PressedWriteTimeout<tokio::io::DuplexStream, Switch>,
-    ) -> io::Error {
+    const NORMAL: Duration = Duration::from_secs(300);
+    const SHORT: Duration = Duration::from_secs(2);
+
+    /// A stream whose peer never reads, under `switch`.
+    fn stalled(switch: &Switch) -> WriteTimeout<tokio::io::DuplexStream, Switch> {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        // The peer stays open (and never reads) for the test's life.
+        std::mem::forget(theirs);
+        WriteTimeout::new(ours, NORMAL, SHORT, switch.clone())
+    }
+
+    /// Writes to `stream` until a write fails: how long after `from` it failed.
+    async fn fails_after(
+        stream: &mut WriteTimeout<tokio::io::DuplexStream, Switch>,
+        from: Instant,
+    ) -> Duration {
         let chunk = [0u8; 1024];
         loop {
             if let Err(err) = stream.write_all(&chunk).await {
-                return err;
+                assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+                return from.elapsed();
             }
         }
     }
 
-    /// A write that waits on a client that never reads keeps the long timeout while
-    /// the slots are plenty, and times out on the short one once they run short, even
-    /// though the connection was wrapped before (paused clock: no real waiting).
+    /// Sets `switch` to `on` at `at`.
+    fn switch_at(switch: &Switch, at: Instant, on: bool) -> tokio::task::JoinHandle<()> {
+        let switch = switch.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            switch.0.store(on, Ordering::SeqCst);
+        })
+    }
+
+    /// A write stalled since before the slots ran short is cut within a look of their
+    /// running short, having waited longer than the short timeout (paused clock: no
+    /// real waiting, and exact times).
     #[tokio::test(start_paused = true)]
-    async fn a_waiting_write_takes_the_short_timeout_once_slots_run_short() {
+    async fn a_write_stalled_before_the_pressure_is_cut_soon_after_it() {
         let switch = Switch(Arc::new(AtomicBool::new(false)));
-        let (ours, _theirs) = tokio::io::duplex(4096);
-        let normal = Duration::from_secs(300);
-        let short = Duration::from_secs(2);
-        let mut stream = PressedWriteTimeout::new(ours, normal, short, switch.clone());
-        assert!(!stream.is_pressed());
-        let pressure_at = Instant::now() + Duration::from_secs(60);
-        let press = {
-            let switch = switch.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep_until(pressure_at).await;
-                switch.0.store(true, Ordering::SeqCst);
-            })
-        };
-        let err = write_until_error(&mut stream).await;
-        let failed_at = Instant::now();
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert!(stream.is_pressed());
+        let mut stream = stalled(&switch);
+        let start = Instant::now();
+        let pressure_at = start + Duration::from_secs(60);
+        let press = switch_at(&switch, pressure_at, true);
+        let failed = fails_after(&mut stream, start).await;
+        let after_pressure = failed - (pressure_at - start);
         assert!(
-            failed_at >= pressure_at + short,
-            "timed out {:?} after the pressure, before the short timeout",
-            failed_at.saturating_duration_since(pressure_at)
-        );
-        assert!(
-            failed_at <= pressure_at + PRESSURE_LOOK + short,
-            "kept {:?} past the pressure",
-            failed_at - pressure_at
+            failed >= Duration::from_secs(60) && after_pressure <= PRESSURE_LOOK,
+            "cut {failed:?} in, {after_pressure:?} after the pressure"
         );
         press.await.expect("the switch task ends");
     }
 
     /// Without pressure the configured timeout holds; with pressure from the start,
-    /// the short one.
+    /// the short one; and a write that waited through a spike of pressure shorter than
+    /// the short timeout is judged by the configured one again.
     #[tokio::test(start_paused = true)]
-    async fn without_pressure_the_configured_timeout_holds() {
-        let (ours, _theirs) = tokio::io::duplex(4096);
-        let started = Instant::now();
-        let switch = Switch(Arc::new(AtomicBool::new(false)));
-        let normal = Duration::from_secs(30);
-        let mut stream = PressedWriteTimeout::new(ours, normal, Duration::from_secs(2), switch);
-        let err = write_until_error(&mut stream).await;
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert!(started.elapsed() >= normal);
-        assert!(!stream.is_pressed());
+    async fn the_timeout_follows_the_pressure() {
+        let off = Switch(Arc::new(AtomicBool::new(false)));
+        let start = Instant::now();
+        assert_eq!(fails_after(&mut stalled(&off), start).await, NORMAL);
 
-        let (ours, _theirs) = tokio::io::duplex(4096);
-        let started = Instant::now();
-        let switch = Switch(Arc::new(AtomicBool::new(true)));
-        let mut stream = PressedWriteTimeout::new(ours, normal, Duration::from_secs(2), switch);
-        assert!(stream.is_pressed());
-        let err = write_until_error(&mut stream).await;
-        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert!(started.elapsed() < normal);
+        let on = Switch(Arc::new(AtomicBool::new(true)));
+        let start = Instant::now();
+        assert_eq!(fails_after(&mut stalled(&on), start).await, SHORT);
+
+        let spike = Switch(Arc::new(AtomicBool::new(false)));
+        let start = Instant::now();
+        let rises = switch_at(&spike, start + Duration::from_millis(500), true);
+        let falls = switch_at(&spike, start + Duration::from_millis(1500), false);
+        assert_eq!(fails_after(&mut stalled(&spike), start).await, NORMAL);
+        rises.await.expect("the switch task ends");
+        falls.await.expect("the switch task ends");
     }
 }

@@ -51,7 +51,7 @@ pub struct PublisherSettings {
 /// Runs until shutdown (see the module doc). `reannounce` asks for our tip to be
 /// announced again on the channel only (a peer announced a worse chain); `subscribed`
 /// says the node's subscription to Redis is (again) up, after which our tip is told
-/// on the channel at once and once more [`TELL_AGAIN`] later.
+/// on the channel at once and once more `TELL_AGAIN` (6 s) later.
 ///
 /// Why the tip is told after every (re)subscription, each time retried until Redis
 /// takes it: blocks mined while Redis was down (or before a restart) were never
