@@ -67,9 +67,8 @@ pub struct NodeArgs {
     #[arg(long, value_name = "MS", default_value_t = config::DEFAULT_HEADER_TIMEOUT.as_millis() as u64)]
     header_timeout_ms: u64,
     /// Longest a write to a client may wait without progress (a client that stops
-    /// reading), in milliseconds; then the node closes the connection. A connection
-    /// accepted while fewer than a quarter of --max-connections are free gets at most
-    /// 2 s.
+    /// reading), in milliseconds; then the node closes the connection. While fewer
+    /// than a quarter of --max-connections are free, at most 2 s, for every connection.
     #[arg(long, value_name = "MS", default_value_t = config::DEFAULT_WRITE_TIMEOUT.as_millis() as u64)]
     write_timeout_ms: u64,
     /// Time a client has to send a whole request body, in milliseconds; then 408.
