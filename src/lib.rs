@@ -12,9 +12,11 @@
 //! - [`store`]: the chain on disk (redb), written by the node's chain writer and read
 //!   back, fully checked, when a node starts. Knows only [`chain`].
 //! - [`clip`]: attacker strings cut short for errors, logs and status.
+//! - [`whole_file`]: output files written whole or not at all (beside, then renamed).
 
 pub mod chain;
 pub mod clip;
 pub mod miner;
 pub mod node;
 pub mod store;
+pub mod whole_file;

@@ -481,6 +481,39 @@ fn bench_plot_to_an_unwritable_path_is_refused_before_the_run() {
     );
 }
 
+/// `bench --plot` onto a file that is not a picture (a chain someone meant to keep, a
+/// node's store) is refused before the run, and the file is left as it was.
+#[test]
+fn bench_plot_onto_a_file_that_is_no_picture_is_refused() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let chain = dir.path().join("chain.json");
+    std::fs::write(&chain, "[{\"block_no\": 0}]").expect("writes");
+    let data = dir.path().join("data");
+    let imported = Command::new(env!("CARGO_BIN_EXE_minichain"))
+        .args(["import", "--synthetic", "5", "--data-dir"])
+        .arg(&data)
+        .output()
+        .expect("runs minichain");
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let store = data.join("chain.redb");
+    for target in [&chain, &store] {
+        let before = std::fs::read(target).expect("reads");
+        let arg = target.to_string_lossy().into_owned();
+        let o = minichain(&tiny_bench("1", &["--plot", &arg]), "");
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("is not an SVG picture"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(
+            std::fs::read(target).expect("reads"),
+            before,
+            "{arg} changed"
+        );
+    }
+}
+
 /// `bench --plot` to a named pipe is refused before the run: opening it would wait
 /// for a reader, and the picture written after the run would wait for another.
 #[cfg(target_os = "linux")]

@@ -114,9 +114,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Refuses a `--plot` path that cannot be written (a missing folder, a directory) or is
-/// not a file (a named pipe, a socket, a device) before the run rather than after it,
-/// which would cost the whole run. The path is opened for writing without truncating it;
+/// Refuses a `--plot` path that cannot be written (a missing folder, a directory), is
+/// not a file (a named pipe, a socket, a device) or holds something other than a
+/// picture (a chain, a store: see [`bench::check_plot_target`]) before the run rather
+/// than after it, which would cost the whole run. The path is opened for writing without truncating it;
 /// a file the check had to create is removed at once, so an interrupted run leaves no
 /// empty picture behind, and an existing file is left as it is until the picture
 /// replaces it.
@@ -125,6 +126,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
 /// check's open and close as the end of its input, so the picture, written after the
 /// run, would wait for another reader forever.
 fn check_plot_path(path: &Path) -> anyhow::Result<()> {
+    bench::check_plot_target(path)?;
     let cannot = || format!("cannot write --plot {}", path.display());
     if let Ok(meta) = std::fs::metadata(path)
         && !meta.is_file()

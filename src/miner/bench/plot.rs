@@ -20,6 +20,7 @@ use thiserror::Error;
 
 use super::report::BenchReport;
 use super::stats::ratio;
+use crate::whole_file;
 
 /// Why the picture could not be drawn or written.
 #[derive(Debug, Error)]
@@ -27,6 +28,10 @@ pub enum PlotError {
     /// The report has nothing to draw in a panel (no difficulty rows, no kernels).
     #[error("nothing to plot: the report has no {0}")]
     Empty(&'static str),
+    /// A file that is not a picture is where the picture would go (see
+    /// [`check_target`]).
+    #[error("{0} exists and is not an SVG picture: name a new file, or an SVG to replace")]
+    NotAPicture(String),
     /// The drawing library or the file write failed (the file's path is in the text).
     #[error("cannot draw {path}: {reason}")]
     Draw {
@@ -47,10 +52,11 @@ const CHOSEN: RGBColor = RGBColor(255, 127, 14);
 
 /// Draws `report` as an SVG file at `path` (see the module doc for what it shows).
 ///
-/// The picture is drawn in memory first and the file written last, through a handle
-/// that must reach a regular file: a pipe, socket or device put at `path` while the
-/// benchmark ran is refused instead of written (a pipe nobody reads would hold the run
-/// forever), and nothing is written when the drawing fails.
+/// The picture is drawn in memory first and the file written last, whole, in place of
+/// a regular file only: a pipe, socket or device put at `path` while the benchmark ran
+/// is refused instead of written (a pipe nobody reads would hold the run forever), so
+/// is a file that is not a picture ([`check_target`]), and nothing is written when the
+/// drawing fails.
 pub fn write_svg(report: &BenchReport, path: &Path) -> Result<(), PlotError> {
     if report.by_difficulty.is_empty() {
         return Err(PlotError::Empty("difficulty rows"));
@@ -58,6 +64,7 @@ pub fn write_svg(report: &BenchReport, path: &Path) -> Result<(), PlotError> {
     if report.kernels.is_empty() {
         return Err(PlotError::Empty("kernel rates"));
     }
+    check_target(path)?;
     let svg = render_svg(report).map_err(|reason| PlotError::Draw {
         path: path.display().to_string(),
         reason,
@@ -83,39 +90,42 @@ fn render_svg(report: &BenchReport) -> Result<String, String> {
     Ok(svg)
 }
 
-/// Writes `bytes` as the whole of the regular file at `path` (created if missing).
-///
-/// Opened without blocking (a pipe with no reader is an error at once, not a wait) and
-/// without truncating, then checked through the handle: only a regular file is emptied
-/// and written.
+/// Writes `bytes` as the whole of the regular file at `path` (created if missing), in
+/// one step ([`crate::whole_file`]): a run stopped while it writes leaves the old
+/// picture whole.
 fn write_regular_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(false);
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
-    }
-    let not_a_file = || {
-        std::io::Error::other(
-            "not a regular file (a pipe, socket or device); name a file for the SVG",
-        )
-    };
-    let mut file = options.open(path).map_err(|err| {
-        // ENXIO: a pipe that no one has open for reading.
-        if err.raw_os_error() == Some(6) {
-            not_a_file()
+    whole_file::replace(path, |file| file.write_all(bytes)).map_err(|err| {
+        if err.kind() == std::io::ErrorKind::InvalidInput {
+            std::io::Error::other(
+                "not a regular file (a pipe, socket or device); name a file for the SVG",
+            )
         } else {
             err
         }
-    })?;
-    if !file.metadata()?.is_file() {
-        return Err(not_a_file());
+    })
+}
+
+/// Refuses a `--plot` path that holds something other than a picture: a file there
+/// that is not empty and does not start as SVG text does (`<svg` or `<?xml`), such as
+/// a chain the user meant to keep, or a node's store, is not replaced by the picture.
+///
+/// # Errors
+/// [`PlotError::NotAPicture`] for such a file.
+pub fn check_target(path: &Path) -> Result<(), PlotError> {
+    use std::io::Read;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if !meta.is_file() || meta.len() == 0 {
+        return Ok(());
     }
-    file.set_len(0)?;
-    file.write_all(bytes)?;
-    file.flush()
+    let mut head = [0u8; 5];
+    let read = std::fs::File::open(path).and_then(|file| file.take(5).read(&mut head));
+    match read {
+        Ok(5) if head == *b"<svg " || head == *b"<?xml" => Ok(()),
+        _ => Err(PlotError::NotAPicture(path.display().to_string())),
+    }
 }
 
 type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
@@ -360,6 +370,36 @@ mod tests {
         let mut read = Vec::new();
         let _ = std::io::Read::read_to_end(&mut &reader, &mut read);
         assert!(read.is_empty(), "{} bytes went into the pipe", read.len());
+    }
+
+    /// A file that is not a picture (a chain, a store's header) is not replaced by the
+    /// picture and stays as it was; an earlier picture and an empty file are replaced.
+    #[test]
+    fn only_a_picture_or_an_empty_file_is_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let chain = dir.path().join("chain.json");
+        std::fs::write(&chain, "[{\"block_no\": 0}]").expect("writes");
+        let store = dir.path().join("data.bin");
+        std::fs::write(&store, b"redb\x1a\x0a\xa9\x0d\x0a rest of a store").expect("writes");
+        for path in [&chain, &store] {
+            let before = std::fs::read(path).expect("reads");
+            let refused = write_svg(&report(), path).expect_err("not a picture");
+            assert!(matches!(refused, PlotError::NotAPicture(_)), "{refused}");
+            assert_eq!(
+                std::fs::read(path).expect("reads"),
+                before,
+                "left as it was"
+            );
+        }
+        let old = dir.path().join("old.svg");
+        std::fs::write(&old, "<svg width=\"1\"></svg>").expect("writes");
+        let empty = dir.path().join("empty.svg");
+        std::fs::write(&empty, "").expect("writes");
+        for path in [&old, &empty] {
+            write_svg(&report(), path).expect("replaced");
+            let svg = std::fs::read_to_string(path).expect("reads");
+            assert!(svg.contains("sha-ni"), "the new picture");
+        }
     }
 
     #[test]

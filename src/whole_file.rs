@@ -1,0 +1,133 @@
+//! Output files written whole or not at all: beside their place, then renamed over it.
+//!
+//! Why: a command that empties a file and then writes it (`minichain export FILE`,
+//! `minichain bench --plot FILE`) loses the file's old content to anything that stops
+//! it halfway (Ctrl-C, a full disk, a file-size limit), and leaves a cut-off file that
+//! looks like output. Written to a temporary file in the same directory and renamed
+//! over the old one only once complete and on disk, the old file stays whole until
+//! the new one replaces it in one step. The temporary file is removed on an error; a
+//! process killed outright leaves it behind, named `.NAME.*.part` beside NAME.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Writes the regular file at `path` whole: `write` fills a new file beside it, which
+/// is then synced and renamed over `path` (a link is followed, and the file it leads
+/// to replaced; the link stays). An existing file's permissions are kept; a new one
+/// gets the usual `0o666` less the umask.
+///
+/// # Errors
+/// `InvalidInput` when `path` exists and is not a regular file (a directory, a pipe,
+/// a device: write those directly); otherwise whatever creating, writing, syncing or
+/// renaming failed with, or `write`'s error. `path` is then as it was.
+pub fn replace(path: &Path, write: impl FnOnce(&mut fs::File) -> io::Result<()>) -> io::Result<()> {
+    let target = destination(path);
+    let existing = match fs::metadata(&target) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        Ok(meta) => Some(meta.permissions()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+        Err(err) => return Err(err),
+    };
+    let dir = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = target
+        .file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+    let prefix = format!(".{name}.");
+    let mut temp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".part")
+        .permissions(fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)?;
+    if let Some(permissions) = existing {
+        temp.as_file().set_permissions(permissions)?;
+    }
+    write(temp.as_file_mut())?;
+    temp.as_file_mut().flush()?;
+    temp.as_file().sync_all()?;
+    temp.persist(&target).map_err(|err| err.error)?;
+    Ok(())
+}
+
+/// Where `path` leads when it is a link (the file to replace, so that the link stays),
+/// else `path` itself.
+fn destination(path: &Path) -> PathBuf {
+    let is_link = fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink());
+    if is_link && let Ok(resolved) = fs::canonicalize(path) {
+        return resolved;
+    }
+    path.to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write that fails halfway leaves the old file whole and no temporary file; one
+    /// that succeeds replaces it, keeps its permissions, and writes through a link.
+    #[test]
+    fn a_file_is_replaced_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("out.json");
+        fs::write(&path, "old content").expect("writes");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).expect("chmod");
+
+        let failed = replace(&path, |file| {
+            file.write_all(b"half of the new")?;
+            Err(io::Error::other("stopped halfway"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(fs::read_to_string(&path).expect("reads"), "old content");
+        let names = || -> Vec<_> {
+            fs::read_dir(dir.path())
+                .expect("lists")
+                .map(|entry| entry.expect("an entry").file_name())
+                .collect()
+        };
+        assert_eq!(names(), ["out.json"], "no temporary file left");
+
+        replace(&path, |file| file.write_all(b"new content")).expect("replaces");
+        assert_eq!(fs::read_to_string(&path).expect("reads"), "new content");
+        let mode = fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640, "permissions kept");
+        assert_eq!(names(), ["out.json"]);
+
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&path, &link).expect("links");
+        replace(&link, |file| file.write_all(b"through the link")).expect("replaces");
+        assert!(
+            fs::symlink_metadata(&link)
+                .expect("stat")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            fs::read_to_string(&path).expect("reads"),
+            "through the link"
+        );
+
+        let new = dir.path().join("new.svg");
+        replace(&new, |file| file.write_all(b"<svg/>")).expect("creates");
+        assert_eq!(fs::read_to_string(&new).expect("reads"), "<svg/>");
+    }
+
+    /// A directory (or a pipe, a device) is not replaced.
+    #[test]
+    fn only_regular_files_are_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let refused = replace(dir.path(), |file| file.write_all(b"x"));
+        assert_eq!(
+            refused.expect_err("a directory").kind(),
+            io::ErrorKind::InvalidInput
+        );
+    }
+}
