@@ -437,3 +437,58 @@ fn a_read_only_store_is_exported() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("{\"chain\":[{\"block_no\":0"));
 }
+
+/// An export stopped halfway (here by a file-size limit, as a full disk or Ctrl-C
+/// would) leaves the file it was replacing as it was, and no part file; a named pipe
+/// gets the chain as it is written, its reader there first (not waited on forever for
+/// a look at its header).
+#[test]
+fn an_export_replaces_a_file_whole_or_not_at_all() {
+    let work = tempfile::tempdir().expect("temp dir");
+    let dir = work.path().join("data");
+    let imported = minichain(&["import", "--synthetic", "2000"], &dir);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+    let precious = work.path().join("precious.json");
+    let old = "[\"the old export\"]".repeat(30_000);
+    std::fs::write(&precious, &old).expect("writes");
+    // A limit of 100 KiB on written files, its signal ignored so that the write fails
+    // with EFBIG and the export ends with an error (both kept across exec).
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -f 100; trap '' XFSZ; exec \"$0\" export \"$1\" --data-dir \"$2\"")
+        .arg(env!("CARGO_BIN_EXE_minichain"))
+        .arg(&precious)
+        .arg(&dir)
+        .output()
+        .expect("runs sh");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&precious).expect("reads"),
+        old,
+        "the old file was changed"
+    );
+    let names: Vec<_> = std::fs::read_dir(work.path())
+        .expect("lists")
+        .map(|entry| entry.expect("an entry").file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "a part file was left: {names:?}");
+
+    let whole = minichain(&["export", &precious.to_string_lossy()], &dir);
+    assert!(whole.status.success(), "{}", text(&whole.stderr));
+    let exported = std::fs::read(&precious).expect("reads");
+    assert!(exported.len() > 100 * 1024 && exported.starts_with(b"{\"chain\":"));
+
+    let pipe = work.path().join("pipe");
+    let made = Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let reader = {
+        let pipe = pipe.clone();
+        std::thread::spawn(move || std::fs::read(&pipe).expect("reads the pipe"))
+    };
+    let piped = minichain(&["export", &pipe.to_string_lossy()], &dir);
+    assert!(piped.status.success(), "{}", text(&piped.stderr));
+    assert_eq!(reader.join().expect("the reader ends"), exported);
+}

@@ -8,15 +8,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use minichain::chain::ValidChain;
 use minichain::node::chain_json::{Cursor, Form};
 use minichain::store::ChainStore;
+use minichain::whole_file;
 
 /// Export a data directory's chain to FILE (`-` for standard output): by default
 /// `{"chain": [...]}` exactly as GET /api/blocks answers, or with --dialect python the
 /// bare array a Redis message carries. The store is checked as a node checks it at
 /// start; one a running node holds is refused (ask the node: GET /api/blocks). A store
 /// you may only read is opened read-only and never changed (one a crash left needing
-/// repair is then refused). Progress goes to stderr.
+/// repair is then refused). A file is written whole beside FILE and then put in its
+/// place, so an export stopped halfway leaves FILE as it was; a pipe or a device is
+/// written as the chain goes. Progress goes to stderr.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// Where to write the chain, or `-` for standard output.
@@ -61,36 +65,60 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         ExportDialect::Api => Form::Body,
         ExportDialect::Python => Form::Message,
     };
-    let mut out: Box<dyn Write> = if args.file == "-" {
+    let cannot = || format!("cannot write {}", args.file);
+    let path = Path::new(&args.file);
+    let bytes = if args.file == "-" {
         let stdout = std::io::stdout();
         refuse_a_store_handle(&stdout, "standard output")?;
-        Box::new(stdout.lock())
+        write_chain(&chain, form, &mut stdout.lock()).with_context(cannot)?
+    } else if std::fs::metadata(path).is_ok_and(|meta| !meta.is_file()) {
+        // A pipe or a device (/dev/null, say): written as it goes.
+        write_chain(&chain, form, &mut open_output(path)?).with_context(cannot)?
     } else {
-        Box::new(open_output(Path::new(&args.file))?)
+        // A file: written whole beside it, then put in its place, so that a stopped
+        // export (Ctrl-C, a full disk) leaves the old file as it was.
+        let mut bytes = 0;
+        whole_file::replace(path, |file| {
+            bytes = write_chain(&chain, form, file)?;
+            // Checked again just before the file takes its place: a store put there
+            // while the chain was written is not replaced.
+            if minichain::store::looks_like_a_store(path) {
+                return Err(std::io::Error::other(
+                    "it is a store now: export writes JSON and would destroy it",
+                ));
+            }
+            Ok(())
+        })
+        .with_context(cannot)?;
+        bytes
     };
-    let mut cursor = Cursor::default();
-    let mut piece = Vec::with_capacity(1 << 20);
-    let mut last = Instant::now();
-    let mut bytes = 0u64;
-    while !cursor.is_done() {
-        piece.clear();
-        cursor.fill(&chain, form, &mut piece, 1 << 20);
-        out.write_all(&piece)
-            .with_context(|| format!("cannot write {}", args.file))?;
-        bytes += piece.len() as u64;
-        if last.elapsed() > Duration::from_secs(2) {
-            last = Instant::now();
-            eprintln!("export: {bytes} bytes written");
-        }
-    }
-    out.flush()
-        .with_context(|| format!("cannot write {}", args.file))?;
     eprintln!(
         "export: {} blocks, {bytes} bytes in {:.1} s",
         chain.len(),
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `form` of `chain` to `out` in pieces of a megabyte, telling progress on
+/// stderr every two seconds: the bytes written.
+fn write_chain(chain: &ValidChain, form: Form, out: &mut impl Write) -> std::io::Result<u64> {
+    let mut cursor = Cursor::default();
+    let mut piece = Vec::with_capacity(1 << 20);
+    let mut last = Instant::now();
+    let mut bytes = 0u64;
+    while !cursor.is_done() {
+        piece.clear();
+        cursor.fill(chain, form, &mut piece, 1 << 20);
+        out.write_all(&piece)?;
+        bytes += piece.len() as u64;
+        if last.elapsed() > Duration::from_secs(2) {
+            last = Instant::now();
+            eprintln!("export: {bytes} bytes written");
+        }
+    }
+    out.flush()?;
+    Ok(bytes)
 }
 
 /// Refuses an output path that is a store, by its name or its header, through any
@@ -108,10 +136,10 @@ fn refuse_a_store(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Opens `path` for the export: checked again by name, opened without truncating, then
-/// checked through the handle (what the path led to when opened, whatever was swapped
-/// in since the first check), and only then emptied (a regular file). A file this
-/// created and then refused is removed.
+/// Opens `path`, a pipe or a device, for the export: checked again by name, opened
+/// without truncating, then checked through the handle (what the path led to when
+/// opened, whatever was swapped in since the first check), and only then emptied if it
+/// turned out to be a regular file. A file this created and then refused is removed.
 fn open_output(path: &Path) -> anyhow::Result<std::fs::File> {
     refuse_a_store(path)?;
     let existed = std::fs::symlink_metadata(path).is_ok();

@@ -69,8 +69,11 @@ const STORE_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x
 /// `path`: whatever its name, and by whichever link it is reached (a dangling one too),
 /// a store must not be overwritten, nor a file planted where a node looks for one.
 pub fn looks_like_a_store(path: &Path) -> bool {
+    // Only a regular file is opened to read its header: opening a named pipe to read
+    // would wait for a writer, and no store is one.
     is_store_name(&link_target(path))
-        || fs::File::open(path).is_ok_and(|file| has_store_header(&file))
+        || (fs::metadata(path).is_ok_and(|meta| meta.is_file())
+            && fs::File::open(path).is_ok_and(|file| has_store_header(&file)))
 }
 
 /// Whether the open `file` starts with the store's header (read at offset 0 without
