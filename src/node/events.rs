@@ -167,6 +167,8 @@ impl EventBus {
         per_address: usize,
     ) -> EventBus {
         let (tx, _) = broadcast::channel(EVENT_BUFFER);
+        // As the connection count clamps its own: a semaphore holds at most this many.
+        let max_readers = max_readers.min(Semaphore::MAX_PERMITS);
         EventBus {
             tx,
             shutdown,
@@ -459,6 +461,15 @@ mod tests {
     use crate::chain::validate::now_ms;
     use crate::chain::{Difficulty, Json, RuleSet};
     use crate::miner::reference::mine_reference;
+
+    /// A cap past what a semaphore can hold (half of `--max-connections
+    /// 18446744073709551615`) is clamped, not a panic at start.
+    #[test]
+    fn a_huge_cap_is_clamped() {
+        let (_stop, shutdown) = watch::channel(false);
+        let bus = EventBus::new(shutdown, usize::MAX / 2, usize::MAX);
+        assert_eq!(bus.max_readers(), Semaphore::MAX_PERMITS);
+    }
 
     fn extend(chain: &ValidChain, n: usize, tag: &str) -> ValidChain {
         let mut chain = chain.clone();
