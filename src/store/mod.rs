@@ -305,6 +305,16 @@ impl ChainStore {
     /// store, or the store is damaged in any way.
     pub fn open(dir: &Path) -> Result<(ChainStore, ValidChain), StoreError> {
         let path = dir.join(FILE_NAME);
+        // An import's file is never used or removed here (the import may be running),
+        // but one a stopped import left holds disk space the user may want back.
+        if let Ok(meta) = fs::metadata(dir.join(NEW_FILE_NAME)) {
+            tracing::warn!(
+                file = %dir.join(NEW_FILE_NAME).display(),
+                bytes = meta.len(),
+                "a store being imported, or left by an import that was stopped: \
+                 not used; run the import again, or remove the file for its space"
+            );
+        }
         std::panic::catch_unwind(|| open_checked(dir, &path)).unwrap_or_else(|panic| {
             Err(StoreError::Panicked {
                 path,
@@ -705,11 +715,16 @@ fn fresh_store(tmp: PathBuf) -> Result<ChainStore, StoreError> {
 /// went to a deleted file (a review had both nodes answer 200 to mining, and one's
 /// blocks lost). A hard link never replaces a file: the second process finds the store
 /// there, opens it, and is refused by its lock.
+///
+/// The temporary file is removed however this ends (a full disk, say): left behind,
+/// each failed start would keep its space. Those of processes that died before they
+/// could remove theirs are removed here too.
 fn create_new(dir: &Path, path: &Path) -> Result<(), StoreError> {
     let io = |at: &Path| {
         let at = at.to_owned();
         move |cause| StoreError::Io { path: at, cause }
     };
+    remove_dead_processes_files(dir);
     // The process id and a count of this process's new stores: no two creations share
     // a name, across processes or threads.
     static CREATED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -718,28 +733,26 @@ fn create_new(dir: &Path, path: &Path) -> Result<(), StoreError> {
         std::process::id(),
         CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let store = fresh_store(dir.join(unique))?;
-    let genesis = ValidChain::genesis();
-    store.write(|txn| {
-        txn.open_table(BLOCKS)
-            .and_then(|mut table| {
-                table.insert(0, record::encode_block(genesis.tip()).as_slice())?;
-                Ok(())
-            })
-            .map_err(|e| store.write_error(e))?;
-        store.put_tip(txn, &genesis)
-    })?;
-    let ChainStore { db, path: tmp } = store;
-    drop(db);
-    let placed = match fs::hard_link(&tmp, path) {
-        // Another process put its store there first: that one is used.
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        // A file system without hard links: the rename, as before.
-        Err(err) if err.kind() == std::io::ErrorKind::Unsupported => fs::rename(&tmp, path),
-        other => other,
-    };
+    let tmp = dir.join(unique);
+    let built = fresh_store(tmp.clone()).and_then(|store| {
+        let genesis = ValidChain::genesis();
+        store.write(|txn| {
+            txn.open_table(BLOCKS)
+                .and_then(|mut table| {
+                    table.insert(0, record::encode_block(genesis.tip()).as_slice())?;
+                    Ok(())
+                })
+                .map_err(|e| store.write_error(e))?;
+            store.put_tip(txn, &genesis)
+        })?;
+        Ok(store)
+    });
+    let placed = built.and_then(|store| {
+        drop(store);
+        place_new(&tmp, path, |from, to| fs::hard_link(from, to)).map_err(io(path))
+    });
     let removed = fs::remove_file(&tmp);
-    placed.map_err(io(path))?;
+    placed?;
     if let Err(cause) = removed
         && cause.kind() != std::io::ErrorKind::NotFound
     {
@@ -750,6 +763,57 @@ fn create_new(dir: &Path, path: &Path) -> Result<(), StoreError> {
         .and_then(|d| d.sync_all())
         .map_err(io(dir))?;
     Ok(())
+}
+
+/// Puts the new store at `tmp` in place at `path` unless a store is there already (then
+/// that one stays, and is used): by `link` (a hard link, which never replaces a file),
+/// or, where the file system refuses links (FAT and exFAT say EPERM, others ENOTSUP),
+/// by a rename that does not replace either, or a plain rename where even that is not
+/// supported. `tmp` is left for the caller to remove.
+fn place_new(
+    tmp: &Path,
+    path: &Path,
+    link: impl FnOnce(&Path, &Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::io::ErrorKind;
+    match link(tmp, path) {
+        Ok(()) => Ok(()),
+        // Another process put its store there first: that one is used.
+        Err(err) if err.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(_) => {
+            let flags = rustix::fs::RenameFlags::NOREPLACE;
+            match rustix::fs::renameat_with(rustix::fs::CWD, tmp, rustix::fs::CWD, path, flags) {
+                Ok(()) => Ok(()),
+                Err(rustix::io::Errno::EXIST) => Ok(()),
+                Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => fs::rename(tmp, path),
+                Err(errno) => Err(errno.into()),
+            }
+        }
+    }
+}
+
+/// Removes the temporary stores of [`create_new`] that processes no longer running
+/// left in `dir` (killed while they built one): named after their process id, which
+/// `/proc` no longer lists. Best effort: a file that cannot be removed stays.
+fn remove_dead_processes_files(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!("{NEW_FILE_NAME}.");
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(&prefix))
+            .and_then(|rest| rest.split_once('.'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Reads every record, validates the chain and checks the tip record against it.
@@ -1006,6 +1070,40 @@ mod tests {
         let two = dir.path().join("two.json");
         std::os::unix::fs::symlink("one.json", &two).expect("link");
         assert!(looks_like_a_store(&one) && looks_like_a_store(&two));
+    }
+
+    /// Where the file system refuses hard links (FAT says EPERM), the new store is put
+    /// in place by a rename all the same, and a store already there is not replaced.
+    #[test]
+    fn a_new_store_is_placed_where_links_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tmp = dir.path().join("new");
+        let path = dir.path().join(FILE_NAME);
+        let refused = |_: &Path, _: &Path| Err(std::io::Error::from_raw_os_error(1));
+        fs::write(&tmp, "the new store").expect("writes");
+        place_new(&tmp, &path, refused).expect("placed");
+        assert_eq!(fs::read_to_string(&path).expect("reads"), "the new store");
+        fs::write(&tmp, "a second new store").expect("writes");
+        place_new(&tmp, &path, refused).expect("the one there is used");
+        assert_eq!(fs::read_to_string(&path).expect("reads"), "the new store");
+    }
+
+    /// The temporary stores of processes that died while building one are removed when
+    /// a store is created; a running process's is left.
+    #[test]
+    fn leftovers_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // Above any pid the kernel gives (pid_max is at most 2^22).
+        let dead = dir.path().join(format!("{NEW_FILE_NAME}.4000000000.0"));
+        let alive = dir
+            .path()
+            .join(format!("{NEW_FILE_NAME}.{}.999", std::process::id()));
+        fs::write(&dead, "left by a killed start").expect("writes");
+        fs::write(&alive, "being built").expect("writes");
+        let (_store, chain) = ChainStore::open(dir.path()).expect("opens");
+        assert_eq!(chain.len(), 1);
+        assert!(!dead.exists(), "the dead process's file is left");
+        assert!(alive.exists(), "a running process's file was removed");
     }
 
     #[test]
