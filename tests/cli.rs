@@ -397,6 +397,32 @@ fn validate_json_for_programs() {
             .is_some_and(|e| e.starts_with("invalid at block 29: difficulty-step: ")),
         "{answer}"
     );
+    // Input that cannot be read or parsed: an object too, exit 2.
+    for (args, stdin, says) in [
+        (
+            &["validate", "--json", "/no/such/chain.json"][..],
+            "",
+            "cannot read",
+        ),
+        (
+            &["validate", "--json", "-"][..],
+            "[{",
+            "unexpected end of input",
+        ),
+    ] {
+        let o = minichain(args, stdin);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let answer: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+        assert_eq!(answer["valid"], false, "{answer}");
+        assert!(
+            answer["index"].is_null() && answer["rule"].is_null(),
+            "{answer}"
+        );
+        assert!(
+            answer["error"].as_str().is_some_and(|e| e.contains(says)),
+            "{args:?}: {answer}"
+        );
+    }
 }
 
 /// Piped, `mine` writes no terminal control characters (no `\r` redraws, no escape
@@ -670,6 +696,8 @@ fn endless_or_oversized_input_is_refused() {
     for args in [
         &["import", "--data-dir", data.as_str(), big.as_str()][..],
         &["mine", "--chain", big.as_str()][..],
+        // Mapped rather than read, under the same limit.
+        &["validate", big.as_str()][..],
     ] {
         let o = minichain(args, "");
         let err = stderr(&o);
@@ -678,5 +706,25 @@ fn endless_or_oversized_input_is_refused() {
             err.contains("more than 4294967296 bytes"),
             "{args:?}: {err}"
         );
+    }
+}
+
+/// A file name's control characters (a terminal escape, here) are escaped where an
+/// error names the file, not sent to the terminal as they are.
+#[test]
+fn file_names_in_errors_are_escaped() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let evil = dir.path().join("evil\u{1b}]0;PWNED\u{7}.json");
+    std::fs::write(&evil, "[{").expect("writes");
+    let evil = evil.to_string_lossy().into_owned();
+    for args in [
+        &["validate", evil.as_str()][..],
+        &["mine", "--chain", evil.as_str()][..],
+    ] {
+        let o = minichain(args, "");
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains('\u{1b}'), "{args:?}: a raw escape in {err:?}");
+        assert!(err.contains("evil\\u{1b}]0;PWNED"), "{args:?}: {err:?}");
     }
 }

@@ -65,10 +65,10 @@ pub fn run(args: &ImportArgs) -> anyhow::Result<ExitCode> {
         }
         (None, Some(file)) => {
             let text = super::read_input(file)?;
-            let name = if file == "-" { "standard input" } else { file };
-            let mut reader = ChainReader::new(&text).with_context(|| name.to_owned())?;
+            let name = super::input_name(file);
+            let mut reader = ChainReader::new(&text).with_context(|| name.clone())?;
             let chain = read_batches(
-                || reader.next_batch(BATCH).with_context(|| name.to_owned()),
+                || reader.next_batch(BATCH).with_context(|| name.clone()),
                 &mut progress,
             )?;
             match chain {

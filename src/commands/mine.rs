@@ -61,11 +61,12 @@ pub fn run(args: &MineArgs) -> anyhow::Result<ExitCode> {
         None => ValidChain::genesis(),
         Some(path) => {
             let text = super::read_input(path)?;
-            let blocks = parse_chain(&text).with_context(|| path.clone())?;
+            let name = super::input_name(path);
+            let blocks = parse_chain(&text).with_context(|| name.clone())?;
             match ValidChain::validate(blocks, RuleSet::Strict, now_ms()) {
                 Ok(chain) => chain,
                 Err(err) => {
-                    eprintln!("error: {path}: {err}");
+                    eprintln!("error: {name}: {err}");
                     return Ok(ExitCode::from(super::EXIT_INVALID));
                 }
             }

@@ -58,12 +58,13 @@ fn max_input_bytes() -> u64 {
         .map_or(MAX_INPUT_BYTES, |limit| limit.min(MAX_INPUT_BYTES))
 }
 
-/// What an input is called in errors: its path, or "standard input" for `-`.
-fn input_name(path: &str) -> String {
+/// What an input is called in errors: its path, with control characters escaped (a
+/// file name may carry terminal escapes), or "standard input" for `-`.
+pub fn input_name(path: &str) -> String {
     if path == "-" {
         "standard input".to_owned()
     } else {
-        path.to_owned()
+        path.escape_debug().to_string()
     }
 }
 
@@ -97,7 +98,8 @@ pub fn read_input(path: &str) -> anyhow::Result<String> {
     let bytes = if path == "-" {
         read_bounded(std::io::stdin().lock(), path)?
     } else {
-        let file = std::fs::File::open(path).with_context(|| format!("cannot read {path}"))?;
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("cannot read {}", input_name(path)))?;
         // A regular file past the limit is refused before a byte of it is read.
         let limit = max_input_bytes();
         if file
@@ -141,12 +143,18 @@ pub fn read_input_bytes(path: &str) -> anyhow::Result<InputBytes> {
     if path == "-" {
         return read_bounded(std::io::stdin().lock(), path).map(InputBytes::Read);
     }
-    let context = || format!("cannot read {path}");
+    let context = || format!("cannot read {}", input_name(path));
     let file = std::fs::File::open(path).with_context(context)?;
     let meta = file.metadata().with_context(context)?;
     if !meta.is_file() || meta.len() == 0 {
         // A device, a pipe or an empty file: read, up to the limit.
         return read_bounded(file, path).map(InputBytes::Read);
+    }
+    // The same limit as for input read: a mapped file's pages cost memory as they are
+    // read (a sparse file of a few bytes on disk may claim gigabytes).
+    let limit = max_input_bytes();
+    if meta.len() > limit {
+        anyhow::bail!(too_large(path, limit));
     }
     // SAFETY: the map is only read. Another process that changes the file while it
     // is mapped changes what this command reads (a truncation can end it with

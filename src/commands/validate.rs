@@ -23,7 +23,8 @@ pub struct ValidateArgs {
     #[arg(long, value_enum, default_value_t = Rules::Strict)]
     rules: Rules,
     /// Print one JSON object instead of a line: `{"valid": true, "blocks", "tip",
-    /// "work"}` or `{"valid": false, "index", "rule", "error"}` (exit codes unchanged).
+    /// "work"}` or `{"valid": false, "index", "rule", "error"}`, with `index` and `rule`
+    /// null when the input cannot be read or parsed (exit codes unchanged).
     #[arg(long)]
     json: bool,
     /// The chain file, or `-` for standard input.
@@ -48,8 +49,26 @@ impl From<Rules> for RuleSet {
     }
 }
 
-/// Runs `minichain validate`.
+/// Runs `minichain validate`: with `--json`, input that cannot be read or parsed is
+/// told as an object too (a program reading the output gets one either way).
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    match check(args) {
+        Err(err) if args.json => {
+            let answer = serde_json::json!({
+                "valid": false,
+                "index": null,
+                "rule": null,
+                "error": format!("{err:#}"),
+            });
+            super::print_line(answer)?;
+            Ok(ExitCode::from(super::EXIT_BAD_INPUT))
+        }
+        outcome => outcome,
+    }
+}
+
+/// The check proper: the verdict printed, or why the input cannot be read or parsed.
+fn check(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     let bytes = super::read_input_bytes(&args.file)?;
     let rules = args.rules.into();
     let now = now_ms();
@@ -61,12 +80,8 @@ pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let text = super::input_text(&args.file, &bytes)?;
-    let name = if args.file == "-" {
-        "standard input"
-    } else {
-        &args.file
-    };
-    let blocks = parse_chain(text).with_context(|| name.to_owned())?;
+    let name = super::input_name(&args.file);
+    let blocks = parse_chain(text).with_context(|| name.clone())?;
     match ValidChain::validate(blocks, rules, now) {
         Ok(chain) => {
             print_valid(
