@@ -667,16 +667,12 @@ async fn one_address_holds_at_most_its_share_of_the_event_streams() {
     node.stop().await;
 }
 
-/// A connection accepted while fewer than a quarter of the slots are free gets the
-/// short write timeout: a client there that asks for the chain and stops reading is
-/// cut within seconds, not after the configured write timeout (longer than this test
-/// waits). Before, it held one of the last slots that whole time.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_reader_on_the_last_slots_is_cut_soon() {
+/// A node of eight connection slots, with write and header timeouts longer than
+/// PATIENCE (a connection that waited for either would fail the test) and a chain of
+/// 5.4 MB (more than the kernel's buffers hold for a client that does not read).
+async fn eight_slots_and_a_long_chain() -> TestNode {
     let node = TestNode::start(NodeConfig {
         max_connections: 8,
-        // Both longer than PATIENCE: a connection that waited for either would fail
-        // the test.
         write_timeout: 2 * PATIENCE,
         header_timeout: 2 * PATIENCE,
         // The genesis block's: every block mined at once, and each a valid step.
@@ -685,10 +681,12 @@ async fn a_stalled_reader_on_the_last_slots_is_cut_soon() {
     })
     .await;
     mine_a_long_chain(&node).await;
-    let addr = node.handle.addr();
-    // Six connections the node has taken, then idle (with the test client's pooled
-    // one, if it kept it): at most two of the eight slots are left, so the next is
-    // accepted short of slots.
+    node
+}
+
+/// Six connections the node has taken, then idle: with the test client's pooled one,
+/// if it kept it, and one more, at most one of the eight slots is left.
+async fn six_idle_connections(addr: std::net::SocketAddr) -> Vec<tokio::net::TcpStream> {
     let mut idle = Vec::new();
     for _ in 0..6 {
         let mut stream = connect(addr).await;
@@ -696,17 +694,37 @@ async fn a_stalled_reader_on_the_last_slots_is_cut_soon() {
         assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
         idle.push(stream);
     }
-    let mut stalled = ask_for_the_chain_and_stall(addr).await;
+    idle
+}
+
+/// Waits six seconds (the short write timeout and a look at the slots, with room to
+/// spare), then reads `stalled` to its end: what the kernel held is delivered, then
+/// the end. A connection still open after the wait would take up its answer again and
+/// send the whole of it, so the byte count bounds the cut at these few seconds,
+/// against the configured write timeout; `kept` is the failure when it stays open.
+async fn assert_cut_soon(stalled: &mut tokio::net::TcpStream, kept: &str) {
     tokio::time::sleep(Duration::from_secs(6)).await;
-    // What the kernel held is still delivered, then the end, well before the
-    // configured write timeout.
-    let got = bytes_until_closed(
+    let got = bytes_until_closed(stalled, kept).await;
+    println!("the stalled client got {got} bytes");
+    assert!(got < 5_000_000, "{got} bytes: the whole answer went out");
+}
+
+/// A connection accepted while fewer than a quarter of the slots are free gets the
+/// short write timeout: a client there that asks for the chain and stops reading is
+/// cut within seconds, not after the configured write timeout (longer than this test
+/// waits). Before, it held one of the last slots that whole time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_reader_on_the_last_slots_is_cut_soon() {
+    let node = eight_slots_and_a_long_chain().await;
+    let addr = node.handle.addr();
+    let idle = six_idle_connections(addr).await;
+    // Accepted short of slots.
+    let mut stalled = ask_for_the_chain_and_stall(addr).await;
+    assert_cut_soon(
         &mut stalled,
         "the stalled connection on the last slots was kept",
     )
     .await;
-    println!("the stalled client on the last slots got {got} bytes");
-    assert!(got < 5_000_000, "{got} bytes: the whole answer went out");
     drop(idle);
     node.stop().await;
 }
@@ -718,43 +736,17 @@ async fn a_stalled_reader_on_the_last_slots_is_cut_soon() {
 /// client held its slot the whole configured time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_reader_from_before_the_slots_ran_short_is_cut_soon() {
-    let node = TestNode::start(NodeConfig {
-        max_connections: 8,
-        // Both longer than PATIENCE: a connection that waited for either would fail
-        // the test.
-        write_timeout: 2 * PATIENCE,
-        header_timeout: 2 * PATIENCE,
-        fixed_difficulty: Some(Difficulty::new(4)),
-        ..config(None)
-    })
-    .await;
-    mine_a_long_chain(&node).await;
+    let node = eight_slots_and_a_long_chain().await;
     let addr = node.handle.addr();
     // Accepted with most slots free: the configured write timeout.
     let mut stalled = ask_for_the_chain_and_stall(addr).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    // Then six idle connections (with the test client's pooled one, if it kept it):
-    // at most one of the eight slots is left.
-    let mut idle = Vec::new();
-    for _ in 0..6 {
-        let mut stream = connect(addr).await;
-        assert!(send(&mut stream, &head("GET", "/healthz", "")).await);
-        assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
-        idle.push(stream);
-    }
-    // Time for a look at the slots (the write has waited past the short timeout by
-    // then), with room to spare.
-    tokio::time::sleep(Duration::from_secs(6)).await;
-    // What the kernel held is still delivered, then the end. A connection still open
-    // here would take up its answer again and send the whole of it: that bounds the
-    // cut at these few seconds, against the configured write timeout.
-    let got = bytes_until_closed(
+    let idle = six_idle_connections(addr).await;
+    assert_cut_soon(
         &mut stalled,
         "the stalled connection from before the slots ran short was kept",
     )
     .await;
-    println!("the stalled client from before the pressure got {got} bytes");
-    assert!(got < 5_000_000, "{got} bytes: the whole answer went out");
     drop(idle);
     node.stop().await;
 }
