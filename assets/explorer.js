@@ -11,6 +11,13 @@ let status = null;
 let newest = 0; // how many pages back from the tip: 0 is the latest page
 const rateSeries = []; // {t, v}
 const difficultySeries = []; // {t, v}
+// The most points a chart keeps (its last hour's newest): a chain that reorganizes
+// again and again would otherwise feed it without end, and each refresh looks
+// through them all.
+const SERIES_MAX = 2000;
+// The most characters of one block the detail view shows: laying out tens of MB of
+// text froze the tab.
+const BLOCK_SHOWN = 200000;
 
 function text(el, value) { el.textContent = value; }
 
@@ -193,27 +200,38 @@ async function refreshBlocks(highlight) {
       }
     }
     difficultySeries.sort((a, b) => a.t - b.t);
+    trim(difficultySeries);
     drawCharts();
   }
 }
 
 async function showBlock(n) {
   try {
-    const { body } = await getJson("/api/blocks/" + n);
+    const { body } = await getText("/api/blocks/" + n);
     text($("d-no"), String(n));
     // The block exactly as the node wrote it: JSON.parse would round big nonces
     // and respell numbers (1.50 → 1.5), which the hash depends on.
-    text($("d-body"), body);
+    const more = body.length - BLOCK_SHOWN;
+    text($("d-body"), more > 0
+      ? body.slice(0, BLOCK_SHOWN) + "… (" + more.toLocaleString() + " more characters: the whole block is at /api/blocks/" + n + ")"
+      : body);
     $("detail").hidden = false;
   } catch (err) {
     logEvent("error", err.message);
   }
 }
 
+// Drops a series' points older than an hour, and the oldest past SERIES_MAX.
+function trim(series) {
+  const cutoff = Date.now() - HOUR_MS;
+  let old = 0;
+  while (old < series.length && series[old].t < cutoff) old++;
+  series.splice(0, Math.max(old, series.length - SERIES_MAX));
+}
+
 function push(series, v, t) {
   series.push({ t: t ?? Date.now(), v });
-  const cutoff = Date.now() - HOUR_MS;
-  while (series.length && series[0].t < cutoff) series.shift();
+  trim(series);
 }
 
 function drawChart(canvas, series, color, step) {
@@ -223,7 +241,10 @@ function drawChart(canvas, series, color, step) {
   ctx.strokeStyle = "#26303c";
   ctx.strokeRect(pad, 4, w - pad - 4, h - pad);
   const now = Date.now(), t0 = now - HOUR_MS;
-  const max = Math.max(1, ...series.map((p) => p.v)) * 1.1;
+  // A loop, not Math.max(...spread): a long spread overflows the call stack.
+  let max = 1;
+  for (const p of series) if (p.v > max) max = p.v;
+  max *= 1.1;
   ctx.fillStyle = "#7d8894";
   ctx.font = "10px sans-serif";
   ctx.fillText(step ? String(Math.round(max)) : fmtRate(max), 2, 12);
@@ -266,17 +287,28 @@ function logEvent(name, detail) {
 }
 
 let refreshing = null;
-function refreshAll(highlight) {
+// The status, and with `blocks` the table too: only a new tip (its `block` event, a
+// reorganization's too) changes the blocks, and a page of them can be tens of MB (events that cost a client
+// nothing, a refused chain say, must not have every open page fetch it again).
+function refreshAll(highlight, blocks = true) {
   // One refresh at a time; a burst of events coalesces into the next one.
-  if (refreshing) { refreshing.again = true; refreshing.highlight = highlight; return; }
-  refreshing = { again: false };
-  const run = async (h) => {
-    try { await refreshStatus(); await refreshBlocks(h); } catch (err) { logEvent("error", err.message); }
+  if (refreshing) {
+    refreshing.again = true;
+    refreshing.blocks ||= blocks;
+    if (highlight !== undefined) refreshing.highlight = highlight;
+    return;
+  }
+  refreshing = { again: false, blocks: false };
+  const run = async (h, withBlocks) => {
+    try {
+      await refreshStatus();
+      if (withBlocks) await refreshBlocks(h);
+    } catch (err) { logEvent("error", err.message); }
     const state = refreshing;
     refreshing = null;
-    if (state.again) refreshAll(state.highlight);
+    if (state.again) refreshAll(state.highlight, state.blocks);
   };
-  run(highlight);
+  run(highlight, blocks);
 }
 
 // How long the page waits before it opens the event stream again after the node
@@ -320,12 +352,12 @@ function follow() {
     const r = JSON.parse(e.data);
     const last = r.last || {};
     logEvent("restart", (last.received_to_restart_us ?? "?") + " µs, " + (last.stale_attempts ?? 0) + " stale attempts");
-    refreshAll();
+    refreshAll(undefined, false);
   });
   events.addEventListener("rejected", (e) => {
     const r = JSON.parse(e.data);
     logEvent("rejected", r.reason + " ×" + r.count);
-    refreshAll();
+    refreshAll(undefined, false);
   });
 }
 

@@ -151,6 +151,22 @@ def main():
             events = driver.find_element(By.ID, "events").text
             assert "(peer" in events, events
 
+            # A refused chain (a cheap message) is shown as an event, but the page
+            # fetches no page of blocks for it: only a new tip changes them.
+            pages = ("return performance.getEntriesByType('resource')"
+                     ".filter(e => e.name.includes('/api/blocks?')).length;")
+            fetched = driver.execute_script(pages)
+            req = urllib.request.Request(
+                a + "/api/chain", data=b'{"chain": [{"block_no": 0}]}',
+                headers={"content-type": "application/json"}, method="POST")
+            try:
+                urllib.request.urlopen(req, timeout=TIMEOUT).close()
+            except urllib.error.HTTPError:
+                pass  # refused, as meant
+            wait.until(lambda d: "rejected" in d.find_element(By.ID, "events").text)
+            time.sleep(1)
+            assert driver.execute_script(pages) == fetched, "a refused chain refetched the blocks"
+
             # A few more from node B, for a fuller page.
             for data in (b'{"data": {"temp": 21.5, "unit": "C"}}', b'{"data": [1, 2, 3]}',
                          b'{"data": "hello"}'):
