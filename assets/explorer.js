@@ -11,10 +11,11 @@ let status = null;
 let newest = 0; // how many pages back from the tip: 0 is the latest page
 const rateSeries = []; // {t, v}
 const difficultySeries = []; // {t, v}
-// The most points a chart keeps (its last hour's newest): a chain that reorganizes
-// again and again would otherwise feed it without end, and each refresh looks
-// through them all.
-const SERIES_MAX = 2000;
+// The most points a chart keeps (its last hour's newest): an hour of the rate's
+// twice-a-second samples with room to spare. A chain that reorganizes again and
+// again would otherwise feed the difficulty chart without end, and each refresh
+// looks through its points.
+const SERIES_MAX = 8000;
 // The most characters of one block the detail view shows: laying out tens of MB of
 // text froze the tab.
 const BLOCK_SHOWN = 200000;

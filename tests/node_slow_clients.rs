@@ -684,17 +684,29 @@ async fn eight_slots_and_a_long_chain() -> TestNode {
     node
 }
 
-/// Six connections the node has taken, then idle: with the test client's pooled one,
-/// if it kept it, and one more, at most one of the eight slots is left.
-async fn six_idle_connections(addr: std::net::SocketAddr) -> Vec<tokio::net::TcpStream> {
-    let mut idle = Vec::new();
-    for _ in 0..6 {
+/// Six of the eight slots held: five connections the node has taken, then idle, and
+/// an event stream last. With the test client's pooled one, if it kept it, and one
+/// more, at most one slot is left. The stream holds its slot whatever the timeouts:
+/// an idle connection accepted short of slots is closed after a second, which would
+/// give the slots back.
+async fn six_slots_held(addr: std::net::SocketAddr) -> Vec<tokio::net::TcpStream> {
+    let mut held = Vec::new();
+    for _ in 0..5 {
         let mut stream = connect(addr).await;
         assert!(send(&mut stream, &head("GET", "/healthz", "")).await);
         assert_eq!(ending(&mut stream, PATIENCE).await, Ending::Answered(200));
-        idle.push(stream);
+        held.push(stream);
     }
-    idle
+    let mut stream = connect(addr).await;
+    assert!(send(&mut stream, &head("GET", "/api/events", "")).await);
+    let mut first = [0u8; 12];
+    tokio::time::timeout(PATIENCE, stream.read_exact(&mut first))
+        .await
+        .expect("the stream answers")
+        .expect("the stream's head");
+    assert_eq!(&first, b"HTTP/1.1 200", "the event stream opens");
+    held.push(stream);
+    held
 }
 
 /// Waits six seconds (the short write timeout and a look at the slots, with room to
@@ -717,7 +729,7 @@ async fn assert_cut_soon(stalled: &mut tokio::net::TcpStream, kept: &str) {
 async fn a_stalled_reader_on_the_last_slots_is_cut_soon() {
     let node = eight_slots_and_a_long_chain().await;
     let addr = node.handle.addr();
-    let idle = six_idle_connections(addr).await;
+    let held = six_slots_held(addr).await;
     // Accepted short of slots.
     let mut stalled = ask_for_the_chain_and_stall(addr).await;
     assert_cut_soon(
@@ -725,7 +737,7 @@ async fn a_stalled_reader_on_the_last_slots_is_cut_soon() {
         "the stalled connection on the last slots was kept",
     )
     .await;
-    drop(idle);
+    drop(held);
     node.stop().await;
 }
 
@@ -741,12 +753,12 @@ async fn a_stalled_reader_from_before_the_slots_ran_short_is_cut_soon() {
     // Accepted with most slots free: the configured write timeout.
     let mut stalled = ask_for_the_chain_and_stall(addr).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle = six_idle_connections(addr).await;
+    let held = six_slots_held(addr).await;
     assert_cut_soon(
         &mut stalled,
         "the stalled connection from before the slots ran short was kept",
     )
     .await;
-    drop(idle);
+    drop(held);
     node.stop().await;
 }
