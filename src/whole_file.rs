@@ -5,8 +5,15 @@
 //! it halfway (Ctrl-C, a full disk, a file-size limit), and leaves a cut-off file that
 //! looks like output. Written to a temporary file in the same directory and renamed
 //! over the old one only once complete and on disk, the old file stays whole until
-//! the new one replaces it in one step. The temporary file is removed on an error; a
-//! process killed outright leaves it behind, named `.NAME.*.part` beside NAME.
+//! the new one replaces it in one step.
+//!
+//! What that costs: the directory must be writable (not only the file), and the disk
+//! must hold both files until the rename. The new file is a new inode: another hard
+//! link to the old one keeps the old content, and its owner and mode are carried over
+//! (the owner only where this process may set it: as root). A file that is not
+//! writable is refused, as writing it in place would be. The temporary file is removed
+//! on an error; a process killed outright leaves it behind, named `.NAME.*.part`
+//! beside NAME.
 
 use std::fs;
 use std::io::{self, Write};
@@ -15,13 +22,14 @@ use std::path::{Path, PathBuf};
 
 /// Writes the regular file at `path` whole: `write` fills a new file beside it, which
 /// is then synced and renamed over `path` (a link is followed, and the file it leads
-/// to replaced; the link stays). An existing file's permissions are kept; a new one
-/// gets the usual `0o666` less the umask.
+/// to replaced or created; the link stays). An existing file's mode (and owner, where
+/// this process may set it) is kept; a new one gets the usual `0o666` less the umask.
 ///
 /// # Errors
 /// `InvalidInput` when `path` exists and is not a regular file (a directory, a pipe,
-/// a device: write those directly); otherwise whatever creating, writing, syncing or
-/// renaming failed with, or `write`'s error. `path` is then as it was.
+/// a device: write those directly); `PermissionDenied` when it is a file this process
+/// may not write; otherwise whatever creating, writing, syncing or renaming failed
+/// with, or `write`'s error. `path` is then as it was.
 pub fn replace(path: &Path, write: impl FnOnce(&mut fs::File) -> io::Result<()>) -> io::Result<()> {
     let target = destination(path);
     let existing = match fs::metadata(&target) {
@@ -31,7 +39,16 @@ pub fn replace(path: &Path, write: impl FnOnce(&mut fs::File) -> io::Result<()>)
                 "not a regular file",
             ));
         }
-        Ok(meta) => Some(meta.permissions()),
+        Ok(meta) => {
+            // Written in place, a read-only file would refuse the write: so here.
+            // (Opened for writing, not emptied: the check the kernel would make.)
+            if let Err(err) = fs::OpenOptions::new().write(true).open(&target)
+                && err.kind() == io::ErrorKind::PermissionDenied
+            {
+                return Err(err);
+            }
+            Some(meta)
+        }
         Err(err) if err.kind() == io::ErrorKind::NotFound => None,
         Err(err) => return Err(err),
     };
@@ -48,24 +65,43 @@ pub fn replace(path: &Path, write: impl FnOnce(&mut fs::File) -> io::Result<()>)
         .suffix(".part")
         .permissions(fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)?;
-    if let Some(permissions) = existing {
-        temp.as_file().set_permissions(permissions)?;
+    if let Some(meta) = existing {
+        use std::os::unix::fs::MetadataExt;
+        // The owner first (only root may give a file away; others keep their own),
+        // then the mode, which a change of owner may clear bits of.
+        let _ = std::os::unix::fs::fchown(temp.as_file(), Some(meta.uid()), Some(meta.gid()));
+        temp.as_file().set_permissions(meta.permissions())?;
     }
     write(temp.as_file_mut())?;
     temp.as_file_mut().flush()?;
     temp.as_file().sync_all()?;
     temp.persist(&target).map_err(|err| err.error)?;
+    // The new name is durable once the directory is (best effort: the file is whole
+    // either way).
+    if let Ok(dir) = fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
     Ok(())
 }
 
-/// Where `path` leads when it is a link (the file to replace, so that the link stays),
-/// else `path` itself.
+/// Where `path` leads when it is a link (the file to replace or create, so that the
+/// link stays), else `path` itself: its canonical form, or for a link to a missing
+/// file, the end of its chain of links (at most 40, as the kernel follows).
 fn destination(path: &Path) -> PathBuf {
-    let is_link = fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink());
-    if is_link && let Ok(resolved) = fs::canonicalize(path) {
+    if let Ok(resolved) = fs::canonicalize(path) {
         return resolved;
     }
-    path.to_path_buf()
+    let mut at = path.to_path_buf();
+    for _ in 0..40 {
+        let Ok(target) = fs::read_link(&at) else {
+            break;
+        };
+        at = match at.parent() {
+            Some(parent) if target.is_relative() => parent.join(target),
+            _ => target,
+        };
+    }
+    at
 }
 
 #[cfg(test)]
@@ -118,6 +154,42 @@ mod tests {
         let new = dir.path().join("new.svg");
         replace(&new, |file| file.write_all(b"<svg/>")).expect("creates");
         assert_eq!(fs::read_to_string(&new).expect("reads"), "<svg/>");
+
+        // A link to a missing file: the file is created where it leads.
+        let dangling = dir.path().join("dangling.json");
+        std::os::unix::fs::symlink(dir.path().join("later.json"), &dangling).expect("links");
+        replace(&dangling, |file| file.write_all(b"made")).expect("creates");
+        assert!(
+            fs::symlink_metadata(&dangling)
+                .expect("stat")
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("later.json")).expect("reads"),
+            "made"
+        );
+    }
+
+    /// A file this process may not write is refused and left as it was (as root, who
+    /// may write any file, the mode alone does not refuse it: then it is replaced).
+    #[test]
+    fn a_read_only_file_is_not_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("kept.json");
+        fs::write(&path, "kept").expect("writes");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o444)).expect("chmod");
+        let writable = fs::OpenOptions::new().write(true).open(&path).is_ok();
+        let result = replace(&path, |file| file.write_all(b"new"));
+        if writable {
+            result.expect("root may write it");
+        } else {
+            assert_eq!(
+                result.expect_err("read-only").kind(),
+                io::ErrorKind::PermissionDenied
+            );
+            assert_eq!(fs::read_to_string(&path).expect("reads"), "kept");
+        }
     }
 
     /// A directory (or a pipe, a device) is not replaced.

@@ -117,10 +117,10 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
 /// Refuses a `--plot` path that cannot be written (a missing folder, a directory), is
 /// not a file (a named pipe, a socket, a device) or holds something other than a
 /// picture (a chain, a store: see [`bench::check_plot_target`]) before the run rather
-/// than after it, which would cost the whole run. The path is opened for writing without truncating it;
-/// a file the check had to create is removed at once, so an interrupted run leaves no
-/// empty picture behind, and an existing file is left as it is until the picture
-/// replaces it.
+/// than after it, which would cost the whole run. A file is made and removed in the
+/// directory the picture will be written to (it goes in beside its place and is
+/// renamed over it), and an existing file is checked writable; nothing is left
+/// behind, and an existing file stays as it is until the picture replaces it.
 ///
 /// Why not a pipe: opening one for writing waits for a reader, and a reader sees the
 /// check's open and close as the end of its input, so the picture, written after the
@@ -138,15 +138,21 @@ fn check_plot_path(path: &Path) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let existed = std::fs::symlink_metadata(path).is_ok();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
+    // The picture goes in beside the file and is renamed over it: what must be
+    // writable is the directory it ends up in.
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let dir = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".minichain-plot-check.")
+        .tempfile_in(dir)
         .with_context(cannot)?;
-    if !existed {
-        std::fs::remove_file(path).with_context(cannot)?;
+    if std::fs::metadata(path).is_ok_and(|meta| meta.is_file())
+        && std::fs::OpenOptions::new().write(true).open(path).is_err()
+    {
+        anyhow::bail!("{}: the file is not writable", cannot());
     }
     Ok(())
 }

@@ -107,8 +107,9 @@ fn write_regular_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Refuses a `--plot` path that holds something other than a picture: a file there
-/// that is not empty and does not start as SVG text does (`<svg` or `<?xml`), such as
-/// a chain the user meant to keep, or a node's store, is not replaced by the picture.
+/// that is not empty and has no `<svg` tag in its first kilobyte (after an XML
+/// declaration or a comment, say), such as a chain the user meant to keep, or a
+/// node's store, is not replaced by the picture.
 ///
 /// # Errors
 /// [`PlotError::NotAPicture`] for such a file.
@@ -120,11 +121,12 @@ pub fn check_target(path: &Path) -> Result<(), PlotError> {
     if !meta.is_file() || meta.len() == 0 {
         return Ok(());
     }
-    let mut head = [0u8; 5];
-    let read = std::fs::File::open(path).and_then(|file| file.take(5).read(&mut head));
-    match read {
-        Ok(5) if head == *b"<svg " || head == *b"<?xml" => Ok(()),
-        _ => Err(PlotError::NotAPicture(path.display().to_string())),
+    let mut head = Vec::with_capacity(1024);
+    let read = std::fs::File::open(path).and_then(|file| file.take(1024).read_to_end(&mut head));
+    if read.is_ok() && memchr::memmem::find(&head, b"<svg").is_some() {
+        Ok(())
+    } else {
+        Err(PlotError::NotAPicture(path.display().to_string()))
     }
 }
 
@@ -379,9 +381,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let chain = dir.path().join("chain.json");
         std::fs::write(&chain, "[{\"block_no\": 0}]").expect("writes");
+        let pom = dir.path().join("pom.xml");
+        std::fs::write(&pom, "<?xml version=\"1.0\"?><project/>").expect("writes");
         let store = dir.path().join("data.bin");
         std::fs::write(&store, b"redb\x1a\x0a\xa9\x0d\x0a rest of a store").expect("writes");
-        for path in [&chain, &store] {
+        for path in [&chain, &pom, &store] {
             let before = std::fs::read(path).expect("reads");
             let refused = write_svg(&report(), path).expect_err("not a picture");
             assert!(matches!(refused, PlotError::NotAPicture(_)), "{refused}");
@@ -393,9 +397,15 @@ mod tests {
         }
         let old = dir.path().join("old.svg");
         std::fs::write(&old, "<svg width=\"1\"></svg>").expect("writes");
+        let declared = dir.path().join("declared.svg");
+        std::fs::write(
+            &declared,
+            "\u{feff}<?xml version=\"1.0\"?>\n<!-- x -->\n<svg>",
+        )
+        .expect("writes");
         let empty = dir.path().join("empty.svg");
         std::fs::write(&empty, "").expect("writes");
-        for path in [&old, &empty] {
+        for path in [&old, &declared, &empty] {
             write_svg(&report(), path).expect("replaced");
             let svg = std::fs::read_to_string(path).expect("reads");
             assert!(svg.contains("sha-ni"), "the new picture");
