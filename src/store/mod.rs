@@ -717,14 +717,14 @@ fn fresh_store(tmp: PathBuf) -> Result<ChainStore, StoreError> {
 /// there, opens it, and is refused by its lock.
 ///
 /// The temporary file is removed however this ends (a full disk, say): left behind,
-/// each failed start would keep its space. Those of processes that died before they
-/// could remove theirs are removed here too.
+/// each failed start would keep its space. Those that processes killed while they
+/// built one left are removed here too, once old enough to be sure.
 fn create_new(dir: &Path, path: &Path) -> Result<(), StoreError> {
     let io = |at: &Path| {
         let at = at.to_owned();
         move |cause| StoreError::Io { path: at, cause }
     };
-    remove_dead_processes_files(dir);
+    remove_leftover_new_stores(dir);
     // The process id and a count of this process's new stores: no two creations share
     // a name, across processes or threads.
     static CREATED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -780,6 +780,7 @@ fn place_new(
         Ok(()) => Ok(()),
         // Another process put its store there first: that one is used.
         Err(err) if err.kind() == ErrorKind::AlreadyExists => Ok(()),
+        #[cfg(target_os = "linux")]
         Err(_) => {
             let flags = rustix::fs::RenameFlags::NOREPLACE;
             match rustix::fs::renameat_with(rustix::fs::CWD, tmp, rustix::fs::CWD, path, flags) {
@@ -789,28 +790,40 @@ fn place_new(
                 Err(errno) => Err(errno.into()),
             }
         }
+        // Elsewhere no rename that replaces nothing: the plain one, unless a store is
+        // there by now.
+        #[cfg(not(target_os = "linux"))]
+        Err(_) if path.exists() => Ok(()),
+        #[cfg(not(target_os = "linux"))]
+        Err(_) => fs::rename(tmp, path),
     }
 }
 
-/// Removes the temporary stores of [`create_new`] that processes no longer running
-/// left in `dir` (killed while they built one): named after their process id, which
-/// `/proc` no longer lists. Best effort: a file that cannot be removed stays.
-fn remove_dead_processes_files(dir: &Path) {
+/// How old a temporary store of [`create_new`] must be before another creation removes
+/// it: one is built in milliseconds, so a file this old was left by a process killed
+/// while it built one (or one that failed before it could remove it).
+const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes the temporary stores of [`create_new`] left in `dir` at least
+/// [`LEFTOVER_AGE`] ago. By age rather than by whether their process runs: a process
+/// in another PID namespace (a container sharing the directory), or a `/proc` that
+/// is not mounted, would make a live one look dead. Best effort: a file that cannot
+/// be removed stays.
+fn remove_leftover_new_stores(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     let prefix = format!("{NEW_FILE_NAME}.");
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|name| name.strip_prefix(&prefix))
-            .and_then(|rest| rest.split_once('.'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        else {
+        if !name.to_str().is_some_and(|name| name.starts_with(&prefix)) {
             continue;
-        };
-        if !Path::new("/proc").join(pid.to_string()).exists() {
+        }
+        let old = entry
+            .metadata()
+            .and_then(|meta| meta.modified())
+            .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age >= LEFTOVER_AGE));
+        if old {
             let _ = fs::remove_file(entry.path());
         }
     }
@@ -1088,22 +1101,26 @@ mod tests {
         assert_eq!(fs::read_to_string(&path).expect("reads"), "the new store");
     }
 
-    /// The temporary stores of processes that died while building one are removed when
-    /// a store is created; a running process's is left.
+    /// Temporary stores left long enough ago are removed when a store is created; a
+    /// recent one (a creation that may be running now) is left.
     #[test]
-    fn leftovers_of_dead_processes_are_removed() {
+    fn old_leftovers_of_new_stores_are_removed() {
         let dir = tempfile::tempdir().expect("temp dir");
-        // Above any pid the kernel gives (pid_max is at most 2^22).
-        let dead = dir.path().join(format!("{NEW_FILE_NAME}.4000000000.0"));
-        let alive = dir
-            .path()
-            .join(format!("{NEW_FILE_NAME}.{}.999", std::process::id()));
-        fs::write(&dead, "left by a killed start").expect("writes");
-        fs::write(&alive, "being built").expect("writes");
+        let old = dir.path().join(format!("{NEW_FILE_NAME}.4000000.0"));
+        let recent = dir.path().join(format!("{NEW_FILE_NAME}.4000001.0"));
+        fs::write(&old, "left by a killed start").expect("writes");
+        fs::write(&recent, "being built").expect("writes");
+        let long_ago =
+            std::time::SystemTime::now() - LEFTOVER_AGE - std::time::Duration::from_secs(60);
+        fs::File::options()
+            .write(true)
+            .open(&old)
+            .and_then(|file| file.set_modified(long_ago))
+            .expect("ages the file");
         let (_store, chain) = ChainStore::open(dir.path()).expect("opens");
         assert_eq!(chain.len(), 1);
-        assert!(!dead.exists(), "the dead process's file is left");
-        assert!(alive.exists(), "a running process's file was removed");
+        assert!(!old.exists(), "the old leftover is kept");
+        assert!(recent.exists(), "a recent file was removed");
     }
 
     #[test]
