@@ -65,14 +65,19 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         ExportDialect::Api => Form::Body,
         ExportDialect::Python => Form::Message,
     };
-    let cannot = || format!("cannot write {}", args.file);
+    let cannot = || format!("cannot write {}", super::shown_path(&args.file));
     let path = Path::new(&args.file);
     let bytes = if args.file == "-" {
         let stdout = std::io::stdout();
         refuse_a_store_handle(&stdout, "standard output")?;
         write_chain(&chain, form, &mut stdout.lock()).with_context(cannot)?
-    } else if std::fs::metadata(path).is_ok_and(|meta| !meta.is_file()) {
-        // A pipe or a device (/dev/null, say): written as it goes.
+    } else if std::fs::metadata(path).is_ok_and(|meta| !meta.is_file())
+        || path.starts_with("/dev")
+        || path.starts_with("/proc")
+    {
+        // A pipe or a device (/dev/null, say), or a name for an open file
+        // (/dev/stdout, /proc/self/fd/N: replacing what it leads to would take the
+        // file from under whoever holds it open): written as it goes.
         write_chain(&chain, form, &mut open_output(path)?).with_context(cannot)?
     } else {
         // A file: written whole beside it, then put in its place, so that a stopped
@@ -130,7 +135,7 @@ fn refuse_a_store(file: &Path) -> anyhow::Result<()> {
     if minichain::store::looks_like_a_store(file) {
         anyhow::bail!(
             "{} is a store: export writes JSON and would destroy it; choose another file",
-            file.display()
+            super::shown_path(&file.to_string_lossy())
         );
     }
     Ok(())
@@ -149,8 +154,14 @@ fn open_output(path: &Path) -> anyhow::Result<std::fs::File> {
         .create(true)
         .truncate(false)
         .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    if let Err(refused) = refuse_a_store_handle(&file, &path.display().to_string()) {
+        .with_context(|| {
+            format!(
+                "cannot create {}",
+                super::shown_path(&path.to_string_lossy())
+            )
+        })?;
+    if let Err(refused) = refuse_a_store_handle(&file, &super::shown_path(&path.to_string_lossy()))
+    {
         if !existed && file.metadata().is_ok_and(|meta| meta.len() == 0) {
             let _ = std::fs::remove_file(path);
         }
@@ -158,8 +169,12 @@ fn open_output(path: &Path) -> anyhow::Result<std::fs::File> {
     }
     // (A pipe or a device, /dev/null say, has nothing to empty.)
     if file.metadata().is_ok_and(|meta| meta.is_file()) {
-        file.set_len(0)
-            .with_context(|| format!("cannot empty {}", path.display()))?;
+        file.set_len(0).with_context(|| {
+            format!(
+                "cannot empty {}",
+                super::shown_path(&path.to_string_lossy())
+            )
+        })?;
     }
     Ok(file)
 }

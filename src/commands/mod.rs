@@ -64,8 +64,22 @@ pub fn input_name(path: &str) -> String {
     if path == "-" {
         "standard input".to_owned()
     } else {
-        path.escape_debug().to_string()
+        shown_path(path)
     }
+}
+
+/// `path` as errors show it: control characters escaped (`\u{1b}`), everything else
+/// as it is, quotes and backslashes included.
+pub fn shown_path(path: &str) -> String {
+    path.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Reads all of `reader`, but no more than the input limit: an input past it is an error

@@ -49,27 +49,12 @@ impl From<Rules> for RuleSet {
     }
 }
 
-/// Runs `minichain validate`: with `--json`, input that cannot be read or parsed is
-/// told as an object too (a program reading the output gets one either way).
+/// Runs `minichain validate`.
 pub fn run(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    match check(args) {
-        Err(err) if args.json => {
-            let answer = serde_json::json!({
-                "valid": false,
-                "index": null,
-                "rule": null,
-                "error": format!("{err:#}"),
-            });
-            super::print_line(answer)?;
-            Ok(ExitCode::from(super::EXIT_BAD_INPUT))
-        }
-        outcome => outcome,
-    }
-}
-
-/// The check proper: the verdict printed, or why the input cannot be read or parsed.
-fn check(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let bytes = super::read_input_bytes(&args.file)?;
+    let bytes = match super::read_input_bytes(&args.file) {
+        Ok(bytes) => bytes,
+        Err(err) => return bad_input(args, err),
+    };
     let rules = args.rules.into();
     let now = now_ms();
     // A valid chain is decided straight from its text; anything else (an invalid or
@@ -79,9 +64,13 @@ fn check(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         print_valid(args, &summary)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let text = super::input_text(&args.file, &bytes)?;
     let name = super::input_name(&args.file);
-    let blocks = parse_chain(text).with_context(|| name.clone())?;
+    let parsed = super::input_text(&args.file, &bytes)
+        .and_then(|text| parse_chain(text).with_context(|| name.clone()));
+    let blocks = match parsed {
+        Ok(blocks) => blocks,
+        Err(err) => return bad_input(args, err),
+    };
     match ValidChain::validate(blocks, rules, now) {
         Ok(chain) => {
             print_valid(
@@ -112,6 +101,23 @@ fn check(args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(super::EXIT_INVALID))
         }
     }
+}
+
+/// Input that cannot be read or parsed: the error (exit 2 at the binary's edge), or
+/// with `--json` an object saying so, with exit 2, so that a program reading the
+/// output gets one either way.
+fn bad_input(args: &ValidateArgs, err: anyhow::Error) -> anyhow::Result<ExitCode> {
+    if !args.json {
+        return Err(err);
+    }
+    let answer = serde_json::json!({
+        "valid": false,
+        "index": null,
+        "rule": null,
+        "error": format!("{err:#}"),
+    });
+    super::print_line(answer)?;
+    Ok(ExitCode::from(super::EXIT_BAD_INPUT))
 }
 
 /// Prints the verdict on a valid chain, as a line or (`--json`) an object.
