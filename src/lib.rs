@@ -10,7 +10,8 @@
 //! - [`node`]: the node: the HTTP API on axum, Redis sync with the original's
 //!   network, the one chain writer and its snapshots, and the mining queue.
 //! - [`store`]: the chain on disk (redb), written by the node's chain writer and read
-//!   back, fully checked, when a node starts. Knows only [`chain`].
+//!   back, fully checked, when a node starts. Knows only [`chain`] (and the helpers
+//!   [`clip`] and [`whole_file`]).
 //! - [`clip`]: attacker strings cut short for errors, logs and status.
 //! - [`whole_file`]: output files written whole or not at all (beside, then renamed).
 

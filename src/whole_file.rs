@@ -84,10 +84,12 @@ pub fn replace(path: &Path, write: impl FnOnce(&mut fs::File) -> io::Result<()>)
     Ok(())
 }
 
-/// Where `path` leads when it is a link (the file to replace or create, so that the
-/// link stays), else `path` itself: its canonical form, or for a link to a missing
-/// file, the end of its chain of links (at most 40, as the kernel follows).
-fn destination(path: &Path) -> PathBuf {
+/// Where a write to `path` lands: its canonical form (links followed), or, when it
+/// does not resolve (missing, or a link to a missing file), the end of its chain of
+/// links (at most 40, as the kernel follows), itself when it is no link. `replace`
+/// writes there, so that a link stays a link; the store's guard looks there for a
+/// store's name.
+pub fn destination(path: &Path) -> PathBuf {
     if let Ok(resolved) = fs::canonicalize(path) {
         return resolved;
     }

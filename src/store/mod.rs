@@ -41,6 +41,7 @@ pub use self::meta::MetaKeys;
 pub use self::record::{RecordError, TipRecord};
 use crate::chain::{Block, RuleSet, ValidChain, ValidationError};
 use crate::clip::{clip, clip_to};
+use crate::whole_file;
 
 /// Records decoded together at start (in parallel), bounding the raw bytes held.
 const DECODE_CHUNK: usize = 4096;
@@ -71,7 +72,7 @@ const STORE_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x
 pub fn looks_like_a_store(path: &Path) -> bool {
     // Only a regular file is opened to read its header: opening a named pipe to read
     // would wait for a writer, and no store is one.
-    is_store_name(&link_target(path))
+    is_store_name(&whole_file::destination(path))
         || (fs::metadata(path).is_ok_and(|meta| meta.is_file())
             && fs::File::open(path).is_ok_and(|file| has_store_header(&file)))
 }
@@ -87,26 +88,6 @@ pub fn has_store_header(file: &fs::File) -> bool {
 /// Whether `path`'s last part is [`FILE_NAME`].
 pub fn is_store_name(path: &Path) -> bool {
     path.file_name() == Some(std::ffi::OsStr::new(FILE_NAME))
-}
-
-/// Where `path` leads: its canonical form, or, when it does not resolve (missing, or
-/// a link to a missing file), the end of its chain of links (at most 40, as the kernel
-/// follows), itself when it is no link.
-fn link_target(path: &Path) -> PathBuf {
-    if let Ok(resolved) = fs::canonicalize(path) {
-        return resolved;
-    }
-    let mut at = path.to_path_buf();
-    for _ in 0..40 {
-        let Ok(target) = fs::read_link(&at) else {
-            break;
-        };
-        at = match at.parent() {
-            Some(parent) if target.is_relative() => parent.join(target),
-            _ => target,
-        };
-    }
-    at
 }
 
 /// Where a new store is built before it is renamed to [`FILE_NAME`].
