@@ -87,7 +87,7 @@ pub struct NodeArgs {
     max_connections_per_ip: usize,
     /// Most event streams (GET /api/events) open at once from one address; past that a
     /// new one gets 503. Raise it behind a reverse proxy, like --max-connections-per-ip.
-    #[arg(long, value_name = "N", default_value_t = minichain::node::events::STREAMS_PER_ADDRESS)]
+    #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_STREAMS_PER_IP)]
     max_streams_per_ip: usize,
     /// A host name under which web pages may change this node (mine, push a chain),
     /// beside localhost, IP addresses and the --host name; repeat for several. A page

@@ -52,6 +52,12 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// cannot take the slots however it paces its connections.
 pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 64;
 
+/// Default [`NodeConfig::max_streams_per_ip`]: the most event streams one client
+/// address may hold open at once (a few browser tabs' worth). The streams' own cap is
+/// shared by every client, and without this one client could take all of it; behind a
+/// reverse proxy every client has the proxy's address, so it is a setting.
+pub const DEFAULT_MAX_STREAMS_PER_IP: usize = 8;
+
 /// Default cap on the bytes of request bodies being held at once across all
 /// connections (read, or reserved by their declared length): a few hundred slow
 /// uploads hold at most this, not gigabytes.
@@ -169,7 +175,7 @@ impl Default for NodeConfig {
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
-            max_streams_per_ip: super::events::STREAMS_PER_ADDRESS,
+            max_streams_per_ip: DEFAULT_MAX_STREAMS_PER_IP,
             allowed_hosts: Vec::new(),
             body_budget_bytes: DEFAULT_BODY_BUDGET_BYTES,
             mining_queue_bytes: DEFAULT_MINING_QUEUE_BYTES,

@@ -127,12 +127,6 @@ pub struct EventBus {
     per_address: Arc<AddressCounts>,
 }
 
-/// The default of the most event streams one client address may hold open at once (a
-/// few browser tabs' worth): the streams' own cap is shared by every client, and
-/// without this one client could take all of it. A setting (`--max-streams-per-ip`):
-/// behind a reverse proxy every client has the proxy's address.
-pub const STREAMS_PER_ADDRESS: usize = 8;
-
 /// A place among a bus's open streams (and its address's share, when the request
 /// came with one), held for as long as its stream is open.
 #[derive(Debug)]
@@ -461,6 +455,7 @@ mod tests {
     use crate::chain::validate::now_ms;
     use crate::chain::{Difficulty, Json, RuleSet};
     use crate::miner::reference::mine_reference;
+    use crate::node::config::DEFAULT_MAX_STREAMS_PER_IP;
 
     /// A cap past what a semaphore can hold (half of `--max-connections
     /// 18446744073709551615`) is clamped, not a panic at start.
@@ -500,14 +495,14 @@ mod tests {
     #[test]
     fn readers_are_capped() {
         let (_stop, shutdown) = watch::channel(false);
-        let bus = EventBus::new(shutdown.clone(), 2, STREAMS_PER_ADDRESS);
+        let bus = EventBus::new(shutdown.clone(), 2, DEFAULT_MAX_STREAMS_PER_IP);
         let first = bus.reader(None).expect("one");
         let _second = bus.reader(None).expect("two");
         assert_eq!(bus.reader(None).err(), Some(StreamRefused::AllOpen));
         drop(first);
         assert!(bus.reader(None).is_ok(), "a place comes back");
         assert!(
-            EventBus::new(shutdown, 0, STREAMS_PER_ADDRESS)
+            EventBus::new(shutdown, 0, DEFAULT_MAX_STREAMS_PER_IP)
                 .reader(None)
                 .is_err()
         );
@@ -524,10 +519,10 @@ mod tests {
         );
         let bus = EventBus::new(
             shutdown.clone(),
-            4 * STREAMS_PER_ADDRESS,
-            STREAMS_PER_ADDRESS,
+            4 * DEFAULT_MAX_STREAMS_PER_IP,
+            DEFAULT_MAX_STREAMS_PER_IP,
         );
-        let held: Vec<_> = (0..STREAMS_PER_ADDRESS)
+        let held: Vec<_> = (0..DEFAULT_MAX_STREAMS_PER_IP)
             .map(|_| bus.reader(Some(a)).expect("within the share"))
             .collect();
         assert_eq!(bus.reader(Some(a)).err(), Some(StreamRefused::AddressShare));
@@ -535,9 +530,9 @@ mod tests {
         drop(held);
         assert!(bus.reader(Some(a)).is_ok(), "the share comes back");
 
-        let full = EventBus::new(shutdown, 1, STREAMS_PER_ADDRESS);
+        let full = EventBus::new(shutdown, 1, DEFAULT_MAX_STREAMS_PER_IP);
         let only = full.reader(Some(a)).expect("the one place");
-        for _ in 0..2 * STREAMS_PER_ADDRESS {
+        for _ in 0..2 * DEFAULT_MAX_STREAMS_PER_IP {
             assert_eq!(full.reader(Some(b)).err(), Some(StreamRefused::AllOpen));
         }
         drop(only);
@@ -553,7 +548,7 @@ mod tests {
     async fn lagging_readers_are_dropped_and_shutdown_ends_streams() {
         use futures_util::StreamExt;
         let (stop, shutdown) = watch::channel(false);
-        let bus = EventBus::new(shutdown, 4, STREAMS_PER_ADDRESS);
+        let bus = EventBus::new(shutdown, 4, DEFAULT_MAX_STREAMS_PER_IP);
         let slow = wire_stream(&bus);
         let mut slow = std::pin::pin!(slow);
         // Subscribed at the first poll: poll once with nothing to read.
