@@ -32,39 +32,9 @@ use std::path::{Path, PathBuf};
 /// with, or `write`'s error. `path` is then as it was.
 pub fn replace(path: &Path, write: impl FnOnce(&mut fs::File) -> io::Result<()>) -> io::Result<()> {
     let target = destination(path);
-    let existing = match fs::metadata(&target) {
-        Ok(meta) if !meta.is_file() => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file",
-            ));
-        }
-        Ok(meta) => {
-            // Written in place, a read-only file would refuse the write: so here.
-            // (Opened for writing, not emptied: the check the kernel would make.)
-            if let Err(err) = fs::OpenOptions::new().write(true).open(&target)
-                && err.kind() == io::ErrorKind::PermissionDenied
-            {
-                return Err(err);
-            }
-            Some(meta)
-        }
-        Err(err) if err.kind() == io::ErrorKind::NotFound => None,
-        Err(err) => return Err(err),
-    };
-    let dir = match target.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let name = target
-        .file_name()
-        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
-    let prefix = format!(".{name}.");
-    let mut temp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".part")
-        .permissions(fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)?;
+    let existing = existing_file(&target)?;
+    let dir = directory_of(&target);
+    let mut temp = temp_file_beside(&target)?;
     if let Some(meta) = existing {
         use std::os::unix::fs::MetadataExt;
         // The owner first (only root may give a file away; others keep their own),
@@ -82,6 +52,59 @@ pub fn replace(path: &Path, write: impl FnOnce(&mut fs::File) -> io::Result<()>)
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+/// Whether [`replace`] could write `path`, asked before the work that makes the
+/// content (a long run, say) rather than after it: the same refusals, and a file made
+/// and removed again in the directory the new file would go to.
+///
+/// # Errors
+/// As [`replace`]'s before it writes.
+pub fn check(path: &Path) -> io::Result<()> {
+    let target = destination(path);
+    existing_file(&target)?;
+    temp_file_beside(&target).map(drop)
+}
+
+/// The file at `target` that [`replace`] would replace, if there is one: refused
+/// when it is not a regular file, or one this process may not write.
+fn existing_file(target: &Path) -> io::Result<Option<fs::Metadata>> {
+    match fs::metadata(target) {
+        Ok(meta) if !meta.is_file() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )),
+        Ok(meta) => {
+            // Written in place, a read-only file would refuse the write: so here.
+            // (Opened for writing, not emptied: the check the kernel would make.)
+            match fs::OpenOptions::new().write(true).open(target) {
+                Err(err) if err.kind() == io::ErrorKind::PermissionDenied => Err(err),
+                _ => Ok(Some(meta)),
+            }
+        }
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// The directory `target` is in (`.` for a bare name).
+fn directory_of(target: &Path) -> &Path {
+    match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// A new temporary file beside `target`, named `.NAME.*.part`, removed when dropped.
+fn temp_file_beside(target: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let name = target
+        .file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".part")
+        .permissions(fs::Permissions::from_mode(0o666))
+        .tempfile_in(directory_of(target))
 }
 
 /// Where a write to `path` lands: its canonical form (links followed), or, when it

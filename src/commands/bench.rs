@@ -127,34 +127,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
 /// run, would wait for another reader forever.
 fn check_plot_path(path: &Path) -> anyhow::Result<()> {
     bench::check_plot_target(path)?;
-    let cannot = || format!("cannot write --plot {}", path.display());
-    if let Ok(meta) = std::fs::metadata(path)
-        && !meta.is_file()
-        && !meta.is_dir()
-    {
-        anyhow::bail!(
-            "cannot write --plot {}: not a regular file (a pipe, socket or device); \
-             name a file for the SVG",
-            path.display()
-        );
-    }
-    // The picture goes in beside the file and is renamed over it: what must be
-    // writable is the directory it ends up in.
-    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let dir = match target.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    tempfile::Builder::new()
-        .prefix(".minichain-plot-check.")
-        .tempfile_in(dir)
-        .with_context(cannot)?;
-    if std::fs::metadata(path).is_ok_and(|meta| meta.is_file())
-        && std::fs::OpenOptions::new().write(true).open(path).is_err()
-    {
-        anyhow::bail!("{}: the file is not writable", cannot());
-    }
-    Ok(())
+    bench::check_plot_writable(path)
+        .with_context(|| format!("cannot write --plot {}", path.display()))
 }
 
 /// Prints the report as the text tables: rates against the baseline, blocks by

@@ -42,7 +42,9 @@ pub use cancel::{CancelQuota, MAX_CANCEL_TIME, MIN_CANCELS, cancel_latencies};
 pub use difficulty::{BlockSlice, PEAK_BESIDE, mine_blocks_beside_peak, mine_blocks_for};
 pub use engine::{BenchError, Observer, Quiet, Step, StepKind, run};
 pub use plan::{BenchConfig, BenchPlan, BenchPlanError, ROUNDS, thread_counts};
-pub use plot::{PlotError, check_target as check_plot_target, write_svg};
+pub use plot::{
+    PlotError, check_target as check_plot_target, check_writable as check_plot_writable, write_svg,
+};
 pub use rates::{baseline_compress_per_s, cancel_after, peak_attempts_per_s, pinned_job};
 pub use report::{BenchReport, DifficultyRate, KernelRate, ThreadRate};
 pub use stats::{NOISY_SPREAD, percentile, ratio, spread};

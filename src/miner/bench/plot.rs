@@ -95,15 +95,27 @@ fn render_svg(report: &BenchReport) -> Result<String, String> {
 /// picture whole.
 fn write_regular_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    whole_file::replace(path, |file| file.write_all(bytes)).map_err(|err| {
-        if err.kind() == std::io::ErrorKind::InvalidInput {
-            std::io::Error::other(
-                "not a regular file (a pipe, socket or device); name a file for the SVG",
-            )
-        } else {
-            err
-        }
-    })
+    whole_file::replace(path, |file| file.write_all(bytes)).map_err(in_svg_words)
+}
+
+/// Whether the picture could be written at `path` ([`whole_file::check`]), asked before
+/// the run that makes it rather than after.
+///
+/// # Errors
+/// As [`write_svg`]'s write would fail.
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    whole_file::check(path).map_err(in_svg_words)
+}
+
+/// `err` from [`whole_file`], in the words of a picture's path.
+fn in_svg_words(err: std::io::Error) -> std::io::Error {
+    if err.kind() == std::io::ErrorKind::InvalidInput {
+        std::io::Error::other(
+            "not a regular file (a directory, pipe, socket or device); name a file for the SVG",
+        )
+    } else {
+        err
+    }
 }
 
 /// Refuses a `--plot` path that holds something other than a picture: a file there
