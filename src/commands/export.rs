@@ -135,7 +135,7 @@ fn refuse_a_store(file: &Path) -> anyhow::Result<()> {
     if minichain::store::looks_like_a_store(file) {
         anyhow::bail!(
             "{} is a store: export writes JSON and would destroy it; choose another file",
-            super::shown_path(&file.to_string_lossy())
+            super::shown_path(file)
         );
     }
     Ok(())
@@ -154,14 +154,8 @@ fn open_output(path: &Path) -> anyhow::Result<std::fs::File> {
         .create(true)
         .truncate(false)
         .open(path)
-        .with_context(|| {
-            format!(
-                "cannot create {}",
-                super::shown_path(&path.to_string_lossy())
-            )
-        })?;
-    if let Err(refused) = refuse_a_store_handle(&file, &super::shown_path(&path.to_string_lossy()))
-    {
+        .with_context(|| format!("cannot create {}", super::shown_path(path)))?;
+    if let Err(refused) = refuse_a_store_handle(&file, &super::shown_path(path)) {
         if !existed && file.metadata().is_ok_and(|meta| meta.len() == 0) {
             let _ = std::fs::remove_file(path);
         }
@@ -169,12 +163,8 @@ fn open_output(path: &Path) -> anyhow::Result<std::fs::File> {
     }
     // (A pipe or a device, /dev/null say, has nothing to empty.)
     if file.metadata().is_ok_and(|meta| meta.is_file()) {
-        file.set_len(0).with_context(|| {
-            format!(
-                "cannot empty {}",
-                super::shown_path(&path.to_string_lossy())
-            )
-        })?;
+        file.set_len(0)
+            .with_context(|| format!("cannot empty {}", super::shown_path(path)))?;
     }
     Ok(file)
 }

@@ -70,8 +70,10 @@ pub fn input_name(path: &str) -> String {
 
 /// `path` as errors show it: control characters escaped (`\u{1b}`), everything else
 /// as it is, quotes and backslashes included.
-pub fn shown_path(path: &str) -> String {
-    path.chars()
+pub fn shown_path(path: impl AsRef<std::path::Path>) -> String {
+    path.as_ref()
+        .to_string_lossy()
+        .chars()
         .map(|c| {
             if c.is_control() {
                 c.escape_unicode().to_string()
