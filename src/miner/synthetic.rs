@@ -12,6 +12,17 @@ pub fn synthetic_chain(n: usize) -> Vec<Block> {
     synthetic_blocks(n).collect()
 }
 
+/// [`synthetic_chain`] validated, for the tests that need it as a chain.
+#[cfg(test)]
+pub(crate) fn synthetic_valid_chain(n: usize) -> crate::chain::ValidChain {
+    crate::chain::ValidChain::validate(
+        synthetic_chain(n),
+        crate::chain::RuleSet::Strict,
+        crate::chain::validate::now_ms(),
+    )
+    .expect("the synthetic chain is valid under the strict rules")
+}
+
 /// The blocks of [`synthetic_chain`], one at a time (a million-block chain need not be
 /// held as blocks: `minichain import --synthetic` validates and stores it as it goes).
 pub fn synthetic_blocks(n: usize) -> impl Iterator<Item = Block> {

@@ -343,12 +343,7 @@ mod tests {
     /// second or more): the message is let by, and the answer is not cancelled.
     #[tokio::test]
     async fn an_unmeasured_chain_is_not_measured_by_a_passing_message() {
-        let chain = ValidChain::validate(
-            crate::miner::synthetic::synthetic_chain(100),
-            crate::chain::RuleSet::Strict,
-            crate::chain::validate::now_ms(),
-        )
-        .expect("the synthetic chain is valid");
+        let chain = crate::miner::synthetic::synthetic_valid_chain(100);
         let written = Snapshot::of_chain(chain.clone()).message().clone();
         let snapshot = Arc::new(Snapshot::of_chain(chain));
         let (answers, stats, _publish) = answerer(&snapshot);

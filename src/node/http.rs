@@ -941,12 +941,7 @@ mod tests {
     /// whole answer was ready), and the answer carries the measured length.
     #[tokio::test(flavor = "current_thread")]
     async fn the_chain_is_measured_off_the_async_thread() {
-        let chain = crate::chain::ValidChain::validate(
-            crate::miner::synthetic::synthetic_chain(2_000),
-            crate::chain::RuleSet::Strict,
-            crate::chain::validate::now_ms(),
-        )
-        .expect("the synthetic chain is valid");
+        let chain = crate::miner::synthetic::synthetic_valid_chain(2_000);
         let snapshot = Arc::new(super::super::state::Snapshot::of_chain(chain));
         assert!(!snapshot.is_measured());
         let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));

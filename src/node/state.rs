@@ -762,14 +762,7 @@ mod tests {
         let _ = short.message();
         assert_eq!(short.message_extension_tail(text), Some(tail));
         assert_eq!(full.message_extension_tail(text), None);
-        let other = Snapshot::of_chain(
-            ValidChain::validate(
-                crate::miner::synthetic::synthetic_chain(3),
-                RuleSet::Strict,
-                now_ms(),
-            )
-            .expect("valid"),
-        );
+        let other = Snapshot::of_chain(crate::miner::synthetic::synthetic_valid_chain(3));
         assert_eq!(other.message_extension_tail(text), None);
     }
 }

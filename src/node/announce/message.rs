@@ -309,12 +309,9 @@ impl Announcement {
 mod tests {
     use super::*;
     use crate::chain::ValidChain;
-    use crate::chain::validate::now_ms;
-    use crate::miner::synthetic::synthetic_chain;
 
     fn chain(n: usize) -> ValidChain {
-        ValidChain::validate(synthetic_chain(n), crate::chain::RuleSet::Strict, now_ms())
-            .expect("valid")
+        crate::miner::synthetic::synthetic_valid_chain(n)
     }
 
     /// What is written reads back; the log id line round-trips.

@@ -186,11 +186,10 @@ mod tests {
     use crate::chain::json::Dialect;
     use crate::chain::{Difficulty, Json};
     use crate::miner::reference::mine_reference;
-    use crate::miner::synthetic::synthetic_chain;
 
     /// Genesis and `n` more blocks: the synthetic benchmark chain.
     fn chain_of(n: usize) -> ValidChain {
-        ValidChain::validate(synthetic_chain(n + 1), RuleSet::Strict, now_ms()).expect("valid")
+        crate::miner::synthetic::synthetic_valid_chain(n + 1)
     }
 
     fn message(chain: &ValidChain) -> Vec<u8> {
