@@ -1,5 +1,5 @@
 // minichain explorer: plain JS, no library, no build step. Reads the node's own API
-// (/api/status, /api/blocks?from=N&limit=M, /api/blocks/N) and follows /api/events.
+// (/api/status, /api/headers?from=N&limit=M, /api/blocks/N) and follows /api/events.
 // Every string from the node goes into the page as text, never as HTML.
 "use strict";
 
@@ -61,12 +61,8 @@ async function getJson(path) {
   return { parsed, body };
 }
 
-// The most characters of a block's data the table shows: the whole text of a large
-// block laid out in a cell (hidden by the ellipsis or not) froze the tab for seconds.
-const DATA_SHOWN = 160;
-
 // Each block's fields as the node wrote them, read off the text of a page answer
-// ({"from":...,"chain":[{block}, ...]}): JSON.parse would round nonces past 2^53 and
+// ({"from":...,"headers":[{header}, ...]}): JSON.parse would round nonces past 2^53 and
 // respell data (1.50 as 1.5, a repeated key dropped), and a pattern search over the
 // text would also find keys inside a block's data. A field is a key at the depth of
 // the blocks' own objects (3), its value the text up to the next comma or brace there.
@@ -102,10 +98,6 @@ function rawBlocks(body) {
 // A JSON string field's text as a string.
 function stringField(raw) {
   try { return String(JSON.parse(raw)); } catch (_) { return raw; }
-}
-
-function clipped(raw) {
-  return raw.length > DATA_SHOWN ? raw.slice(0, DATA_SHOWN) + "…" : raw;
 }
 
 async function refreshStatus() {
@@ -159,14 +151,17 @@ async function refreshBlocks(highlight) {
   const length = status ? status.length : 1;
   const end = Math.max(0, length - newest * PAGE);
   const from = Math.max(0, end - PAGE);
-  const { body } = await getText("/api/blocks?from=" + from + "&limit=" + Math.max(1, end - from));
+  // Headers, not blocks: each with the first 160 characters of its data, a few hundred
+  // bytes a block, where a page of the blocks themselves carries every block's whole
+  // data (and the whole text of a large block laid out in a cell froze the tab).
+  const { body } = await getText("/api/headers?from=" + from + "&limit=" + Math.max(1, end - from));
   const blocks = rawBlocks(body).map((raw) => ({
     block_no: Number(raw.block_no),
     timestamp: Number(raw.timestamp),
     difficulty: Number(raw.difficulty),
     hash: stringField(raw.hash ?? ""),
     nonce: raw.nonce ?? "",
-    data: raw.data ?? "",
+    data: stringField(raw.data_preview ?? '""') + (raw.data_clipped === "true" ? "…" : ""),
   }));
   const tbody = $("blocks");
   tbody.replaceChildren();
@@ -178,7 +173,7 @@ async function refreshBlocks(highlight) {
     const cells = [
       [b.block_no, ""], [fmtTime(b.timestamp), ""], [b.difficulty, ""],
       [shortHash(b.hash), "mono"], [b.nonce, "mono"],
-      [clipped(b.data), "data"],
+      [b.data, "data"],
     ];
     for (const [v, cls] of cells) {
       const td = document.createElement("td");

@@ -152,8 +152,11 @@ def main():
             assert "(peer" in events, events
 
             # A refused chain (a cheap message) is shown as an event, but the page
-            # fetches no page of blocks for it: only a new tip changes them.
+            # fetches no page of headers for it: only a new tip changes them.
             pages = ("return performance.getEntriesByType('resource')"
+                     ".filter(e => e.name.includes('/api/headers?')).length;")
+            # The table lists headers, never pages of whole blocks.
+            whole = ("return performance.getEntriesByType('resource')"
                      ".filter(e => e.name.includes('/api/blocks?')).length;")
             fetched = driver.execute_script(pages)
             req = urllib.request.Request(
@@ -196,6 +199,9 @@ def main():
                     block["block_no"], cells[4].get_attribute("textContent"), block["nonce"])
                 shown = cells[5].get_attribute("textContent")
                 assert len(shown) <= 161, f"block {block['block_no']}: {len(shown)} characters shown"
+            last = cells[5].get_attribute("textContent")
+            assert last.startswith('[{"nonce":111111},') and last.endswith("x…"), last
+            assert driver.execute_script(whole) == 0, "the table fetched pages of whole blocks"
             height = chain[-1]["block_no"]
 
             # A request from a page of another site may not mine (cross-site request

@@ -64,6 +64,109 @@ async fn original_api_is_byte_compatible() {
     node.stop().await;
 }
 
+/// The text of `field`'s value in a block or header written by the node: from after
+/// `"field":` to the next `,"` (for the fields beside `data`, which hold no `,"`).
+fn field_text<'b>(object: &'b str, field: &str) -> &'b str {
+    let key = format!("\"{field}\":");
+    let at = object
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {field} in {object}"))
+        + key.len();
+    let rest = &object[at..];
+    let end = rest.find(",\"").unwrap_or_else(|| rest.len() - 1);
+    &rest[..end]
+}
+
+/// `GET /api/headers` lists blocks as `GET /api/blocks/{n}` writes them, but with the
+/// first 160 characters of `data` (as that block's JSON writes it, cut at a character)
+/// in place of `data`; its pages are bounded and refused as the blocks' pages are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_list_blocks_with_a_preview_of_their_data() {
+    let node = TestNode::start(config(None)).await;
+    let big = "é".repeat(20_000);
+    for data in [
+        "\"a\"".to_owned(),
+        // Spaces as sent: the preview is of the block's compact JSON.
+        "{\"k\": [1,   2.50], \"n\": null}".to_owned(),
+        format!("\"{big}\""),
+    ] {
+        let (code, body) = node.mine(&format!(r#"{{"data": {data}}}"#)).await;
+        assert_eq!(code, 200, "{body}");
+    }
+    let (code, content_type, body) = node.get("/api/headers?from=0&limit=10").await;
+    assert_eq!((code, content_type.as_str()), (200, "application/json"));
+    let page: serde_json::Value = serde_json::from_str(&body).expect("headers JSON");
+    assert_eq!(
+        (
+            page["from"].as_u64(),
+            page["limit"].as_u64(),
+            page["total"].as_u64()
+        ),
+        (Some(0), Some(10), Some(4))
+    );
+    let headers = page["headers"].as_array().expect("a headers array");
+    assert_eq!(headers.len(), 4);
+    // The large block's data is 40 KB; its header is a few hundred bytes.
+    assert!(body.len() < 3_000, "{} bytes", body.len());
+    let texts: Vec<&str> = body.split("{\"block_no\":").skip(1).collect();
+    for (n, header) in headers.iter().enumerate() {
+        let (_, _, block) = node.get(&format!("/api/blocks/{n}")).await;
+        for field in [
+            "block_no",
+            "timestamp",
+            "prev_hash",
+            "hash",
+            "nonce",
+            "difficulty",
+        ] {
+            let from_header = if field == "block_no" {
+                texts[n].split(',').next().expect("a number")
+            } else {
+                field_text(texts[n], field)
+            };
+            let from_block = field_text(&block, field);
+            assert_eq!(from_header, from_block, "block {n}'s {field}");
+        }
+        // `data` runs to the `hash` that follows it (the test's data holds no `"hash"`).
+        let data = &block[block.find(r#""data":"#).expect("data") + 7
+            ..block.find(r#","hash":""#).expect("hash")];
+        let want: String = data.chars().take(160).collect();
+        assert_eq!(
+            header["data_preview"].as_str(),
+            Some(want.as_str()),
+            "block {n}"
+        );
+        assert_eq!(
+            header["data_clipped"].as_bool(),
+            Some(data.chars().count() > 160),
+            "block {n}"
+        );
+    }
+    assert_eq!(headers[2]["data_preview"], r#"{"k":[1,2.50],"n":null}"#);
+    assert_eq!(headers[3]["data_clipped"], true);
+    assert_eq!(
+        headers[3]["data_preview"]
+            .as_str()
+            .map(|p| p.chars().count()),
+        Some(160)
+    );
+    let (code, _, body) = node.get("/api/headers?from=3").await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains(r#""headers":[{"block_no":3,"#), "{body}");
+    for (query, status) in [
+        ("from=x", 400),
+        ("limit=0", 400),
+        ("limit=1001", 400),
+        ("from=5", 404),
+        ("from=1&limit=-2", 400),
+    ] {
+        let (code, _, body) = node.get(&format!("/api/headers?{query}")).await;
+        assert_eq!(code, status, "{query}: {body}");
+        assert!(!error_of(&body).is_empty());
+    }
+    node.stop().await;
+}
+
 /// Every new endpoint, and each error status with its `{"error": ...}` body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_endpoints_and_error_statuses() {

@@ -316,6 +316,7 @@ async fn openapi_describes_every_route_and_the_live_status() {
     for (path, method) in [
         ("/api/blocks", "get"),
         ("/api/blocks/{n}", "get"),
+        ("/api/headers", "get"),
         ("/api/mineblock", "post"),
         ("/api/chain", "post"),
         ("/api/status", "get"),

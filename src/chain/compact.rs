@@ -22,9 +22,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::block::{Block, Nonce, write_block_fields};
-use super::data::{RawJson, write_raw_text};
-use super::json::{Dialect, write_separator};
+use super::block::{Block, Nonce, fmt_u64, write_block_fields};
+use super::data::{RawJson, compact_preview, write_raw_text};
+use super::json::{Dialect, write_separator, write_string};
 use super::pow::{Difficulty, Work};
 
 /// Blocks per chunk: small enough that copying the partial chunk on each new block is
@@ -203,6 +203,35 @@ impl BlockView<'_> {
             self.difficulty,
         );
         same
+    }
+
+    /// Appends the block's header as compact JSON: its fields but `data`, which is
+    /// given by its first `preview_chars` characters as the block's JSON writes it
+    /// (`data_preview`, a string) and whether it has more (`data_clipped`). A list of
+    /// blocks to look over costs this much per block however large the data.
+    pub fn write_header(&self, preview_chars: usize, out: &mut Vec<u8>) {
+        let (preview, clipped) = compact_preview(self.data, self.verbatim.0, preview_chars);
+        let mut digits = [0u8; 20];
+        out.extend_from_slice(b"{\"block_no\":");
+        out.extend_from_slice(fmt_u64(&mut digits, self.block_no));
+        out.extend_from_slice(b",\"timestamp\":");
+        out.extend_from_slice(fmt_u64(&mut digits, self.timestamp));
+        out.extend_from_slice(b",\"prev_hash\":");
+        write_string(&self.prev_hash(), Dialect::Compact, out);
+        out.extend_from_slice(b",\"hash\":");
+        let mut hash = [0u8; 64];
+        write_string(hex_str(self.hash, &mut hash), Dialect::Compact, out);
+        out.extend_from_slice(b",\"nonce\":");
+        out.extend_from_slice(self.nonce.as_bytes());
+        out.extend_from_slice(b",\"difficulty\":");
+        out.extend_from_slice(fmt_u64(&mut digits, u64::from(self.difficulty.bits())));
+        out.extend_from_slice(b",\"data_preview\":");
+        write_string(&preview, Dialect::Compact, out);
+        out.extend_from_slice(if clipped {
+            b",\"data_clipped\":true}"
+        } else {
+            b",\"data_clipped\":false}"
+        });
     }
 
     /// The block itself (its `data` parsed again, and its `str()` rendered).

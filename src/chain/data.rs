@@ -237,6 +237,87 @@ pub(crate) fn write_raw_text(text: &str, dialect: Dialect, out: &mut Vec<u8>) {
         .expect("the text was checked when it was read");
 }
 
+/// The first `max_chars` characters of checked JSON `text` as [`Dialect::Compact`]
+/// writes it, and whether the whole is longer: a preview of a block's `data` that
+/// costs a few hundred bytes however large the data is. `compact` says the text is
+/// known to be written so already (then it is only sliced); otherwise it is walked,
+/// and the writing stops once the preview is full (the walk still reads the text to
+/// its end, as writing the whole block would).
+///
+/// # Panics
+/// When `text` is not checked JSON: callers pass only a valid chain's data.
+pub(crate) fn compact_preview(text: &str, compact: bool, max_chars: usize) -> (String, bool) {
+    if compact {
+        return clip_chars(text, max_chars);
+    }
+    let mut out = Vec::new();
+    // Four bytes a character at most: once this many are written, the preview is full
+    // and the value is longer.
+    let cap = max_chars.saturating_mul(4).saturating_add(4);
+    let mut capped = Capped {
+        writer: StreamJson::new(Dialect::Compact, &mut out),
+        cap,
+        full: false,
+    };
+    Parser::new(text)
+        .walk(&mut capped)
+        .expect("the text was checked when it was read");
+    let written = String::from_utf8(out)
+        .expect("the writer only emits UTF-8: ASCII syntax plus the value's own strings");
+    clip_chars(&written, max_chars)
+}
+
+/// `text`'s first `max_chars` characters, and whether it has more.
+fn clip_chars(text: &str, max_chars: usize) -> (String, bool) {
+    match text.char_indices().nth(max_chars) {
+        Some((end, _)) => (text[..end].to_owned(), true),
+        None => (text.to_owned(), false),
+    }
+}
+
+/// A compact writer that stops writing once its output holds `cap` bytes.
+struct Capped<'o> {
+    writer: StreamJson<'o>,
+    cap: usize,
+    full: bool,
+}
+
+impl Capped<'_> {
+    fn note(&mut self) {
+        self.full = self.writer.written() >= self.cap;
+    }
+}
+
+impl<'a> Visit<'a> for Capped<'_> {
+    fn scalar(&mut self, scalar: Scalar<'a>) {
+        if !self.full {
+            self.writer.scalar(scalar);
+            self.note();
+        }
+    }
+
+    fn begin(&mut self, object: bool) {
+        if !self.full {
+            self.writer.begin(object);
+            self.note();
+        }
+    }
+
+    fn key(&mut self, key: JsonStr<'a>) {
+        if !self.full {
+            self.writer.key(key);
+            self.note();
+        }
+    }
+
+    fn end(&mut self, object: bool) {
+        if !self.full {
+            self.writer.end(object);
+            self.note();
+        }
+    }
+}
+
 /// Appends Python's `str(value)` for a value kept as text (rendered when it was read):
 /// the part of a block's preimage that `data` gives.
 pub fn write_raw_str(value: &RawJson, out: &mut Vec<u8>) {
@@ -466,6 +547,52 @@ impl<'a> Visit<'a> for ScalarStr<'_> {
 mod tests {
     use super::*;
     use crate::chain::pyrepr::write_str;
+
+    /// A preview is the first characters of the value as compact JSON, cut at a
+    /// character (not a byte), and says whether more follows; walked (text as it
+    /// arrived, spaces and all) or sliced (text known to be compact), it is the same.
+    #[test]
+    fn a_preview_is_the_start_of_the_compact_text() {
+        let long = format!("[\"{}\", 1]", "é".repeat(300));
+        let texts = [
+            "\"\"",
+            "2.50",
+            "{\"a\": 1,   \"b\": [1, 2, {\"c\": null}]}",
+            "[NaN, Infinity, -Infinity]",
+            long.as_str(),
+            "\"\\u00e9\\ud83d\\ude00 tab\\t\"",
+        ];
+        for text in texts {
+            let mut compact = Vec::new();
+            write_raw_text(text, Dialect::Compact, &mut compact);
+            let compact = String::from_utf8(compact).expect("UTF-8");
+            for max in [0, 1, 3, 10, 160, 1000] {
+                let want: String = compact.chars().take(max).collect();
+                let more = compact.chars().count() > max;
+                assert_eq!(
+                    compact_preview(text, false, max),
+                    (want.clone(), more),
+                    "{text} at {max}"
+                );
+                assert_eq!(
+                    compact_preview(&compact, true, max),
+                    (want, more),
+                    "{compact} at {max}"
+                );
+            }
+        }
+        // A long value stops being written once the preview is full: the output holds
+        // the cap and one item more at most, not the value's 40,000 bytes.
+        let many = format!("[{}1]", "1, ".repeat(10_000));
+        let mut out = Vec::new();
+        let mut capped = Capped {
+            writer: StreamJson::new(Dialect::Compact, &mut out),
+            cap: 100,
+            full: false,
+        };
+        Parser::new(&many).walk(&mut capped).expect("valid JSON");
+        assert!((100..=102).contains(&out.len()), "{}", out.len());
+    }
 
     #[test]
     fn python_tokens_are_noted_when_read() {

@@ -47,6 +47,42 @@ pub struct ChainDoc {
     pub total: Option<u64>,
 }
 
+/// A block's header in `GET /api/headers`: its fields but `data`, and a preview of
+/// that.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HeaderDoc {
+    /// Height; genesis is 0.
+    pub block_no: u64,
+    /// Milliseconds since the Unix epoch.
+    pub timestamp: u64,
+    /// The previous block's hash (genesis: `0x0000`).
+    pub prev_hash: String,
+    /// The block's hash, 64 hex digits.
+    pub hash: String,
+    /// The proof-of-work nonce: a non-negative integer of any size.
+    #[schema(schema_with = big_integer)]
+    pub nonce: u64,
+    /// Leading zero bits the hash must have.
+    pub difficulty: u32,
+    /// The first 160 characters of `data` as `GET /api/blocks/{n}` writes it.
+    pub data_preview: String,
+    /// Whether `data` is longer than its preview.
+    pub data_clipped: bool,
+}
+
+/// `GET /api/headers`: a page of headers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HeadersDoc {
+    /// The page's first block.
+    pub from: u64,
+    /// The page's requested size.
+    pub limit: u64,
+    /// The chain's length.
+    pub total: u64,
+    /// The headers, from `from` on.
+    pub headers: Vec<HeaderDoc>,
+}
+
 /// Every error: `{"error": "..."}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDoc {

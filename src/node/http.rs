@@ -122,6 +122,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let reads = Router::new()
         .route("/api/blocks", get(get_blocks))
         .route("/api/blocks/{n}", get(get_block))
+        .route("/api/headers", get(get_headers))
         .route("/api/status", get(get_status))
         .route("/healthz", get(healthz))
         .layer(TimeoutLayer::with_status_code(
@@ -489,15 +490,28 @@ pub async fn get_blocks(
     if !query.contains_key("from") && !query.contains_key("limit") {
         return chain_body(snapshot).await;
     }
-    let from = parse_param(&query, "from")?.unwrap_or(0);
-    let limit = parse_param(&query, "limit")?.unwrap_or(100);
+    let total = snapshot.chain().blocks().len();
+    let (start, end, limit) = page_of(&query, total)?;
+    let head = format!("{{\"from\":{start},\"limit\":{limit},\"total\":{total},\"chain\":");
+    // Streamed, not built: a page of large blocks would cost a gigabyte (see PageBody).
+    let body = super::chain_json::PageBody::new(snapshot, head.into_bytes(), start..end);
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::new(body),
+    )
+        .into_response())
+}
+
+/// The blocks a page asks for (`from`, default 0; `limit`, 1 to [`MAX_PAGE`], default
+/// 100) of a chain of `total`: `start..end` and the limit asked.
+fn page_of(query: &HashMap<String, String>, total: usize) -> Result<(usize, usize, u64), ApiError> {
+    let from = parse_param(query, "from")?.unwrap_or(0);
+    let limit = parse_param(query, "limit")?.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE as u64 {
         return Err(ApiError::BadRequest(format!(
             "limit must be between 1 and {MAX_PAGE}, found {limit}"
         )));
     }
-    let blocks = snapshot.chain().blocks();
-    let total = blocks.len();
     if from > total as u64 {
         return Err(ApiError::NotFound(format!(
             "from={from} is past the end of the chain ({total} blocks)"
@@ -507,14 +521,53 @@ pub async fn get_blocks(
     let end = start
         .saturating_add(usize::try_from(limit).unwrap_or(MAX_PAGE))
         .min(total);
-    let head = format!("{{\"from\":{start},\"limit\":{limit},\"total\":{total},\"chain\":");
-    // Streamed, not built: a page of large blocks would cost a gigabyte (see PageBody).
-    let body = super::chain_json::PageBody::new(snapshot, head.into_bytes(), start..end);
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        axum::body::Body::new(body),
-    )
-        .into_response())
+    Ok((start, end, limit))
+}
+
+/// The characters of each block's `data` that `GET /api/headers` shows.
+pub const PREVIEW_CHARS: usize = 160;
+
+/// `GET /api/headers`: a page of blocks without their data, each with the first
+/// [`PREVIEW_CHARS`] characters of it: what a list of blocks shows, at a few hundred
+/// bytes a block where a page of the blocks themselves carries their whole data (tens
+/// of megabytes for a page of large blocks).
+#[utoipa::path(get, path = "/api/headers", tag = "chain",
+    params(
+        ("from" = Option<u64>, Query, description = "First block of the page (default 0)"),
+        ("limit" = Option<u64>, Query, description = "Blocks in the page, 1 to 1000 (default 100)"),
+    ),
+    responses(
+        (status = 200, description = "The page's headers, with `from`, `limit`, `total`", body = super::api_docs::HeadersDoc),
+        (status = 400, description = "A malformed `from` or `limit`", body = super::api_docs::ErrorDoc),
+        (status = 404, description = "`from` past the end of the chain", body = super::api_docs::ErrorDoc),
+    ))]
+pub async fn get_headers(
+    State(state): State<AppState>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|rejection| bad_request(&rejection.body_text()))?;
+    let snapshot = state.snapshot();
+    let total = snapshot.chain().blocks().len();
+    let (start, end, limit) = page_of(&query, total)?;
+    // A block whose data is not known to be compact is walked to its end for its
+    // preview: off the async workers, as a page of large blocks takes a while.
+    let body = tokio::task::spawn_blocking(move || {
+        let blocks = snapshot.chain().blocks();
+        let mut out =
+            format!("{{\"from\":{start},\"limit\":{limit},\"total\":{total},\"headers\":[")
+                .into_bytes();
+        for (i, block) in (start..end).filter_map(|i| blocks.get(i)).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            block.write_header(PREVIEW_CHARS, &mut out);
+        }
+        out.extend_from_slice(b"]}");
+        out
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("building the headers failed: {e}")))?;
+    Ok(json_bytes(body.into()))
 }
 
 fn parse_param(query: &HashMap<String, String>, name: &str) -> Result<Option<u64>, ApiError> {

@@ -28,6 +28,7 @@ use super::{events, http, job_slot, metrics};
     paths(
         http::get_blocks,
         http::get_block,
+        http::get_headers,
         http::mine_block,
         http::push_chain,
         http::get_status,

@@ -160,6 +160,11 @@ impl<'o> StreamJson<'o> {
         }
     }
 
+    /// How many bytes the output holds (what was there before this writer included).
+    pub(crate) fn written(&self) -> usize {
+        self.out.len()
+    }
+
     /// Writes `,` before every item but the first of its container.
     fn separate(&mut self) {
         if self.nesting.separator_due() {
