@@ -155,7 +155,9 @@ def main():
             # fetches no page of headers for it: only a new tip changes them.
             pages = ("return performance.getEntriesByType('resource')"
                      ".filter(e => e.name.includes('/api/headers?')).length;")
-            # The table lists headers, never pages of whole blocks.
+            # The table lists headers, never pages of whole blocks (the buffer of
+            # timings raised past its 250 entries, so that none is missed).
+            driver.execute_script("performance.setResourceTimingBufferSize(100000);")
             whole = ("return performance.getEntriesByType('resource')"
                      ".filter(e => e.name.includes('/api/blocks?')).length;")
             fetched = driver.execute_script(pages)

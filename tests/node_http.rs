@@ -89,6 +89,8 @@ async fn headers_list_blocks_with_a_preview_of_their_data() {
         // Spaces as sent: the preview is of the block's compact JSON.
         "{\"k\": [1,   2.50], \"n\": null}".to_owned(),
         format!("\"{big}\""),
+        // Long and not compact as sent: its preview is walked, and stops early.
+        format!("[{}1]", "1,  ".repeat(20_000)),
     ] {
         let (code, body) = node.mine(&format!(r#"{{"data": {data}}}"#)).await;
         assert_eq!(code, 200, "{body}");
@@ -102,12 +104,12 @@ async fn headers_list_blocks_with_a_preview_of_their_data() {
             page["limit"].as_u64(),
             page["total"].as_u64()
         ),
-        (Some(0), Some(10), Some(4))
+        (Some(0), Some(10), Some(5))
     );
     let headers = page["headers"].as_array().expect("a headers array");
-    assert_eq!(headers.len(), 4);
-    // The large block's data is 40 KB; its header is a few hundred bytes.
-    assert!(body.len() < 3_000, "{} bytes", body.len());
+    assert_eq!(headers.len(), 5);
+    // The large blocks' data is 40 and 80 KB; their headers are a few hundred bytes.
+    assert!(body.len() < 3_500, "{} bytes", body.len());
     let texts: Vec<&str> = body.split("{\"block_no\":").skip(1).collect();
     for (n, header) in headers.iter().enumerate() {
         let (_, _, block) = node.get(&format!("/api/blocks/{n}")).await;
@@ -150,6 +152,11 @@ async fn headers_list_blocks_with_a_preview_of_their_data() {
             .map(|p| p.chars().count()),
         Some(160)
     );
+    assert_eq!(headers[4]["data_clipped"], true);
+    assert_eq!(
+        headers[4]["data_preview"].as_str(),
+        Some(format!("[{}1,1", "1,".repeat(78)).as_str())
+    );
     let (code, _, body) = node.get("/api/headers?from=3").await;
     assert_eq!(code, 200, "{body}");
     assert!(body.contains(r#""headers":[{"block_no":3,"#), "{body}");
@@ -157,7 +164,7 @@ async fn headers_list_blocks_with_a_preview_of_their_data() {
         ("from=x", 400),
         ("limit=0", 400),
         ("limit=1001", 400),
-        ("from=5", 404),
+        ("from=6", 404),
         ("from=1&limit=-2", 400),
     ] {
         let (code, _, body) = node.get(&format!("/api/headers?{query}")).await;

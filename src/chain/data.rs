@@ -240,9 +240,9 @@ pub(crate) fn write_raw_text(text: &str, dialect: Dialect, out: &mut Vec<u8>) {
 /// The first `max_chars` characters of checked JSON `text` as [`Dialect::Compact`]
 /// writes it, and whether the whole is longer: a preview of a block's `data` that
 /// costs a few hundred bytes however large the data is. `compact` says the text is
-/// known to be written so already (then it is only sliced); otherwise it is walked,
-/// and the writing stops once the preview is full (the walk still reads the text to
-/// its end, as writing the whole block would).
+/// known to be written so already (then it is only sliced); otherwise it is walked
+/// until the preview is full, which costs the values written so far (the whole of a
+/// long string among them), not the rest of the text.
 ///
 /// # Panics
 /// When `text` is not checked JSON: callers pass only a valid chain's data.
@@ -315,6 +315,10 @@ impl<'a> Visit<'a> for Capped<'_> {
             self.writer.end(object);
             self.note();
         }
+    }
+
+    fn done(&self) -> bool {
+        self.full
     }
 }
 
@@ -582,8 +586,12 @@ mod tests {
             }
         }
         // A long value stops being written once the preview is full: the output holds
-        // the cap and one item more at most, not the value's 40,000 bytes.
+        // the cap and one item more at most, not the value's 40,000 bytes; and the walk
+        // stops there too (the text after the cut is not JSON, and is never read).
         let many = format!("[{}1]", "1, ".repeat(10_000));
+        let cut = format!("{}{{{{{{ not JSON", &many[..1_000]);
+        let (preview, more) = compact_preview(&cut, false, 160);
+        assert!(more && preview.len() == 160, "{preview}");
         let mut out = Vec::new();
         let mut capped = Capped {
             writer: StreamJson::new(Dialect::Compact, &mut out),

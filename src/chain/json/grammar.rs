@@ -103,6 +103,12 @@ pub trait Visit<'a> {
     fn key(&mut self, key: JsonStr<'a>);
     /// The innermost open container ends.
     fn end(&mut self, object: bool);
+    /// Whether the visitor wants nothing more: the walk then returns at once, its
+    /// containers left open and the rest of the text unread (a preview's writer, which
+    /// must not cost the whole of a large value).
+    fn done(&self) -> bool {
+        false
+    }
 }
 
 /// Keeps nothing: walking with it checks a value's text and moves past it (a member a
@@ -314,6 +320,10 @@ impl<'a> Parser<'a> {
                         visit.key(key);
                         self.expect(b':', "':'")?;
                         self.walk(visit)?;
+                        if visit.done() {
+                            self.leave();
+                            return Ok(());
+                        }
                         if !self.comma_or(b'}', "',' or '}'")? {
                             break;
                         }
@@ -330,6 +340,10 @@ impl<'a> Parser<'a> {
                 if !self.eat_close(b']') {
                     loop {
                         self.walk(visit)?;
+                        if visit.done() {
+                            self.leave();
+                            return Ok(());
+                        }
                         if !self.comma_or(b']', "',' or ']'")? {
                             break;
                         }
