@@ -382,7 +382,8 @@ async fn explorer_page_is_served_from_the_binary() {
     for api in [
         "/api/events",
         "/api/status",
-        "/api/blocks?from=",
+        "/api/headers?from=",
+        "/api/blocks/",
         "/api/mineblock",
     ] {
         assert!(js.contains(api), "the page does not use {api}");

@@ -89,6 +89,10 @@ pub struct AppState {
     pub allowed_hosts: Arc<[String]>,
     /// Turns for checking large mining requests on the blocking pool (one per core).
     pub large_checks: Arc<tokio::sync::Semaphore>,
+    /// Turns for building pages of headers over large data on the blocking pool (one
+    /// per core): apart from `large_checks`, so that a flood of such GETs does not
+    /// hold up mining requests.
+    pub header_builds: Arc<tokio::sync::Semaphore>,
     /// Live events (`GET /api/events`).
     pub events: EventBus,
     /// This node's metrics registry (`GET /metrics`).
@@ -575,11 +579,11 @@ pub async fn get_headers(
     };
     // A preview walks its data no further than the preview, but a long string among
     // the first values is read whole: a page whose data is large is built off the async
-    // workers, one per core at a time, as large mining requests are checked.
+    // workers, one per core at a time (turns of their own, not the mining checks').
     let body = if data_bytes <= INLINE_CHECK_BYTES {
         build()
     } else {
-        let turn = Arc::clone(&state.large_checks)
+        let turn = Arc::clone(&state.header_builds)
             .acquire_owned()
             .await
             .map_err(|_| ApiError::Unavailable("the node is shutting down".into()))?;
@@ -913,13 +917,18 @@ pub async fn mine_block(
     } else {
         // At most one check per core at a time: each holds a few times its body while
         // it reads, and the rest wait holding only their bodies (in the budget).
-        let _turn = Arc::clone(&state.large_checks)
+        // The turn goes with the check: a client that leaves does not stop it, and its
+        // turn must last as long.
+        let turn = Arc::clone(&state.large_checks)
             .acquire_owned()
             .await
             .map_err(|_| ApiError::Unavailable("the node is shutting down".into()))?;
-        tokio::task::spawn_blocking(move || mining_data(&body.bytes))
-            .await
-            .map_err(|e| ApiError::Internal(format!("checking the mining request failed: {e}")))??
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            mining_data(&body.bytes)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("checking the mining request failed: {e}")))??
     };
     let snapshot = state.mining.mine(data).await?;
     chain_body(snapshot).await

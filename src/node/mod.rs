@@ -490,6 +490,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         redis: Arc::clone(&redis_stats),
     }));
     let bodies = BodyBudget::new(config.body_budget_bytes, config.body_timeout);
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let state = AppState {
         events,
         metrics,
@@ -507,9 +508,8 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         bodies,
         connections: ConnectionCount::new(config.max_connections, config.max_connections_per_ip),
         allowed_hosts: config.page_write_hosts().into(),
-        large_checks: Arc::new(tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
-        )),
+        large_checks: Arc::new(tokio::sync::Semaphore::new(cores)),
+        header_builds: Arc::new(tokio::sync::Semaphore::new(cores)),
     };
     let app = http::router(state.clone(), openapi::routes().merge(explorer::routes()));
     let server = tokio::spawn(server::serve(
