@@ -3,8 +3,9 @@
 //! client that stops reading after the write timeout,
 //! connections past the cap wait while the node serves, idle connections on the last
 //! slots are dropped soon, uploads past the shared body
-//! budget get 503, the mining queue refuses past its byte budget, and the node's
-//! memory stays bounded under a flood of large mining requests.
+//! budget get 503, the mining queue refuses past its byte budget, mining requests take
+//! at most a quarter of the connections, and the node's memory stays bounded under a
+//! flood of large mining requests.
 //!
 //! Durations here only bound the tests; what is checked is behaviour. The figures the
 //! tests print (time to drop, peak RSS) go to `--nocapture`.
@@ -216,6 +217,62 @@ async fn event_streams_take_at_most_half_the_connections() {
         "a closed stream's place came back in {:?}",
         started.elapsed()
     );
+    node.stop().await;
+}
+
+/// Mining requests, each open until its block is mined (here never), take at most a
+/// quarter of the connections: past that a new one gets 503 with its connection
+/// closed, reads are still served, and a place comes back when a client leaves.
+/// Before, waiting requests could hold every slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mining_requests_take_at_most_a_quarter_of_the_connections() {
+    let node = TestNode::start(NodeConfig {
+        max_connections: 8,
+        ..slow_config()
+    })
+    .await;
+    let addr = node.handle.addr();
+    let request = post("/api/mineblock", br#"{"data": "never mined"}"#);
+    let mut waiting = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(addr).await;
+        assert!(send(&mut stream, &request).await);
+        assert_eq!(
+            ending(&mut stream, Duration::from_millis(500)).await,
+            Ending::Open
+        );
+        waiting.push(stream);
+    }
+    wait_until("two requests queued", PATIENCE, || async {
+        node.status().await["mining"]["queue"] == 2
+    })
+    .await;
+    let mut refused = connect(addr).await;
+    assert!(send(&mut refused, &request).await);
+    let answer = read_until_closed(&mut refused, PATIENCE).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("mining requests are open"), "{answer}");
+    let status = node.status().await;
+    assert_eq!(status["http"]["max_mining_requests"], 2, "{status}");
+    assert_eq!(status["mining"]["queue"], 2, "{status}");
+    assert_eq!(node.get("/healthz").await.0, 200);
+    assert_eq!(node.get("/api/blocks").await.0, 200);
+
+    drop(waiting.pop());
+    wait_until("a request withdrawn", PATIENCE, || async {
+        node.status().await["mining"]["queue"] == 1
+    })
+    .await;
+    let mut again = connect(addr).await;
+    assert!(send(&mut again, &request).await);
+    assert_eq!(
+        ending(&mut again, Duration::from_millis(500)).await,
+        Ending::Open
+    );
+    wait_until("the new request queued", PATIENCE, || async {
+        node.status().await["mining"]["queue"] == 2
+    })
+    .await;
     node.stop().await;
 }
 

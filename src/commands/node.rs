@@ -75,8 +75,9 @@ pub struct NodeArgs {
     #[arg(long, value_name = "MS", default_value_t = config::DEFAULT_BODY_TIMEOUT.as_millis() as u64)]
     body_timeout_ms: u64,
     /// Most client connections open at once; more wait until one closes. Event streams
-    /// (GET /api/events) may hold half of them, rounded down; past that, a new stream
-    /// gets 503.
+    /// (GET /api/events) may hold half of them, rounded down, and mining requests
+    /// (POST /api/mineblock, each open until its block is mined) a quarter, at least
+    /// one; past either, a new one gets 503.
     #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
     /// Most client connections open at once from one address (an IPv4 address, or an

@@ -93,6 +93,15 @@ pub struct AppState {
     /// per core): apart from `large_checks`, so that a flood of such GETs does not
     /// hold up mining requests.
     pub header_builds: Arc<tokio::sync::Semaphore>,
+    /// Places for mining requests, held from before the body is read until the answer
+    /// ([`AppState::max_mining_requests`] of them). Why a cap of their own: a request
+    /// waits for its block holding its connection, which no timeout ends (at a high
+    /// difficulty, for hours), so enough of them would take every slot and leave none
+    /// for the reads and the health check; the event streams have half the slots for the
+    /// same reason, so a quarter is always left to requests that end soon.
+    pub mining_places: Arc<tokio::sync::Semaphore>,
+    /// How many places `mining_places` has.
+    pub max_mining_requests: usize,
     /// Live events (`GET /api/events`).
     pub events: EventBus,
     /// This node's metrics registry (`GET /metrics`).
@@ -704,6 +713,9 @@ pub struct HttpStatus {
     pub max_streams_per_ip: usize,
     /// Event streams refused (503) because their address held its share.
     pub refused_streams_per_ip: u64,
+    /// The cap on mining requests open at once (a quarter of the connections, at least
+    /// one).
+    pub max_mining_requests: usize,
     /// Bytes of request bodies held now, of [`HttpStatus::body_budget_bytes`].
     pub body_bytes: usize,
     /// The cap on bytes of request bodies held at once.
@@ -850,6 +862,7 @@ pub fn status(state: &AppState) -> Status {
             refused_per_ip: state.connections.refused_per_address(),
             max_streams_per_ip: state.events.max_per_address(),
             refused_streams_per_ip: state.events.refused_per_address(),
+            max_mining_requests: state.max_mining_requests,
             body_bytes: state.bodies.budget() - state.bodies.available(),
             body_budget_bytes: state.bodies.budget(),
         },
@@ -893,13 +906,20 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         (status = 413, description = "The body is over the limit", body = super::api_docs::ErrorDoc),
         (status = 422, description = "Not a mining request a Python node could take", body = super::api_docs::ErrorDoc),
         (status = 500, description = "The miner failed (a bug), or the store could not keep the block", body = super::api_docs::ErrorDoc),
-        (status = 503, description = "The queue is full, the store fails to take writes, or the node shuts down", body = super::api_docs::ErrorDoc),
+        (status = 503, description = "The queue is full, a quarter of the connections are mining requests already, the store fails to take writes, or the node shuts down", body = super::api_docs::ErrorDoc),
     ))]
 pub async fn mine_block(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    // Closed with the refusal, as a refused stream is: the body may still be coming.
+    let Ok(_place) = Arc::clone(&state.mining_places).try_acquire_owned() else {
+        return Ok(closing(ApiError::Unavailable(format!(
+            "{} mining requests are open, the most this node takes at once; try again later",
+            state.max_mining_requests
+        ))));
+    };
     let body = match state
         .bodies
         .read(&headers, body, state.max_body_bytes)

@@ -491,6 +491,10 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
     }));
     let bodies = BodyBudget::new(config.body_budget_bytes, config.body_timeout);
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    // A quarter of the connections (at least one; clamped as the connection count
+    // clamps its own), beside the event streams' half.
+    let max_mining_requests =
+        (config.max_connections / 4).clamp(1, tokio::sync::Semaphore::MAX_PERMITS);
     let state = AppState {
         events,
         metrics,
@@ -510,6 +514,8 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         allowed_hosts: config.page_write_hosts().into(),
         large_checks: Arc::new(tokio::sync::Semaphore::new(cores)),
         header_builds: Arc::new(tokio::sync::Semaphore::new(cores)),
+        mining_places: Arc::new(tokio::sync::Semaphore::new(max_mining_requests)),
+        max_mining_requests,
     };
     let app = http::router(state.clone(), openapi::routes().merge(explorer::routes()));
     let server = tokio::spawn(server::serve(
