@@ -699,6 +699,44 @@ async fn a_failed_peer_is_backed_off() {
     target.stop().await;
 }
 
+/// A fill that brings nothing (the peer's chain is ours) puts its peer off for a short
+/// while: an announcement claiming more than a peer has costs nothing to send, and each
+/// must not make this node fetch from that peer at once. Before, every such request
+/// was filled, one after another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fill_that_brings_nothing_puts_its_peer_off() {
+    // A wait of an hour: the second request surely comes within it.
+    let target = node_with(GapLimits {
+        fruitless_wait: Duration::from_secs(3600),
+        ..GapLimits::default()
+    })
+    .await;
+    let source = node_with(GapLimits::default()).await;
+    let chain = synthetic_chain(10);
+    assert_eq!(source.push(body(&chain)).await.0, 200);
+    assert_eq!(target.push(body(&chain)).await.0, 200);
+    // A tip the peer does not have, claimed twice.
+    let claimed = "ab".repeat(32);
+    gap_request(&target, source.url(), 20, claimed.clone()).await;
+    wait_until("the first fill ends", WAIT, || async {
+        let gap = target.status().await["sync"]["gap_fill"].clone();
+        gap["requests"] == 1 && gap["last"]["state"] == "done"
+    })
+    .await;
+    gap_request(&target, source.url(), 21, claimed).await;
+    wait_until("the second request is put off", WAIT, || async {
+        target.status().await["sync"]["gap_fill"]["backed_off"] == 1
+    })
+    .await;
+    let gap = target.status().await["sync"]["gap_fill"].clone();
+    assert_eq!(gap["requests"], 2, "{gap}");
+    assert_eq!(gap["fruitless"], 1, "{gap}");
+    assert_eq!(gap["failed"], 0, "{gap}");
+    assert_eq!(target.chain().await, chain);
+    source.stop().await;
+    target.stop().await;
+}
+
 /// A request put off for its peer's back-off is filled once the back-off ends, not
 /// dropped: the peer, which failed the first fill, is asked again by itself, with no
 /// new request. Before, a peer that came back on the same address after a failed fill

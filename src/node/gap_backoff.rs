@@ -1,6 +1,6 @@
 //! What gap fills remember per peer: after a fill from a peer fails, gap requests that
-//! name that peer are skipped for a while, doubling on each further failure
-//! ([`PeerBackoff`]); after a fill from a peer brings blocks, its requests go first
+//! name that peer are skipped for a while, doubling on each further failure, and after
+//! one that brought nothing, for [`GAP_FRUITLESS_WAIT`] ([`PeerBackoff`]); after a fill from a peer brings blocks, its requests go first
 //! ([`HelpfulPeers`]).
 //!
 //! Why: a gap request comes from an announcement anyone may publish, naming any peer
@@ -27,6 +27,13 @@ use crate::clip::clipped;
 /// enough that a peer that failed once by accident (a restart, a dropped connection)
 /// is asked again within a block or two.
 pub const GAP_BACKOFF_FIRST: Duration = Duration::from_secs(30);
+
+/// Wait after a fill that ended well but brought nothing (our chain was as good as the
+/// peer's): an announcement naming any peer and claiming any work costs one nothing
+/// to send, and without a wait each such message would cost that peer a fill's
+/// requests at once, from every node that heard it. Short, so that an honest peer
+/// whose announcement lost a race is asked again soon; not counted as a failure.
+pub const GAP_FRUITLESS_WAIT: Duration = Duration::from_secs(2);
 
 /// Longest wait: the wait doubles on each further failure up to this, so a peer that
 /// keeps failing costs at most one fill (a progress deadline at most) an hour.
@@ -86,6 +93,23 @@ impl PeerBackoff {
             .checked_pow(doublings)
             .and_then(|factor| self.first.checked_mul(factor))
             .map_or(self.max, |wait| wait.min(self.max));
+        self.insert(key, failures, now, wait);
+        wait
+    }
+
+    /// Records a fill from `key` at `now` that ended well but brought nothing: requests
+    /// naming it wait `wait` (unless a longer wait set by a failure is still running),
+    /// and its failures in a row stay as they were.
+    pub fn fruitless(&mut self, key: &str, now: Instant, wait: Duration) {
+        let failures = self.peers.get(key).map_or(0, |r| r.failures);
+        if self.waiting(key, now).is_some_and(|left| left > wait) {
+            return;
+        }
+        self.insert(key, failures, now, wait);
+    }
+
+    /// Sets `key`'s record, forgetting the oldest peer first when the map is full.
+    fn insert(&mut self, key: &str, failures: u32, now: Instant, wait: Duration) {
         if !self.peers.contains_key(key) && self.peers.len() >= BACKOFF_PEERS {
             let oldest = self
                 .peers
@@ -105,7 +129,6 @@ impl PeerBackoff {
                 until,
             },
         );
-        wait
     }
 
     /// Forgets `key`'s failures (a fill from it went well).
@@ -226,6 +249,24 @@ mod tests {
         assert_eq!(backoff.waiting("http://evil", t0), None);
         assert!(backoff.is_empty());
         assert_eq!(backoff.failed("http://evil", t0), FIRST);
+    }
+
+    /// A fruitless fill sets a short wait that counts no failure (the next failure
+    /// waits the first wait) and does not cut short a failure's longer wait.
+    #[test]
+    fn a_fruitless_fill_waits_briefly_and_counts_no_failure() {
+        let mut backoff = PeerBackoff::new(FIRST, MAX);
+        let t0 = Instant::now();
+        let brief = Duration::from_secs(2);
+        backoff.fruitless("http://peer", t0, brief);
+        assert_eq!(backoff.waiting("http://peer", t0), Some(brief));
+        assert_eq!(backoff.waiting("http://peer", t0 + brief), None);
+        assert_eq!(backoff.failed("http://peer", t0), FIRST);
+        backoff.fruitless("http://peer", t0, brief);
+        assert_eq!(backoff.waiting("http://peer", t0), Some(FIRST));
+        assert_eq!(backoff.failed("http://peer", t0), 2 * FIRST);
+        backoff.fruitless("http://peer", t0 + 2 * FIRST, brief);
+        assert_eq!(backoff.failed("http://peer", t0 + 2 * FIRST), 4 * FIRST);
     }
 
     /// The map holds at most [`BACKOFF_PEERS`] peers; a new one past that evicts the

@@ -50,7 +50,9 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use super::gap::{GapReceiver, GapRequest};
-use super::gap_backoff::{GAP_BACKOFF_FIRST, GAP_BACKOFF_MAX, HelpfulPeers, PeerBackoff, peer_key};
+use super::gap_backoff::{
+    GAP_BACKOFF_FIRST, GAP_BACKOFF_MAX, GAP_FRUITLESS_WAIT, HelpfulPeers, PeerBackoff, peer_key,
+};
 use super::gap_line::{GapLine, Next};
 use super::job_slot::IntakeTimings;
 use super::range_fetch::{Answer, FetchError, MAX_PAGE, Page, PageClient, parse_answer};
@@ -109,6 +111,9 @@ pub struct GapLimits {
     pub backoff_first: Duration,
     /// Longest such wait ([`GAP_BACKOFF_MAX`]).
     pub backoff_max: Duration,
+    /// Wait before a peer whose fill brought nothing is asked again
+    /// ([`GAP_FRUITLESS_WAIT`]).
+    pub fruitless_wait: Duration,
 }
 
 impl Default for GapLimits {
@@ -118,6 +123,7 @@ impl Default for GapLimits {
             total: GAP_FILL_MAX,
             backoff_first: GAP_BACKOFF_FIRST,
             backoff_max: GAP_BACKOFF_MAX,
+            fruitless_wait: GAP_FRUITLESS_WAIT,
         }
     }
 }
@@ -352,6 +358,7 @@ pub struct RangeStats {
     gap_requests: AtomicU64,
     gap_held: AtomicU64,
     gap_failed: AtomicU64,
+    gap_fruitless: AtomicU64,
     gap_backoff: AtomicU64,
     gap_gave_way: AtomicU64,
     gap_dropped: AtomicU64,
@@ -366,6 +373,7 @@ impl RangeStats {
             gap_requests: AtomicU64::new(0),
             gap_held: AtomicU64::new(0),
             gap_failed: AtomicU64::new(0),
+            gap_fruitless: AtomicU64::new(0),
             gap_backoff: AtomicU64::new(0),
             gap_gave_way: AtomicU64::new(0),
             gap_dropped: AtomicU64::new(0),
@@ -378,6 +386,7 @@ impl RangeStats {
             requests: self.gap_requests.load(Ordering::Relaxed),
             already_held: self.gap_held.load(Ordering::Relaxed),
             failed: self.gap_failed.load(Ordering::Relaxed),
+            fruitless: self.gap_fruitless.load(Ordering::Relaxed),
             backed_off: self.gap_backoff.load(Ordering::Relaxed),
             gave_way: self.gap_gave_way.load(Ordering::Relaxed),
             dropped: self.gap_dropped.load(Ordering::Relaxed),
@@ -395,8 +404,11 @@ pub struct GapFillStatus {
     pub already_held: u64,
     /// Of them, fills that stopped short.
     pub failed: u64,
-    /// Of them, requests skipped because a fill from their peer failed a short while
-    /// ago (the peer is backed off; see `gap_backoff`).
+    /// Of them, fills that ended well but brought no block (our chain was as good as
+    /// the peer's): its peer then waits a little before it is asked again.
+    pub fruitless: u64,
+    /// Of them, requests put off because a fill from their peer failed, or brought
+    /// nothing, a short while ago (the peer is backed off; see `gap_backoff`).
     pub backed_off: u64,
     /// Fills from a peer not known to help that were set aside for a request from one
     /// that brought blocks before (and taken up again after it).
@@ -997,7 +1009,7 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
             tracing::debug!(
                 peer = %clip(&request.peer),
                 wait_s = wait.as_secs(),
-                "gap fill put off: the peer's last fill failed"
+                "gap fill put off: the peer's last fill failed or brought nothing"
             );
             defer(&mut deferred, Instant::now() + wait, key, request);
             continue;
@@ -1036,7 +1048,17 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
         }
         match &result {
             Ok(outcome) => {
-                backoff.succeeded(&key);
+                // A fill that brought nothing (a whole chain goes to the intake, which
+                // judges it) was asked for by an announcement that claimed more than the
+                // peer has, or lost a race: the peer waits a little before it is asked
+                // again, so that such claims, which cost nothing to send, cannot make
+                // this node fetch from it at once, again and again.
+                if stats.gap.adopted() == 0 && !matches!(outcome, FillOutcome::WholeChain(_)) {
+                    stats.gap_fruitless.fetch_add(1, Ordering::Relaxed);
+                    backoff.fruitless(&key, Instant::now(), limits.fruitless_wait);
+                } else {
+                    backoff.succeeded(&key);
+                }
                 stats.gap.end(None);
                 tracing::info!(
                     peer = %clip(&request.peer),
