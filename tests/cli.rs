@@ -478,6 +478,22 @@ fn counts_out_of_range_are_refused() {
             &["import", "--synthetic", "0", "--data-dir", &dir][..],
             "invalid value '0' for '--synthetic <N>'",
         ),
+        // Peers fetch each other over plain HTTP: an https address could never be
+        // fetched.
+        (
+            &[
+                "node",
+                "--advertise",
+                "https://node.example",
+                "--data-dir",
+                &dir,
+            ][..],
+            "--advertise must be an http:// address",
+        ),
+        (
+            &["node", "--root", "https://node.example", "--data-dir", &dir][..],
+            "--root must be an http:// address",
+        ),
     ] {
         let o = minichain(args, "");
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));

@@ -413,7 +413,7 @@ async fn hostile_peers_fail_the_fill_and_change_nothing() {
     );
     let cases = [
         (stuck.url.clone(), "do not add up"),
-        ("file:///etc/passwd".to_owned(), "not an http(s) URL"),
+        ("file:///etc/passwd".to_owned(), "not an http:// URL"),
         (dead, "no answer from the peer"),
         (elsewhere, "without query, fragment or user info"),
     ];

@@ -34,8 +34,9 @@ pub struct NodeArgs {
         default_value = "redis://127.0.0.1:6379"
     )]
     redis: String,
-    /// Node to copy the chain from at start (`GET {root}/api/blocks`), or `none`. A
-    /// root that is this node itself is skipped; an unreachable one is only logged.
+    /// Node to copy the chain from at start (`GET {root}/api/blocks`, plain http://),
+    /// or `none`. A root that is this node itself is skipped; an unreachable one is
+    /// only logged.
     #[arg(long, value_name = "URL|none", default_value = "http://127.0.0.1:8000")]
     root: String,
     /// Mining threads (default: one per CPU).
@@ -143,7 +144,8 @@ pub struct NodeArgs {
     #[arg(long, value_name = "N", default_value_t = config::DEFAULT_LOG_MAX_LEN)]
     block_log_len: usize,
     /// HTTP address announced to peers, where they fetch blocks they lack (default:
-    /// http://HOST:PORT as bound, 127.0.0.1 for 0.0.0.0).
+    /// http://HOST:PORT as bound, 127.0.0.1 for 0.0.0.0). Plain http:// only: nodes
+    /// fetch from each other without TLS.
     #[arg(long, value_name = "URL")]
     advertise: Option<String>,
     /// Pin the difficulty of mined blocks (benchmarks only: a network follows the
@@ -184,10 +186,14 @@ impl NodeArgs {
                 "--difficulty must be between 1 and {MAX_MEETABLE_DIFFICULTY} (a SHA-256 hash has 256 bits)"
             );
         }
+        // Peers fetch each other over plain HTTP (no TLS client is built in).
         if let Some(url) = &self.advertise
-            && !(url.starts_with("http://") || url.starts_with("https://"))
+            && !url.starts_with("http://")
         {
-            bail!("--advertise must be an http:// or https:// address");
+            bail!("--advertise must be an http:// address (peers fetch over plain HTTP)");
+        }
+        if self.root.starts_with("https://") {
+            bail!("--root must be an http:// address (this node fetches over plain HTTP)");
         }
         if self.max_message_bytes == 0 || self.max_body_bytes == 0 {
             bail!("--max-message-bytes and --max-body-bytes must be above 0");

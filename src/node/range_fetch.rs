@@ -30,10 +30,12 @@ pub const MAX_PAGE: usize = 1000;
 /// Why a page could not be had from the peer.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
-    /// The peer's address is not an `http://` or `https://` base URL: no host, or a
-    /// query, a fragment or user info (which would turn the page request into some
-    /// other request on that host).
-    #[error("peer address {0:?} is not an http(s) URL without query, fragment or user info")]
+    /// The peer's address is not an `http://` base URL: another scheme (`https`
+    /// among them: the client has no TLS), no host, or a query, a fragment or user
+    /// info (which would turn the page request into some other request on that host).
+    #[error(
+        "peer address {0:?} is not an http:// URL without query, fragment or user info (peers are fetched over plain HTTP)"
+    )]
     BadPeer(String),
     /// No answer: connection refused, reset, or the time limit passed.
     #[error("no answer from the peer: {0}")]
@@ -97,7 +99,7 @@ impl PageClient {
     pub fn new(base: &str, timeout: Duration, max_bytes: usize) -> Result<PageClient, FetchError> {
         let bad = || FetchError::BadPeer(clipped(base));
         let url = reqwest::Url::parse(base).map_err(|_| bad())?;
-        if !matches!(url.scheme(), "http" | "https")
+        if url.scheme() != "http"
             || url.host_str().is_none()
             || url.query().is_some()
             || url.fragment().is_some()
@@ -279,9 +281,10 @@ mod tests {
         assert!(bad(&long).len() < 300, "clipped");
     }
 
-    /// Only http(s) URLs with a host are peers, and only as a base: a path prefix is
+    /// Only http URLs with a host are peers, and only as a base: a path prefix is
     /// kept (a peer behind a reverse proxy), a query, a fragment or user info, which
-    /// would turn the page request into another request, is refused.
+    /// would turn the page request into another request, is refused, and so is https,
+    /// which the client (built without TLS) could never fetch.
     #[test]
     fn peers_are_http_base_urls() {
         let t = Duration::from_secs(1);
@@ -291,10 +294,11 @@ mod tests {
             Some("http://127.0.0.1:8000")
         );
         assert_eq!(
-            base("https://node.example/minichain/").ok().as_deref(),
-            Some("https://node.example/minichain")
+            base("http://node.example/minichain/").ok().as_deref(),
+            Some("http://node.example/minichain")
         );
         for bad in [
+            "https://node.example/minichain/",
             "file:///etc/passwd",
             "not a url",
             "redis://127.0.0.1:6379",
