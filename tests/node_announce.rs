@@ -315,6 +315,55 @@ async fn a_forged_announcement_costs_only_its_own_blocks() {
     b.stop().await;
 }
 
+/// Live messages whose first line names a log id (anyone may publish on the channel)
+/// move the saved log position nowhere when they are junk, or when the id is one no
+/// Redis clock could have written (here, millennia ahead): the position decides where
+/// the next catch-up starts. The valid announcement's block is still adopted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_log_id_does_not_move_the_log_position() {
+    use minichain::chain::{RuleSet, ValidChain};
+    use minichain::miner::synthetic::synthetic_chain;
+    use minichain::node::announce::ANNOUNCE_CHANNEL;
+    use minichain::node::announce::message::{StreamId, encode, with_log_id};
+
+    let redis = RedisServer::start();
+    let b = TestNode::start(net_config(&redis, SeedCompatMode::Off)).await;
+    wait_connected(&b).await;
+    let blocks = synthetic_chain(2);
+    let work = ValidChain::validate(blocks.clone(), RuleSet::Strict, u64::MAX / 2)
+        .expect("a valid chain")
+        .work();
+    let valid = encode("stranger", "http://127.0.0.1:1", work, &blocks[1..]).expect("fits");
+    let future = StreamId {
+        ms: u64::MAX / 2,
+        seq: 0,
+    };
+    let mut junk = format!("{}-0\n", u64::MAX).into_bytes();
+    junk.extend_from_slice(b"not an announcement");
+    let mut conn = connect(&redis).await;
+    let _: () = redis::pipe()
+        .cmd("PUBLISH")
+        .arg(ANNOUNCE_CHANNEL)
+        .arg(junk)
+        .ignore()
+        .cmd("PUBLISH")
+        .arg(ANNOUNCE_CHANNEL)
+        .arg(with_log_id(Some(future), &valid))
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .expect("PUBLISH");
+    wait_until(
+        "the junk is refused and the block adopted",
+        WAIT,
+        || async { rejected(&b).await.0 >= 1 && b.len().await == 2 },
+    )
+    .await;
+    let position = b.status().await["redis"]["announcements"]["log_position"].clone();
+    assert!(position.is_null(), "the position moved to {position}");
+    b.stop().await;
+}
+
 /// With `auto`, two minichain nodes publish no whole chain until a Python peer speaks
 /// on `BLOCKCHAIN` (a chain written by Python's `json.dumps`, whose tip no minichain
 /// node announced); both adopt it, and from then on a block mined on one reaches the

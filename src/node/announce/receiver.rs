@@ -306,7 +306,12 @@ impl Worker {
                 Incoming::Live {
                     bytes, received_at, ..
                 } => match message::split_log_id(&bytes) {
-                    Ok((id, entry)) => (id, bytes.slice_ref(entry), received_at, true),
+                    Ok((id, entry)) => (
+                        id.filter(|&id| plausible_live_id(id, now_ms())),
+                        bytes.slice_ref(entry),
+                        received_at,
+                        true,
+                    ),
                     Err(rejection) => {
                         p.sync
                             .record(Source::Announce, &Verdict::Rejected(rejection));
@@ -324,7 +329,11 @@ impl Worker {
                 Err(rejection) => {
                     p.sync
                         .record(Source::Announce, &Verdict::Rejected(rejection));
-                    advance(id);
+                    // An entry read from the log is behind us either way; a live
+                    // message's id is only what its sender wrote, and junk moves nothing.
+                    if !live {
+                        advance(id);
+                    }
                     continue;
                 }
             };
@@ -540,6 +549,21 @@ impl Worker {
     }
 }
 
+/// How far past this node's clock a live message's log id may be: Redis's clock, which
+/// writes the ids, may run ahead of ours (an hour, in a test), but not by a day.
+pub const LIVE_ID_AHEAD_MS: u64 = 24 * 3600 * 1000;
+
+/// Whether a live message's log id could have been written by the log: ids are Redis's
+/// clock in milliseconds. A live message's first line is whatever its sender wrote
+/// (anyone may publish on the channel), and the position saved from it decides where
+/// the next catch-up starts. A position past the log's newest entry counts as none
+/// there, so a forged id costs a catch-up its entries (it falls back to gap fills)
+/// only once the log has passed it; an id no Redis clock could have written is not
+/// taken as a position at all.
+fn plausible_live_id(id: StreamId, now_ms: u64) -> bool {
+    id.ms <= now_ms.saturating_add(LIVE_ID_AHEAD_MS)
+}
+
 /// `base` extended by the longest valid prefix of `blocks` (a run gathered after its
 /// tip), if that is preferred to `base`, with why the rest was cut, if it was: a run
 /// merges many senders' announcements, and one that forged a block must not cost the
@@ -583,6 +607,19 @@ fn longest_valid(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A live id up to a day past our clock is taken as a position; one further ahead
+    /// (anyone may publish any first line) is not.
+    #[test]
+    fn live_ids_far_in_the_future_are_not_positions() {
+        let now = 1_800_000_000_000;
+        let id = |ms| StreamId { ms, seq: 0 };
+        assert!(plausible_live_id(id(now - 5_000), now));
+        assert!(plausible_live_id(id(now + LIVE_ID_AHEAD_MS), now));
+        assert!(!plausible_live_id(id(now + LIVE_ID_AHEAD_MS + 1), now));
+        assert!(!plausible_live_id(id(u64::MAX), now));
+        assert!(plausible_live_id(id(5), u64::MAX));
+    }
 
     /// Live announcements are dropped as `backlog` once the queued bytes reach
     /// [`RECEIVER_QUEUE_BYTES`], long before the count limit, and room comes back as
