@@ -30,7 +30,7 @@ use super::address_count::ClientAddress;
 use super::body_budget::{BodyBudget, BodyError};
 use super::config::{MAX_PAGE, fork_choice_name};
 use super::events::{self, EventBus, StreamRefused};
-use super::intake::{IntakeSender, Rejection, Source, SyncStats, Verdict};
+use super::intake::{IntakeSender, Rejection, SyncStats, Verdict};
 use super::job_slot::RestartTiming;
 use super::metrics::{self, NodeMetrics};
 use super::mining::{MineError, MiningHandle};
@@ -987,8 +987,8 @@ pub async fn push_chain(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    // The body keeps its share of the budget until the verdict: the intake holds it
-    // until then.
+    // The body keeps its share of the budget until the verdict, in the intake's hands:
+    // a client that goes does not free the share of bytes still held there.
     let body = match state
         .uploads
         .read(&headers, body, state.intake.max_bytes())
@@ -999,7 +999,7 @@ pub async fn push_chain(
     };
     let verdict = state
         .intake
-        .submit(body.bytes.clone(), Source::Http)
+        .submit_pushed(body)
         .await
         .ok_or_else(|| {
             ApiError::Unavailable(

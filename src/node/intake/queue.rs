@@ -14,6 +14,7 @@ use super::replay::{RefusedDigests, digest};
 use super::verdict::{Rejection, Source, SyncStats, Verdict};
 use crate::chain::ForkChoice;
 use crate::node::answer::Answerer;
+use crate::node::body_budget::ReadBody;
 use crate::node::config::INTAKE_QUEUE;
 use crate::node::state::{AdoptOutcome, ChainWriter, Snapshot, WriterStopped};
 
@@ -32,6 +33,9 @@ pub struct RawMessage {
     /// (not while its client waits: a client that goes must not free the place of a
     /// chain still queued).
     pub slot: Option<OwnedSemaphorePermit>,
+    /// A pushed chain's body with its share of the upload budget, held until its
+    /// verdict for the same reason: the intake holds the bytes until then.
+    pub body: Option<ReadBody>,
 }
 
 /// How many pushed chains (`POST /api/chain`) the intake holds at once, queued or being
@@ -87,6 +91,7 @@ impl IntakeSender {
             received_at,
             reply: None,
             slot: None,
+            body: None,
         });
     }
 
@@ -97,6 +102,22 @@ impl IntakeSender {
     /// memory. `None` when the node is shutting down (or the chain's validation failed
     /// on a bug).
     pub async fn submit(&self, bytes: Bytes, source: Source) -> Option<Verdict> {
+        self.submit_holding(bytes, source, None).await
+    }
+
+    /// [`Self::submit`] for a pushed chain's body (`POST /api/chain`): its share of the
+    /// upload budget is held until the verdict, however soon its client goes.
+    pub async fn submit_pushed(&self, body: ReadBody) -> Option<Verdict> {
+        self.submit_holding(body.bytes.clone(), Source::Http, Some(body))
+            .await
+    }
+
+    async fn submit_holding(
+        &self,
+        bytes: Bytes,
+        source: Source,
+        body: Option<ReadBody>,
+    ) -> Option<Verdict> {
         let (reply, rx) = oneshot::channel();
         let mut message = RawMessage {
             bytes,
@@ -104,6 +125,7 @@ impl IntakeSender {
             received_at: Instant::now(),
             reply: Some(reply),
             slot: None,
+            body,
         };
         if message.bytes.len() > self.max_bytes {
             let rejection = Rejection::TooLarge {
@@ -178,6 +200,7 @@ pub fn spawn_intake(
                 received_at,
                 reply,
                 slot: _slot,
+                body: _body,
             } = message;
             // Examine and offer to the writer from the same blocking thread: one
             // thread hop less between a message and a restarted search.
@@ -318,5 +341,34 @@ mod tests {
         assert_eq!(sender.stats.rejected()["backlog"], 1);
         drop(rx.recv().await.expect("a pushed chain"));
         assert_eq!(sender.http_slots.available_permits(), 1);
+    }
+
+    /// A pushed chain's body keeps its share of the upload budget while the intake
+    /// holds it, however soon its client goes, and gives it back with the message.
+    /// Before, the share went with the client's request while the bytes stayed queued.
+    #[tokio::test]
+    async fn a_pushed_body_holds_its_budget_until_its_verdict() {
+        let (tx, mut rx) = mpsc::channel(INTAKE_QUEUE);
+        let sender = sender(tx);
+        let budget = crate::node::body_budget::BodyBudget::new(4096, Duration::from_secs(60));
+        let body = budget
+            .read(
+                &axum::http::HeaderMap::new(),
+                axum::body::Body::from(vec![b' '; 1000]),
+                4096,
+            )
+            .await
+            .expect("within the budget");
+        assert_eq!(budget.available(), 4096 - 1000);
+        // The client goes at once: its wait is dropped, the message stays queued.
+        let waiting = tokio::time::timeout(Duration::from_millis(1), sender.submit_pushed(body));
+        assert!(waiting.await.is_err(), "no verdict without an intake");
+        assert_eq!(
+            budget.available(),
+            4096 - 1000,
+            "the queued body holds its share"
+        );
+        drop(rx.recv().await.expect("the pushed chain"));
+        assert_eq!(budget.available(), 4096);
     }
 }
