@@ -192,6 +192,18 @@ async fn clients_that_left_do_not_fill_the_queue() {
         "the late request was answered: {:?}",
         late.await
     );
+    // The leavers' requests reached the queue and were taken out of it (not refused
+    // or lost before it, which would pass the checks above with withdrawal broken).
+    let status: serde_json::Value = client
+        .get(format!("{base}/api/status"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("JSON");
+    let withdrawn = status["mining"]["withdrawn"].as_u64().expect("withdrawn");
+    assert!(withdrawn >= 100, "{withdrawn} withdrawn: {status}");
     late.abort();
     drop(live);
     child.kill().expect("kill");

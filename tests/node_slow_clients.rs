@@ -260,7 +260,8 @@ async fn mining_requests_take_at_most_a_quarter_of_the_connections() {
 
     drop(waiting.pop());
     wait_until("a request withdrawn", PATIENCE, || async {
-        node.status().await["mining"]["queue"] == 1
+        let status = node.status().await;
+        status["mining"]["queue"] == 1 && status["mining"]["withdrawn"] == 1
     })
     .await;
     let mut again = connect(addr).await;

@@ -739,6 +739,9 @@ pub struct MiningStatus {
     pub kernel: &'static str,
     /// Blocks mined since start.
     pub blocks_mined: u64,
+    /// Requests taken out of the queue before their turn because their clients went
+    /// (each cancels its request).
+    pub withdrawn: u64,
     /// Searches restarted on a new tip.
     pub restarts: u64,
     /// Stale work since start: attempts spent on jobs after their tip was replaced
@@ -825,6 +828,7 @@ pub fn status(state: &AppState) -> Status {
             threads: mining.threads(),
             kernel: mining.kernel(),
             blocks_mined: stats.blocks_mined(),
+            withdrawn: stats.withdrawn(),
             restarts: stats.restarts(),
             stale_attempts: stats.stale_attempts(),
             pinned_difficulty: mining.pinned_difficulty().map(|d| d.bits()),

@@ -47,6 +47,7 @@ pub struct MiningStats {
     last_restart: Mutex<Option<RestartTiming>>,
     stale_attempts: AtomicU64,
     restart_latency_us: AtomicU64,
+    withdrawn: AtomicU64,
 }
 
 impl MiningStats {
@@ -58,6 +59,11 @@ impl MiningStats {
     /// Bytes of data the waiting requests hold (see [`queued_bytes`]).
     pub fn queue_bytes(&self) -> usize {
         self.queue_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Requests taken out of the queue before their turn because their clients went.
+    pub fn withdrawn(&self) -> u64 {
+        self.withdrawn.load(Ordering::Relaxed)
     }
 
     /// Blocks mined and added to the chain since start.
@@ -201,15 +207,17 @@ impl MiningQueue {
         Ok(id)
     }
 
-    /// Takes request `id` out if it still waits (its client has gone).
-    fn withdraw(&self, id: u64) {
+    /// Takes request `id` out if it still waits (its client has gone); whether it did.
+    fn withdraw(&self, id: u64) -> bool {
         let mut state = self.lock();
-        if let Some(at) = state.waiting.iter().position(|(queued, _)| *queued == id) {
-            // Dropped after the lock: its count and its data go with it.
-            let removed = state.waiting.remove(at);
-            drop(state);
-            drop(removed);
-        }
+        let Some(at) = state.waiting.iter().position(|(queued, _)| *queued == id) else {
+            return false;
+        };
+        // Dropped after the lock: its count and its data go with it.
+        let removed = state.waiting.remove(at);
+        drop(state);
+        drop(removed);
+        true
     }
 
     /// The next request, waiting for one; `None` once the node shuts down.
@@ -312,6 +320,7 @@ impl ClientLink {
 /// the answer came: the HTTP side's future is dropped when its connection closes.
 struct LeaveOnDrop<'q> {
     queue: &'q MiningQueue,
+    stats: &'q MiningStats,
     id: u64,
     client: Option<Arc<ClientLink>>,
 }
@@ -320,7 +329,9 @@ impl Drop for LeaveOnDrop<'_> {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
             client.leave();
-            self.queue.withdraw(self.id);
+            if self.queue.withdraw(self.id) {
+                self.stats.withdrawn.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -423,6 +434,7 @@ impl MiningHandle {
         let id = self.queue.push(request)?;
         let mut leave = LeaveOnDrop {
             queue: &self.queue,
+            stats: &self.stats,
             id,
             client: Some(client),
         };
@@ -748,10 +760,10 @@ mod tests {
             .collect();
         assert_eq!(stats.queue_len(), 3);
         let bytes = stats.queue_bytes();
-        queue.withdraw(ids[1]);
+        assert!(queue.withdraw(ids[1]));
         assert_eq!(stats.queue_len(), 2);
         assert!(stats.queue_bytes() < bytes);
-        queue.withdraw(ids[1]);
+        assert!(!queue.withdraw(ids[1]), "withdrawn once");
         assert_eq!(stats.queue_len(), 2, "withdrawn once");
         let first = queue.next().expect("a request");
         assert_eq!(first.data.as_str(), "1");
