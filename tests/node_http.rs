@@ -153,6 +153,16 @@ async fn headers_list_blocks_with_a_preview_of_their_data() {
         Some(160)
     );
     assert_eq!(headers[4]["data_clipped"], true);
+    // The large blocks (written off the async workers) are the blocks the pages hold.
+    for n in [3, 4] {
+        let (_, _, block) = node.get(&format!("/api/blocks/{n}")).await;
+        let (_, _, page) = node.get(&format!("/api/blocks?from={n}&limit=1")).await;
+        assert!(
+            block.len() > 40_000 && page.contains(&block),
+            "block {n}: {} bytes",
+            block.len()
+        );
+    }
     assert_eq!(
         headers[4]["data_preview"].as_str(),
         Some(format!("[{}1,1", "1,".repeat(78)).as_str())

@@ -89,10 +89,10 @@ pub struct AppState {
     pub allowed_hosts: Arc<[String]>,
     /// Turns for checking large mining requests on the blocking pool (one per core).
     pub large_checks: Arc<tokio::sync::Semaphore>,
-    /// Turns for building pages of headers over large data on the blocking pool (one
-    /// per core): apart from `large_checks`, so that a flood of such GETs does not
-    /// hold up mining requests.
-    pub header_builds: Arc<tokio::sync::Semaphore>,
+    /// Turns for writing large answers on the blocking pool (one per core): a page of
+    /// headers over large data, a block with large data. Apart from `large_checks`, so
+    /// that a flood of such GETs does not hold up mining requests.
+    pub large_writes: Arc<tokio::sync::Semaphore>,
     /// Places for mining requests, held from before the body is read until the answer
     /// ([`AppState::max_mining_requests`] of them). Why a cap of their own: a request
     /// waits for its block holding its connection, which no timeout ends (at a high
@@ -592,7 +592,7 @@ pub async fn get_headers(
     let body = if data_bytes <= INLINE_CHECK_BYTES {
         build()
     } else {
-        let turn = Arc::clone(&state.header_builds)
+        let turn = Arc::clone(&state.large_writes)
             .acquire_owned()
             .await
             .map_err(|_| ApiError::Unavailable("the node is shutting down".into()))?;
@@ -639,9 +639,9 @@ pub async fn get_block(
     })?;
     let snapshot = state.snapshot();
     let blocks = snapshot.chain().blocks();
-    let block = usize::try_from(index)
+    let (i, block) = usize::try_from(index)
         .ok()
-        .and_then(|i| blocks.get(i))
+        .and_then(|i| Some((i, blocks.get(i)?)))
         .ok_or_else(|| {
             ApiError::NotFound(format!(
                 "no block {index}: the chain has {} blocks (0 to {})",
@@ -649,8 +649,32 @@ pub async fn get_block(
                 blocks.len() - 1
             ))
         })?;
-    let mut out = Vec::with_capacity(512);
-    block.write(Dialect::Compact, &mut out);
+    if block.data.len() <= INLINE_CHECK_BYTES {
+        let mut out = Vec::with_capacity(512);
+        block.write(Dialect::Compact, &mut out);
+        return Ok(json_bytes(out.into()));
+    }
+    // A block from a peer may hold tens of megabytes of data written in another
+    // dialect: writing it takes milliseconds, which the async workers owe to other
+    // clients. Off them, one per core at a time.
+    let turn = Arc::clone(&state.large_writes)
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::Unavailable("the node is shutting down".into()))?;
+    let snapshot = Arc::clone(&snapshot);
+    let out = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        let mut out = Vec::new();
+        snapshot
+            .chain()
+            .blocks()
+            .get(i)
+            .expect("the block was found in this snapshot above")
+            .write(Dialect::Compact, &mut out);
+        out
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("writing the block failed: {e}")))?;
     Ok(json_bytes(out.into()))
 }
 

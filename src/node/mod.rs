@@ -513,7 +513,7 @@ pub async fn start(config: NodeConfig) -> Result<NodeHandle, NodeError> {
         connections: ConnectionCount::new(config.max_connections, config.max_connections_per_ip),
         allowed_hosts: config.page_write_hosts().into(),
         large_checks: Arc::new(tokio::sync::Semaphore::new(cores)),
-        header_builds: Arc::new(tokio::sync::Semaphore::new(cores)),
+        large_writes: Arc::new(tokio::sync::Semaphore::new(cores)),
         mining_places: Arc::new(tokio::sync::Semaphore::new(max_mining_requests)),
         max_mining_requests,
     };
