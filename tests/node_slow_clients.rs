@@ -463,7 +463,8 @@ async fn declared_uploads_cannot_starve_mining_requests() {
 }
 
 /// The mining queue takes requests until their data fills its byte budget; past it,
-/// 503 saying so, while the count limit is far away.
+/// 503 saying so, while the count limit is far away; the queued requests hold none of
+/// the upload budget.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mining_queue_refuses_past_its_byte_budget() {
     let node = TestNode::start(NodeConfig {
@@ -488,6 +489,10 @@ async fn mining_queue_refuses_past_its_byte_budget() {
     assert!((1..6).contains(&queue), "{status}");
     assert_eq!(queue as usize, queued.len(), "{status}");
     assert!(status["mining"]["queue_bytes"].as_u64() <= Some(3 * 1024 * 1024));
+    // Queued, a request holds its data's text, not its body: the bodies' shares of the
+    // upload budget went back once each was checked (before, a large one's share was
+    // held for its whole wait, and a few such requests took the whole budget).
+    assert_eq!(status["http"]["body_bytes"], 0, "{status}");
     assert!(!answers.is_empty());
     assert!(
         answers.iter().all(|a| *a == Ending::Answered(503)),
