@@ -77,8 +77,9 @@ pub struct NodeArgs {
     body_timeout_ms: u64,
     /// Most client connections open at once; more wait until one closes. Event streams
     /// (GET /api/events) may hold half of them, rounded down, and mining requests
-    /// (POST /api/mineblock, each open until its block is mined) a quarter, at least
-    /// one; past either, a new one gets 503.
+    /// (POST /api/mineblock, each open until its block is mined) a quarter, rounded
+    /// down but at least one; past either, a new one gets 503. From 4 up, a quarter is
+    /// always left to other requests.
     #[arg(long, value_name = "N", default_value_t = config::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
     /// Most client connections open at once from one address (an IPv4 address, or an

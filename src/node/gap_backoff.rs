@@ -47,15 +47,18 @@ pub const BACKOFF_PEERS: usize = 256;
 /// One peer's record.
 #[derive(Debug, Clone, Copy)]
 struct Record {
-    /// Failures in a row.
+    /// Failures since the last fill that brought blocks (a fill that brought nothing
+    /// neither counts nor clears them).
     failures: u32,
-    /// When the last one was.
-    failed_at: Instant,
+    /// When the record was last set (by a failure or a fill that brought nothing): the
+    /// oldest is forgotten first.
+    set_at: Instant,
     /// Until when requests naming the peer are skipped.
     until: Instant,
 }
 
-/// Peers whose last gap fill failed, and until when they are left alone.
+/// Peers whose last gap fill failed or brought nothing, and until when they are left
+/// alone.
 #[derive(Debug)]
 pub struct PeerBackoff {
     first: Duration,
@@ -114,7 +117,7 @@ impl PeerBackoff {
             let oldest = self
                 .peers
                 .iter()
-                .min_by_key(|(_, record)| record.failed_at)
+                .min_by_key(|(_, record)| record.set_at)
                 .map(|(key, _)| key.clone());
             if let Some(oldest) = oldest {
                 self.peers.remove(&oldest);
@@ -125,7 +128,7 @@ impl PeerBackoff {
             key.to_owned(),
             Record {
                 failures,
-                failed_at: now,
+                set_at: now,
                 until,
             },
         );

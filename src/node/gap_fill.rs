@@ -459,7 +459,7 @@ impl RangeSync {
     /// A client for `peer` under this sync's limits.
     ///
     /// # Errors
-    /// [`FetchError::BadPeer`] when `peer` is not an http(s) base URL.
+    /// [`FetchError::BadPeer`] when `peer` is not an http:// base URL.
     pub fn client(&self, peer: &str) -> Result<PageClient, FetchError> {
         PageClient::new(peer, self.timeout, self.max_bytes)
     }
@@ -944,8 +944,9 @@ fn hash_is(held: Option<&[u8; 32]>, hash: &str) -> bool {
 
 /// Fills the gaps announced on `requests`, one at a time, for as long as the node
 /// runs (the announcement reader holds the sender): a request whose tip we hold by
-/// its turn is skipped, and so is one naming a peer whose last fill failed a short
-/// while ago (see [`gap_backoff`](super::gap_backoff)); the others are filled from
+/// its turn is skipped, and one naming a peer whose last fill failed, or brought
+/// nothing, a short while ago is put off (see [`gap_backoff`](super::gap_backoff)); the
+/// others are filled from
 /// their peer, each within the time bounds of [`GapLimits`].
 ///
 /// A request skipped for its peer's back-off is not dropped: the newest one per peer is
@@ -1048,12 +1049,11 @@ pub async fn run(mut requests: GapReceiver, sync: RangeSync) {
         }
         match &result {
             Ok(outcome) => {
-                // A fill that brought nothing (a whole chain goes to the intake, which
-                // judges it) was asked for by an announcement that claimed more than the
-                // peer has, or lost a race: the peer waits a little before it is asked
-                // again, so that such claims, which cost nothing to send, cannot make
-                // this node fetch from it at once, again and again.
-                if stats.gap.adopted() == 0 && !matches!(outcome, FillOutcome::WholeChain(_)) {
+                // A fill that brought nothing was asked for by an announcement that
+                // claimed more than the peer has, or lost a race: the peer waits a little
+                // before it is asked again, so that such claims, which cost nothing to
+                // send, cannot make this node fetch from it at once, again and again.
+                if stats.gap.adopted() == 0 {
                     stats.gap_fruitless.fetch_add(1, Ordering::Relaxed);
                     backoff.fruitless(&key, Instant::now(), limits.fruitless_wait);
                 } else {

@@ -98,7 +98,8 @@ pub struct AppState {
     /// waits for its block holding its connection, which no timeout ends (at a high
     /// difficulty, for hours), so enough of them would take every slot and leave none
     /// for the reads and the health check; the event streams have half the slots for the
-    /// same reason, so a quarter is always left to requests that end soon.
+    /// same reason, so from four connections up a quarter is always left to requests
+    /// that end soon (below four, the one mining place may take the last slot).
     pub mining_places: Arc<tokio::sync::Semaphore>,
     /// How many places `mining_places` has.
     pub max_mining_requests: usize,

@@ -224,11 +224,11 @@ pub fn decode(entry: &[u8]) -> Result<Announcement, Rejection> {
     }
     check_name("node", &header.node)?;
     check_name("peer", &header.peer)?;
-    // Plain HTTP only: the node's HTTP client has no TLS, so an https peer could
-    // never be fetched (every fill from it would fail, and back it off).
-    if !header.peer.starts_with("http://") {
+    // An https peer's blocks are still taken (a node behind a TLS proxy); only a gap
+    // fill from it fails, at once (the page client has no TLS and refuses it).
+    if !(header.peer.starts_with("http://") || header.peer.starts_with("https://")) {
         return Err(malformed(&format!(
-            "peer {:?} is not an http:// address",
+            "peer {:?} is not an http(s) address",
             clip(&header.peer)
         )));
     }
@@ -405,11 +405,9 @@ mod tests {
             reason(&good.replace("http://h:1", "ftp://h:1")),
             "not_a_chain"
         );
-        // No TLS client: an https peer could never be fetched.
-        assert_eq!(
-            reason(&good.replace("http://h:1", "https://h:1")),
-            "not_a_chain"
-        );
+        // An https peer's announcement is read (its blocks count); only a gap fill
+        // from it is refused.
+        assert_eq!(reason(&good.replace("http://h:1", "https://h:1")), "ok");
         assert_eq!(
             reason(&good.replace("http://h:1", "http://h 1")),
             "not_a_chain"
