@@ -41,11 +41,7 @@ async fn stop_while_mining(signal: &str) {
         tokio::spawn(async move { post(&client, &base, r#"{"data": "never found"}"#).await })
     };
     wait_until("the node mines", Duration::from_secs(10), || async {
-        let Ok(response) = client.get(format!("{base}/api/status")).send().await else {
-            return false;
-        };
-        let status: serde_json::Value = response.json().await.unwrap_or_default();
-        status["mining"]["active"] == true
+        status(&client, &base).await["mining"]["active"] == true
     })
     .await;
     let killed = Command::new("kill")
@@ -80,9 +76,15 @@ async fn sigint_stops_gracefully() {
 
 /// Whether the node's search runs, from `/api/status`.
 async fn mining_active(client: &reqwest::Client, base: &str) -> Option<bool> {
-    let response = client.get(format!("{base}/api/status")).send().await.ok()?;
-    let status: serde_json::Value = response.json().await.ok()?;
-    status["mining"]["active"].as_bool()
+    status(client, base).await["mining"]["active"].as_bool()
+}
+
+/// The node's `/api/status`, or JSON null when it does not answer with JSON.
+async fn status(client: &reqwest::Client, base: &str) -> serde_json::Value {
+    let Ok(response) = client.get(format!("{base}/api/status")).send().await else {
+        return serde_json::Value::Null;
+    };
+    response.json().await.unwrap_or_default()
 }
 
 /// A client that goes away while its block is mined stops the search (a block nobody
@@ -112,14 +114,7 @@ async fn a_client_that_goes_away_stops_its_search() {
         mining_active(&client, &base).await == Some(false)
     })
     .await;
-    let status: serde_json::Value = client
-        .get(format!("{base}/api/status"))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("JSON");
+    let status = status(&client, &base).await;
     assert_eq!(status["mining"]["queue"], 0, "{status}");
     assert_eq!(status["mining"]["blocks_mined"], 0, "{status}");
     child.kill().expect("kill");
@@ -162,13 +157,7 @@ async fn clients_that_left_do_not_fill_the_queue() {
     wait_until(
         "the queue holds only the live request",
         Duration::from_secs(30),
-        || async {
-            let Ok(response) = client.get(format!("{base}/api/status")).send().await else {
-                return false;
-            };
-            let status: serde_json::Value = response.json().await.unwrap_or_default();
-            status["mining"]["queue"] == 1
-        },
+        || async { status(&client, &base).await["mining"]["queue"] == 1 },
     )
     .await;
     let late = {
@@ -178,13 +167,7 @@ async fn clients_that_left_do_not_fill_the_queue() {
     wait_until(
         "the late request is queued",
         Duration::from_secs(10),
-        || async {
-            let Ok(response) = client.get(format!("{base}/api/status")).send().await else {
-                return false;
-            };
-            let status: serde_json::Value = response.json().await.unwrap_or_default();
-            status["mining"]["queue"] == 2
-        },
+        || async { status(&client, &base).await["mining"]["queue"] == 2 },
     )
     .await;
     assert!(
@@ -194,14 +177,7 @@ async fn clients_that_left_do_not_fill_the_queue() {
     );
     // The leavers' requests reached the queue and were taken out of it (not refused
     // or lost before it, which would pass the checks above with withdrawal broken).
-    let status: serde_json::Value = client
-        .get(format!("{base}/api/status"))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("JSON");
+    let status = status(&client, &base).await;
     let withdrawn = status["mining"]["withdrawn"].as_u64().expect("withdrawn");
     assert!(withdrawn >= 100, "{withdrawn} withdrawn: {status}");
     late.abort();
