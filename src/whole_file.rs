@@ -13,12 +13,19 @@
 //! (the owner only where this process may set it: as root). A file that is not
 //! writable is refused, as writing it in place would be. The temporary file is removed
 //! on an error; a process killed outright leaves it behind, named `.NAME.*.part`
-//! beside NAME.
+//! beside NAME, and the next write of NAME removes such files once they are
+//! [`LEFTOVER_AGE`] old.
 
 use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How old a temporary file must be before a later write removes it as a leftover of
+/// a process killed while it wrote: far longer than any write here takes, so that a
+/// write still running in another process keeps its file.
+pub const LEFTOVER_AGE: Duration = Duration::from_secs(600);
 
 /// Writes the regular file at `path` whole: `write` fills a new file beside it, which
 /// is then synced and renamed over `path` (a link is followed, and the file it leads
@@ -34,6 +41,10 @@ pub fn replace(path: &Path, write: impl FnOnce(&mut fs::File) -> io::Result<()>)
     let target = destination(path);
     let existing = existing_file(&target)?;
     let dir = directory_of(&target);
+    let prefix = format!(".{}.", file_name(&target));
+    remove_old_files(dir, LEFTOVER_AGE, |name| {
+        name.starts_with(&prefix) && name.ends_with(".part")
+    });
     let mut temp = temp_file_beside(&target)?;
     if let Some(meta) = existing {
         use std::os::unix::fs::MetadataExt;
@@ -95,11 +106,41 @@ fn directory_of(target: &Path) -> &Path {
     }
 }
 
+/// `target`'s file name, as text (lossy; empty for none).
+fn file_name(target: &Path) -> String {
+    target
+        .file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned())
+}
+
+/// Removes the regular files in `dir` whose names `leftover` accepts and that were
+/// last written at least `age` ago. By age rather than by whether the process that
+/// made them runs: a process in another PID namespace (a container sharing the
+/// directory), or a `/proc` that is not mounted, would make a live one look dead.
+/// Best effort: a file that cannot be removed stays.
+pub(crate) fn remove_old_files(dir: &Path, age: Duration, leftover: impl Fn(&str) -> bool) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_str().is_some_and(&leftover) {
+            continue;
+        }
+        let old = entry.metadata().is_ok_and(|meta| {
+            meta.is_file()
+                && meta
+                    .modified()
+                    .is_ok_and(|modified| modified.elapsed().is_ok_and(|passed| passed >= age))
+        });
+        if old {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// A new temporary file beside `target`, named `.NAME.*.part`, removed when dropped.
 fn temp_file_beside(target: &Path) -> io::Result<tempfile::NamedTempFile> {
-    let name = target
-        .file_name()
-        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+    let name = file_name(target);
     tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".part")
@@ -132,6 +173,46 @@ pub fn destination(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write removes the temporary files that writes of the same name left at least
+    /// [`LEFTOVER_AGE`] ago (killed outright), and keeps a recent one (a write that may
+    /// still run) and others' files. Before, each killed export left one for good.
+    #[test]
+    fn old_leftovers_of_the_same_name_are_removed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = |name: &str, age: Duration| {
+            let path = dir.path().join(name);
+            let written = fs::File::create(&path).expect("creates");
+            let at = std::time::SystemTime::now() - age;
+            written.set_modified(at).expect("sets the time");
+        };
+        let hour = Duration::from_secs(3600);
+        file(".out.json.old1.part", hour);
+        file(".out.json.new1.part", Duration::ZERO);
+        file(".other.json.old2.part", hour);
+        file(".out.json.old3.kept", hour);
+        replace(&dir.path().join("out.json"), |f| f.write_all(b"{}")).expect("writes");
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .expect("lists")
+            .map(|entry| {
+                entry
+                    .expect("an entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                ".other.json.old2.part",
+                ".out.json.new1.part",
+                ".out.json.old3.kept",
+                "out.json"
+            ]
+        );
+    }
 
     /// A write that fails halfway leaves the old file whole and no temporary file; one
     /// that succeeds replaces it, keeps its permissions, and writes through a link.

@@ -783,31 +783,13 @@ fn place_new(
 /// How old a temporary store of [`create_new`] must be before another creation removes
 /// it: one is built in milliseconds, so a file this old was left by a process killed
 /// while it built one (or one that failed before it could remove it).
-const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+const LEFTOVER_AGE: std::time::Duration = whole_file::LEFTOVER_AGE;
 
 /// Removes the temporary stores of [`create_new`] left in `dir` at least
-/// [`LEFTOVER_AGE`] ago. By age rather than by whether their process runs: a process
-/// in another PID namespace (a container sharing the directory), or a `/proc` that
-/// is not mounted, would make a live one look dead. Best effort: a file that cannot
-/// be removed stays.
+/// [`LEFTOVER_AGE`] ago (see [`whole_file::remove_old_files`]).
 fn remove_leftover_new_stores(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
     let prefix = format!("{NEW_FILE_NAME}.");
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        if !name.to_str().is_some_and(|name| name.starts_with(&prefix)) {
-            continue;
-        }
-        let old = entry
-            .metadata()
-            .and_then(|meta| meta.modified())
-            .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age >= LEFTOVER_AGE));
-        if old {
-            let _ = fs::remove_file(entry.path());
-        }
-    }
+    whole_file::remove_old_files(dir, LEFTOVER_AGE, |name| name.starts_with(&prefix));
 }
 
 /// Reads every record, validates the chain and checks the tip record against it.
