@@ -51,6 +51,27 @@ const GET_TIMEOUT: Duration = Duration::from_secs(10);
 /// megabyte of JSON takes milliseconds, which the async workers owe to other clients.
 const INLINE_CHECK_BYTES: usize = 64 * 1024;
 
+/// Runs `work` on the blocking pool once one of `turns` is free (one per core: work
+/// too long for the async workers, which owe their time to other clients). The turn
+/// goes with the work: a client that leaves does not stop it, so its turn lasts as
+/// long. `what` names the work in the error a panic in it becomes.
+async fn off_the_workers<T: Send + 'static>(
+    turns: &Arc<tokio::sync::Semaphore>,
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let turn = Arc::clone(turns)
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::Unavailable("the node is shutting down".into()))?;
+    tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        work()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("{what} failed: {e}")))
+}
+
 /// What every handler shares; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -593,16 +614,7 @@ pub async fn get_headers(
     let body = if data_bytes <= INLINE_CHECK_BYTES {
         build()
     } else {
-        let turn = Arc::clone(&state.large_writes)
-            .acquire_owned()
-            .await
-            .map_err(|_| ApiError::Unavailable("the node is shutting down".into()))?;
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            build()
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("building the headers failed: {e}")))?
+        off_the_workers(&state.large_writes, "building the headers", build).await?
     };
     Ok(json_bytes(body.into()))
 }
@@ -658,13 +670,7 @@ pub async fn get_block(
     // A block from a peer may hold tens of megabytes of data written in another
     // dialect: writing it takes milliseconds, which the async workers owe to other
     // clients. Off them, one per core at a time.
-    let turn = Arc::clone(&state.large_writes)
-        .acquire_owned()
-        .await
-        .map_err(|_| ApiError::Unavailable("the node is shutting down".into()))?;
-    let snapshot = Arc::clone(&snapshot);
-    let out = tokio::task::spawn_blocking(move || {
-        let _turn = turn;
+    let out = off_the_workers(&state.large_writes, "writing the block", move || {
         let mut out = Vec::new();
         snapshot
             .chain()
@@ -674,8 +680,7 @@ pub async fn get_block(
             .write(Dialect::Compact, &mut out);
         out
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("writing the block failed: {e}")))?;
+    .await?;
     Ok(json_bytes(out.into()))
 }
 
@@ -966,22 +971,18 @@ pub async fn mine_block(
     } else {
         // At most one check per core at a time: each holds a few times its body while
         // it reads, and the rest wait holding only their bodies (in the budget).
-        // The turn goes with the check: a client that leaves does not stop it, and its
-        // turn must last as long.
-        let turn = Arc::clone(&state.large_checks)
-            .acquire_owned()
-            .await
-            .map_err(|_| ApiError::Unavailable("the node is shutting down".into()))?;
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            // The whole body, its share of the budget with it (a closure would take
-            // only the field it names): given back when the check ends, whether or
-            // not the client is still there, and before the wait for the block.
-            let body = body;
-            mining_data(&body.bytes)
-        })
-        .await
-        .map_err(|e| ApiError::Internal(format!("checking the mining request failed: {e}")))??
+        off_the_workers(
+            &state.large_checks,
+            "checking the mining request",
+            move || {
+                // The whole body, its share of the budget with it (a closure would take
+                // only the field it names): given back when the check ends, whether or
+                // not the client is still there, and before the wait for the block.
+                let body = body;
+                mining_data(&body.bytes)
+            },
+        )
+        .await??
     };
     let snapshot = state.mining.mine(data).await?;
     chain_body(snapshot).await
