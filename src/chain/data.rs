@@ -282,39 +282,31 @@ struct Capped<'o> {
     full: bool,
 }
 
-impl Capped<'_> {
-    fn note(&mut self) {
-        self.full = self.writer.written() >= self.cap;
+impl<'o> Capped<'o> {
+    /// Passes one event to the writer unless the output is full already.
+    fn forward(&mut self, event: impl FnOnce(&mut StreamJson<'o>)) {
+        if !self.full {
+            event(&mut self.writer);
+            self.full = self.writer.written() >= self.cap;
+        }
     }
 }
 
 impl<'a> Visit<'a> for Capped<'_> {
     fn scalar(&mut self, scalar: Scalar<'a>) {
-        if !self.full {
-            self.writer.scalar(scalar);
-            self.note();
-        }
+        self.forward(|w| w.scalar(scalar));
     }
 
     fn begin(&mut self, object: bool) {
-        if !self.full {
-            self.writer.begin(object);
-            self.note();
-        }
+        self.forward(|w| w.begin(object));
     }
 
     fn key(&mut self, key: JsonStr<'a>) {
-        if !self.full {
-            self.writer.key(key);
-            self.note();
-        }
+        self.forward(|w| w.key(key));
     }
 
     fn end(&mut self, object: bool) {
-        if !self.full {
-            self.writer.end(object);
-            self.note();
-        }
+        self.forward(|w| w.end(object));
     }
 
     fn done(&self) -> bool {
