@@ -174,6 +174,22 @@ pub fn destination(path: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
+    /// The names in `dir`, sorted.
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .expect("lists")
+            .map(|entry| {
+                entry
+                    .expect("an entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
     /// A write removes the temporary files that writes of the same name left at least
     /// [`LEFTOVER_AGE`] ago (killed outright), and keeps a recent one (a write that may
     /// still run) and others' files. Before, each killed export left one for good.
@@ -192,19 +208,8 @@ mod tests {
         file(".other.json.old2.part", hour);
         file(".out.json.old3.kept", hour);
         replace(&dir.path().join("out.json"), |f| f.write_all(b"{}")).expect("writes");
-        let mut names: Vec<String> = fs::read_dir(dir.path())
-            .expect("lists")
-            .map(|entry| {
-                entry
-                    .expect("an entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
-        names.sort();
         assert_eq!(
-            names,
+            names_in(dir.path()),
             [
                 ".other.json.old2.part",
                 ".out.json.new1.part",
@@ -229,19 +234,13 @@ mod tests {
         });
         assert!(failed.is_err());
         assert_eq!(fs::read_to_string(&path).expect("reads"), "old content");
-        let names = || -> Vec<_> {
-            fs::read_dir(dir.path())
-                .expect("lists")
-                .map(|entry| entry.expect("an entry").file_name())
-                .collect()
-        };
-        assert_eq!(names(), ["out.json"], "no temporary file left");
+        assert_eq!(names_in(dir.path()), ["out.json"], "no temporary file left");
 
         replace(&path, |file| file.write_all(b"new content")).expect("replaces");
         assert_eq!(fs::read_to_string(&path).expect("reads"), "new content");
         let mode = fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
         assert_eq!(mode, 0o640, "permissions kept");
-        assert_eq!(names(), ["out.json"]);
+        assert_eq!(names_in(dir.path()), ["out.json"]);
 
         let link = dir.path().join("link.json");
         std::os::unix::fs::symlink(&path, &link).expect("links");
