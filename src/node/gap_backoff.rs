@@ -1,7 +1,7 @@
 //! What gap fills remember per peer: after a fill from a peer fails, gap requests that
 //! name that peer are skipped for a while, doubling on each further failure, and after
-//! one that brought nothing, for [`GAP_FRUITLESS_WAIT`] ([`PeerBackoff`]); after a fill from a peer brings blocks, its requests go first
-//! ([`HelpfulPeers`]).
+//! one that brought nothing, for [`GAP_FRUITLESS_WAIT`] ([`PeerBackoff`]); after a fill
+//! from a peer brings blocks, its requests go first ([`HelpfulPeers`]).
 //!
 //! Why: a gap request comes from an announcement anyone may publish, naming any peer
 //! and claiming any work. The gap filler is one task working one request at a time,
@@ -102,7 +102,7 @@ impl PeerBackoff {
 
     /// Records a fill from `key` at `now` that ended well but brought nothing: requests
     /// naming it wait `wait` (unless a longer wait set by a failure is still running),
-    /// and its failures in a row stay as they were.
+    /// and its failures stay counted as they were.
     pub fn fruitless(&mut self, key: &str, now: Instant, wait: Duration) {
         let failures = self.peers.get(key).map_or(0, |r| r.failures);
         if self.waiting(key, now).is_some_and(|left| left > wait) {
